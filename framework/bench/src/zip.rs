@@ -1,0 +1,75 @@
+//! A deterministic Lambda deployment zip: one entry `bootstrap`, mode 0755, deflated, with a
+//! fixed timestamp, so the same binary always gives the same bytes.
+
+use std::io::Write;
+
+use flate2::Compression;
+use flate2::write::DeflateEncoder;
+
+const DOS_DATE_1980_01_01: u16 = (1 << 5) | 1;
+const UNIX_MODE_0755: u32 = 0o100_755;
+const MADE_BY_UNIX: u16 = (3 << 8) | 20;
+const VERSION_NEEDED: u16 = 20;
+const METHOD_DEFLATE: u16 = 8;
+
+/// The zip archive AWS Lambda would receive for `binary` as `bootstrap`, deflated at the best
+/// compression level.
+///
+/// # Panics
+/// If `binary` is 4 GiB or larger (no Zip64).
+pub fn lambda_zip(binary: &[u8]) -> Vec<u8> {
+    let name = b"bootstrap";
+    let mut enc = DeflateEncoder::new(Vec::new(), Compression::best());
+    enc.write_all(binary).expect("writing to a Vec");
+    let data = enc.finish().expect("writing to a Vec");
+    let crc = crc32fast::hash(binary);
+    let size = u32::try_from(binary.len()).expect("no Zip64");
+    let csize = u32::try_from(data.len()).expect("no Zip64");
+    let name_len = u16::try_from(name.len()).expect("short name");
+
+    let mut out = Vec::with_capacity(data.len() + 128);
+    // Local file header.
+    out.extend_from_slice(&0x0403_4b50_u32.to_le_bytes());
+    for v in [VERSION_NEEDED, 0, METHOD_DEFLATE, 0, DOS_DATE_1980_01_01] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    for v in [crc, csize, size] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out.extend_from_slice(&name_len.to_le_bytes());
+    out.extend_from_slice(&0_u16.to_le_bytes());
+    out.extend_from_slice(name);
+    out.extend_from_slice(&data);
+    // Central directory.
+    let cd_offset = u32::try_from(out.len()).expect("no Zip64");
+    out.extend_from_slice(&0x0201_4b50_u32.to_le_bytes());
+    for v in [
+        MADE_BY_UNIX,
+        VERSION_NEEDED,
+        0,
+        METHOD_DEFLATE,
+        0,
+        DOS_DATE_1980_01_01,
+    ] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    for v in [crc, csize, size] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    for v in [name_len, 0, 0, 0, 0] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out.extend_from_slice(&(UNIX_MODE_0755 << 16).to_le_bytes());
+    out.extend_from_slice(&0_u32.to_le_bytes());
+    out.extend_from_slice(name);
+    let cd_size = u32::try_from(out.len()).expect("no Zip64") - cd_offset;
+    // End of central directory.
+    out.extend_from_slice(&0x0605_4b50_u32.to_le_bytes());
+    for v in [0_u16, 0, 1, 1] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out.extend_from_slice(&cd_size.to_le_bytes());
+    out.extend_from_slice(&cd_offset.to_le_bytes());
+    out.extend_from_slice(&0_u16.to_le_bytes());
+    out
+}

@@ -1,0 +1,243 @@
+//! The production path: event bytes → decode → route → handler → encode → response bytes.
+//!
+//! The runtime, the in-process test client and the benchmark all go through
+//! [`handle_event`], so what tests see is what Lambda runs.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use futures_util::FutureExt;
+use http::{Method, header};
+
+use crate::app::{BuiltApp, Route, ScheduleInvocation};
+use crate::cors::{self, Cors};
+use crate::error::HttpError;
+use crate::event::{self, Incoming};
+use crate::request::Request;
+use crate::response::{IntoResponse, Response};
+use crate::router::RouteMatch;
+use crate::scheduled::ScheduledEvent;
+
+/// Which entry point this process serves (chosen by `PORTICO_HANDLER`, see [`crate::run`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Entry {
+    /// The HTTP API handler (`PORTICO_HANDLER` unset or `api`).
+    Api,
+    /// One schedule handler, by name.
+    Schedule(&'static str),
+}
+
+/// What to send back to the Runtime API.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// A successful invocation's response payload (JSON).
+    Reply(Vec<u8>),
+    /// A failed invocation, reported with an `errorType`.
+    Failed {
+        error_type: &'static str,
+        message: String,
+    },
+}
+
+/// Handles one invocation payload.
+pub(crate) async fn handle_event(
+    app: &BuiltApp,
+    entry: &Entry,
+    raw: &str,
+    lambda: Option<Arc<lambda_runtime::Context>>,
+) -> Outcome {
+    match event::decode_event(raw) {
+        Ok(Incoming::Http(mut req, format)) => {
+            let head = req.method == Method::HEAD;
+            req.lambda = lambda;
+            let res = handle_request(app, req).await;
+            Outcome::Reply(event::encode_response(format, res, head))
+        }
+        Ok(Incoming::Scheduled(ev)) => run_schedule(app, entry, ev, lambda).await,
+        Err(event::DecodeError::BadRequest { format, message }) => {
+            let res = with_app_cors(app, HttpError::bad_request(message).into_response());
+            Outcome::Reply(event::encode_response(format, res, false))
+        }
+        Err(err) => Outcome::Failed {
+            error_type: err.error_type(),
+            message: err.to_string(),
+        },
+    }
+}
+
+fn with_app_cors(app: &BuiltApp, mut res: Response) -> Response {
+    if let Some(cors) = &app.inner.cors {
+        cors.apply(res.headers_mut());
+    }
+    res
+}
+
+/// Routes and runs one HTTP request. Never panics: a handler panic becomes a 500.
+pub(crate) async fn handle_request(app: &BuiltApp, mut req: Request) -> Response {
+    req.state = Arc::clone(&app.state);
+    req.app = Some(Arc::clone(&app.inner));
+    let inner = &app.inner;
+    match inner.router.at(&req.method, &req.path) {
+        RouteMatch::NotFound => with_app_cors(
+            app,
+            HttpError::not_found(format!("no route for {} {}", req.method, req.path)).into_response(),
+        ),
+        RouteMatch::MethodNotAllowed { allowed, routes } => {
+            let policy = routes
+                .iter()
+                .find_map(|r| Cors::resolve(inner.cors.as_ref(), r.options.cors));
+            match policy {
+                Some(cors) if cors::is_preflight(&req.method, &req.headers) => cors.preflight(&allowed),
+                Some(cors) => {
+                    let mut res = HttpError::method_not_allowed(&allowed).into_response();
+                    cors.apply(res.headers_mut());
+                    res
+                }
+                None => HttpError::method_not_allowed(&allowed).into_response(),
+            }
+        }
+        RouteMatch::Found { route, params } => {
+            let policy = Cors::resolve(inner.cors.as_ref(), route.options.cors);
+            if let Some(cors) = &policy {
+                if route.method != crate::app::RouteMethod::One(Method::OPTIONS)
+                    && cors::is_preflight(&req.method, &req.headers)
+                {
+                    let method = match &route.method {
+                        crate::app::RouteMethod::One(m) => vec![m.as_str()],
+                        crate::app::RouteMethod::Any => vec!["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"],
+                    };
+                    return cors.preflight(&method);
+                }
+            }
+            req.params = params;
+            let mut res = match check_content_type(route, &req) {
+                Some(rejection) => rejection,
+                None => run_handler(route, req).await,
+            };
+            if let Some(cors) = &policy {
+                cors.apply(res.headers_mut());
+            }
+            res
+        }
+    }
+}
+
+fn check_content_type(route: &Route, req: &Request) -> Option<Response> {
+    let accepted = route.options.content_types;
+    if accepted.is_empty() || req.body.is_empty() && req.media_type().is_none() {
+        return None;
+    }
+    let media = req.media_type().unwrap_or_default();
+    if accepted.iter().any(|t| t.eq_ignore_ascii_case(&media)) {
+        return None;
+    }
+    Some(
+        HttpError::unsupported_media_type(format!(
+            "unsupported content type `{media}`; this route accepts {}",
+            accepted.join(", ")
+        ))
+        .into_response(),
+    )
+}
+
+async fn run_handler(route: &Route, req: Request) -> Response {
+    let name = route.handler_name;
+    // The handler is called inside the guarded future too, so a panic while building it is
+    // caught as well as one while polling it.
+    let handler = route.handler;
+    match AssertUnwindSafe(async move { handler(req).await })
+        .catch_unwind()
+        .await
+    {
+        Ok(mut res) => {
+            if res.headers().get(header::CONTENT_LENGTH).is_some() {
+                res.headers_mut().remove(header::CONTENT_LENGTH);
+            }
+            res
+        }
+        Err(panic) => {
+            let what = panic_message(&panic);
+            HttpError::internal(format_args!("handler `{name}` panicked: {what}")).into_response()
+        }
+    }
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(non-string panic payload)")
+}
+
+async fn run_schedule(
+    app: &BuiltApp,
+    entry: &Entry,
+    event: ScheduledEvent,
+    lambda: Option<Arc<lambda_runtime::Context>>,
+) -> Outcome {
+    let schedule = match entry {
+        Entry::Schedule(name) => app.schedules.iter().find(|s| s.name == *name),
+        // The API function only gets a scheduled event when a rule targets it directly:
+        // route by the rule name's suffix, which the CLI names `<app>-<stage>-<schedule>`.
+        Entry::Api => app.schedules.iter().find(|s| {
+            event
+                .resources
+                .iter()
+                .filter_map(|arn| arn.rsplit('/').next())
+                .any(|rule| rule == s.name || rule.strip_suffix(s.name).is_some_and(|p| p.ends_with('-')))
+        }),
+    };
+    let Some(schedule) = schedule else {
+        return Outcome::Failed {
+            error_type: "portico.NoScheduleHandler",
+            message: format!(
+                "a scheduled event arrived but this function ({entry:?}) has no schedule handler for it; \
+                 set PORTICO_HANDLER to one of: {}",
+                app.schedules.iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
+            ),
+        };
+    };
+    let inv = ScheduleInvocation {
+        event,
+        lambda,
+        state: Arc::clone(&app.state),
+    };
+    let handler = schedule.handler;
+    match AssertUnwindSafe(async move { handler(inv).await })
+        .catch_unwind()
+        .await
+    {
+        Ok(Ok(())) => Outcome::Reply(b"null".to_vec()),
+        Ok(Err(err)) => Outcome::Failed {
+            error_type: "portico.ScheduleHandlerError",
+            message: err.to_string(),
+        },
+        Err(panic) => Outcome::Failed {
+            error_type: "portico.ScheduleHandlerPanic",
+            message: format!("schedule `{}` panicked: {}", schedule.name, panic_message(&panic)),
+        },
+    }
+}
+
+/// Parses `PORTICO_HANDLER`.
+pub(crate) fn entry_from(app: &BuiltApp, value: Option<&str>) -> Result<Entry, String> {
+    match value {
+        None | Some("") | Some("api") => Ok(Entry::Api),
+        Some(name) => app
+            .schedules
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| Entry::Schedule(s.name))
+            .ok_or_else(|| {
+                format!(
+                    "PORTICO_HANDLER is `{name}`, which is neither `api` nor a schedule of this app (schedules: {})",
+                    if app.schedules.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        app.schedules.iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
+                    }
+                )
+            }),
+    }
+}

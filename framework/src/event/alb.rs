@@ -1,0 +1,339 @@
+//! Application Load Balancer target events (Lambda target groups), with or without the target
+//! group's multi-value headers setting.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use http::header::{SET_COOKIE, USER_AGENT};
+use percent_encoding::percent_decode_str;
+
+use super::{
+    DecodeError, Payload, RawEvent, ReplyFormat, decode_body, header_map, header_text,
+    parse_method, prefer_multi, push_body, push_joined_headers, push_json_str,
+    push_multi_value_headers, push_status, response_capacity,
+};
+use crate::request::{EventSource, Request, RequestContext};
+use crate::response::Response;
+
+/// ALB event → request.
+///
+/// Unlike API Gateway, the load balancer passes the path and the query parameters as the client
+/// sent them: they are percent-decoded here (the query form-style, `+` as space). With
+/// multi-value headers enabled the event has `multiValueHeaders` /
+/// `multiValueQueryStringParameters` instead of `headers` / `queryStringParameters`, and the
+/// response must use the same form.
+pub(super) fn decode_alb_event(
+    event: RawEvent<'_>,
+    payload: &Payload<'_>,
+) -> Result<(Request, ReplyFormat), DecodeError> {
+    let multi_value_headers =
+        event.multi_value_headers.is_some() || event.multi_value_query.is_some();
+    let format = ReplyFormat::Alb {
+        multi_value_headers,
+    };
+    let headers = header_map(
+        &prefer_multi(event.multi_value_headers, event.headers, "headers")?,
+        payload,
+    );
+    let query = prefer_multi(
+        event.multi_value_query,
+        event.query,
+        "queryStringParameters",
+    )?
+    .iter()
+    .map(|(name, value)| (decode_form_component(name), decode_form_component(value)))
+    .collect();
+    let Some(raw_path) = event.path.as_deref() else {
+        return Err(DecodeError::Malformed(
+            "Application Load Balancer event without `path`".to_owned(),
+        ));
+    };
+    let path = match percent_decode_str(raw_path).decode_utf8_lossy() {
+        Cow::Borrowed("") => "/".to_owned(),
+        path => path.into_owned(),
+    };
+    let method = parse_method(event.http_method.as_deref().unwrap_or_default(), format)?;
+    let body = decode_body(
+        event.body,
+        event.is_base64_encoded.unwrap_or(false),
+        format,
+        payload,
+    )?;
+
+    // The load balancer appends the address it saw to `X-Forwarded-For`: the last entry is the
+    // one a client cannot forge.
+    let source_ip = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .next_back()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .map(|ip| ip.trim().to_owned())
+        .filter(|ip| !ip.is_empty());
+    let user_agent = headers.get(USER_AGENT).map(|v| header_text(v).into_owned());
+    let mut request = Request::new(method, path, EventSource::Alb);
+    request.query = query;
+    request.headers = headers;
+    request.body = body;
+    request.context = Arc::new(RequestContext {
+        source_ip,
+        user_agent,
+        ..RequestContext::default()
+    });
+    Ok((request, format))
+}
+
+/// `application/x-www-form-urlencoded` decoding of one name or value: `+` is a space, invalid
+/// UTF-8 becomes U+FFFD.
+fn decode_form_component(raw: &str) -> String {
+    if !raw.contains(['%', '+']) {
+        return raw.to_owned();
+    }
+    let spaced = raw.replace('+', " ");
+    percent_decode_str(&spaced).decode_utf8_lossy().into_owned()
+}
+
+/// Response → ALB target response, in the header form the target group uses.
+///
+/// Without multi-value headers a header can appear once: repeated values are comma-joined,
+/// except `Set-Cookie`, where only the last one can be sent (the same rule the load balancer
+/// applies to repeated request headers). Enable multi-value headers on the target group to send
+/// several cookies.
+pub(super) fn encode_alb_response(
+    res: &Response,
+    head_request: bool,
+    multi_value_headers: bool,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(response_capacity(res));
+    out.push(b'{');
+    push_status(&mut out, res);
+    out.extend_from_slice(b",\"statusDescription\":");
+    let status = res.status();
+    let description = format!(
+        "{} {}",
+        status.as_str(),
+        status.canonical_reason().unwrap_or("Unknown")
+    );
+    push_json_str(&mut out, &description);
+    if multi_value_headers {
+        out.extend_from_slice(b",\"multiValueHeaders\":");
+        push_multi_value_headers(&mut out, res.headers());
+    } else {
+        out.extend_from_slice(b",\"headers\":");
+        push_joined_headers(&mut out, res.headers(), Some(&SET_COOKIE));
+        if let Some(cookie) = res.headers().get_all(SET_COOKIE).iter().next_back() {
+            out.pop(); // the object's closing brace
+            if !out.ends_with(b"{") {
+                out.push(b',');
+            }
+            push_json_str(&mut out, SET_COOKIE.as_str());
+            out.push(b':');
+            push_json_str(&mut out, &header_text(cookie));
+            out.push(b'}');
+        }
+    }
+    out.push(b',');
+    push_body(&mut out, res, head_request);
+    out.push(b'}');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use http::{HeaderValue, Method, StatusCode, header};
+    use serde_json::{Value, json};
+
+    use super::super::tests::{decode_http, decode_value, header_values, query, response_json};
+    use super::super::{DecodeError, ReplyFormat, decode_event, encode_response};
+    use crate::request::EventSource;
+    use crate::response::{Body, Response};
+
+    const SINGLE: &str = include_str!("../../tests/fixtures/events/alb_single_value.json");
+    const MULTI: &str = include_str!("../../tests/fixtures/events/alb_multi_value.json");
+
+    #[test]
+    fn decodes_the_documented_single_value_event() {
+        let (req, format) = decode_http(SINGLE);
+        assert_eq!(
+            format,
+            ReplyFormat::Alb {
+                multi_value_headers: false
+            }
+        );
+        assert_eq!(req.source, EventSource::Alb);
+        assert_eq!(req.method, Method::GET);
+        assert_eq!(req.path, "/lambda");
+        assert_eq!(query(&req), [("query", "1234ABCD")]);
+        assert_eq!(
+            header_values(&req, "host"),
+            ["lambda-alb-123578498.us-east-2.elb.amazonaws.com"]
+        );
+        assert_eq!(header_values(&req, "x-imforwards"), ["20"]);
+        assert!(req.body.is_empty());
+        let ctx = &req.context;
+        assert_eq!(ctx.source_ip.as_deref(), Some("72.12.164.125"));
+        assert!(
+            ctx.user_agent
+                .as_deref()
+                .unwrap()
+                .starts_with("Mozilla/5.0 (Windows NT 10.0")
+        );
+        assert_eq!(
+            (
+                ctx.request_id.as_str(),
+                ctx.stage.as_str(),
+                ctx.base_path.as_str()
+            ),
+            ("", "", "")
+        );
+        assert_eq!(ctx.domain_name, None);
+    }
+
+    #[test]
+    fn decodes_the_documented_multi_value_event() {
+        let (req, format) = decode_http(MULTI);
+        assert_eq!(
+            format,
+            ReplyFormat::Alb {
+                multi_value_headers: true
+            }
+        );
+        assert_eq!(req.method, Method::GET);
+        assert_eq!(req.path, "/");
+        assert_eq!(query(&req), [("myKey", "val1"), ("myKey", "val2")]);
+        assert_eq!(
+            header_values(&req, "cookie"),
+            ["name1=value1", "name2=value2"]
+        );
+        assert_eq!(&req.body[..], b"request_body");
+        assert_eq!(req.context.source_ip.as_deref(), Some("72.21.198.66"));
+    }
+
+    #[test]
+    fn path_and_query_are_percent_decoded() {
+        let mut event: Value = serde_json::from_str(SINGLE).unwrap();
+        event["path"] = json!("/files/a%20b%2Fc");
+        event["queryStringParameters"] =
+            json!({ "q": "a+b%26c", "na%6De": "%E2%9C%93", "bad": "%ff" });
+        let (req, _) = decode_value(&event);
+        assert_eq!(req.path, "/files/a b/c");
+        let mut pairs = query(&req);
+        pairs.sort();
+        assert_eq!(pairs, [("bad", "\u{fffd}"), ("name", "✓"), ("q", "a b&c")]);
+    }
+
+    #[test]
+    fn health_checks_decode() {
+        let event = json!({
+            "requestContext": { "elb": { "targetGroupArn": "arn:aws:elasticloadbalancing:region:123456789012:targetgroup/my-target-group/6d0ecf831eec9f09" } },
+            "httpMethod": "GET", "path": "/", "queryStringParameters": {},
+            "headers": { "user-agent": "ELB-HealthChecker/2.0" }, "body": "", "isBase64Encoded": false
+        });
+        let (req, format) = decode_value(&event);
+        assert_eq!(
+            format,
+            ReplyFormat::Alb {
+                multi_value_headers: false
+            }
+        );
+        assert_eq!(
+            req.context.user_agent.as_deref(),
+            Some("ELB-HealthChecker/2.0")
+        );
+        assert_eq!(req.context.source_ip, None);
+    }
+
+    #[test]
+    fn bad_base64_is_a_bad_request_in_the_alb_format() {
+        let mut event: Value = serde_json::from_str(MULTI).unwrap();
+        event["isBase64Encoded"] = json!(true);
+        event["body"] = json!("%%%");
+        let err = decode_event(&event.to_string()).unwrap_err();
+        assert_eq!(
+            err,
+            DecodeError::BadRequest {
+                format: ReplyFormat::Alb {
+                    multi_value_headers: true
+                },
+                message: err.to_string(),
+            }
+        );
+    }
+
+    fn response() -> Response {
+        let mut res = Response::new(Body::from("<h1>Hello from Lambda!</h1>"));
+        *res.status_mut() = StatusCode::NOT_FOUND;
+        let headers = res.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+        headers.append(header::SET_COOKIE, HeaderValue::from_static("a=1"));
+        headers.append(header::SET_COOKIE, HeaderValue::from_static("b=2"));
+        headers.append(header::VARY, HeaderValue::from_static("Origin"));
+        headers.append(header::VARY, HeaderValue::from_static("Accept"));
+        res
+    }
+
+    #[test]
+    fn encodes_single_value_headers() {
+        let format = ReplyFormat::Alb {
+            multi_value_headers: false,
+        };
+        let out = response_json(encode_response(format, response(), false));
+        assert_eq!(
+            out,
+            json!({
+                "statusCode": 404,
+                "statusDescription": "404 Not Found",
+                "headers": { "content-type": "text/html", "vary": "Origin, Accept", "set-cookie": "b=2" },
+                "body": "<h1>Hello from Lambda!</h1>",
+                "isBase64Encoded": false
+            })
+        );
+        let mut only_cookie = Response::new(Body::empty());
+        only_cookie
+            .headers_mut()
+            .insert(header::SET_COOKIE, HeaderValue::from_static("c=3"));
+        let out = response_json(encode_response(format, only_cookie, false));
+        assert_eq!(out["headers"], json!({ "set-cookie": "c=3" }));
+    }
+
+    #[test]
+    fn encodes_multi_value_headers() {
+        let format = ReplyFormat::Alb {
+            multi_value_headers: true,
+        };
+        let out = response_json(encode_response(format, response(), false));
+        assert_eq!(out["statusDescription"], "404 Not Found");
+        assert_eq!(
+            out["multiValueHeaders"]["set-cookie"],
+            json!(["a=1", "b=2"])
+        );
+        assert_eq!(
+            out["multiValueHeaders"]["vary"],
+            json!(["Origin", "Accept"])
+        );
+        assert!(out.get("headers").is_none());
+    }
+
+    #[test]
+    fn encodes_binary_head_and_unknown_statuses() {
+        let format = ReplyFormat::Alb {
+            multi_value_headers: false,
+        };
+        let mut res = Response::new(Body::from(vec![0xffu8; 3]));
+        res.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("image/gif"));
+        let out = response_json(encode_response(format, res, false));
+        assert_eq!(
+            (out["body"].as_str(), out["isBase64Encoded"].as_bool()),
+            (Some("////"), Some(true))
+        );
+
+        let out = response_json(encode_response(format, response(), true));
+        assert_eq!(out["body"], "");
+
+        let mut res = Response::new(Body::empty());
+        *res.status_mut() = StatusCode::from_u16(599).unwrap();
+        let out = response_json(encode_response(format, res, false));
+        assert_eq!(out["statusDescription"], "599 Unknown");
+    }
+}

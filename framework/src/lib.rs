@@ -1,0 +1,134 @@
+//! Portico: web APIs on AWS Lambda behind Amazon API Gateway, with routes declared by
+//! attribute macros.
+//!
+//! Every route of an app compiles into one Lambda proxy handler that sits behind a REST API
+//! `/{proxy+}` resource with method `ANY`; the same binary also runs `#[schedule]` handlers.
+//! The `portico` CLI runs the app in a local cloud and deploys it.
+//!
+//! ```
+//! use portico::prelude::*;
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Serialize)]
+//! struct User { id: String, name: String }
+//!
+//! #[derive(Deserialize)]
+//! struct NewUser { name: String }
+//!
+//! #[get("/users/{id}")]
+//! async fn get_user(id: String) -> Json<User> {
+//!     Json(User { id, name: "Ada".into() })
+//! }
+//!
+//! #[post("/users", content_types = ["application/json"])]
+//! async fn create_user(Json(new): Json<NewUser>) -> Result<(StatusCode, Json<User>), HttpError> {
+//!     if new.name.is_empty() {
+//!         return Err(HttpError::unprocessable("name must not be empty"));
+//!     }
+//!     Ok((StatusCode::CREATED, Json(User { id: "u-1".into(), name: new.name })))
+//! }
+//!
+//! #[schedule("rate(5 minutes)")]
+//! async fn cleanup(event: ScheduledEvent) -> Result<(), Error> {
+//!     println!("cleaning up at {}", event.time);
+//!     Ok(())
+//! }
+//!
+//! fn app() -> App {
+//!     App::new()
+//!         .routes(routes![get_user, create_user])
+//!         .schedules(schedules![cleanup])
+//! }
+//!
+//! // In `main`: `portico::run(app())`. In tests, the in-process client:
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let client = portico::testing::TestClient::new(app());
+//! let res = client.get("/users/42").send().await;
+//! assert_eq!(res.json()["id"], "42");
+//! # });
+//! ```
+//!
+//! See the repository's `docs/framework.md` for routing rules, extractors, responses, errors,
+//! CORS, stages and event sources.
+
+#![warn(missing_docs)]
+
+mod app;
+mod cors;
+mod dispatch;
+mod error;
+mod event;
+mod extract;
+pub mod manifest;
+mod request;
+mod response;
+#[allow(dead_code)]
+mod route_path;
+mod router;
+mod runtime;
+mod scheduled;
+#[allow(dead_code)]
+mod schedule_expr;
+pub mod testing;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+pub use app::{App, BuildError, BuiltApp, Route, RouteCors, RouteMethod, RouteOptions, Schedule};
+pub use bytes::Bytes;
+pub use cors::Cors;
+pub use error::{Error, HttpError, ResponseError, UrlError};
+pub use extract::{
+    Form, FromRequest, FromScheduleInvocation, LambdaContext, Query, Rejection, RejectionKind,
+    State, Text,
+};
+pub use http::{self, HeaderMap, HeaderValue, Method, StatusCode, header};
+pub use portico_macros::{delete, get, head, options, patch, post, put, route, schedule};
+pub use request::{EventSource, Request, RequestContext};
+pub use response::{BinaryBody, Body, Html, IntoResponse, Json, Redirect, Response};
+pub use router::RouteConflict;
+pub use runtime::run;
+#[doc(hidden)]
+pub use runtime::bench as __bench;
+pub use scheduled::{IntoScheduleResult, ScheduledEvent};
+
+/// Decoding entry point for the fuzz target (`framework/fuzz`); not public API.
+#[doc(hidden)]
+pub mod __fuzz {
+    pub use crate::event::fuzz_decode_and_encode;
+}
+
+/// Everything an app's `main.rs` usually needs.
+pub mod prelude {
+    pub use crate::{
+        App, Bytes, Cors, Error, Form, HeaderMap, HttpError, Html, IntoResponse, Json,
+        LambdaContext, Query, Redirect, Request, RequestContext, ResponseError, ScheduledEvent,
+        State, StatusCode, delete, get, head, options, patch, post, put, route, routes, schedule,
+        schedules,
+    };
+}
+
+/// The route descriptors of handler functions, for [`App::routes`].
+///
+/// ```
+/// use portico::prelude::*;
+/// #[get("/")]
+/// fn index() -> &'static str { "hi" }
+/// let routes = routes![index];
+/// assert_eq!(routes[0].path, "/");
+/// ```
+#[macro_export]
+macro_rules! routes {
+    ($($handler:path),* $(,)?) => {
+        ::std::vec![$(<$handler as $crate::__private::RouteDef>::route()),*]
+    };
+}
+
+/// The schedule descriptors of `#[schedule]` functions, for [`App::schedules`].
+#[macro_export]
+macro_rules! schedules {
+    ($($handler:path),* $(,)?) => {
+        ::std::vec![$(<$handler as $crate::__private::ScheduleDef>::schedule()),*]
+    };
+}

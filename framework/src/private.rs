@@ -1,0 +1,81 @@
+//! The one path table generated code refers to. Not public API: names here may change in any
+//! release. `portico-macros` lists every item it uses in `macros/src/paths.rs`.
+
+pub use http;
+pub use std::boxed::Box;
+
+pub use crate::app::{
+    BoxFuture, Route, RouteCors, RouteMethod, RouteOptions, Schedule, ScheduleInvocation,
+};
+pub use crate::extract::{FromRequest, FromScheduleInvocation};
+pub use crate::request::Request;
+pub use crate::response::{IntoResponse, Response};
+pub use crate::scheduled::IntoScheduleResult;
+
+/// Implemented by the item `#[get]`, `#[route]`, … generate next to the handler function.
+pub trait RouteDef {
+    /// The route descriptor.
+    fn route() -> Route;
+}
+
+/// Implemented by the item `#[schedule]` generates next to the handler function.
+pub trait ScheduleDef {
+    /// The schedule descriptor.
+    fn schedule() -> Schedule;
+}
+
+/// Parses the path parameter `name` into `T`; a failure is a 400 response naming the parameter.
+#[inline]
+pub fn path_param<T>(req: &Request, name: &'static str) -> Result<T, Response>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    crate::extract::parse_path_param(req, name).map_err(IntoResponse::into_response)
+}
+
+/// Runs extractor `T`; a rejection becomes its response.
+#[inline]
+pub fn extract<T: FromRequest>(req: &mut Request) -> Result<T, Response> {
+    T::from_request(req).map_err(IntoResponse::into_response)
+}
+
+/// Runs schedule argument extractor `T`.
+#[inline]
+pub fn extract_schedule<T: FromScheduleInvocation>(
+    inv: &ScheduleInvocation,
+) -> Result<T, crate::Error> {
+    T::from_invocation(inv)
+}
+
+/// Converts a handler's return value.
+#[inline]
+pub fn into_response<T: IntoResponse>(value: T) -> Response {
+    value.into_response()
+}
+
+/// Converts a schedule handler's return value.
+#[inline]
+pub fn into_schedule_result<T: IntoScheduleResult>(value: T) -> Result<(), crate::Error> {
+    value.into_schedule_result()
+}
+
+/// Compile-time check, spanned on a handler argument's type by the macros.
+pub const fn assert_from_request<T: FromRequest>() {}
+
+/// Compile-time check, spanned on a path parameter argument's type by the macros.
+pub const fn assert_path_param<T>()
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+}
+
+/// Compile-time check, spanned on a handler's return type by the macros.
+pub const fn assert_into_response<T: IntoResponse>() {}
+
+/// Compile-time check, spanned on a schedule handler argument's type by the macros.
+pub const fn assert_from_schedule<T: FromScheduleInvocation>() {}
+
+/// Compile-time check, spanned on a schedule handler's return type by the macros.
+pub const fn assert_into_schedule_result<T: IntoScheduleResult>() {}

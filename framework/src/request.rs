@@ -1,0 +1,188 @@
+//! The request a handler sees, whatever the event source.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderMap, Method};
+
+use crate::app::StateMap;
+
+/// Which front door delivered a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventSource {
+    /// API Gateway REST API (payload format 1.0) proxy integration.
+    RestApi,
+    /// API Gateway HTTP API (payload format 2.0).
+    HttpApi,
+    /// Lambda function URL (same payload shape as the HTTP API's 2.0 format).
+    FunctionUrl,
+    /// Application Load Balancer target group.
+    Alb,
+}
+
+/// What API Gateway (or another front door) says about a request: ids, stage, caller.
+///
+/// Extract it in a handler by naming it as an argument.
+#[derive(Debug, Clone, Default)]
+pub struct RequestContext {
+    /// The front door's request id (`requestContext.requestId`); empty for ALB.
+    pub request_id: String,
+    /// The API stage (`requestContext.stage`); empty where the source has none.
+    pub stage: String,
+    /// The caller's IP address (`identity.sourceIp` or `http.sourceIp`).
+    pub source_ip: Option<String>,
+    /// The caller's user agent as the gateway saw it.
+    pub user_agent: Option<String>,
+    /// The domain the client called (`requestContext.domainName`, else the `Host` header).
+    pub domain_name: Option<String>,
+    /// The path prefix the client's URL has before the routed path: `/prod` on an
+    /// execute-api invoke URL, a base-path mapping on a custom domain, empty otherwise.
+    pub base_path: String,
+    /// The API id (`requestContext.apiId`).
+    pub api_id: Option<String>,
+    /// The AWS account that owns the API.
+    pub account_id: Option<String>,
+    /// Authorizer output: Cognito or JWT claims, or a Lambda authorizer's context.
+    pub authorizer: Option<serde_json::Value>,
+    /// Time the gateway received the request, milliseconds since the Unix epoch.
+    pub request_time_epoch: Option<i64>,
+}
+
+/// An HTTP request decoded from a Lambda event.
+///
+/// The path never contains the API stage or a custom domain's base path: it is the path the
+/// routes were declared with.
+#[derive(Debug)]
+pub struct Request {
+    pub(crate) method: Method,
+    pub(crate) path: String,
+    pub(crate) query: Vec<(String, String)>,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
+    pub(crate) source: EventSource,
+    pub(crate) context: Arc<RequestContext>,
+    pub(crate) lambda: Option<Arc<lambda_runtime::Context>>,
+    pub(crate) params: Vec<(Arc<str>, String)>,
+    pub(crate) state: Arc<StateMap>,
+    pub(crate) app: Option<Arc<crate::app::AppInner>>,
+}
+
+impl Request {
+    /// Builds a request; used by the event decoders and the test client.
+    pub(crate) fn new(method: Method, path: String, source: EventSource) -> Self {
+        Self {
+            method,
+            path,
+            query: Vec::new(),
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+            source,
+            context: Arc::default(),
+            lambda: None,
+            params: Vec::new(),
+            state: Arc::default(),
+            app: None,
+        }
+    }
+
+    /// The HTTP method.
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// The routed path, without stage or base path, percent-decoded as API Gateway delivers it.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// Decoded query parameters in the order the source gave them; a repeated name appears
+    /// once per value.
+    pub fn query_pairs(&self) -> &[(String, String)] {
+        &self.query
+    }
+
+    /// The first value of a query parameter.
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Request headers (names are case-insensitive).
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The body, base64-decoded when the event carried it encoded.
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// A path parameter by name, as matched by the router.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| &**k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Which front door delivered the request.
+    pub fn source(&self) -> EventSource {
+        self.source
+    }
+
+    /// The gateway's request context.
+    pub fn context(&self) -> &RequestContext {
+        &self.context
+    }
+
+    /// The Lambda invocation context; `None` in the in-process test client unless set.
+    pub fn lambda_context(&self) -> Option<&lambda_runtime::Context> {
+        self.lambda.as_deref()
+    }
+
+    /// The content type's media type, lower-cased, without parameters.
+    pub fn media_type(&self) -> Option<String> {
+        let value = self.headers.get(http::header::CONTENT_TYPE)?.to_str().ok()?;
+        let media = value.split(';').next().unwrap_or("").trim();
+        Some(media.to_ascii_lowercase())
+    }
+
+    /// The public base URL of the API as the client called it: scheme, host and stage or base
+    /// path (`https://abc.execute-api.eu-west-1.amazonaws.com/prod`), without a trailing slash.
+    ///
+    /// `None` when the event names no host.
+    pub fn public_base_url(&self) -> Option<String> {
+        let host = self.context.domain_name.as_deref().or_else(|| {
+            self.headers
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+        })?;
+        let proto = self
+            .headers
+            .get("x-forwarded-proto")
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or(if is_loopback(host) { "http" } else { "https" });
+        Some(format!("{proto}://{host}{}", self.context.base_path))
+    }
+
+    /// The absolute public URL of the route named `name`, filling its path parameters from
+    /// `params`; stage prefix included exactly when the client's URL has one.
+    ///
+    /// # Errors
+    /// [`UrlError`](crate::UrlError) when the route is unknown, a parameter is missing, or
+    /// the event carries no host.
+    pub fn url_for(&self, name: &str, params: &[(&str, &str)]) -> Result<String, crate::UrlError> {
+        let app = self.app.as_ref().ok_or(crate::UrlError::NoApp)?;
+        let path = app.router.path_for(name, params)?;
+        let base = self.public_base_url().ok_or(crate::UrlError::NoHost)?;
+        Ok(format!("{base}{path}"))
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    let name = host.rsplit_once(':').map_or(host, |(h, _)| h);
+    name == "localhost" || name.starts_with("127.") || name == "[::1]"
+}

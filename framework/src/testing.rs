@@ -1,0 +1,401 @@
+//! An in-process test client: builds the API Gateway REST (v1) events production receives and
+//! runs them through the same decode → route → encode path as Lambda, without sockets.
+//!
+//! ```
+//! use portico::prelude::*;
+//! use portico::testing::TestClient;
+//!
+//! #[get("/users/{id}")]
+//! async fn get_user(id: u64) -> String { format!("user {id}") }
+//!
+//! # tokio_test_block_on(async {
+//! let client = TestClient::new(App::new().routes(routes![get_user]));
+//! let res = client.get("/users/7").send().await;
+//! assert_eq!(res.status(), 200);
+//! assert_eq!(res.text(), "user 7");
+//! assert_eq!(client.get("/users/x").send().await.status(), 400);
+//! # });
+//! # fn tokio_test_block_on<F: std::future::Future>(f: F) -> F::Output {
+//! #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+//! # }
+//! ```
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use http::StatusCode;
+use serde_json::{Value, json};
+
+use crate::app::{App, BuiltApp};
+use crate::dispatch::{self, Entry, Outcome};
+use crate::scheduled::ScheduledEvent;
+
+/// The stage name test events carry (the handler never sees it in its path).
+pub const TEST_STAGE: &str = "test";
+
+/// Runs requests against an app in-process.
+#[derive(Debug, Clone)]
+pub struct TestClient {
+    app: BuiltApp,
+    host: String,
+}
+
+impl TestClient {
+    /// A client for `app`.
+    ///
+    /// # Panics
+    /// When the app does not build (e.g. a route conflict); the message names both routes.
+    #[track_caller]
+    pub fn new(app: App) -> Self {
+        match app.build() {
+            Ok(app) => Self {
+                app,
+                host: "abcdef1234.execute-api.us-east-1.amazonaws.com".to_owned(),
+            },
+            Err(err) => panic!("the app does not build: {err}"),
+        }
+    }
+
+    /// Sends events as if the API were called on `host` (e.g. a custom domain). The default is
+    /// an execute-api host, whose URLs carry the stage.
+    pub fn with_host(mut self, host: impl Into<String>) -> Self {
+        self.host = host.into();
+        self
+    }
+
+    /// Starts a request.
+    pub fn request(&self, method: &str, path_and_query: &str) -> TestRequest<'_> {
+        TestRequest {
+            client: self,
+            method: method.to_owned(),
+            path_and_query: path_and_query.to_owned(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            base64: false,
+            authorizer: None,
+            source_ip: "203.0.113.7".to_owned(),
+        }
+    }
+
+    /// A `GET` request.
+    pub fn get(&self, path_and_query: &str) -> TestRequest<'_> {
+        self.request("GET", path_and_query)
+    }
+
+    /// A `POST` request.
+    pub fn post(&self, path_and_query: &str) -> TestRequest<'_> {
+        self.request("POST", path_and_query)
+    }
+
+    /// A `PUT` request.
+    pub fn put(&self, path_and_query: &str) -> TestRequest<'_> {
+        self.request("PUT", path_and_query)
+    }
+
+    /// A `DELETE` request.
+    pub fn delete(&self, path_and_query: &str) -> TestRequest<'_> {
+        self.request("DELETE", path_and_query)
+    }
+
+    /// Sends a raw event payload (any source) as the API function and returns the raw result.
+    ///
+    /// # Errors
+    /// `(errorType, errorMessage)` when the invocation fails, as Lambda would report it.
+    pub async fn invoke_raw(&self, payload: &str) -> Result<String, (String, String)> {
+        self.invoke_as(&Entry::Api, payload).await
+    }
+
+    async fn invoke_as(&self, entry: &Entry, payload: &str) -> Result<String, (String, String)> {
+        let ctx = Arc::new(lambda_runtime::Context::default());
+        match dispatch::handle_event(&self.app, entry, payload, Some(ctx)).await {
+            Outcome::Reply(bytes) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
+            Outcome::Failed {
+                error_type,
+                message,
+            } => Err((error_type.to_owned(), message)),
+        }
+    }
+
+    /// Fires the schedule handler `name` with an EventBridge "Scheduled Event", as the
+    /// function whose `PORTICO_HANDLER` is `name`.
+    ///
+    /// # Errors
+    /// `(errorType, errorMessage)` when the handler fails or there is no such schedule.
+    pub async fn fire_schedule(&self, name: &str) -> Result<(), (String, String)> {
+        let schedule = self
+            .app
+            .schedules
+            .iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| ("portico.NoScheduleHandler".to_owned(), format!("no schedule `{name}`")))?;
+        let event = ScheduledEvent::new(
+            "2026-01-01T00:00:00Z",
+            format!("arn:aws:events:us-east-1:123456789012:rule/app-test-{name}"),
+        );
+        let payload = serde_json::to_string(&event).unwrap_or_default();
+        self.invoke_as(&Entry::Schedule(schedule.name), &payload)
+            .await
+            .map(drop)
+    }
+}
+
+/// A request being built; finish with [`send`](Self::send).
+#[derive(Debug)]
+pub struct TestRequest<'c> {
+    client: &'c TestClient,
+    method: String,
+    path_and_query: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    base64: bool,
+    authorizer: Option<Value>,
+    source_ip: String,
+}
+
+impl TestRequest<'_> {
+    /// Adds a header (repeat for multiple values).
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// A JSON body with `Content-Type: application/json`.
+    pub fn json(self, value: &impl serde::Serialize) -> Self {
+        let body = serde_json::to_vec(value).unwrap_or_default();
+        self.header("Content-Type", "application/json").body(body)
+    }
+
+    /// A form body with `Content-Type: application/x-www-form-urlencoded`.
+    pub fn form(self, pairs: &[(&str, &str)]) -> Self {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish();
+        self.header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body)
+    }
+
+    /// A raw body.
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    /// Sends the body base64-encoded (`isBase64Encoded: true`), as API Gateway does for
+    /// binary media types.
+    pub fn base64(mut self) -> Self {
+        self.base64 = true;
+        self
+    }
+
+    /// Sets `requestContext.authorizer` (e.g. `{"claims": {...}}` for Cognito).
+    pub fn authorizer(mut self, value: Value) -> Self {
+        self.authorizer = Some(value);
+        self
+    }
+
+    /// Sets the caller's IP address.
+    pub fn source_ip(mut self, ip: &str) -> Self {
+        self.source_ip = ip.to_owned();
+        self
+    }
+
+    /// The REST (v1) proxy event this request becomes.
+    pub fn to_event(&self) -> Value {
+        let (path, query) = self
+            .path_and_query
+            .split_once('?')
+            .unwrap_or((&self.path_and_query, ""));
+        let mut multi_query: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+            multi_query.entry(k.into_owned()).or_default().push(v.into_owned());
+        }
+        let single_query: BTreeMap<&String, &String> = multi_query
+            .iter()
+            .filter_map(|(k, v)| v.last().map(|last| (k, last)))
+            .collect();
+        let mut headers: Vec<(String, String)> = vec![("Host".to_owned(), self.client.host.clone())];
+        headers.extend(self.headers.iter().cloned());
+        let mut multi_headers: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (k, v) in &headers {
+            multi_headers.entry(k.clone()).or_default().push(v.clone());
+        }
+        let single_headers: BTreeMap<&String, &String> = multi_headers
+            .iter()
+            .filter_map(|(k, v)| v.last().map(|last| (k, last)))
+            .collect();
+        let body = if self.body.is_empty() && !self.base64 {
+            Value::Null
+        } else if self.base64 {
+            Value::String(base64::engine::general_purpose::STANDARD.encode(&self.body))
+        } else {
+            Value::String(String::from_utf8_lossy(&self.body).into_owned())
+        };
+        let execute_api = self.client.host.contains(".execute-api.");
+        let context_path = if execute_api {
+            format!("/{TEST_STAGE}{path}")
+        } else {
+            path.to_owned()
+        };
+        let proxy = path.trim_start_matches('/');
+        json!({
+            "resource": "/{proxy+}",
+            "path": path,
+            "httpMethod": self.method,
+            "headers": single_headers,
+            "multiValueHeaders": multi_headers,
+            "queryStringParameters": if single_query.is_empty() { Value::Null } else { json!(single_query) },
+            "multiValueQueryStringParameters": if multi_query.is_empty() { Value::Null } else { json!(multi_query) },
+            "pathParameters": if proxy.is_empty() { Value::Null } else { json!({ "proxy": proxy }) },
+            "stageVariables": null,
+            "requestContext": {
+                "resourceId": "abc123",
+                "resourcePath": "/{proxy+}",
+                "httpMethod": self.method,
+                "extendedRequestId": "test-extended-id",
+                "requestTime": "01/Jan/2026:00:00:00 +0000",
+                "path": context_path,
+                "accountId": "123456789012",
+                "protocol": "HTTP/1.1",
+                "stage": TEST_STAGE,
+                "domainPrefix": self.client.host.split('.').next().unwrap_or_default(),
+                "requestTimeEpoch": 1767225600000_i64,
+                "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+                "identity": {
+                    "cognitoIdentityPoolId": null,
+                    "accountId": null,
+                    "cognitoIdentityId": null,
+                    "caller": null,
+                    "sourceIp": self.source_ip,
+                    "principalOrgId": null,
+                    "accessKey": null,
+                    "cognitoAuthenticationType": null,
+                    "cognitoAuthenticationProvider": null,
+                    "userArn": null,
+                    "userAgent": "portico-test",
+                    "user": null
+                },
+                "authorizer": self.authorizer,
+                "domainName": self.client.host,
+                "apiId": "abcdef1234"
+            },
+            "body": body,
+            "isBase64Encoded": self.base64
+        })
+    }
+
+    /// Runs the request through the app.
+    ///
+    /// # Panics
+    /// When the app answers with something other than a REST proxy response (a bug in the
+    /// framework), or the invocation fails (which an HTTP event never should).
+    pub async fn send(self) -> TestResponse {
+        let payload = self.to_event().to_string();
+        match self.client.invoke_raw(&payload).await {
+            Ok(out) => TestResponse::from_proxy_json(&out),
+            Err((kind, message)) => panic!("the invocation failed: {kind}: {message}"),
+        }
+    }
+}
+
+/// A response decoded from the REST proxy response JSON.
+#[derive(Debug, Clone)]
+pub struct TestResponse {
+    status: StatusCode,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    base64: bool,
+    raw: Value,
+}
+
+impl TestResponse {
+    fn from_proxy_json(out: &str) -> Self {
+        let raw: Value = serde_json::from_str(out).expect("a proxy response is JSON");
+        let status = raw["statusCode"]
+            .as_u64()
+            .and_then(|s| StatusCode::from_u16(s as u16).ok())
+            .expect("statusCode is a valid status");
+        let base64 = raw["isBase64Encoded"].as_bool().unwrap_or(false);
+        let body_text = raw["body"].as_str().unwrap_or("");
+        let body = if base64 {
+            base64::engine::general_purpose::STANDARD
+                .decode(body_text)
+                .expect("a base64 body decodes")
+        } else {
+            body_text.as_bytes().to_vec()
+        };
+        let mut headers = Vec::new();
+        if let Some(map) = raw["multiValueHeaders"].as_object() {
+            for (k, values) in map {
+                for v in values.as_array().into_iter().flatten() {
+                    headers.push((k.clone(), v.as_str().unwrap_or_default().to_owned()));
+                }
+            }
+        }
+        if let Some(map) = raw["headers"].as_object() {
+            for (k, v) in map {
+                if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case(k)) {
+                    headers.push((k.clone(), v.as_str().unwrap_or_default().to_owned()));
+                }
+            }
+        }
+        Self {
+            status,
+            headers,
+            body,
+            base64,
+            raw,
+        }
+    }
+
+    /// The status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The first value of a header (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of a header (case-insensitive), e.g. each `Set-Cookie`.
+    pub fn header_all(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// The body bytes (base64-decoded when it was sent encoded).
+    pub fn bytes(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// The body as text (lossy).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The body parsed as JSON.
+    ///
+    /// # Panics
+    /// When the body is not JSON.
+    #[track_caller]
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).expect("the body is JSON")
+    }
+
+    /// Whether the body was base64-encoded on the wire.
+    pub fn is_base64(&self) -> bool {
+        self.base64
+    }
+
+    /// The proxy response JSON exactly as Lambda would return it to API Gateway.
+    pub fn raw(&self) -> &Value {
+        &self.raw
+    }
+}

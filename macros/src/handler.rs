@@ -1,0 +1,211 @@
+//! What every handler attribute checks on the function it is put on.
+
+use proc_macro2::{TokenStream, TokenTree};
+use quote::ToTokens;
+use syn::{Attribute, FnArg, ItemFn, Signature, Type};
+
+use crate::errors::Errors;
+
+/// The attributes that turn a function into a handler; one per function.
+const HANDLER_ATTRIBUTES: [&str; 9] = [
+    "route", "get", "post", "put", "delete", "patch", "head", "options", "schedule",
+];
+
+/// Parses the item an attribute is put on, which must be a function.
+pub(crate) fn parse_fn(item: TokenStream, attribute: &str) -> syn::Result<ItemFn> {
+    syn::parse2::<ItemFn>(item.clone()).map_err(|error| {
+        let what = match syn::parse2::<syn::Item>(item.clone()) {
+            Ok(syn::Item::Struct(_)) => "a struct",
+            Ok(syn::Item::Enum(_)) => "an enum",
+            Ok(syn::Item::Impl(_)) => "an impl block",
+            Ok(syn::Item::Mod(_)) => "a module",
+            Ok(syn::Item::Const(_) | syn::Item::Static(_)) => "a constant",
+            Ok(syn::Item::Verbatim(_)) | Err(_) => return error,
+            Ok(_) => "this item",
+        };
+        syn::Error::new_spanned(
+            &item,
+            format!(
+                "`#[{attribute}]` goes on a function, not on {what}: \
+                 `#[{attribute}(...)] async fn handler(...) -> ... {{ ... }}`"
+            ),
+        )
+    })
+}
+
+/// Checks what no handler may have: generics, `self`, variadics, `unsafe`, `impl Trait`
+/// arguments. `what` names the handler kind in messages ("route handler").
+pub(crate) fn check_signature(sig: &Signature, what: &str, errors: &mut Errors) {
+    if !sig.generics.params.is_empty() {
+        errors.push(syn::Error::new_spanned(
+            &sig.generics,
+            format!(
+                "a {what} can't be generic: the framework calls it with concrete types; remove \
+                 the type parameters (share values with `State<T>`)"
+            ),
+        ));
+    } else if let Some(clause) = &sig.generics.where_clause {
+        errors.push(syn::Error::new_spanned(
+            clause,
+            format!("a {what} can't have a `where` clause"),
+        ));
+    }
+    if let Some(unsafety) = &sig.unsafety {
+        errors.push(syn::Error::new_spanned(
+            unsafety,
+            format!("a {what} can't be `unsafe`: the framework calls it from safe code"),
+        ));
+    }
+    if let Some(variadic) = &sig.variadic {
+        errors.push(syn::Error::new_spanned(
+            variadic,
+            format!("a {what} can't be variadic"),
+        ));
+    }
+    for input in &sig.inputs {
+        match input {
+            FnArg::Receiver(receiver) => errors.push(syn::Error::new_spanned(
+                receiver,
+                format!(
+                    "a {what} is a free function and can't take `self`; move it out of the \
+                     `impl` block and share values with `State<T>`"
+                ),
+            )),
+            FnArg::Typed(arg) if contains_impl_trait(&arg.ty) => {
+                errors.push(syn::Error::new_spanned(
+                    &arg.ty,
+                    format!(
+                        "a {what}'s argument types must be concrete: an `impl Trait` argument \
+                         makes the function generic"
+                    ),
+                ));
+            }
+            FnArg::Typed(_) => {}
+        }
+    }
+}
+
+/// Whether `ty` mentions `impl Trait` anywhere (such types can't be named outside the function).
+pub(crate) fn contains_impl_trait(ty: &Type) -> bool {
+    fn scan(tokens: TokenStream) -> bool {
+        tokens.into_iter().any(|token| match token {
+            TokenTree::Ident(ident) => ident == "impl",
+            TokenTree::Group(group) => scan(group.stream()),
+            _ => false,
+        })
+    }
+    scan(ty.to_token_stream())
+}
+
+/// The expression `__output` (a local the generated handler binds to the function's result),
+/// written so that its span covers exactly the tokens of the return type `ty`.
+///
+/// Passed to `into_response` / `into_schedule_result`, a missing impl is then reported on the
+/// same span as the assertion on the return type, and rustc reports it once instead of twice.
+/// (One token cannot span a range on stable, but a call can: the callee takes the first token's
+/// span and the parentheses the last one's.)
+pub(crate) fn output_spanned_as(ty: &Type) -> TokenStream {
+    let tokens: Vec<TokenTree> = ty.to_token_stream().into_iter().collect();
+    let (Some(first), Some(last)) = (tokens.first(), tokens.last()) else {
+        return quote::quote!(__output);
+    };
+    let (first, last) = (first.span(), last.span());
+    let mut args = proc_macro2::Group::new(
+        proc_macro2::Delimiter::Parenthesis,
+        quote::quote_spanned!(first=> __output),
+    );
+    args.set_span(last);
+    quote::quote_spanned!(first=> ::core::convert::identity #args)
+}
+
+/// Reports every handler attribute left on `func` (one attribute per function) and removes
+/// them, so the function can be re-emitted without them generating a clashing descriptor.
+pub(crate) fn take_other_handler_attributes(
+    func: &mut ItemFn,
+    attribute: &str,
+    errors: &mut Errors,
+) {
+    let (others, kept): (Vec<Attribute>, Vec<Attribute>) = std::mem::take(&mut func.attrs)
+        .into_iter()
+        .partition(is_handler_attribute);
+    func.attrs = kept;
+    for other in others {
+        errors.push(syn::Error::new_spanned(
+            &other,
+            format!(
+                "a function can carry only one route or schedule attribute, and this one already \
+                 has `#[{attribute}]`; write a second function for this one (it may call the \
+                 first)"
+            ),
+        ));
+    }
+}
+
+fn is_handler_attribute(attr: &Attribute) -> bool {
+    let segments = &attr.path().segments;
+    let Some(last) = segments.last() else {
+        return false;
+    };
+    let in_portico = match segments.len() {
+        1 => true,
+        2 => segments[0].ident == "portico",
+        _ => false,
+    };
+    in_portico && HANDLER_ATTRIBUTES.iter().any(|name| last.ident == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use syn::parse_quote;
+
+    #[test]
+    fn impl_trait_detection() {
+        assert!(contains_impl_trait(&parse_quote!(impl Fn())));
+        assert!(contains_impl_trait(&parse_quote!(Vec<impl Display>)));
+        assert!(!contains_impl_trait(&parse_quote!(Json<Implement>)));
+    }
+
+    #[test]
+    fn signature_errors_are_collected() {
+        let func: ItemFn = parse_quote! {
+            unsafe fn handler<T>(self, x: impl Sized) {}
+        };
+        let mut errors = Errors::default();
+        check_signature(&func.sig, "route handler", &mut errors);
+        let messages = errors.messages();
+        assert_eq!(messages.len(), 4, "{messages:?}");
+        assert!(messages[0].contains("can't be generic"));
+        assert!(messages[1].contains("can't be `unsafe`"));
+        assert!(messages[2].contains("can't take `self`"));
+        assert!(messages[3].contains("`impl Trait`"));
+    }
+
+    #[test]
+    fn other_handler_attributes_are_removed() {
+        let mut func: ItemFn = parse_quote! {
+            #[doc = "hi"]
+            #[post("/x")]
+            #[portico::get("/y")]
+            #[other::get]
+            fn handler() {}
+        };
+        let mut errors = Errors::default();
+        take_other_handler_attributes(&mut func, "get", &mut errors);
+        assert_eq!(errors.messages().len(), 2);
+        assert_eq!(func.attrs.len(), 2);
+    }
+
+    #[test]
+    fn non_functions_are_named() {
+        let err = parse_fn(
+            quote::quote!(
+                struct S;
+            ),
+            "get",
+        )
+        .err()
+        .unwrap();
+        assert!(err.to_string().contains("not on a struct"), "{err}");
+    }
+}

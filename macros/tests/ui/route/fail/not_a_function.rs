@@ -1,0 +1,6 @@
+use portico::prelude::*;
+
+#[get("/")]
+struct Index;
+
+fn main() {}

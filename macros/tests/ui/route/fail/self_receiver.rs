@@ -1,0 +1,12 @@
+use portico::prelude::*;
+
+struct Api;
+
+impl Api {
+    #[get("/")]
+    async fn index(&self) -> &'static str {
+        "hi"
+    }
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use portico::prelude::*;
+
+#[get("/", api_key = true)]
+fn typo() {}
+
+#[post("/", timeout = 30)]
+fn unknown() {}
+
+fn main() {}

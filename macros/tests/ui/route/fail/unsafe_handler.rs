@@ -1,0 +1,8 @@
+use portico::prelude::*;
+
+#[get("/")]
+unsafe fn index() -> &'static str {
+    "hi"
+}
+
+fn main() {}
