@@ -265,9 +265,7 @@ impl App {
             cors: self.cors,
         });
         Ok(BuiltApp {
-            name: self.name,
             inner,
-            routes: self.routes,
             schedules: self.schedules,
             state: Arc::new(self.state),
         })
@@ -315,9 +313,7 @@ pub(crate) struct AppInner {
 /// A validated app, ready to serve events.
 #[derive(Debug, Clone)]
 pub struct BuiltApp {
-    pub(crate) name: Option<String>,
     pub(crate) inner: Arc<AppInner>,
-    pub(crate) routes: Vec<Route>,
     pub(crate) schedules: Vec<Schedule>,
     pub(crate) state: Arc<StateMap>,
 }

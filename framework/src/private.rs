@@ -25,6 +25,8 @@ pub trait ScheduleDef {
 }
 
 /// Parses the path parameter `name` into `T`; a failure is a 400 response naming the parameter.
+// The response is returned by value on purpose: it is the handler's answer, built once.
+#[allow(clippy::result_large_err)]
 #[inline]
 pub fn path_param<T>(req: &Request, name: &'static str) -> Result<T, Response>
 where
@@ -35,6 +37,7 @@ where
 }
 
 /// Runs extractor `T`; a rejection becomes its response.
+#[allow(clippy::result_large_err)]
 #[inline]
 pub fn extract<T: FromRequest>(req: &mut Request) -> Result<T, Response> {
     T::from_request(req).map_err(IntoResponse::into_response)

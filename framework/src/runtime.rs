@@ -1,5 +1,6 @@
 //! The Lambda entry point.
 
+use std::io::Write as _;
 use std::sync::Arc;
 
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
@@ -30,7 +31,8 @@ pub fn run(app: App) {
     if std::env::args().skip(1).any(|a| a == "--portico-manifest")
         || std::env::var("PORTICO_MANIFEST").is_ok_and(|v| v == "1")
     {
-        println!("{}", crate::manifest::manifest_json(&app));
+        // A closed pipe (`| head`) is not an error worth a panic.
+        let _ = writeln!(std::io::stdout().lock(), "{}", crate::manifest::manifest_json(&app));
         return;
     }
     let app = match app.build() {
@@ -72,7 +74,7 @@ fn fail(message: &str) -> ! {
 async fn serve(app: BuiltApp, entry: Entry) -> Result<(), lambda_runtime::Error> {
     let app = Arc::new(app);
     let entry = Arc::new(entry);
-    let handler = service_fn(move |event: LambdaEvent<Box<RawValue>>| {
+    let handler = service_fn(move |event: LambdaEvent<Payload>| {
         let app = Arc::clone(&app);
         let entry = Arc::clone(&entry);
         async move { invoke(&app, &entry, event).await }
@@ -80,13 +82,38 @@ async fn serve(app: BuiltApp, entry: Entry) -> Result<(), lambda_runtime::Error>
     lambda_runtime::run(handler).await
 }
 
+/// An invocation payload as received: JSON kept raw for the typed decoders, or the reason it
+/// is not JSON (reported as `portico.MalformedEvent` instead of failing inside the runtime).
+enum Payload {
+    Json(Box<RawValue>),
+    NotJson(String),
+}
+
+impl<'de> serde::Deserialize<'de> for Payload {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match Box::<RawValue>::deserialize(d) {
+            Ok(raw) => Payload::Json(raw),
+            Err(err) => Payload::NotJson(err.to_string()),
+        })
+    }
+}
+
 async fn invoke(
     app: &BuiltApp,
     entry: &Entry,
-    event: LambdaEvent<Box<RawValue>>,
+    event: LambdaEvent<Payload>,
 ) -> Result<Box<RawValue>, Diagnostic> {
+    let raw = match event.payload {
+        Payload::Json(raw) => raw,
+        Payload::NotJson(err) => {
+            return outcome_to_payload(Outcome::Failed {
+                error_type: "portico.MalformedEvent",
+                message: format!("the invocation payload is not JSON: {err}"),
+            });
+        }
+    };
     let context = Arc::new(event.context);
-    let outcome = dispatch::handle_event(app, entry, event.payload.get(), Some(context)).await;
+    let outcome = dispatch::handle_event(app, entry, raw.get(), Some(context)).await;
     outcome_to_payload(outcome)
 }
 

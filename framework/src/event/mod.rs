@@ -675,7 +675,11 @@ fn header_name(name: &str) -> Option<HeaderName> {
 fn parse_method(method: &str, format: ReplyFormat) -> Result<Method, DecodeError> {
     Method::from_bytes(method.as_bytes()).map_err(|_| DecodeError::BadRequest {
         format,
-        message: format!("invalid HTTP method `{}`", method.escape_debug()),
+        // The method is client input: quote a bounded amount of it.
+        message: format!(
+            "invalid HTTP method `{}`",
+            method.chars().take(64).collect::<String>().escape_debug()
+        ),
     })
 }
 

@@ -7,14 +7,14 @@ use portico::{RouteCors, RouteMethod};
 use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize)]
-struct NewUser {
-    name: String,
+pub struct NewUser {
+    pub name: String,
 }
 
 #[derive(Serialize)]
-struct User {
-    id: u64,
-    name: String,
+pub struct User {
+    pub id: u64,
+    pub name: String,
 }
 
 #[derive(Deserialize)]
