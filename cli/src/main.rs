@@ -1,16 +1,70 @@
 //! The `portico` command line: local cloud, deployment and logs for Portico apps.
 //!
-//! Subcommands arrive one module each (`new`, `build`, `local`, `deploy`, `package`, `delete`,
-//! `url`, `invoke`, `logs`), each exposing a `run()`.
+//! One module per subcommand, each with a `run()`; `project` is the only module that talks to
+//! Cargo.
 
-use clap::Parser;
+mod build;
+mod config;
+mod invoke;
+mod local;
+mod new;
+mod project;
+#[allow(dead_code)]
+#[path = "../../framework/src/route_path.rs"]
+mod route_path;
+#[allow(dead_code)]
+#[path = "../../framework/src/schedule_expr.rs"]
+mod schedule_expr;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
 
 /// Build, run locally, and deploy Portico apps (Rust web APIs on AWS Lambda + API Gateway).
 #[derive(Debug, Parser)]
 #[command(name = "portico", version, about, long_about = None)]
-struct Cli {}
-
-fn main() {
-    let Cli {} = Cli::parse();
-    println!("portico {}: no subcommand given; see `portico --help`", env!("CARGO_PKG_VERSION"));
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
 }
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create a new app crate with two routes, a test and a portico.toml.
+    New(new::Args),
+    /// Build the app's Lambda binary.
+    Build(build::Args),
+    /// Run the app in the local cloud: API Gateway, Lambda, schedules (no Docker).
+    Local(local::Args),
+    /// Send a JSON event from stdin to a function and print the result.
+    Invoke(invoke::Args),
+}
+
+/// Where the app is: `--app DIR`, default the current directory.
+#[derive(Debug, Clone, clap::Args)]
+struct AppDir {
+    /// The app's directory (holding portico.toml); default: the current directory.
+    #[arg(long = "app", value_name = "DIR", default_value = ".")]
+    dir: PathBuf,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::New(args) => new::run(args),
+        Command::Build(args) => build::run(args),
+        Command::Local(args) => local::run(args),
+        Command::Invoke(args) => invoke::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error type subcommands report: printed once, by `main`.
+pub type CliError = Box<dyn std::error::Error + Send + Sync>;

@@ -293,7 +293,11 @@ impl std::fmt::Display for BuildError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::RouteConflict(c) => c.fmt(f),
-            Self::DuplicateSchedule { name, first, second } => write!(
+            Self::DuplicateSchedule {
+                name,
+                first,
+                second,
+            } => write!(
                 f,
                 "two schedules are named `{name}`: at {first} and at {second}; rename one"
             ),

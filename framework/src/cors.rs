@@ -56,13 +56,18 @@ impl Cors {
 
     /// Adds request headers the browser may send.
     pub fn allow_headers<I: IntoIterator<Item = S>, S: Into<String>>(mut self, headers: I) -> Self {
-        self.allow_headers.extend(headers.into_iter().map(Into::into));
+        self.allow_headers
+            .extend(headers.into_iter().map(Into::into));
         self
     }
 
     /// Response headers the browser may read.
-    pub fn expose_headers<I: IntoIterator<Item = S>, S: Into<String>>(mut self, headers: I) -> Self {
-        self.expose_headers.extend(headers.into_iter().map(Into::into));
+    pub fn expose_headers<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        headers: I,
+    ) -> Self {
+        self.expose_headers
+            .extend(headers.into_iter().map(Into::into));
         self
     }
 

@@ -80,14 +80,17 @@ pub(crate) async fn handle_request(app: &BuiltApp, mut req: Request) -> Response
     match inner.router.at(&req.method, &req.path) {
         RouteMatch::NotFound => with_app_cors(
             app,
-            HttpError::not_found(format!("no route for {} {}", req.method, req.path)).into_response(),
+            HttpError::not_found(format!("no route for {} {}", req.method, req.path))
+                .into_response(),
         ),
         RouteMatch::MethodNotAllowed { allowed, routes } => {
             let policy = routes
                 .iter()
                 .find_map(|r| Cors::resolve(inner.cors.as_ref(), r.options.cors));
             match policy {
-                Some(cors) if cors::is_preflight(&req.method, &req.headers) => cors.preflight(&allowed),
+                Some(cors) if cors::is_preflight(&req.method, &req.headers) => {
+                    cors.preflight(&allowed)
+                }
                 Some(cors) => {
                     let mut res = HttpError::method_not_allowed(&allowed).into_response();
                     cors.apply(res.headers_mut());
@@ -104,7 +107,9 @@ pub(crate) async fn handle_request(app: &BuiltApp, mut req: Request) -> Response
                 {
                     let method = match &route.method {
                         crate::app::RouteMethod::One(m) => vec![m.as_str()],
-                        crate::app::RouteMethod::Any => vec!["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"],
+                        crate::app::RouteMethod::Any => {
+                            vec!["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
+                        }
                     };
                     return cors.preflight(&method);
                 }
@@ -185,7 +190,9 @@ async fn run_schedule(
                 .resources
                 .iter()
                 .filter_map(|arn| arn.rsplit('/').next())
-                .any(|rule| rule == s.name || rule.strip_suffix(s.name).is_some_and(|p| p.ends_with('-')))
+                .any(|rule| {
+                    rule == s.name || rule.strip_suffix(s.name).is_some_and(|p| p.ends_with('-'))
+                })
         }),
     };
     let Some(schedule) = schedule else {
@@ -194,7 +201,11 @@ async fn run_schedule(
             message: format!(
                 "a scheduled event arrived but this function ({entry:?}) has no schedule handler for it; \
                  set PORTICO_HANDLER to one of: {}",
-                app.schedules.iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
+                app.schedules
+                    .iter()
+                    .map(|s| s.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         };
     };
@@ -215,7 +226,11 @@ async fn run_schedule(
         },
         Err(panic) => Outcome::Failed {
             error_type: "portico.ScheduleHandlerPanic",
-            message: format!("schedule `{}` panicked: {}", schedule.name, panic_message(&panic)),
+            message: format!(
+                "schedule `{}` panicked: {}",
+                schedule.name,
+                panic_message(&panic)
+            ),
         },
     }
 }

@@ -176,7 +176,10 @@ impl<T: DeserializeOwned> FromRequest for Json<T> {
         }
         let body = std::mem::take(&mut req.body);
         serde_json::from_slice(&body).map(Json).map_err(|err| {
-            Rejection::new(RejectionKind::InvalidJson, format!("invalid JSON body: {err}"))
+            Rejection::new(
+                RejectionKind::InvalidJson,
+                format!("invalid JSON body: {err}"),
+            )
         })
     }
 }
@@ -200,9 +203,12 @@ impl<T: DeserializeOwned> FromRequest for Form<T> {
             ));
         }
         let body = std::mem::take(&mut req.body);
-        serde_html_form::from_bytes(&body)
-            .map(Form)
-            .map_err(|err| Rejection::new(RejectionKind::InvalidForm, format!("invalid form body: {err}")))
+        serde_html_form::from_bytes(&body).map(Form).map_err(|err| {
+            Rejection::new(
+                RejectionKind::InvalidForm,
+                format!("invalid form body: {err}"),
+            )
+        })
     }
 }
 
@@ -231,7 +237,12 @@ impl<T: DeserializeOwned> FromRequest for Query<T> {
         }
         serde_html_form::from_str(&encoded.finish())
             .map(Query)
-            .map_err(|err| Rejection::new(RejectionKind::InvalidQuery, format!("invalid query string: {err}")))
+            .map_err(|err| {
+                Rejection::new(
+                    RejectionKind::InvalidQuery,
+                    format!("invalid query string: {err}"),
+                )
+            })
     }
 }
 
@@ -356,9 +367,12 @@ impl FromRequest for Text {
 
     fn from_request(req: &mut Request) -> Result<Self, Rejection> {
         let body = std::mem::take(&mut req.body);
-        String::from_utf8(body.to_vec())
-            .map(Text)
-            .map_err(|_| Rejection::new(RejectionKind::InvalidUtf8, "the request body is not valid UTF-8"))
+        String::from_utf8(body.to_vec()).map(Text).map_err(|_| {
+            Rejection::new(
+                RejectionKind::InvalidUtf8,
+                "the request body is not valid UTF-8",
+            )
+        })
     }
 }
 

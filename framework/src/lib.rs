@@ -66,9 +66,9 @@ mod response;
 mod route_path;
 mod router;
 mod runtime;
-mod scheduled;
 #[allow(dead_code)]
 mod schedule_expr;
+mod scheduled;
 pub mod testing;
 
 #[doc(hidden)]
@@ -88,9 +88,9 @@ pub use portico_macros::{delete, get, head, options, patch, post, put, route, sc
 pub use request::{EventSource, Request, RequestContext};
 pub use response::{BinaryBody, Body, Html, IntoResponse, Json, Redirect, Response};
 pub use router::RouteConflict;
-pub use runtime::run;
 #[doc(hidden)]
 pub use runtime::bench as __bench;
+pub use runtime::run;
 pub use scheduled::{IntoScheduleResult, ScheduledEvent};
 
 /// Decoding entry point for the fuzz target (`framework/fuzz`); not public API.
@@ -102,7 +102,7 @@ pub mod __fuzz {
 /// Everything an app's `main.rs` usually needs.
 pub mod prelude {
     pub use crate::{
-        App, Bytes, Cors, Error, Form, HeaderMap, HttpError, Html, IntoResponse, Json,
+        App, Bytes, Cors, Error, Form, HeaderMap, Html, HttpError, IntoResponse, Json,
         LambdaContext, Query, Redirect, Request, RequestContext, ResponseError, ScheduledEvent,
         State, StatusCode, delete, get, head, options, patch, post, put, route, routes, schedule,
         schedules,

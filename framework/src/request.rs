@@ -145,7 +145,11 @@ impl Request {
 
     /// The content type's media type, lower-cased, without parameters.
     pub fn media_type(&self) -> Option<String> {
-        let value = self.headers.get(http::header::CONTENT_TYPE)?.to_str().ok()?;
+        let value = self
+            .headers
+            .get(http::header::CONTENT_TYPE)?
+            .to_str()
+            .ok()?;
         let media = value.split(';').next().unwrap_or("").trim();
         Some(media.to_ascii_lowercase())
     }

@@ -133,7 +133,9 @@ impl<T: IntoResponse, const N: usize> IntoResponse for ([(HeaderName, HeaderValu
     }
 }
 
-impl<T: IntoResponse, const N: usize> IntoResponse for (StatusCode, [(HeaderName, HeaderValue); N], T) {
+impl<T: IntoResponse, const N: usize> IntoResponse
+    for (StatusCode, [(HeaderName, HeaderValue); N], T)
+{
     fn into_response(self) -> Response {
         let mut res = (self.1, self.2).into_response();
         *res.status_mut() = self.0;
@@ -153,7 +155,9 @@ fn append_headers(target: &mut HeaderMap, extra: HeaderMap) {
                 last = Some(name.clone());
                 name
             }
-            None => last.clone().expect("HeaderMap yields a name before its extra values"),
+            None => last
+                .clone()
+                .expect("HeaderMap yields a name before its extra values"),
         };
         target.append(name, value);
     }
@@ -218,7 +222,8 @@ impl BinaryBody {
 impl IntoResponse for BinaryBody {
     fn into_response(self) -> Response {
         let mut res = Response::new(Body(self.bytes));
-        res.headers_mut().insert(header::CONTENT_TYPE, self.content_type);
+        res.headers_mut()
+            .insert(header::CONTENT_TYPE, self.content_type);
         res
     }
 }
@@ -262,7 +267,8 @@ impl Redirect {
     fn with(status: StatusCode, uri: &str) -> Self {
         Self {
             status,
-            location: HeaderValue::from_str(uri).expect("a redirect location is a valid header value"),
+            location: HeaderValue::from_str(uri)
+                .expect("a redirect location is a valid header value"),
         }
     }
 }
@@ -281,7 +287,12 @@ pub(crate) fn is_text_media_type(content_type: Option<&HeaderValue>) -> bool {
         // No content type: treat as text when it is UTF-8 (decided by the caller).
         return true;
     };
-    let media = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let media = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     media.starts_with("text/")
         || media == "application/json"
         || media.ends_with("+json")
@@ -298,5 +309,6 @@ pub(crate) fn needs_base64(res: &Response) -> bool {
     if body.is_empty() {
         return false;
     }
-    !is_text_media_type(res.headers().get(header::CONTENT_TYPE)) || std::str::from_utf8(body).is_err()
+    !is_text_media_type(res.headers().get(header::CONTENT_TYPE))
+        || std::str::from_utf8(body).is_err()
 }

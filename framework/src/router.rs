@@ -184,7 +184,9 @@ impl Router {
         };
         let chosen = pick(method).or_else(|| {
             // HEAD is answered by the GET route when there is no HEAD route.
-            (method == Method::HEAD).then(|| pick(&Method::GET)).flatten()
+            (method == Method::HEAD)
+                .then(|| pick(&Method::GET))
+                .flatten()
         });
         match chosen {
             Some((_, index)) => {
@@ -213,14 +215,22 @@ impl Router {
                 allowed.dedup();
                 RouteMatch::MethodNotAllowed {
                     allowed,
-                    routes: entry.methods.iter().map(|(_, i)| &self.routes[*i]).collect(),
+                    routes: entry
+                        .methods
+                        .iter()
+                        .map(|(_, i)| &self.routes[*i])
+                        .collect(),
                 }
             }
         }
     }
 
     /// The path of the route named `name` with its parameters filled in and percent-encoded.
-    pub(crate) fn path_for(&self, name: &str, params: &[(&str, &str)]) -> Result<String, crate::UrlError> {
+    pub(crate) fn path_for(
+        &self,
+        name: &str,
+        params: &[(&str, &str)],
+    ) -> Result<String, crate::UrlError> {
         let route = self
             .routes
             .iter()
@@ -246,15 +256,16 @@ impl Router {
             out.push('/');
             match segment {
                 Segment::Literal(text) => out.push_str(text),
-                Segment::Param(p) => out.extend(percent_encoding::utf8_percent_encode(
-                    lookup(p)?,
-                    SEGMENT,
-                )),
+                Segment::Param(p) => {
+                    out.extend(percent_encoding::utf8_percent_encode(lookup(p)?, SEGMENT))
+                }
                 Segment::Greedy(p) => {
                     let value = lookup(p)?;
                     let parts: Vec<String> = value
                         .split('/')
-                        .map(|part| percent_encoding::utf8_percent_encode(part, SEGMENT).to_string())
+                        .map(|part| {
+                            percent_encoding::utf8_percent_encode(part, SEGMENT).to_string()
+                        })
                         .collect();
                     out.push_str(&parts.join("/"));
                 }

@@ -32,7 +32,11 @@ pub fn run(app: App) {
         || std::env::var("PORTICO_MANIFEST").is_ok_and(|v| v == "1")
     {
         // A closed pipe (`| head`) is not an error worth a panic.
-        let _ = writeln!(std::io::stdout().lock(), "{}", crate::manifest::manifest_json(&app));
+        let _ = writeln!(
+            std::io::stdout().lock(),
+            "{}",
+            crate::manifest::manifest_json(&app)
+        );
         return;
     }
     let app = match app.build() {
@@ -57,7 +61,10 @@ pub fn run(app: App) {
     if std::env::var("AWS_LAMBDA_FUNCTION_MEMORY_SIZE").is_ok_and(|v| v.parse::<i32>().is_err()) {
         fail("AWS_LAMBDA_FUNCTION_MEMORY_SIZE is not a number");
     }
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(err) => fail(&format!("cannot start the async runtime: {err}")),
     };
@@ -151,7 +158,10 @@ pub mod bench {
     pub fn handle_payload(app: &BuiltApp, payload: &[u8]) -> Vec<u8> {
         let raw: Box<RawValue> = match serde_json::from_slice(payload) {
             Ok(raw) => raw,
-            Err(err) => return format!("{{\"errorType\":\"deserialize\",\"errorMessage\":\"{err}\"}}").into_bytes(),
+            Err(err) => {
+                return format!("{{\"errorType\":\"deserialize\",\"errorMessage\":\"{err}\"}}")
+                    .into_bytes();
+            }
         };
         let outcome = futures_util::FutureExt::now_or_never(dispatch::handle_event(
             app,

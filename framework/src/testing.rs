@@ -128,7 +128,12 @@ impl TestClient {
             .schedules
             .iter()
             .find(|s| s.name == name)
-            .ok_or_else(|| ("portico.NoScheduleHandler".to_owned(), format!("no schedule `{name}`")))?;
+            .ok_or_else(|| {
+                (
+                    "portico.NoScheduleHandler".to_owned(),
+                    format!("no schedule `{name}`"),
+                )
+            })?;
         let event = ScheduledEvent::new(
             "2026-01-01T00:00:00Z",
             format!("arn:aws:events:us-east-1:123456789012:rule/app-test-{name}"),
@@ -208,13 +213,17 @@ impl TestRequest<'_> {
             .unwrap_or((&self.path_and_query, ""));
         let mut multi_query: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (k, v) in form_urlencoded::parse(query.as_bytes()) {
-            multi_query.entry(k.into_owned()).or_default().push(v.into_owned());
+            multi_query
+                .entry(k.into_owned())
+                .or_default()
+                .push(v.into_owned());
         }
         let single_query: BTreeMap<&String, &String> = multi_query
             .iter()
             .filter_map(|(k, v)| v.last().map(|last| (k, last)))
             .collect();
-        let mut headers: Vec<(String, String)> = vec![("Host".to_owned(), self.client.host.clone())];
+        let mut headers: Vec<(String, String)> =
+            vec![("Host".to_owned(), self.client.host.clone())];
         headers.extend(self.headers.iter().cloned());
         let mut multi_headers: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (k, v) in &headers {

@@ -101,7 +101,11 @@ async fn count(State(counter): State<Counter>) -> String {
 }
 
 #[get("/context")]
-async fn context(ctx: RequestContext, lambda: LambdaContext, source: EventSource) -> Json<serde_json::Value> {
+async fn context(
+    ctx: RequestContext,
+    lambda: LambdaContext,
+    source: EventSource,
+) -> Json<serde_json::Value> {
     Json(json!({
         "request_id": ctx.request_id,
         "stage": ctx.stage,
@@ -182,7 +186,9 @@ struct UrlProbe(String);
 impl portico::FromRequest for UrlProbe {
     type Rejection = HttpError;
     fn from_request(req: &mut portico::Request) -> Result<Self, HttpError> {
-        let a = req.url_for("link", &[("id", "7")]).map_err(HttpError::internal)?;
+        let a = req
+            .url_for("link", &[("id", "7")])
+            .map_err(HttpError::internal)?;
         let b = req
             .url_for("file", &[("path", "a b/c.txt")])
             .map_err(HttpError::internal)?;
@@ -203,8 +209,29 @@ async fn cors_origin() -> &'static str {
 fn app() -> App {
     App::new()
         .routes(routes![
-            index, user, me, delete_user, any, file, search, create, login, raw, text, count,
-            context, html, redirect, png, cookies, panics, fails, errors, link, urls, cors_off,
+            index,
+            user,
+            me,
+            delete_user,
+            any,
+            file,
+            search,
+            create,
+            login,
+            raw,
+            text,
+            count,
+            context,
+            html,
+            redirect,
+            png,
+            cookies,
+            panics,
+            fails,
+            errors,
+            link,
+            urls,
+            cors_off,
             cors_origin
         ])
         .state(Counter(Arc::new(AtomicUsize::new(0))))
@@ -222,7 +249,10 @@ async fn routes_by_method_and_path() {
     // A static segment wins over a parameter, as in API Gateway.
     assert_eq!(c.get("/users/me").send().await.text(), "me");
     assert_eq!(c.delete("/users/42").send().await.status(), 204);
-    assert_eq!(c.get("/files/a/b/c.txt").send().await.text(), "file a/b/c.txt");
+    assert_eq!(
+        c.get("/files/a/b/c.txt").send().await.text(),
+        "file a/b/c.txt"
+    );
     for method in ["GET", "POST", "PATCH", "PUT"] {
         assert_eq!(c.request(method, "/any").send().await.text(), method);
     }
@@ -249,7 +279,10 @@ async fn head_is_served_by_get_without_a_body() {
     let res = c.request("HEAD", "/users/42").send().await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.text(), "");
-    assert_eq!(res.header("content-type"), Some("text/plain; charset=utf-8"));
+    assert_eq!(
+        res.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
 }
 
 #[tokio::test]
@@ -267,17 +300,17 @@ async fn typed_path_parameters_reject_bad_values_with_400() {
     assert_eq!(res.status(), 400);
     let body = res.json();
     assert_eq!(body["code"], "BadRequestError");
-    assert!(
-        body["message"].as_str().unwrap().contains("`id`"),
-        "{body}"
-    );
+    assert!(body["message"].as_str().unwrap().contains("`id`"), "{body}");
 }
 
 #[tokio::test]
 async fn query_single_and_multi_value() {
     let c = client();
     let res = c.get("/search?q=rust&tag=a&tag=b%20c&page=2").send().await;
-    assert_eq!(res.json(), json!({"q": "rust", "tag": ["a", "b c"], "page": 2}));
+    assert_eq!(
+        res.json(),
+        json!({"q": "rust", "tag": ["a", "b c"], "page": 2})
+    );
     let res = c.get("/search?q=x").send().await;
     assert_eq!(res.json(), json!({"q": "x", "tag": [], "page": null}));
     let res = c.get("/search?page=2").send().await;
@@ -288,7 +321,11 @@ async fn query_single_and_multi_value() {
 #[tokio::test]
 async fn json_bodies_and_their_failures() {
     let c = client();
-    let res = c.post("/users").json(&json!({"name": "Ada", "age": 36})).send().await;
+    let res = c
+        .post("/users")
+        .json(&json!({"name": "Ada", "age": 36}))
+        .send()
+        .await;
     assert_eq!(res.status(), 201);
     assert_eq!(res.json(), json!({"name": "Ada", "age": 36}));
 
@@ -393,7 +430,10 @@ async fn response_types() {
     assert_eq!(res.header("content-type"), Some("image/png"));
 
     let res = c.get("/cookies").send().await;
-    assert_eq!(res.header_all("set-cookie"), vec!["a=1; Path=/", "b=2; Path=/"]);
+    assert_eq!(
+        res.header_all("set-cookie"),
+        vec!["a=1; Path=/", "b=2; Path=/"]
+    );
     assert_eq!(res.header("x-custom"), Some("yes"));
     assert!(!res.is_base64());
 }
@@ -447,7 +487,11 @@ async fn urls_carry_the_stage_only_on_execute_api_hosts() {
         "https://abcdef1234.execute-api.us-east-1.amazonaws.com/test/link/7 \
          https://abcdef1234.execute-api.us-east-1.amazonaws.com/test/files/a%20b/c.txt"
     );
-    let res = client().with_host("api.example.com").get("/urls").send().await;
+    let res = client()
+        .with_host("api.example.com")
+        .get("/urls")
+        .send()
+        .await;
     assert_eq!(
         res.text(),
         "https://api.example.com/link/7 https://api.example.com/files/a%20b/c.txt"
@@ -462,8 +506,16 @@ fn cors_client() -> TestClient {
 async fn cors_headers_on_success_and_errors() {
     let c = cors_client();
     for path in ["/", "/nope", "/users/abc", "/panic"] {
-        let res = c.get(path).header("Origin", "https://x.example").send().await;
-        assert_eq!(res.header("access-control-allow-origin"), Some("*"), "{path}");
+        let res = c
+            .get(path)
+            .header("Origin", "https://x.example")
+            .send()
+            .await;
+        assert_eq!(
+            res.header("access-control-allow-origin"),
+            Some("*"),
+            "{path}"
+        );
     }
     let res = c.put("/users/1").send().await;
     assert_eq!(res.status(), 405);
@@ -484,8 +536,15 @@ async fn cors_preflight_is_answered() {
         .await;
     assert_eq!(res.status(), 204);
     assert_eq!(res.header("access-control-allow-origin"), Some("*"));
-    assert_eq!(res.header("access-control-allow-methods"), Some("DELETE,GET,HEAD,OPTIONS"));
-    assert!(res.header("access-control-allow-headers").unwrap().contains("X-Api-Key"));
+    assert_eq!(
+        res.header("access-control-allow-methods"),
+        Some("DELETE,GET,HEAD,OPTIONS")
+    );
+    assert!(
+        res.header("access-control-allow-headers")
+            .unwrap()
+            .contains("X-Api-Key")
+    );
     assert_eq!(res.header("access-control-max-age"), Some("600"));
 }
 
@@ -495,10 +554,16 @@ async fn cors_per_route_overrides() {
     let res = c.get("/cors-off").send().await;
     assert_eq!(res.header("access-control-allow-origin"), None);
     let res = c.get("/cors-origin").send().await;
-    assert_eq!(res.header("access-control-allow-origin"), Some("https://app.example.com"));
+    assert_eq!(
+        res.header("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
     // Per-route CORS works without an app policy too.
     let res = client().get("/cors-origin").send().await;
-    assert_eq!(res.header("access-control-allow-origin"), Some("https://app.example.com"));
+    assert_eq!(
+        res.header("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
 }
 
 #[tokio::test]
@@ -510,7 +575,12 @@ async fn route_content_types_are_enforced_before_the_handler() {
         .send()
         .await;
     assert_eq!(res.status(), 415);
-    assert!(res.json()["message"].as_str().unwrap().contains("application/json"));
+    assert!(
+        res.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("application/json")
+    );
 }
 
 mod conflicts {
@@ -533,7 +603,10 @@ mod conflicts {
 
     #[test]
     fn conflicting_routes_name_both_source_locations() {
-        let err = App::new().routes(routes![first, second]).build().unwrap_err();
+        let err = App::new()
+            .routes(routes![first, second])
+            .build()
+            .unwrap_err();
         let text = err.to_string();
         assert!(text.contains("first") && text.contains("second"), "{text}");
         assert_eq!(text.matches("routing.rs:").count(), 2, "{text}");
@@ -595,6 +668,11 @@ mod schedules {
             json!(["application/json"])
         );
         assert_eq!(manifest["schedules"][0]["expression"], "rate(5 minutes)");
-        assert!(manifest["schedules"][0]["source"].as_str().unwrap().contains("routing.rs:"));
+        assert!(
+            manifest["schedules"][0]["source"]
+                .as_str()
+                .unwrap()
+                .contains("routing.rs:")
+        );
     }
 }

@@ -63,7 +63,9 @@ async fn create_user(Json(new): Json<NewUser>) -> (StatusCode, Json<User>) {
 async fn succeed(Query(q): Query<Decision>) -> Result<String, HttpError> {
     match q.task_token {
         Some(token) if !token.is_empty() => Ok(format!("approved {token}")),
-        _ => Err(HttpError::bad_request("missing query parameter `taskToken`")),
+        _ => Err(HttpError::bad_request(
+            "missing query parameter `taskToken`",
+        )),
     }
 }
 
@@ -116,10 +118,7 @@ mod tests {
     #[tokio::test]
     async fn rejects_bad_user_bodies_with_json_errors() {
         let client = TestClient::new(app());
-        for body in [
-            json!({"name": "Ada"}),
-            json!({"name": 1, "email": "x"}),
-        ] {
+        for body in [json!({"name": "Ada"}), json!({"name": 1, "email": "x"})] {
             let res = client.post("/users").json(&body).send().await;
             assert_eq!(res.status(), 400, "{body}");
             assert_eq!(res.json()["code"], "BadRequestError");

@@ -3,13 +3,13 @@
 
 use serde_json::{Map, Value, json};
 
-/// The template every event is built from: a `GET /users/42` on stage `prod` of a REST API
-/// whose only resources are `/` and `/{proxy+}` with method `ANY` (how Portico deploys).
-///
-/// Shape and header set follow the "Input format of a Lambda function for proxy integration"
-/// example of the API Gateway developer guide, with the headers an edge-optimized endpoint adds
-/// (`CloudFront-*`, `Via`, `X-Amz-Cf-Id`, `X-Forwarded-*`) and a desktop browser sends.
-pub const TEMPLATE: &str = include_str!("../events/rest_v1_cloudfront.json");
+/// The template every event is built from: the workspace's fixture
+/// `framework/tests/fixtures/events/rest_v1_cloudfront.json`, a `GET /users/42` on stage `prod`
+/// of a REST API whose only resources are `/` and `/{proxy+}` with method `ANY` (how Portico
+/// deploys), with the headers an edge-optimized endpoint adds (`CloudFront-*`, `Via`,
+/// `X-Amz-Cf-Id`, `X-Amzn-Trace-Id`, `X-Forwarded-*`) and a desktop browser sends (its README
+/// gives the sources). Method, path, query, body and ids are replaced per request.
+pub const TEMPLATE: &str = include_str!("../../tests/fixtures/events/rest_v1_cloudfront.json");
 
 /// The stage in the template's `requestContext`.
 pub const STAGE: &str = "prod";

@@ -75,7 +75,9 @@ fn run() -> Result<(), String> {
         Invocation::Error {
             error_type,
             error_message,
-        } => Err(format!("the function failed: {error_type}: {error_message}")),
+        } => Err(format!(
+            "the function failed: {error_type}: {error_message}"
+        )),
     }
 }
 

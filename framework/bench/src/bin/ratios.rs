@@ -7,7 +7,7 @@
 //! sides of it were measured moments apart.
 //!
 //! ```text
-//! ratios [--rounds 21] [--iters 400] [--quick] [--profile PEER]
+//! ratios [--rounds 21] [--iters 1000] [--quick] [--profile PEER]
 //! ```
 //!
 //! `--profile PEER` only runs that peer (`floor`, `axum` or `portico`) over the mix
@@ -20,6 +20,7 @@ use portico_bench::cpu::thread_cpu_time;
 use portico_bench::events::{self, Event};
 use portico_bench::stats::{cpu_model, median, min_max, verdict};
 use portico_bench::{Peer, answer, peers};
+use serde_json::value::RawValue;
 
 struct Options {
     rounds: usize,
@@ -30,7 +31,7 @@ struct Options {
 fn options() -> Options {
     let mut o = Options {
         rounds: 21,
-        iters: 400,
+        iters: 1000,
         profile: None,
     };
     let mut args = std::env::args().skip(1);
@@ -175,7 +176,8 @@ fn main() {
         );
     }
 
-    // Where the floor's time goes: lambda_runtime's deserialization into LambdaRequest alone.
+    // Where the time goes, for the parts measurable from outside each peer.
+    // The floor: lambda_runtime's deserialization into LambdaRequest.
     let deserialize: Vec<f64> = (0..o.rounds)
         .map(|_| {
             ns_per_event(&mix, o.iters, |p| {
@@ -185,11 +187,56 @@ fn main() {
             })
         })
         .collect();
+    // Portico: lambda_runtime's payload step (bytes → Box<RawValue>, what `portico::run`'s
+    // handler receives) and the reply step (its JSON checked into a RawValue, then copied out).
+    // `handle_payload` uses `serde_json::from_slice`; lambda_runtime goes through
+    // `serde_path_to_error`, measured here as it runs (the two are within 1 % of each other).
+    let raw_step: Vec<f64> = (0..o.rounds)
+        .map(|_| {
+            ns_per_event(&mix, o.iters, |p| {
+                let jd = &mut serde_json::Deserializer::from_slice(p);
+                let raw: Box<RawValue> = serde_path_to_error::deserialize(jd).expect("an event");
+                black_box(raw);
+            })
+        })
+        .collect();
+    let replies: Vec<Event> = match peers.iter_mut().find(|p| p.name == "portico") {
+        Some(portico) => mix
+            .iter()
+            .map(|ev| Event {
+                spec: ev.spec,
+                payload: (portico.handle)(&ev.payload),
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let reply_step: Vec<f64> = (0..o.rounds)
+        .map(|_| {
+            ns_per_event(&replies, o.iters, |p| {
+                let text = String::from_utf8(p.to_vec()).expect("UTF-8");
+                let raw = RawValue::from_string(text).expect("JSON");
+                black_box(serde_json::to_vec(&raw).expect("serializes"));
+            })
+        })
+        .collect();
+    let portico_total = samples
+        .iter()
+        .zip(&peers)
+        .find(|(_, p)| p.name == "portico")
+        .map_or(f64::NAN, |(s, _)| median(s));
     println!(
-        "\nOf the floor's time, deserializing the payload into `LambdaRequest` alone: {:.2} µs \
-         ({:.0} %).",
+        "\nWhere the time goes (parts measurable from outside, µs per event, median):\n\n\
+         - floor: deserializing the payload into `LambdaRequest`: {:.2} µs ({:.0} % of the floor);\n\
+         - portico: lambda_runtime's payload step, bytes → `Box<RawValue>`: {:.2} µs ({:.0} % of \
+         Portico); checking the reply JSON into a `RawValue` and copying it out: {:.2} µs ({:.0} %); \
+         decode → route → handler → encode: the remaining {:.2} µs.",
         median(&deserialize) / 1e3,
-        100.0 * median(&deserialize) / median(&floor)
+        100.0 * median(&deserialize) / median(&floor),
+        median(&raw_step) / 1e3,
+        100.0 * median(&raw_step) / portico_total,
+        median(&reply_step) / 1e3,
+        100.0 * median(&reply_step) / portico_total,
+        (portico_total - median(&raw_step) - median(&reply_step)) / 1e3,
     );
 
     println!("\n### Per request of the mix (µs per event, median; ratio vs floor)\n");

@@ -1,0 +1,660 @@
+//! `portico.toml`: the app's deployment and local-cloud configuration.
+//!
+//! Every table rejects unknown keys, and every error names the file, the line and the key.
+//! The reference for each key is `docs/config.md`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// The file name looked up beside the app's `Cargo.toml`.
+pub const FILE_NAME: &str = "portico.toml";
+
+/// A configuration error: where, what, how to fix.
+#[derive(Debug)]
+pub struct ConfigError {
+    path: PathBuf,
+    line: Option<usize>,
+    message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{line}: {}", self.path.display(), self.message),
+            None => write!(f, "{}: {}", self.path.display(), self.message),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `[app]`.
+    pub app: AppSection,
+    /// `[stages.<name>]`; a `dev` stage exists even when not written.
+    #[serde(default)]
+    pub stages: BTreeMap<String, Stage>,
+    /// `[functions.<entry point>]`: defaults for every stage.
+    #[serde(default)]
+    pub functions: BTreeMap<String, FunctionSettings>,
+    /// `[api]`.
+    #[serde(default)]
+    pub api: ApiSection,
+    /// `[[usage_plans]]`.
+    #[serde(default)]
+    pub usage_plans: Vec<UsagePlan>,
+    /// `[[api_keys]]`.
+    #[serde(default)]
+    pub api_keys: Vec<ApiKey>,
+    /// `[logs]`.
+    #[serde(default)]
+    pub logs: LogsSection,
+    /// `[tags]`: added to every resource.
+    // Deployment settings are validated by every command and consumed by `portico deploy`.
+    #[allow(dead_code)]
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// `[app]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppSection {
+    /// The app's name: prefix of every AWS resource (`<name>-<stage>-…`).
+    pub name: Spanned<String>,
+    /// The Cargo package of the app, when the directory holds a workspace.
+    pub package: Option<String>,
+    /// The binary target (default: `bootstrap`, else the package's only binary).
+    pub binary: Option<String>,
+    /// `x86_64` (default) or `arm64`.
+    pub architecture: Option<Spanned<String>>,
+}
+
+/// `[stages.<name>]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stage {
+    /// AWS region (default: the SDK's region chain, else `us-east-1`).
+    #[allow(dead_code)]
+    pub region: Option<String>,
+    /// API Gateway stage name (default: the stage's name).
+    pub api_stage: Option<Spanned<String>>,
+    /// Environment variables for every function of the stage.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Per-function overrides for this stage.
+    #[serde(default)]
+    pub functions: BTreeMap<String, FunctionSettings>,
+}
+
+/// Settings of one function (`api` or a schedule's name).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FunctionSettings {
+    /// Memory in MB, 128–10240.
+    pub memory: Option<Spanned<u32>>,
+    /// Timeout in seconds, 1–900.
+    pub timeout: Option<Spanned<u32>>,
+    /// Extra environment variables.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+/// `[api]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSection {
+    /// `rest` (default) or `http`.
+    #[serde(rename = "type")]
+    pub kind: Option<Spanned<String>>,
+    /// Media types API Gateway treats as binary.
+    #[serde(default)]
+    pub binary_media_types: Vec<String>,
+    /// Gateway-level CORS (on gateway-made errors and preflights).
+    pub cors: Option<CorsSection>,
+    /// Integration timeout in seconds (API Gateway: at most 29 by default).
+    pub timeout: Option<Spanned<u32>>,
+}
+
+/// `[api.cors]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorsSection {
+    /// Allowed origin (`*` by default).
+    #[serde(default = "star")]
+    pub allow_origin: String,
+    /// Allowed request headers (the AWS defaults when empty).
+    #[serde(default)]
+    pub allow_headers: Vec<String>,
+    /// Exposed response headers.
+    #[serde(default)]
+    pub expose_headers: Vec<String>,
+    /// Preflight cache time, seconds.
+    #[allow(dead_code)]
+    pub max_age: Option<u32>,
+    /// Allow credentials.
+    #[serde(default)]
+    pub allow_credentials: bool,
+}
+
+fn star() -> String {
+    "*".to_owned()
+}
+
+/// `[[usage_plans]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsagePlan {
+    /// Plan name.
+    pub name: Spanned<String>,
+    /// Token bucket: `rate` requests per second refill, `burst` bucket size.
+    pub throttle: Option<Throttle>,
+    /// Requests per period.
+    pub quota: Option<Quota>,
+    /// Names of `[[api_keys]]` in this plan.
+    #[serde(default)]
+    pub api_keys: Vec<Spanned<String>>,
+}
+
+/// A usage plan's throttle.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Throttle {
+    /// Steady-state requests per second.
+    pub rate: Spanned<f64>,
+    /// Bucket size.
+    pub burst: Spanned<u32>,
+}
+
+/// A usage plan's quota.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Quota {
+    /// Requests per period.
+    pub limit: Spanned<u64>,
+    /// `DAY`, `WEEK` or `MONTH` (UTC).
+    pub period: Spanned<String>,
+}
+
+/// `[[api_keys]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKey {
+    /// Key name.
+    pub name: Spanned<String>,
+    /// The key value (20 to 128 characters), or `"generate"`.
+    #[serde(default = "generate")]
+    pub value: Spanned<String>,
+}
+
+fn generate() -> Spanned<String> {
+    Spanned::new(0..0, "generate".to_owned())
+}
+
+/// `[logs]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogsSection {
+    /// CloudWatch retention in days (one of CloudWatch's allowed values).
+    pub retention_days: Option<Spanned<u32>>,
+}
+
+/// The effective settings of one function in one stage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedFunction {
+    /// Memory in MB.
+    pub memory: u32,
+    /// Timeout in seconds.
+    pub timeout: u32,
+    /// Environment: stage env, then function defaults, then stage function overrides.
+    pub env: BTreeMap<String, String>,
+}
+
+const RETENTION_DAYS: [u32; 22] = [
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
+
+impl Config {
+    /// Reads and validates `path`.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the file, line and key.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|err| ConfigError {
+            path: path.to_owned(),
+            line: None,
+            message: format!("cannot read: {err}"),
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Parses and validates `text` (read from `path`).
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the file, line and key.
+    pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
+        let mut config: Config = toml::from_str(text).map_err(|err| ConfigError {
+            path: path.to_owned(),
+            line: err.span().map(|s| line_of(text, s.start)),
+            message: err.message().trim().to_owned(),
+        })?;
+        config.stages.entry("dev".to_owned()).or_default();
+        let mut checker = Checker {
+            path,
+            text,
+            errors: Vec::new(),
+        };
+        config.validate(&mut checker);
+        match checker.errors.into_iter().next() {
+            Some(err) => Err(err),
+            None => Ok(config),
+        }
+    }
+
+    fn validate(&self, c: &mut Checker<'_>) {
+        let name = &self.app.name;
+        if !valid_name(name.get_ref()) {
+            c.error(
+                name.span().start,
+                "`app.name` must be 1-40 letters, digits or `-`, starting with a letter",
+            );
+        }
+        if let Some(arch) = &self.app.architecture {
+            if !matches!(arch.get_ref().as_str(), "x86_64" | "arm64") {
+                c.error(
+                    arch.span().start,
+                    "`app.architecture` must be `x86_64` or `arm64`",
+                );
+            }
+        }
+        if let Some(kind) = &self.api.kind {
+            if !matches!(kind.get_ref().as_str(), "rest" | "http") {
+                c.error(kind.span().start, "`api.type` must be `rest` or `http`");
+            }
+        }
+        if let Some(t) = &self.api.timeout {
+            if !(1..=29).contains(t.get_ref()) {
+                c.error(t.span().start, "`api.timeout` must be 1-29 seconds");
+            }
+        }
+        for (stage_name, stage) in &self.stages {
+            if !valid_name(stage_name) {
+                c.error_at_key(
+                    stage_name,
+                    &format!("stage name `{stage_name}` must be letters, digits or `-`"),
+                );
+            }
+            if let Some(api_stage) = &stage.api_stage {
+                let s = api_stage.get_ref();
+                if s.is_empty()
+                    || !s
+                        .chars()
+                        .all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-')
+                {
+                    c.error(
+                        api_stage.span().start,
+                        "`api_stage` must be letters, digits, `-` or `_`",
+                    );
+                }
+            }
+            check_env(&stage.env, c);
+            for settings in stage.functions.values() {
+                settings.validate(c);
+            }
+        }
+        for settings in self.functions.values() {
+            settings.validate(c);
+        }
+        let mut seen_keys: Vec<&str> = Vec::new();
+        for key in &self.api_keys {
+            if seen_keys.contains(&key.name.get_ref().as_str()) {
+                c.error(
+                    key.name.span().start,
+                    &format!("API key `{}` is declared twice", key.name.get_ref()),
+                );
+            }
+            seen_keys.push(key.name.get_ref());
+            let value = key.value.get_ref();
+            if value != "generate" && !(20..=128).contains(&value.len()) {
+                c.error(
+                    key.value.span().start,
+                    "an API key `value` must be 20-128 characters, or \"generate\"",
+                );
+            }
+        }
+        let mut seen_plans: Vec<&str> = Vec::new();
+        for plan in &self.usage_plans {
+            if seen_plans.contains(&plan.name.get_ref().as_str()) {
+                c.error(
+                    plan.name.span().start,
+                    &format!("usage plan `{}` is declared twice", plan.name.get_ref()),
+                );
+            }
+            seen_plans.push(plan.name.get_ref());
+            if let Some(t) = &plan.throttle {
+                if !(*t.rate.get_ref() > 0.0 && t.rate.get_ref().is_finite()) {
+                    c.error(
+                        t.rate.span().start,
+                        "`throttle.rate` must be a positive number of requests per second",
+                    );
+                }
+                if *t.burst.get_ref() == 0 {
+                    c.error(t.burst.span().start, "`throttle.burst` must be at least 1");
+                }
+            }
+            if let Some(q) = &plan.quota {
+                if !matches!(q.period.get_ref().as_str(), "DAY" | "WEEK" | "MONTH") {
+                    c.error(
+                        q.period.span().start,
+                        "`quota.period` must be DAY, WEEK or MONTH",
+                    );
+                }
+                if *q.limit.get_ref() == 0 {
+                    c.error(q.limit.span().start, "`quota.limit` must be at least 1");
+                }
+            }
+            for key in &plan.api_keys {
+                if !self
+                    .api_keys
+                    .iter()
+                    .any(|k| k.name.get_ref() == key.get_ref())
+                {
+                    c.error(
+                        key.span().start,
+                        &format!(
+                            "usage plan `{}` names API key `{}`, which no [[api_keys]] entry declares",
+                            plan.name.get_ref(),
+                            key.get_ref()
+                        ),
+                    );
+                }
+            }
+        }
+        if let Some(days) = &self.logs.retention_days {
+            if !RETENTION_DAYS.contains(days.get_ref()) {
+                c.error(
+                    days.span().start,
+                    &format!("`logs.retention_days` must be one of CloudWatch's values: {RETENTION_DAYS:?}"),
+                );
+            }
+        }
+    }
+
+    /// The stage named `name`.
+    ///
+    /// # Errors
+    /// When the file declares no such stage; the message lists the declared ones.
+    pub fn stage(&self, name: &str) -> Result<&Stage, String> {
+        self.stages.get(name).ok_or_else(|| {
+            format!(
+                "no stage `{name}` in {FILE_NAME}; declared: {}",
+                self.stages.keys().cloned().collect::<Vec<_>>().join(", ")
+            )
+        })
+    }
+
+    /// The API Gateway stage name of `stage`.
+    pub fn api_stage_name(&self, stage: &str) -> String {
+        self.stages
+            .get(stage)
+            .and_then(|s| s.api_stage.as_ref())
+            .map_or_else(|| stage.to_owned(), |s| s.get_ref().clone())
+    }
+
+    /// The settings of function `function` (`api` or a schedule name) in `stage`.
+    pub fn function(&self, stage: &str, function: &str) -> ResolvedFunction {
+        let is_api = function == "api";
+        let mut resolved = ResolvedFunction {
+            memory: 128,
+            timeout: if is_api { 29 } else { 60 },
+            env: BTreeMap::new(),
+        };
+        let stage = self.stages.get(stage);
+        if let Some(stage) = stage {
+            resolved.env.extend(stage.env.clone());
+        }
+        for settings in [
+            self.functions.get(function),
+            stage.and_then(|s| s.functions.get(function)),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if let Some(m) = &settings.memory {
+                resolved.memory = *m.get_ref();
+            }
+            if let Some(t) = &settings.timeout {
+                resolved.timeout = *t.get_ref();
+            }
+            resolved.env.extend(settings.env.clone());
+        }
+        resolved
+    }
+}
+
+impl FunctionSettings {
+    fn validate(&self, c: &mut Checker<'_>) {
+        if let Some(m) = &self.memory {
+            if !(128..=10240).contains(m.get_ref()) {
+                c.error(m.span().start, "`memory` must be 128-10240 MB");
+            }
+        }
+        if let Some(t) = &self.timeout {
+            if !(1..=900).contains(t.get_ref()) {
+                c.error(t.span().start, "`timeout` must be 1-900 seconds");
+            }
+        }
+        check_env(&self.env, c);
+    }
+}
+
+fn check_env(env: &BTreeMap<String, String>, c: &mut Checker<'_>) {
+    for key in env.keys() {
+        if key.starts_with("AWS_") {
+            c.error_at_key(
+                key,
+                &format!("`{key}`: variables starting with AWS_ are reserved by Lambda"),
+            );
+        }
+    }
+}
+
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
+        && name.len() <= 40
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+struct Checker<'a> {
+    path: &'a Path,
+    text: &'a str,
+    errors: Vec<ConfigError>,
+}
+
+impl Checker<'_> {
+    fn error(&mut self, offset: usize, message: &str) {
+        self.errors.push(ConfigError {
+            path: self.path.to_owned(),
+            line: Some(line_of(self.text, offset)),
+            message: message.to_owned(),
+        });
+    }
+
+    /// Errors on a table key (keys carry no span through serde): the first line naming it.
+    fn error_at_key(&mut self, key: &str, message: &str) {
+        let line = self
+            .text
+            .lines()
+            .position(|l| l.contains(key))
+            .map(|i| i + 1);
+        self.errors.push(ConfigError {
+            path: self.path.to_owned(),
+            line,
+            message: message.to_owned(),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, String> {
+        Config::parse(Path::new("portico.toml"), text).map_err(|e| e.to_string())
+    }
+
+    const FULL: &str = r#"
+[app]
+name = "shop"
+
+[stages.dev]
+env = { LOG = "debug" }
+
+[stages.prod]
+region = "eu-west-1"
+api_stage = "v1"
+functions.api = { memory = 512 }
+
+[functions.api]
+memory = 256
+timeout = 20
+env = { MODE = "api" }
+
+[api]
+binary_media_types = ["image/png"]
+cors = { allow_origin = "https://shop.example.com", max_age = 600 }
+
+[[api_keys]]
+name = "hr"
+value = "generate"
+
+[[api_keys]]
+name = "partner"
+value = "0123456789abcdefghijk"
+
+[[usage_plans]]
+name = "basic"
+throttle = { rate = 10.0, burst = 20 }
+quota = { limit = 1000, period = "DAY" }
+api_keys = ["hr", "partner"]
+
+[logs]
+retention_days = 14
+
+[tags]
+team = "shop"
+"#;
+
+    #[test]
+    fn a_full_file_parses_and_resolves() {
+        let config = parse(FULL).unwrap();
+        assert_eq!(config.app.name.get_ref(), "shop");
+        assert_eq!(config.api_stage_name("prod"), "v1");
+        assert_eq!(config.api_stage_name("dev"), "dev");
+        let prod = config.function("prod", "api");
+        assert_eq!((prod.memory, prod.timeout), (512, 20));
+        let dev = config.function("dev", "api");
+        assert_eq!((dev.memory, dev.timeout), (256, 20));
+        assert_eq!(dev.env["LOG"], "debug");
+        assert_eq!(dev.env["MODE"], "api");
+        let sched = config.function("dev", "cleanup");
+        assert_eq!((sched.memory, sched.timeout), (128, 60));
+        assert_eq!(
+            config.usage_plans[0]
+                .quota
+                .as_ref()
+                .unwrap()
+                .limit
+                .get_ref(),
+            &1000
+        );
+    }
+
+    #[test]
+    fn a_minimal_file_has_a_dev_stage() {
+        let config = parse("[app]\nname = \"a\"\n").unwrap();
+        assert!(config.stage("dev").is_ok());
+        let err = config.stage("prod").unwrap_err();
+        assert!(err.contains("declared: dev"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_name_the_key_and_line() {
+        let err = parse("[app]\nname = \"a\"\n\n[api]\nbinary_types = []\n").unwrap_err();
+        assert!(err.starts_with("portico.toml:5:"), "{err}");
+        assert!(err.contains("binary_types"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_name_the_line() {
+        for (text, line, needle) in [
+            ("[app]\nname = \"9lives\"\n", 2, "app.name"),
+            (
+                "[app]\nname = \"a\"\n[functions.api]\nmemory = 64\n",
+                4,
+                "memory",
+            ),
+            (
+                "[app]\nname = \"a\"\n[functions.api]\ntimeout = 901\n",
+                4,
+                "timeout",
+            ),
+            (
+                "[app]\nname = \"a\"\n[[usage_plans]]\nname = \"p\"\nquota = { limit = 5, period = \"YEAR\" }\n",
+                5,
+                "DAY, WEEK or MONTH",
+            ),
+            (
+                "[app]\nname = \"a\"\n[[usage_plans]]\nname = \"p\"\napi_keys = [\"ghost\"]\n",
+                5,
+                "ghost",
+            ),
+            (
+                "[app]\nname = \"a\"\n[[api_keys]]\nname = \"k\"\nvalue = \"short\"\n",
+                5,
+                "20-128",
+            ),
+            (
+                "[app]\nname = \"a\"\n[logs]\nretention_days = 10\n",
+                4,
+                "retention_days",
+            ),
+            (
+                "[app]\nname = \"a\"\n[api]\ntype = \"soap\"\n",
+                4,
+                "api.type",
+            ),
+            (
+                "[app]\nname = \"a\"\n[stages.dev]\nenv = { AWS_REGION = \"x\" }\n",
+                4,
+                "reserved",
+            ),
+        ] {
+            let err = parse(text).map(|_| ()).unwrap_err();
+            assert!(err.contains(needle), "{text:?}: {err}");
+            assert!(
+                err.starts_with(&format!("portico.toml:{line}:")),
+                "{text:?}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_missing_app_name_is_an_error() {
+        let err = parse("[app]\n").unwrap_err();
+        assert!(err.contains("name"), "{err}");
+    }
+}

@@ -1,0 +1,491 @@
+//! `portico invoke --local NAME`: sends the JSON event on stdin to a function of a running
+//! `portico local` and prints the function's result.
+//!
+//! It speaks the Lambda Invoke API to the local services endpoint (the address is in
+//! `.portico/local/endpoint.json`), exactly as the AWS SDK would; a plain HTTP/1.1 client over
+//! a std socket is all that takes.
+
+use std::io::{IsTerminal, Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::local::Endpoint;
+use crate::{AppDir, CliError, config};
+
+/// Arguments of `portico invoke`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    app: AppDir,
+    /// The function: an entry-point name (`api`, a schedule's name) or its full name.
+    name: String,
+    /// Invoke the function of a running `portico local` (remote invoke comes with deploy).
+    #[arg(long)]
+    local: bool,
+}
+
+/// Reads the event from stdin, invokes the function, prints its result.
+///
+/// # Errors
+/// When the event is not JSON, no `portico local` is running for the app, or the function
+/// fails (its `errorType` and `errorMessage` are the error).
+pub fn run(args: Args) -> Result<(), CliError> {
+    if !args.local {
+        return Err(
+            "invoking a deployed function arrives with `portico deploy`; to invoke a function of \
+             the app running under `portico local`, add --local"
+                .into(),
+        );
+    }
+    let mut stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprintln!("reading the JSON event from stdin (end it with Ctrl-D)");
+    }
+    let mut event = Vec::new();
+    stdin
+        .read_to_end(&mut event)
+        .map_err(|e| format!("cannot read the event from stdin: {e}"))?;
+    check_event(&event)?;
+    let endpoint = read_endpoint(&args.app.dir)?;
+    let payload = invoke_local(&endpoint, &args.name, &event)?;
+    let mut out = std::io::stdout().lock();
+    out.write_all(&payload)?;
+    if !payload.ends_with(b"\n") {
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Checks that `event` is one JSON value.
+fn check_event(event: &[u8]) -> Result<(), CliError> {
+    if event.iter().all(u8::is_ascii_whitespace) {
+        return Err("the event on stdin is empty; pipe a JSON event in, e.g. \
+                    `echo '{}' | portico invoke --local NAME`"
+            .into());
+    }
+    serde_json::from_slice::<serde::de::IgnoredAny>(event)
+        .map(drop)
+        .map_err(|e| format!("the event on stdin is not valid JSON: {e}").into())
+}
+
+/// The endpoint file of the `portico local` serving the app at or above `dir`.
+fn read_endpoint(dir: &Path) -> Result<Endpoint, CliError> {
+    let start = dir
+        .canonicalize()
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
+    let app_dir = start
+        .ancestors()
+        .find(|d| d.join(config::FILE_NAME).is_file())
+        .ok_or_else(|| crate::project::ProjectError::NoConfig(start.clone()))?;
+    let file = endpoint_file(app_dir);
+    let text = match std::fs::read_to_string(&file) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(format!(
+                "no `portico local` is running for {} ({} does not exist); start it with \
+                 `portico local` in another terminal",
+                app_dir.display(),
+                file.display()
+            )
+            .into());
+        }
+        Err(e) => return Err(format!("cannot read {}: {e}", file.display()).into()),
+    };
+    serde_json::from_str(&text).map_err(|e| {
+        format!(
+            "{} is not a `portico local` endpoint file ({e}); restart `portico local`",
+            file.display()
+        )
+        .into()
+    })
+}
+
+fn endpoint_file(app_dir: &Path) -> PathBuf {
+    app_dir.join(".portico").join("local").join("endpoint.json")
+}
+
+/// Invokes `name` with `event` through the services endpoint; the function's result payload.
+fn invoke_local(endpoint: &Endpoint, name: &str, event: &[u8]) -> Result<Vec<u8>, CliError> {
+    let url = &endpoint.services_url;
+    let not_running = |e: &dyn std::fmt::Display| -> CliError {
+        format!(
+            "`portico local` (pid {}) does not answer at {url}: {e}; it may have stopped — start \
+             it again with `portico local`",
+            endpoint.pid
+        )
+        .into()
+    };
+    let addr = socket_addr(url)?;
+    let mut stream =
+        TcpStream::connect_timeout(&addr, Duration::from_secs(3)).map_err(|e| not_running(&e))?;
+    let path = format!(
+        "/2015-03-31/functions/{}/invocations",
+        percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC)
+    );
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         X-Amz-Invocation-Type: RequestResponse\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        event.len()
+    );
+    stream
+        .write_all(head.as_bytes())
+        .and_then(|()| stream.write_all(event))
+        .map_err(|e| not_running(&e))?;
+    // No read timeout: the function's own timeout (up to 15 minutes) bounds the wait.
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).map_err(|e| not_running(&e))?;
+    let reply = HttpReply::parse(&raw).map_err(|e| not_running(&e))?;
+    interpret(name, reply)
+}
+
+/// `127.0.0.1:8001` from `http://127.0.0.1:8001`.
+fn socket_addr(url: &str) -> Result<SocketAddr, CliError> {
+    let authority = url
+        .strip_prefix("http://")
+        .map(|rest| rest.split('/').next().unwrap_or(rest))
+        .ok_or_else(|| {
+            format!("the services URL `{url}` is not an http:// URL; restart `portico local`")
+        })?;
+    authority
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(|| {
+            format!("the services URL `{url}` has no usable address; restart `portico local`")
+                .into()
+        })
+}
+
+/// The result of an invocation, from the Invoke API's reply.
+fn interpret(name: &str, reply: HttpReply) -> Result<Vec<u8>, CliError> {
+    let json: Option<serde_json::Value> = serde_json::from_slice(&reply.body).ok();
+    let field = |key: &str| {
+        json.as_ref()
+            .and_then(|v| v.get(key))
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    match reply.status {
+        200 if reply.header("x-amz-function-error").is_some() => {
+            let error_type = field("errorType");
+            let message = field("errorMessage");
+            Err(if error_type.is_empty() {
+                format!("function `{name}` failed: {message}")
+            } else {
+                format!("function `{name}` failed: {error_type}: {message}")
+            }
+            .into())
+        }
+        200..=299 => Ok(reply.body),
+        404 if reply.header("x-amzn-errortype") == Some("ResourceNotFoundException") => {
+            Err(format!(
+                "the running app has no function `{name}` ({}); the names are `api` and the \
+             schedules' names, as `portico local` lists them",
+                field("message")
+            )
+            .into())
+        }
+        status => {
+            let kind = reply
+                .header("x-amzn-errortype")
+                .unwrap_or("error")
+                .to_owned();
+            let message = match field("message") {
+                m if m.is_empty() => String::from_utf8_lossy(&reply.body).into_owned(),
+                m => m,
+            };
+            Err(format!("the local Lambda Invoke API answered {status} {kind}: {message}").into())
+        }
+    }
+}
+
+/// An HTTP/1.1 response, read to the end of the connection.
+#[derive(Debug)]
+struct HttpReply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl HttpReply {
+    fn parse(raw: &[u8]) -> Result<Self, String> {
+        let end = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .ok_or("the reply ended before its headers did")?;
+        let head =
+            std::str::from_utf8(&raw[..end]).map_err(|_| "the reply's headers are not text")?;
+        let mut lines = head.split("\r\n");
+        let status_line = lines.next().unwrap_or_default();
+        let status = status_line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .filter(|_| status_line.starts_with("HTTP/1."))
+            .ok_or_else(|| format!("not an HTTP reply: `{status_line}`"))?;
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect();
+        let mut reply = Self {
+            status,
+            headers,
+            body: Vec::new(),
+        };
+        let rest = &raw[end + 4..];
+        reply.body = if reply
+            .header("transfer-encoding")
+            .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+        {
+            dechunk(rest)?
+        } else if let Some(len) = reply.header("content-length") {
+            let len: usize = len.parse().map_err(|_| "a bad Content-Length")?;
+            rest.get(..len)
+                .ok_or("the reply ended before its body did")?
+                .to_vec()
+        } else {
+            rest.to_vec()
+        };
+        Ok(reply)
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn dechunk(mut rest: &[u8]) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    loop {
+        let line_end = rest
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .ok_or("a truncated chunk")?;
+        let size_text = std::str::from_utf8(&rest[..line_end]).map_err(|_| "a bad chunk size")?;
+        let size_text = size_text.split(';').next().unwrap_or_default().trim();
+        let size = usize::from_str_radix(size_text, 16).map_err(|_| "a bad chunk size")?;
+        rest = &rest[line_end + 2..];
+        if size == 0 {
+            return Ok(body);
+        }
+        body.extend_from_slice(rest.get(..size).ok_or("a truncated chunk")?);
+        rest = rest.get(size + 2..).ok_or("a truncated chunk")?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(name: &str) -> Self {
+            let dir =
+                std::env::temp_dir().join(format!("portico-invoke-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            Self(dir)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn err(result: Result<impl std::fmt::Debug, CliError>) -> String {
+        result.unwrap_err().to_string()
+    }
+
+    #[test]
+    fn remote_invoke_is_refused_explicitly() {
+        let args = Args {
+            app: AppDir { dir: ".".into() },
+            name: "api".into(),
+            local: false,
+        };
+        let message = err(run(args));
+        assert!(
+            message.contains("arrives with `portico deploy`") && message.contains("--local"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn events_must_be_json() {
+        assert!(check_event(b"{\"a\": [1, 2]}\n").is_ok());
+        assert!(check_event(b"42").is_ok());
+        let m = err(check_event(b"  \n"));
+        assert!(m.contains("is empty") && m.contains("echo '{}' |"), "{m}");
+        let m = err(check_event(b"{\"a\": }"));
+        assert!(
+            m.starts_with("the event on stdin is not valid JSON: ")
+                && m.contains("line 1 column 7"),
+            "{m}"
+        );
+        assert!(check_event(b"{} {}").is_err(), "one value only");
+    }
+
+    #[test]
+    fn endpoint_file_errors_name_portico_local() {
+        let tmp = TempDir::new("endpoint");
+        let m = err(read_endpoint(&tmp.0));
+        assert!(m.contains("no portico.toml"), "{m}");
+
+        std::fs::write(tmp.0.join("portico.toml"), "[app]\nname = \"shop\"\n").unwrap();
+        std::fs::create_dir_all(tmp.0.join("src")).unwrap();
+        let m = err(read_endpoint(&tmp.0.join("src")));
+        assert!(
+            m.contains("no `portico local` is running") && m.contains("endpoint.json"),
+            "{m}"
+        );
+
+        let file = endpoint_file(&tmp.0);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(&file, "{\"api_url\": 1}").unwrap();
+        let m = err(read_endpoint(&tmp.0));
+        assert!(m.contains("is not a `portico local` endpoint file"), "{m}");
+
+        std::fs::write(
+            &file,
+            r#"{"api_url":"http://127.0.0.1:1/dev","services_url":"http://127.0.0.1:1","pid":7}"#,
+        )
+        .unwrap();
+        let endpoint = read_endpoint(&tmp.0).unwrap();
+        assert_eq!(endpoint.services_url, "http://127.0.0.1:1");
+    }
+
+    #[test]
+    fn a_stale_endpoint_file_says_so() {
+        // A port nobody listens on: bind, note it, close.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let endpoint = Endpoint {
+            api_url: String::new(),
+            services_url: format!("http://127.0.0.1:{port}"),
+            pid: 4242,
+        };
+        let m = err(invoke_local(&endpoint, "api", b"{}"));
+        assert!(
+            m.contains("`portico local` (pid 4242) does not answer")
+                && m.contains("start it again"),
+            "{m}"
+        );
+        let endpoint = Endpoint {
+            services_url: "https://x".into(),
+            ..endpoint
+        };
+        assert!(err(invoke_local(&endpoint, "api", b"{}")).contains("not an http:// URL"));
+    }
+
+    #[test]
+    fn parses_replies() {
+        let r = HttpReply::parse(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Amz-Function-Error: Unhandled\r\n\r\n{}extra",
+        )
+        .unwrap();
+        assert_eq!((r.status, r.body.as_slice()), (200, b"{}".as_slice()));
+        assert_eq!(r.header("x-amz-function-error"), Some("Unhandled"));
+        let r = HttpReply::parse(
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n",
+        )
+        .unwrap();
+        assert_eq!(r.body, b"abcde");
+        assert!(HttpReply::parse(b"HTTP/1.1 200 OK\r\n").is_err());
+        assert!(HttpReply::parse(b"SSH-2.0\r\n\r\n").is_err());
+    }
+
+    #[test]
+    fn interprets_invoke_replies() {
+        let reply = |status, headers: &[(&str, &str)], body: &str| HttpReply {
+            status,
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            body: body.as_bytes().to_vec(),
+        };
+        assert_eq!(
+            interpret("api", reply(200, &[], "{\"ok\":1}")).unwrap(),
+            b"{\"ok\":1}"
+        );
+        let m = err(interpret(
+            "tick",
+            reply(
+                200,
+                &[("x-amz-function-error", "Unhandled")],
+                r#"{"errorType":"MyError","errorMessage":"it broke"}"#,
+            ),
+        ));
+        assert_eq!(m, "function `tick` failed: MyError: it broke");
+        let m = err(interpret(
+            "nope",
+            reply(
+                404,
+                &[("x-amzn-errortype", "ResourceNotFoundException")],
+                r#"{"Type":"User","message":"Function not found: arn"}"#,
+            ),
+        ));
+        assert!(
+            m.starts_with("the running app has no function `nope` (Function not found: arn)"),
+            "{m}"
+        );
+        let m = err(interpret(
+            "api",
+            reply(
+                413,
+                &[("x-amzn-errortype", "RequestTooLargeException")],
+                r#"{"message":"too big"}"#,
+            ),
+        ));
+        assert_eq!(
+            m,
+            "the local Lambda Invoke API answered 413 RequestTooLargeException: too big"
+        );
+    }
+
+    #[test]
+    fn invokes_through_a_real_services_endpoint() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let (port, shutdown, task) = rt.block_on(crate::local::services::tests::serve_stub());
+        let endpoint = Endpoint {
+            api_url: String::new(),
+            services_url: format!("http://127.0.0.1:{port}"),
+            pid: 1,
+        };
+        // The server runs on the runtime while this thread blocks in the std client.
+        let (payload, failure, missing) = rt.block_on(async {
+            tokio::task::spawn_blocking(move || {
+                (
+                    invoke_local(&endpoint, "shop-dev-echo", br#"{"hello":"world"}"#).unwrap(),
+                    err(invoke_local(&endpoint, "boom", b"{}")),
+                    err(invoke_local(&endpoint, "nope", b"{}")),
+                )
+            })
+            .await
+            .unwrap()
+        });
+        assert_eq!(payload, br#"{"hello":"world"}"#);
+        assert_eq!(failure, "function `boom` failed: MyError: it broke");
+        assert!(
+            missing.contains("no function `nope`") && missing.contains("shop-dev-nope"),
+            "{missing}"
+        );
+        shutdown.send_replace(true);
+        rt.block_on(task).unwrap();
+    }
+}

@@ -1,0 +1,334 @@
+//! `portico local`: the local cloud. The unmodified app binary runs under a local Lambda
+//! Runtime API host ([`lambda`]), behind a local API Gateway REST emulator ([`gateway`]) that
+//! enforces API keys and usage plans ([`usage`]); schedules fire ([`scheduler`]); function
+//! logs are printed and kept ([`logs`]); a services endpoint ([`services`]) speaks AWS
+//! protocols (Lambda Invoke now). State that must survive a restart lives in [`store`].
+
+pub mod gateway;
+pub mod lambda;
+pub mod logs;
+pub mod scheduler;
+pub mod services;
+pub mod store;
+pub mod usage;
+pub mod watch;
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::project::{self, Manifest, Project};
+use crate::{AppDir, CliError};
+
+/// Arguments of `portico local`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub app: AppDir,
+    /// The stage whose settings (env, memory, timeouts) the functions get.
+    #[arg(long, default_value = "dev")]
+    pub stage: String,
+    /// Address to listen on; only loopback unless you mean it.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    /// API Gateway port (`0` picks a free one).
+    #[arg(long, default_value_t = 8000)]
+    pub port: u16,
+    /// AWS services port (Lambda Invoke API; `0` picks a free one). Default: port + 1.
+    #[arg(long)]
+    pub services_port: Option<u16>,
+    /// Serve paths without the stage prefix, like a custom domain (default: `/{stage}/...`
+    /// like an execute-api invoke URL).
+    #[arg(long)]
+    pub no_stage_prefix: bool,
+    /// Do not fire `#[schedule]` handlers.
+    #[arg(long)]
+    pub no_schedules: bool,
+    /// Rebuild on source changes and swap the function processes.
+    #[arg(long)]
+    pub watch: bool,
+    /// Processes per HTTP function (concurrent requests).
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+    /// Use a release build.
+    #[arg(long)]
+    pub release: bool,
+    /// Use this binary instead of building (it must be a Portico app).
+    #[arg(long, value_name = "PATH")]
+    pub binary: Option<PathBuf>,
+}
+
+/// What a running local cloud publishes for other commands (`portico invoke --local`,
+/// `portico logs --local`): `.portico/local/endpoint.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Endpoint {
+    /// The gateway's base URL including the stage, e.g. `http://127.0.0.1:8000/dev`.
+    pub api_url: String,
+    /// The services endpoint, e.g. `http://127.0.0.1:8001`.
+    pub services_url: String,
+    /// The `portico local` process.
+    pub pid: u32,
+}
+
+/// Runs the local cloud until Ctrl-C.
+pub fn run(args: Args) -> Result<(), CliError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(serve(args))
+}
+
+/// Everything the parts need, resolved from config, manifest and arguments.
+pub(crate) struct Plan {
+    pub project: Project,
+    pub binary: PathBuf,
+    pub manifest: Manifest,
+    pub functions: Vec<lambda::FunctionSpec>,
+    pub gateway: gateway::GatewayConfig,
+}
+
+fn plan(args: &Args) -> Result<Plan, CliError> {
+    let project = Project::discover(&args.app.dir)?;
+    project.config.stage(&args.stage)?;
+    let binary = match &args.binary {
+        Some(path) => path.clone(),
+        None => project.build(args.release)?,
+    };
+    let manifest = project::read_manifest(&binary)?;
+    let functions = function_specs(&project, &manifest, &binary, args);
+    let gateway = gateway::GatewayConfig::from_config(
+        &project.config,
+        &manifest,
+        &args.stage,
+        !args.no_stage_prefix,
+    )?;
+    Ok(Plan {
+        project,
+        binary,
+        manifest,
+        functions,
+        gateway,
+    })
+}
+
+pub(crate) fn function_specs(
+    project: &Project,
+    manifest: &Manifest,
+    binary: &std::path::Path,
+    args: &Args,
+) -> Vec<lambda::FunctionSpec> {
+    manifest
+        .entry_points
+        .iter()
+        .map(|name| {
+            let settings = project.config.function(&args.stage, name);
+            let mut env: BTreeMap<String, String> = settings.env.clone();
+            env.insert(manifest.entry_point_variable.clone(), name.clone());
+            lambda::FunctionSpec {
+                function_name: format!(
+                    "{}-{}-{name}",
+                    project.config.app.name.get_ref(),
+                    args.stage
+                ),
+                name: name.clone(),
+                binary: binary.to_owned(),
+                env,
+                memory_mb: settings.memory,
+                timeout: Duration::from_secs(settings.timeout.into()),
+                max_processes: if name == "api" {
+                    args.concurrency.max(1)
+                } else {
+                    1
+                },
+            }
+        })
+        .collect()
+}
+
+async fn serve(args: Args) -> Result<(), CliError> {
+    let plan = plan(&args)?;
+    let local_dir = plan.project.local_dir();
+    std::fs::create_dir_all(&local_dir)?;
+    let store = Arc::new(store::Store::open(&local_dir.join("state.db"))?);
+    let logs = logs::LogSink::start(Arc::clone(&store), logs::Style::detect());
+    let host = lambda::LambdaHost::start(plan.functions.clone(), logs.clone()).await?;
+
+    let api_listener = tokio::net::TcpListener::bind(SocketAddr::new(args.host, args.port))
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot listen on {}:{}: {e} (use --port to pick another)",
+                args.host, args.port
+            )
+        })?;
+    let services_port = args.services_port.unwrap_or(if args.port == 0 {
+        0
+    } else {
+        args.port.saturating_add(1)
+    });
+    let services_listener = tokio::net::TcpListener::bind(SocketAddr::new(
+        args.host,
+        services_port,
+    ))
+    .await
+    .map_err(|e| {
+        format!(
+            "cannot listen on {}:{services_port}: {e} (use --services-port to pick another)",
+            args.host
+        )
+    })?;
+    let api_addr = api_listener.local_addr()?;
+    let services_addr = services_listener.local_addr()?;
+
+    let keys = usage::ApiKeys::resolve(&plan.project.config, &store, &local_dir)?;
+    let api_url = plan.gateway.base_url(api_addr);
+    let endpoint = Endpoint {
+        api_url: api_url.clone(),
+        services_url: format!("http://{services_addr}"),
+        pid: std::process::id(),
+    };
+    let endpoint_file = local_dir.join("endpoint.json");
+    std::fs::write(&endpoint_file, serde_json::to_vec_pretty(&endpoint)?)?;
+
+    let shutdown = tokio_util_shutdown();
+    let gateway = gateway::Gateway::new(
+        plan.gateway.clone(),
+        Arc::clone(&host),
+        Arc::clone(&store),
+        keys.clone(),
+        logs.clone(),
+    );
+    let gateway_task = tokio::spawn(gateway::serve(
+        api_listener,
+        Arc::new(gateway),
+        shutdown.subscribe(),
+    ));
+    let function_prefix = format!("{}-{}-", plan.project.config.app.name.get_ref(), args.stage);
+    let services_task = tokio::spawn(services::serve(
+        services_listener,
+        Arc::clone(&host),
+        function_prefix.clone(),
+        shutdown.subscribe(),
+    ));
+    // `--watch` passes a rebuilt app's schedules on to the scheduler.
+    let (schedule_updates, schedules) =
+        tokio::sync::watch::channel(plan.manifest.schedules.clone());
+    let scheduler_task = (!args.no_schedules).then(|| {
+        tokio::spawn(scheduler::run_updating(
+            schedules,
+            function_prefix.clone(),
+            Arc::clone(&host),
+            logs.clone(),
+            shutdown.subscribe(),
+        ))
+    });
+    let watch_task = args.watch.then(|| {
+        tokio::spawn(watch::run_with(
+            plan.project.clone(),
+            args.clone(),
+            Arc::clone(&host),
+            logs.clone(),
+            watch::Followers {
+                schedules: (!args.no_schedules).then_some(schedule_updates),
+            },
+            shutdown.subscribe(),
+        ))
+    });
+
+    print_banner(&plan, &api_url, &endpoint.services_url, &keys, &args);
+
+    wait_for_stop().await;
+    eprintln!("stopping: ending every function process");
+    let _ = shutdown.send(true);
+    host.shutdown().await;
+    for task in [
+        Some(gateway_task),
+        Some(services_task),
+        scheduler_task,
+        watch_task,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+    }
+    logs.flush().await;
+    let _ = std::fs::remove_file(endpoint_file);
+    Ok(())
+}
+
+fn tokio_util_shutdown() -> tokio::sync::watch::Sender<bool> {
+    tokio::sync::watch::channel(false).0
+}
+
+async fn wait_for_stop() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn print_banner(
+    plan: &Plan,
+    api_url: &str,
+    services_url: &str,
+    keys: &usage::ApiKeys,
+    args: &Args,
+) {
+    let mut out = String::new();
+    out.push_str(&format!(
+        "portico local: {} (stage {}) from {}\n",
+        plan.project.config.app.name.get_ref(),
+        args.stage,
+        plan.binary.display()
+    ));
+    for route in &plan.manifest.routes {
+        let key = if route.options.api_key_required {
+            "  [API key]"
+        } else {
+            ""
+        };
+        out.push_str(&format!(
+            "  {:<7} {api_url}{}{key}\n",
+            route.method, route.path
+        ));
+    }
+    for schedule in &plan.manifest.schedules {
+        let state = if args.no_schedules { " (off)" } else { "" };
+        out.push_str(&format!(
+            "  schedule {} {}{state}\n",
+            schedule.name, schedule.expression
+        ));
+    }
+    if keys.iter().next().is_some() {
+        let names: Vec<&str> = keys.iter().map(|(name, _)| name).collect();
+        out.push_str(&format!(
+            "  API keys ({}): values in {}\n",
+            names.join(", "),
+            usage::ApiKeys::file(&plan.project.local_dir()).display()
+        ));
+    }
+    out.push_str(&format!("AWS services (Lambda Invoke): {services_url}\n"));
+    out.push_str(&format!("API: {api_url}\n"));
+    print!("{out}");
+}

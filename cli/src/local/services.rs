@@ -1,0 +1,808 @@
+//! The local AWS services endpoint: AWS wire protocols on loopback, so app code (or the AWS CLI,
+//! or `portico invoke --local`) talks to the local cloud with the official SDKs, pointed here
+//! through `AWS_ENDPOINT_URL_<SERVICE>`.
+//!
+//! One port serves every service; a request is routed by its shape, as AWS routes by host name:
+//! - REST-JSON services by path: Lambda `POST /2015-03-31/functions/{FunctionName}/invocations`
+//!   (implemented), SES v2 `/v2/email/...` (to come);
+//! - AWS JSON 1.0 services by `X-Amz-Target`: Step Functions `AWSStepFunctions.<Operation>`
+//!   (to come).
+//!
+//! Requests are not signature-checked: any credentials work, as with other local emulators.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use http::{HeaderMap, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Body;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use super::lambda::{InvocationResult, InvokeOutcome, LambdaHost};
+use super::scheduler::{event_id, stopped};
+
+/// The account and region the local cloud pretends to be in.
+const ACCOUNT: &str = "000000000000";
+const REGION: &str = "us-east-1";
+
+/// Lambda's payload limits: 6 MB for synchronous invocations, 1 MB for asynchronous ones.
+const SYNC_PAYLOAD_LIMIT: usize = 6_291_456;
+const ASYNC_PAYLOAD_LIMIT: usize = 1_048_576;
+
+/// Serves the services endpoint on `listener` until `shutdown` turns `true`.
+///
+/// `function_prefix` is what the functions' full names start with, `<app>-<stage>-`: a
+/// function is found by its entry-point name (`api`), its full name (`shop-dev-api`) or its ARN.
+pub async fn serve(
+    listener: TcpListener,
+    host: Arc<LambdaHost>,
+    function_prefix: String,
+    shutdown: watch::Receiver<bool>,
+) {
+    serve_with(
+        listener,
+        Arc::new(Services::new(host, function_prefix)),
+        shutdown,
+    )
+    .await;
+}
+
+/// What the services endpoint and the scheduler need from the Lambda host; a trait so that
+/// tests can put a double in its place.
+pub(crate) trait Invoker: Send + Sync + 'static {
+    /// The entry-point names the host runs (`api` and the schedules).
+    fn function_names(&self) -> Vec<String>;
+    /// Invokes `function` (an entry-point name) with `payload` and waits for the outcome.
+    fn invoke(
+        &self,
+        function: &str,
+        payload: Bytes,
+    ) -> impl Future<Output = InvocationResult> + Send;
+}
+
+impl Invoker for LambdaHost {
+    fn function_names(&self) -> Vec<String> {
+        LambdaHost::function_names(self)
+    }
+
+    fn invoke(
+        &self,
+        function: &str,
+        payload: Bytes,
+    ) -> impl Future<Output = InvocationResult> + Send {
+        LambdaHost::invoke(self, function, payload)
+    }
+}
+
+/// The endpoint's state: the host and how its functions are named.
+pub(crate) struct Services<I> {
+    invoker: Arc<I>,
+    function_prefix: String,
+}
+
+/// The services' answers: small, fully buffered bodies.
+type Reply = Response<Full<Bytes>>;
+
+impl<I: Invoker> Services<I> {
+    pub(crate) fn new(invoker: Arc<I>, function_prefix: String) -> Self {
+        Self {
+            invoker,
+            function_prefix,
+        }
+    }
+
+    /// Answers one request.
+    pub(crate) async fn handle<B>(&self, req: Request<B>) -> Reply
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: std::error::Error + Send + Sync + 'static,
+    {
+        let request_id = event_id();
+        let mut reply = match Operation::of(req.method(), req.uri().path(), req.headers()) {
+            Operation::LambdaInvoke { function } => {
+                self.lambda_invoke(&function, req, &request_id).await
+            }
+            Operation::Unsupported(what) => unsupported(&what),
+        };
+        if let Ok(value) = HeaderValue::from_str(&request_id) {
+            reply
+                .headers_mut()
+                .entry(HeaderName::from_static("x-amzn-requestid"))
+                .or_insert(value);
+        }
+        reply
+    }
+
+    /// Lambda `Invoke`.
+    async fn lambda_invoke<B>(&self, raw_name: &str, req: Request<B>, request_id: &str) -> Reply
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: std::error::Error + Send + Sync + 'static,
+    {
+        let kind = match req
+            .headers()
+            .get("x-amz-invocation-type")
+            .map(|v| v.to_str())
+        {
+            None => InvocationType::RequestResponse,
+            Some(Ok("RequestResponse")) => InvocationType::RequestResponse,
+            Some(Ok("Event")) => InvocationType::Event,
+            Some(Ok("DryRun")) => InvocationType::DryRun,
+            Some(other) => {
+                return lambda_error(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidParameterValueException",
+                    &format!(
+                        "1 validation error detected: Value '{}' at 'invocationType' failed to \
+                         satisfy constraint: Member must satisfy enum value set: \
+                         [Event, RequestResponse, DryRun]",
+                        other.unwrap_or("<not UTF-8>")
+                    ),
+                );
+            }
+        };
+        let query_qualifier = req.uri().query().and_then(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "Qualifier")
+                .map(|(_, v)| v.into_owned())
+        });
+        let (function, qualifier) = match FunctionRef::parse(raw_name) {
+            Ok(f) => (f.name, f.qualifier.or(query_qualifier)),
+            Err(message) => {
+                return lambda_error(StatusCode::BAD_REQUEST, "ValidationException", &message);
+            }
+        };
+        let entry = self.resolve(&function);
+        let (Some(entry), None | Some("$LATEST")) = (entry, qualifier.as_deref()) else {
+            let suffix = qualifier.map(|q| format!(":{q}")).unwrap_or_default();
+            return function_not_found(&format!("{}{suffix}", self.arn(&function)));
+        };
+
+        let limit = match kind {
+            InvocationType::Event => ASYNC_PAYLOAD_LIMIT,
+            _ => SYNC_PAYLOAD_LIMIT,
+        };
+        let payload = match Limited::new(req.into_body(), limit).collect().await {
+            Ok(body) => body.to_bytes(),
+            Err(err) if err.is::<http_body_util::LengthLimitError>() => {
+                return lambda_error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "RequestTooLargeException",
+                    &format!(
+                        "Request must be smaller than {limit} bytes for the InvokeFunction operation"
+                    ),
+                );
+            }
+            Err(err) => {
+                return lambda_error(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidRequestContentException",
+                    &format!("could not read the request body: {err}"),
+                );
+            }
+        };
+        // An empty payload reaches the function as `{}`, as in Lambda.
+        let payload = if payload.iter().all(u8::is_ascii_whitespace) {
+            Bytes::from_static(b"{}")
+        } else if let Err(err) = serde_json::from_slice::<serde::de::IgnoredAny>(&payload) {
+            return lambda_error(
+                StatusCode::BAD_REQUEST,
+                "InvalidRequestContentException",
+                &format!("Could not parse request body into json: {err}"),
+            );
+        } else {
+            payload
+        };
+
+        match kind {
+            InvocationType::DryRun => empty(StatusCode::NO_CONTENT),
+            InvocationType::Event => {
+                let invoker = Arc::clone(&self.invoker);
+                tokio::spawn(async move {
+                    // The host logs the invocation and its outcome; nobody waits for it.
+                    let _ = invoker.invoke(&entry, payload).await;
+                });
+                empty(StatusCode::ACCEPTED)
+            }
+            InvocationType::RequestResponse => {
+                let result = self.invoker.invoke(&entry, payload).await;
+                invoke_reply(result, &self.arn(&function), request_id)
+            }
+        }
+    }
+
+    /// The entry-point name `function` (an entry-point or a full function name) refers to.
+    fn resolve(&self, function: &str) -> Option<String> {
+        let known = self.invoker.function_names();
+        let short = function.strip_prefix(&self.function_prefix);
+        [Some(function), short]
+            .into_iter()
+            .flatten()
+            .find(|name| known.iter().any(|k| k == name))
+            .map(str::to_owned)
+    }
+
+    /// The ARN of `function`, with its full name.
+    fn arn(&self, function: &str) -> String {
+        let full = if function.starts_with(&self.function_prefix) {
+            function.to_owned()
+        } else {
+            format!("{}{function}", self.function_prefix)
+        };
+        format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{full}")
+    }
+}
+
+/// What a request asks for.
+#[derive(Debug, PartialEq, Eq)]
+enum Operation {
+    /// Lambda `Invoke`; `function` is the percent-decoded `FunctionName`.
+    LambdaInvoke { function: String },
+    /// Anything this endpoint does not implement (yet), described for the error message.
+    Unsupported(String),
+}
+
+impl Operation {
+    fn of(method: &Method, path: &str, headers: &HeaderMap) -> Self {
+        if let Some(target) = headers.get("x-amz-target") {
+            // AWS JSON 1.0/1.1: Step Functions (`AWSStepFunctions.*`) will be routed here.
+            return Self::Unsupported(format!(
+                "the operation `{}`",
+                target.to_str().unwrap_or("<not UTF-8>")
+            ));
+        }
+        let invoked = path
+            .strip_prefix("/2015-03-31/functions/")
+            .and_then(|rest| rest.strip_suffix("/invocations"))
+            .filter(|name| method == Method::POST && !name.is_empty() && !name.contains('/'));
+        if let Some(name) = invoked {
+            let function = percent_encoding::percent_decode_str(name)
+                .decode_utf8_lossy()
+                .into_owned();
+            return Self::LambdaInvoke { function };
+        }
+        // SES v2 (`/v2/email/outbound-emails`) will be routed here.
+        Self::Unsupported(format!("{method} {path}"))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InvocationType {
+    RequestResponse,
+    Event,
+    DryRun,
+}
+
+/// A `FunctionName` as Lambda accepts it: a name, a partial ARN or an ARN, each optionally
+/// with a `:qualifier`.
+#[derive(Debug, PartialEq, Eq)]
+struct FunctionRef {
+    name: String,
+    qualifier: Option<String>,
+}
+
+impl FunctionRef {
+    fn parse(raw: &str) -> Result<Self, String> {
+        let parts: Vec<&str> = raw.split(':').collect();
+        let (name, qualifier) = match parts[..] {
+            [name] => (name, None),
+            [name, qualifier] => (name, Some(qualifier)),
+            [_account, "function", name] => (name, None),
+            [_account, "function", name, qualifier] => (name, Some(qualifier)),
+            [
+                "arn",
+                _partition,
+                "lambda",
+                _region,
+                _account,
+                "function",
+                name,
+            ] => (name, None),
+            [
+                "arn",
+                _partition,
+                "lambda",
+                _region,
+                _account,
+                "function",
+                name,
+                qualifier,
+            ] => (name, Some(qualifier)),
+            _ => ("", None),
+        };
+        let valid = |s: &str| {
+            !s.is_empty()
+                && s.len() <= 140
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        };
+        if !valid(name) || qualifier.is_some_and(|q| q.is_empty()) {
+            return Err(format!(
+                "1 validation error detected: Value '{raw}' at 'functionName' failed to satisfy \
+                 constraint: a function name, a partial ARN (`123456789012:function:NAME`) or an \
+                 ARN (`arn:aws:lambda:REGION:123456789012:function:NAME`), optionally with \
+                 `:QUALIFIER`"
+            ));
+        }
+        Ok(Self {
+            name: name.to_owned(),
+            qualifier: qualifier.map(str::to_owned),
+        })
+    }
+}
+
+/// The reply to a synchronous invocation.
+fn invoke_reply(result: InvocationResult, arn: &str, request_id: &str) -> Reply {
+    let request_id = if result.request_id.is_empty() {
+        request_id
+    } else {
+        &result.request_id
+    };
+    let (body, function_error) = match result.outcome {
+        InvokeOutcome::Response(payload) => (payload, None),
+        InvokeOutcome::FunctionError {
+            error_type,
+            error_message,
+        } => (error_body(&error_type, &error_message), Some("Unhandled")),
+        InvokeOutcome::Timeout => (
+            error_body(
+                "Sandbox.Timedout",
+                &format!(
+                    "RequestId: {request_id} Error: Task timed out after {:.2} seconds",
+                    result.duration.as_secs_f64()
+                ),
+            ),
+            Some("Unhandled"),
+        ),
+        InvokeOutcome::Crashed { detail } => (
+            error_body(
+                "Runtime.ExitError",
+                &format!("RequestId: {request_id} Error: {detail}"),
+            ),
+            Some("Unhandled"),
+        ),
+        // The host lost the function between resolving and invoking (e.g. a rebuild).
+        InvokeOutcome::UnknownFunction => return function_not_found(arn),
+    };
+    let mut reply = Response::new(Full::new(body));
+    let headers = reply.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        HeaderName::from_static("x-amz-executed-version"),
+        HeaderValue::from_static("$LATEST"),
+    );
+    if let Some(kind) = function_error {
+        headers.insert(
+            HeaderName::from_static("x-amz-function-error"),
+            HeaderValue::from_static(kind),
+        );
+    }
+    if let Ok(value) = HeaderValue::from_str(request_id) {
+        headers.insert(HeaderName::from_static("x-amzn-requestid"), value);
+    }
+    reply
+}
+
+fn error_body(error_type: &str, error_message: &str) -> Bytes {
+    let body = serde_json::json!({ "errorType": error_type, "errorMessage": error_message });
+    Bytes::from(body.to_string())
+}
+
+fn function_not_found(arn: &str) -> Reply {
+    lambda_error(
+        StatusCode::NOT_FOUND,
+        "ResourceNotFoundException",
+        &format!("Function not found: {arn}"),
+    )
+}
+
+/// A Lambda (REST-JSON) service error: the type in `x-amzn-ErrorType`, a `Type`/`message` body.
+fn lambda_error(status: StatusCode, error_type: &'static str, message: &str) -> Reply {
+    let kind = if status.is_server_error() {
+        "Service"
+    } else {
+        "User"
+    };
+    let body = serde_json::json!({ "Type": kind, "message": message });
+    let mut reply = Response::new(Full::new(Bytes::from(body.to_string())));
+    *reply.status_mut() = status;
+    let headers = reply.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        HeaderName::from_static("x-amzn-errortype"),
+        HeaderValue::from_static(error_type),
+    );
+    reply
+}
+
+fn unsupported(what: &str) -> Reply {
+    let body = serde_json::json!({
+        "message": format!(
+            "portico local's services endpoint does not implement {what}; it serves the Lambda \
+             Invoke API (POST /2015-03-31/functions/{{FunctionName}}/invocations)"
+        )
+    });
+    let mut reply = Response::new(Full::new(Bytes::from(body.to_string())));
+    *reply.status_mut() = StatusCode::NOT_FOUND;
+    let headers = reply.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        HeaderName::from_static("x-amzn-errortype"),
+        HeaderValue::from_static("UnknownOperationException"),
+    );
+    reply
+}
+
+fn empty(status: StatusCode) -> Reply {
+    let mut reply = Response::new(Full::new(Bytes::new()));
+    *reply.status_mut() = status;
+    reply
+}
+
+/// Accepts connections until shutdown, then lets open ones finish for a moment.
+pub(crate) async fn serve_with<I: Invoker>(
+    listener: TcpListener,
+    services: Arc<Services<I>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    connections.spawn(serve_connection(stream, Arc::clone(&services), shutdown.clone()));
+                }
+                // Out of file descriptors and the like: wait instead of spinning.
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            () = stopped(&mut shutdown) => break,
+        }
+    }
+    let drain = async { while connections.join_next().await.is_some() {} };
+    let _ = tokio::time::timeout(Duration::from_secs(2), drain).await;
+    connections.abort_all();
+}
+
+async fn serve_connection<I: Invoker>(
+    stream: tokio::net::TcpStream,
+    services: Arc<Services<I>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let _ = stream.set_nodelay(true);
+    let service = service_fn(move |req| {
+        let services = Arc::clone(&services);
+        async move { Ok::<_, Infallible>(services.handle(req).await) }
+    });
+    let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => return,
+        () = stopped(&mut shutdown) => conn.as_mut().graceful_shutdown(),
+    }
+    let _ = conn.await;
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// A host double: `echo` returns its payload, `boom` fails, `slow` times out, `crash`
+    /// crashes; every call is recorded.
+    #[derive(Default)]
+    pub(crate) struct StubHost {
+        pub(crate) calls: Mutex<Vec<(String, String)>>,
+    }
+
+    impl Invoker for StubHost {
+        fn function_names(&self) -> Vec<String> {
+            ["api", "echo", "boom", "slow", "crash"]
+                .map(String::from)
+                .to_vec()
+        }
+
+        async fn invoke(&self, function: &str, payload: Bytes) -> InvocationResult {
+            self.calls.lock().unwrap().push((
+                function.to_owned(),
+                String::from_utf8_lossy(&payload).into_owned(),
+            ));
+            let outcome = match function {
+                "boom" => InvokeOutcome::FunctionError {
+                    error_type: "MyError".into(),
+                    error_message: "it broke".into(),
+                },
+                "slow" => InvokeOutcome::Timeout,
+                "crash" => InvokeOutcome::Crashed {
+                    detail: "Runtime exited with error: exit status 101".into(),
+                },
+                _ => InvokeOutcome::Response(payload),
+            };
+            InvocationResult {
+                request_id: "req-1".into(),
+                outcome,
+                duration: Duration::from_secs(3),
+            }
+        }
+    }
+
+    fn services() -> (Arc<StubHost>, Services<StubHost>) {
+        let host = Arc::new(StubHost::default());
+        (
+            Arc::clone(&host),
+            Services::new(host, "shop-dev-".to_owned()),
+        )
+    }
+
+    fn invoke_request(name: &str, kind: Option<&str>, body: &str) -> Request<Full<Bytes>> {
+        let mut req = Request::builder()
+            .method("POST")
+            .uri(format!("/2015-03-31/functions/{name}/invocations"));
+        if let Some(kind) = kind {
+            req = req.header("X-Amz-Invocation-Type", kind);
+        }
+        req.body(Full::new(Bytes::from(body.to_owned()))).unwrap()
+    }
+
+    async fn parts(reply: Reply) -> (u16, HeaderMap, String) {
+        let status = reply.status().as_u16();
+        let headers = reply.headers().clone();
+        let body = reply.into_body().collect().await.unwrap().to_bytes();
+        (status, headers, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+        headers.get(name).map(|v| v.to_str().unwrap())
+    }
+
+    #[test]
+    fn parses_function_names_and_arns() {
+        let f = |raw| FunctionRef::parse(raw).map(|f| (f.name, f.qualifier));
+        assert_eq!(f("api"), Ok(("api".into(), None)));
+        assert_eq!(f("api:$LATEST"), Ok(("api".into(), Some("$LATEST".into()))));
+        assert_eq!(
+            f("000000000000:function:shop-dev-api"),
+            Ok(("shop-dev-api".into(), None))
+        );
+        assert_eq!(
+            f("arn:aws:lambda:us-east-1:000000000000:function:shop-dev-api:live"),
+            Ok(("shop-dev-api".into(), Some("live".into())))
+        );
+        for bad in [
+            "",
+            "a:b:c",
+            "arn:aws:s3:::bucket",
+            "api:",
+            "sp ace",
+            "arn:aws:lambda:x",
+        ] {
+            assert!(f(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn routes_by_path_and_target() {
+        let none = HeaderMap::new();
+        assert_eq!(
+            Operation::of(
+                &Method::POST,
+                "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A0%3Afunction%3Aapi/invocations",
+                &none
+            ),
+            Operation::LambdaInvoke {
+                function: "arn:aws:lambda:us-east-1:0:function:api".into()
+            }
+        );
+        assert!(matches!(
+            Operation::of(&Method::GET, "/2015-03-31/functions/api/invocations", &none),
+            Operation::Unsupported(_)
+        ));
+        let mut target = HeaderMap::new();
+        target.insert(
+            "x-amz-target",
+            HeaderValue::from_static("AWSStepFunctions.StartExecution"),
+        );
+        assert_eq!(
+            Operation::of(&Method::POST, "/", &target),
+            Operation::Unsupported("the operation `AWSStepFunctions.StartExecution`".into())
+        );
+    }
+
+    #[tokio::test]
+    async fn request_response_returns_the_payload() {
+        let (host, s) = services();
+        for name in [
+            "echo",
+            "shop-dev-echo",
+            "arn:aws:lambda:us-east-1:000000000000:function:shop-dev-echo",
+            "echo:$LATEST",
+        ] {
+            let (status, headers, body) =
+                parts(s.handle(invoke_request(name, None, r#"{"a":1}"#)).await).await;
+            assert_eq!(status, 200, "{name}");
+            assert_eq!(body, r#"{"a":1}"#);
+            assert_eq!(header(&headers, "x-amz-executed-version"), Some("$LATEST"));
+            assert_eq!(header(&headers, "x-amzn-requestid"), Some("req-1"));
+            assert_eq!(header(&headers, "x-amz-function-error"), None);
+        }
+        assert!(host.calls.lock().unwrap().iter().all(|(f, _)| f == "echo"));
+        let (status, _, body) = parts(s.handle(invoke_request("echo", None, " ")).await).await;
+        assert_eq!(
+            (status, body.as_str()),
+            (200, "{}"),
+            "empty payload becomes {{}}"
+        );
+    }
+
+    #[tokio::test]
+    async fn function_errors_are_200_with_the_error_header() {
+        let (_, s) = services();
+        let (status, headers, body) =
+            parts(s.handle(invoke_request("boom", None, "{}")).await).await;
+        assert_eq!(status, 200);
+        assert_eq!(header(&headers, "x-amz-function-error"), Some("Unhandled"));
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"errorType": "MyError", "errorMessage": "it broke"})
+        );
+
+        let (_, headers, body) = parts(s.handle(invoke_request("slow", None, "{}")).await).await;
+        assert_eq!(header(&headers, "x-amz-function-error"), Some("Unhandled"));
+        assert!(
+            body.contains("Sandbox.Timedout") && body.contains("Task timed out after 3.00 seconds"),
+            "{body}"
+        );
+        let (_, _, body) = parts(s.handle(invoke_request("crash", None, "{}")).await).await;
+        assert!(
+            body.contains("Runtime.ExitError") && body.contains("exit status 101"),
+            "{body}"
+        );
+    }
+
+    #[tokio::test]
+    async fn event_and_dry_run() {
+        let (host, s) = services();
+        let (status, _, body) =
+            parts(s.handle(invoke_request("echo", Some("Event"), "{}")).await).await;
+        assert_eq!((status, body.as_str()), (202, ""));
+        let (status, _, _) =
+            parts(s.handle(invoke_request("echo", Some("DryRun"), "{}")).await).await;
+        assert_eq!(status, 204);
+        for _ in 0..100 {
+            if !host.calls.lock().unwrap().is_empty() {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(
+            host.calls.lock().unwrap().len(),
+            1,
+            "Event runs, DryRun does not"
+        );
+        let (status, headers, _) =
+            parts(s.handle(invoke_request("echo", Some("Later"), "{}")).await).await;
+        assert_eq!(status, 400);
+        assert_eq!(
+            header(&headers, "x-amzn-errortype"),
+            Some("InvalidParameterValueException")
+        );
+    }
+
+    #[tokio::test]
+    async fn unknown_functions_and_bad_requests() {
+        let (host, s) = services();
+        let (status, headers, body) =
+            parts(s.handle(invoke_request("nope", None, "{}")).await).await;
+        assert_eq!(status, 404);
+        assert_eq!(
+            header(&headers, "x-amzn-errortype"),
+            Some("ResourceNotFoundException")
+        );
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&body).unwrap(),
+            serde_json::json!({"Type": "User", "message": "Function not found: arn:aws:lambda:us-east-1:000000000000:function:shop-dev-nope"})
+        );
+        let (status, _, body) = parts(
+            s.handle(invoke_request("echo:live", Some("DryRun"), "{}"))
+                .await,
+        )
+        .await;
+        assert_eq!(status, 404);
+        assert!(body.contains("function:shop-dev-echo:live"), "{body}");
+        let (status, headers, body) =
+            parts(s.handle(invoke_request("echo", None, "{nope")).await).await;
+        assert_eq!(status, 400);
+        assert_eq!(
+            header(&headers, "x-amzn-errortype"),
+            Some("InvalidRequestContentException")
+        );
+        assert!(
+            body.contains("Could not parse request body into json"),
+            "{body}"
+        );
+        let big = format!("\"{}\"", "x".repeat(ASYNC_PAYLOAD_LIMIT));
+        let (status, headers, _) =
+            parts(s.handle(invoke_request("echo", Some("Event"), &big)).await).await;
+        assert_eq!(status, 413);
+        assert_eq!(
+            header(&headers, "x-amzn-errortype"),
+            Some("RequestTooLargeException")
+        );
+        let (status, headers, body) = parts(
+            s.handle(
+                Request::builder()
+                    .method("POST")
+                    .uri("/v2/email/outbound-emails")
+                    .body(Full::new(Bytes::new()))
+                    .unwrap(),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(status, 404);
+        assert_eq!(
+            header(&headers, "x-amzn-errortype"),
+            Some("UnknownOperationException")
+        );
+        assert!(body.contains("POST /v2/email/outbound-emails"), "{body}");
+        assert!(host.calls.lock().unwrap().is_empty());
+    }
+
+    /// Serves a [`StubHost`] on a loopback port; returns the port and the shutdown switch.
+    pub(crate) async fn serve_stub() -> (u16, watch::Sender<bool>, tokio::task::JoinHandle<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (shutdown, rx) = watch::channel(false);
+        let (_, s) = services();
+        let task = tokio::spawn(serve_with(listener, Arc::new(s), rx));
+        (port, shutdown, task)
+    }
+
+    #[tokio::test]
+    async fn serves_over_a_socket_and_stops_promptly() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (port, shutdown, task) = serve_stub().await;
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        stream
+            .write_all(
+                b"POST /2015-03-31/functions/shop-dev-boom/invocations HTTP/1.1\r\nHost: x\r\n\
+                  Content-Length: 2\r\nConnection: close\r\n\r\n{}",
+            )
+            .await
+            .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+        assert!(
+            answer
+                .to_ascii_lowercase()
+                .contains("x-amz-function-error: unhandled"),
+            "{answer}"
+        );
+        assert!(
+            answer.ends_with(r#"{"errorMessage":"it broke","errorType":"MyError"}"#),
+            "{answer}"
+        );
+        // An idle keep-alive connection does not hold shutdown up.
+        let _idle = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        shutdown.send_replace(true);
+        tokio::time::timeout(Duration::from_secs(3), task)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+}

@@ -1,0 +1,270 @@
+//! The local cloud's embedded database (`.portico/local/state.db`): what must outlive a
+//! restart of `portico local` — quota counters and function logs (later: executions, mail).
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// One captured log line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogRecord {
+    /// Milliseconds since the Unix epoch.
+    pub timestamp_ms: i64,
+    /// Function (entry-point) name: `api` or a schedule.
+    pub function: String,
+    /// The process's log stream name (like CloudWatch's).
+    pub stream: String,
+    /// The invocation's request id, when the line was printed during one.
+    pub request_id: Option<String>,
+    /// The line, without its newline.
+    pub message: String,
+}
+
+/// The database, shared by the local cloud's parts.
+#[derive(Debug)]
+pub struct Store {
+    conn: Mutex<Connection>,
+}
+
+const SCHEMA: &str = "
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = NORMAL;
+CREATE TABLE IF NOT EXISTS quota_usage (
+    api_key TEXT NOT NULL,
+    plan TEXT NOT NULL,
+    period_start INTEGER NOT NULL,
+    used INTEGER NOT NULL,
+    PRIMARY KEY (api_key, plan, period_start)
+);
+CREATE TABLE IF NOT EXISTS logs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    timestamp_ms INTEGER NOT NULL,
+    function TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    request_id TEXT,
+    message TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS logs_by_time ON logs (timestamp_ms);
+CREATE TABLE IF NOT EXISTS kv (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+";
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`.
+    ///
+    /// # Errors
+    /// When the file cannot be opened or migrated.
+    pub fn open(path: &Path) -> rusqlite::Result<Self> {
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// An in-memory database, for unit tests.
+    #[cfg(test)]
+    pub fn in_memory() -> Self {
+        let conn = Connection::open_in_memory().expect("sqlite in memory");
+        conn.execute_batch(SCHEMA).expect("schema");
+        Self {
+            conn: Mutex::new(conn),
+        }
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves a usable connection: recover it.
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Counts one request against `api_key`'s quota in `plan` for the period starting at
+    /// `period_start` (Unix seconds) if that keeps it within `limit`; returns whether it did.
+    ///
+    /// # Errors
+    /// On database failure.
+    pub fn try_consume_quota(
+        &self,
+        api_key: &str,
+        plan: &str,
+        period_start: i64,
+        limit: u64,
+    ) -> rusqlite::Result<bool> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let used: i64 = tx
+            .query_row(
+                "SELECT used FROM quota_usage WHERE api_key = ?1 AND plan = ?2 AND period_start = ?3",
+                params![api_key, plan, period_start],
+                |row| row.get(0),
+            )
+            .optional()?
+            .unwrap_or(0);
+        if used as u64 >= limit {
+            return Ok(false);
+        }
+        tx.execute(
+            "INSERT INTO quota_usage (api_key, plan, period_start, used) VALUES (?1, ?2, ?3, 1)
+             ON CONFLICT (api_key, plan, period_start) DO UPDATE SET used = used + 1",
+            params![api_key, plan, period_start],
+        )?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    /// Requests counted for `api_key` in `plan` in the period starting at `period_start`.
+    ///
+    /// # Errors
+    /// On database failure.
+    #[cfg(test)]
+    pub fn quota_used(
+        &self,
+        api_key: &str,
+        plan: &str,
+        period_start: i64,
+    ) -> rusqlite::Result<u64> {
+        let used: Option<i64> = self
+            .conn()
+            .query_row(
+                "SELECT used FROM quota_usage WHERE api_key = ?1 AND plan = ?2 AND period_start = ?3",
+                params![api_key, plan, period_start],
+                |row| row.get(0),
+            )
+            .optional()?;
+        Ok(used.unwrap_or(0) as u64)
+    }
+
+    /// Appends log lines.
+    ///
+    /// # Errors
+    /// On database failure.
+    pub fn append_logs(&self, records: &[LogRecord]) -> rusqlite::Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO logs (timestamp_ms, function, stream, request_id, message) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for r in records {
+                stmt.execute(params![
+                    r.timestamp_ms,
+                    r.function,
+                    r.stream,
+                    r.request_id,
+                    r.message
+                ])?;
+            }
+        }
+        tx.commit()
+    }
+
+    /// Log lines with `from_ms <= timestamp < to_ms`, oldest first, at most `limit`.
+    ///
+    /// # Errors
+    /// On database failure.
+    #[cfg(test)]
+    pub fn logs_between(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        limit: usize,
+    ) -> rusqlite::Result<Vec<LogRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT timestamp_ms, function, stream, request_id, message FROM logs
+             WHERE timestamp_ms >= ?1 AND timestamp_ms < ?2 ORDER BY timestamp_ms, id LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![from_ms, to_ms, limit as i64], |row| {
+            Ok(LogRecord {
+                timestamp_ms: row.get(0)?,
+                function: row.get(1)?,
+                stream: row.get(2)?,
+                request_id: row.get(3)?,
+                message: row.get(4)?,
+            })
+        })?;
+        rows.collect()
+    }
+
+    /// A small persistent value (e.g. generated API key values), by key.
+    ///
+    /// # Errors
+    /// On database failure.
+    pub fn get_value(&self, key: &str) -> rusqlite::Result<Option<String>> {
+        self.conn()
+            .query_row("SELECT value FROM kv WHERE key = ?1", params![key], |row| {
+                row.get(0)
+            })
+            .optional()
+    }
+
+    /// Stores a small persistent value.
+    ///
+    /// # Errors
+    /// On database failure.
+    pub fn set_value(&self, key: &str, value: &str) -> rusqlite::Result<()> {
+        self.conn()
+            .execute(
+                "INSERT INTO kv (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = ?2",
+                params![key, value],
+            )
+            .map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotas_stop_at_the_limit_per_period() {
+        let store = Store::in_memory();
+        assert!(store.try_consume_quota("k", "p", 100, 2).unwrap());
+        assert!(store.try_consume_quota("k", "p", 100, 2).unwrap());
+        assert!(!store.try_consume_quota("k", "p", 100, 2).unwrap());
+        assert_eq!(store.quota_used("k", "p", 100).unwrap(), 2);
+        assert!(store.try_consume_quota("k", "p", 200, 2).unwrap());
+        assert!(store.try_consume_quota("other", "p", 100, 2).unwrap());
+    }
+
+    #[test]
+    fn quotas_survive_reopening() {
+        let dir = std::env::temp_dir().join(format!("portico-store-{}", std::process::id()));
+        let path = dir.join("state.db");
+        {
+            let store = Store::open(&path).unwrap();
+            assert!(store.try_consume_quota("k", "p", 1, 1).unwrap());
+        }
+        let store = Store::open(&path).unwrap();
+        assert!(!store.try_consume_quota("k", "p", 1, 1).unwrap());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn logs_round_trip_in_time_order() {
+        let store = Store::in_memory();
+        let rec = |t, m: &str| LogRecord {
+            timestamp_ms: t,
+            function: "api".into(),
+            stream: "s".into(),
+            request_id: Some("r".into()),
+            message: m.into(),
+        };
+        store
+            .append_logs(&[rec(20, "b"), rec(10, "a"), rec(30, "c")])
+            .unwrap();
+        let got = store.logs_between(10, 30, 10).unwrap();
+        assert_eq!(
+            got.iter().map(|r| r.message.as_str()).collect::<Vec<_>>(),
+            ["a", "b"]
+        );
+    }
+}

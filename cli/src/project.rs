@@ -1,0 +1,255 @@
+//! The app project on disk: where it is, how it builds, what its binary says about itself.
+//!
+//! The only module that calls `cargo_metadata` or runs `cargo build`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde::Deserialize;
+
+use crate::config::{self, Config};
+
+/// An app crate with its `portico.toml`.
+#[derive(Debug, Clone)]
+pub struct Project {
+    /// The directory holding `portico.toml` and the app's `Cargo.toml`.
+    pub dir: PathBuf,
+    /// The parsed configuration.
+    pub config: Config,
+    /// The Cargo package name.
+    pub package: String,
+    /// The binary target name.
+    pub binary: String,
+    /// Cargo's target directory for the package.
+    pub target_dir: PathBuf,
+}
+
+/// Something went wrong finding or building the project.
+#[derive(Debug)]
+pub enum ProjectError {
+    /// No `portico.toml` in the directory or its parents.
+    NoConfig(PathBuf),
+    /// The config file is invalid.
+    Config(config::ConfigError),
+    /// `cargo metadata` failed or the package is not there.
+    Metadata(String),
+    /// The build failed.
+    Build(String),
+    /// The binary did not print a valid manifest.
+    Manifest(String),
+}
+
+impl std::fmt::Display for ProjectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NoConfig(dir) => write!(
+                f,
+                "no {} in {} or its parents; run `portico new NAME` to start an app, or pass --app DIR",
+                config::FILE_NAME,
+                dir.display()
+            ),
+            Self::Config(err) => err.fmt(f),
+            Self::Metadata(msg) | Self::Build(msg) | Self::Manifest(msg) => f.write_str(msg),
+        }
+    }
+}
+
+impl std::error::Error for ProjectError {}
+
+impl Project {
+    /// Finds the project at `dir` (or its nearest parent with a `portico.toml`).
+    ///
+    /// # Errors
+    /// When there is no config, it is invalid, or Cargo does not know the package.
+    pub fn discover(dir: &Path) -> Result<Self, ProjectError> {
+        let start = dir
+            .canonicalize()
+            .map_err(|e| ProjectError::Metadata(format!("{}: {e}", dir.display())))?;
+        let dir = start
+            .ancestors()
+            .find(|d| d.join(config::FILE_NAME).is_file())
+            .ok_or_else(|| ProjectError::NoConfig(start.clone()))?
+            .to_owned();
+        let config = Config::load(&dir.join(config::FILE_NAME)).map_err(ProjectError::Config)?;
+        let metadata = cargo_metadata::MetadataCommand::new()
+            .manifest_path(dir.join("Cargo.toml"))
+            .no_deps()
+            .exec()
+            .map_err(|e| {
+                ProjectError::Metadata(format!(
+                    "cannot read {}: {e}",
+                    dir.join("Cargo.toml").display()
+                ))
+            })?;
+        let manifest_path = dir.join("Cargo.toml");
+        let package = match &config.app.package {
+            Some(name) => metadata.packages.iter().find(|p| p.name.as_str() == name),
+            None => metadata
+                .packages
+                .iter()
+                .find(|p| p.manifest_path.as_std_path() == manifest_path),
+        }
+        .ok_or_else(|| {
+            ProjectError::Metadata(format!(
+                "no Cargo package at {}; set `app.package` in {}",
+                manifest_path.display(),
+                config::FILE_NAME
+            ))
+        })?;
+        let bins: Vec<&str> = package
+            .targets
+            .iter()
+            .filter(|t| t.is_bin())
+            .map(|t| t.name.as_str())
+            .collect();
+        let binary = match &config.app.binary {
+            Some(b) if bins.contains(&b.as_str()) => b.clone(),
+            Some(b) => {
+                return Err(ProjectError::Metadata(format!(
+                    "package `{}` has no binary `{b}` (it has: {})",
+                    package.name,
+                    bins.join(", ")
+                )));
+            }
+            None if bins.contains(&"bootstrap") => "bootstrap".to_owned(),
+            None if bins.len() == 1 => bins[0].to_owned(),
+            None => {
+                return Err(ProjectError::Metadata(format!(
+                    "package `{}` has {} binaries ({}); set `app.binary` in {}",
+                    package.name,
+                    bins.len(),
+                    bins.join(", "),
+                    config::FILE_NAME
+                )));
+            }
+        };
+        Ok(Self {
+            dir,
+            config,
+            package: package.name.to_string(),
+            binary,
+            target_dir: metadata.target_directory.into_std_path_buf(),
+        })
+    }
+
+    /// Builds the app's binary for this machine and returns its path.
+    ///
+    /// # Errors
+    /// When cargo fails (its diagnostics go to the terminal).
+    pub fn build(&self, release: bool) -> Result<PathBuf, ProjectError> {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let mut cmd = Command::new(cargo);
+        cmd.current_dir(&self.dir).args([
+            "build",
+            "--package",
+            &self.package,
+            "--bin",
+            &self.binary,
+        ]);
+        if release {
+            cmd.arg("--release");
+        }
+        let status = cmd
+            .status()
+            .map_err(|e| ProjectError::Build(format!("cannot run cargo: {e}")))?;
+        if !status.success() {
+            return Err(ProjectError::Build(format!(
+                "`cargo build` of `{}` failed; fix the errors above and run again",
+                self.package
+            )));
+        }
+        let path = self
+            .target_dir
+            .join(if release { "release" } else { "debug" })
+            .join(&self.binary);
+        if path.is_file() {
+            Ok(path)
+        } else {
+            Err(ProjectError::Build(format!(
+                "cargo reported success but {} is missing",
+                path.display()
+            )))
+        }
+    }
+
+    /// The directory for local-cloud state (`.portico/local/`).
+    pub fn local_dir(&self) -> PathBuf {
+        self.dir.join(".portico").join("local")
+    }
+}
+
+/// What an app binary prints with `--portico-manifest`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Manifest {
+    /// Format version.
+    pub manifest_version: u32,
+    /// Entry-point names (`api` and the schedules).
+    pub entry_points: Vec<String>,
+    /// The variable that selects the entry point.
+    pub entry_point_variable: String,
+    /// Routes.
+    pub routes: Vec<ManifestRoute>,
+    /// Schedules.
+    pub schedules: Vec<ManifestSchedule>,
+}
+
+/// A route in the manifest.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ManifestRoute {
+    /// Route name.
+    pub name: String,
+    /// `GET`, …, or `ANY`.
+    pub method: String,
+    /// API Gateway path template.
+    pub path: String,
+    /// Gateway-relevant options.
+    pub options: ManifestRouteOptions,
+}
+
+/// The options of a route that matter to the gateway.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ManifestRouteOptions {
+    /// The gateway demands an API key.
+    pub api_key_required: bool,
+}
+
+/// A schedule in the manifest.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ManifestSchedule {
+    /// Entry-point name.
+    pub name: String,
+    /// EventBridge expression.
+    pub expression: String,
+}
+
+/// Runs `binary --portico-manifest` and parses what it prints.
+///
+/// # Errors
+/// When the binary cannot run or prints something else (e.g. it is not a Portico app).
+pub fn read_manifest(binary: &Path) -> Result<Manifest, ProjectError> {
+    let out = Command::new(binary)
+        .arg("--portico-manifest")
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .output()
+        .map_err(|e| ProjectError::Manifest(format!("cannot run {}: {e}", binary.display())))?;
+    if !out.status.success() {
+        return Err(ProjectError::Manifest(format!(
+            "{} --portico-manifest failed: {}",
+            binary.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    let manifest: Manifest = serde_json::from_slice(&out.stdout).map_err(|e| {
+        ProjectError::Manifest(format!(
+            "{} did not print a Portico manifest ({e}); does its main call `portico::run`?",
+            binary.display()
+        ))
+    })?;
+    if manifest.manifest_version != 1 {
+        return Err(ProjectError::Manifest(format!(
+            "the app's manifest has version {}, this CLI reads version 1; update the CLI or the `portico` dependency",
+            manifest.manifest_version
+        )));
+    }
+    Ok(manifest)
+}
