@@ -62,6 +62,41 @@ impl Project {
     /// # Errors
     /// When there is no config, it is invalid, or Cargo does not know the package.
     pub fn discover(dir: &Path) -> Result<Self, ProjectError> {
+        let (dir, config) = Self::find_config(dir)?;
+        Self::with_package(dir, config)
+    }
+
+    /// Finds the project at `dir` for running a binary built elsewhere (`--binary PATH`):
+    /// Cargo is asked only when the directory has a `Cargo.toml`, so a directory holding just
+    /// a `portico.toml` will do (the binary then keeps the default name `bootstrap`).
+    ///
+    /// # Errors
+    /// When there is no config, it is invalid, or a `Cargo.toml` is there and Cargo does not
+    /// know the package.
+    pub fn discover_prebuilt(dir: &Path) -> Result<Self, ProjectError> {
+        let (dir, config) = Self::find_config(dir)?;
+        if dir.join("Cargo.toml").is_file() {
+            return Self::with_package(dir, config);
+        }
+        Ok(Self {
+            package: config
+                .app
+                .package
+                .clone()
+                .unwrap_or_else(|| config.app.name.get_ref().clone()),
+            binary: config
+                .app
+                .binary
+                .clone()
+                .unwrap_or_else(|| "bootstrap".to_owned()),
+            target_dir: dir.join("target"),
+            dir,
+            config,
+        })
+    }
+
+    /// The nearest directory at or above `dir` with a `portico.toml`, and that file parsed.
+    fn find_config(dir: &Path) -> Result<(PathBuf, Config), ProjectError> {
         let start = dir
             .canonicalize()
             .map_err(|e| ProjectError::Metadata(format!("{}: {e}", dir.display())))?;
@@ -71,6 +106,11 @@ impl Project {
             .ok_or_else(|| ProjectError::NoConfig(start.clone()))?
             .to_owned();
         let config = Config::load(&dir.join(config::FILE_NAME)).map_err(ProjectError::Config)?;
+        Ok((dir, config))
+    }
+
+    /// The project at `dir` (holding `config`) with its Cargo package and binary target.
+    fn with_package(dir: PathBuf, config: Config) -> Result<Self, ProjectError> {
         let metadata = cargo_metadata::MetadataCommand::new()
             .manifest_path(dir.join("Cargo.toml"))
             .no_deps()

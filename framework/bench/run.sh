@@ -34,7 +34,7 @@ cargo build --release -p portico-bench --bins >&2
 echo "# Portico benchmarks"
 echo
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs ($(uname -m), Linux $(uname -r)), $(rustc --version)," \
-  "commit $(git rev-parse --short HEAD 2>/dev/null || echo 'uncommitted')."
+  "commit $(git rev-parse --short HEAD 2>/dev/null || echo 'none')$(test -z "$(git status --porcelain 2>/dev/null)" || echo ' with uncommitted changes')."
 echo
 
 if $quick; then

@@ -605,7 +605,7 @@ fn the_manifest_is_printed_without_a_runtime_api() {
                 .is_some_and(|s| s.contains("fixture_app.rs:")),
             "{routes:?}"
         );
-        assert_eq!(routes.len(), 11);
+        assert_eq!(routes.len(), 15);
         let schedules: Vec<(&str, &str)> = manifest["schedules"]
             .as_array()
             .expect("schedules")

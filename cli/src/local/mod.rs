@@ -93,7 +93,12 @@ pub(crate) struct Plan {
 }
 
 fn plan(args: &Args) -> Result<Plan, CliError> {
-    let project = Project::discover(&args.app.dir)?;
+    // A prebuilt binary needs no Cargo package: a directory with a portico.toml will do.
+    let project = if args.binary.is_some() {
+        Project::discover_prebuilt(&args.app.dir)?
+    } else {
+        Project::discover(&args.app.dir)?
+    };
     project.config.stage(&args.stage)?;
     let binary = match &args.binary {
         Some(path) => path.clone(),

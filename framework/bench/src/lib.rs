@@ -27,7 +27,7 @@ pub mod axum_app;
 pub mod cpu;
 pub mod events;
 pub mod floor;
-pub mod hello;
+
 pub mod lambda_http_peer;
 pub mod model;
 pub mod stats;
@@ -88,7 +88,7 @@ pub fn axum_peer() -> Peer {
 /// # Panics
 /// If the hello app does not build (a route conflict).
 pub fn portico_peer() -> Peer {
-    let app = hello::hello_app()
+    let app = hello::app()
         .build()
         .unwrap_or_else(|err| panic!("the hello app builds: {err}"));
     Peer {

@@ -73,3 +73,45 @@ pub fn lambda_zip(binary: &[u8]) -> Vec<u8> {
     out.extend_from_slice(&0_u16.to_le_bytes());
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+
+    use flate2::read::DeflateDecoder;
+
+    use super::*;
+
+    fn u16_at(b: &[u8], at: usize) -> u16 {
+        u16::from_le_bytes([b[at], b[at + 1]])
+    }
+
+    fn u32_at(b: &[u8], at: usize) -> u32 {
+        u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+    }
+
+    #[test]
+    fn one_executable_bootstrap_entry_that_round_trips() {
+        let binary: Vec<u8> = (0..100_000_u32).map(|i| (i % 251) as u8).collect();
+        let zip = lambda_zip(&binary);
+        assert_eq!(zip, lambda_zip(&binary), "deterministic");
+
+        assert_eq!(u32_at(&zip, 0), 0x0403_4b50);
+        let csize = u32_at(&zip, 18) as usize;
+        assert_eq!(u32_at(&zip, 22) as usize, binary.len());
+        assert_eq!(&zip[30..39], b"bootstrap");
+        let mut unpacked = Vec::new();
+        DeflateDecoder::new(&zip[39..39 + csize])
+            .read_to_end(&mut unpacked)
+            .unwrap();
+        assert_eq!(unpacked, binary);
+        assert_eq!(u32_at(&zip, 14), crc32fast::hash(&binary));
+
+        let eocd = zip.len() - 22;
+        assert_eq!(u32_at(&zip, eocd), 0x0605_4b50);
+        let cd = u32_at(&zip, eocd + 16) as usize;
+        assert_eq!(u32_at(&zip, cd), 0x0201_4b50);
+        assert_eq!(u16_at(&zip, cd + 4) >> 8, 3, "made on Unix");
+        assert_eq!(u32_at(&zip, cd + 38) >> 16, 0o100_755, "mode 0755");
+    }
+}

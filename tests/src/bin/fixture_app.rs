@@ -8,9 +8,19 @@
 //! - `GET /private` requires an API key (`api_key_required = true`, enforced by the gateway).
 //! - `POST /items` takes `{"name": string}` as JSON only; `GET /state` reads shared state;
 //!   `GET /redirect` redirects; `GET /no-cors` opts out of the app's CORS policy.
+//! - `GET /crash` kills the process (`abort`: no panic handler runs, unlike `/panic`).
+//! - `GET /big?bytes=N` answers N bytes of text (default 7 MiB: over Lambda's 6 MB).
+//! - `GET /env` answers the process's id, executable, working directory and Lambda variables.
+//! - `GET /log?msg=M` prints `fixture: stdout M` and `fixture: stderr M` and answers the
+//!   Lambda request id.
 //! - `#[schedule]` handlers: `tick` prints a line, `nightly` fails.
 //!
 //! The app has a CORS policy for `https://app.example.com`.
+//!
+//! With `FIXTURE_RAW_RUNTIME=1` (set through `portico.toml`'s env), the process skips
+//! `portico::run` and speaks the Runtime API itself ([`raw`]), answering what the framework
+//! never would: the raw event, malformed proxy responses, hand-made multi-value headers. The
+//! manifest (`--portico-manifest`) is the same in both modes.
 
 use std::time::Duration;
 
@@ -164,6 +174,74 @@ async fn no_cors() -> &'static str {
     "no CORS headers here"
 }
 
+#[get("/crash")]
+async fn crash() -> &'static str {
+    println!("{LOG_PREFIX} crashing on purpose");
+    std::process::abort()
+}
+
+#[derive(Deserialize)]
+struct Big {
+    bytes: Option<usize>,
+}
+
+#[get("/big")]
+async fn big(Query(q): Query<Big>) -> String {
+    "x".repeat(q.bytes.unwrap_or(7 * 1024 * 1024))
+}
+
+/// The variables the Lambda host sets (and the app's own), as the process sees them.
+const SHOWN_ENV: [&str; 16] = [
+    "AWS_LAMBDA_RUNTIME_API",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_LAMBDA_INITIALIZATION_TYPE",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_EXECUTION_ENV",
+    "_HANDLER",
+    "LAMBDA_TASK_ROOT",
+    "LAMBDA_RUNTIME_DIR",
+    "TZ",
+    "PORTICO_HANDLER",
+    "FIXTURE_STAGE",
+];
+
+#[get("/env")]
+async fn env(ctx: LambdaContext) -> Json<Value> {
+    let vars: serde_json::Map<String, Value> = SHOWN_ENV
+        .iter()
+        .filter_map(|name| {
+            std::env::var(name)
+                .ok()
+                .map(|v| ((*name).to_owned(), Value::String(v)))
+        })
+        .collect();
+    Json(json!({
+        "pid": std::process::id(),
+        "exe": std::env::current_exe().ok().map(|p| p.display().to_string()),
+        "cwd": std::env::current_dir().ok().map(|p| p.display().to_string()),
+        "env": vars,
+        "request_id": ctx.request_id,
+        "deadline_ms": ctx.deadline,
+    }))
+}
+
+#[derive(Deserialize)]
+struct LogLine {
+    msg: String,
+}
+
+#[get("/log")]
+async fn log(Query(q): Query<LogLine>, ctx: LambdaContext) -> String {
+    println!("{LOG_PREFIX} stdout {}", q.msg);
+    eprintln!("{LOG_PREFIX} stderr {}", q.msg);
+    ctx.request_id
+}
+
 #[schedule("rate(1 minute)")]
 async fn tick(event: ScheduledEvent) {
     println!(
@@ -192,7 +270,11 @@ fn app() -> App {
             create_item,
             state,
             redirect,
-            no_cors
+            no_cors,
+            crash,
+            big,
+            env,
+            log
         ])
         .schedules(schedules![tick, nightly])
         .state(Greeting("hello from state"))
@@ -205,5 +287,150 @@ fn app() -> App {
 }
 
 fn main() {
+    if let Some(api) = raw::wanted() {
+        raw::serve(&api);
+    }
     portico::run(app());
+}
+
+/// A Runtime API client of its own, to answer what the framework never would.
+mod raw {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+
+    use serde_json::{Value, json};
+
+    /// The Runtime API address when raw mode is on (and no manifest is asked for).
+    pub fn wanted() -> Option<String> {
+        let on = std::env::var("FIXTURE_RAW_RUNTIME").is_ok_and(|v| v == "1");
+        let manifest = std::env::args().skip(1).any(|a| a == "--portico-manifest")
+            || std::env::var_os("PORTICO_MANIFEST").is_some();
+        if on && !manifest {
+            std::env::var("AWS_LAMBDA_RUNTIME_API").ok()
+        } else {
+            None
+        }
+    }
+
+    /// Answers invocations until the process is stopped.
+    pub fn serve(api: &str) -> ! {
+        loop {
+            let (head, event) = call(api, "GET", "/2018-06-01/runtime/invocation/next", b"");
+            let id = head
+                .lines()
+                .find_map(|line| {
+                    let (name, value) = line.split_once(':')?;
+                    name.eq_ignore_ascii_case("lambda-runtime-aws-request-id")
+                        .then(|| value.trim().to_owned())
+                })
+                .expect("the Runtime API names the invocation");
+            let reply = reply(&event);
+            call(
+                api,
+                "POST",
+                &format!("/2018-06-01/runtime/invocation/{id}/response"),
+                &reply,
+            );
+        }
+    }
+
+    /// The proxy response (or not) for the event's path.
+    fn reply(event: &[u8]) -> Vec<u8> {
+        let parsed: Value = serde_json::from_slice(event).unwrap_or(Value::Null);
+        let text = |body: Value| body.to_string().into_bytes();
+        match parsed["path"].as_str().unwrap_or_default() {
+            "/raw/event" => text(json!({
+                "statusCode": 200,
+                "headers": {"Content-Type": "application/json"},
+                "body": String::from_utf8_lossy(event),
+            })),
+            "/raw/not-json" => b"this is not a proxy response".to_vec(),
+            "/raw/unknown-field" => {
+                text(json!({"statusCode": 200, "body": "x", "statuscode": 201}))
+            }
+            "/raw/body-number" => text(json!({"statusCode": 200, "body": 42})),
+            "/raw/multi" => text(json!({
+                "statusCode": 201,
+                "headers": {"X-Single": "one", "Set-Cookie": "dropped=1", "Content-Type": "text/plain"},
+                "multiValueHeaders": {
+                    "Set-Cookie": ["a=1; Path=/", "b=2; Path=/; HttpOnly"],
+                    "X-Multi": ["x", "y"],
+                },
+                "body": "multi",
+            })),
+            "/raw/base64" => text(json!({
+                "statusCode": 200,
+                "headers": {"Content-Type": "image/png"},
+                "isBase64Encoded": true,
+                "body": base64(super::PNG),
+            })),
+            other => text(json!({"statusCode": 404, "body": format!("no raw route {other}")})),
+        }
+    }
+
+    /// One HTTP/1.1 exchange with the Runtime API: the response head and body.
+    fn call(api: &str, method: &str, path: &str, body: &[u8]) -> (String, Vec<u8>) {
+        let mut stream = TcpStream::connect(api).expect("connect to the Runtime API");
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {api}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        stream
+            .write_all(head.as_bytes())
+            .expect("send to the Runtime API");
+        stream.write_all(body).expect("send to the Runtime API");
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).expect("read the Runtime API");
+        let split = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("an HTTP response");
+        let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+        let mut body = raw[split + 4..].to_vec();
+        if head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
+            body = dechunk(&body);
+        }
+        (head, body)
+    }
+
+    fn dechunk(mut data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        while let Some(end) = data.windows(2).position(|w| w == b"\r\n") {
+            let size = std::str::from_utf8(&data[..end])
+                .ok()
+                .and_then(|s| usize::from_str_radix(s.split(';').next()?.trim(), 16).ok())
+                .unwrap_or(0);
+            if size == 0 {
+                break;
+            }
+            let start = end + 2;
+            out.extend_from_slice(&data[start..start + size]);
+            data = &data[start + size + 2..];
+        }
+        out
+    }
+
+    fn base64(bytes: &[u8]) -> String {
+        const ALPHABET: &[u8; 64] =
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut out = String::new();
+        for chunk in bytes.chunks(3) {
+            let n = chunk
+                .iter()
+                .enumerate()
+                .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+            for i in 0..4 {
+                if i <= chunk.len() {
+                    out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+                } else {
+                    out.push('=');
+                }
+            }
+        }
+        out
+    }
 }

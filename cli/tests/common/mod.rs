@@ -1,0 +1,730 @@
+//! Harness of the end-to-end tests of `portico local`: the app binaries, a temporary app
+//! directory per test, the `portico local` server as a real child process, a raw HTTP/1.1
+//! client over loopback (it keeps header case and repeated headers, and can misbehave on
+//! purpose), and `/proc` scans for the server's child processes.
+//!
+//! Every wait polls with a deadline; nothing sleeps as a means of synchronisation.
+
+#![allow(dead_code, reason = "each test binary uses a different part of the harness")]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The `portico` binary under test.
+pub const PORTICO: &str = env!("CARGO_BIN_EXE_portico");
+
+/// How long a server may take to print its banner (it reads the app's manifest first).
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a stopped server may take to exit (2 s grace for its children, a few for drains).
+const STOP_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the cli crate is in the workspace")
+        .to_owned()
+}
+
+/// A file of `cli/tests/fixtures/`.
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("fixtures")
+        .join(name)
+}
+
+/// The app binaries the tests run, built once per test binary.
+pub struct Apps {
+    /// `tests/src/bin/fixture_app.rs`.
+    pub fixture: PathBuf,
+    /// `examples/hello`'s `bootstrap`.
+    pub hello: PathBuf,
+}
+
+/// Builds the fixture app and the hello example (once), and copies them to this test run's
+/// directory, so that a build elsewhere in the workspace cannot change them mid-run.
+pub fn apps() -> &'static Apps {
+    static APPS: OnceLock<Apps> = OnceLock::new();
+    APPS.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        // Cargo releases its build-directory lock before running tests, so a nested build in
+        // the same target directory does not wait for the outer `cargo test`.
+        let output = Command::new(cargo)
+            .current_dir(workspace())
+            .args([
+                "build",
+                "--package",
+                "portico-e2e",
+                "--bin",
+                "fixture_app",
+                "--package",
+                "hello",
+                "--bin",
+                "bootstrap",
+                "--message-format",
+                "json-render-diagnostics",
+            ])
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("run cargo build");
+        assert!(output.status.success(), "cargo build of the test apps failed");
+        let mut built = std::collections::HashMap::new();
+        for line in String::from_utf8_lossy(&output.stdout).lines() {
+            let Ok(message) = serde_json::from_str::<Value>(line) else {
+                continue;
+            };
+            if let (Some(name), Some(exe)) = (
+                message["target"]["name"].as_str(),
+                message["executable"].as_str(),
+            ) {
+                built.insert(name.to_owned(), PathBuf::from(exe));
+            }
+        }
+        let dir = run_dir().join("bin");
+        std::fs::create_dir_all(&dir).expect("create the binaries directory");
+        let copy = |target: &str, name: &str| {
+            let from = built
+                .get(target)
+                .unwrap_or_else(|| panic!("cargo built no `{target}`: {built:?}"));
+            let to = dir.join(name);
+            std::fs::copy(from, &to).expect("copy a test app");
+            to
+        };
+        Apps {
+            fixture: copy("fixture_app", "fixture_app"),
+            hello: copy("bootstrap", "hello"),
+        }
+    })
+}
+
+/// This test process's scratch directory; those of test processes that are gone are removed.
+fn run_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let base = std::env::temp_dir();
+        if let Ok(entries) = std::fs::read_dir(&base) {
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                let Some(pid) = name
+                    .to_str()
+                    .and_then(|n| n.strip_prefix("portico-cli-e2e-"))
+                    .and_then(|p| p.parse::<u32>().ok())
+                else {
+                    continue;
+                };
+                if !Path::new(&format!("/proc/{pid}")).exists() {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
+        }
+        let dir = base.join(format!("portico-cli-e2e-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("create the test run directory");
+        dir
+    })
+}
+
+/// A fresh app directory for one test: removed when dropped.
+pub struct AppDir {
+    pub path: PathBuf,
+}
+
+impl AppDir {
+    /// A directory holding a copy of `config` as its `portico.toml`.
+    pub fn new(test: &str, config: &Path) -> Self {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let path = run_dir().join(format!("{test}-{n}"));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create the app directory");
+        std::fs::copy(config, path.join("portico.toml")).expect("copy the config");
+        Self { path }
+    }
+
+    /// `.portico/local/` of the app.
+    pub fn local_dir(&self) -> PathBuf {
+        self.path.join(".portico").join("local")
+    }
+}
+
+impl Drop for AppDir {
+    fn drop(&mut self) {
+        if std::env::var_os("PORTICO_KEEP_TEST_DIRS").is_none() {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+/// Polls `check` until it returns `Some`, or panics with `what` after `timeout`.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// A running `portico local`.
+pub struct Server {
+    child: Child,
+    /// The server's process id.
+    pub pid: u32,
+    /// The gateway's address.
+    pub addr: SocketAddr,
+    /// The gateway's base URL, as the banner prints it (with the stage unless
+    /// `--no-stage-prefix`).
+    pub api_url: String,
+    /// The path prefix of the API: `/dev`, or empty.
+    pub prefix: String,
+    /// The services endpoint's address.
+    pub services: SocketAddr,
+    /// The app directory.
+    pub app_dir: PathBuf,
+    stdout: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<String>>,
+    /// Every child process seen so far: `(pid, start time)`.
+    seen_children: Vec<(u32, u64)>,
+}
+
+impl Server {
+    /// Starts `portico local --app DIR --binary BINARY --port 0 --services-port 0 ARGS…` and
+    /// waits for its banner.
+    pub fn start(app_dir: &Path, binary: &Path, args: &[&str]) -> Self {
+        let mut command = Command::new(PORTICO);
+        command
+            .arg("local")
+            .arg("--app")
+            .arg(app_dir)
+            .arg("--binary")
+            .arg(binary)
+            .args(["--port", "0", "--services-port", "0"])
+            .args(args)
+            .env_remove("NO_COLOR")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("start portico local");
+        let stdout = Arc::new(Mutex::new(String::new()));
+        let stderr = Arc::new(Mutex::new(String::new()));
+        collect(child.stdout.take().expect("stdout"), Arc::clone(&stdout));
+        collect(child.stderr.take().expect("stderr"), Arc::clone(&stderr));
+        let pid = child.id();
+        let mut server = Self {
+            child,
+            pid,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            api_url: String::new(),
+            prefix: String::new(),
+            services: SocketAddr::from(([127, 0, 0, 1], 0)),
+            app_dir: app_dir.to_owned(),
+            stdout,
+            stderr,
+            seen_children: Vec::new(),
+        };
+        let deadline = Instant::now() + START_TIMEOUT;
+        let (api, services) = loop {
+            let out = server.stdout();
+            let line = |prefix: &str| {
+                out.lines()
+                    .find_map(|l| l.strip_prefix(prefix))
+                    .map(str::to_owned)
+            };
+            if let (Some(api), Some(services)) =
+                (line("API: "), line("AWS services (Lambda Invoke): "))
+            {
+                break (api, services);
+            }
+            if let Ok(Some(status)) = server.child.try_wait() {
+                panic!(
+                    "portico local exited with {status} before its banner\nstdout:\n{}\nstderr:\n{}",
+                    server.stdout(),
+                    server.stderr()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no banner within {START_TIMEOUT:?}\nstdout:\n{out}\nstderr:\n{}",
+                server.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let rest = api.strip_prefix("http://").expect("an http:// API URL");
+        let (authority, prefix) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, ""),
+        };
+        server.addr = authority.parse().expect("the API URL's address");
+        server.prefix = prefix.to_owned();
+        server.api_url = api.clone();
+        server.services = services
+            .strip_prefix("http://")
+            .and_then(|a| a.parse().ok())
+            .expect("the services URL's address");
+        server
+    }
+
+    /// Everything the server printed on stdout so far.
+    pub fn stdout(&self) -> String {
+        self.stdout.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Everything the server printed on stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Waits until stdout has a line containing every one of `needles`; returns that line.
+    pub fn wait_for_line(&self, needles: &[&str], timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let out = self.stdout();
+            if let Some(line) = out
+                .lines()
+                .find(|line| needles.iter().all(|n| line.contains(n)))
+            {
+                return line.to_owned();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no line with {needles:?} within {timeout:?} in the output of portico local:\n{out}\nstderr:\n{}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// A request to the API: `path` is below the API's base URL (the stage is added).
+    pub fn request(&self, method: &str, path: &str) -> Req {
+        Req::new(self.addr, method, &format!("{}{path}", self.prefix))
+    }
+
+    /// `GET path` below the API's base URL.
+    pub fn get(&self, path: &str) -> Res {
+        self.request("GET", path).send()
+    }
+
+    /// The server's child processes now (and remembered for [`Server::stop`]'s checks).
+    pub fn children(&mut self) -> Vec<u32> {
+        let now = children_of(self.pid);
+        for child in &now {
+            if !self.seen_children.iter().any(|(pid, _)| pid == &child.0) {
+                self.seen_children.push(*child);
+            }
+        }
+        now.into_iter().map(|(pid, _)| pid).collect()
+    }
+
+    /// Every child process seen by [`Server::children`] so far.
+    pub fn seen_children(&self) -> Vec<u32> {
+        self.seen_children.iter().map(|(pid, _)| *pid).collect()
+    }
+
+    /// Whether the server is still running.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Sends `signal` (`TERM`, `INT`, `KILL`) to the server.
+    pub fn signal(&self, signal: &str) {
+        send_signal(self.pid, signal);
+    }
+
+    /// Sends `signal` and waits for the server to exit.
+    pub fn stop_with(&mut self, signal: &str) -> ExitStatus {
+        self.children();
+        self.signal(signal);
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for portico local") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "portico local did not exit within {STOP_TIMEOUT:?} of SIG{signal}\nstdout:\n{}",
+                self.stdout()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The children seen while running that are still alive, and every process running a
+    /// copy of the app from the server's private binary directory.
+    pub fn leftovers(&self) -> Vec<String> {
+        let mut left: Vec<String> = self
+            .seen_children
+            .iter()
+            .filter(|child| alive(**child))
+            .map(|(pid, _)| format!("child {pid}: {}", describe(*pid)))
+            .collect();
+        let bin_dir = std::env::temp_dir().join(format!("portico-local-{}-", self.pid));
+        let bin_dir = bin_dir.to_string_lossy().into_owned();
+        for (pid, _) in all_processes() {
+            if let Ok(exe) = std::fs::read_link(format!("/proc/{pid}/exe")) {
+                if exe.to_string_lossy().starts_with(&bin_dir) && proc_state(pid) != Some('Z') {
+                    left.push(format!("process {pid} runs {}", exe.display()));
+                }
+            }
+        }
+        left
+    }
+
+    /// Waits (up to `timeout`) until no child of the server is left; panics naming them.
+    pub fn assert_no_leftovers(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = self.leftovers();
+            if left.is_empty() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "processes outlived portico local: {left:?}\nstdout:\n{}",
+                self.stdout()
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            send_signal(self.pid, "TERM");
+            let deadline = Instant::now() + STOP_TIMEOUT;
+            while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        if std::thread::panicking() {
+            eprintln!(
+                "--- portico local (pid {}) stdout:\n{}\n--- stderr:\n{}",
+                self.pid,
+                self.stdout(),
+                self.stderr()
+            );
+        }
+    }
+}
+
+fn collect(stream: impl Read + Send + 'static, into: Arc<Mutex<String>>) {
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(stream);
+        let mut line = Vec::new();
+        while reader.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
+            into.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push_str(&String::from_utf8_lossy(&line));
+            line.clear();
+        }
+    });
+}
+
+/// Sends a signal with the `kill` command (the tests use no `unsafe`).
+pub fn send_signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{signal} {pid} failed");
+}
+
+/// `(pid, start time)` of every process.
+fn all_processes() -> Vec<(u32, u64)> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| Some((pid, stat(pid)?.start_time)))
+        .collect()
+}
+
+/// The fields of `/proc/<pid>/stat` the tests need.
+struct Stat {
+    state: char,
+    ppid: u32,
+    start_time: u64,
+}
+
+fn stat(pid: u32) -> Option<Stat> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // `pid (comm) state ppid …`: comm may hold spaces and parentheses.
+    let rest = &text[text.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    Some(Stat {
+        state: fields.first()?.chars().next()?,
+        ppid: fields.get(1)?.parse().ok()?,
+        // Field 22 of the whole line; `rest` starts at field 3.
+        start_time: fields.get(19)?.parse().ok()?,
+    })
+}
+
+fn proc_state(pid: u32) -> Option<char> {
+    stat(pid).map(|s| s.state)
+}
+
+/// The children of `pid` (zombies excluded): `(pid, start time)`.
+pub fn children_of(pid: u32) -> Vec<(u32, u64)> {
+    all_processes()
+        .into_iter()
+        .filter(|(child, _)| {
+            stat(*child).is_some_and(|s| s.ppid == pid && s.state != 'Z')
+        })
+        .collect()
+}
+
+/// Whether the process `(pid, start time)` still runs (a zombie has ended).
+fn alive((pid, start_time): (u32, u64)) -> bool {
+    stat(pid).is_some_and(|s| s.start_time == start_time && s.state != 'Z')
+}
+
+/// Whether `pid` runs (and is not a zombie).
+pub fn pid_alive(pid: u32) -> bool {
+    stat(pid).is_some_and(|s| s.state != 'Z')
+}
+
+fn describe(pid: u32) -> String {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .unwrap_or_default()
+}
+
+/// A request, written by hand onto a fresh connection.
+pub struct Req {
+    addr: SocketAddr,
+    method: String,
+    target: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    timeout: Duration,
+}
+
+impl Req {
+    /// `method target` to `addr` (`target` as it goes on the request line).
+    pub fn new(addr: SocketAddr, method: &str, target: &str) -> Self {
+        Self {
+            addr,
+            method: method.to_owned(),
+            target: target.to_owned(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            timeout: Duration::from_secs(60),
+        }
+    }
+
+    /// Adds a header, name spelled as given (repeat it for several values).
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Sets the body (and `Content-Length`).
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    /// The request's bytes: `Host`, the headers, `Content-Length` when there is a body,
+    /// `Connection: close`.
+    pub fn bytes(&self) -> Vec<u8> {
+        let mut head = format!("{} {} HTTP/1.1\r\n", self.method, self.target);
+        if !self.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
+            head.push_str(&format!("Host: {}\r\n", self.addr));
+        }
+        for (name, value) in &self.headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        if !self.body.is_empty() {
+            head.push_str(&format!("Content-Length: {}\r\n", self.body.len()));
+        }
+        head.push_str("Connection: close\r\n\r\n");
+        let mut bytes = head.into_bytes();
+        bytes.extend_from_slice(&self.body);
+        bytes
+    }
+
+    /// Sends the request and reads the whole response.
+    pub fn send(self) -> Res {
+        let bytes = self.bytes();
+        exchange(self.addr, &bytes, self.timeout)
+            .unwrap_or_else(|e| panic!("{} {}: {e}", self.method, self.target))
+    }
+}
+
+/// Writes `bytes` on a new connection to `addr` and reads the response until the server
+/// closes the connection.
+pub fn exchange(addr: SocketAddr, bytes: &[u8], timeout: Duration) -> Result<Res, String> {
+    let bytes = bytes.to_vec();
+    exchange_with(addr, timeout, move |stream| stream.write_all(&bytes))
+}
+
+/// Connects to `addr`, lets `write` send the request from another thread while this one
+/// reads the response until the server closes the connection.
+///
+/// A server that answers before reading everything (413) closes while the rest is still
+/// being written; reading at the same time gets its answer before the connection resets.
+pub fn exchange_with(
+    addr: SocketAddr,
+    timeout: Duration,
+    write: impl FnOnce(&mut TcpStream) -> std::io::Result<()> + Send + 'static,
+) -> Result<Res, String> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+        .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+    stream.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+    stream.set_write_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+    let mut writer = stream.try_clone().map_err(|e| e.to_string())?;
+    let written = std::thread::spawn(move || write(&mut writer));
+    let mut raw = Vec::new();
+    let read = stream.read_to_end(&mut raw);
+    let written = written.join().map_err(|_| "the writer panicked".to_owned())?;
+    if raw.is_empty() {
+        return Err(format!("no response (write: {written:?}, read: {read:?})"));
+    }
+    Res::parse(&raw)
+}
+
+/// A response as received.
+#[derive(Debug, Clone)]
+pub struct Res {
+    pub status: u16,
+    /// Header names as sent, in order.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Res {
+    /// Parses a whole HTTP/1.1 response (`Content-Length`, chunked, or until close).
+    pub fn parse(raw: &[u8]) -> Result<Self, String> {
+        let end = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .ok_or_else(|| format!("no response head in {:?}", String::from_utf8_lossy(raw)))?;
+        let head = String::from_utf8_lossy(&raw[..end]);
+        let mut lines = head.split("\r\n");
+        let status_line = lines.next().unwrap_or_default();
+        let status = status_line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| format!("bad status line {status_line:?}"))?;
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(n, v)| (n.to_owned(), v.trim().to_owned()))
+            .collect();
+        let rest = &raw[end + 4..];
+        let chunked = headers.iter().any(|(n, v)| {
+            n.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked")
+        });
+        let body = if chunked {
+            dechunk(rest)?
+        } else {
+            match headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+                .and_then(|(_, v)| v.parse::<usize>().ok())
+            {
+                Some(len) if len <= rest.len() => rest[..len].to_vec(),
+                Some(len) => return Err(format!("body of {} bytes, {len} announced", rest.len())),
+                None => rest.to_vec(),
+            }
+        };
+        Ok(Self {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// The first value of header `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of header `name` (any case), in order.
+    pub fn header_all(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The body as JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {} {}", self.status, self.text()))
+    }
+}
+
+fn dechunk(mut data: &[u8]) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    loop {
+        let end = data
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .ok_or("a chunk without its size line")?;
+        let size = std::str::from_utf8(&data[..end])
+            .ok()
+            .and_then(|s| usize::from_str_radix(s.split(';').next()?.trim(), 16).ok())
+            .ok_or("a bad chunk size")?;
+        if size == 0 {
+            return Ok(out);
+        }
+        let start = end + 2;
+        let chunk = data.get(start..start + size).ok_or("a truncated chunk")?;
+        out.extend_from_slice(chunk);
+        data = data.get(start + size + 2..).ok_or("a truncated chunk")?;
+    }
+}
+
+/// Runs `portico ARGS…` with `stdin` and waits for it (with a deadline).
+pub fn portico(args: &[&str], stdin: &[u8]) -> std::process::Output {
+    let mut child = Command::new(PORTICO)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run portico");
+    let mut input = child.stdin.take().expect("stdin");
+    let stdin = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(&stdin);
+    });
+    let (done, wait) = std::sync::mpsc::channel();
+    let pid = child.id();
+    std::thread::spawn(move || {
+        let _ = done.send(child.wait_with_output());
+    });
+    let output = match wait.recv_timeout(Duration::from_secs(60)) {
+        Ok(output) => output.expect("wait for portico"),
+        Err(_) => {
+            send_signal(pid, "KILL");
+            panic!("portico {args:?} did not finish within 60 s");
+        }
+    };
+    let _ = writer.join();
+    output
+}
