@@ -64,21 +64,51 @@ def proc_stat(pid: int) -> list[str] | None:
     return rest  # rest[0] = state, rest[3] = pgrp, rest[4] = session, rest[11] = utime, rest[12] = stime
 
 
-def session_pids(sid: int) -> list[int]:
-    pids = []
+def process_table() -> dict[int, list[str]]:
+    table = {}
     for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        st = proc_stat(int(entry))
-        if st and int(st[4]) == sid and st[0] != "Z":
-            pids.append(int(entry))
-    return pids
+        if entry.isdigit():
+            st = proc_stat(int(entry))
+            if st and st[0] != "Z":
+                table[int(entry)] = st
+    return table
 
 
-def session_cpu_seconds(sid: int) -> float:
-    """User + system CPU time of the session's live processes (and their reaped children)."""
+def process_tree(leader: int) -> dict[int, str]:
+    """The leader, its descendants and the members of its session, as pid -> start time.
+    Descendants count even when they made their own session (cargo lambda's function
+    instances do; portico's function processes get their own process groups)."""
+    table = process_table()
+    children: dict[int, list[int]] = {}
+    for pid, st in table.items():
+        children.setdefault(int(st[1]), []).append(pid)
+    found = {pid for pid, st in table.items() if int(st[4]) == leader}
+    todo = [leader] + list(found)
+    while todo:
+        pid = todo.pop()
+        if pid in table:
+            found.add(pid)
+        for child in children.get(pid, []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return {pid: table[pid][19] for pid in found if pid in table}
+
+
+def alive(known: dict[int, str]) -> list[int]:
+    """The pids of `known` still running (same start time, so not a reused pid)."""
+    out = []
+    for pid, start in known.items():
+        st = proc_stat(pid)
+        if st and st[0] != "Z" and st[19] == start:
+            out.append(pid)
+    return out
+
+
+def cpu_seconds(pids) -> float:
+    """User + system CPU time of these processes (and of their reaped children)."""
     total = 0
-    for pid in session_pids(sid):
+    for pid in pids:
         st = proc_stat(pid)
         if st:
             total += int(st[11]) + int(st[12]) + int(st[13]) + int(st[14])
@@ -152,7 +182,13 @@ class Running:
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own session and process group: we can find it all
         )
-        self.sid = self.proc.pid
+        self.leader = self.proc.pid
+        self.known: dict[int, str] = {}
+
+    def track(self) -> list[int]:
+        tree = process_tree(self.leader)
+        self.known.update(tree)
+        return list(tree)
 
     def wait_ready(self, timeout: float) -> float:
         start = time.monotonic()
@@ -183,16 +219,21 @@ class Running:
         """Stops the server as Ctrl-C would, then anything left in its session.
         Returns what had to be killed after the polite stop (should be nothing)."""
         leftovers: list[str] = []
+        self.track()
         try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
+            os.killpg(self.leader, signal.SIGTERM)
         except ProcessLookupError:
             pass
         deadline = time.monotonic() + 8
-        while time.monotonic() < deadline and session_pids(self.sid):
-            self.proc.poll()
+        while time.monotonic() < deadline:
+            self.proc.poll()  # reap the leader
+            self.known.update({p: s for p, s in process_tree(self.leader).items() if p != self.leader})
+            if not alive(self.known):
+                break
             time.sleep(0.1)
         for sig in (signal.SIGTERM, signal.SIGKILL):
-            left = session_pids(self.sid)
+            self.proc.poll()
+            left = alive(self.known)
             if not left:
                 break
             for pid in left:
@@ -212,7 +253,7 @@ class Running:
             self.proc.kill()
             self.proc.wait()
         self.log_file.close()
-        still = session_pids(self.sid)
+        still = alive(self.known)
         if still:
             raise RuntimeError(f"processes of {self.server.name} survived SIGKILL: {still}")
         return leftovers
@@ -273,16 +314,19 @@ def measure(args: argparse.Namespace, server: Server, round_no: int) -> tuple[Sa
     running = Running(server, log_path)
     try:
         ready = running.wait_ready(args.ready_timeout)
-        listening = listening_addresses(session_pids(running.sid))
+        listening = listening_addresses(running.track())
         bad = [a for a in listening if not is_loopback(a)]
         if bad:
             raise RuntimeError(f"{server.name} listens beyond loopback: {bad}")
         if args.warmup > 0:
             run_wrk(args, server.url, args.warmup, latency=False)
         load = os.getloadavg()[0]
-        cpu0 = session_cpu_seconds(running.sid)
+        pids = running.track()
+        cpu0 = cpu_seconds(pids)
         text = run_wrk(args, server.url, args.duration, latency=True)
-        cpu1 = session_cpu_seconds(running.sid)
+        cpu1 = cpu_seconds(pids)
+        if set(running.track()) != set(pids):
+            log(f"  {server.name}: its processes changed during the measurement; CPU is partial")
         (WORK / "logs" / f"{server.name.replace(' ', '_')}-{round_no}.wrk").write_text(text)
         rps, p50, p99, requests, errors = parse_wrk(text)
         cpu_us = (cpu1 - cpu0) * 1e6 / max(requests, 1)

@@ -68,9 +68,12 @@ const FUNCTION: &str = "api";
 const DEFAULT_INTEGRATION_TIMEOUT: Duration = Duration::from_secs(29);
 /// API Gateway's REST API payload limit.
 const MAX_REQUEST_BODY: usize = 10 * 1024 * 1024;
-/// Lambda's synchronous invocation payload limit, request and response (bytes, as Lambda's
-/// own error message states it).
+/// Lambda's synchronous invocation limit on the response payload (bytes, as Lambda's own
+/// error message states it).
 const MAX_LAMBDA_PAYLOAD: usize = 6_291_556;
+/// Lambda's synchronous invocation limit on the request payload: 100 bytes less than the
+/// response's ("Request must be smaller than 6291456 bytes for the InvokeFunction operation").
+const MAX_LAMBDA_REQUEST: usize = 6_291_456;
 /// API Gateway's limit on the request line plus header values.
 const MAX_HEADER_BYTES: usize = 10_240;
 /// Beyond this the head is not even parsed: hyper answers `431` and closes.
@@ -614,11 +617,11 @@ impl Gateway {
                 format!("cannot encode the event: {e}"),
             )
         })?;
-        if event.len() > MAX_LAMBDA_PAYLOAD {
+        if event.len() > MAX_LAMBDA_REQUEST {
             return Err(Failure::new(
                 GatewayError::RequestTooLarge,
                 format!(
-                    "the event is {} bytes, over Lambda's {MAX_LAMBDA_PAYLOAD}-byte request limit",
+                    "the event is {} bytes, over Lambda's {MAX_LAMBDA_REQUEST}-byte request limit",
                     event.len()
                 ),
             ));

@@ -481,6 +481,14 @@ impl LambdaHost {
     }
 }
 
+impl Drop for HostShared {
+    fn drop(&mut self) {
+        // A host dropped without `shutdown` (an error while the local cloud starts): its
+        // processes die with their handles; the copies go too.
+        let _ = std::fs::remove_dir_all(&self.bin_dir);
+    }
+}
+
 impl HostShared {
     fn find(&self, function: &str) -> Option<Arc<Function>> {
         // `name:$LATEST` and ARNs (`arn:aws:lambda:…:function:name[:qualifier]`) too.
@@ -1984,7 +1992,12 @@ fn random_u64() -> u64 {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    hasher.write_u128(Instant::now().elapsed().as_nanos());
+    // std seeds each `RandomState` from the OS; the clock keeps runs apart regardless.
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
     hasher.finish()
 }
 

@@ -484,10 +484,13 @@ mod tests {
             "13:04:05.006 api [short] hi"
         );
         let colored = render_line(t, "api", Some("a1b2c3d4-0000"), "hi", Style::Color);
-        assert!(colored.contains("\x1b["), "{colored:?}");
-        assert!(
-            colored.ends_with("] \x1b[0m hi") || colored.ends_with(" hi"),
-            "{colored:?}"
+        let palette_id = palette("a1b2c3d4");
+        assert_eq!(
+            colored,
+            format!(
+                "\x1b[2m13:04:05.006\x1b[0m \x1b[{}mapi\x1b[0m \x1b[2m[\x1b[{palette_id}ma1b2c3d4\x1b[0m\x1b[2m]\x1b[0m hi",
+                palette("api")
+            )
         );
         assert_eq!(palette("api"), palette("api"));
         assert!(is_platform_line("REPORT RequestId: x\tDuration: 1.00 ms"));

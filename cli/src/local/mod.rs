@@ -161,8 +161,8 @@ async fn serve(args: Args) -> Result<(), CliError> {
     std::fs::create_dir_all(&local_dir)?;
     let store = Arc::new(store::Store::open(&local_dir.join("state.db"))?);
     let logs = logs::LogSink::start(Arc::clone(&store), logs::Style::detect());
-    let host = lambda::LambdaHost::start(plan.functions.clone(), logs.clone()).await?;
 
+    // Ports first: a port in use must fail before any binary is copied or process started.
     let api_listener = tokio::net::TcpListener::bind(SocketAddr::new(args.host, args.port))
         .await
         .map_err(|e| {
@@ -191,6 +191,7 @@ async fn serve(args: Args) -> Result<(), CliError> {
     let services_addr = services_listener.local_addr()?;
 
     let keys = usage::ApiKeys::resolve(&plan.project.config, &store, &local_dir)?;
+    let host = lambda::LambdaHost::start(plan.functions.clone(), logs.clone()).await?;
     let api_url = plan.gateway.base_url(api_addr);
     let endpoint = Endpoint {
         api_url: api_url.clone(),
@@ -248,18 +249,17 @@ async fn serve(args: Args) -> Result<(), CliError> {
     print_banner(&plan, &api_url, &endpoint.services_url, &keys, &args);
 
     wait_for_stop().await;
-    eprintln!("stopping: ending every function process");
+    eprintln!("stopping: finishing requests in flight, then ending every function process");
     let _ = shutdown.send(true);
+    // The gateway and the services endpoint stop accepting and give requests in flight their
+    // few seconds of drain while the functions still run; only then do the processes go
+    // (stopping them first would turn every request in flight into a 502).
+    let _ = tokio::time::timeout(Duration::from_secs(6), async {
+        let _ = tokio::join!(gateway_task, services_task);
+    })
+    .await;
     host.shutdown().await;
-    for task in [
-        Some(gateway_task),
-        Some(services_task),
-        scheduler_task,
-        watch_task,
-    ]
-    .into_iter()
-    .flatten()
-    {
+    for task in [scheduler_task, watch_task].into_iter().flatten() {
         let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
     }
     logs.flush().await;

@@ -19,7 +19,8 @@
 //!
 //! With `FIXTURE_RAW_RUNTIME=1` (set through `portico.toml`'s env), the process skips
 //! `portico::run` and speaks the Runtime API itself ([`raw`]), answering what the framework
-//! never would: the raw event, malformed proxy responses, hand-made multi-value headers. The
+//! never would: the raw event (any path but the `/raw/…` ones below), malformed proxy
+//! responses, hand-made multi-value headers. The
 //! manifest (`--portico-manifest`) is the same in both modes.
 
 use std::time::Duration;
@@ -339,11 +340,6 @@ mod raw {
         let parsed: Value = serde_json::from_slice(event).unwrap_or(Value::Null);
         let text = |body: Value| body.to_string().into_bytes();
         match parsed["path"].as_str().unwrap_or_default() {
-            "/raw/event" => text(json!({
-                "statusCode": 200,
-                "headers": {"Content-Type": "application/json"},
-                "body": String::from_utf8_lossy(event),
-            })),
             "/raw/not-json" => b"this is not a proxy response".to_vec(),
             "/raw/unknown-field" => {
                 text(json!({"statusCode": 200, "body": "x", "statuscode": 201}))
@@ -364,7 +360,16 @@ mod raw {
                 "isBase64Encoded": true,
                 "body": base64(super::PNG),
             })),
-            other => text(json!({"statusCode": 404, "body": format!("no raw route {other}")})),
+            "/raw/remapped" => text(json!({
+                "headers": {"Server": "fixture", "WWW-Authenticate": "Basic"},
+                "body": "{}",
+            })),
+            // Any other path: the event as received.
+            _ => text(json!({
+                "statusCode": 200,
+                "headers": {"Content-Type": "application/json"},
+                "body": String::from_utf8_lossy(event),
+            })),
         }
     }
 
