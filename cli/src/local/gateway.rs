@@ -488,6 +488,7 @@ impl Gateway {
         }
         let status = response.status().as_u16();
         let elapsed = started.elapsed().as_millis();
+        let target = redact_query(&target);
         let line = match note {
             Some(note) => format!(
                 "API {method} {target} -> {status} in {elapsed} ms: {note} (request {})",
@@ -1914,6 +1915,23 @@ fn parse_head(head: &[u8]) -> Option<(RawHead, Scan)> {
     Some((RawHead { headers }, next))
 }
 
+/// A request target for the terminal: query values may be secrets (task tokens, signed
+/// links), so only the parameter names are shown.
+fn redact_query(target: &str) -> String {
+    let Some((path, query)) = target.split_once('?') else {
+        return target.to_owned();
+    };
+    let names: Vec<String> = query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) => format!("{name}=…"),
+            None => pair.to_owned(),
+        })
+        .collect();
+    format!("{path}?{}", names.join("&"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -3166,5 +3184,14 @@ GET /dev/c HTTP/1.1\nUser-AGENT:  curl \n\n";
         assert_eq!(text.matches("HTTP/1.1 200").count(), 2, "{text}");
         assert!(!text.contains("\"/x\""), "no body for HEAD: {text}");
         stop(server).await;
+    }
+
+    #[test]
+    fn the_request_line_hides_query_values() {
+        assert_eq!(redact_query("/dev/users/42"), "/dev/users/42");
+        assert_eq!(
+            redact_query("/dev/respond/succeed?taskToken=SECRET&x=1&flag"),
+            "/dev/respond/succeed?taskToken=…&x=…&flag"
+        );
     }
 }
