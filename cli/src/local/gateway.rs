@@ -2821,7 +2821,7 @@ GET /dev/c HTTP/1.1\nUser-AGENT:  curl \n\n";
         let lines = server.lines.lock().unwrap().clone();
         assert_eq!(lines.len(), 2, "{lines:?}");
         assert!(
-            lines[0].starts_with("API POST /dev/users?x=1 -> 200 in "),
+            lines[0].starts_with("API POST /dev/users?x=… -> 200 in "),
             "{lines:?}"
         );
         stop(server).await;
