@@ -117,23 +117,22 @@ pub(super) fn decode_http_api_event(
 
 /// Response → HTTP API (payload 2.0) / function URL response: `Set-Cookie` values go in
 /// `cookies` (each becomes its own header), other repeated headers are comma-joined.
+/// `cookies` is always present (an empty list when there are none): AWS accepts either, and
+/// some local emulators of function URLs reject a response without it.
 pub(super) fn encode_http_api_response(res: &Response, head_request: bool) -> Vec<u8> {
     let mut out = Vec::with_capacity(response_capacity(res));
     out.push(b'{');
     push_status(&mut out, res);
     out.extend_from_slice(b",\"headers\":");
     push_joined_headers(&mut out, res.headers(), Some(&SET_COOKIE));
-    let mut cookies = res.headers().get_all(SET_COOKIE).iter().peekable();
-    if cookies.peek().is_some() {
-        out.extend_from_slice(b",\"cookies\":[");
-        for (i, cookie) in cookies.enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            push_json_str(&mut out, &super::header_text(cookie));
+    out.extend_from_slice(b",\"cookies\":[");
+    for (i, cookie) in res.headers().get_all(SET_COOKIE).iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
         }
-        out.push(b']');
+        push_json_str(&mut out, &super::header_text(cookie));
     }
+    out.push(b']');
     out.push(b',');
     push_body(&mut out, res, head_request);
     out.push(b'}');
@@ -356,7 +355,7 @@ mod tests {
             (out["body"].as_str(), out["isBase64Encoded"].as_bool()),
             (Some("AAECAw=="), Some(true))
         );
-        assert!(out.get("cookies").is_none());
+        assert_eq!(out["cookies"], serde_json::json!([]));
 
         let out = response_json(encode_response(
             ReplyFormat::HttpApi,
