@@ -57,10 +57,58 @@ pub struct Config {
     #[serde(default)]
     pub logs: LogsSection,
     /// `[tags]`: added to every resource.
-    // Deployment settings are validated by every command and consumed by `portico deploy`.
-    #[allow(dead_code)]
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// `[[activities]]`: Step Functions activities the app owns.
+    #[serde(default)]
+    pub activities: Vec<Activity>,
+    /// `[[state_machines]]`: Step Functions state machines the app owns.
+    #[serde(default)]
+    pub state_machines: Vec<StateMachine>,
+    /// `[[email_identities]]`: SES identities the app's functions may send from.
+    #[serde(default)]
+    pub email_identities: Vec<EmailIdentity>,
+}
+
+/// `[[activities]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Activity {
+    /// The name the app and definitions use (`${activity:NAME}`); deployed as
+    /// `<app>-<stage>-NAME`.
+    pub name: Spanned<String>,
+}
+
+/// `[[state_machines]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateMachine {
+    /// The name definitions use (`${state_machine:NAME}`); deployed as `<app>-<stage>-NAME`.
+    pub name: Spanned<String>,
+    /// The Amazon States Language file, relative to `portico.toml`. It may refer to ARNs as
+    /// `${activity:NAME}`, `${function:ENTRY}`, `${state_machine:NAME}`, and to `${region}`,
+    /// `${account}`, `${partition}`, `${app}` and `${stage}`.
+    pub definition: Spanned<String>,
+}
+
+/// `[[email_identities]]`: exactly one of `address` and `domain`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailIdentity {
+    /// A verified sender address.
+    pub address: Option<Spanned<String>>,
+    /// A verified domain (any address at it).
+    pub domain: Option<Spanned<String>>,
+}
+
+impl EmailIdentity {
+    /// The SES identity: the address or the domain.
+    pub fn identity(&self) -> &str {
+        self.address
+            .as_ref()
+            .or(self.domain.as_ref())
+            .map_or("", |s| s.get_ref().as_str())
+    }
 }
 
 /// `[app]`.
@@ -82,7 +130,6 @@ pub struct AppSection {
 #[serde(deny_unknown_fields)]
 pub struct Stage {
     /// AWS region (default: the SDK's region chain, else `us-east-1`).
-    #[allow(dead_code)]
     pub region: Option<String>,
     /// API Gateway stage name (default: the stage's name).
     pub api_stage: Option<Spanned<String>>,
@@ -233,7 +280,23 @@ impl Config {
             line: None,
             message: format!("cannot read: {err}"),
         })?;
-        Self::parse(path, &text)
+        let config = Self::parse(path, &text)?;
+        // Definition files are relative to the config file: only a loaded file can check them.
+        let dir = path.parent().unwrap_or(Path::new("."));
+        for machine in &config.state_machines {
+            if !dir.join(machine.definition.get_ref()).is_file() {
+                return Err(ConfigError {
+                    path: path.to_owned(),
+                    line: Some(line_of(&text, machine.definition.span().start)),
+                    message: format!(
+                        "state machine `{}`: no definition file `{}` (paths are relative to {FILE_NAME})",
+                        machine.name.get_ref(),
+                        machine.definition.get_ref()
+                    ),
+                });
+            }
+        }
+        Ok(config)
     }
 
     /// Parses and validates `text` (read from `path`).
@@ -378,6 +441,66 @@ impl Config {
                 }
             }
         }
+        let mut seen_activities: Vec<&str> = Vec::new();
+        for activity in &self.activities {
+            c.step_functions_name(&activity.name, "activity", &mut seen_activities);
+        }
+        let mut seen_machines: Vec<&str> = Vec::new();
+        for machine in &self.state_machines {
+            c.step_functions_name(&machine.name, "state machine", &mut seen_machines);
+            let def = machine.definition.get_ref();
+            if def.is_empty() || Path::new(def).is_absolute() {
+                c.error(
+                    machine.definition.span().start,
+                    "`definition` must be a file path relative to portico.toml",
+                );
+            }
+        }
+        let mut seen_identities: Vec<&str> = Vec::new();
+        for identity in &self.email_identities {
+            match (&identity.address, &identity.domain) {
+                (Some(address), None) => {
+                    let a = address.get_ref();
+                    if a.split('@').count() != 2 || a.starts_with('@') || a.ends_with('@') {
+                        c.error(
+                            address.span().start,
+                            "`address` must be an e-mail address (name@domain)",
+                        );
+                    }
+                }
+                (None, Some(domain)) => {
+                    let d = domain.get_ref();
+                    if d.contains('@') || !d.contains('.') {
+                        c.error(
+                            domain.span().start,
+                            "`domain` must be a domain name such as example.com",
+                        );
+                    }
+                }
+                (Some(address), Some(_)) => c.error(
+                    address.span().start,
+                    "an [[email_identities]] entry has either `address` or `domain`, not both",
+                ),
+                (None, None) => c.errors.push(ConfigError {
+                    path: c.path.to_owned(),
+                    line: c
+                        .text
+                        .lines()
+                        .position(|l| l.trim() == "[[email_identities]]")
+                        .map(|i| i + 1),
+                    message: "an [[email_identities]] entry needs `address` or `domain`".to_owned(),
+                }),
+            }
+            let id = identity.identity();
+            if !id.is_empty() && seen_identities.contains(&id) {
+                let span = identity.address.as_ref().or(identity.domain.as_ref());
+                c.error(
+                    span.map_or(0, |s| s.span().start),
+                    &format!("e-mail identity `{id}` is declared twice"),
+                );
+            }
+            seen_identities.push(id);
+        }
         if let Some(days) = &self.logs.retention_days {
             if !RETENTION_DAYS.contains(days.get_ref()) {
                 c.error(
@@ -491,6 +614,34 @@ impl Checker<'_> {
             line: Some(line_of(self.text, offset)),
             message: message.to_owned(),
         });
+    }
+
+    /// Checks a Step Functions name (activity or state machine) and that it is declared once.
+    fn step_functions_name<'c>(
+        &mut self,
+        name: &'c Spanned<String>,
+        what: &str,
+        seen: &mut Vec<&'c str>,
+    ) {
+        let n = name.get_ref();
+        if n.is_empty()
+            || n.len() > 40
+            || !n
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+        {
+            self.error(
+                name.span().start,
+                &format!("{what} name `{n}` must be 1-40 letters, digits, `-` or `_`"),
+            );
+        }
+        if seen.contains(&n.as_str()) {
+            self.error(
+                name.span().start,
+                &format!("{what} `{n}` is declared twice"),
+            );
+        }
+        seen.push(n);
     }
 
     /// Errors on a table key (keys carry no span through serde): the first line naming it.
@@ -650,6 +801,86 @@ team = "shop"
                 "{text:?}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn step_functions_and_email_identities_parse() {
+        let config = parse(
+            "[app]\nname = \"a\"\n[[activities]]\nname = \"ManualStep\"\n[[state_machines]]\nname = \"Promotion\"\ndefinition = \"sm/promotion.json\"\n[[email_identities]]\naddress = \"hr@example.com\"\n[[email_identities]]\ndomain = \"example.com\"\n",
+        )
+        .unwrap();
+        assert_eq!(config.activities[0].name.get_ref(), "ManualStep");
+        assert_eq!(
+            config.state_machines[0].definition.get_ref(),
+            "sm/promotion.json"
+        );
+        let ids: Vec<&str> = config
+            .email_identities
+            .iter()
+            .map(EmailIdentity::identity)
+            .collect();
+        assert_eq!(ids, ["hr@example.com", "example.com"]);
+    }
+
+    #[test]
+    fn bad_step_functions_and_identities_name_the_line() {
+        for (text, line, needle) in [
+            (
+                "[app]\nname = \"a\"\n[[activities]]\nname = \"x\"\n[[activities]]\nname = \"x\"\n",
+                6,
+                "declared twice",
+            ),
+            (
+                "[app]\nname = \"a\"\n[[state_machines]]\nname = \"bad name\"\ndefinition = \"d.json\"\n",
+                4,
+                "state machine name",
+            ),
+            (
+                "[app]\nname = \"a\"\n[[state_machines]]\nname = \"m\"\ndefinition = \"/etc/d.json\"\n",
+                5,
+                "relative",
+            ),
+            (
+                "[app]\nname = \"a\"\n[[email_identities]]\naddress = \"nobody\"\n",
+                4,
+                "e-mail address",
+            ),
+            (
+                "[app]\nname = \"a\"\n[[email_identities]]\naddress = \"a@b.c\"\ndomain = \"b.c\"\n",
+                4,
+                "not both",
+            ),
+            (
+                "[app]\nname = \"a\"\n\n[[email_identities]]\n",
+                4,
+                "needs `address` or `domain`",
+            ),
+        ] {
+            let err = parse(text).map(|_| ()).unwrap_err();
+            assert!(err.contains(needle), "{text:?}: {err}");
+            assert!(
+                err.starts_with(&format!("portico.toml:{line}:")),
+                "{text:?}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_missing_definition_file_names_the_line() {
+        let dir = std::env::temp_dir().join(format!("portico-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("portico.toml");
+        std::fs::write(
+            &path,
+            "[app]\nname = \"a\"\n[[state_machines]]\nname = \"m\"\ndefinition = \"missing.json\"\n",
+        )
+        .unwrap();
+        let err = Config::load(&path).unwrap_err().to_string();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(
+            err.contains(":5: state machine `m`: no definition file `missing.json`"),
+            "{err}"
+        );
     }
 
     #[test]

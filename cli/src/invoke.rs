@@ -283,22 +283,8 @@ fn dechunk(mut rest: &[u8]) -> Result<Vec<u8>, String> {
 mod tests {
     use super::*;
 
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new(name: &str) -> Self {
-            let dir =
-                std::env::temp_dir().join(format!("portico-invoke-{name}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir).unwrap();
-            Self(dir)
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
+    fn temp_dir(name: &str) -> crate::test_support::TempDir {
+        crate::test_support::TempDir::new("invoke", name)
     }
 
     fn err(result: Result<impl std::fmt::Debug, CliError>) -> String {
@@ -336,7 +322,7 @@ mod tests {
 
     #[test]
     fn endpoint_file_errors_name_portico_local() {
-        let tmp = TempDir::new("endpoint");
+        let tmp = temp_dir("endpoint");
         let m = err(read_endpoint(&tmp.0));
         assert!(m.contains("no portico.toml"), "{m}");
 

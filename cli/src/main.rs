@@ -3,8 +3,11 @@
 //! One module per subcommand, each with a `run()`; `project` is the only module that talks to
 //! Cargo.
 
+mod artifact;
+mod aws;
 mod build;
 mod config;
+mod deploy;
 mod invoke;
 mod local;
 mod new;
@@ -15,6 +18,8 @@ mod route_path;
 #[allow(dead_code)]
 #[path = "../../framework/src/schedule_expr.rs"]
 mod schedule_expr;
+#[cfg(test)]
+mod test_support;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,6 +44,8 @@ enum Command {
     Local(local::Args),
     /// Send a JSON event from stdin to a function and print the result.
     Invoke(invoke::Args),
+    /// Deploy the app to AWS: plan what differs, apply it, record what exists.
+    Deploy(deploy::Args),
 }
 
 /// Where the app is: `--app DIR`, default the current directory.
@@ -56,6 +63,7 @@ fn main() -> ExitCode {
         Command::Build(args) => build::run(args),
         Command::Local(args) => local::run(args),
         Command::Invoke(args) => invoke::run(args),
+        Command::Deploy(args) => deploy::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -211,22 +211,8 @@ fn write_files(name: &str, dir: &Path, dependency: &PorticoDependency) -> Result
 mod tests {
     use super::*;
 
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new(name: &str) -> Self {
-            let dir =
-                std::env::temp_dir().join(format!("portico-new-{name}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir).unwrap();
-            Self(dir)
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
+    fn temp_dir(name: &str) -> crate::test_support::TempDir {
+        crate::test_support::TempDir::new("new", name)
     }
 
     #[test]
@@ -261,7 +247,7 @@ mod tests {
 
     #[test]
     fn generates_a_standalone_crate() {
-        let tmp = TempDir::new("gen");
+        let tmp = temp_dir("gen");
         let dir = tmp.0.join("shop");
         generate("shop", &dir, &PorticoDependency::Version("0.1")).unwrap();
 
@@ -314,7 +300,7 @@ mod tests {
 
     #[test]
     fn refuses_to_overwrite() {
-        let tmp = TempDir::new("exists");
+        let tmp = temp_dir("exists");
         std::fs::write(tmp.0.join("keep.txt"), "mine").unwrap();
         let message = generate("shop", &tmp.0, &PorticoDependency::Version("0.1"))
             .unwrap_err()
@@ -349,7 +335,7 @@ mod tests {
     /// dependencies into `target/tmp/portico-new-app`), quick afterwards.
     #[test]
     fn the_generated_app_builds_and_passes_its_tests() {
-        let tmp = TempDir::new("build");
+        let tmp = temp_dir("build");
         let dir = tmp.0.join("hello-app");
         let dependency = PorticoDependency::detect();
         generate("hello-app", &dir, &dependency).unwrap();

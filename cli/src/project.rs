@@ -177,31 +177,63 @@ impl Project {
     /// # Errors
     /// When cargo fails (its diagnostics go to the terminal).
     pub fn build(&self, release: bool) -> Result<PathBuf, ProjectError> {
+        if release {
+            self.build_release(&ReleaseBuild::Host)
+        } else {
+            self.run_cargo("build", &[], Path::new("debug"))
+        }
+    }
+
+    /// Builds the app's optimized binary the way `how` says (for this machine, for another
+    /// target, or through `cargo zigbuild`) and returns its path.
+    ///
+    /// # Errors
+    /// When cargo (or cargo-zigbuild) fails; its diagnostics go to the terminal.
+    pub fn build_release(&self, how: &ReleaseBuild) -> Result<PathBuf, ProjectError> {
+        match how {
+            ReleaseBuild::Host => self.run_cargo("build", &["--release"], Path::new("release")),
+            ReleaseBuild::Target(triple) => self.run_cargo(
+                "build",
+                &["--release", "--target", triple],
+                &Path::new(triple).join("release"),
+            ),
+            // cargo-zigbuild puts the binary under the plain triple, without the glibc suffix.
+            ReleaseBuild::Zig(triple) => self.run_cargo(
+                "zigbuild",
+                &["--release", "--target", triple],
+                &Path::new(target_without_glibc(triple)).join("release"),
+            ),
+        }
+    }
+
+    /// Runs `cargo <subcommand>` for the app's binary; `profile_dir` is where it lands under
+    /// the target directory.
+    fn run_cargo(
+        &self,
+        subcommand: &str,
+        extra: &[&str],
+        profile_dir: &Path,
+    ) -> Result<PathBuf, ProjectError> {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
         let mut cmd = Command::new(cargo);
         cmd.current_dir(&self.dir).args([
-            "build",
+            subcommand,
             "--package",
             &self.package,
             "--bin",
             &self.binary,
         ]);
-        if release {
-            cmd.arg("--release");
-        }
+        cmd.args(extra);
         let status = cmd
             .status()
             .map_err(|e| ProjectError::Build(format!("cannot run cargo: {e}")))?;
         if !status.success() {
             return Err(ProjectError::Build(format!(
-                "`cargo build` of `{}` failed; fix the errors above and run again",
+                "`cargo {subcommand}` of `{}` failed; fix the errors above and run again",
                 self.package
             )));
         }
-        let path = self
-            .target_dir
-            .join(if release { "release" } else { "debug" })
-            .join(&self.binary);
+        let path = self.target_dir.join(profile_dir).join(&self.binary);
         if path.is_file() {
             Ok(path)
         } else {
@@ -216,6 +248,80 @@ impl Project {
     pub fn local_dir(&self) -> PathBuf {
         self.dir.join(".portico").join("local")
     }
+}
+
+/// How a release binary is compiled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReleaseBuild {
+    /// `cargo build --release` for this machine.
+    Host,
+    /// `cargo build --release --target TRIPLE` (e.g. `x86_64-unknown-linux-musl`).
+    Target(String),
+    /// `cargo zigbuild --release --target TRIPLE`; the triple may carry a glibc version
+    /// (`x86_64-unknown-linux-gnu.2.34`) that the binary then links against.
+    Zig(String),
+}
+
+impl std::fmt::Display for ReleaseBuild {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Host => f.write_str("cargo build --release"),
+            Self::Target(t) => write!(f, "cargo build --release --target {t}"),
+            Self::Zig(t) => write!(f, "cargo zigbuild --release --target {t}"),
+        }
+    }
+}
+
+/// `x86_64-unknown-linux-gnu.2.34` → `x86_64-unknown-linux-gnu` (triples have no other dots).
+pub fn target_without_glibc(triple: &str) -> &str {
+    triple.split('.').next().unwrap_or(triple)
+}
+
+/// What this machine can build release binaries with, beyond plain `cargo build`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Toolchain {
+    /// `cargo-zigbuild` is on `PATH`.
+    pub zigbuild: bool,
+    /// `rustup target list --installed`; `None` when rustup is not there to ask.
+    pub installed_targets: Option<Vec<String>>,
+}
+
+impl Toolchain {
+    /// Looks at `PATH` and asks rustup (in `dir`, where a `rust-toolchain.toml` may pick the
+    /// toolchain).
+    pub fn probe(dir: &Path) -> Self {
+        let installed_targets = Command::new("rustup")
+            .args(["target", "list", "--installed"])
+            .current_dir(dir)
+            .output()
+            .ok()
+            .filter(|out| out.status.success())
+            .map(|out| {
+                String::from_utf8_lossy(&out.stdout)
+                    .lines()
+                    .map(|l| l.trim().to_owned())
+                    .filter(|l| !l.is_empty())
+                    .collect()
+            });
+        Self {
+            zigbuild: on_path("cargo-zigbuild"),
+            installed_targets,
+        }
+    }
+
+    /// Whether rustup has the standard library for `triple`: `Some(false)` only when rustup
+    /// says it does not, `None` when there is no rustup to ask.
+    pub fn has_target(&self, triple: &str) -> Option<bool> {
+        self.installed_targets
+            .as_ref()
+            .map(|ts| ts.iter().any(|t| t == target_without_glibc(triple)))
+    }
+}
+
+/// Whether an executable named `name` is in one of `PATH`'s directories.
+fn on_path(name: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(name).is_file()))
 }
 
 /// What an app binary prints with `--portico-manifest`.

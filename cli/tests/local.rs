@@ -1178,10 +1178,7 @@ fn bad_slow_and_vanishing_clients_do_not_take_the_server_down() {
             .unwrap();
     }
     // The invocation of the client that left still runs to its end.
-    server.wait_for_line(
-        &["API GET /dev/slow?ms=… -> 200"],
-        Duration::from_secs(10),
-    );
+    server.wait_for_line(&["API GET /dev/slow?ms=… -> 200"], Duration::from_secs(10));
 
     // The app crashing does not stop the server either.
     assert_eq!(server.get("/crash").status, 502);

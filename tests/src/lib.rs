@@ -3,10 +3,12 @@
 //! - [`runtime_api`]: a Lambda Runtime API host on loopback that runs real app binaries
 //!   (used by the end-to-end tests here, by examples' tests and by the cold-start benchmark).
 //! - [`events`]: the Lambda events front doors send, and their proxy responses.
+//! - [`moto`]: moto in server mode on a free loopback port, for the tests of the AWS side.
 //! - `src/bin/fixture_app.rs`: a Portico app exercising every feature the end-to-end tests
 //!   need; `tests/*.rs` run it under the host.
 
 #![warn(missing_docs)]
 
 pub mod events;
+pub mod moto;
 pub mod runtime_api;

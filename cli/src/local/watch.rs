@@ -431,23 +431,8 @@ fn set_diff(old: &BTreeSet<String>, new: &BTreeSet<String>) -> String {
 mod tests {
     use super::*;
 
-    /// A fresh directory under the system's temp dir, removed on drop.
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new(name: &str) -> Self {
-            let dir =
-                std::env::temp_dir().join(format!("portico-watch-{name}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir).unwrap();
-            Self(dir)
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
+    fn temp_dir(name: &str) -> crate::test_support::TempDir {
+        crate::test_support::TempDir::new("watch", name)
     }
 
     #[test]
@@ -468,7 +453,7 @@ mod tests {
 
     #[test]
     fn snapshots_see_edits_new_files_and_deletions() {
-        let tmp = TempDir::new("snap");
+        let tmp = temp_dir("snap");
         let src = tmp.0.join("src");
         std::fs::create_dir_all(src.join("nested")).unwrap();
         std::fs::write(src.join("main.rs"), "fn main() {}").unwrap();
@@ -516,7 +501,7 @@ mod tests {
 
     #[test]
     fn finds_the_crate_of_a_source_file() {
-        let tmp = TempDir::new("crate");
+        let tmp = temp_dir("crate");
         std::fs::create_dir_all(tmp.0.join("fw/src/event")).unwrap();
         std::fs::write(tmp.0.join("fw/Cargo.toml"), "").unwrap();
         assert_eq!(

@@ -1,0 +1,981 @@
+//! API Gateway (REST APIs, v1): the API, its resources, methods and integrations, gateway
+//! responses, deployments and stages, usage plans and API keys.
+
+use std::collections::{BTreeMap, HashMap};
+
+use aws_sdk_apigateway::types::{
+    EndpointConfiguration, EndpointType, GatewayResponseType, IntegrationType, Op, PatchOperation,
+    QuotaPeriodType, QuotaSettings, ThrottleSettings,
+};
+use serde::Serialize;
+
+use super::{Aws, AwsError};
+
+/// A REST API as it exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestApi {
+    /// Id (the first label of its execute-api host).
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Binary media types, sorted.
+    pub binary_media_types: Vec<String>,
+    /// Tags.
+    pub tags: BTreeMap<String, String>,
+    /// Creation time, seconds since the epoch (to pick the oldest of duplicates).
+    pub created: i64,
+}
+
+/// A resource with its methods.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resource {
+    /// Id.
+    pub id: String,
+    /// Full path (`/`, `/{proxy+}`, `/private`).
+    pub path: String,
+    /// Methods by HTTP method (`ANY`, `GET`, …).
+    pub methods: BTreeMap<String, Method>,
+}
+
+/// A method of a resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Method {
+    /// `NONE`, `AWS_IAM`, …
+    pub authorization: String,
+    /// Whether the gateway demands an API key.
+    pub api_key_required: bool,
+    /// Its integration, if any.
+    pub integration: Option<Integration>,
+}
+
+/// A method's integration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Integration {
+    /// `AWS_PROXY`, `MOCK`, …
+    pub kind: String,
+    /// The backend URI (for `AWS_PROXY`: the Lambda invocation URI).
+    pub uri: String,
+    /// Integration timeout, ms.
+    pub timeout_ms: u32,
+}
+
+/// A gateway response (`DEFAULT_4XX`, …) as configured.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GatewayResponse {
+    /// Header mappings (`gatewayresponse.header.X` → `'value'`).
+    pub parameters: BTreeMap<String, String>,
+}
+
+/// A stage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stage {
+    /// The deployment it serves.
+    pub deployment_id: String,
+    /// Its description (Portico keeps the API definition's hash there).
+    pub description: String,
+    /// Tags.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A usage plan's throttle.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct UsagePlanThrottle {
+    /// Requests per second.
+    pub rate: f64,
+    /// Bucket size.
+    pub burst: u32,
+}
+
+/// A usage plan's quota.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UsagePlanQuota {
+    /// Requests per period.
+    pub limit: u64,
+    /// `DAY`, `WEEK`, `MONTH`.
+    pub period: String,
+}
+
+/// A usage plan as it exists.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsagePlan {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Throttle.
+    pub throttle: Option<UsagePlanThrottle>,
+    /// Quota.
+    pub quota: Option<UsagePlanQuota>,
+    /// Bound stages: (API id, stage name).
+    pub api_stages: Vec<(String, String)>,
+    /// Tags.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// An API key as it exists (never its value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Tags.
+    pub tags: BTreeMap<String, String>,
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+fn tag_map(tags: Option<HashMap<String, String>>) -> BTreeMap<String, String> {
+    tags.unwrap_or_default().into_iter().collect()
+}
+
+fn hash_map(tags: &BTreeMap<String, String>) -> HashMap<String, String> {
+    tags.clone().into_iter().collect()
+}
+
+/// A path segment inside a patch path: `/` is written `~1`.
+fn escape_patch(value: &str) -> String {
+    value.replace('~', "~0").replace('/', "~1")
+}
+
+fn patch(op: Op, path: &str, value: Option<String>) -> PatchOperation {
+    PatchOperation::builder()
+        .op(op)
+        .path(path)
+        .set_value(value)
+        .build()
+}
+
+impl Aws {
+    fn apigw_err<E, R>(
+        operation: &'static str,
+        resource: String,
+        e: aws_smithy_runtime_api::client::result::SdkError<E, R>,
+    ) -> AwsError
+    where
+        E: aws_sdk_iam::error::ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        AwsError::from_sdk("API Gateway", operation, resource, e)
+    }
+
+    /// Every REST API named `name`.
+    ///
+    /// # Errors
+    /// When a call fails.
+    pub async fn find_rest_apis(&self, name: &str) -> Result<Vec<RestApi>, AwsError> {
+        let mut found = Vec::new();
+        let mut position = None;
+        loop {
+            let out = self
+                .apigateway
+                .get_rest_apis()
+                .limit(500)
+                .set_position(position)
+                .send()
+                .await
+                .map_err(|e| {
+                    Self::apigw_err("GetRestApis", format!("REST APIs named {name}"), e)
+                })?;
+            for api in out.items.unwrap_or_default() {
+                if api.name.as_deref() == Some(name) {
+                    found.push(RestApi {
+                        id: api.id.unwrap_or_default(),
+                        name: api.name.unwrap_or_default(),
+                        binary_media_types: sorted(api.binary_media_types.unwrap_or_default()),
+                        tags: tag_map(api.tags),
+                        created: api.created_date.map_or(0, |d| d.secs()),
+                    });
+                }
+            }
+            position = out.position;
+            if position.is_none() {
+                return Ok(found);
+            }
+        }
+    }
+
+    /// The REST API `id`, or `None`.
+    ///
+    /// # Errors
+    /// When the call fails.
+    pub async fn get_rest_api(&self, id: &str) -> Result<Option<RestApi>, AwsError> {
+        match self.apigateway.get_rest_api().rest_api_id(id).send().await {
+            Ok(api) => Ok(Some(RestApi {
+                id: api.id.unwrap_or_default(),
+                name: api.name.unwrap_or_default(),
+                binary_media_types: sorted(api.binary_media_types.unwrap_or_default()),
+                tags: tag_map(api.tags),
+                created: api.created_date.map_or(0, |d| d.secs()),
+            })),
+            Err(e) => {
+                let err = Self::apigw_err("GetRestApi", format!("REST API {id}"), e);
+                if err.is_not_found() {
+                    Ok(None)
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
+
+    /// Creates a regional REST API (binary media types are set by
+    /// [`Aws::update_binary_media_types`]: moto ignores them here); returns its id and its root
+    /// resource's id.
+    ///
+    /// # Errors
+    /// When the call fails.
+    pub async fn create_rest_api(
+        &self,
+        name: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(String, String), AwsError> {
+        let out = self
+            .apigateway
+            .create_rest_api()
+            .name(name)
+            .description("Managed by portico deploy")
+            .endpoint_configuration(
+                EndpointConfiguration::builder()
+                    .types(EndpointType::Regional)
+                    .build(),
+            )
+            .set_tags(Some(hash_map(tags)))
+            .send()
+            .await
+            .map_err(|e| Self::apigw_err("CreateRestApi", format!("REST API {name}"), e))?;
+        Ok((
+            out.id.unwrap_or_default(),
+            out.root_resource_id.unwrap_or_default(),
+        ))
+    }
+
+    /// Adds and removes binary media types of API `id`.
+    ///
+    /// # Errors
+    /// When the call fails.
+    pub async fn update_binary_media_types(
+        &self,
+        id: &str,
+        add: &[String],
+        remove: &[String],
+    ) -> Result<(), AwsError> {
+        // AWS takes the type in the path only; moto reads it from `value` (and would add an
+        // empty type without it), so emulators get both.
+        let value = |t: &String| self.endpoint_url.is_some().then(|| t.clone());
+        let ops = remove
+            .iter()
+            .map(|t| {
+                patch(
+                    Op::Remove,
+                    &format!("/binaryMediaTypes/{}", escape_patch(t)),
+                    value(t),
+                )
+            })
+            .chain(add.iter().map(|t| {
+                patch(
+                    Op::Add,
+                    &format!("/binaryMediaTypes/{}", escape_patch(t)),
+                    value(t),
+                )
+            }))
+            .collect();
+        self.apigateway
+            .update_rest_api()
+            .rest_api_id(id)
+            .set_patch_operations(Some(ops))
+            .send()
+            .await
+            .map_err(|e| Self::apigw_err("UpdateRestApi", format!("REST API {id}"), e))?;
+        Ok(())
+    }
+
+    /// Every resource of API `id` with its methods and integrations.
+    ///
+    /// # Errors
+    /// When a call fails.
+    pub async fn get_resources(&self, id: &str) -> Result<Vec<Resource>, AwsError> {
+        let mut found = Vec::new();
+        let mut position = None;
+        loop {
+            let out = self
+                .apigateway
+                .get_resources()
+                .rest_api_id(id)
+                .embed("methods")
+                .limit(500)
+                .set_position(position)
+                .send()
+                .await
+                .map_err(|e| Self::apigw_err("GetResources", format!("REST API {id}"), e))?;
+            for r in out.items.unwrap_or_default() {
+                let methods = r
+                    .resource_methods
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(name, m)| {
+                        let integration = m.method_integration.map(|i| Integration {
+                            kind: i.r#type.map(|t| t.as_str().to_owned()).unwrap_or_default(),
+                            uri: i.uri.unwrap_or_default(),
+                            timeout_ms: u32::try_from(i.timeout_in_millis).unwrap_or(0),
+                        });
+                        (
+                            name,
+                            Method {
+                                authorization: m.authorization_type.unwrap_or_default(),
+                                api_key_required: m.api_key_required.unwrap_or(false),
+                                integration,
+                            },
+                        )
+                    })
+                    .collect();
+                found.push(Resource {
+                    id: r.id.unwrap_or_default(),
+                    path: r.path.unwrap_or_default(),
+                    methods,
+                });
+            }
+            position = out.position;
+            if position.is_none() {
+                return Ok(found);
+            }
+        }
+    }
+
+    /// Creates resource `path_part` under `parent_id`; returns its id.
+    ///
+    /// # Errors
+    /// When the call fails.
+    pub async fn create_resource(
+        &self,
+        api: &str,
+        parent_id: &str,
+        path_part: &str,
+    ) -> Result<String, AwsError> {
+        let out = self
+            .apigateway
+            .create_resource()
+            .rest_api_id(api)
+            .parent_id(parent_id)
+            .path_part(path_part)
+            .send()
+            .await
+            .map_err(|e| {
+                Self::apigw_err(
+                    "CreateResource",
+                    format!("resource {path_part} of REST API {api}"),
+                    e,
+                )
+            })?;
+        Ok(out.id.unwrap_or_default())
+    }
+
+    /// Deletes resource `resource` (and everything under it).
+    ///
+    /// # Errors
+    /// When the call fails.
+    pub async fn delete_resource(&self, api: &str, resource: &str) -> Result<(), AwsError> {
+        match self
+            .apigateway
+            .delete_resource()
+            .rest_api_id(api)
+            .resource_id(resource)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let err = Self::apigw_err(
+                    "DeleteResource",
+                    format!("resource {resource} of REST API {api}"),
+                    e,
+                );
+                if err.is_not_found() { Ok(()) } else { Err(err) }
+            }
+        }
+    }
+
+    /// Adds method `method` (no authorizer) to a resource.
+    ///
+    /// # Errors
+    /// When the call fails.
+    pub async fn put_method(
+        &self,
+        api: &str,
+        resource: &str,
+        method: &str,
+        api_key_required: bool,
+    ) -> Result<(), AwsError> {
+        self.apigateway
+            .put_method()
+            .rest_api_id(api)
+            .resource_id(resource)
+            .http_method(method)
+            .authorization_type("NONE")
+            .api_key_required(api_key_required)
+            .send()
+            .await
+            .map_err(|e| {
+                Self::apigw_err(
+                    "PutMethod",
+                    format!("{method} on resource {resource} of REST API {api}"),
+                    e,
+                )
+            })?;
+        Ok(())
+    }
+
+    /// Removes method `method` from a resource.
+    ///
+    /// # Errors
+    /// When the call fails.
+    pub async fn delete_method(
+        &self,
+        api: &str,
+        resource: &str,
+        method: &str,
+    ) -> Result<(), AwsError> {
+        match self
+            .apigateway
+            .delete_method()
+            .rest_api_id(api)
+            .resource_id(resource)
+            .http_method(method)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let err = Self::apigw_err(
+                    "DeleteMethod",
+                    format!("{method} on resource {resource} of REST API {api}"),
+                    e,
+                );
+                if err.is_not_found() { Ok(()) } else { Err(err) }
+            }
+        }
+    }
+
+    /// Sets a method's integration to a Lambda proxy (`AWS_PROXY`) call of `uri`.
+    ///
+    /// # Errors
+    /// When the call fails.
+    pub async fn put_proxy_integration(
+        &self,
+        api: &str,
+        resource: &str,
+        method: &str,
+        uri: &str,
+        timeout_ms: u32,
+    ) -> Result<(), AwsError> {
+        self.apigateway
+            .put_integration()
+            .rest_api_id(api)
+            .resource_id(resource)
+            .http_method(method)
+            .r#type(IntegrationType::AwsProxy)
+            .integration_http_method("POST")
+            .uri(uri)
+            .timeout_in_millis(i32::try_from(timeout_ms).unwrap_or(29_000))
+            .send()
+            .await
+            .map_err(|e| {
+                Self::apigw_err(
+                    "PutIntegration",
+                    format!("{method} on resource {resource} of REST API {api}"),
+                    e,
+                )
+            })?;
+        Ok(())
+    }
+
+    /// The gateway responses of API `id` that were set (not AWS's defaults).
+    ///
+    /// # Errors
+    /// When the call fails.
+    pub async fn get_gateway_responses(
+        &self,
+        api: &str,
+    ) -> Result<BTreeMap<String, GatewayResponse>, AwsError> {
+        let out = self
+            .apigateway
+            .get_gateway_responses()
+            .rest_api_id(api)
+            .limit(500)
+            .send()
+            .await
+            .map_err(|e| Self::apigw_err("GetGatewayResponses", format!("REST API {api}"), e))?;
+        Ok(out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| !r.default_response)
+            .filter_map(|r| {
+                Some((
+                    r.response_type?.as_str().to_owned(),
+                    GatewayResponse {
+                        parameters: r
+                            .response_parameters
+                            .unwrap_or_default()
+                            .into_iter()
+                            .collect(),
+                    },
+                ))
+            })
+            .collect())
+    }
+
+    /// Sets gateway response `kind` (`DEFAULT_4XX`, …) to carry `parameters`.
+    ///
+    /// # Errors
+    /// When the call fails.
+    pub async fn put_gateway_response(
+        &self,
+        api: &str,
+        kind: &str,
+        parameters: &BTreeMap<String, String>,
+    ) -> Result<(), AwsError> {
+        self.apigateway
+            .put_gateway_response()
+            .rest_api_id(api)
+            .response_type(GatewayResponseType::from(kind))
+            .set_response_parameters(Some(parameters.clone().into_iter().collect()))
+            .send()
+            .await
+            .map_err(|e| {
+                Self::apigw_err("PutGatewayResponse", format!("{kind} of REST API {api}"), e)
+            })?;
+        Ok(())
+    }
+
+    /// Resets gateway response `kind` to AWS's default.
+    ///
+    /// # Errors
+    /// When the call fails.
+    pub async fn delete_gateway_response(&self, api: &str, kind: &str) -> Result<(), AwsError> {
+        match self
+            .apigateway
+            .delete_gateway_response()
+            .rest_api_id(api)
+            .response_type(GatewayResponseType::from(kind))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let err = Self::apigw_err(
+                    "DeleteGatewayResponse",
+                    format!("{kind} of REST API {api}"),
+                    e,
+                );
+                if err.is_not_found() { Ok(()) } else { Err(err) }
+            }
+        }
+    }
+
+    /// Stage `stage` of API `api`, or `None`.
+    ///
+    /// # Errors
+    /// When the call fails.
+    pub async fn get_stage(&self, api: &str, stage: &str) -> Result<Option<Stage>, AwsError> {
+        match self
+            .apigateway
+            .get_stage()
+            .rest_api_id(api)
+            .stage_name(stage)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some(Stage {
+                deployment_id: out.deployment_id.unwrap_or_default(),
+                description: out.description.unwrap_or_default(),
+                tags: tag_map(out.tags),
+            })),
+            Err(e) => {
+                let err =
+                    Self::apigw_err("GetStage", format!("stage {stage} of REST API {api}"), e);
+                if err.is_not_found() {
+                    Ok(None)
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
+
+    /// Snapshots API `api` as a deployment; returns its id.
+    ///
+    /// # Errors
+    /// When the call fails.
+    pub async fn create_deployment(
+        &self,
+        api: &str,
+        description: &str,
+    ) -> Result<String, AwsError> {
+        let out = self
+            .apigateway
+            .create_deployment()
+            .rest_api_id(api)
+            .description(description)
+            .send()
+            .await
+            .map_err(|e| Self::apigw_err("CreateDeployment", format!("REST API {api}"), e))?;
+        Ok(out.id.unwrap_or_default())
+    }
+
+    /// Creates stage `stage` serving `deployment`.
+    ///
+    /// # Errors
+    /// When the call fails.
+    pub async fn create_stage(
+        &self,
+        api: &str,
+        stage: &str,
+        deployment: &str,
+        description: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), AwsError> {
+        self.apigateway
+            .create_stage()
+            .rest_api_id(api)
+            .stage_name(stage)
+            .deployment_id(deployment)
+            .description(description)
+            .set_tags(Some(hash_map(tags)))
+            .send()
+            .await
+            .map_err(|e| {
+                Self::apigw_err("CreateStage", format!("stage {stage} of REST API {api}"), e)
+            })?;
+        Ok(())
+    }
+
+    /// Points stage `stage` at `deployment`.
+    ///
+    /// # Errors
+    /// When the call fails.
+    pub async fn update_stage(
+        &self,
+        api: &str,
+        stage: &str,
+        deployment: &str,
+        description: &str,
+    ) -> Result<(), AwsError> {
+        self.apigateway
+            .update_stage()
+            .rest_api_id(api)
+            .stage_name(stage)
+            .patch_operations(patch(
+                Op::Replace,
+                "/deploymentId",
+                Some(deployment.to_owned()),
+            ))
+            .patch_operations(patch(
+                Op::Replace,
+                "/description",
+                Some(description.to_owned()),
+            ))
+            .send()
+            .await
+            .map_err(|e| {
+                Self::apigw_err("UpdateStage", format!("stage {stage} of REST API {api}"), e)
+            })?;
+        Ok(())
+    }
+
+    /// Adds (or overwrites) tags on an API Gateway resource `arn`.
+    ///
+    /// # Errors
+    /// When the call fails.
+    pub async fn tag_apigateway(
+        &self,
+        arn: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), AwsError> {
+        self.apigateway
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(hash_map(tags)))
+            .send()
+            .await
+            .map_err(|e| Self::apigw_err("TagResource", arn.to_owned(), e))?;
+        Ok(())
+    }
+
+    /// Every usage plan named in `names`, by name.
+    ///
+    /// # Errors
+    /// When a call fails.
+    pub async fn list_usage_plans(&self) -> Result<Vec<UsagePlan>, AwsError> {
+        let mut found = Vec::new();
+        let mut position = None;
+        loop {
+            let out = self
+                .apigateway
+                .get_usage_plans()
+                .limit(500)
+                .set_position(position)
+                .send()
+                .await
+                .map_err(|e| Self::apigw_err("GetUsagePlans", "usage plans".to_owned(), e))?;
+            for p in out.items.unwrap_or_default() {
+                found.push(UsagePlan {
+                    id: p.id.unwrap_or_default(),
+                    name: p.name.unwrap_or_default(),
+                    throttle: p.throttle.map(|t| UsagePlanThrottle {
+                        rate: t.rate_limit,
+                        burst: u32::try_from(t.burst_limit).unwrap_or(0),
+                    }),
+                    quota: p.quota.map(|q| UsagePlanQuota {
+                        limit: u64::try_from(q.limit).unwrap_or(0),
+                        period: q.period.map(|p| p.as_str().to_owned()).unwrap_or_default(),
+                    }),
+                    api_stages: p
+                        .api_stages
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|s| (s.api_id.unwrap_or_default(), s.stage.unwrap_or_default()))
+                        .collect(),
+                    tags: tag_map(p.tags),
+                });
+            }
+            position = out.position;
+            if position.is_none() {
+                return Ok(found);
+            }
+        }
+    }
+
+    /// Creates a usage plan; returns its id.
+    ///
+    /// # Errors
+    /// When the call fails.
+    pub async fn create_usage_plan(
+        &self,
+        name: &str,
+        throttle: Option<UsagePlanThrottle>,
+        quota: Option<&UsagePlanQuota>,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<String, AwsError> {
+        let out = self
+            .apigateway
+            .create_usage_plan()
+            .name(name)
+            .description("Managed by portico deploy")
+            .set_throttle(throttle.map(|t| {
+                ThrottleSettings::builder()
+                    .rate_limit(t.rate)
+                    .burst_limit(i32::try_from(t.burst).unwrap_or(i32::MAX))
+                    .build()
+            }))
+            .set_quota(quota.map(|q| {
+                QuotaSettings::builder()
+                    .limit(i32::try_from(q.limit).unwrap_or(i32::MAX))
+                    .period(QuotaPeriodType::from(q.period.as_str()))
+                    .build()
+            }))
+            .set_tags(Some(hash_map(tags)))
+            .send()
+            .await
+            .map_err(|e| Self::apigw_err("CreateUsagePlan", format!("usage plan {name}"), e))?;
+        Ok(out.id.unwrap_or_default())
+    }
+
+    /// Changes a usage plan's throttle and/or quota: `Some(None)` removes one, `Some(Some(_))`
+    /// sets it, `None` leaves it as it is.
+    ///
+    /// # Errors
+    /// When the call fails.
+    pub async fn update_usage_plan_limits(
+        &self,
+        id: &str,
+        throttle: Option<Option<UsagePlanThrottle>>,
+        quota: Option<Option<&UsagePlanQuota>>,
+    ) -> Result<(), AwsError> {
+        let mut ops = Vec::new();
+        match throttle {
+            Some(Some(t)) => {
+                ops.push(patch(
+                    Op::Replace,
+                    "/throttle/rateLimit",
+                    Some(t.rate.to_string()),
+                ));
+                ops.push(patch(
+                    Op::Replace,
+                    "/throttle/burstLimit",
+                    Some(t.burst.to_string()),
+                ));
+            }
+            Some(None) => ops.push(patch(Op::Remove, "/throttle", None)),
+            None => {}
+        }
+        match quota {
+            Some(Some(q)) => {
+                ops.push(patch(
+                    Op::Replace,
+                    "/quota/limit",
+                    Some(q.limit.to_string()),
+                ));
+                ops.push(patch(Op::Replace, "/quota/period", Some(q.period.clone())));
+            }
+            Some(None) => ops.push(patch(Op::Remove, "/quota", None)),
+            None => {}
+        }
+        self.apigateway
+            .update_usage_plan()
+            .usage_plan_id(id)
+            .set_patch_operations(Some(ops))
+            .send()
+            .await
+            .map_err(|e| Self::apigw_err("UpdateUsagePlan", format!("usage plan {id}"), e))?;
+        Ok(())
+    }
+
+    /// Binds stage `stage` of API `api` to usage plan `id`.
+    ///
+    /// # Errors
+    /// When the call fails.
+    pub async fn add_usage_plan_stage(
+        &self,
+        id: &str,
+        api: &str,
+        stage: &str,
+    ) -> Result<(), AwsError> {
+        self.apigateway
+            .update_usage_plan()
+            .usage_plan_id(id)
+            .patch_operations(patch(Op::Add, "/apiStages", Some(format!("{api}:{stage}"))))
+            .send()
+            .await
+            .map_err(|e| Self::apigw_err("UpdateUsagePlan", format!("usage plan {id}"), e))?;
+        Ok(())
+    }
+
+    /// The ids of the keys in usage plan `id`.
+    ///
+    /// # Errors
+    /// When a call fails.
+    pub async fn get_usage_plan_key_ids(&self, id: &str) -> Result<Vec<String>, AwsError> {
+        let mut found = Vec::new();
+        let mut position = None;
+        loop {
+            let out = self
+                .apigateway
+                .get_usage_plan_keys()
+                .usage_plan_id(id)
+                .limit(500)
+                .set_position(position)
+                .send()
+                .await
+                .map_err(|e| Self::apigw_err("GetUsagePlanKeys", format!("usage plan {id}"), e))?;
+            found.extend(
+                out.items
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|k| k.id),
+            );
+            position = out.position;
+            if position.is_none() {
+                return Ok(found);
+            }
+        }
+    }
+
+    /// Puts key `key` into usage plan `plan`.
+    ///
+    /// # Errors
+    /// When the call fails.
+    pub async fn create_usage_plan_key(&self, plan: &str, key: &str) -> Result<(), AwsError> {
+        match self
+            .apigateway
+            .create_usage_plan_key()
+            .usage_plan_id(plan)
+            .key_id(key)
+            .key_type("API_KEY")
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let err = Self::apigw_err(
+                    "CreateUsagePlanKey",
+                    format!("key {key} in usage plan {plan}"),
+                    e,
+                );
+                if err.code.as_deref() == Some("ConflictException") {
+                    Ok(())
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
+
+    /// Every API key (names, ids, tags; never values).
+    ///
+    /// # Errors
+    /// When a call fails.
+    pub async fn list_api_keys(&self) -> Result<Vec<ApiKey>, AwsError> {
+        let mut found = Vec::new();
+        let mut position = None;
+        loop {
+            let out = self
+                .apigateway
+                .get_api_keys()
+                .include_values(false)
+                .limit(500)
+                .set_position(position)
+                .send()
+                .await
+                .map_err(|e| Self::apigw_err("GetApiKeys", "API keys".to_owned(), e))?;
+            for k in out.items.unwrap_or_default() {
+                found.push(ApiKey {
+                    id: k.id.unwrap_or_default(),
+                    name: k.name.unwrap_or_default(),
+                    tags: tag_map(k.tags),
+                });
+            }
+            position = out.position;
+            if position.is_none() {
+                return Ok(found);
+            }
+        }
+    }
+
+    /// Creates an enabled API key with `value` (or one API Gateway generates); returns its id.
+    ///
+    /// # Errors
+    /// When the call fails.
+    pub async fn create_api_key(
+        &self,
+        name: &str,
+        value: Option<&str>,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<String, AwsError> {
+        let out = self
+            .apigateway
+            .create_api_key()
+            .name(name)
+            .enabled(true)
+            .description("Managed by portico deploy")
+            .set_value(value.map(str::to_owned))
+            .set_tags(Some(hash_map(tags)))
+            .send()
+            .await
+            .map_err(|e| {
+                let mut err = Self::apigw_err("CreateApiKey", format!("API key {name}"), e);
+                if err.code.as_deref() == Some("ConflictException") && value.is_some() {
+                    err.message.push_str(
+                        "; key values are unique per account and region, and another key (of \
+                         another stage or app?) has this one: give this key another `value` in \
+                         portico.toml, or `value = \"generate\"`",
+                    );
+                }
+                err
+            })?;
+        Ok(out.id.unwrap_or_default())
+    }
+}

@@ -1,0 +1,688 @@
+//! The executor: runs a plan's instructions in order through the AWS boundary, the only
+//! part of `deploy` that changes anything, and writes the record after every step.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::aws::{Aws, AwsError, Code};
+
+use super::desired::{APIGATEWAY_PERMISSION_SID, Desired, EVENTS_PERMISSION_SID};
+use super::plan::{Instruction, Invoker, RULE_TARGET_ID, RoleKind, stage_description};
+use super::record::{Identified, Named, Record, RecordApi, RecordError, RecordFunction};
+use super::remote::Remote;
+
+/// The environment variable that stops the process right after the N-th successful step
+/// (and its record write), as if it were killed: a testing hook for interrupted deploys.
+pub const FAIL_AFTER_STEP_VAR: &str = "PORTICO_FAIL_AFTER_STEP";
+/// The exit status of a process stopped by [`FAIL_AFTER_STEP_VAR`].
+pub const FAIL_AFTER_STEP_EXIT: i32 = 86;
+
+/// A step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// An AWS call of a step failed.
+    #[error(
+        "step {step}/{total} ({description}) failed: {source}\nthe steps before it are done and recorded in {}; fix the cause and run the same `portico deploy` again: it continues from there",
+        record.display()
+    )]
+    Step {
+        /// 1-based.
+        step: usize,
+        /// Steps in the plan.
+        total: usize,
+        /// What the step does.
+        description: String,
+        /// The record file.
+        record: PathBuf,
+        /// The failed call.
+        source: AwsError,
+    },
+    /// The record cannot be written.
+    #[error(transparent)]
+    Record(#[from] RecordError),
+}
+
+/// What the executor reports while it works.
+pub enum Progress<'a> {
+    /// Step `index` (0-based) of `total` starts.
+    Start {
+        /// 0-based.
+        index: usize,
+        /// Steps in the plan.
+        total: usize,
+        /// The step.
+        step: &'a Instruction,
+    },
+    /// It succeeded.
+    Done {
+        /// 0-based.
+        index: usize,
+        /// Steps in the plan.
+        total: usize,
+        /// The step.
+        step: &'a Instruction,
+    },
+}
+
+/// Ids and ARNs AWS assigns, known from the remote state or learnt as steps create things.
+#[derive(Debug, Default)]
+struct Ids {
+    api: Option<String>,
+    resources: BTreeMap<String, String>,
+    plans: BTreeMap<String, String>,
+    keys: BTreeMap<String, String>,
+    state_machines: BTreeMap<String, String>,
+}
+
+/// Runs plans for one stage.
+pub struct Executor<'a> {
+    aws: &'a Aws,
+    desired: &'a Desired,
+    zip: &'a [u8],
+    ids: Ids,
+    record: Record,
+    record_path: PathBuf,
+    fail_after: Option<usize>,
+}
+
+/// The base URL of a REST API's stage.
+pub fn stage_url(api_id: &str, region: &str, stage: &str) -> String {
+    format!("https://{api_id}.execute-api.{region}.amazonaws.com/{stage}")
+}
+
+impl<'a> Executor<'a> {
+    /// An executor for `desired`, starting from what `remote` found; `zip` is the code.
+    pub fn new(
+        aws: &'a Aws,
+        desired: &'a Desired,
+        remote: &Remote,
+        zip: &'a [u8],
+        record_path: &Path,
+    ) -> Self {
+        let mut ids = Ids::default();
+        let mut record = Record::new(
+            &desired.app,
+            &desired.stage,
+            &desired.location.region,
+            &desired.location.account,
+            aws.endpoint_url(),
+        );
+        if let Some(role) = &remote.role {
+            record.roles.insert(
+                "functions".into(),
+                Named {
+                    name: role.name.clone(),
+                    arn: role.arn.clone(),
+                },
+            );
+        }
+        if let Some(role) = &remote.states_role {
+            record.roles.insert(
+                "state_machines".into(),
+                Named {
+                    name: role.name.clone(),
+                    arn: role.arn.clone(),
+                },
+            );
+        }
+        record.log_groups = remote.log_groups.keys().cloned().collect();
+        for (entry, f) in &remote.functions {
+            record.functions.insert(
+                entry.clone(),
+                RecordFunction {
+                    name: f.name.clone(),
+                    arn: f.arn.clone(),
+                    code_sha256: f.code_sha256.clone(),
+                },
+            );
+        }
+        for (entry, name) in &remote.stale_functions {
+            record.functions.insert(
+                entry.clone(),
+                RecordFunction {
+                    name: name.clone(),
+                    arn: desired.location.function_arn(name),
+                    code_sha256: String::new(),
+                },
+            );
+        }
+        if let Some(api) = &remote.api {
+            ids.api = Some(api.api.id.clone());
+            ids.resources = api
+                .resources
+                .iter()
+                .map(|r| (r.path.clone(), r.id.clone()))
+                .collect();
+            let deployed_hash = api.stage.as_ref().and_then(|s| {
+                s.description
+                    .strip_prefix(&stage_description(""))
+                    .map(str::to_owned)
+            });
+            record.api = Some(RecordApi {
+                name: api.api.name.clone(),
+                id: api.api.id.clone(),
+                stage: desired.api.stage.clone(),
+                url: stage_url(&api.api.id, &desired.location.region, &desired.api.stage),
+                deployed_hash,
+            });
+        }
+        for (key, plan) in &remote.usage_plans {
+            ids.plans.insert(key.clone(), plan.plan.id.clone());
+            record.usage_plans.insert(
+                key.clone(),
+                Identified {
+                    name: plan.plan.name.clone(),
+                    id: plan.plan.id.clone(),
+                },
+            );
+        }
+        for (key, k) in &remote.api_keys {
+            ids.keys.insert(key.clone(), k.id.clone());
+            record.api_keys.insert(
+                key.clone(),
+                Identified {
+                    name: k.name.clone(),
+                    id: k.id.clone(),
+                },
+            );
+        }
+        for (entry, rule) in &remote.rules {
+            record.rules.insert(
+                entry.clone(),
+                Named {
+                    name: rule.name.clone(),
+                    arn: rule.arn.clone(),
+                },
+            );
+        }
+        for (entry, name) in &remote.stale_rules {
+            record.rules.insert(
+                entry.clone(),
+                Named {
+                    name: name.clone(),
+                    arn: desired.location.rule_arn(name),
+                },
+            );
+        }
+        for (key, arn) in &remote.activities {
+            let name = desired.names().scoped(key);
+            record.activities.insert(
+                key.clone(),
+                Named {
+                    name,
+                    arn: arn.clone(),
+                },
+            );
+        }
+        for (key, m) in &remote.state_machines {
+            ids.state_machines.insert(key.clone(), m.arn.clone());
+            record.state_machines.insert(
+                key.clone(),
+                Named {
+                    name: m.name.clone(),
+                    arn: m.arn.clone(),
+                },
+            );
+        }
+        let fail_after = std::env::var(FAIL_AFTER_STEP_VAR)
+            .ok()
+            .and_then(|v| v.parse().ok());
+        Self {
+            aws,
+            desired,
+            zip,
+            ids,
+            record,
+            record_path: record_path.to_owned(),
+            fail_after,
+        }
+    }
+
+    /// The record as it stands.
+    pub fn record(&self) -> &Record {
+        &self.record
+    }
+
+    /// Runs `plan`; the record is written before the first step and after each one.
+    ///
+    /// # Errors
+    /// The first step that fails (later steps do not run), or a record write.
+    pub async fn run(
+        &mut self,
+        plan: &[Instruction],
+        progress: &mut dyn FnMut(Progress<'_>),
+    ) -> Result<(), ApplyError> {
+        self.record.save(&self.record_path)?;
+        let total = plan.len();
+        for (index, step) in plan.iter().enumerate() {
+            progress(Progress::Start { index, total, step });
+            self.step(step).await.map_err(|source| ApplyError::Step {
+                step: index + 1,
+                total,
+                description: step.describe(self.desired),
+                record: self.record_path.clone(),
+                source,
+            })?;
+            self.record.save(&self.record_path)?;
+            progress(Progress::Done { index, total, step });
+            if self.fail_after == Some(index + 1) {
+                eprintln!(
+                    "{FAIL_AFTER_STEP_VAR}={}: stopping the process after step {} of {total} (a testing hook)",
+                    index + 1,
+                    index + 1
+                );
+                std::process::exit(FAIL_AFTER_STEP_EXIT);
+            }
+        }
+        Ok(())
+    }
+
+    fn api_id(&self) -> Result<&str, AwsError> {
+        self.ids
+            .api
+            .as_deref()
+            .ok_or_else(|| missing("the REST API"))
+    }
+
+    fn resource_id(&self, path: &str) -> Result<&str, AwsError> {
+        self.ids
+            .resources
+            .get(path)
+            .map(String::as_str)
+            .ok_or_else(|| missing(&format!("resource {path}")))
+    }
+
+    fn code(&self) -> Code<'_> {
+        match &self.desired.code.s3 {
+            Some((bucket, key)) => Code::S3 { bucket, key },
+            None => Code::Zip(self.zip),
+        }
+    }
+
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one arm per instruction reads best as one match"
+    )]
+    async fn step(&mut self, step: &Instruction) -> Result<(), AwsError> {
+        let d = self.desired;
+        let aws = self.aws;
+        let loc = &d.location;
+        let role_spec = |kind: &RoleKind| match kind {
+            RoleKind::Functions => &d.role,
+            RoleKind::StateMachines => d.states_role.as_ref().unwrap_or(&d.role),
+        };
+        let role_key = |kind: &RoleKind| match kind {
+            RoleKind::Functions => "functions",
+            RoleKind::StateMachines => "state_machines",
+        };
+        let function = |entry: &str| {
+            d.function(entry)
+                .ok_or_else(|| missing(&format!("entry point {entry}")))
+        };
+        match step {
+            Instruction::CreateRole { role } => {
+                let spec = role_spec(role);
+                let arn = aws
+                    .create_role(&spec.name, &spec.assume_policy, &d.tags)
+                    .await?;
+                self.record.roles.insert(
+                    role_key(role).into(),
+                    Named {
+                        name: spec.name.clone(),
+                        arn,
+                    },
+                );
+            }
+            Instruction::UpdateTrustPolicy { role } => {
+                let spec = role_spec(role);
+                aws.update_assume_role_policy(&spec.name, &spec.assume_policy)
+                    .await?;
+            }
+            Instruction::PutRolePolicy { role, policy } => {
+                let spec = role_spec(role);
+                let document = spec.policies.get(policy).ok_or_else(|| missing(policy))?;
+                aws.put_role_policy(&spec.name, policy, document).await?;
+            }
+            Instruction::DeleteRolePolicy { role, policy } => {
+                aws.delete_role_policy(&role_spec(role).name, policy)
+                    .await?;
+            }
+            Instruction::TagRole { role } => aws.tag_role(&role_spec(role).name, &d.tags).await?,
+            Instruction::CreateLogGroup { log_group } => {
+                aws.create_log_group(log_group, &d.tags).await?;
+                self.record.log_groups.insert(log_group.clone());
+            }
+            Instruction::SetLogRetention { log_group, days } => {
+                aws.set_log_retention(log_group, *days).await?;
+            }
+            Instruction::TagLogGroup { log_group } => {
+                let arn = loc.log_group_arn(log_group);
+                aws.tag_log_group(arn.trim_end_matches(":*"), &d.tags)
+                    .await?;
+            }
+            Instruction::UploadCode { bucket, key } => {
+                if !aws.bucket_exists(bucket).await? {
+                    aws.create_bucket(bucket).await?;
+                }
+                aws.upload_if_absent(bucket, key, self.zip).await?;
+                self.record.code_object = Some(format!("s3://{bucket}/{key}"));
+            }
+            Instruction::CreateFunction { entry } => {
+                let f = function(entry)?;
+                let arn = aws
+                    .create_function(&f.name, &f.config, self.code(), &d.tags)
+                    .await?;
+                self.record.functions.insert(
+                    entry.clone(),
+                    RecordFunction {
+                        name: f.name.clone(),
+                        arn,
+                        code_sha256: d.code.sha256.clone(),
+                    },
+                );
+            }
+            Instruction::UpdateFunctionCode { entry } => {
+                let f = function(entry)?;
+                aws.update_function_code(&f.name, self.code(), &f.config.architecture)
+                    .await?;
+                self.record.functions.insert(
+                    entry.clone(),
+                    RecordFunction {
+                        name: f.name.clone(),
+                        arn: f.arn.clone(),
+                        code_sha256: d.code.sha256.clone(),
+                    },
+                );
+            }
+            Instruction::UpdateFunctionConfiguration { entry, .. } => {
+                let f = function(entry)?;
+                aws.update_function_configuration(&f.name, &f.config)
+                    .await?;
+            }
+            Instruction::TagFunction { entry } => {
+                aws.tag_function(&function(entry)?.arn, &d.tags).await?
+            }
+            Instruction::AllowInvoke {
+                entry,
+                from,
+                replace,
+            } => {
+                let f = function(entry)?;
+                let (sid, principal, source) = match from {
+                    Invoker::ApiGateway => (
+                        APIGATEWAY_PERMISSION_SID,
+                        "apigateway.amazonaws.com",
+                        loc.execute_api_arn(self.api_id()?),
+                    ),
+                    Invoker::Schedule => (
+                        EVENTS_PERMISSION_SID,
+                        "events.amazonaws.com",
+                        loc.rule_arn(&d.names().rule(entry)),
+                    ),
+                };
+                if *replace {
+                    aws.remove_permission(&f.name, sid).await?;
+                }
+                aws.add_permission(&f.name, sid, principal, &source).await?;
+            }
+            Instruction::DeleteFunction { entry, name } => {
+                aws.delete_function(name).await?;
+                self.record.functions.remove(entry);
+            }
+            Instruction::CreateActivity { activity } => {
+                let name = d.names().scoped(activity);
+                let arn = aws.create_activity(&name, &d.tags).await?;
+                self.record
+                    .activities
+                    .insert(activity.clone(), Named { name, arn });
+            }
+            Instruction::CreateStateMachine { state_machine } => {
+                let spec = d
+                    .state_machines
+                    .iter()
+                    .find(|m| &m.key == state_machine)
+                    .ok_or_else(|| missing(state_machine))?;
+                let role = loc.role_arn(&role_spec(&RoleKind::StateMachines).name);
+                let arn = aws
+                    .create_state_machine(
+                        &spec.name,
+                        spec.definition.as_deref().unwrap_or("{}"),
+                        &role,
+                        &d.tags,
+                    )
+                    .await?;
+                self.ids
+                    .state_machines
+                    .insert(state_machine.clone(), arn.clone());
+                self.record.state_machines.insert(
+                    state_machine.clone(),
+                    Named {
+                        name: spec.name.clone(),
+                        arn,
+                    },
+                );
+            }
+            Instruction::UpdateStateMachine { state_machine } => {
+                let spec = d
+                    .state_machines
+                    .iter()
+                    .find(|m| &m.key == state_machine)
+                    .ok_or_else(|| missing(state_machine))?;
+                let arn = self
+                    .ids
+                    .state_machines
+                    .get(state_machine)
+                    .cloned()
+                    .unwrap_or_else(|| spec.arn.clone());
+                let role = loc.role_arn(&role_spec(&RoleKind::StateMachines).name);
+                aws.update_state_machine(&arn, spec.definition.as_deref().unwrap_or("{}"), &role)
+                    .await?;
+            }
+            Instruction::CreateRestApi => {
+                let (id, root) = aws.create_rest_api(&d.api.name, &d.tags).await?;
+                self.ids.resources.insert("/".into(), root);
+                self.record.api = Some(RecordApi {
+                    name: d.api.name.clone(),
+                    id: id.clone(),
+                    stage: d.api.stage.clone(),
+                    url: stage_url(&id, &loc.region, &d.api.stage),
+                    deployed_hash: None,
+                });
+                self.ids.api = Some(id);
+            }
+            Instruction::SetBinaryMediaTypes { add, remove } => {
+                aws.update_binary_media_types(self.api_id()?, add, remove)
+                    .await?;
+            }
+            Instruction::TagRestApi => {
+                aws.tag_apigateway(&loc.rest_api_arn(self.api_id()?), &d.tags)
+                    .await?;
+            }
+            Instruction::CreateResource { path } => {
+                let (parent, part) = path.rsplit_once('/').unwrap_or(("", path));
+                let parent = if parent.is_empty() { "/" } else { parent };
+                let id = aws
+                    .create_resource(self.api_id()?, self.resource_id(parent)?, part)
+                    .await?;
+                self.ids.resources.insert(path.clone(), id);
+            }
+            Instruction::DeleteResource { path } => {
+                aws.delete_resource(self.api_id()?, self.resource_id(path)?)
+                    .await?;
+                let prefix = format!("{path}/");
+                self.ids
+                    .resources
+                    .retain(|p, _| p != path && !p.starts_with(&prefix));
+            }
+            Instruction::PutMethod {
+                path,
+                method,
+                api_key_required,
+                replace,
+            } => {
+                let (api, resource) = (self.api_id()?, self.resource_id(path)?);
+                if *replace {
+                    aws.delete_method(api, resource, method).await?;
+                }
+                aws.put_method(api, resource, method, *api_key_required)
+                    .await?;
+            }
+            Instruction::PutIntegration { path, method } => {
+                aws.put_proxy_integration(
+                    self.api_id()?,
+                    self.resource_id(path)?,
+                    method,
+                    &d.api.integration_uri,
+                    d.api.timeout_ms,
+                )
+                .await?;
+            }
+            Instruction::DeleteMethod { path, method } => {
+                aws.delete_method(self.api_id()?, self.resource_id(path)?, method)
+                    .await?;
+            }
+            Instruction::PutGatewayResponse { response } => {
+                let parameters = d
+                    .api
+                    .gateway_responses
+                    .get(response)
+                    .ok_or_else(|| missing(response))?;
+                aws.put_gateway_response(self.api_id()?, response, parameters)
+                    .await?;
+            }
+            Instruction::DeleteGatewayResponse { response } => {
+                aws.delete_gateway_response(self.api_id()?, response)
+                    .await?;
+            }
+            Instruction::DeployApi {
+                stage,
+                hash,
+                create_stage,
+            } => {
+                let api = self.api_id()?.to_owned();
+                let description = stage_description(hash);
+                let deployment = aws.create_deployment(&api, &description).await?;
+                if *create_stage {
+                    aws.create_stage(&api, stage, &deployment, &description, &d.tags)
+                        .await?;
+                } else {
+                    aws.update_stage(&api, stage, &deployment, &description)
+                        .await?;
+                }
+                if let Some(record) = &mut self.record.api {
+                    record.deployed_hash = Some(hash.clone());
+                }
+            }
+            Instruction::CreateUsagePlan { plan } => {
+                let spec = d
+                    .usage_plans
+                    .iter()
+                    .find(|p| &p.key == plan)
+                    .ok_or_else(|| missing(plan))?;
+                let id = aws
+                    .create_usage_plan(&spec.name, spec.throttle, spec.quota.as_ref(), &d.tags)
+                    .await?;
+                self.ids.plans.insert(plan.clone(), id.clone());
+                self.record.usage_plans.insert(
+                    plan.clone(),
+                    Identified {
+                        name: spec.name.clone(),
+                        id,
+                    },
+                );
+            }
+            Instruction::UpdateUsagePlan { plan, changes } => {
+                let spec = d
+                    .usage_plans
+                    .iter()
+                    .find(|p| &p.key == plan)
+                    .ok_or_else(|| missing(plan))?;
+                let id = self.ids.plans.get(plan).ok_or_else(|| missing(plan))?;
+                let changed = |what: &str| changes.iter().any(|c| c == what);
+                aws.update_usage_plan_limits(
+                    id,
+                    changed("throttle").then_some(spec.throttle),
+                    changed("quota").then_some(spec.quota.as_ref()),
+                )
+                .await?;
+            }
+            Instruction::BindUsagePlan { plan } => {
+                let id = self.ids.plans.get(plan).ok_or_else(|| missing(plan))?;
+                aws.add_usage_plan_stage(id, self.api_id()?, &d.api.stage)
+                    .await?;
+            }
+            Instruction::CreateApiKey { key } => {
+                let spec = d
+                    .api_keys
+                    .iter()
+                    .find(|k| &k.key == key)
+                    .ok_or_else(|| missing(key))?;
+                let id = aws
+                    .create_api_key(&spec.name, spec.value.as_deref(), &d.tags)
+                    .await?;
+                self.ids.keys.insert(key.clone(), id.clone());
+                self.record.api_keys.insert(
+                    key.clone(),
+                    Identified {
+                        name: spec.name.clone(),
+                        id,
+                    },
+                );
+            }
+            Instruction::AddApiKeyToPlan { plan, key } => {
+                let plan_id = self.ids.plans.get(plan).ok_or_else(|| missing(plan))?;
+                let key_id = self.ids.keys.get(key).ok_or_else(|| missing(key))?;
+                aws.create_usage_plan_key(plan_id, key_id).await?;
+            }
+            Instruction::PutRule { schedule } => {
+                let s = d
+                    .schedules
+                    .iter()
+                    .find(|s| &s.entry == schedule)
+                    .ok_or_else(|| missing(schedule))?;
+                let description = format!("portico: runs {} on schedule", s.function);
+                let arn = aws
+                    .put_rule(&s.rule, &s.expression, &description, &d.tags)
+                    .await?;
+                self.record.rules.insert(
+                    schedule.clone(),
+                    Named {
+                        name: s.rule.clone(),
+                        arn,
+                    },
+                );
+            }
+            Instruction::PutRuleTarget { schedule } => {
+                let s = d
+                    .schedules
+                    .iter()
+                    .find(|s| &s.entry == schedule)
+                    .ok_or_else(|| missing(schedule))?;
+                aws.put_target(&s.rule, RULE_TARGET_ID, &s.function_arn)
+                    .await?;
+            }
+            Instruction::TagRule { schedule } => {
+                aws.tag_rule(&loc.rule_arn(&d.names().rule(schedule)), &d.tags)
+                    .await?;
+            }
+            Instruction::DeleteRule { schedule, name } => {
+                aws.delete_rule(name).await?;
+                self.record.rules.remove(schedule);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A step needs something an earlier step should have made: a planner bug, reported as such.
+fn missing(what: &str) -> AwsError {
+    AwsError {
+        service: "portico",
+        operation: "plan",
+        resource: what.to_owned(),
+        code: None,
+        message: "the plan refers to something that neither exists nor was created before this \
+                  step (a bug in portico; run the deploy again, and report it if it repeats)"
+            .to_owned(),
+    }
+}

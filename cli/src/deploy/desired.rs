@@ -1,0 +1,1202 @@
+//! What a stage of the app should look like on AWS, computed from `portico.toml`, the app's
+//! manifest, the account, the region and the code's hash. Pure: no AWS call, no clock.
+//!
+//! Every name and ARN is derived from the app, the stage and the config, so the planner can
+//! compare before anything exists, and `delete`, `url` and `invoke` can find the same
+//! resources again ([`Names`]).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::aws::{FunctionConfig, UsagePlanQuota, UsagePlanThrottle};
+use crate::config::{Config, CorsSection};
+use crate::project::Manifest;
+
+/// The tag every resource carries with the app's name.
+pub const TAG_APP: &str = "portico:app";
+/// The tag every resource carries with the stage's name.
+pub const TAG_STAGE: &str = "portico:stage";
+/// The statement id of the permission that lets API Gateway invoke the API function.
+pub const APIGATEWAY_PERMISSION_SID: &str = "portico-apigateway";
+/// The statement id of the permission that lets a schedule's rule invoke its function.
+pub const EVENTS_PERMISSION_SID: &str = "portico-schedule";
+/// The API Gateway console's "Enable CORS" request headers (what `portico local` uses too).
+const DEFAULT_CORS_ALLOW_HEADERS: &str =
+    "Content-Type,X-Amz-Date,Authorization,X-Api-Key,X-Amz-Security-Token";
+
+/// Building the desired state failed: a definition file is wrong, or a name is too long.
+#[derive(Debug, thiserror::Error)]
+pub enum DesiredError {
+    /// A state machine's definition file cannot be read.
+    #[error("{}: cannot read the definition of state machine `{machine}`: {source}", path.display())]
+    ReadDefinition {
+        /// The file.
+        path: PathBuf,
+        /// The state machine.
+        machine: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A `${...}` reference names nothing.
+    #[error("{}:{line}: `${{{reference}}}` in state machine `{machine}` names nothing; {hint}", path.display())]
+    Substitution {
+        /// The file.
+        path: PathBuf,
+        /// The line.
+        line: usize,
+        /// The state machine.
+        machine: String,
+        /// The reference, without `${` `}`.
+        reference: String,
+        /// What it could have been.
+        hint: String,
+    },
+    /// After substitution the definition is not JSON.
+    #[error("{}:{line}:{column}: the definition of state machine `{machine}` is not valid JSON: {message}", path.display())]
+    DefinitionJson {
+        /// The file.
+        path: PathBuf,
+        /// Line.
+        line: usize,
+        /// Column.
+        column: usize,
+        /// The state machine.
+        machine: String,
+        /// serde's message.
+        message: String,
+    },
+    /// A derived name is longer than AWS allows.
+    #[error("the {what} name `{name}` is {} characters, over AWS's {max}; shorten `app.name`, the stage or the {what}'s name in portico.toml", name.len())]
+    NameTooLong {
+        /// What kind of resource.
+        what: &'static str,
+        /// The name.
+        name: String,
+        /// AWS's limit.
+        max: usize,
+    },
+}
+
+/// The names of one stage's resources: `<app>-<stage>-…`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Names {
+    /// `app.name`.
+    pub app: String,
+    /// The stage.
+    pub stage: String,
+}
+
+impl Names {
+    /// `<app>-<stage>`: the role and the REST API.
+    pub fn prefix(&self) -> String {
+        format!("{}-{}", self.app, self.stage)
+    }
+
+    /// The functions' execution role.
+    pub fn role(&self) -> String {
+        self.prefix()
+    }
+
+    /// The state machines' role.
+    pub fn states_role(&self) -> String {
+        format!("{}-states", self.prefix())
+    }
+
+    /// The function of entry point `entry` (`api` or a schedule).
+    pub fn function(&self, entry: &str) -> String {
+        format!("{}-{entry}", self.prefix())
+    }
+
+    /// A function's log group.
+    pub fn log_group(&self, entry: &str) -> String {
+        format!("/aws/lambda/{}", self.function(entry))
+    }
+
+    /// The REST API.
+    pub fn rest_api(&self) -> String {
+        self.prefix()
+    }
+
+    /// The rule of schedule `schedule`.
+    pub fn rule(&self, schedule: &str) -> String {
+        self.function(schedule)
+    }
+
+    /// A usage plan, an API key, an activity or a state machine named `name` in the config.
+    pub fn scoped(&self, name: &str) -> String {
+        format!("{}-{name}", self.prefix())
+    }
+}
+
+/// Where the ARNs live.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Location {
+    /// `aws`, `aws-cn`, `aws-us-gov`.
+    pub partition: String,
+    /// The region.
+    pub region: String,
+    /// The account id.
+    pub account: String,
+}
+
+impl Location {
+    /// The location for `region` and `account`, with the partition the region belongs to.
+    pub fn new(region: &str, account: &str) -> Self {
+        let partition = if region.starts_with("cn-") {
+            "aws-cn"
+        } else if region.starts_with("us-gov-") {
+            "aws-us-gov"
+        } else {
+            "aws"
+        };
+        Self {
+            partition: partition.to_owned(),
+            region: region.to_owned(),
+            account: account.to_owned(),
+        }
+    }
+
+    fn arn(&self, service: &str, regional: bool, resource: &str) -> String {
+        let region = if regional { self.region.as_str() } else { "" };
+        format!(
+            "arn:{}:{service}:{region}:{}:{resource}",
+            self.partition, self.account
+        )
+    }
+
+    /// An IAM role's ARN.
+    pub fn role_arn(&self, name: &str) -> String {
+        self.arn("iam", false, &format!("role/{name}"))
+    }
+
+    /// A function's ARN.
+    pub fn function_arn(&self, name: &str) -> String {
+        self.arn("lambda", true, &format!("function:{name}"))
+    }
+
+    /// A log group's ARN (with the `:*` that covers its streams).
+    pub fn log_group_arn(&self, name: &str) -> String {
+        self.arn("logs", true, &format!("log-group:{name}:*"))
+    }
+
+    /// An activity's ARN.
+    pub fn activity_arn(&self, name: &str) -> String {
+        self.arn("states", true, &format!("activity:{name}"))
+    }
+
+    /// A state machine's ARN.
+    pub fn state_machine_arn(&self, name: &str) -> String {
+        self.arn("states", true, &format!("stateMachine:{name}"))
+    }
+
+    /// The ARN pattern of a state machine's executions.
+    pub fn executions_arn(&self, name: &str) -> String {
+        self.arn("states", true, &format!("execution:{name}:*"))
+    }
+
+    /// An SES identity's ARN.
+    pub fn ses_identity_arn(&self, identity: &str) -> String {
+        self.arn("ses", true, &format!("identity/{identity}"))
+    }
+
+    /// A rule's ARN.
+    pub fn rule_arn(&self, name: &str) -> String {
+        self.arn("events", true, &format!("rule/{name}"))
+    }
+
+    /// The `SourceArn` that lets every method and stage of API `api_id` invoke a function.
+    pub fn execute_api_arn(&self, api_id: &str) -> String {
+        self.arn("execute-api", true, &format!("{api_id}/*"))
+    }
+
+    /// The ARN API Gateway's tagging API takes for REST API `api_id`.
+    pub fn rest_api_arn(&self, api_id: &str) -> String {
+        format!(
+            "arn:{}:apigateway:{}::/restapis/{api_id}",
+            self.partition, self.region
+        )
+    }
+
+    /// The URI of an `AWS_PROXY` integration calling function `function_arn`.
+    pub fn lambda_integration_uri(&self, function_arn: &str) -> String {
+        format!(
+            "arn:{}:apigateway:{}:lambda:path/2015-03-31/functions/{function_arn}/invocations",
+            self.partition, self.region
+        )
+    }
+}
+
+/// An IAM role.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RoleSpec {
+    /// Name.
+    pub name: String,
+    /// Trust policy.
+    pub assume_policy: Value,
+    /// Inline policies by name.
+    pub policies: BTreeMap<String, Value>,
+}
+
+/// A Lambda function.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FunctionSpec {
+    /// Entry point (`api` or a schedule's name): the value of `PORTICO_HANDLER`.
+    pub entry: String,
+    /// Name.
+    pub name: String,
+    /// ARN.
+    pub arn: String,
+    /// Its log group.
+    pub log_group: String,
+    /// Settings.
+    pub config: FunctionConfig,
+}
+
+/// A schedule: a rule invoking a function.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScheduleSpec {
+    /// Entry point.
+    pub entry: String,
+    /// Rule name.
+    pub rule: String,
+    /// Rule ARN.
+    pub rule_arn: String,
+    /// `rate(...)` / `cron(...)`.
+    pub expression: String,
+    /// The function's name.
+    pub function: String,
+    /// The function's ARN.
+    pub function_arn: String,
+}
+
+/// A method of a REST API resource; every one is an `AWS_PROXY` call of the API function
+/// without an authorizer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MethodSpec {
+    /// Whether the gateway demands an API key.
+    pub api_key_required: bool,
+}
+
+/// The REST API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiSpec {
+    /// Name.
+    pub name: String,
+    /// Stage name.
+    pub stage: String,
+    /// Binary media types, sorted.
+    pub binary_media_types: Vec<String>,
+    /// Resources by path, each with its methods; parents sort before children.
+    pub resources: BTreeMap<String, BTreeMap<String, MethodSpec>>,
+    /// Gateway responses (`DEFAULT_4XX`, `DEFAULT_5XX`) and their header mappings.
+    pub gateway_responses: BTreeMap<String, BTreeMap<String, String>>,
+    /// The integration URI of every method.
+    pub integration_uri: String,
+    /// The integration timeout, ms.
+    pub timeout_ms: u32,
+    /// The API function's name (for its permission).
+    pub function: String,
+    /// Hash of everything a deployment snapshots: a new deployment is made when the stage's
+    /// differs.
+    pub hash: String,
+}
+
+/// A usage plan.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UsagePlanSpec {
+    /// The name in portico.toml.
+    pub key: String,
+    /// The deployed name.
+    pub name: String,
+    /// Throttle.
+    pub throttle: Option<UsagePlanThrottle>,
+    /// Quota.
+    pub quota: Option<UsagePlanQuota>,
+    /// The config names of its API keys.
+    pub api_keys: Vec<String>,
+}
+
+/// An API key. Its value is never printed nor recorded.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+pub struct ApiKeySpec {
+    /// The name in portico.toml.
+    pub key: String,
+    /// The deployed name.
+    pub name: String,
+    /// The literal value, or `None` to let API Gateway generate one.
+    #[serde(skip)]
+    pub value: Option<String>,
+}
+
+impl std::fmt::Debug for ApiKeySpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKeySpec")
+            .field("key", &self.key)
+            .field("name", &self.name)
+            .field("value", &self.value.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// A Step Functions activity or state machine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StepFunctionsSpec {
+    /// The name in portico.toml.
+    pub key: String,
+    /// The deployed name.
+    pub name: String,
+    /// ARN.
+    pub arn: String,
+    /// The definition after substitution (state machines only), compact JSON.
+    pub definition: Option<String>,
+}
+
+/// The code every function runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CodeSpec {
+    /// Lambda's CodeSha256 of the zip.
+    pub sha256: String,
+    /// When the zip goes through S3: the bucket and key.
+    pub s3: Option<(String, String)>,
+}
+
+/// Everything one stage should have.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Desired {
+    /// The app's name.
+    pub app: String,
+    /// The stage.
+    pub stage: String,
+    /// Partition, region and account.
+    pub location: Location,
+    /// Tags of every resource: `portico:app`, `portico:stage` and `[tags]`.
+    pub tags: BTreeMap<String, String>,
+    /// The functions' role.
+    pub role: RoleSpec,
+    /// The state machines' role (when there are state machines).
+    pub states_role: Option<RoleSpec>,
+    /// Log retention in days (`None`: forever).
+    pub log_retention: Option<u32>,
+    /// Functions, `api` first.
+    pub functions: Vec<FunctionSpec>,
+    /// Schedules.
+    pub schedules: Vec<ScheduleSpec>,
+    /// The REST API.
+    pub api: ApiSpec,
+    /// Usage plans.
+    pub usage_plans: Vec<UsagePlanSpec>,
+    /// API keys.
+    pub api_keys: Vec<ApiKeySpec>,
+    /// Activities.
+    pub activities: Vec<StepFunctionsSpec>,
+    /// State machines.
+    pub state_machines: Vec<StepFunctionsSpec>,
+    /// The code.
+    pub code: CodeSpec,
+}
+
+/// What [`Desired::new`] needs besides the config and the manifest.
+#[derive(Debug, Clone)]
+pub struct Inputs<'a> {
+    /// The stage.
+    pub stage: &'a str,
+    /// Where.
+    pub location: Location,
+    /// Lambda's CodeSha256 of the zip.
+    pub code_sha256: String,
+    /// The zip's hex SHA-256 and whether it goes through S3.
+    pub code_s3: Option<(String, String)>,
+    /// `x86_64` or `arm64`.
+    pub architecture: &'a str,
+    /// The directory of `portico.toml` (definition files are relative to it).
+    pub config_dir: &'a Path,
+}
+
+impl Desired {
+    /// The desired state of `inputs.stage`.
+    ///
+    /// # Errors
+    /// When a definition file is unreadable or wrong, or a derived name is too long.
+    pub fn new(
+        config: &Config,
+        manifest: &Manifest,
+        inputs: &Inputs<'_>,
+    ) -> Result<Self, DesiredError> {
+        let app = config.app.name.get_ref().clone();
+        let stage = inputs.stage.to_owned();
+        let names = Names {
+            app: app.clone(),
+            stage: stage.clone(),
+        };
+        let loc = &inputs.location;
+        let mut tags = config.tags.clone();
+        tags.insert(TAG_APP.to_owned(), app.clone());
+        tags.insert(TAG_STAGE.to_owned(), stage.clone());
+
+        // `api` first, then the schedules by name.
+        let mut entries: Vec<&String> = manifest.entry_points.iter().collect();
+        entries.sort_by_key(|e| (e.as_str() != "api", e.as_str()));
+        entries.dedup();
+
+        let role_name = names.role();
+        check_len("IAM role", &names.states_role(), 64)?;
+        let role_arn = loc.role_arn(&role_name);
+        let mut functions = Vec::new();
+        for entry in &entries {
+            let name = names.function(entry);
+            check_len("function", &name, 64)?;
+            let settings = config.function(&stage, entry);
+            let mut env = settings.env.clone();
+            env.insert(manifest.entry_point_variable.clone(), (*entry).clone());
+            functions.push(FunctionSpec {
+                entry: (*entry).clone(),
+                arn: loc.function_arn(&name),
+                log_group: names.log_group(entry),
+                name,
+                config: FunctionConfig {
+                    role_arn: role_arn.clone(),
+                    memory: settings.memory,
+                    timeout: settings.timeout,
+                    env,
+                    architecture: inputs.architecture.to_owned(),
+                    runtime: crate::aws::LAMBDA_RUNTIME.to_owned(),
+                    handler: crate::aws::LAMBDA_HANDLER.to_owned(),
+                },
+            });
+        }
+        let function_arn = |entry: &str| loc.function_arn(&names.function(entry));
+
+        let schedules = manifest
+            .schedules
+            .iter()
+            .map(|s| {
+                let rule = names.rule(&s.name);
+                ScheduleSpec {
+                    entry: s.name.clone(),
+                    rule_arn: loc.rule_arn(&rule),
+                    rule,
+                    expression: s.expression.clone(),
+                    function: names.function(&s.name),
+                    function_arn: function_arn(&s.name),
+                }
+            })
+            .collect();
+
+        let activities: Vec<StepFunctionsSpec> = config
+            .activities
+            .iter()
+            .map(|a| {
+                let name = names.scoped(a.name.get_ref());
+                StepFunctionsSpec {
+                    key: a.name.get_ref().clone(),
+                    arn: loc.activity_arn(&name),
+                    name,
+                    definition: None,
+                }
+            })
+            .collect();
+        let mut state_machines = Vec::new();
+        for machine in &config.state_machines {
+            let key = machine.name.get_ref().clone();
+            let name = names.scoped(&key);
+            check_len("state machine", &name, 80)?;
+            let path = inputs.config_dir.join(machine.definition.get_ref());
+            let text =
+                std::fs::read_to_string(&path).map_err(|source| DesiredError::ReadDefinition {
+                    path: path.clone(),
+                    machine: key.clone(),
+                    source,
+                })?;
+            let definition = substitute(&text, &path, &key, &|reference| {
+                resolve(reference, config, &names, loc, &entries)
+            })?;
+            let parsed: Value =
+                serde_json::from_str(&definition).map_err(|e| DesiredError::DefinitionJson {
+                    path: path.clone(),
+                    line: e.line(),
+                    column: e.column(),
+                    machine: key.clone(),
+                    message: e.to_string(),
+                })?;
+            state_machines.push(StepFunctionsSpec {
+                key,
+                arn: loc.state_machine_arn(&name),
+                name,
+                definition: Some(parsed.to_string()),
+            });
+        }
+
+        let role = RoleSpec {
+            name: role_name,
+            assume_policy: trust_policy("lambda.amazonaws.com"),
+            policies: function_policies(config, loc, &functions, &activities, &state_machines),
+        };
+        let states_role = (!state_machines.is_empty()).then(|| RoleSpec {
+            name: names.states_role(),
+            assume_policy: trust_policy("states.amazonaws.com"),
+            policies: BTreeMap::from([(
+                "invoke-functions".to_owned(),
+                policy(vec![statement(
+                    &["lambda:InvokeFunction"],
+                    functions
+                        .iter()
+                        .flat_map(|f| [f.arn.clone(), format!("{}:*", f.arn)])
+                        .collect(),
+                )]),
+            )]),
+        });
+
+        let api = api_spec(
+            config,
+            manifest,
+            &names,
+            loc,
+            &config.api_stage_name(&stage),
+        );
+        let usage_plans = config
+            .usage_plans
+            .iter()
+            .map(|p| UsagePlanSpec {
+                key: p.name.get_ref().clone(),
+                name: names.scoped(p.name.get_ref()),
+                throttle: p.throttle.as_ref().map(|t| UsagePlanThrottle {
+                    rate: *t.rate.get_ref(),
+                    burst: *t.burst.get_ref(),
+                }),
+                quota: p.quota.as_ref().map(|q| UsagePlanQuota {
+                    limit: *q.limit.get_ref(),
+                    period: q.period.get_ref().clone(),
+                }),
+                api_keys: p.api_keys.iter().map(|k| k.get_ref().clone()).collect(),
+            })
+            .collect();
+        let api_keys = config
+            .api_keys
+            .iter()
+            .map(|k| ApiKeySpec {
+                key: k.name.get_ref().clone(),
+                name: names.scoped(k.name.get_ref()),
+                value: (k.value.get_ref() != "generate").then(|| k.value.get_ref().clone()),
+            })
+            .collect();
+
+        Ok(Self {
+            app,
+            stage,
+            location: loc.clone(),
+            tags,
+            role,
+            states_role,
+            log_retention: config.logs.retention_days.as_ref().map(|d| *d.get_ref()),
+            functions,
+            schedules,
+            api,
+            usage_plans,
+            api_keys,
+            activities,
+            state_machines,
+            code: CodeSpec {
+                sha256: inputs.code_sha256.clone(),
+                s3: inputs.code_s3.clone(),
+            },
+        })
+    }
+
+    /// The names of this stage's resources.
+    pub fn names(&self) -> Names {
+        Names {
+            app: self.app.clone(),
+            stage: self.stage.clone(),
+        }
+    }
+
+    /// The function of entry point `entry`.
+    pub fn function(&self, entry: &str) -> Option<&FunctionSpec> {
+        self.functions.iter().find(|f| f.entry == entry)
+    }
+}
+
+fn check_len(what: &'static str, name: &str, max: usize) -> Result<(), DesiredError> {
+    if name.len() > max {
+        return Err(DesiredError::NameTooLong {
+            what,
+            name: name.to_owned(),
+            max,
+        });
+    }
+    Ok(())
+}
+
+fn trust_policy(service: &str) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": service},
+            "Action": "sts:AssumeRole"
+        }]
+    })
+}
+
+fn policy(statements: Vec<Value>) -> Value {
+    json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+fn statement(actions: &[&str], resources: Vec<String>) -> Value {
+    json!({"Effect": "Allow", "Action": actions, "Resource": resources})
+}
+
+/// The functions' inline policies: each names its actions and the app's own resources only.
+fn function_policies(
+    config: &Config,
+    loc: &Location,
+    functions: &[FunctionSpec],
+    activities: &[StepFunctionsSpec],
+    state_machines: &[StepFunctionsSpec],
+) -> BTreeMap<String, Value> {
+    let mut policies = BTreeMap::new();
+    policies.insert(
+        "logs".to_owned(),
+        policy(vec![statement(
+            &["logs:CreateLogStream", "logs:PutLogEvents"],
+            functions
+                .iter()
+                .map(|f| loc.log_group_arn(&f.log_group))
+                .collect(),
+        )]),
+    );
+    if !activities.is_empty() || !state_machines.is_empty() {
+        let mut statements = Vec::new();
+        if !state_machines.is_empty() {
+            statements.push(statement(
+                &["states:StartExecution"],
+                state_machines.iter().map(|m| m.arn.clone()).collect(),
+            ));
+            statements.push(statement(
+                &["states:DescribeExecution", "states:StopExecution"],
+                state_machines
+                    .iter()
+                    .map(|m| loc.executions_arn(&m.name))
+                    .collect(),
+            ));
+        }
+        if !activities.is_empty() {
+            statements.push(statement(
+                &["states:GetActivityTask"],
+                activities.iter().map(|a| a.arn.clone()).collect(),
+            ));
+        }
+        statements.push(statement(
+            &[
+                "states:SendTaskSuccess",
+                "states:SendTaskFailure",
+                "states:SendTaskHeartbeat",
+            ],
+            activities
+                .iter()
+                .chain(state_machines)
+                .map(|s| s.arn.clone())
+                .collect(),
+        ));
+        policies.insert("step-functions".to_owned(), policy(statements));
+    }
+    if !config.email_identities.is_empty() {
+        policies.insert(
+            "ses".to_owned(),
+            policy(vec![statement(
+                &["ses:SendEmail", "ses:SendRawEmail"],
+                config
+                    .email_identities
+                    .iter()
+                    .map(|i| loc.ses_identity_arn(i.identity()))
+                    .collect(),
+            )]),
+        );
+    }
+    policies
+}
+
+/// What `${reference}` in a definition stands for, or why it names nothing.
+fn resolve(
+    reference: &str,
+    config: &Config,
+    names: &Names,
+    loc: &Location,
+    entries: &[&String],
+) -> Result<String, String> {
+    let (kind, name) = reference.split_once(':').unwrap_or((reference, ""));
+    let known = |items: Vec<&str>| {
+        if items.is_empty() {
+            "none is declared".to_owned()
+        } else {
+            format!("declared: {}", items.join(", "))
+        }
+    };
+    match (kind, name) {
+        ("region", "") => Ok(loc.region.clone()),
+        ("account", "") => Ok(loc.account.clone()),
+        ("partition", "") => Ok(loc.partition.clone()),
+        ("app", "") => Ok(names.app.clone()),
+        ("stage", "") => Ok(names.stage.clone()),
+        ("activity", n) => {
+            let all: Vec<&str> = config.activities.iter().map(|a| a.name.get_ref().as_str()).collect();
+            if all.contains(&n) {
+                Ok(loc.activity_arn(&names.scoped(n)))
+            } else {
+                Err(format!("add an [[activities]] entry `{n}` to portico.toml ({})", known(all)))
+            }
+        }
+        ("state_machine", n) => {
+            let all: Vec<&str> = config
+                .state_machines
+                .iter()
+                .map(|m| m.name.get_ref().as_str())
+                .collect();
+            if all.contains(&n) {
+                Ok(loc.state_machine_arn(&names.scoped(n)))
+            } else {
+                Err(format!("no [[state_machines]] entry `{n}` ({})", known(all)))
+            }
+        }
+        ("function", n) => {
+            if entries.iter().any(|e| e.as_str() == n) {
+                Ok(loc.function_arn(&names.function(n)))
+            } else {
+                Err(format!(
+                    "the app's entry points are: {}",
+                    entries.iter().map(|e| e.as_str()).collect::<Vec<_>>().join(", ")
+                ))
+            }
+        }
+        _ => Err(
+            "use ${activity:NAME}, ${function:ENTRY}, ${state_machine:NAME}, ${region}, ${account}, ${partition}, ${app} or ${stage}"
+                .to_owned(),
+        ),
+    }
+}
+
+/// Replaces every `${...}` of `text` through `resolve`.
+fn substitute(
+    text: &str,
+    path: &Path,
+    machine: &str,
+    resolve: &dyn Fn(&str) -> Result<String, String>,
+) -> Result<String, DesiredError> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let offset = text.len() - rest.len() + start;
+        let line = text[..offset].matches('\n').count() + 1;
+        let Some(end) = after.find('}') else {
+            return Err(DesiredError::Substitution {
+                path: path.to_owned(),
+                line,
+                machine: machine.to_owned(),
+                reference: after.lines().next().unwrap_or_default().to_owned(),
+                hint: "the `${` is never closed with `}`".to_owned(),
+            });
+        };
+        let reference = &after[..end];
+        let value = resolve(reference).map_err(|hint| DesiredError::Substitution {
+            path: path.to_owned(),
+            line,
+            machine: machine.to_owned(),
+            reference: reference.to_owned(),
+            hint,
+        })?;
+        out.push_str(&value);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// The REST API: `/` and `/{proxy+}` with `ANY`, plus explicit resources for routes whose
+/// gateway options differ (an API key required), their parents, and a `{proxy+}` under each
+/// explicit resource so the paths below it still reach the app.
+fn api_spec(
+    config: &Config,
+    manifest: &Manifest,
+    names: &Names,
+    loc: &Location,
+    stage: &str,
+) -> ApiSpec {
+    let open = || MethodSpec {
+        api_key_required: false,
+    };
+    let cors = config.api.cors.as_ref();
+    let mut resources: BTreeMap<String, BTreeMap<String, MethodSpec>> = BTreeMap::new();
+    resources.insert("/".to_owned(), BTreeMap::from([("ANY".to_owned(), open())]));
+    resources.insert(
+        "/{proxy+}".to_owned(),
+        BTreeMap::from([("ANY".to_owned(), open())]),
+    );
+    for route in manifest
+        .routes
+        .iter()
+        .filter(|r| r.options.api_key_required)
+    {
+        let path = route.path.clone();
+        // Parents: reachable without a key, as before.
+        let mut parent = String::new();
+        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        for segment in &segments[..segments.len().saturating_sub(1)] {
+            parent = format!("{parent}/{segment}");
+            resources
+                .entry(parent.clone())
+                .or_default()
+                .entry("ANY".to_owned())
+                .or_insert_with(open);
+        }
+        let methods = resources.entry(path).or_default();
+        methods.insert(
+            route.method.clone(),
+            MethodSpec {
+                api_key_required: true,
+            },
+        );
+        // Other methods of the path reach the app (which answers them or 405) without a key,
+        // and so do CORS preflights (browsers never send a key with them).
+        if route.method != "ANY" {
+            methods.entry("ANY".to_owned()).or_insert_with(open);
+        }
+        if cors.is_some() && route.method != "OPTIONS" {
+            methods.entry("OPTIONS".to_owned()).or_insert_with(open);
+        }
+    }
+    // A greedy child under each explicit resource, unless it has a variable child already
+    // (API Gateway allows one variable per level) or is greedy itself.
+    let explicit: Vec<String> = resources
+        .keys()
+        .filter(|p| p.as_str() != "/" && !p.ends_with("+}"))
+        .cloned()
+        .collect();
+    for path in explicit {
+        let prefix = format!("{path}/");
+        let has_variable_child = resources.keys().any(|p| {
+            p.strip_prefix(&prefix)
+                .is_some_and(|rest| !rest.contains('/') && rest.starts_with('{'))
+        });
+        if !has_variable_child && path != "/{proxy+}" {
+            resources
+                .entry(format!("{path}/{{proxy+}}"))
+                .or_default()
+                .entry("ANY".to_owned())
+                .or_insert_with(open);
+        }
+    }
+    let mut gateway_responses = BTreeMap::new();
+    if let Some(cors) = cors {
+        let parameters = cors_parameters(cors);
+        gateway_responses.insert("DEFAULT_4XX".to_owned(), parameters.clone());
+        gateway_responses.insert("DEFAULT_5XX".to_owned(), parameters);
+    }
+    let mut binary_media_types = config.api.binary_media_types.clone();
+    binary_media_types.sort();
+    binary_media_types.dedup();
+    let function = names.function("api");
+    let integration_uri = loc.lambda_integration_uri(&loc.function_arn(&function));
+    let timeout_ms = config.api.timeout.as_ref().map_or(29, |t| *t.get_ref()) * 1000;
+    let hash = {
+        let snapshot = json!({
+            "binary_media_types": binary_media_types,
+            "resources": resources,
+            "gateway_responses": gateway_responses,
+            "integration_uri": integration_uri,
+            "timeout_ms": timeout_ms,
+        });
+        let digest = Sha256::digest(snapshot.to_string().as_bytes());
+        digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    };
+    ApiSpec {
+        name: names.rest_api(),
+        stage: stage.to_owned(),
+        binary_media_types,
+        resources,
+        gateway_responses,
+        integration_uri,
+        timeout_ms,
+        function,
+        hash,
+    }
+}
+
+/// The header mappings of gateway responses under `[api.cors]` (values are quoted literals).
+fn cors_parameters(cors: &CorsSection) -> BTreeMap<String, String> {
+    let header = |name: &str| format!("gatewayresponse.header.{name}");
+    let literal = |value: &str| format!("'{value}'");
+    let mut out = BTreeMap::new();
+    out.insert(
+        header("Access-Control-Allow-Origin"),
+        literal(&cors.allow_origin),
+    );
+    let allow_headers = if cors.allow_headers.is_empty() {
+        DEFAULT_CORS_ALLOW_HEADERS.to_owned()
+    } else {
+        cors.allow_headers.join(",")
+    };
+    out.insert(
+        header("Access-Control-Allow-Headers"),
+        literal(&allow_headers),
+    );
+    if !cors.expose_headers.is_empty() {
+        out.insert(
+            header("Access-Control-Expose-Headers"),
+            literal(&cors.expose_headers.join(",")),
+        );
+    }
+    if cors.allow_credentials {
+        out.insert(header("Access-Control-Allow-Credentials"), literal("true"));
+    }
+    out
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::project::{ManifestRoute, ManifestRouteOptions, ManifestSchedule};
+
+    pub(crate) fn manifest(keyed: &[(&str, &str)], schedules: &[(&str, &str)]) -> Manifest {
+        let mut routes: Vec<ManifestRoute> = keyed
+            .iter()
+            .map(|(method, path)| ManifestRoute {
+                name: format!("{method}{path}"),
+                method: (*method).to_owned(),
+                path: (*path).to_owned(),
+                options: ManifestRouteOptions {
+                    api_key_required: true,
+                },
+            })
+            .collect();
+        routes.push(ManifestRoute {
+            name: "open".into(),
+            method: "GET".into(),
+            path: "/open/{id}".into(),
+            options: ManifestRouteOptions {
+                api_key_required: false,
+            },
+        });
+        let mut entry_points = vec!["api".to_owned()];
+        entry_points.extend(schedules.iter().map(|(n, _)| (*n).to_owned()));
+        Manifest {
+            manifest_version: 1,
+            entry_points,
+            entry_point_variable: "PORTICO_HANDLER".into(),
+            routes,
+            schedules: schedules
+                .iter()
+                .map(|(n, e)| ManifestSchedule {
+                    name: (*n).to_owned(),
+                    expression: (*e).to_owned(),
+                })
+                .collect(),
+        }
+    }
+
+    pub(crate) fn config(text: &str) -> Config {
+        Config::parse(Path::new("portico.toml"), text).unwrap()
+    }
+
+    pub(crate) fn inputs(dir: &Path) -> Inputs<'_> {
+        Inputs {
+            stage: "dev",
+            location: Location::new("eu-west-1", "123456789012"),
+            code_sha256: "c2hh".into(),
+            code_s3: None,
+            architecture: "x86_64",
+            config_dir: dir,
+        }
+    }
+
+    #[test]
+    fn names_and_arns_follow_the_app_and_stage() {
+        let desired = Desired::new(
+            &config("[app]\nname = \"shop\"\n"),
+            &manifest(&[], &[("cleanup", "rate(5 minutes)")]),
+            &inputs(Path::new(".")),
+        )
+        .unwrap();
+        let entries: Vec<&str> = desired.functions.iter().map(|f| f.entry.as_str()).collect();
+        assert_eq!(entries, ["api", "cleanup"]);
+        let api = &desired.functions[0];
+        assert_eq!(api.name, "shop-dev-api");
+        assert_eq!(
+            api.arn,
+            "arn:aws:lambda:eu-west-1:123456789012:function:shop-dev-api"
+        );
+        assert_eq!(api.config.env["PORTICO_HANDLER"], "api");
+        assert_eq!(
+            desired.functions[1].config.env["PORTICO_HANDLER"],
+            "cleanup"
+        );
+        assert_eq!(
+            api.config.role_arn,
+            "arn:aws:iam::123456789012:role/shop-dev"
+        );
+        assert_eq!(
+            (api.config.runtime.as_str(), api.config.handler.as_str()),
+            ("provided.al2023", "bootstrap")
+        );
+        assert_eq!(desired.schedules[0].rule, "shop-dev-cleanup");
+        assert_eq!(desired.api.stage, "dev");
+        let v1 = Desired::new(
+            &config("[app]\nname = \"shop\"\n[stages.dev]\napi_stage = \"v1\"\n"),
+            &manifest(&[], &[]),
+            &inputs(Path::new(".")),
+        )
+        .unwrap();
+        assert_eq!(v1.api.stage, "v1", "the API Gateway stage is `api_stage`");
+        assert_eq!(desired.tags[TAG_APP], "shop");
+        assert_eq!(desired.tags[TAG_STAGE], "dev");
+        assert_eq!(
+            desired.api.integration_uri,
+            "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:123456789012:function:shop-dev-api/invocations"
+        );
+    }
+
+    #[test]
+    fn only_keyed_routes_get_explicit_resources() {
+        let desired = Desired::new(
+            &config("[app]\nname = \"shop\"\n[api]\ncors = {}\n"),
+            &manifest(&[("GET", "/private"), ("POST", "/admin/users/{id}")], &[]),
+            &inputs(Path::new(".")),
+        )
+        .unwrap();
+        let shape: Vec<(String, Vec<(String, bool)>)> = desired
+            .api
+            .resources
+            .iter()
+            .map(|(path, methods)| {
+                (
+                    path.clone(),
+                    methods
+                        .iter()
+                        .map(|(m, s)| (m.clone(), s.api_key_required))
+                        .collect(),
+                )
+            })
+            .collect();
+        let s = |p: &str, m: &[(&str, bool)]| {
+            (
+                p.to_owned(),
+                m.iter()
+                    .map(|(a, b)| ((*a).to_owned(), *b))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        assert_eq!(
+            shape,
+            vec![
+                s("/", &[("ANY", false)]),
+                s("/admin", &[("ANY", false)]),
+                s("/admin/users", &[("ANY", false)]),
+                s(
+                    "/admin/users/{id}",
+                    &[("ANY", false), ("OPTIONS", false), ("POST", true)]
+                ),
+                s("/admin/users/{id}/{proxy+}", &[("ANY", false)]),
+                s("/admin/{proxy+}", &[("ANY", false)]),
+                s(
+                    "/private",
+                    &[("ANY", false), ("GET", true), ("OPTIONS", false)]
+                ),
+                s("/private/{proxy+}", &[("ANY", false)]),
+                s("/{proxy+}", &[("ANY", false)]),
+            ]
+        );
+        assert_eq!(
+            desired.api.gateway_responses["DEFAULT_4XX"]["gatewayresponse.header.Access-Control-Allow-Origin"],
+            "'*'"
+        );
+    }
+
+    #[test]
+    fn policies_name_only_the_apps_resources() {
+        let dir = std::env::temp_dir().join(format!("portico-desired-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("sm.json"),
+            r#"{"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "${activity:ManualStep}", "Next": "B"},
+               "B": {"Type": "Task", "Resource": "${function:notify}", "End": true}}}"#,
+        )
+        .unwrap();
+        let cfg = config(
+            "[app]\nname = \"hr\"\n[[activities]]\nname = \"ManualStep\"\n[[state_machines]]\nname = \"Promotion\"\ndefinition = \"sm.json\"\n[[email_identities]]\naddress = \"hr@example.com\"\n",
+        );
+        let desired = Desired::new(
+            &cfg,
+            &manifest(&[], &[("notify", "rate(1 day)")]),
+            &inputs(&dir),
+        )
+        .unwrap();
+        let machine = &desired.state_machines[0];
+        assert_eq!(machine.name, "hr-dev-Promotion");
+        let definition: Value = serde_json::from_str(machine.definition.as_ref().unwrap()).unwrap();
+        assert_eq!(
+            definition["States"]["A"]["Resource"],
+            "arn:aws:states:eu-west-1:123456789012:activity:hr-dev-ManualStep"
+        );
+        assert_eq!(
+            definition["States"]["B"]["Resource"],
+            "arn:aws:lambda:eu-west-1:123456789012:function:hr-dev-notify"
+        );
+        let all = serde_json::to_string(&desired.role.policies).unwrap();
+        assert!(!all.contains("\"*\""), "{all}");
+        assert!(!all.contains("states:*"), "{all}");
+        assert_eq!(
+            desired.role.policies["ses"]["Statement"][0]["Resource"],
+            json!(["arn:aws:ses:eu-west-1:123456789012:identity/hr@example.com"])
+        );
+        assert_eq!(
+            desired.role.policies["logs"]["Statement"][0]["Resource"],
+            json!([
+                "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/hr-dev-api:*",
+                "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/hr-dev-notify:*"
+            ])
+        );
+        assert_eq!(desired.states_role.as_ref().unwrap().name, "hr-dev-states");
+
+        std::fs::write(
+            dir.join("sm.json"),
+            "{\n\"Resource\": \"${activity:Nope}\"}",
+        )
+        .unwrap();
+        let err = Desired::new(&cfg, &manifest(&[], &[]), &inputs(&dir))
+            .unwrap_err()
+            .to_string();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(err.contains("sm.json:2: `${activity:Nope}`"), "{err}");
+        assert!(err.contains("declared: ManualStep"), "{err}");
+    }
+
+    #[test]
+    fn the_api_hash_follows_the_api_definition_only() {
+        let m = manifest(&[("GET", "/private")], &[]);
+        let base = Desired::new(
+            &config("[app]\nname = \"a\"\n"),
+            &m,
+            &inputs(Path::new(".")),
+        )
+        .unwrap();
+        let memory = Desired::new(
+            &config("[app]\nname = \"a\"\n[functions.api]\nmemory = 512\n"),
+            &m,
+            &inputs(Path::new(".")),
+        )
+        .unwrap();
+        let binary = Desired::new(
+            &config("[app]\nname = \"a\"\n[api]\nbinary_media_types = [\"image/png\"]\n"),
+            &m,
+            &inputs(Path::new(".")),
+        )
+        .unwrap();
+        assert_eq!(base.api.hash, memory.api.hash);
+        assert_ne!(base.api.hash, binary.api.hash);
+    }
+}

@@ -1,0 +1,391 @@
+//! `portico deploy`: build → plan → apply.
+//!
+//! 1. **build** (local only): the release binary, checked and zipped ([`crate::artifact`]),
+//!    and its manifest (routes, schedules, entry points).
+//! 2. **plan** (reads AWS only): [`desired::Desired`] from `portico.toml` and the manifest,
+//!    [`remote::Remote`] from AWS, [`plan::plan`] → a `Vec` of [`plan::Instruction`]s.
+//!    `--dry-run` prints it (text, or `--output json`) and stops.
+//! 3. **apply** (the only step that changes anything): [`apply::Executor`] runs the
+//!    instructions in order and writes the [`record::Record`] after each one, so an
+//!    interrupted deploy re-runs to the same end state.
+//!
+//! Then one smoke request to the API ([`smoke`]), and a summary with the URL.
+
+pub mod apply;
+pub mod desired;
+pub mod plan;
+pub mod record;
+pub mod remote;
+pub mod smoke;
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::artifact::{self, Arch, BuildOptions};
+use crate::aws::{Aws, AwsArgs, CallStats};
+use crate::project::{self, Project};
+use crate::{AppDir, CliError};
+
+use apply::{Executor, Progress};
+use desired::{Desired, Inputs, Location};
+use record::Record;
+use remote::Remote;
+use smoke::Smoke;
+
+/// The environment variable that sends the code through S3 whatever its size (a testing
+/// hook: the S3 path is otherwise taken only by zips over 50 MiB).
+pub const UPLOAD_VIA_S3_VAR: &str = "PORTICO_UPLOAD_VIA_S3";
+
+/// `--output`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// Step lines and a summary, for people.
+    Text,
+    /// One JSON object at the end, for scripts.
+    Json,
+}
+
+/// Arguments of `portico deploy`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    app: AppDir,
+    /// The stage to deploy (`[stages.<name>]` in portico.toml).
+    #[arg(long, default_value = "dev")]
+    stage: String,
+    /// Print the plan and stop: nothing is changed.
+    #[arg(long)]
+    dry_run: bool,
+    /// `text` for people, `json` for scripts (the plan and the result).
+    #[arg(long, value_enum, default_value = "text")]
+    output: OutputFormat,
+    #[command(flatten)]
+    aws: AwsArgs,
+    /// Skip the request to the API after deploying.
+    #[arg(long)]
+    no_smoke: bool,
+    /// Deploy this prebuilt Linux binary instead of building (it is checked and zipped the
+    /// same way).
+    #[arg(long, value_name = "PATH")]
+    binary: Option<PathBuf>,
+    /// Compile for this target triple instead of choosing one.
+    #[arg(long, value_name = "TRIPLE")]
+    target: Option<String>,
+}
+
+/// Step lines for people: on a terminal, a line that completes in place; elsewhere, a line per
+/// finished step. Nothing in JSON mode.
+struct Lines {
+    enabled: bool,
+    tty: bool,
+    open: bool,
+}
+
+impl Lines {
+    fn new(format: OutputFormat) -> Self {
+        Self {
+            enabled: format == OutputFormat::Text,
+            tty: std::io::stdout().is_terminal(),
+            open: false,
+        }
+    }
+
+    fn say(&mut self, text: &str) {
+        if self.enabled {
+            self.close();
+            println!("{text}");
+        }
+    }
+
+    fn progress(&mut self, event: &Progress<'_>, desired: &Desired) {
+        if !self.enabled {
+            return;
+        }
+        let (index, total, step, done) = match event {
+            Progress::Start { index, total, step } => (*index, *total, *step, false),
+            Progress::Done { index, total, step } => (*index, *total, *step, true),
+        };
+        let width = total.to_string().len();
+        let line = format!("[{:>width$}/{total}] {}", index + 1, step.describe(desired));
+        let mut out = std::io::stdout().lock();
+        if self.tty {
+            if done {
+                let _ = writeln!(out, "\r\x1b[2K{line}");
+                self.open = false;
+            } else {
+                let _ = write!(out, "{line} …");
+                self.open = true;
+            }
+            let _ = out.flush();
+        } else if done {
+            let _ = writeln!(out, "{line}");
+        }
+    }
+
+    /// Ends a line left open by a step that did not finish.
+    fn close(&mut self) {
+        if self.open {
+            println!();
+            self.open = false;
+        }
+    }
+}
+
+/// Deploys the app's stage.
+pub fn run(args: Args) -> Result<(), CliError> {
+    let started = Instant::now();
+    let mut lines = Lines::new(args.output);
+    let project = if args.binary.is_some() {
+        Project::discover_prebuilt(&args.app.dir)?
+    } else {
+        Project::discover(&args.app.dir)?
+    };
+    let stage = project.config.stage(&args.stage)?.clone();
+    if project
+        .config
+        .api
+        .kind
+        .as_ref()
+        .is_some_and(|k| k.get_ref() == "http")
+    {
+        return Err(format!(
+            "{}: `api.type = \"http\"` (an HTTP API) is not deployed yet; remove it to deploy a REST API",
+            project.dir.join(crate::config::FILE_NAME).display()
+        )
+        .into());
+    }
+    let arch = Arch::from_config(&project.config);
+    let artifact = artifact::build_artifact_with(
+        &project,
+        arch,
+        &BuildOptions {
+            target: args.target.clone(),
+            binary: args.binary.clone(),
+        },
+    )?;
+    lines.say(&format!(
+        "build  {} ({}, {arch})",
+        artifact.zip_path.display(),
+        artifact::human_size(artifact.zip_len())
+    ));
+    for verdict in artifact.verdicts() {
+        lines.say(&format!("check  {verdict}"));
+    }
+    // The manifest is the same whatever the target: a host build prints it when the Lambda
+    // binary cannot run here.
+    let manifest = if artifact.runs_here() {
+        project::read_manifest(&artifact.binary_path)?
+    } else {
+        project::read_manifest(&project.build(false)?)?
+    };
+    let built = started.elapsed();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let result = rt.block_on(deploy(
+        &args,
+        &project,
+        &stage,
+        &artifact,
+        &manifest,
+        &mut lines,
+        (started, built),
+    ));
+    lines.close();
+    result
+}
+
+#[allow(clippy::too_many_arguments, reason = "the phases of one command")]
+async fn deploy(
+    args: &Args,
+    project: &Project,
+    stage: &crate::config::Stage,
+    artifact: &artifact::Artifact,
+    manifest: &project::Manifest,
+    lines: &mut Lines,
+    (started, built): (Instant, Duration),
+) -> Result<(), CliError> {
+    let planning = Instant::now();
+    let aws = Aws::connect(&args.aws.options(stage.region.clone())).await;
+    let account = aws.account_id().await?;
+    let region = aws.region().to_owned();
+    let app = project.config.app.name.get_ref().clone();
+    let via_s3 =
+        artifact::needs_s3_upload(artifact) || std::env::var_os(UPLOAD_VIA_S3_VAR).is_some();
+    let code_s3 = via_s3.then(|| {
+        (
+            format!("portico-code-{account}-{region}"),
+            format!("{app}/{}/{}.zip", args.stage, artifact.sha256_hex),
+        )
+    });
+    let desired = Desired::new(
+        &project.config,
+        manifest,
+        &Inputs {
+            stage: &args.stage,
+            location: Location::new(&region, &account),
+            code_sha256: artifact.sha256_base64.clone(),
+            code_s3,
+            architecture: artifact.architecture.lambda_name(),
+            config_dir: &project.dir,
+        },
+    )?;
+    let record_path = Record::path(&project.dir, &args.stage);
+    // A record of another account, region or endpoint describes another deployment.
+    let record = Record::load(&record_path)?.filter(|r| {
+        r.account == account
+            && r.region == region
+            && r.endpoint_url.as_deref() == aws.endpoint_url()
+    });
+    let remote = Remote::read(&aws, &desired, record.as_ref()).await?;
+    for warning in &remote.warnings {
+        lines.say(&format!("warn   {warning}"));
+    }
+    let steps = plan::plan(&desired, &remote);
+    let read_calls = aws.stats().total;
+    let planned = planning.elapsed();
+
+    if args.dry_run {
+        match args.output {
+            OutputFormat::Text => {
+                lines.say(&format!(
+                    "plan   {} for {app} stage {} in {region} ({read_calls} AWS calls, none changed anything)",
+                    plural(steps.len(), "step"),
+                    args.stage
+                ));
+                print!("{}", plan::render_text(&steps, &desired));
+            }
+            OutputFormat::Json => {
+                let out = json!({
+                    "app": app,
+                    "stage": args.stage,
+                    "region": region,
+                    "dry_run": true,
+                    "plan": plan_json(&steps, &desired),
+                    "calls": aws.stats(),
+                });
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            }
+        }
+        return Ok(());
+    }
+
+    lines.say(&format!(
+        "plan   {} ({read_calls} AWS calls to read the stage)",
+        plural(steps.len(), "step")
+    ));
+    let applying = Instant::now();
+    let mut executor = Executor::new(&aws, &desired, &remote, &artifact.zip_bytes, &record_path);
+    executor
+        .run(&steps, &mut |event| lines.progress(&event, &desired))
+        .await?;
+    let applied = applying.elapsed();
+    let record = executor.record().clone();
+    let url = record
+        .api
+        .as_ref()
+        .map(|a| a.url.clone())
+        .unwrap_or_default();
+    let smoke = if args.no_smoke {
+        Smoke::Skipped {
+            reason: "--no-smoke".to_owned(),
+        }
+    } else if let Some(endpoint) = aws.endpoint_url() {
+        Smoke::Skipped {
+            reason: format!(
+                "the API is served by a custom endpoint ({endpoint}); emulators such as moto do not run Lambda code"
+            ),
+        }
+    } else {
+        smoke::check(&url, &args.stage).await
+    };
+    let stats = aws.stats();
+    let elapsed = started.elapsed();
+    match args.output {
+        OutputFormat::Text => {
+            lines.say(&summary(&app, &args.stage, steps.len(), &stats, elapsed));
+            lines.say(&match &smoke {
+                Smoke::Ok { status } => format!("smoke  GET / answered {status}"),
+                Smoke::Problem {
+                    status: Some(s),
+                    explanation,
+                } => {
+                    format!("smoke  warning: GET / answered {s}: {explanation}")
+                }
+                Smoke::Problem {
+                    status: None,
+                    explanation,
+                } => format!("smoke  warning: {explanation}"),
+                Smoke::Skipped { reason } => format!("smoke  skipped: {reason}"),
+            });
+            if let (Some(endpoint), Some(api)) = (aws.endpoint_url(), &record.api) {
+                lines.say(&format!(
+                    "note   {endpoint} serves it for requests with `Host: {}.execute-api.{region}.amazonaws.com`",
+                    api.id
+                ));
+            }
+            lines.say(&url);
+        }
+        OutputFormat::Json => {
+            let out = json!({
+                "app": app,
+                "stage": args.stage,
+                "region": region,
+                "dry_run": false,
+                "plan": plan_json(&steps, &desired),
+                "url": url,
+                "record": record_path,
+                "calls": stats,
+                "wall_ms": ms(elapsed),
+                "phases_ms": {"build": ms(built), "plan": ms(planned), "apply": ms(applied)},
+                "smoke": smoke,
+            });
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
+    }
+    Ok(())
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn plural(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
+fn summary(app: &str, stage: &str, steps: usize, stats: &CallStats, elapsed: Duration) -> String {
+    let what = if steps == 0 {
+        "nothing changed".to_owned()
+    } else {
+        plural(steps, "step")
+    };
+    format!(
+        "done   {app} stage {stage}: {what} in {:.1} s, {} AWS calls ({} changing something)",
+        elapsed.as_secs_f64(),
+        stats.total,
+        stats.mutating.len()
+    )
+}
+
+/// The plan for scripts: each instruction with its description.
+fn plan_json(steps: &[plan::Instruction], desired: &Desired) -> Vec<Value> {
+    steps
+        .iter()
+        .map(|step| {
+            let mut value = serde_json::to_value(step).unwrap_or(Value::Null);
+            if let Value::Object(map) = &mut value {
+                map.insert("description".into(), Value::String(step.describe(desired)));
+            }
+            value
+        })
+        .collect()
+}

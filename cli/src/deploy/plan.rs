@@ -1,0 +1,1463 @@
+//! The planner: desired state vs. what exists → the list of [`Instruction`]s that makes the
+//! stage match, in dependency order. Pure; every instruction is one step of the executor and
+//! names its resources by their config names (entry points, paths), so the plan is the same
+//! whether or not the resources it creates exist yet.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::aws::{FunctionConfig, Role};
+
+use super::desired::{APIGATEWAY_PERMISSION_SID, Desired, EVENTS_PERMISSION_SID, RoleSpec};
+use super::remote::Remote;
+
+/// The id of the target Portico puts on a schedule's rule.
+pub const RULE_TARGET_ID: &str = "portico";
+
+/// Which of the stage's roles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoleKind {
+    /// The functions' execution role.
+    Functions,
+    /// The state machines' role.
+    StateMachines,
+}
+
+/// Who may invoke a function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Invoker {
+    /// The REST API (any method, any stage).
+    ApiGateway,
+    /// The function's schedule rule.
+    Schedule,
+}
+
+/// One step of a deployment. The executor runs each with one or a few AWS calls and records
+/// the result before the next.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Instruction {
+    /// Create a role with its trust policy and tags.
+    CreateRole { role: RoleKind },
+    /// Replace a role's trust policy.
+    UpdateTrustPolicy { role: RoleKind },
+    /// Add or replace an inline policy of a role.
+    PutRolePolicy { role: RoleKind, policy: String },
+    /// Remove an inline policy the config no longer asks for.
+    DeleteRolePolicy { role: RoleKind, policy: String },
+    /// Add the stage's tags to a role.
+    TagRole { role: RoleKind },
+    /// Create a function's log group (with tags).
+    CreateLogGroup { log_group: String },
+    /// Set (or remove, `None`) a log group's retention.
+    SetLogRetention {
+        log_group: String,
+        days: Option<u32>,
+    },
+    /// Add the stage's tags to a log group.
+    TagLogGroup { log_group: String },
+    /// Upload the code zip to S3 (zips over Lambda's 50 MB inline limit).
+    UploadCode { bucket: String, key: String },
+    /// Create the function of an entry point (waits until it is active).
+    CreateFunction { entry: String },
+    /// Replace a function's code (waits until the update is done).
+    UpdateFunctionCode { entry: String },
+    /// Replace a function's settings.
+    UpdateFunctionConfiguration { entry: String, changes: Vec<String> },
+    /// Add the stage's tags to a function.
+    TagFunction { entry: String },
+    /// Let a service invoke a function; `replace` drops an outdated statement first.
+    AllowInvoke {
+        entry: String,
+        from: Invoker,
+        replace: bool,
+    },
+    /// Delete a function whose entry point left the app.
+    DeleteFunction { entry: String, name: String },
+    /// Create a Step Functions activity.
+    CreateActivity { activity: String },
+    /// Create a state machine.
+    CreateStateMachine { state_machine: String },
+    /// Replace a state machine's definition and role.
+    UpdateStateMachine { state_machine: String },
+    /// Create the REST API (with tags).
+    CreateRestApi,
+    /// Add and remove binary media types.
+    SetBinaryMediaTypes {
+        add: Vec<String>,
+        remove: Vec<String>,
+    },
+    /// Add the stage's tags to the REST API.
+    TagRestApi,
+    /// Create a resource (its parent exists by then).
+    CreateResource { path: String },
+    /// Delete a resource and everything under it.
+    DeleteResource { path: String },
+    /// Add a method (`replace`: delete the existing one first; API Gateway has no in-place
+    /// update that every implementation supports).
+    PutMethod {
+        path: String,
+        method: String,
+        api_key_required: bool,
+        replace: bool,
+    },
+    /// Set a method's `AWS_PROXY` integration to the API function.
+    PutIntegration { path: String, method: String },
+    /// Remove a method.
+    DeleteMethod { path: String, method: String },
+    /// Set a gateway response's headers (CORS on gateway-made errors).
+    PutGatewayResponse { response: String },
+    /// Reset a gateway response to AWS's default.
+    DeleteGatewayResponse { response: String },
+    /// Snapshot the API into a deployment and point the stage at it (creating the stage).
+    DeployApi {
+        stage: String,
+        hash: String,
+        create_stage: bool,
+    },
+    /// Create a usage plan.
+    CreateUsagePlan { plan: String },
+    /// Replace a usage plan's throttle and quota.
+    UpdateUsagePlan { plan: String, changes: Vec<String> },
+    /// Bind a usage plan to the API's stage.
+    BindUsagePlan { plan: String },
+    /// Create an API key.
+    CreateApiKey { key: String },
+    /// Put an API key into a usage plan.
+    AddApiKeyToPlan { plan: String, key: String },
+    /// Create or update a schedule's rule.
+    PutRule { schedule: String },
+    /// Point a schedule's rule at its function.
+    PutRuleTarget { schedule: String },
+    /// Add the stage's tags to a rule.
+    TagRule { schedule: String },
+    /// Delete a rule whose schedule left the app.
+    DeleteRule { schedule: String, name: String },
+}
+
+impl Instruction {
+    /// One line for people: what the step does, to what.
+    pub fn describe(&self, desired: &Desired) -> String {
+        let names = desired.names();
+        let role = |kind: &RoleKind| match kind {
+            RoleKind::Functions => desired.role.name.clone(),
+            RoleKind::StateMachines => names.states_role(),
+        };
+        let scoped = |n: &str| names.scoped(n);
+        match self {
+            Self::CreateRole { role: r } => format!("create role {}", role(r)),
+            Self::UpdateTrustPolicy { role: r } => {
+                format!("update the trust policy of role {}", role(r))
+            }
+            Self::PutRolePolicy { role: r, policy } => {
+                format!("put policy {policy} on role {}", role(r))
+            }
+            Self::DeleteRolePolicy { role: r, policy } => {
+                format!("delete policy {policy} of role {}", role(r))
+            }
+            Self::TagRole { role: r } => format!("tag role {}", role(r)),
+            Self::CreateLogGroup { log_group } => format!("create log group {log_group}"),
+            Self::SetLogRetention {
+                log_group,
+                days: Some(d),
+            } => {
+                format!("keep {log_group} for {d} days")
+            }
+            Self::SetLogRetention {
+                log_group,
+                days: None,
+            } => {
+                format!("keep {log_group} forever")
+            }
+            Self::TagLogGroup { log_group } => format!("tag log group {log_group}"),
+            Self::UploadCode { bucket, key } => format!("upload the code to s3://{bucket}/{key}"),
+            Self::CreateFunction { entry } => format!("create function {}", names.function(entry)),
+            Self::UpdateFunctionCode { entry } => {
+                format!("update the code of function {}", names.function(entry))
+            }
+            Self::UpdateFunctionConfiguration { entry, changes } => format!(
+                "update function {} ({})",
+                names.function(entry),
+                changes.join(", ")
+            ),
+            Self::TagFunction { entry } => format!("tag function {}", names.function(entry)),
+            Self::AllowInvoke { entry, from, .. } => format!(
+                "allow {} to invoke function {}",
+                match from {
+                    Invoker::ApiGateway => "API Gateway".to_owned(),
+                    Invoker::Schedule => format!("rule {}", names.rule(entry)),
+                },
+                names.function(entry)
+            ),
+            Self::DeleteFunction { name, .. } => format!("delete function {name}"),
+            Self::CreateActivity { activity } => format!("create activity {}", scoped(activity)),
+            Self::CreateStateMachine { state_machine } => {
+                format!("create state machine {}", scoped(state_machine))
+            }
+            Self::UpdateStateMachine { state_machine } => {
+                format!("update state machine {}", scoped(state_machine))
+            }
+            Self::CreateRestApi => format!("create REST API {}", desired.api.name),
+            Self::SetBinaryMediaTypes { add, remove } => {
+                let mut parts = Vec::new();
+                if !add.is_empty() {
+                    parts.push(format!("add {}", add.join(", ")));
+                }
+                if !remove.is_empty() {
+                    parts.push(format!("remove {}", remove.join(", ")));
+                }
+                format!("binary media types: {}", parts.join("; "))
+            }
+            Self::TagRestApi => format!("tag REST API {}", desired.api.name),
+            Self::CreateResource { path } => format!("create resource {path}"),
+            Self::DeleteResource { path } => format!("delete resource {path}"),
+            Self::PutMethod {
+                path,
+                method,
+                api_key_required,
+                replace,
+            } => format!(
+                "{} method {method} {path}{}",
+                if *replace { "replace" } else { "add" },
+                if *api_key_required {
+                    " (API key required)"
+                } else {
+                    ""
+                }
+            ),
+            Self::PutIntegration { path, method } => {
+                format!(
+                    "integrate {method} {path} with function {}",
+                    desired.api.function
+                )
+            }
+            Self::DeleteMethod { path, method } => format!("delete method {method} {path}"),
+            Self::PutGatewayResponse { response } => {
+                format!("add CORS headers to gateway response {response}")
+            }
+            Self::DeleteGatewayResponse { response } => {
+                format!("reset gateway response {response}")
+            }
+            Self::DeployApi {
+                stage,
+                create_stage,
+                ..
+            } => {
+                if *create_stage {
+                    format!("deploy the API to new stage {stage}")
+                } else {
+                    format!("deploy the API to stage {stage}")
+                }
+            }
+            Self::CreateUsagePlan { plan } => format!("create usage plan {}", scoped(plan)),
+            Self::UpdateUsagePlan { plan, changes } => {
+                format!(
+                    "update usage plan {} ({})",
+                    scoped(plan),
+                    changes.join(", ")
+                )
+            }
+            Self::BindUsagePlan { plan } => format!(
+                "bind usage plan {} to stage {}",
+                scoped(plan),
+                desired.api.stage
+            ),
+            Self::CreateApiKey { key } => format!("create API key {}", scoped(key)),
+            Self::AddApiKeyToPlan { plan, key } => {
+                format!("add API key {} to usage plan {}", scoped(key), scoped(plan))
+            }
+            Self::PutRule { schedule } => {
+                let s = desired.schedules.iter().find(|s| &s.entry == schedule);
+                format!(
+                    "put rule {} ({})",
+                    names.rule(schedule),
+                    s.map_or("", |s| s.expression.as_str())
+                )
+            }
+            Self::PutRuleTarget { schedule } => format!(
+                "target function {} from rule {}",
+                names.function(schedule),
+                names.rule(schedule)
+            ),
+            Self::TagRule { schedule } => format!("tag rule {}", names.rule(schedule)),
+            Self::DeleteRule { name, .. } => format!("delete rule {name}"),
+        }
+    }
+
+    /// Whether the step changes what the REST API's deployment snapshots.
+    fn changes_api_definition(&self) -> bool {
+        matches!(
+            self,
+            Self::CreateRestApi
+                | Self::SetBinaryMediaTypes { .. }
+                | Self::CreateResource { .. }
+                | Self::DeleteResource { .. }
+                | Self::PutMethod { .. }
+                | Self::PutIntegration { .. }
+                | Self::DeleteMethod { .. }
+                | Self::PutGatewayResponse { .. }
+                | Self::DeleteGatewayResponse { .. }
+        )
+    }
+}
+
+/// The description Portico gives the stage: the hash of the API definition it serves.
+pub fn stage_description(hash: &str) -> String {
+    format!("portico api {hash}")
+}
+
+fn has_tags(remote: &BTreeMap<String, String>, desired: &BTreeMap<String, String>) -> bool {
+    desired.iter().all(|(k, v)| remote.get(k) == Some(v))
+}
+
+/// The plan that makes `remote` match `desired`.
+pub fn plan(desired: &Desired, remote: &Remote) -> Vec<Instruction> {
+    let mut out = Vec::new();
+    plan_role(
+        &mut out,
+        RoleKind::Functions,
+        &desired.role,
+        remote.role.as_ref(),
+        desired,
+    );
+    if let Some(spec) = &desired.states_role {
+        plan_role(
+            &mut out,
+            RoleKind::StateMachines,
+            spec,
+            remote.states_role.as_ref(),
+            desired,
+        );
+    }
+    plan_logs(&mut out, desired, remote);
+    plan_functions(&mut out, desired, remote);
+    plan_step_functions(&mut out, desired, remote);
+    plan_api(&mut out, desired, remote);
+    plan_usage_plans(&mut out, desired, remote);
+    plan_schedules(&mut out, desired, remote);
+    for (schedule, name) in &remote.stale_rules {
+        out.push(Instruction::DeleteRule {
+            schedule: schedule.clone(),
+            name: name.clone(),
+        });
+    }
+    for (entry, name) in &remote.stale_functions {
+        out.push(Instruction::DeleteFunction {
+            entry: entry.clone(),
+            name: name.clone(),
+        });
+    }
+    out
+}
+
+fn plan_role(
+    out: &mut Vec<Instruction>,
+    kind: RoleKind,
+    spec: &RoleSpec,
+    remote: Option<&Role>,
+    desired: &Desired,
+) {
+    let Some(remote) = remote else {
+        out.push(Instruction::CreateRole { role: kind });
+        for policy in spec.policies.keys() {
+            out.push(Instruction::PutRolePolicy {
+                role: kind,
+                policy: policy.clone(),
+            });
+        }
+        return;
+    };
+    if remote.assume_policy != spec.assume_policy {
+        out.push(Instruction::UpdateTrustPolicy { role: kind });
+    }
+    for (name, document) in &spec.policies {
+        if remote.inline_policies.get(name) != Some(document) {
+            out.push(Instruction::PutRolePolicy {
+                role: kind,
+                policy: name.clone(),
+            });
+        }
+    }
+    for name in remote.inline_policies.keys() {
+        if !spec.policies.contains_key(name) {
+            out.push(Instruction::DeleteRolePolicy {
+                role: kind,
+                policy: name.clone(),
+            });
+        }
+    }
+    if !has_tags(&remote.tags, &desired.tags) {
+        out.push(Instruction::TagRole { role: kind });
+    }
+}
+
+fn plan_logs(out: &mut Vec<Instruction>, desired: &Desired, remote: &Remote) {
+    for f in &desired.functions {
+        match remote.log_groups.get(&f.log_group) {
+            None => {
+                out.push(Instruction::CreateLogGroup {
+                    log_group: f.log_group.clone(),
+                });
+                if desired.log_retention.is_some() {
+                    out.push(Instruction::SetLogRetention {
+                        log_group: f.log_group.clone(),
+                        days: desired.log_retention,
+                    });
+                }
+            }
+            Some(group) => {
+                if group.retention_days != desired.log_retention {
+                    out.push(Instruction::SetLogRetention {
+                        log_group: f.log_group.clone(),
+                        days: desired.log_retention,
+                    });
+                }
+                if !has_tags(&group.tags, &desired.tags) {
+                    out.push(Instruction::TagLogGroup {
+                        log_group: f.log_group.clone(),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// What differs between two function settings, for people.
+fn config_changes(remote: &FunctionConfig, desired: &FunctionConfig) -> Vec<String> {
+    let mut changes = Vec::new();
+    if remote.memory != desired.memory {
+        changes.push(format!("memory {} → {} MB", remote.memory, desired.memory));
+    }
+    if remote.timeout != desired.timeout {
+        changes.push(format!(
+            "timeout {} → {} s",
+            remote.timeout, desired.timeout
+        ));
+    }
+    if remote.role_arn != desired.role_arn {
+        changes.push("role".to_owned());
+    }
+    if remote.runtime != desired.runtime {
+        changes.push(format!("runtime {} → {}", remote.runtime, desired.runtime));
+    }
+    if remote.handler != desired.handler {
+        changes.push(format!("handler {} → {}", remote.handler, desired.handler));
+    }
+    let keys: BTreeSet<&String> = remote.env.keys().chain(desired.env.keys()).collect();
+    for key in keys {
+        match (remote.env.get(key), desired.env.get(key)) {
+            (None, Some(_)) => changes.push(format!("env {key} added")),
+            (Some(_), None) => changes.push(format!("env {key} removed")),
+            (Some(a), Some(b)) if a != b => changes.push(format!("env {key} changed")),
+            _ => {}
+        }
+    }
+    changes
+}
+
+fn plan_functions(out: &mut Vec<Instruction>, desired: &Desired, remote: &Remote) {
+    let needs_code = desired.functions.iter().any(|f| {
+        remote
+            .functions
+            .get(&f.entry)
+            .is_none_or(|r| r.code_sha256 != desired.code.sha256)
+    });
+    if let (true, Some((bucket, key))) = (needs_code, &desired.code.s3) {
+        out.push(Instruction::UploadCode {
+            bucket: bucket.clone(),
+            key: key.clone(),
+        });
+    }
+    for f in &desired.functions {
+        let Some(existing) = remote.functions.get(&f.entry) else {
+            out.push(Instruction::CreateFunction {
+                entry: f.entry.clone(),
+            });
+            continue;
+        };
+        // The architecture can only change with the code.
+        let arch_changed = existing.config.architecture != f.config.architecture;
+        let changes = config_changes(&existing.config, &f.config);
+        if !changes.is_empty() {
+            out.push(Instruction::UpdateFunctionConfiguration {
+                entry: f.entry.clone(),
+                changes,
+            });
+        }
+        if existing.code_sha256 != desired.code.sha256 || arch_changed {
+            out.push(Instruction::UpdateFunctionCode {
+                entry: f.entry.clone(),
+            });
+        }
+        if !has_tags(&existing.tags, &desired.tags) {
+            out.push(Instruction::TagFunction {
+                entry: f.entry.clone(),
+            });
+        }
+    }
+}
+
+fn plan_step_functions(out: &mut Vec<Instruction>, desired: &Desired, remote: &Remote) {
+    for a in &desired.activities {
+        if !remote.activities.contains_key(&a.key) {
+            out.push(Instruction::CreateActivity {
+                activity: a.key.clone(),
+            });
+        }
+    }
+    let role_arn = desired
+        .states_role
+        .as_ref()
+        .map(|r| desired.location.role_arn(&r.name))
+        .unwrap_or_default();
+    for m in &desired.state_machines {
+        match remote.state_machines.get(&m.key) {
+            None => out.push(Instruction::CreateStateMachine {
+                state_machine: m.key.clone(),
+            }),
+            Some(existing) => {
+                let same_definition = serde_json::from_str::<Value>(&existing.definition).ok()
+                    == m.definition
+                        .as_deref()
+                        .and_then(|d| serde_json::from_str(d).ok());
+                if !same_definition || existing.role_arn != role_arn {
+                    out.push(Instruction::UpdateStateMachine {
+                        state_machine: m.key.clone(),
+                    });
+                }
+            }
+        }
+    }
+}
+
+fn plan_api(out: &mut Vec<Instruction>, desired: &Desired, remote: &Remote) {
+    let spec = &desired.api;
+    let start = out.len();
+    let put_all = |out: &mut Vec<Instruction>, path: &str, replace: bool| {
+        for (method, m) in &spec.resources[path] {
+            out.push(Instruction::PutMethod {
+                path: path.to_owned(),
+                method: method.clone(),
+                api_key_required: m.api_key_required,
+                replace,
+            });
+            out.push(Instruction::PutIntegration {
+                path: path.to_owned(),
+                method: method.clone(),
+            });
+        }
+    };
+    let stage_ok = match &remote.api {
+        None => {
+            out.push(Instruction::CreateRestApi);
+            if !spec.binary_media_types.is_empty() {
+                out.push(Instruction::SetBinaryMediaTypes {
+                    add: spec.binary_media_types.clone(),
+                    remove: Vec::new(),
+                });
+            }
+            for path in spec.resources.keys() {
+                if path != "/" {
+                    out.push(Instruction::CreateResource { path: path.clone() });
+                }
+                put_all(out, path, false);
+            }
+            for response in spec.gateway_responses.keys() {
+                out.push(Instruction::PutGatewayResponse {
+                    response: response.clone(),
+                });
+            }
+            false
+        }
+        Some(api) => {
+            let remote_types: BTreeSet<&String> = api.api.binary_media_types.iter().collect();
+            let desired_types: BTreeSet<&String> = spec.binary_media_types.iter().collect();
+            let add: Vec<String> = desired_types
+                .difference(&remote_types)
+                .map(|s| (*s).clone())
+                .collect();
+            let remove: Vec<String> = remote_types
+                .difference(&desired_types)
+                .map(|s| (*s).clone())
+                .collect();
+            if !add.is_empty() || !remove.is_empty() {
+                out.push(Instruction::SetBinaryMediaTypes { add, remove });
+            }
+            let by_path: BTreeMap<&str, &crate::aws::Resource> =
+                api.resources.iter().map(|r| (r.path.as_str(), r)).collect();
+            let mut deleted: Vec<&str> = Vec::new();
+            for path in by_path.keys() {
+                let under_deleted = deleted.iter().any(|d| {
+                    path.strip_prefix(d)
+                        .is_some_and(|rest| rest.starts_with('/'))
+                });
+                if *path != "/" && !spec.resources.contains_key(*path) && !under_deleted {
+                    out.push(Instruction::DeleteResource {
+                        path: (*path).to_owned(),
+                    });
+                    deleted.push(path);
+                }
+            }
+            for (path, methods) in &spec.resources {
+                let Some(existing) = by_path.get(path.as_str()) else {
+                    out.push(Instruction::CreateResource { path: path.clone() });
+                    put_all(out, path, false);
+                    continue;
+                };
+                for (method, m) in methods {
+                    match existing.methods.get(method) {
+                        None => {
+                            out.push(Instruction::PutMethod {
+                                path: path.clone(),
+                                method: method.clone(),
+                                api_key_required: m.api_key_required,
+                                replace: false,
+                            });
+                            out.push(Instruction::PutIntegration {
+                                path: path.clone(),
+                                method: method.clone(),
+                            });
+                        }
+                        Some(found) => {
+                            let method_ok = found.api_key_required == m.api_key_required
+                                && found.authorization == "NONE";
+                            if !method_ok {
+                                out.push(Instruction::PutMethod {
+                                    path: path.clone(),
+                                    method: method.clone(),
+                                    api_key_required: m.api_key_required,
+                                    replace: true,
+                                });
+                            }
+                            let integration_ok = found.integration.as_ref().is_some_and(|i| {
+                                i.kind == "AWS_PROXY"
+                                    && i.uri == spec.integration_uri
+                                    && i.timeout_ms == spec.timeout_ms
+                            });
+                            if !method_ok || !integration_ok {
+                                out.push(Instruction::PutIntegration {
+                                    path: path.clone(),
+                                    method: method.clone(),
+                                });
+                            }
+                        }
+                    }
+                }
+                for method in existing.methods.keys() {
+                    if !methods.contains_key(method) {
+                        out.push(Instruction::DeleteMethod {
+                            path: path.clone(),
+                            method: method.clone(),
+                        });
+                    }
+                }
+            }
+            let kinds: BTreeSet<&String> = spec
+                .gateway_responses
+                .keys()
+                .chain(
+                    api.gateway_responses
+                        .keys()
+                        .filter(|k| k.starts_with("DEFAULT_")),
+                )
+                .collect();
+            for kind in kinds {
+                match (
+                    spec.gateway_responses.get(kind),
+                    api.gateway_responses.get(kind),
+                ) {
+                    (Some(want), Some(have)) if &have.parameters == want => {}
+                    (Some(_), _) => out.push(Instruction::PutGatewayResponse {
+                        response: kind.clone(),
+                    }),
+                    (None, Some(_)) => out.push(Instruction::DeleteGatewayResponse {
+                        response: kind.clone(),
+                    }),
+                    (None, None) => {}
+                }
+            }
+            api.stage
+                .as_ref()
+                .is_some_and(|s| s.description == stage_description(&spec.hash))
+        }
+    };
+    let definition_changed = out[start..].iter().any(Instruction::changes_api_definition);
+    if definition_changed || !stage_ok {
+        out.push(Instruction::DeployApi {
+            stage: spec.stage.clone(),
+            hash: spec.hash.clone(),
+            create_stage: remote.api.as_ref().is_none_or(|a| a.stage.is_none()),
+        });
+    }
+    if let Some(api) = &remote.api {
+        if !has_tags(&api.api.tags, &desired.tags) {
+            out.push(Instruction::TagRestApi);
+        }
+    }
+    let source = remote
+        .api
+        .as_ref()
+        .map(|a| desired.location.execute_api_arn(&a.api.id));
+    plan_permission(
+        out,
+        remote,
+        "api",
+        Invoker::ApiGateway,
+        APIGATEWAY_PERMISSION_SID,
+        source.as_deref(),
+    );
+}
+
+/// `AllowInvoke` unless the function's policy has statement `sid` for `source` (`None`: the
+/// source does not exist yet, so neither can the statement).
+fn plan_permission(
+    out: &mut Vec<Instruction>,
+    remote: &Remote,
+    entry: &str,
+    from: Invoker,
+    sid: &str,
+    source: Option<&str>,
+) {
+    let statements = remote
+        .permissions
+        .get(entry)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let existing = statements.iter().find(|s| s.sid == sid);
+    let ok = existing.is_some_and(|s| source.is_some() && s.source_arn.as_deref() == source);
+    if !ok {
+        out.push(Instruction::AllowInvoke {
+            entry: entry.to_owned(),
+            from,
+            replace: existing.is_some(),
+        });
+    }
+}
+
+fn plan_usage_plans(out: &mut Vec<Instruction>, desired: &Desired, remote: &Remote) {
+    let api_id = remote.api.as_ref().map(|a| a.api.id.as_str());
+    for key in &desired.api_keys {
+        if !remote.api_keys.contains_key(&key.key) {
+            out.push(Instruction::CreateApiKey {
+                key: key.key.clone(),
+            });
+        }
+    }
+    for plan in &desired.usage_plans {
+        match remote.usage_plans.get(&plan.key) {
+            None => {
+                out.push(Instruction::CreateUsagePlan {
+                    plan: plan.key.clone(),
+                });
+                out.push(Instruction::BindUsagePlan {
+                    plan: plan.key.clone(),
+                });
+            }
+            Some(existing) => {
+                let mut changes = Vec::new();
+                if existing.plan.throttle != plan.throttle {
+                    changes.push("throttle".to_owned());
+                }
+                if existing.plan.quota != plan.quota {
+                    changes.push("quota".to_owned());
+                }
+                if !changes.is_empty() {
+                    out.push(Instruction::UpdateUsagePlan {
+                        plan: plan.key.clone(),
+                        changes,
+                    });
+                }
+                let bound = api_id.is_some_and(|id| {
+                    existing
+                        .plan
+                        .api_stages
+                        .iter()
+                        .any(|(a, s)| a == id && s == &desired.api.stage)
+                });
+                if !bound {
+                    out.push(Instruction::BindUsagePlan {
+                        plan: plan.key.clone(),
+                    });
+                }
+            }
+        }
+        for key in &plan.api_keys {
+            let present = match (remote.usage_plans.get(&plan.key), remote.api_keys.get(key)) {
+                (Some(p), Some(k)) => p.key_ids.contains(&k.id),
+                _ => false,
+            };
+            if !present {
+                out.push(Instruction::AddApiKeyToPlan {
+                    plan: plan.key.clone(),
+                    key: key.clone(),
+                });
+            }
+        }
+    }
+}
+
+fn plan_schedules(out: &mut Vec<Instruction>, desired: &Desired, remote: &Remote) {
+    for s in &desired.schedules {
+        let rule = remote.rules.get(&s.entry);
+        match rule {
+            Some(r) if r.expression == s.expression && r.enabled => {
+                if !has_tags(&r.tags, &desired.tags) {
+                    out.push(Instruction::TagRule {
+                        schedule: s.entry.clone(),
+                    });
+                }
+            }
+            _ => out.push(Instruction::PutRule {
+                schedule: s.entry.clone(),
+            }),
+        }
+        let targeted = rule.is_some_and(|r| {
+            r.targets
+                .iter()
+                .any(|t| t.id == RULE_TARGET_ID && t.arn == s.function_arn)
+        });
+        if !targeted {
+            out.push(Instruction::PutRuleTarget {
+                schedule: s.entry.clone(),
+            });
+        }
+        plan_permission(
+            out,
+            remote,
+            &s.entry,
+            Invoker::Schedule,
+            EVENTS_PERMISSION_SID,
+            Some(&s.rule_arn),
+        );
+    }
+}
+
+/// The plan as text: one line per step, numbered.
+pub fn render_text(plan: &[Instruction], desired: &Desired) -> String {
+    if plan.is_empty() {
+        return "nothing to do: the stage matches the app\n".to_owned();
+    }
+    let width = plan.len().to_string().len();
+    plan.iter()
+        .enumerate()
+        .map(|(i, step)| format!("{:>width$}. {}\n", i + 1, step.describe(desired)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::Instruction as I;
+    use super::*;
+    use crate::aws::{
+        ApiKey, Function, GatewayResponse, Integration, LogGroup, Method, PolicyStatement,
+        Resource, RestApi, Rule, Stage, Target, UsagePlan,
+    };
+    use crate::deploy::desired::tests::{config, inputs, manifest};
+    use crate::deploy::remote::{RemoteApi, RemotePlan};
+
+    const FIXTURE: &str = r#"
+[app]
+name = "shop"
+
+[api]
+cors = { allow_origin = "https://shop.example.com" }
+binary_media_types = ["image/png"]
+
+[[api_keys]]
+name = "partner"
+value = "partner-key-0123456789abcdef"
+
+[[usage_plans]]
+name = "gold"
+throttle = { rate = 10.0, burst = 20 }
+quota = { limit = 1000, period = "DAY" }
+api_keys = ["partner"]
+
+[logs]
+retention_days = 14
+"#;
+
+    fn desired(text: &str) -> Desired {
+        Desired::new(
+            &config(text),
+            &manifest(&[("GET", "/private")], &[("cleanup", "rate(5 minutes)")]),
+            &inputs(Path::new(".")),
+        )
+        .unwrap()
+    }
+
+    /// What exists after the plan ran: the remote state matching `d` exactly.
+    fn converged(d: &Desired) -> Remote {
+        let role = |spec: &RoleSpec| Role {
+            name: spec.name.clone(),
+            arn: d.location.role_arn(&spec.name),
+            assume_policy: spec.assume_policy.clone(),
+            inline_policies: spec.policies.clone(),
+            tags: d.tags.clone(),
+        };
+        let api_id = "a1b2c3";
+        let mut remote = Remote {
+            role: Some(role(&d.role)),
+            states_role: d.states_role.as_ref().map(role),
+            ..Remote::default()
+        };
+        for f in &d.functions {
+            remote.log_groups.insert(
+                f.log_group.clone(),
+                LogGroup {
+                    name: f.log_group.clone(),
+                    retention_days: d.log_retention,
+                    tags: d.tags.clone(),
+                },
+            );
+            remote.functions.insert(
+                f.entry.clone(),
+                Function {
+                    name: f.name.clone(),
+                    arn: f.arn.clone(),
+                    code_sha256: d.code.sha256.clone(),
+                    config: f.config.clone(),
+                    tags: d.tags.clone(),
+                },
+            );
+            let (sid, source) = match d.schedules.iter().find(|s| s.entry == f.entry) {
+                Some(s) => (EVENTS_PERMISSION_SID, s.rule_arn.clone()),
+                None => (
+                    APIGATEWAY_PERMISSION_SID,
+                    d.location.execute_api_arn(api_id),
+                ),
+            };
+            remote.permissions.insert(
+                f.entry.clone(),
+                vec![PolicyStatement {
+                    sid: sid.to_owned(),
+                    principal: String::new(),
+                    source_arn: Some(source),
+                }],
+            );
+        }
+        for s in &d.schedules {
+            remote.rules.insert(
+                s.entry.clone(),
+                Rule {
+                    name: s.rule.clone(),
+                    arn: s.rule_arn.clone(),
+                    expression: s.expression.clone(),
+                    enabled: true,
+                    targets: vec![Target {
+                        id: RULE_TARGET_ID.to_owned(),
+                        arn: s.function_arn.clone(),
+                    }],
+                    tags: d.tags.clone(),
+                },
+            );
+        }
+        let resources = d
+            .api
+            .resources
+            .iter()
+            .enumerate()
+            .map(|(i, (path, methods))| Resource {
+                id: format!("r{i}"),
+                path: path.clone(),
+                methods: methods
+                    .iter()
+                    .map(|(m, spec)| {
+                        (
+                            m.clone(),
+                            Method {
+                                authorization: "NONE".into(),
+                                api_key_required: spec.api_key_required,
+                                integration: Some(Integration {
+                                    kind: "AWS_PROXY".into(),
+                                    uri: d.api.integration_uri.clone(),
+                                    timeout_ms: d.api.timeout_ms,
+                                }),
+                            },
+                        )
+                    })
+                    .collect(),
+            })
+            .collect();
+        remote.api = Some(RemoteApi {
+            api: RestApi {
+                id: api_id.into(),
+                name: d.api.name.clone(),
+                binary_media_types: d.api.binary_media_types.clone(),
+                tags: d.tags.clone(),
+                created: 0,
+            },
+            resources,
+            gateway_responses: d
+                .api
+                .gateway_responses
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        GatewayResponse {
+                            parameters: v.clone(),
+                        },
+                    )
+                })
+                .collect(),
+            stage: Some(Stage {
+                deployment_id: "dep1".into(),
+                description: stage_description(&d.api.hash),
+                tags: d.tags.clone(),
+            }),
+        });
+        for k in &d.api_keys {
+            remote.api_keys.insert(
+                k.key.clone(),
+                ApiKey {
+                    id: format!("key-{}", k.key),
+                    name: k.name.clone(),
+                    tags: d.tags.clone(),
+                },
+            );
+        }
+        for p in &d.usage_plans {
+            remote.usage_plans.insert(
+                p.key.clone(),
+                RemotePlan {
+                    plan: UsagePlan {
+                        id: format!("plan-{}", p.key),
+                        name: p.name.clone(),
+                        throttle: p.throttle,
+                        quota: p.quota.clone(),
+                        api_stages: vec![(api_id.into(), d.api.stage.clone())],
+                        tags: d.tags.clone(),
+                    },
+                    key_ids: p.api_keys.iter().map(|k| format!("key-{k}")).collect(),
+                },
+            );
+        }
+        remote
+    }
+
+    fn s(v: &str) -> String {
+        v.to_owned()
+    }
+
+    fn put(path: &str, method: &str, key: bool) -> [I; 2] {
+        [
+            I::PutMethod {
+                path: s(path),
+                method: s(method),
+                api_key_required: key,
+                replace: false,
+            },
+            I::PutIntegration {
+                path: s(path),
+                method: s(method),
+            },
+        ]
+    }
+
+    #[test]
+    fn a_first_deploy_creates_everything_in_dependency_order() {
+        let d = desired(FIXTURE);
+        let plan = plan(&d, &Remote::default());
+        let mut want = vec![
+            I::CreateRole {
+                role: RoleKind::Functions,
+            },
+            I::PutRolePolicy {
+                role: RoleKind::Functions,
+                policy: s("logs"),
+            },
+            I::CreateLogGroup {
+                log_group: s("/aws/lambda/shop-dev-api"),
+            },
+            I::SetLogRetention {
+                log_group: s("/aws/lambda/shop-dev-api"),
+                days: Some(14),
+            },
+            I::CreateLogGroup {
+                log_group: s("/aws/lambda/shop-dev-cleanup"),
+            },
+            I::SetLogRetention {
+                log_group: s("/aws/lambda/shop-dev-cleanup"),
+                days: Some(14),
+            },
+            I::CreateFunction { entry: s("api") },
+            I::CreateFunction {
+                entry: s("cleanup"),
+            },
+            I::CreateRestApi,
+            I::SetBinaryMediaTypes {
+                add: vec![s("image/png")],
+                remove: vec![],
+            },
+        ];
+        want.extend(put("/", "ANY", false));
+        want.push(I::CreateResource {
+            path: s("/private"),
+        });
+        want.extend(put("/private", "ANY", false));
+        want.extend(put("/private", "GET", true));
+        want.extend(put("/private", "OPTIONS", false));
+        want.push(I::CreateResource {
+            path: s("/private/{proxy+}"),
+        });
+        want.extend(put("/private/{proxy+}", "ANY", false));
+        want.push(I::CreateResource {
+            path: s("/{proxy+}"),
+        });
+        want.extend(put("/{proxy+}", "ANY", false));
+        want.extend([
+            I::PutGatewayResponse {
+                response: s("DEFAULT_4XX"),
+            },
+            I::PutGatewayResponse {
+                response: s("DEFAULT_5XX"),
+            },
+            I::DeployApi {
+                stage: s("dev"),
+                hash: d.api.hash.clone(),
+                create_stage: true,
+            },
+            I::AllowInvoke {
+                entry: s("api"),
+                from: Invoker::ApiGateway,
+                replace: false,
+            },
+            I::CreateApiKey { key: s("partner") },
+            I::CreateUsagePlan { plan: s("gold") },
+            I::BindUsagePlan { plan: s("gold") },
+            I::AddApiKeyToPlan {
+                plan: s("gold"),
+                key: s("partner"),
+            },
+            I::PutRule {
+                schedule: s("cleanup"),
+            },
+            I::PutRuleTarget {
+                schedule: s("cleanup"),
+            },
+            I::AllowInvoke {
+                entry: s("cleanup"),
+                from: Invoker::Schedule,
+                replace: false,
+            },
+        ]);
+        assert_eq!(plan, want);
+    }
+
+    #[test]
+    fn nothing_changed_means_an_empty_plan() {
+        let d = desired(FIXTURE);
+        assert_eq!(plan(&d, &converged(&d)), vec![]);
+    }
+
+    #[test]
+    fn new_code_updates_only_the_code() {
+        let d = desired(FIXTURE);
+        let mut remote = converged(&d);
+        for f in remote.functions.values_mut() {
+            f.code_sha256 = s("old");
+        }
+        assert_eq!(
+            plan(&d, &remote),
+            vec![
+                I::UpdateFunctionCode { entry: s("api") },
+                I::UpdateFunctionCode {
+                    entry: s("cleanup")
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn settings_changes_update_configuration_without_redeploying_the_api() {
+        let old = desired(FIXTURE);
+        let new = desired(&FIXTURE.replace(
+            "[logs]",
+            "[functions.api]\nmemory = 512\nenv = { MODE = \"x\" }\n\n[logs]",
+        ));
+        assert_eq!(
+            plan(&new, &converged(&old)),
+            vec![I::UpdateFunctionConfiguration {
+                entry: s("api"),
+                changes: vec![s("memory 128 → 512 MB"), s("env MODE added")],
+            }]
+        );
+    }
+
+    #[test]
+    fn an_api_change_redeploys_the_stage() {
+        let old = desired(FIXTURE);
+        let new = desired(&FIXTURE.replace("\"image/png\"", "\"image/png\", \"application/pdf\""));
+        assert_eq!(
+            plan(&new, &converged(&old)),
+            vec![
+                I::SetBinaryMediaTypes {
+                    add: vec![s("application/pdf")],
+                    remove: vec![]
+                },
+                I::DeployApi {
+                    stage: s("dev"),
+                    hash: new.api.hash.clone(),
+                    create_stage: false
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_route_losing_its_key_requirement_removes_its_resources() {
+        let old = desired(FIXTURE);
+        let new = Desired::new(
+            &config(FIXTURE),
+            &manifest(&[], &[("cleanup", "rate(5 minutes)")]),
+            &inputs(Path::new(".")),
+        )
+        .unwrap();
+        assert_eq!(
+            plan(&new, &converged(&old)),
+            vec![
+                I::DeleteResource {
+                    path: s("/private")
+                },
+                I::DeployApi {
+                    stage: s("dev"),
+                    hash: new.api.hash.clone(),
+                    create_stage: false
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn turning_cors_off_resets_the_gateway_responses_and_the_preflight() {
+        let old = desired(FIXTURE);
+        let new = desired(&FIXTURE.replace(
+            "cors = { allow_origin = \"https://shop.example.com\" }\n",
+            "",
+        ));
+        assert_eq!(
+            plan(&new, &converged(&old)),
+            vec![
+                I::DeleteMethod {
+                    path: s("/private"),
+                    method: s("OPTIONS")
+                },
+                I::DeleteGatewayResponse {
+                    response: s("DEFAULT_4XX")
+                },
+                I::DeleteGatewayResponse {
+                    response: s("DEFAULT_5XX")
+                },
+                I::DeployApi {
+                    stage: s("dev"),
+                    hash: new.api.hash.clone(),
+                    create_stage: false
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn an_interrupted_first_deploy_resumes_where_it_stopped() {
+        // The API was created, but its stage never was, and nothing after it exists.
+        let d = desired(FIXTURE);
+        let mut remote = converged(&d);
+        remote.api.as_mut().unwrap().stage = None;
+        remote.permissions.remove("api");
+        remote.usage_plans.clear();
+        remote.api_keys.clear();
+        remote.rules.clear();
+        remote.permissions.remove("cleanup");
+        assert_eq!(
+            plan(&d, &remote),
+            vec![
+                I::DeployApi {
+                    stage: s("dev"),
+                    hash: d.api.hash.clone(),
+                    create_stage: true
+                },
+                I::AllowInvoke {
+                    entry: s("api"),
+                    from: Invoker::ApiGateway,
+                    replace: false
+                },
+                I::CreateApiKey { key: s("partner") },
+                I::CreateUsagePlan { plan: s("gold") },
+                I::BindUsagePlan { plan: s("gold") },
+                I::AddApiKeyToPlan {
+                    plan: s("gold"),
+                    key: s("partner")
+                },
+                I::PutRule {
+                    schedule: s("cleanup")
+                },
+                I::PutRuleTarget {
+                    schedule: s("cleanup")
+                },
+                I::AllowInvoke {
+                    entry: s("cleanup"),
+                    from: Invoker::Schedule,
+                    replace: false
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn drift_is_repaired() {
+        let d = desired(FIXTURE);
+        let mut remote = converged(&d);
+        let role = remote.role.as_mut().unwrap();
+        role.inline_policies
+            .insert(s("admin"), serde_json::json!({"Statement": []}));
+        role.inline_policies
+            .insert(s("logs"), serde_json::json!({"Statement": []}));
+        remote
+            .log_groups
+            .values_mut()
+            .next()
+            .unwrap()
+            .retention_days = None;
+        let api = remote.api.as_mut().unwrap();
+        let private = api
+            .resources
+            .iter_mut()
+            .find(|r| r.path == "/private")
+            .unwrap();
+        private.methods.get_mut("GET").unwrap().api_key_required = false;
+        api.api.tags.clear();
+        api.resources.push(Resource {
+            id: s("x"),
+            path: s("/manual"),
+            methods: BTreeMap::new(),
+        });
+        remote.usage_plans.get_mut("gold").unwrap().plan.quota = None;
+        remote.permissions.insert(
+            s("api"),
+            vec![PolicyStatement {
+                sid: s(APIGATEWAY_PERMISSION_SID),
+                principal: String::new(),
+                source_arn: Some(s("arn:aws:execute-api:eu-west-1:123456789012:other/*")),
+            }],
+        );
+        remote.rules.get_mut("cleanup").unwrap().enabled = false;
+        assert_eq!(
+            plan(&d, &remote),
+            vec![
+                I::PutRolePolicy {
+                    role: RoleKind::Functions,
+                    policy: s("logs")
+                },
+                I::DeleteRolePolicy {
+                    role: RoleKind::Functions,
+                    policy: s("admin")
+                },
+                I::SetLogRetention {
+                    log_group: s("/aws/lambda/shop-dev-api"),
+                    days: Some(14)
+                },
+                I::DeleteResource { path: s("/manual") },
+                I::PutMethod {
+                    path: s("/private"),
+                    method: s("GET"),
+                    api_key_required: true,
+                    replace: true
+                },
+                I::PutIntegration {
+                    path: s("/private"),
+                    method: s("GET")
+                },
+                I::DeployApi {
+                    stage: s("dev"),
+                    hash: d.api.hash.clone(),
+                    create_stage: false
+                },
+                I::TagRestApi,
+                I::AllowInvoke {
+                    entry: s("api"),
+                    from: Invoker::ApiGateway,
+                    replace: true
+                },
+                I::UpdateUsagePlan {
+                    plan: s("gold"),
+                    changes: vec![s("quota")]
+                },
+                I::PutRule {
+                    schedule: s("cleanup")
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn schedules_that_left_the_app_are_removed() {
+        let d = Desired::new(
+            &config(FIXTURE),
+            &manifest(&[("GET", "/private")], &[]),
+            &inputs(Path::new(".")),
+        )
+        .unwrap();
+        let mut remote = converged(&d);
+        remote
+            .stale_rules
+            .insert(s("cleanup"), s("shop-dev-cleanup"));
+        remote
+            .stale_functions
+            .insert(s("cleanup"), s("shop-dev-cleanup"));
+        assert_eq!(
+            plan(&d, &remote),
+            vec![
+                I::DeleteRule {
+                    schedule: s("cleanup"),
+                    name: s("shop-dev-cleanup")
+                },
+                I::DeleteFunction {
+                    entry: s("cleanup"),
+                    name: s("shop-dev-cleanup")
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn big_code_goes_through_s3_first() {
+        let mut d = desired("[app]\nname = \"shop\"\n");
+        d.code.s3 = Some((s("bucket"), s("shop/dev/abc.zip")));
+        let mut remote = converged(&d);
+        remote.functions.get_mut("cleanup").unwrap().code_sha256 = s("old");
+        assert_eq!(
+            plan(&d, &remote),
+            vec![
+                I::UploadCode {
+                    bucket: s("bucket"),
+                    key: s("shop/dev/abc.zip")
+                },
+                I::UpdateFunctionCode {
+                    entry: s("cleanup")
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn the_text_plan_is_numbered_and_never_shows_key_values() {
+        let d = desired(FIXTURE);
+        let text = render_text(&plan(&d, &Remote::default()), &d);
+        assert!(text.starts_with(" 1. create role shop-dev\n"), "{text}");
+        assert!(text.contains("create API key shop-dev-partner"), "{text}");
+        assert!(!text.contains("partner-key-0123456789abcdef"), "{text}");
+        let json = serde_json::to_string(&d).unwrap();
+        assert!(!json.contains("partner-key-0123456789abcdef"), "{json}");
+        assert_eq!(
+            render_text(&[], &d),
+            "nothing to do: the stage matches the app\n"
+        );
+    }
+}
