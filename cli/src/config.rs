@@ -867,8 +867,8 @@ team = "shop"
 
     #[test]
     fn a_missing_definition_file_names_the_line() {
-        let dir = std::env::temp_dir().join(format!("portico-config-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = crate::test_support::TempDir::new("config", "definition");
+        let dir = &tmp.0;
         let path = dir.join("portico.toml");
         std::fs::write(
             &path,
@@ -876,7 +876,6 @@ team = "shop"
         )
         .unwrap();
         let err = Config::load(&path).unwrap_err().to_string();
-        std::fs::remove_dir_all(&dir).unwrap();
         assert!(
             err.contains(":5: state machine `m`: no definition file `missing.json`"),
             "{err}"

@@ -66,6 +66,10 @@ impl App {
 impl Drop for App {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
+        // The process's directory goes with its last app (removing a non-empty one fails).
+        if let Some(parent) = self.dir.parent() {
+            let _ = std::fs::remove_dir(parent);
+        }
     }
 }
 

@@ -1118,8 +1118,8 @@ pub(crate) mod tests {
 
     #[test]
     fn policies_name_only_the_apps_resources() {
-        let dir = std::env::temp_dir().join(format!("portico-desired-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = crate::test_support::TempDir::new("desired", "policies");
+        let dir = &tmp.0;
         std::fs::write(
             dir.join("sm.json"),
             r#"{"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "${activity:ManualStep}", "Next": "B"},
@@ -1132,7 +1132,7 @@ pub(crate) mod tests {
         let desired = Desired::new(
             &cfg,
             &manifest(&[], &[("notify", "rate(1 day)")]),
-            &inputs(&dir),
+            &inputs(dir),
         )
         .unwrap();
         let machine = &desired.state_machines[0];
@@ -1167,10 +1167,9 @@ pub(crate) mod tests {
             "{\n\"Resource\": \"${activity:Nope}\"}",
         )
         .unwrap();
-        let err = Desired::new(&cfg, &manifest(&[], &[]), &inputs(&dir))
+        let err = Desired::new(&cfg, &manifest(&[], &[]), &inputs(dir))
             .unwrap_err()
             .to_string();
-        std::fs::remove_dir_all(&dir).unwrap();
         assert!(err.contains("sm.json:2: `${activity:Nope}`"), "{err}");
         assert!(err.contains("declared: ManualStep"), "{err}");
     }

@@ -216,8 +216,9 @@ mod tests {
 
     #[test]
     fn a_record_round_trips_and_a_missing_one_is_none() {
-        let dir = std::env::temp_dir().join(format!("portico-record-{}", std::process::id()));
-        let path = Record::path(&dir, "dev");
+        let tmp = crate::test_support::TempDir::new("record", "round-trip");
+        let dir = &tmp.0;
+        let path = Record::path(dir, "dev");
         assert_eq!(Record::load(&path).unwrap(), None);
         let mut record = Record::new("shop", "dev", "eu-west-1", "123456789012", None);
         record.functions.insert(
@@ -232,7 +233,6 @@ mod tests {
         assert_eq!(Record::load(&path).unwrap(), Some(record));
         std::fs::write(&path, "{\"version\": 9}").unwrap();
         let err = Record::load(&path).unwrap_err().to_string();
-        std::fs::remove_dir_all(&dir).unwrap();
         assert!(err.contains("move it aside"), "{err}");
     }
 }

@@ -55,7 +55,7 @@ use tokio::sync::{Semaphore, watch};
 
 use crate::CliError;
 use crate::config::{Config, CorsSection};
-use crate::local::lambda::{InvocationResult, InvokeOutcome, LambdaHost};
+use crate::local::lambda::{InvocationResult, InvokeOutcome, LambdaHost, RunToEnd};
 use crate::local::logs::LogSink;
 use crate::local::store::Store;
 use crate::local::usage::{self, ApiKeys, Enforcer, KeyDecision, PlanSpec};
@@ -1614,13 +1614,21 @@ async fn serve_connection(
         let raw_head = lock(&heads).pop_front();
         let gateway = Arc::clone(&gateway);
         async move {
-            // Its own task: a panic becomes a 500 here instead of ending the connection, and a
-            // client that goes away does not cut an invocation short.
-            let worker = tokio::spawn(Arc::clone(&gateway).handle(req, raw_head, conn));
-            let response = match worker.await {
+            // Run in the connection's task, without a task per request; still, a panic becomes
+            // a 500 here instead of ending the connection, and a client that goes away does
+            // not cut the request short (it ends in a task of its own then).
+            let handled = RunToEnd::new(Arc::clone(&gateway).handle(req, raw_head, conn)).await;
+            let response = match handled {
                 Ok(response) => response,
-                Err(e) => {
-                    (gateway.log)(&format!("API internal error while handling a request: {e}"));
+                Err(panic) => {
+                    let message = panic
+                        .downcast_ref::<&str>()
+                        .copied()
+                        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+                        .unwrap_or("a panic");
+                    (gateway.log)(&format!(
+                        "API internal error while handling a request: {message}"
+                    ));
                     gateway.error_response(GatewayError::ConfigurationError)
                 }
             };

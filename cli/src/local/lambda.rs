@@ -28,7 +28,9 @@ use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::os::fd::OwnedFd;
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::Poll;
@@ -42,7 +44,6 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 use tokio::net::unix::pipe;
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
@@ -362,26 +363,52 @@ impl LambdaHost {
                 duration: Duration::ZERO,
             };
         };
-        // The invocation runs in its own task: a caller that stops waiting (deadline, client
-        // gone) never leaves a process half-way through an invocation.
-        let (reply, answer) = oneshot::channel();
+        let give_up = deadline.map(|deadline| tokio::time::Instant::now() + deadline);
+        let timed_out = |request_id| InvocationResult {
+            request_id,
+            outcome: InvokeOutcome::Timeout,
+            duration: deadline.unwrap_or_default(),
+        };
+        // Queued for a process slot (in order). A caller that stops waiting meanwhile
+        // withdraws the invocation: nothing has started.
+        let slot = Arc::clone(&target.slots).acquire_owned();
+        let permit = match give_up {
+            Some(at) => match tokio::time::timeout_at(at, slot).await {
+                Ok(permit) => permit,
+                Err(_) => return timed_out(request_id),
+            },
+            None => slot.await,
+        };
+        let permit = match permit {
+            Ok(permit) if !self.shared.stopping.load(Ordering::SeqCst) => permit,
+            _ => {
+                return InvocationResult {
+                    request_id,
+                    outcome: InvokeOutcome::Crashed {
+                        detail: "the local cloud is stopping".to_owned(),
+                    },
+                    duration: Duration::ZERO,
+                };
+            }
+        };
+        // From here on it runs in the caller's task, but to its end even when the caller
+        // stops waiting (deadline, client gone): then in a task of its own. So no process is
+        // ever left half-way through an invocation.
         let shared = Arc::clone(&self.shared);
         let id = request_id.clone();
-        tokio::spawn(async move { shared.run(target, id, payload, reply).await });
-        let waited = match deadline {
-            Some(deadline) => match tokio::time::timeout(deadline, answer).await {
-                Ok(result) => result,
-                Err(_) => {
-                    return InvocationResult {
-                        request_id,
-                        outcome: InvokeOutcome::Timeout,
-                        duration: deadline,
-                    };
-                }
+        let run = RunToEnd::new(async move {
+            let result = shared.invoke_on_process(&target, &id, payload).await;
+            drop(permit);
+            result
+        });
+        let ended = match give_up {
+            Some(at) => match tokio::time::timeout_at(at, run).await {
+                Ok(ended) => ended,
+                Err(_) => return timed_out(request_id),
             },
-            None => answer.await,
+            None => run.await,
         };
-        waited.unwrap_or_else(|_| InvocationResult {
+        ended.unwrap_or_else(|_| InvocationResult {
             request_id,
             outcome: InvokeOutcome::Crashed {
                 detail: "the local Lambda host stopped before the invocation ended".to_owned(),
@@ -503,38 +530,6 @@ impl HostShared {
             .cloned()
     }
 
-    /// Queues for a process slot, runs the invocation, answers `reply`.
-    async fn run(
-        self: Arc<Self>,
-        function: Arc<Function>,
-        request_id: String,
-        payload: Bytes,
-        mut reply: oneshot::Sender<InvocationResult>,
-    ) {
-        let permit = tokio::select! {
-            permit = Arc::clone(&function.slots).acquire_owned() => permit,
-            // Nobody waits any more and nothing has started: withdraw it.
-            () = reply.closed() => return,
-        };
-        let result = match permit {
-            Ok(permit) if !self.stopping.load(Ordering::SeqCst) => {
-                let result = self
-                    .invoke_on_process(&function, &request_id, payload)
-                    .await;
-                drop(permit);
-                result
-            }
-            _ => InvocationResult {
-                request_id,
-                outcome: InvokeOutcome::Crashed {
-                    detail: "the local cloud is stopping".to_owned(),
-                },
-                duration: Duration::ZERO,
-            },
-        };
-        let _ = reply.send(result);
-    }
-
     /// Runs one invocation on an idle or new process of `function`; the caller holds a slot.
     async fn invoke_on_process(
         &self,
@@ -550,10 +545,9 @@ impl HostShared {
             },
         };
         let spec = &function.spec;
-        let memory_before = peak_memory_mb(process.pid);
         let (answer_tx, answer_rx) = oneshot::channel();
         process.api.begin(request_id, answer_tx);
-        let _ = process.markers.send(Marker::Begin(request_id.to_owned()));
+        process.output.begin(request_id);
         let event = Event {
             request_id: request_id.to_owned(),
             payload,
@@ -573,7 +567,7 @@ impl HostShared {
         process.api.end();
 
         let init = process.cold_init.take();
-        let memory = peak_memory_mb(process.pid).or(memory_before).unwrap_or(0);
+        let memory = process.memory.peak_mb().unwrap_or(0);
         let report = |status: &str| {
             let mut line = format!(
                 "REPORT RequestId: {request_id}\tDuration: {:.2} ms\tBilled Duration: {} ms\tMemory Size: {} MB\tMax Memory Used: {memory} MB",
@@ -637,17 +631,12 @@ impl HostShared {
                 ],
             ),
         };
-        // Waiting for the pump to take the END puts the invocation's lines in the sink before
-        // whatever the caller prints about it.
-        let (logged, taken) = oneshot::channel();
-        let end = Marker::End {
-            lines,
-            exited: process.has_exited(),
-            logged,
-        };
-        if process.markers.send(end).is_ok() {
-            let _ = taken.await;
+        // The invocation's lines go into the sink now, before whatever the caller prints
+        // about it; an exited process's last output first.
+        if process.has_exited() {
+            process.output.wait_closed().await;
         }
+        process.output.end(lines);
         match outcome {
             InvokeOutcome::Timeout => {
                 // Killed before its slot frees, so the pool never exceeds its size.
@@ -759,6 +748,7 @@ impl HostShared {
             Ok(()) => {
                 lock(&function.pool).init_failure = None;
                 process.cold_init = Some(init_duration);
+                process.memory.prime();
                 Ok(process)
             }
             Err(error) => {
@@ -862,13 +852,16 @@ impl HostShared {
             ),
         ];
         match process {
-            Some(process) => {
-                let _ = process.markers.send(Marker::Note {
-                    request_id: Some(request_id.to_owned()),
-                    lines,
-                    exited: process.has_exited(),
+            Some(process) if process.has_exited() => {
+                // After the rest of its output, without holding up the invocation.
+                let output = Arc::clone(&process.output);
+                let request_id = request_id.to_owned();
+                tokio::spawn(async move {
+                    output.wait_closed().await;
+                    output.note(Some(&request_id), lines);
                 });
             }
+            Some(process) => process.output.note(Some(request_id), lines),
             // Nothing was started: there is no log stream; use the function's group only.
             None => {
                 for (print, line) in lines {
@@ -928,14 +921,14 @@ impl HostShared {
         let pid = child.id().unwrap_or(0);
         let stdout = stdout.and_then(|fd| pipe::Receiver::from_owned_fd(fd).ok());
         let stderr = stderr.and_then(|fd| pipe::Receiver::from_owned_fd(fd).ok());
-        let (markers_tx, markers_rx) = mpsc::unbounded_channel();
-        tokio::spawn(pump_logs(
+        let output = Arc::new(Output::new(
             self.logs.clone(),
             spec.name.clone(),
-            log_stream.clone(),
+            log_stream,
             [stdout, stderr],
-            markers_rx,
         ));
+        let (released, released_rx) = oneshot::channel();
+        tokio::spawn(pump_logs(Arc::clone(&output), released_rx));
         let (control_tx, control_rx) = mpsc::unbounded_channel();
         let (exited_tx, exited_rx) = watch::channel(None);
         let serial = self.serial.fetch_add(1, Ordering::Relaxed);
@@ -954,13 +947,14 @@ impl HostShared {
             lock(&live).remove(&serial);
         }));
         let process = Process {
-            pid,
             binary,
             api,
             events: events_tx,
             exited: exited_rx,
             control: control_tx,
-            markers: markers_tx,
+            output,
+            _released: released,
+            memory: MemoryGauge::open(pid),
             cold_init: None,
         };
         if self.stopping.load(Ordering::SeqCst) {
@@ -974,13 +968,15 @@ impl HostShared {
 /// A function process owned by an invocation or waiting in its pool. Dropping it stops the
 /// process (SIGTERM, then SIGKILL).
 struct Process {
-    pid: u32,
     binary: Arc<BinaryCopy>,
     api: Arc<RuntimeApi>,
     events: mpsc::Sender<Event>,
     exited: watch::Receiver<Option<ExitInfo>>,
     control: mpsc::UnboundedSender<Signal>,
-    markers: mpsc::UnboundedSender<Marker>,
+    output: Arc<Output>,
+    /// Dropped with the process: then its pump hands out the last, unterminated lines.
+    _released: oneshot::Sender<()>,
+    memory: MemoryGauge,
     /// How long its init took, until the first `REPORT` says it.
     cold_init: Option<Duration>,
 }
@@ -1009,6 +1005,57 @@ impl Process {
 impl Drop for Process {
     fn drop(&mut self) {
         self.signal(Signal::Stop);
+    }
+}
+
+/// Runs a future in the task that awaits it (no task of its own, no hand-over between
+/// tasks), yet to its end: dropped before it is done (its caller stopped waiting), the rest
+/// goes on in a task of its own. A panic inside ends it with the panic (`Err`), as a task's
+/// would.
+pub(crate) struct RunToEnd<T: Send + 'static> {
+    future: Option<Pin<Box<dyn Future<Output = T> + Send + 'static>>>,
+}
+
+impl<T: Send + 'static> RunToEnd<T> {
+    pub(crate) fn new(future: impl Future<Output = T> + Send + 'static) -> Self {
+        Self {
+            future: Some(Box::pin(future)),
+        }
+    }
+}
+
+impl<T: Send + 'static> Future for RunToEnd<T> {
+    type Output = std::thread::Result<T>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
+        let Some(future) = self.future.as_mut() else {
+            return Poll::Pending;
+        };
+        let polled = std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx)));
+        match polled {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(output)) => {
+                self.future = None;
+                Poll::Ready(Ok(output))
+            }
+            Err(panic) => {
+                self.future = None;
+                Poll::Ready(Err(panic))
+            }
+        }
+    }
+}
+
+impl<T: Send + 'static> Drop for RunToEnd<T> {
+    fn drop(&mut self) {
+        if let Some(future) = self.future.take() {
+            // Outside a runtime (it is shutting down) there is nothing left to run it on.
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move {
+                    future.await;
+                });
+            }
+        }
     }
 }
 
@@ -1419,7 +1466,13 @@ fn error_reply(status: StatusCode, error_type: &str, message: &str) -> Reply {
 }
 
 fn accepted() -> Reply {
-    json_reply(StatusCode::ACCEPTED, &serde_json::json!({ "status": "OK" }))
+    // Once per invocation: the bytes of `{"status": "OK"}` as serde_json writes them.
+    let mut response = Response::new(Full::new(Bytes::from_static(br#"{"status":"OK"}"#)));
+    *response.status_mut() = StatusCode::ACCEPTED;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
 }
 
 fn invalid_request_id() -> Reply {
@@ -1464,145 +1517,195 @@ fn method_not_allowed(allow: &'static str) -> Reply {
 
 // --- Logs --------------------------------------------------------------------------------
 
-/// What the host tells a process's log pump, in order with the process's own output.
-enum Marker {
-    /// An invocation starts: what was printed before is not part of it; `START`.
-    Begin(String),
-    /// The invocation ended: what was printed so far is part of it (all of it, when the
-    /// process has `exited`); then these lines (`true`: printed on the terminal too), and no
-    /// invocation is current. `logged` is answered once the lines are in the sink.
-    End {
-        lines: Vec<(bool, String)>,
-        exited: bool,
-        logged: oneshot::Sender<()>,
-    },
-    /// Lines for a request id that never ran on the process (init failures).
-    Note {
-        request_id: Option<String>,
-        lines: Vec<(bool, String)>,
-        exited: bool,
-    },
-}
-
 /// How long the output of an exited process is awaited (its pipes stay open while a process
 /// it started lives on).
 const EXITED_OUTPUT_WAIT: Duration = Duration::from_millis(200);
 
-/// Reads a process's stdout and stderr line by line into the sink, attributing each line to
-/// the invocation the process is running.
-async fn pump_logs(
+/// A process's stdout and stderr, read line by line into the sink with the request id of the
+/// invocation the process is running.
+///
+/// Its pump task reads output as it arrives; the host itself, when an invocation starts or
+/// ends, first takes whatever the process already wrote (without waiting) and then writes
+/// `START` or `END`/`REPORT`, under the same lock. So a line printed just before the response
+/// is posted still belongs to its invocation, and the invocation's lines are in the sink
+/// before the invocation returns, without a round trip through the pump task.
+struct Output {
     logs: LogSink,
     function: String,
     stream: String,
+    /// stdout and stderr; `None` when a pipe could not be set up.
     pipes: [Option<pipe::Receiver>; 2],
-    mut markers: mpsc::UnboundedReceiver<Marker>,
-) {
-    let [stdout, stderr] = pipes;
-    let mut out = LineReader::new(stdout);
-    let mut err = LineReader::new(stderr);
-    let mut current: Option<String> = None;
-    let mut markers_open = true;
-    let emit = |current: &Option<String>, line: &str| {
-        logs.line(&function, &stream, current.as_deref(), line)
-    };
-    let platform = |request_id: Option<&str>, print: bool, line: &str| {
-        if print {
-            logs.line(&function, &stream, request_id, line);
-        } else {
-            logs.platform(&function, &stream, request_id, line);
+    state: Mutex<OutputState>,
+    /// Turns true once both pipes reached their end.
+    closed: watch::Sender<bool>,
+}
+
+struct OutputState {
+    readers: [LineReader; 2],
+    /// The invocation the process is running.
+    current: Option<String>,
+}
+
+impl Output {
+    fn new(
+        logs: LogSink,
+        function: String,
+        stream: String,
+        pipes: [Option<pipe::Receiver>; 2],
+    ) -> Self {
+        let readers = [
+            LineReader::new(pipes[0].is_some()),
+            LineReader::new(pipes[1].is_some()),
+        ];
+        Self {
+            logs,
+            function,
+            stream,
+            pipes,
+            state: Mutex::new(OutputState {
+                readers,
+                current: None,
+            }),
+            closed: watch::channel(false).0,
         }
-    };
-    while out.is_open() || err.is_open() || markers_open {
-        tokio::select! {
-            // Markers first: output that is ready at the same time came after the marker's
-            // event (a `Begin` is sent before the process gets its invocation).
-            biased;
-            marker = markers.recv(), if markers_open => {
-                let exited = matches!(marker, Some(Marker::End { exited: true, .. } | Marker::Note { exited: true, .. }));
-                if exited {
-                    let rest = async {
-                        while out.is_open() || err.is_open() {
-                            tokio::select! {
-                                () = out.read(), if out.is_open() => out.lines(|line| emit(&current, line)),
-                                () = err.read(), if err.is_open() => err.lines(|line| emit(&current, line)),
-                            }
-                        }
-                    };
-                    let _ = tokio::time::timeout(EXITED_OUTPUT_WAIT, rest).await;
-                }
-                // What the process printed before the host acted belongs before the marker.
-                out.drain().await;
-                out.lines(|line| emit(&current, line));
-                err.drain().await;
-                err.lines(|line| emit(&current, line));
-                match marker {
-                    None => markers_open = false,
-                    Some(Marker::Begin(request_id)) => {
-                        platform(Some(&request_id), false, &format!("START RequestId: {request_id} Version: $LATEST"));
-                        current = Some(request_id);
-                    }
-                    Some(Marker::End { lines, logged, .. }) => {
-                        for (print, line) in lines {
-                            platform(current.as_deref(), print, &line);
-                        }
-                        current = None;
-                        let _ = logged.send(());
-                    }
-                    Some(Marker::Note { request_id, lines, .. }) => {
-                        for (print, line) in lines {
-                            platform(request_id.as_deref(), print, &line);
-                        }
-                    }
-                }
-            }
-            () = out.read(), if out.is_open() => {
-                out.lines(|line| emit(&current, line));
-            }
-            () = err.read(), if err.is_open() => {
-                err.lines(|line| emit(&current, line));
+    }
+
+    /// Takes what the pipes hold now (stdout first), without waiting, and hands out its
+    /// complete lines as the current invocation's.
+    fn take_available(&self, state: &mut OutputState) {
+        let OutputState { readers, current } = state;
+        for (reader, pipe) in readers.iter_mut().zip(&self.pipes) {
+            if let Some(pipe) = pipe {
+                reader.pull(pipe, |line| {
+                    self.logs
+                        .line(&self.function, &self.stream, current.as_deref(), line);
+                });
             }
         }
     }
-    out.finish(|line| emit(&current, line));
-    err.finish(|line| emit(&current, line));
+
+    /// An invocation starts: what was printed before is not part of it; `START`.
+    fn begin(&self, request_id: &str) {
+        let mut state = lock(&self.state);
+        self.take_available(&mut state);
+        self.logs.platform(
+            &self.function,
+            &self.stream,
+            Some(request_id),
+            &format!("START RequestId: {request_id} Version: $LATEST"),
+        );
+        state.current = Some(request_id.to_owned());
+    }
+
+    /// The invocation ended: what was printed so far is part of it; then `lines` (`true`:
+    /// printed on the terminal too), and no invocation is current.
+    fn end(&self, lines: Vec<(bool, String)>) {
+        let mut state = lock(&self.state);
+        self.take_available(&mut state);
+        let current = state.current.take();
+        self.emit(current.as_deref(), lines);
+    }
+
+    /// Lines for a request id that never ran on the process (init failures).
+    fn note(&self, request_id: Option<&str>, lines: Vec<(bool, String)>) {
+        let mut state = lock(&self.state);
+        self.take_available(&mut state);
+        self.emit(request_id, lines);
+    }
+
+    fn emit(&self, request_id: Option<&str>, lines: Vec<(bool, String)>) {
+        for (print, line) in lines {
+            if print {
+                self.logs
+                    .line(&self.function, &self.stream, request_id, &line);
+            } else {
+                self.logs
+                    .platform(&self.function, &self.stream, request_id, &line);
+            }
+        }
+    }
+
+    /// Waits (at most [`EXITED_OUTPUT_WAIT`]) until the pipes of an exited process are read
+    /// to their end: its last lines belong to the invocation it was running.
+    async fn wait_closed(&self) {
+        let mut closed = self.closed.subscribe();
+        let _ = tokio::time::timeout(EXITED_OUTPUT_WAIT, closed.wait_for(|c| *c)).await;
+    }
+}
+
+/// Reads a process's output as it arrives until both pipes end; then, once the host let go
+/// of the process (`released`), hands out the last, unterminated lines.
+async fn pump_logs(output: Arc<Output>, released: oneshot::Receiver<()>) {
+    loop {
+        let open = {
+            let state = lock(&output.state);
+            [state.readers[0].open, state.readers[1].open]
+        };
+        if open == [false, false] {
+            break;
+        }
+        tokio::select! {
+            () = readable(&output.pipes[0]), if open[0] => {}
+            () = readable(&output.pipes[1]), if open[1] => {}
+        }
+        let mut state = lock(&output.state);
+        output.take_available(&mut state);
+    }
+    output.closed.send_replace(true);
+    // Until then an invocation may still end (and `END` come) after the output.
+    let _ = released.await;
+    let mut state = lock(&output.state);
+    let OutputState { readers, current } = &mut *state;
+    for reader in readers {
+        reader.finish(|line| {
+            output
+                .logs
+                .line(&output.function, &output.stream, current.as_deref(), line);
+        });
+    }
+}
+
+async fn readable(pipe: &Option<pipe::Receiver>) {
+    match pipe {
+        Some(pipe) => {
+            let _ = pipe.readable().await;
+        }
+        None => std::future::pending().await,
+    }
 }
 
 /// Splits a pipe's bytes into lines (lossy UTF-8, `\r\n` or `\n`, long lines cut).
 struct LineReader {
-    pipe: Option<pipe::Receiver>,
+    open: bool,
     pending: Vec<u8>,
     chunk: Box<[u8]>,
 }
 
 impl LineReader {
-    fn new(pipe: Option<pipe::Receiver>) -> Self {
+    fn new(open: bool) -> Self {
         Self {
-            pipe,
+            open,
             pending: Vec::new(),
-            chunk: vec![0; 16 * 1024].into_boxed_slice(),
+            chunk: if open {
+                vec![0; 16 * 1024].into_boxed_slice()
+            } else {
+                Box::default()
+            },
         }
     }
 
-    fn is_open(&self) -> bool {
-        self.pipe.is_some()
-    }
-
-    /// Reads what is available (cancel-safe: nothing is lost if the future is dropped).
-    async fn read(&mut self) {
-        let Some(pipe) = self.pipe.as_mut() else {
-            return;
-        };
-        match pipe.read(&mut self.chunk).await {
-            Ok(0) | Err(_) => self.pipe = None,
-            Ok(n) => self.pending.extend_from_slice(&self.chunk[..n]),
-        }
-    }
-
-    /// Reads whatever is readable right now, without waiting.
-    async fn drain(&mut self) {
-        while self.is_open() {
-            if now_or_never(self.read()).await.is_none() {
-                break;
+    /// Reads what `pipe` holds now, without waiting, handing out every complete line.
+    fn pull(&mut self, pipe: &pipe::Receiver, mut emit: impl FnMut(&str)) {
+        while self.open {
+            match pipe.try_read(&mut self.chunk) {
+                Ok(0) => self.open = false,
+                Ok(n) => {
+                    self.pending.extend_from_slice(&self.chunk[..n]);
+                    self.lines(&mut emit);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => self.open = false,
             }
         }
     }
@@ -1637,21 +1740,69 @@ fn emit_line(bytes: &[u8], emit: &mut impl FnMut(&str)) {
     emit(&String::from_utf8_lossy(bytes));
 }
 
-/// Polls `future` once: its output if ready, `None` otherwise.
-async fn now_or_never<F: Future>(future: F) -> Option<F::Output> {
-    let mut future = std::pin::pin!(future);
-    std::future::poll_fn(|cx| match future.as_mut().poll(cx) {
-        Poll::Ready(output) => Poll::Ready(Some(output)),
-        Poll::Pending => Poll::Ready(None),
-    })
-    .await
+/// How often, at most, a process's peak memory is read from `/proc` (the kernel renders
+/// the whole `status` file for it): `Max Memory Used` of back-to-back invocations may be
+/// that old. `VmHWM` only grows.
+const MEMORY_READ_EVERY: Duration = Duration::from_millis(100);
+
+/// A process's peak resident memory (`VmHWM`, Linux only), from its `/proc/<pid>/status`
+/// opened once and read with one `pread` into a reused buffer, at most every
+/// [`MEMORY_READ_EVERY`].
+struct MemoryGauge {
+    file: Option<std::fs::File>,
+    buf: Vec<u8>,
+    read_at: Option<Instant>,
+    mb: Option<u64>,
 }
 
-/// The process's peak resident memory (`VmHWM`), in MB rounded up; Linux only.
-fn peak_memory_mb(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+impl MemoryGauge {
+    fn open(pid: u32) -> Self {
+        Self {
+            file: std::fs::File::open(format!("/proc/{pid}/status")).ok(),
+            buf: vec![0; 4096],
+            read_at: None,
+            mb: None,
+        }
+    }
+
+    /// A reading for when the process cannot be read later (it crashed), without counting as
+    /// a fresh one.
+    fn prime(&mut self) {
+        if let Some(mb) = self.read() {
+            self.mb = Some(mb);
+        }
+    }
+
+    /// The peak in MB (rounded up): read now unless the last reading is recent; the last
+    /// good reading when the process cannot be read (it exited).
+    fn peak_mb(&mut self) -> Option<u64> {
+        if self
+            .read_at
+            .is_none_or(|at| at.elapsed() >= MEMORY_READ_EVERY)
+        {
+            self.read_at = Some(Instant::now());
+            self.prime();
+        }
+        self.mb
+    }
+
+    fn read(&mut self) -> Option<u64> {
+        use std::os::unix::fs::FileExt;
+        let n = self.file.as_ref()?.read_at(&mut self.buf, 0).ok()?;
+        parse_vm_hwm_mb(&self.buf[..n])
+    }
+}
+
+/// `VmHWM` of a `/proc/<pid>/status` text, in MB rounded up.
+fn parse_vm_hwm_mb(status: &[u8]) -> Option<u64> {
+    let at = status.windows(6).position(|w| w == b"VmHWM:")?;
+    let line = status[at + 6..].split(|&b| b == b'\n').next()?;
+    let kib: u64 = std::str::from_utf8(line)
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
     Some(kib.div_ceil(1024))
 }
 
@@ -2037,6 +2188,7 @@ mod tests {
     use std::sync::atomic::AtomicU32;
 
     use serde_json::{Value, json};
+    use tokio::io::AsyncReadExt;
 
     use super::*;
     use crate::local::store::{LogRecord, Store};
@@ -2901,7 +3053,7 @@ while True:
 
     #[test]
     fn line_reader_splits_lines_and_cuts_long_ones() {
-        let mut reader = LineReader::new(None);
+        let mut reader = LineReader::new(false);
         reader.pending.extend_from_slice(b"one\r\ntwo\n\xffthree");
         let mut lines = Vec::new();
         reader.lines(|l| lines.push(l.to_owned()));

@@ -6,14 +6,22 @@
 //! Lambda's own lines (`START`, `END`, `REPORT`, …) are kept but not printed, as `portico
 //! logs` hides them by default. Printing and storing happen on one dedicated thread: callers
 //! only queue a line, so a slow terminal or a busy database never stalls a request.
+//!
+//! The writer works in batches: woken by a line, it waits [`LINGER`] for more, prints them
+//! all with one write, and commits to the store at most every [`COMMIT_EVERY`] (or
+//! [`BATCH_LINES`] lines, or when [`LogSink::flush`] asks). Under load a wake-up thus handles
+//! dozens of lines and a transaction hundreds, instead of a few each. The store keeps
+//! [`KEEP_LOGS_FOR`] and at most [`KEEP_LOG_LINES`] lines: older ones are pruned when the
+//! writer starts and then after every [`PRUNE_AFTER_LINES`] stored lines.
 
+use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 #[cfg(test)]
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::store::{LogRecord, Store};
 
@@ -21,8 +29,33 @@ use super::store::{LogRecord, Store};
 /// (a function printing faster than the terminal can show must not eat all memory).
 const QUEUE_LINES: usize = 65_536;
 
+/// How long the writer, woken by a line, waits for more before printing them: while it
+/// sleeps, queueing a line wakes nobody (no system call for the sender).
+const LINGER: Duration = Duration::from_millis(2);
+
+/// Stored lines are committed at most this long after the first of them was taken.
+const COMMIT_EVERY: Duration = Duration::from_millis(50);
+
 /// Lines written to the store in one transaction, at most.
-const BATCH_LINES: usize = 1_024;
+const BATCH_LINES: usize = 4_096;
+
+/// Function logs older than this are pruned from the store (like a log group's retention).
+pub const KEEP_LOGS_FOR: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// The store keeps at most this many function log lines (about 45 MB; each request through
+/// the gateway stores three: `START`, `END`, `REPORT`).
+pub const KEEP_LOG_LINES: u64 = 200_000;
+
+/// The store is pruned after this many lines were stored since the last pruning (and when
+/// the writer starts).
+const PRUNE_AFTER_LINES: u64 = 20_000;
+
+/// Rows deleted per transaction when pruning; queued lines are printed in between.
+const PRUNE_CHUNK: usize = 5_000;
+
+/// After pruning, the file is rewritten (`VACUUM`) when more than half of it, and at least
+/// this much, is free pages: once, after a store grew large before pruning existed.
+const SHRINK_MIN_BYTES: u64 = 32 * 1024 * 1024;
 
 /// Whether terminal output is coloured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,6 +131,11 @@ impl LogSink {
             output,
             dropped: Arc::clone(&dropped),
             store_failed: false,
+            text: String::new(),
+            records: Vec::new(),
+            first_pending: None,
+            flushes: Vec::new(),
+            stored_since_prune: 0,
         };
         // Without the thread nothing would be printed or stored; the queue then fills up and
         // lines are counted as dropped, which is the best that can be done.
@@ -181,61 +219,127 @@ struct Writer {
     output: Output,
     dropped: Arc<AtomicU64>,
     store_failed: bool,
+    /// Rendered lines not printed yet.
+    text: String,
+    /// Lines not stored yet, and when the first of them was taken.
+    records: Vec<LogRecord>,
+    first_pending: Option<Instant>,
+    /// Flushes waiting for the lines queued before them.
+    flushes: Vec<tokio::sync::oneshot::Sender<()>>,
+    stored_since_prune: u64,
 }
 
 impl Writer {
     fn run(mut self, rx: &Receiver<Message>) {
-        let mut records = Vec::new();
-        let mut text = String::new();
-        let mut flushes = Vec::new();
-        // Each round takes what is queued (up to a batch), prints it with one write and
-        // stores it in one transaction.
-        while let Ok(first) = rx.recv() {
-            let mut next = Some(first);
-            while let Some(message) = next.take() {
-                match message {
-                    Message::Line { record, print } => {
-                        if print {
-                            text.push_str(&render(&record, self.style));
-                            text.push('\n');
+        self.prune(rx);
+        loop {
+            // Idle, wait for a line; with lines not stored yet, at most until they are due.
+            let first = match self.first_pending {
+                None => match rx.recv() {
+                    Ok(message) => message,
+                    Err(_) => break,
+                },
+                Some(first) => {
+                    let due = (first + COMMIT_EVERY).saturating_duration_since(Instant::now());
+                    match rx.recv_timeout(due) {
+                        Ok(message) => message,
+                        Err(RecvTimeoutError::Timeout) => {
+                            self.commit();
+                            continue;
                         }
-                        records.push(record);
+                        Err(RecvTimeoutError::Disconnected) => break,
                     }
-                    Message::System {
-                        timestamp_ms,
-                        message,
-                    } => {
-                        text.push_str(&render_system(timestamp_ms, &message, self.style));
-                        text.push('\n');
-                    }
-                    Message::Flush(done) => flushes.push(done),
                 }
-                if records.len() < BATCH_LINES {
-                    next = rx.try_recv().ok();
-                }
+            };
+            // A flush has someone waiting: no lingering then.
+            let lingers = !matches!(first, Message::Flush(_));
+            self.take(first);
+            if lingers {
+                std::thread::sleep(LINGER);
             }
-            let dropped = self.dropped.swap(0, Ordering::Relaxed);
-            if dropped > 0 {
-                let message = format!(
-                    "{dropped} log line(s) dropped: functions print faster than they can be shown"
-                );
-                text.push_str(&render_system(now_ms(), &message, self.style));
-                text.push('\n');
+            self.take_queued(rx);
+            self.write_out();
+            if self.stored_since_prune >= PRUNE_AFTER_LINES {
+                self.prune(rx);
             }
-            self.print(&text);
-            self.store(&records);
-            text.clear();
-            records.clear();
-            for done in flushes.drain(..) {
-                let _ = done.send(());
+        }
+        self.commit();
+        self.print_pending();
+        for done in self.flushes.drain(..) {
+            let _ = done.send(());
+        }
+    }
+
+    /// Takes what is queued now, without waiting (up to a batch of lines to store).
+    fn take_queued(&mut self, rx: &Receiver<Message>) {
+        while self.records.len() < BATCH_LINES {
+            match rx.try_recv() {
+                Ok(message) => self.take(message),
+                Err(_) => break,
             }
         }
     }
 
-    fn print(&self, text: &str) {
-        if text.is_empty() {
-            return;
+    fn take(&mut self, message: Message) {
+        match message {
+            Message::Line { record, print } => {
+                if print {
+                    write_line(
+                        &mut self.text,
+                        record.timestamp_ms,
+                        &record.function,
+                        record.request_id.as_deref(),
+                        &record.message,
+                        self.style,
+                    );
+                    self.text.push('\n');
+                }
+                if self.first_pending.is_none() {
+                    self.first_pending = Some(Instant::now());
+                }
+                self.records.push(record);
+            }
+            Message::System {
+                timestamp_ms,
+                message,
+            } => {
+                write_system(&mut self.text, timestamp_ms, &message, self.style);
+                self.text.push('\n');
+            }
+            Message::Flush(done) => self.flushes.push(done),
         }
+    }
+
+    /// Prints what was taken; stores it when due (or asked to by a flush); answers flushes.
+    fn write_out(&mut self) {
+        self.print_pending();
+        let due = self
+            .first_pending
+            .is_some_and(|first| first.elapsed() >= COMMIT_EVERY);
+        if due || !self.flushes.is_empty() || self.records.len() >= BATCH_LINES {
+            self.commit();
+        }
+        for done in self.flushes.drain(..) {
+            let _ = done.send(());
+        }
+    }
+
+    fn print_pending(&mut self) {
+        let dropped = self.dropped.swap(0, Ordering::Relaxed);
+        if dropped > 0 {
+            let message = format!(
+                "{dropped} log line(s) dropped: functions print faster than they can be shown"
+            );
+            write_system(&mut self.text, now_ms(), &message, self.style);
+            self.text.push('\n');
+        }
+        if !self.text.is_empty() {
+            self.print(&self.text);
+            self.text.clear();
+        }
+    }
+
+    fn print(&self, text: &str) {
         match &self.output {
             Output::Stdout => {
                 let mut out = std::io::stdout().lock();
@@ -250,29 +354,59 @@ impl Writer {
         }
     }
 
-    fn store(&mut self, records: &[LogRecord]) {
-        if records.is_empty() {
+    /// Stores the lines taken so far, in one transaction.
+    fn commit(&mut self) {
+        self.first_pending = None;
+        if self.records.is_empty() {
             return;
         }
-        match self.store.append_logs(records) {
-            Ok(()) => self.store_failed = false,
-            Err(err) => {
-                // Said once per run of failures, not once per batch.
-                if !self.store_failed {
-                    let message = format!("cannot keep function logs in the local database: {err}");
-                    self.print(&format!(
-                        "{}\n",
-                        render_system(now_ms(), &message, self.style)
-                    ));
-                }
-                self.store_failed = true;
+        match self.store.append_logs(&self.records) {
+            Ok(()) => {
+                self.store_failed = false;
+                self.stored_since_prune += self.records.len() as u64;
             }
+            Err(err) => self.store_failed(&err),
+        }
+        self.records.clear();
+    }
+
+    fn store_failed(&mut self, err: &rusqlite::Error) {
+        // Said once per run of failures, not once per batch.
+        if !self.store_failed {
+            let message = format!("cannot keep function logs in the local database: {err}");
+            let mut line = String::new();
+            write_system(&mut line, now_ms(), &message, self.style);
+            line.push('\n');
+            self.print(&line);
+        }
+        self.store_failed = true;
+    }
+
+    /// Deletes what is past the retention (and, after a large first pruning, shrinks the
+    /// file). Lines queued meanwhile are printed and stored between the delete transactions.
+    fn prune(&mut self, rx: &Receiver<Message>) {
+        self.stored_since_prune = 0;
+        let store = Arc::clone(&self.store);
+        let before_ms = now_ms()
+            .saturating_sub(i64::try_from(KEEP_LOGS_FOR.as_millis()).unwrap_or(i64::MAX));
+        let pruned = store.prune_logs(before_ms, KEEP_LOG_LINES, PRUNE_CHUNK, || {
+            self.take_queued(rx);
+            self.write_out();
+        });
+        let shrunk = match pruned {
+            Ok(n) if n >= PRUNE_CHUNK as u64 => store.shrink_if_mostly_free(SHRINK_MIN_BYTES),
+            Ok(_) => Ok(false),
+            Err(err) => Err(err),
+        };
+        if let Err(err) = shrunk {
+            self.store_failed(&err);
         }
     }
 }
 
 /// A stored log line as the terminal shows it (and `portico logs` prints it):
 /// `HH:MM:SS.mmm <function> [<first 8 chars of the request id>] <message>`, time in UTC.
+#[allow(dead_code, reason = "for `portico logs`, which reads the stored lines")]
 pub fn render(record: &LogRecord, style: Style) -> String {
     render_line(
         record.timestamp_ms,
@@ -284,6 +418,7 @@ pub fn render(record: &LogRecord, style: Style) -> String {
 }
 
 /// [`render`] from its parts.
+#[allow(dead_code, reason = "for `portico logs`, which reads the stored lines")]
 pub fn render_line(
     timestamp_ms: i64,
     function: &str,
@@ -291,33 +426,62 @@ pub fn render_line(
     message: &str,
     style: Style,
 ) -> String {
-    let time = clock_time(timestamp_ms);
+    let mut out = String::new();
+    write_line(&mut out, timestamp_ms, function, request_id, message, style);
+    out
+}
+
+/// [`render_line`], appended to `out`.
+fn write_line(
+    out: &mut String,
+    timestamp_ms: i64,
+    function: &str,
+    request_id: Option<&str>,
+    message: &str,
+    style: Style,
+) {
     let id = request_id.map(|id| id.get(..8).unwrap_or(id));
     match style {
-        Style::Plain => match id {
-            Some(id) => format!("{time} {function} [{id}] {message}"),
-            None => format!("{time} {function} {message}"),
-        },
+        Style::Plain => {
+            write_clock_time(out, timestamp_ms);
+            out.push(' ');
+            out.push_str(function);
+            if let Some(id) = id {
+                out.push_str(" [");
+                out.push_str(id);
+                out.push(']');
+            }
+        }
         Style::Color => {
-            let name = format!("\x1b[{}m{function}\x1b[0m", palette(function));
-            match id {
-                Some(id) => format!(
-                    "{DIM}{time}{RESET} {name} {DIM}[\x1b[{}m{id}\x1b[0m{DIM}]{RESET} {message}",
+            out.push_str(DIM);
+            write_clock_time(out, timestamp_ms);
+            out.push_str(RESET);
+            let _ = write!(out, " \x1b[{}m{function}\x1b[0m", palette(function));
+            if let Some(id) = id {
+                let _ = write!(
+                    out,
+                    " {DIM}[\x1b[{}m{id}\x1b[0m{DIM}]{RESET}",
                     palette(id)
-                ),
-                None => format!("{DIM}{time}{RESET} {name} {message}"),
+                );
             }
         }
     }
+    out.push(' ');
+    out.push_str(message);
 }
 
-/// One of portico's own lines: `HH:MM:SS.mmm <message>`.
-fn render_system(timestamp_ms: i64, message: &str, style: Style) -> String {
-    let time = clock_time(timestamp_ms);
+/// One of portico's own lines, `HH:MM:SS.mmm <message>`, appended to `out`.
+fn write_system(out: &mut String, timestamp_ms: i64, message: &str, style: Style) {
     match style {
-        Style::Plain => format!("{time} {message}"),
-        Style::Color => format!("{DIM}{time}{RESET} {message}"),
+        Style::Plain => write_clock_time(out, timestamp_ms),
+        Style::Color => {
+            out.push_str(DIM);
+            write_clock_time(out, timestamp_ms);
+            out.push_str(RESET);
+        }
     }
+    out.push(' ');
+    out.push_str(message);
 }
 
 /// Whether `message` is one of Lambda's own lines, which `portico logs` hides by default.
@@ -355,15 +519,24 @@ pub(crate) fn now_ms() -> i64 {
 }
 
 /// `HH:MM:SS.mmm` (UTC) of a Unix time in milliseconds.
+#[cfg(test)]
 fn clock_time(timestamp_ms: i64) -> String {
+    let mut out = String::new();
+    write_clock_time(&mut out, timestamp_ms);
+    out
+}
+
+/// [`clock_time`], appended to `out`.
+fn write_clock_time(out: &mut String, timestamp_ms: i64) {
     let ms = timestamp_ms.rem_euclid(86_400_000);
-    format!(
+    let _ = write!(
+        out,
         "{:02}:{:02}:{:02}.{:03}",
         ms / 3_600_000,
         ms / 60_000 % 60,
         ms / 1_000 % 60,
         ms % 1_000
-    )
+    );
 }
 
 /// `YYYY/MM/DD` (UTC) of a Unix time in milliseconds, as in Lambda log stream names.

@@ -166,6 +166,89 @@ impl Store {
         tx.commit()
     }
 
+    /// Deletes log lines older than `before_ms`, then the oldest lines beyond the newest
+    /// `max_rows`, in transactions of at most `chunk` rows: the lock is let go between them, so
+    /// quota checks and the log writer are never held up for long. Returns how many lines
+    /// went. `on_chunk` runs between two transactions (the log writer prints what is queued).
+    ///
+    /// # Errors
+    /// On database failure.
+    pub fn prune_logs(
+        &self,
+        before_ms: i64,
+        max_rows: u64,
+        chunk: usize,
+        mut on_chunk: impl FnMut(),
+    ) -> rusqlite::Result<u64> {
+        let chunk = chunk.max(1) as i64;
+        let mut deleted = 0u64;
+        // By age, along the time index.
+        loop {
+            let n = self.conn().execute(
+                "DELETE FROM logs WHERE id IN
+                 (SELECT id FROM logs WHERE timestamp_ms < ?1 ORDER BY timestamp_ms LIMIT ?2)",
+                params![before_ms, chunk],
+            )?;
+            deleted += n as u64;
+            if (n as i64) < chunk {
+                break;
+            }
+            on_chunk();
+        }
+        // By count: ids only grow (AUTOINCREMENT), so the newest `max_rows` lines are those
+        // with the highest ids.
+        let newest: Option<i64> = self
+            .conn()
+            .query_row("SELECT max(id) FROM logs", [], |row| row.get(0))?;
+        let Some(newest) = newest else {
+            return Ok(deleted);
+        };
+        let keep_from = newest.saturating_sub(i64::try_from(max_rows).unwrap_or(i64::MAX)) + 1;
+        loop {
+            let n = self.conn().execute(
+                "DELETE FROM logs WHERE id IN
+                 (SELECT id FROM logs WHERE id < ?1 ORDER BY id LIMIT ?2)",
+                params![keep_from, chunk],
+            )?;
+            deleted += n as u64;
+            if (n as i64) < chunk {
+                break;
+            }
+            on_chunk();
+        }
+        Ok(deleted)
+    }
+
+    /// Gives the pages of deleted rows back to the file system when they are more than half
+    /// of the file and at least `min_bytes` (after a first prune of a large log table):
+    /// `VACUUM`, which rewrites the database. Returns whether it did.
+    ///
+    /// # Errors
+    /// On database failure.
+    pub fn shrink_if_mostly_free(&self, min_bytes: u64) -> rusqlite::Result<bool> {
+        let conn = self.conn();
+        let page_size: i64 = conn.query_row("PRAGMA page_size", [], |row| row.get(0))?;
+        let pages: i64 = conn.query_row("PRAGMA page_count", [], |row| row.get(0))?;
+        let free: i64 = conn.query_row("PRAGMA freelist_count", [], |row| row.get(0))?;
+        let free_bytes = u64::try_from(free.saturating_mul(page_size)).unwrap_or(0);
+        if free * 2 < pages || free_bytes < min_bytes {
+            return Ok(false);
+        }
+        conn.execute_batch("VACUUM")?;
+        Ok(true)
+    }
+
+    /// How many log lines are kept.
+    ///
+    /// # Errors
+    /// On database failure.
+    #[cfg(test)]
+    pub fn log_count(&self) -> rusqlite::Result<u64> {
+        self.conn()
+            .query_row("SELECT COUNT(*) FROM logs", [], |row| row.get::<_, i64>(0))
+            .map(|n| n as u64)
+    }
+
     /// Log lines with `from_ms <= timestamp < to_ms`, oldest first, at most `limit`.
     ///
     /// # Errors
