@@ -1,5 +1,7 @@
-//! `portico invoke --local NAME`: sends the JSON event on stdin to a function of a running
-//! `portico local` and prints the function's result.
+//! `portico invoke [--stage dev] [-n FUNCTION]`: sends the JSON event on stdin to a deployed
+//! function (Lambda Invoke, `RequestResponse`, through the AWS boundary) and prints its result.
+//!
+//! `portico invoke --local NAME` does the same with a function of a running `portico local`.
 //!
 //! It speaks the Lambda Invoke API to the local services endpoint (the address is in
 //! `.portico/local/endpoint.json`), exactly as the AWS SDK would; a plain HTTP/1.1 client over
@@ -10,7 +12,9 @@ use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::aws::{Aws, AwsArgs};
 use crate::local::Endpoint;
+use crate::url::StageTarget;
 use crate::{AppDir, CliError, config};
 
 /// Arguments of `portico invoke`.
@@ -19,10 +23,34 @@ pub struct Args {
     #[command(flatten)]
     app: AppDir,
     /// The function: an entry-point name (`api`, a schedule's name) or its full name.
-    name: String,
-    /// Invoke the function of a running `portico local` (remote invoke comes with deploy).
+    #[arg(value_name = "FUNCTION")]
+    name: Option<String>,
+    /// The function, as an option (`-n tick`); default: `api`.
+    #[arg(
+        short = 'n',
+        long = "name",
+        value_name = "FUNCTION",
+        conflicts_with = "name"
+    )]
+    function: Option<String>,
+    /// Invoke the function of a running `portico local` instead of the deployed one.
     #[arg(long)]
     local: bool,
+    /// The deployed stage (`[stages.<name>]` in portico.toml).
+    #[arg(long, default_value = "dev")]
+    stage: String,
+    #[command(flatten)]
+    aws: AwsArgs,
+}
+
+impl Args {
+    /// The function named on the command line, default `api`.
+    fn function(&self) -> &str {
+        self.function
+            .as_deref()
+            .or(self.name.as_deref())
+            .unwrap_or("api")
+    }
 }
 
 /// Reads the event from stdin, invokes the function, prints its result.
@@ -31,13 +59,6 @@ pub struct Args {
 /// When the event is not JSON, no `portico local` is running for the app, or the function
 /// fails (its `errorType` and `errorMessage` are the error).
 pub fn run(args: Args) -> Result<(), CliError> {
-    if !args.local {
-        return Err(
-            "invoking a deployed function arrives with `portico deploy`; to invoke a function of \
-             the app running under `portico local`, add --local"
-                .into(),
-        );
-    }
     let mut stdin = std::io::stdin();
     if stdin.is_terminal() {
         eprintln!("reading the JSON event from stdin (end it with Ctrl-D)");
@@ -47,8 +68,12 @@ pub fn run(args: Args) -> Result<(), CliError> {
         .read_to_end(&mut event)
         .map_err(|e| format!("cannot read the event from stdin: {e}"))?;
     check_event(&event)?;
-    let endpoint = read_endpoint(&args.app.dir)?;
-    let payload = invoke_local(&endpoint, &args.name, &event)?;
+    let payload = if args.local {
+        let endpoint = read_endpoint(&args.app.dir)?;
+        invoke_local(&endpoint, args.function(), &event)?
+    } else {
+        invoke_remote(&args, &event)?
+    };
     let mut out = std::io::stdout().lock();
     out.write_all(&payload)?;
     if !payload.ends_with(b"\n") {
@@ -56,6 +81,60 @@ pub fn run(args: Args) -> Result<(), CliError> {
     }
     out.flush()?;
     Ok(())
+}
+
+/// The deployed function `entry` names: the record's, else the derived name; a full name
+/// (`<app>-<stage>-…`) is taken as it is.
+fn remote_function_name(target: &StageTarget, entry: &str) -> String {
+    if let Some(f) = target.record.as_ref().and_then(|r| r.functions.get(entry)) {
+        return f.name.clone();
+    }
+    if entry.starts_with(&format!("{}-", target.names.prefix())) {
+        entry.to_owned()
+    } else {
+        target.names.function(entry)
+    }
+}
+
+/// Invokes the deployed function; its payload, or its `errorType: errorMessage` as the error.
+fn invoke_remote(args: &Args, event: &[u8]) -> Result<Vec<u8>, CliError> {
+    let target = StageTarget::find(&args.app, &args.stage)?;
+    let name = remote_function_name(&target, args.function());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let invocation = rt.block_on(async {
+        let aws = Aws::connect(&args.aws.options(target.region())).await;
+        aws.invoke_function(&name, event).await.map_err(|e| {
+            if e.is_not_found() {
+                target
+                    .not_deployed(&format!(
+                        "there is no function {name} in {}; the names are `api` and the \
+                         schedules' names",
+                        aws.region()
+                    ))
+                    .into()
+            } else {
+                CliError::from(e)
+            }
+        })
+    })?;
+    match invocation.function_error {
+        None => Ok(invocation.payload),
+        Some(kind) => {
+            let json: Option<serde_json::Value> = serde_json::from_slice(&invocation.payload).ok();
+            let field = |key: &str| {
+                json.as_ref()
+                    .and_then(|v| v.get(key))
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned)
+            };
+            let error_type = field("errorType").unwrap_or(kind);
+            let message = field("errorMessage")
+                .unwrap_or_else(|| String::from_utf8_lossy(&invocation.payload).into_owned());
+            Err(format!("function {name} failed: {error_type}: {message}").into())
+        }
+    }
 }
 
 /// Checks that `event` is one JSON value.
@@ -292,16 +371,32 @@ mod tests {
     }
 
     #[test]
-    fn remote_invoke_is_refused_explicitly() {
-        let args = Args {
-            app: AppDir { dir: ".".into() },
-            name: "api".into(),
-            local: false,
+    fn the_function_defaults_to_api_and_derives_its_deployed_name() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: Args,
+        }
+        let parse = |argv: &[&str]| Cli::try_parse_from(argv).map(|c| c.args);
+        assert_eq!(parse(&["x"]).unwrap().function(), "api");
+        assert_eq!(parse(&["x", "-n", "tick"]).unwrap().function(), "tick");
+        assert_eq!(parse(&["x", "--name", "tick"]).unwrap().function(), "tick");
+        assert_eq!(parse(&["x", "--local", "tick"]).unwrap().function(), "tick");
+        assert!(parse(&["x", "a", "-n", "b"]).is_err());
+        let target = StageTarget {
+            config: toml::from_str("[app]\nname = \"shop\"\n").unwrap(),
+            names: crate::deploy::desired::Names {
+                app: "shop".into(),
+                stage: "dev".into(),
+            },
+            record_path: "x.json".into(),
+            record: None,
         };
-        let message = err(run(args));
-        assert!(
-            message.contains("arrives with `portico deploy`") && message.contains("--local"),
-            "{message}"
+        assert_eq!(remote_function_name(&target, "api"), "shop-dev-api");
+        assert_eq!(
+            remote_function_name(&target, "shop-dev-tick"),
+            "shop-dev-tick"
         );
     }
 

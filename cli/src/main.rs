@@ -7,6 +7,7 @@ mod artifact;
 mod aws;
 mod build;
 mod config;
+mod delete;
 mod deploy;
 mod invoke;
 mod local;
@@ -20,6 +21,7 @@ mod route_path;
 mod schedule_expr;
 #[cfg(test)]
 mod test_support;
+mod url;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -46,6 +48,10 @@ enum Command {
     Invoke(invoke::Args),
     /// Deploy the app to AWS: plan what differs, apply it, record what exists.
     Deploy(deploy::Args),
+    /// Print the base URL of a deployed stage's API.
+    Url(url::Args),
+    /// Delete everything a stage's deploy created (found by record, else by name and tags).
+    Delete(delete::Args),
 }
 
 /// Where the app is: `--app DIR`, default the current directory.
@@ -64,6 +70,8 @@ fn main() -> ExitCode {
         Command::Local(args) => local::run(args),
         Command::Invoke(args) => invoke::run(args),
         Command::Deploy(args) => deploy::run(args),
+        Command::Url(args) => url::run(args),
+        Command::Delete(args) => delete::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -15,6 +15,7 @@ mod lambda;
 mod logs;
 mod s3;
 mod sfn;
+mod teardown;
 
 use std::fmt;
 use std::time::Duration;
