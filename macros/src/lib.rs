@@ -8,7 +8,7 @@
 //! `schedules![...]` turn into a `Route` / `Schedule` value carrying method, path, options and
 //! the attribute's source location:
 //!
-//! ```ignore
+//! ```text
 //! #[get("/users/{id}", api_key_required = true)]
 //! async fn get_user(id: String, Query(page): Query<Page>) -> Json<User> { ... }
 //!
@@ -49,9 +49,26 @@ use route::RouteKind;
 
 /// Declares a route answering one HTTP method, or every method with `ANY`.
 ///
-/// ```ignore
+/// ```
+/// use portico::prelude::*;
+/// # #[derive(serde::Deserialize)] struct UserPatch { name: String }
+/// # #[derive(serde::Serialize)] struct User { id: u64, name: String }
+///
 /// #[route(PATCH, "/users/{id}", api_key_required = true)]
-/// async fn patch_user(id: u64, Json(patch): Json<UserPatch>) -> Result<Json<User>, HttpError> { ... }
+/// async fn patch_user(id: u64, Json(patch): Json<UserPatch>) -> Result<Json<User>, HttpError> {
+///     Ok(Json(User { id, name: patch.name }))
+/// }
+/// # let routes = routes![patch_user];
+/// # assert!(routes[0].options.api_key_required);
+/// ```
+///
+/// A path parameter without an argument of its name does not compile:
+///
+/// ```compile_fail
+/// use portico::prelude::*;
+///
+/// #[route(GET, "/users/{id}")]
+/// async fn get_user() -> &'static str { "which user?" }
 /// ```
 ///
 /// The method is one of `GET`, `POST`, `PUT`, `DELETE`, `PATCH`, `HEAD`, `OPTIONS`, `ANY`. The
@@ -112,12 +129,28 @@ pub fn options(attr: TokenStream, item: TokenStream) -> TokenStream {
 
 /// Declares a handler run on an EventBridge schedule.
 ///
-/// ```ignore
+/// ```
+/// use portico::prelude::*;
+///
 /// #[schedule("rate(5 minutes)")]
-/// async fn cleanup(event: ScheduledEvent) -> Result<(), Error> { ... }
+/// async fn cleanup(event: ScheduledEvent) -> Result<(), Error> {
+///     println!("cleaning up at {}", event.time);
+///     Ok(())
+/// }
 ///
 /// #[schedule("cron(0 12 * * ? *)", name = "daily-report")]
 /// fn daily_report() {}
+/// # let schedules = schedules![cleanup, daily_report];
+/// # assert_eq!(schedules[1].name, "daily-report");
+/// ```
+///
+/// An expression EventBridge would refuse does not compile:
+///
+/// ```compile_fail
+/// use portico::prelude::*;
+///
+/// #[schedule("rate(1 minutes)")] // `rate(1 minute)`: singular for 1
+/// fn tick() {}
 /// ```
 ///
 /// The expression is `rate(value unit)` or `cron(minutes hours day-of-month month day-of-week

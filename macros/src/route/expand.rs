@@ -11,7 +11,7 @@ use crate::{handler, paths};
 
 /// The descriptor type and its `RouteDef` impl.
 ///
-/// ```ignore
+/// ```text
 /// #[allow(non_camel_case_types, dead_code)]
 /// #[doc(hidden)]
 /// <vis> struct get_user {}

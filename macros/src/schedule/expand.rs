@@ -10,7 +10,7 @@ use crate::{handler, paths};
 
 /// The descriptor type and its `ScheduleDef` impl.
 ///
-/// ```ignore
+/// ```text
 /// #[allow(non_camel_case_types, dead_code)]
 /// #[doc(hidden)]
 /// <vis> struct cleanup {}
