@@ -1,6 +1,6 @@
 //! `portico delete [--stage dev] [--yes]`: removes everything a stage's deploy created.
 //!
-//! 1. **find** (reads only): the resources named like the stage's ([`Names`]) that carry its
+//! 1. **find** (reads only): the resources named like the stage's ([`Names`](crate::deploy::desired::Names)) that carry its
 //!    `portico:app` / `portico:stage` tags, plus everything the record lists — so a lost
 //!    record still finds them, and a record alone still finds renamed leftovers.
 //! 2. **delete**, in dependency order: rules (with their targets) → function permissions →

@@ -159,7 +159,7 @@ pub(crate) fn encode_response(format: ReplyFormat, res: Response, head_request: 
     }
 }
 
-/// Runs arbitrary bytes through [`decode_event`] and, for HTTP events, [`encode_response`] with a
+/// Runs arbitrary bytes through `decode_event` and, for HTTP events, `encode_response` with a
 /// response that echoes the request; panics only when an invariant breaks (a panic inside either,
 /// output that is not JSON, a body that does not survive the round trip).
 ///
