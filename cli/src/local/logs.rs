@@ -387,8 +387,8 @@ impl Writer {
     fn prune(&mut self, rx: &Receiver<Message>) {
         self.stored_since_prune = 0;
         let store = Arc::clone(&self.store);
-        let before_ms = now_ms()
-            .saturating_sub(i64::try_from(KEEP_LOGS_FOR.as_millis()).unwrap_or(i64::MAX));
+        let before_ms =
+            now_ms().saturating_sub(i64::try_from(KEEP_LOGS_FOR.as_millis()).unwrap_or(i64::MAX));
         let pruned = store.prune_logs(before_ms, KEEP_LOG_LINES, PRUNE_CHUNK, || {
             self.take_queued(rx);
             self.write_out();
@@ -458,11 +458,7 @@ fn write_line(
             out.push_str(RESET);
             let _ = write!(out, " \x1b[{}m{function}\x1b[0m", palette(function));
             if let Some(id) = id {
-                let _ = write!(
-                    out,
-                    " {DIM}[\x1b[{}m{id}\x1b[0m{DIM}]{RESET}",
-                    palette(id)
-                );
+                let _ = write!(out, " {DIM}[\x1b[{}m{id}\x1b[0m{DIM}]{RESET}", palette(id));
             }
         }
     }
@@ -526,7 +522,7 @@ fn clock_time(timestamp_ms: i64) -> String {
     out
 }
 
-/// [`clock_time`], appended to `out`.
+/// `clock_time`, appended to `out`.
 fn write_clock_time(out: &mut String, timestamp_ms: i64) {
     let ms = timestamp_ms.rem_euclid(86_400_000);
     let _ = write!(
@@ -639,6 +635,36 @@ mod tests {
             store.logs_between(0, i64::MAX, 100_000).unwrap().len(),
             8_000
         );
+    }
+
+    #[tokio::test]
+    async fn the_writer_prunes_what_is_past_the_retention_when_it_starts() {
+        let store = Arc::new(Store::in_memory());
+        let line = |timestamp_ms, message: &str| LogRecord {
+            timestamp_ms,
+            function: "api".to_owned(),
+            stream: "s".to_owned(),
+            request_id: None,
+            message: message.to_owned(),
+        };
+        let keep_ms = i64::try_from(KEEP_LOGS_FOR.as_millis()).unwrap();
+        let now = now_ms();
+        store
+            .append_logs(&[
+                line(now - keep_ms - 60_000, "too old"),
+                line(now - keep_ms + 60_000, "old enough"),
+            ])
+            .unwrap();
+        let (sink, _buffer) = LogSink::to_buffer(Arc::clone(&store), Style::Plain);
+        sink.line("api", "s", None, "new");
+        sink.flush().await;
+        let left: Vec<String> = store
+            .logs_between(0, i64::MAX, 10)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.message)
+            .collect();
+        assert_eq!(left, ["old enough", "new"]);
     }
 
     #[test]

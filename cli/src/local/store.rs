@@ -30,6 +30,7 @@ pub struct Store {
 const SCHEMA: &str = "
 PRAGMA journal_mode = WAL;
 PRAGMA synchronous = NORMAL;
+PRAGMA cache_size = -16384;
 CREATE TABLE IF NOT EXISTS quota_usage (
     api_key TEXT NOT NULL,
     plan TEXT NOT NULL,
@@ -196,7 +197,7 @@ impl Store {
             on_chunk();
         }
         // By count: ids only grow (AUTOINCREMENT), so the newest `max_rows` lines are those
-        // with the highest ids.
+        // with the highest ids; the others go by id ranges (cheaper than by a list of ids).
         let newest: Option<i64> = self
             .conn()
             .query_row("SELECT max(id) FROM logs", [], |row| row.get(0))?;
@@ -205,16 +206,19 @@ impl Store {
         };
         let keep_from = newest.saturating_sub(i64::try_from(max_rows).unwrap_or(i64::MAX)) + 1;
         loop {
-            let n = self.conn().execute(
-                "DELETE FROM logs WHERE id IN
-                 (SELECT id FROM logs WHERE id < ?1 ORDER BY id LIMIT ?2)",
-                params![keep_from, chunk],
-            )?;
-            deleted += n as u64;
-            if (n as i64) < chunk {
+            let conn = self.conn();
+            let oldest: Option<i64> =
+                conn.query_row("SELECT min(id) FROM logs", [], |row| row.get(0))?;
+            let Some(oldest) = oldest.filter(|&oldest| oldest < keep_from) else {
                 break;
+            };
+            let below = keep_from.min(oldest.saturating_add(chunk));
+            let n = conn.execute("DELETE FROM logs WHERE id < ?1", params![below])?;
+            drop(conn);
+            deleted += n as u64;
+            if below < keep_from {
+                on_chunk();
             }
-            on_chunk();
         }
         Ok(deleted)
     }
@@ -234,7 +238,8 @@ impl Store {
         if free * 2 < pages || free_bytes < min_bytes {
             return Ok(false);
         }
-        conn.execute_batch("VACUUM")?;
+        // In WAL mode the rewritten pages pass through the WAL: reset it to nothing too.
+        conn.execute_batch("VACUUM; PRAGMA wal_checkpoint(TRUNCATE);")?;
         Ok(true)
     }
 
@@ -331,16 +336,77 @@ mod tests {
         let _ = std::fs::remove_dir_all(dir);
     }
 
-    #[test]
-    fn logs_round_trip_in_time_order() {
-        let store = Store::in_memory();
-        let rec = |t, m: &str| LogRecord {
+    fn rec(t: i64, m: &str) -> LogRecord {
+        LogRecord {
             timestamp_ms: t,
             function: "api".into(),
             stream: "s".into(),
             request_id: Some("r".into()),
             message: m.into(),
+        }
+    }
+
+    #[test]
+    fn pruning_keeps_the_newest_lines_within_the_age_limit() {
+        let store = Store::in_memory();
+        let lines: Vec<LogRecord> = (0..100).map(|i| rec(i * 10, &i.to_string())).collect();
+        store.append_logs(&lines).unwrap();
+        let mut between = 0;
+        // Older than 200 ms: lines 0..20; then the newest 50 of the other 80 stay.
+        let deleted = store.prune_logs(200, 50, 7, || between += 1).unwrap();
+        assert_eq!(deleted, 50);
+        assert!(between >= 6, "the lock is let go between chunks: {between}");
+        let left = store.logs_between(0, i64::MAX, 1_000).unwrap();
+        assert_eq!(left.len(), 50);
+        assert_eq!(left[0].message, "50");
+        assert_eq!(left[49].message, "99");
+        assert_eq!(store.prune_logs(200, 50, 7, || {}).unwrap(), 0);
+        // New lines after pruning: still only the newest 50.
+        store.append_logs(&[rec(2_000, "new")]).unwrap();
+        assert_eq!(store.prune_logs(0, 50, 1_000, || {}).unwrap(), 1);
+        let left = store.logs_between(0, i64::MAX, 1_000).unwrap();
+        assert_eq!((left.len(), left[0].message.as_str()), (50, "51"));
+        assert_eq!(left[49].message, "new");
+    }
+
+    #[test]
+    fn a_mostly_free_file_is_shrunk() {
+        let dir = std::env::temp_dir().join(format!("portico-store-shrink-{}", std::process::id()));
+        let path = dir.join("state.db");
+        let store = Store::open(&path).unwrap();
+        let long = "x".repeat(1_000);
+        let lines: Vec<LogRecord> = (0..4_000).map(|i| rec(i, &long)).collect();
+        store.append_logs(&lines).unwrap();
+        assert!(
+            !store.shrink_if_mostly_free(0).unwrap(),
+            "nothing is free yet"
+        );
+        assert_eq!(store.prune_logs(0, 100, 1_000, || {}).unwrap(), 3_900);
+        assert!(
+            !store.shrink_if_mostly_free(u64::MAX).unwrap(),
+            "under the minimum"
+        );
+        let pages = |store: &Store| -> i64 {
+            store
+                .conn()
+                .query_row("PRAGMA page_count", [], |row| row.get(0))
+                .unwrap()
         };
+        let before = pages(&store);
+        assert!(store.shrink_if_mostly_free(1).unwrap());
+        assert!(
+            pages(&store) * 4 < before,
+            "{} of {before} pages",
+            pages(&store)
+        );
+        assert_eq!(store.log_count().unwrap(), 100);
+        drop(store);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn logs_round_trip_in_time_order() {
+        let store = Store::in_memory();
         store
             .append_logs(&[rec(20, "b"), rec(10, "a"), rec(30, "c")])
             .unwrap();
