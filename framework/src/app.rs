@@ -1,4 +1,4 @@
-//! The application: routes, schedules, shared state, CORS, and the descriptors the macros emit.
+//! The application: routes, schedules, functions, shared state, CORS, and the descriptors the macros emit.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -7,6 +7,7 @@ use std::sync::Arc;
 use http::Method;
 
 use crate::cors::Cors;
+use crate::function::Function;
 use crate::request::Request;
 use crate::response::Response;
 use crate::router::{RouteConflict, Router};
@@ -194,6 +195,7 @@ pub struct App {
     pub(crate) name: Option<String>,
     pub(crate) routes: Vec<Route>,
     pub(crate) schedules: Vec<Schedule>,
+    pub(crate) functions: Vec<Function>,
     pub(crate) state: StateMap,
     pub(crate) cors: Option<Cors>,
 }
@@ -222,6 +224,12 @@ impl App {
         self
     }
 
+    /// Adds direct-invocation functions (see [`functions!`](crate::functions)).
+    pub fn functions(mut self, functions: impl IntoIterator<Item = Function>) -> Self {
+        self.functions.extend(functions);
+        self
+    }
+
     /// Shares a value with every handler through the [`State`](crate::State) extractor.
     pub fn state<T: Clone + Send + Sync + 'static>(mut self, value: T) -> Self {
         self.state.insert(value);
@@ -244,11 +252,17 @@ impl App {
         &self.schedules
     }
 
+    /// The functions added so far.
+    pub fn function_list(&self) -> &[Function] {
+        &self.functions
+    }
+
     /// Validates the app and compiles its router.
     ///
     /// # Errors
-    /// [`BuildError`] when two routes conflict (naming both source locations) or two schedules
-    /// share a name.
+    /// [`BuildError`] when two routes conflict (naming both source locations), two schedules
+    /// share a name, a function shares its name with a schedule or another function (naming
+    /// both), or an entry point is named `api`.
     pub fn build(self) -> Result<BuiltApp, BuildError> {
         let router = Router::new(&self.routes).map_err(BuildError::RouteConflict)?;
         for (i, a) in self.schedules.iter().enumerate() {
@@ -260,6 +274,32 @@ impl App {
                 });
             }
         }
+        // Every entry point in declaration order: schedules, then functions.
+        let entries: Vec<(&'static str, String)> = self
+            .schedules
+            .iter()
+            .map(|s| (s.name, format!("schedule at {}:{}", s.file, s.line)))
+            .chain(
+                self.functions
+                    .iter()
+                    .map(|f| (f.name, format!("function at {}:{}", f.file, f.line))),
+            )
+            .collect();
+        for (i, (name, source)) in entries.iter().enumerate() {
+            if *name == "api" {
+                return Err(BuildError::ReservedEntryPoint {
+                    name,
+                    source: source.clone(),
+                });
+            }
+            if let Some((_, first)) = entries[..i].iter().find(|(other, _)| other == name) {
+                return Err(BuildError::DuplicateEntryPoint {
+                    name,
+                    first: first.clone(),
+                    second: source.clone(),
+                });
+            }
+        }
         let inner = Arc::new(AppInner {
             router,
             cors: self.cors,
@@ -267,6 +307,7 @@ impl App {
         Ok(BuiltApp {
             inner,
             schedules: self.schedules,
+            functions: self.functions,
             state: Arc::new(self.state),
         })
     }
@@ -287,6 +328,22 @@ pub enum BuildError {
         /// `file:line` of the second.
         second: String,
     },
+    /// A function has the name of a schedule or of another function.
+    DuplicateEntryPoint {
+        /// The shared name.
+        name: &'static str,
+        /// What and where the first is (`schedule at src/main.rs:12`).
+        first: String,
+        /// What and where the second is (`function at src/main.rs:30`).
+        second: String,
+    },
+    /// A schedule or function is named `api`, the HTTP entry point's name.
+    ReservedEntryPoint {
+        /// The name (`api`).
+        name: &'static str,
+        /// What and where it is (`function at src/main.rs:30`).
+        source: String,
+    },
 }
 
 impl std::fmt::Display for BuildError {
@@ -300,6 +357,20 @@ impl std::fmt::Display for BuildError {
             } => write!(
                 f,
                 "two schedules are named `{name}`: at {first} and at {second}; rename one"
+            ),
+            Self::DuplicateEntryPoint {
+                name,
+                first,
+                second,
+            } => write!(
+                f,
+                "two entry points are named `{name}`: the {first} and the {second}; rename one \
+                 (`name = \"...\"` in the attribute)"
+            ),
+            Self::ReservedEntryPoint { name, source } => write!(
+                f,
+                "the {source} is named `{name}`, the name of the HTTP entry point; rename it \
+                 (`name = \"...\"` in the attribute)"
             ),
         }
     }
@@ -319,5 +390,6 @@ pub(crate) struct AppInner {
 pub struct BuiltApp {
     pub(crate) inner: Arc<AppInner>,
     pub(crate) schedules: Vec<Schedule>,
+    pub(crate) functions: Vec<Function>,
     pub(crate) state: Arc<StateMap>,
 }

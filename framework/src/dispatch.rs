@@ -3,6 +3,7 @@
 //! The runtime, the in-process test client and the benchmark all go through
 //! [`handle_event`], so what tests see is what Lambda runs.
 
+use std::borrow::Cow;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use crate::app::{BuiltApp, Route, ScheduleInvocation};
 use crate::cors::{self, Cors};
 use crate::error::HttpError;
 use crate::event::{self, Incoming};
+use crate::function::FunctionInvocation;
 use crate::request::Request;
 use crate::response::{IntoResponse, Response};
 use crate::router::RouteMatch;
@@ -25,6 +27,8 @@ pub(crate) enum Entry {
     Api,
     /// One schedule handler, by name.
     Schedule(&'static str),
+    /// One function handler, by name: every payload is its event.
+    Function(&'static str),
 }
 
 /// What to send back to the Runtime API.
@@ -34,7 +38,7 @@ pub(crate) enum Outcome {
     Reply(Vec<u8>),
     /// A failed invocation, reported with an `errorType`.
     Failed {
-        error_type: &'static str,
+        error_type: Cow<'static, str>,
         message: String,
     },
 }
@@ -46,6 +50,9 @@ pub(crate) async fn handle_event(
     raw: &str,
     lambda: Option<Arc<lambda_runtime::Context>>,
 ) -> Outcome {
+    if let Entry::Function(name) = entry {
+        return run_function(app, name, raw, lambda).await;
+    }
     match event::decode_event(raw) {
         Ok(Incoming::Http(mut req, format)) => {
             let head = req.method == Method::HEAD;
@@ -59,7 +66,7 @@ pub(crate) async fn handle_event(
             Outcome::Reply(event::encode_response(format, res, false))
         }
         Err(err) => Outcome::Failed {
-            error_type: err.error_type(),
+            error_type: err.error_type().into(),
             message: err.to_string(),
         },
     }
@@ -183,6 +190,8 @@ async fn run_schedule(
 ) -> Outcome {
     let schedule = match entry {
         Entry::Schedule(name) => app.schedules.iter().find(|s| s.name == *name),
+        // Function entry points never decode events (see `handle_event`).
+        Entry::Function(_) => None,
         // The API function only gets a scheduled event when a rule targets it directly:
         // route by the rule name's suffix, which the CLI names `<app>-<stage>-<schedule>`.
         Entry::Api => app.schedules.iter().find(|s| {
@@ -197,7 +206,7 @@ async fn run_schedule(
     };
     let Some(schedule) = schedule else {
         return Outcome::Failed {
-            error_type: "portico.NoScheduleHandler",
+            error_type: "portico.NoScheduleHandler".into(),
             message: format!(
                 "a scheduled event arrived but this function ({entry:?}) has no schedule handler for it; \
                  set PORTICO_HANDLER to one of: {}",
@@ -221,14 +230,57 @@ async fn run_schedule(
     {
         Ok(Ok(())) => Outcome::Reply(b"null".to_vec()),
         Ok(Err(err)) => Outcome::Failed {
-            error_type: "portico.ScheduleHandlerError",
+            error_type: "portico.ScheduleHandlerError".into(),
             message: err.to_string(),
         },
         Err(panic) => Outcome::Failed {
-            error_type: "portico.ScheduleHandlerPanic",
+            error_type: "portico.ScheduleHandlerPanic".into(),
             message: format!(
                 "schedule `{}` panicked: {}",
                 schedule.name,
+                panic_message(&panic)
+            ),
+        },
+    }
+}
+
+/// Runs the function handler `name` with the payload as its event. Never panics: a handler
+/// panic is a failed invocation (`FunctionPanic`).
+async fn run_function(
+    app: &BuiltApp,
+    name: &str,
+    raw: &str,
+    lambda: Option<Arc<lambda_runtime::Context>>,
+) -> Outcome {
+    let Some(function) = app.functions.iter().find(|f| f.name == name) else {
+        return Outcome::Failed {
+            error_type: "portico.NoFunctionHandler".into(),
+            message: format!("this app has no function `{name}`"),
+        };
+    };
+    let inv = FunctionInvocation {
+        event: Arc::from(raw),
+        lambda,
+        state: Arc::clone(&app.state),
+    };
+    let handler = function.handler;
+    match AssertUnwindSafe(async move { handler(inv).await })
+        .catch_unwind()
+        .await
+    {
+        Ok(Ok(result)) => Outcome::Reply(result),
+        Ok(Err(err)) => {
+            let (error_type, message) = err.into_parts();
+            Outcome::Failed {
+                error_type,
+                message,
+            }
+        }
+        Err(panic) => Outcome::Failed {
+            error_type: "FunctionPanic".into(),
+            message: format!(
+                "function `{}` panicked: {}",
+                function.name,
                 panic_message(&panic)
             ),
         },
@@ -239,20 +291,26 @@ async fn run_schedule(
 pub(crate) fn entry_from(app: &BuiltApp, value: Option<&str>) -> Result<Entry, String> {
     match value {
         None | Some("") | Some("api") => Ok(Entry::Api),
-        Some(name) => app
-            .schedules
-            .iter()
-            .find(|s| s.name == name)
-            .map(|s| Entry::Schedule(s.name))
-            .ok_or_else(|| {
-                format!(
-                    "PORTICO_HANDLER is `{name}`, which is neither `api` nor a schedule of this app (schedules: {})",
-                    if app.schedules.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        app.schedules.iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
-                    }
-                )
-            }),
+        Some(name) => {
+            if let Some(s) = app.schedules.iter().find(|s| s.name == name) {
+                return Ok(Entry::Schedule(s.name));
+            }
+            if let Some(f) = app.functions.iter().find(|f| f.name == name) {
+                return Ok(Entry::Function(f.name));
+            }
+            let list = |names: Vec<&str>| {
+                if names.is_empty() {
+                    "none".to_owned()
+                } else {
+                    names.join(", ")
+                }
+            };
+            Err(format!(
+                "PORTICO_HANDLER is `{name}`, which is neither `api` nor a schedule or function of \
+                 this app (schedules: {}; functions: {})",
+                list(app.schedules.iter().map(|s| s.name).collect()),
+                list(app.functions.iter().map(|f| f.name).collect()),
+            ))
+        }
     }
 }

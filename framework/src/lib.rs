@@ -2,7 +2,8 @@
 //! attribute macros.
 //!
 //! Every route of an app compiles into one Lambda proxy handler that sits behind a REST API
-//! `/{proxy+}` resource with method `ANY`; the same binary also runs `#[schedule]` handlers.
+//! `/{proxy+}` resource with method `ANY`; the same binary also runs `#[schedule]` handlers
+//! and `#[function]` handlers (direct invocations, e.g. from Step Functions).
 //! The `portico` CLI runs the app in a local cloud and deploys it.
 //!
 //! ```
@@ -59,6 +60,7 @@ mod dispatch;
 mod error;
 mod event;
 mod extract;
+mod function;
 pub mod manifest;
 mod request;
 mod response;
@@ -83,8 +85,11 @@ pub use extract::{
     Form, FromRequest, FromScheduleInvocation, LambdaContext, Query, Rejection, RejectionKind,
     State, Text,
 };
+pub use function::{
+    FromFunctionInvocation, Function, FunctionError, FunctionInvocation, IntoFunctionResult,
+};
 pub use http::{self, HeaderMap, HeaderValue, Method, StatusCode, header};
-pub use portico_macros::{delete, get, head, options, patch, post, put, route, schedule};
+pub use portico_macros::{delete, function, get, head, options, patch, post, put, route, schedule};
 pub use request::{EventSource, Request, RequestContext};
 pub use response::{BinaryBody, Body, Html, IntoResponse, Json, Redirect, Response};
 pub use router::RouteConflict;
@@ -102,10 +107,10 @@ pub mod __fuzz {
 /// Everything an app's `main.rs` usually needs.
 pub mod prelude {
     pub use crate::{
-        App, Bytes, Cors, Error, Form, HeaderMap, Html, HttpError, IntoResponse, Json,
-        LambdaContext, Query, Redirect, Request, RequestContext, ResponseError, ScheduledEvent,
-        State, StatusCode, delete, get, head, options, patch, post, put, route, routes, schedule,
-        schedules,
+        App, Bytes, Cors, Error, Form, FunctionError, HeaderMap, Html, HttpError, IntoResponse,
+        Json, LambdaContext, Query, Redirect, Request, RequestContext, ResponseError,
+        ScheduledEvent, State, StatusCode, delete, function, functions, get, head, options, patch,
+        post, put, route, routes, schedule, schedules,
     };
 }
 
@@ -122,6 +127,22 @@ pub mod prelude {
 macro_rules! routes {
     ($($handler:path),* $(,)?) => {
         ::std::vec![$(<$handler as $crate::__private::RouteDef>::route()),*]
+    };
+}
+
+/// The function descriptors of `#[function]` handlers, for [`App::functions`].
+///
+/// ```
+/// use portico::prelude::*;
+/// #[function(name = "notify-manager")]
+/// async fn notify(Json(event): Json<serde_json::Value>) -> Json<serde_json::Value> { Json(event) }
+/// let functions = functions![notify];
+/// assert_eq!(functions[0].name, "notify-manager");
+/// ```
+#[macro_export]
+macro_rules! functions {
+    ($($handler:path),* $(,)?) => {
+        ::std::vec![$(<$handler as $crate::__private::FunctionDef>::function()),*]
     };
 }
 

@@ -16,11 +16,15 @@ struct Manifest<'a> {
     manifest_version: u32,
     framework_version: &'static str,
     app_name: Option<&'a str>,
-    /// Entry-point names: `api` plus one per schedule; deploy sets `PORTICO_HANDLER` to one.
+    /// Entry-point names: `api`, one per schedule, one per function; deploy sets
+    /// `PORTICO_HANDLER` to one.
     entry_points: Vec<&'a str>,
     entry_point_variable: &'static str,
     routes: Vec<RouteEntry<'a>>,
     schedules: Vec<ScheduleEntry<'a>>,
+    /// Direct-invocation functions (added in framework 0.1 without a version bump: readers
+    /// that do not know the field ignore it, and it is an empty list when there are none).
+    functions: Vec<FunctionEntry<'a>>,
 }
 
 #[derive(Serialize)]
@@ -40,6 +44,12 @@ struct ScheduleEntry<'a> {
     source: String,
 }
 
+#[derive(Serialize)]
+struct FunctionEntry<'a> {
+    name: &'a str,
+    source: String,
+}
+
 /// The manifest of `app` as pretty JSON.
 pub fn manifest_json(app: &App) -> String {
     let manifest = Manifest {
@@ -48,6 +58,7 @@ pub fn manifest_json(app: &App) -> String {
         app_name: app.name.as_deref(),
         entry_points: std::iter::once("api")
             .chain(app.schedules.iter().map(|s| s.name))
+            .chain(app.functions.iter().map(|f| f.name))
             .collect(),
         entry_point_variable: "PORTICO_HANDLER",
         routes: app
@@ -72,6 +83,14 @@ pub fn manifest_json(app: &App) -> String {
                 name: s.name,
                 expression: s.expression,
                 source: format!("{}:{}", s.file, s.line),
+            })
+            .collect(),
+        functions: app
+            .functions
+            .iter()
+            .map(|f| FunctionEntry {
+                name: f.name,
+                source: format!("{}:{}", f.file, f.line),
             })
             .collect(),
     };

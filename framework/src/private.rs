@@ -8,6 +8,9 @@ pub use crate::app::{
     BoxFuture, Route, RouteCors, RouteMethod, RouteOptions, Schedule, ScheduleInvocation,
 };
 pub use crate::extract::{FromRequest, FromScheduleInvocation};
+pub use crate::function::{
+    FromFunctionInvocation, Function, FunctionError, FunctionInvocation, IntoFunctionResult,
+};
 pub use crate::request::Request;
 pub use crate::response::{IntoResponse, Response};
 pub use crate::scheduled::IntoScheduleResult;
@@ -22,6 +25,12 @@ pub trait RouteDef {
 pub trait ScheduleDef {
     /// The schedule descriptor.
     fn schedule() -> Schedule;
+}
+
+/// Implemented by the item `#[function]` generates next to the handler function.
+pub trait FunctionDef {
+    /// The function descriptor.
+    fn function() -> Function;
 }
 
 /// Parses the path parameter `name` into `T`; a failure is a 400 response naming the parameter.
@@ -49,6 +58,20 @@ pub fn extract_schedule<T: FromScheduleInvocation>(
     inv: &ScheduleInvocation,
 ) -> Result<T, crate::Error> {
     T::from_invocation(inv)
+}
+
+/// Runs function argument extractor `T`.
+#[inline]
+pub fn extract_function<T: FromFunctionInvocation>(
+    inv: &FunctionInvocation,
+) -> Result<T, FunctionError> {
+    T::from_invocation(inv)
+}
+
+/// Converts a function handler's return value into its JSON result.
+#[inline]
+pub fn into_function_result<T: IntoFunctionResult>(value: T) -> Result<Vec<u8>, FunctionError> {
+    value.into_function_result()
 }
 
 /// Converts a handler's return value.
@@ -82,3 +105,9 @@ pub const fn assert_from_schedule<T: FromScheduleInvocation>() {}
 
 /// Compile-time check, spanned on a schedule handler's return type by the macros.
 pub const fn assert_into_schedule_result<T: IntoScheduleResult>() {}
+
+/// Compile-time check, spanned on a function handler argument's type by the macros.
+pub const fn assert_from_function<T: FromFunctionInvocation>() {}
+
+/// Compile-time check, spanned on a function handler's return type by the macros.
+pub const fn assert_into_function_result<T: IntoFunctionResult>() {}

@@ -21,12 +21,14 @@ const REQUIRED_ENV: [&str; 4] = [
 /// - With `--portico-manifest` as an argument or `PORTICO_MANIFEST=1`, prints the app's
 ///   manifest (see [`crate::manifest`]) and exits.
 /// - `PORTICO_HANDLER` picks the entry point: `api` (the default) serves HTTP events; the
-///   name of a `#[schedule]` handler makes this function run that schedule. One binary thus
-///   serves every function of an app.
+///   name of a `#[schedule]` handler makes this function run that schedule; the name of a
+///   `#[function]` handler makes every payload that function's event. One binary thus serves
+///   every function of an app.
 ///
 /// Exits with status 1 and a message on stderr when the app does not build (route conflict),
 /// `PORTICO_HANDLER` names no entry point, or the Lambda environment is missing. A request
-/// never ends the process: handler errors and panics become 500 responses.
+/// never ends the process: handler errors and panics become 500 responses (or failed
+/// invocations, for schedules and functions).
 pub fn run(app: App) {
     if std::env::args().skip(1).any(|a| a == "--portico-manifest")
         || std::env::var("PORTICO_MANIFEST").is_ok_and(|v| v == "1")
@@ -114,7 +116,7 @@ async fn invoke(
         Payload::Json(raw) => raw,
         Payload::NotJson(err) => {
             return outcome_to_payload(Outcome::Failed {
-                error_type: "portico.MalformedEvent",
+                error_type: "portico.MalformedEvent".into(),
                 message: format!("the invocation payload is not JSON: {err}"),
             });
         }
@@ -139,7 +141,7 @@ fn outcome_to_payload(outcome: Outcome) -> Result<Box<RawValue>, Diagnostic> {
         } => {
             eprintln!("portico: {error_type}: {message}");
             Err(Diagnostic {
-                error_type: error_type.to_owned(),
+                error_type: error_type.into_owned(),
                 error_message: message,
             })
         }

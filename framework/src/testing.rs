@@ -113,7 +113,7 @@ impl TestClient {
             Outcome::Failed {
                 error_type,
                 message,
-            } => Err((error_type.to_owned(), message)),
+            } => Err((error_type.into_owned(), message)),
         }
     }
 
@@ -142,6 +142,70 @@ impl TestClient {
         self.invoke_as(&Entry::Schedule(schedule.name), &payload)
             .await
             .map(drop)
+    }
+}
+
+impl TestClient {
+    /// Invokes the `#[function]` handler `name` with `event` (serialized as JSON), as the
+    /// function whose `PORTICO_HANDLER` is `name`, and returns its JSON result.
+    ///
+    /// ```
+    /// use portico::prelude::*;
+    /// use serde_json::{Value, json};
+    ///
+    /// #[function]
+    /// async fn double(Json(n): Json<u64>) -> Json<u64> { Json(n * 2) }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let client = portico::testing::TestClient::new(App::new().functions(functions![double]));
+    /// assert_eq!(client.invoke_function("double", &json!(21)).await, Ok(json!(42)));
+    /// let (error_type, _message) = client.invoke_function("double", &json!("x")).await.unwrap_err();
+    /// assert_eq!(error_type, "InvalidEvent");
+    /// # });
+    /// ```
+    ///
+    /// # Errors
+    /// `(errorType, errorMessage)` when the invocation fails (see [`crate::FunctionError`]) or
+    /// there is no such function (`portico.NoFunctionHandler`).
+    pub async fn invoke_function(
+        &self,
+        name: &str,
+        event: &impl serde::Serialize,
+    ) -> Result<Value, (String, String)> {
+        let payload = serde_json::to_string(event).map_err(|e| {
+            (
+                "portico.EncodeError".to_owned(),
+                format!("the test event cannot be serialized: {e}"),
+            )
+        })?;
+        self.invoke_function_raw(name, &payload)
+            .await
+            .map(|raw| serde_json::from_str(&raw).unwrap_or(Value::String(raw)))
+    }
+
+    /// Invokes the `#[function]` handler `name` with a raw payload (any text, as Lambda would
+    /// pass it on) and returns the raw result.
+    ///
+    /// # Errors
+    /// As [`invoke_function`](Self::invoke_function).
+    pub async fn invoke_function_raw(
+        &self,
+        name: &str,
+        payload: &str,
+    ) -> Result<String, (String, String)> {
+        let function = self
+            .app
+            .functions
+            .iter()
+            .find(|f| f.name == name)
+            .ok_or_else(|| {
+                (
+                    "portico.NoFunctionHandler".to_owned(),
+                    format!("no function `{name}`"),
+                )
+            })?;
+        self.invoke_as(&Entry::Function(function.name), payload)
+            .await
     }
 }
 

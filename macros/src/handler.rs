@@ -7,8 +7,8 @@ use syn::{Attribute, FnArg, ItemFn, Signature, Type};
 use crate::errors::Errors;
 
 /// The attributes that turn a function into a handler; one per function.
-const HANDLER_ATTRIBUTES: [&str; 9] = [
-    "route", "get", "post", "put", "delete", "patch", "head", "options", "schedule",
+const HANDLER_ATTRIBUTES: [&str; 10] = [
+    "route", "get", "post", "put", "delete", "patch", "head", "options", "schedule", "function",
 ];
 
 /// Parses the item an attribute is put on, which must be a function.
@@ -133,8 +133,8 @@ pub(crate) fn take_other_handler_attributes(
         errors.push(syn::Error::new_spanned(
             &other,
             format!(
-                "a function can carry only one route or schedule attribute, and this one already \
-                 has `#[{attribute}]`; write a second function for this one (it may call the \
+                "a function can carry only one route, schedule or function attribute, and this one \
+                 already has `#[{attribute}]`; write a second function for this one (it may call the \
                  first)"
             ),
         ));

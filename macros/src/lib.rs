@@ -1,11 +1,11 @@
 //! Attribute macros for [Portico](https://docs.rs/portico): `#[route]`, `#[get]`, `#[post]`,
-//! `#[put]`, `#[delete]`, `#[patch]`, `#[head]`, `#[options]` and `#[schedule]`.
+//! `#[put]`, `#[delete]`, `#[patch]`, `#[head]`, `#[options]`, `#[schedule]` and `#[function]`.
 //!
 //! Use them through `portico` (which re-exports them), not by depending on this crate.
 //!
 //! Each attribute keeps the function it is put on unchanged and generates, next to it, a hidden
 //! descriptor type of the same name (in the type namespace) that `routes![...]` /
-//! `schedules![...]` turn into a `Route` / `Schedule` value carrying method, path, options and
+//! `schedules![...]` / `functions![...]` turn into a `Route` / `Schedule` / `Function` value carrying method, path, options and
 //! the attribute's source location:
 //!
 //! ```text
@@ -32,6 +32,7 @@
 //! items only through `::portico::__private`, all listed in `paths.rs`.
 
 mod errors;
+mod function;
 mod handler;
 mod options;
 mod paths;
@@ -161,4 +162,50 @@ pub fn options(attr: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn schedule(attr: TokenStream, item: TokenStream) -> TokenStream {
     schedule::attribute(attr.into(), item.into()).into()
+}
+
+/// Declares a function invoked directly with any JSON event (Step Functions' `lambda:invoke`
+/// and `.waitForTaskToken` tasks, `aws lambda invoke`, other services), returning JSON.
+///
+/// ```
+/// use portico::prelude::*;
+/// use serde::Deserialize;
+/// use serde_json::{Value, json};
+///
+/// #[derive(Deserialize)]
+/// struct NotifyInput { task_token: String, employee: String }
+///
+/// #[function]
+/// async fn notify(Json(input): Json<NotifyInput>, ctx: LambdaContext) -> Result<Json<Value>, Error> {
+///     Ok(Json(json!({ "notified": input.employee, "token_length": input.task_token.len() })))
+/// }
+///
+/// #[function(name = "audit-log")]
+/// async fn audit(Json(event): Json<Value>) {
+///     println!("{event}");
+/// }
+/// # let functions = functions![notify, audit];
+/// # assert_eq!(functions[1].name, "audit-log");
+/// ```
+///
+/// A function handler is `async`:
+///
+/// ```compile_fail
+/// use portico::prelude::*;
+///
+/// #[function]
+/// fn notify(Json(event): Json<serde_json::Value>) {}
+/// ```
+///
+/// `name` (letters, digits, `-`, `_`; not `api`) is the entry-point name, the function's name by
+/// default: the deployed Lambda function runs it with `PORTICO_HANDLER=<name>`, and every
+/// payload it receives is the event. Arguments implement `FromFunctionInvocation`: `Json<T>`
+/// (the event, `T: DeserializeOwned`; an event that does not deserialize fails the invocation
+/// with `errorType` `InvalidEvent`), `State<T>`, `LambdaContext`. The return type is `Json<T>`
+/// (`T: Serialize`), `()` (`null`), or `Result` of those with an error that implements
+/// `Display`, reported as a Lambda function error (`errorType`: the error's type name, or that
+/// of a `FunctionError`).
+#[proc_macro_attribute]
+pub fn function(attr: TokenStream, item: TokenStream) -> TokenStream {
+    function::attribute(attr.into(), item.into()).into()
 }

@@ -61,4 +61,18 @@ private_paths! {
     assert_from_schedule => assert_from_schedule;
     /// Compile-time `T: IntoScheduleResult` check.
     assert_into_schedule_result => assert_into_schedule_result;
+    /// Trait implemented by a function's descriptor type.
+    function_def => FunctionDef;
+    /// Function descriptor struct.
+    function => Function;
+    /// What a function handler receives.
+    function_invocation => FunctionInvocation;
+    /// Runs a `FromFunctionInvocation` extractor.
+    extract_function => extract_function;
+    /// `IntoFunctionResult::into_function_result`.
+    into_function_result => into_function_result;
+    /// Compile-time `T: FromFunctionInvocation` check.
+    assert_from_function => assert_from_function;
+    /// Compile-time `T: IntoFunctionResult` check.
+    assert_into_function_result => assert_into_function_result;
 }

@@ -536,13 +536,114 @@ fn the_api_function_runs_a_schedule_whose_rule_names_it() {
     );
 }
 
+/// Invokes the function entry point and returns the JSON result.
+#[track_caller]
+fn call_function(api: &RuntimeApi, function: &FunctionProcess, event: &Value) -> Value {
+    match api.invoke(event.to_string().as_bytes(), WAIT) {
+        Ok(invocation @ Invocation::Response(_)) => invocation.json(),
+        other => panic!("{other:?}\n--- function output ---\n{}", function.output()),
+    }
+}
+
+#[test]
+fn a_function_entry_point_takes_any_json_event_and_answers_json() {
+    let (api, mut function) = start(&[("PORTICO_HANDLER", "notify")]);
+    let pid = function.pid();
+    let event = json!({"task_token": "tok-123", "employee": "Jim", "extra": {"ignored": true}});
+    let record = api
+        .invoke_detailed(event.to_string().as_bytes(), WAIT)
+        .unwrap_or_else(|e| panic!("{e:?}\n{}", function.output()));
+    let out = record.outcome.json();
+    assert_eq!(out["notified"], "Jim");
+    assert_eq!(out["task_token"], "tok-123");
+    assert_eq!(out["greeting"], "hello from state");
+    assert_eq!(out["pid"], pid);
+    assert_eq!(out["request_id"], record.request_id.as_str());
+    assert!(
+        function.wait_for_output("fixture: notify Jim", WAIT),
+        "{}",
+        function.output()
+    );
+
+    // An HTTP-shaped event is just an event to a function: it does not deserialize into its
+    // input type, and the process serves the next one.
+    let (error_type, message) =
+        invocation_error(&api, &function, &rest_v1("GET", "/echo/x").to_bytes());
+    assert_eq!(error_type, "InvalidEvent");
+    assert!(message.contains("missing field `task_token`"), "{message}");
+    let (error_type, message) = invocation_error(
+        &api,
+        &function,
+        json!({"task_token": "t", "employee": ["not", "a", "string"]})
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(error_type, "InvalidEvent");
+    assert!(message.contains("at `employee`"), "{message}");
+    assert!(message.contains("invalid type: sequence"), "{message}");
+    assert_eq!(function.pid(), pid);
+    assert!(function.is_running(), "{}", function.output());
+    let out = call_function(
+        &api,
+        &function,
+        &json!({"task_token": "t2", "employee": "Pam"}),
+    );
+    assert_eq!(out["notified"], "Pam");
+}
+
+#[test]
+fn a_function_error_or_panic_is_a_function_error_and_the_process_keeps_serving() {
+    let (api, mut function) = start(&[("PORTICO_HANDLER", "notify")]);
+    let pid = function.pid();
+    let (error_type, message) = invocation_error(
+        &api,
+        &function,
+        json!({"task_token": "t", "employee": ""})
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(
+        (error_type.as_str(), message.as_str()),
+        ("NotifyError", "cannot notify: no employee given")
+    );
+
+    for _ in 0..2 {
+        let (error_type, message) = invocation_error(
+            &api,
+            &function,
+            json!({"task_token": "t", "employee": "panic"})
+                .to_string()
+                .as_bytes(),
+        );
+        assert_eq!(error_type, "FunctionPanic");
+        assert_eq!(
+            message,
+            "function `notify` panicked: the fixture function panics on purpose"
+        );
+        assert_eq!(function.pid(), pid);
+        assert!(function.is_running(), "{}", function.output());
+    }
+    assert!(
+        function.wait_for_output("the fixture function panics on purpose", WAIT),
+        "the panic is not logged:\n{}",
+        function.output()
+    );
+    let out = call_function(
+        &api,
+        &function,
+        &json!({"task_token": "t", "employee": "Dwight"}),
+    );
+    assert_eq!(out["notified"], "Dwight");
+    assert_eq!(out["pid"], pid);
+}
+
 #[test]
 fn an_unknown_portico_handler_exits_1_naming_the_entry_points() {
     let (api, mut function) = start(&[("PORTICO_HANDLER", "nope")]);
     let status = function.wait_for_exit(WAIT).expect("the process exits");
     assert_eq!(status.code(), Some(1), "{}", function.output());
     let stderr = function.stderr();
-    for expected in ["`nope`", "api", "tick", "nightly"] {
+    for expected in ["`nope`", "api", "tick", "nightly", "notify"] {
         assert!(
             stderr.contains(expected),
             "missing {expected:?} in {stderr}"
@@ -576,7 +677,17 @@ fn the_manifest_is_printed_without_a_runtime_api() {
             .unwrap_or_else(|e| panic!("{how}: {e}: {}", String::from_utf8_lossy(&output.stdout)));
 
         assert_eq!(manifest["app_name"], "fixture");
-        assert_eq!(manifest["entry_points"], json!(["api", "tick", "nightly"]));
+        assert_eq!(
+            manifest["entry_points"],
+            json!(["api", "tick", "nightly", "notify"])
+        );
+        assert_eq!(manifest["functions"][0]["name"], "notify");
+        assert!(
+            manifest["functions"][0]["source"]
+                .as_str()
+                .is_some_and(|s| s.contains("fixture_app.rs:")),
+            "{manifest}"
+        );
         assert_eq!(manifest["entry_point_variable"], "PORTICO_HANDLER");
         let routes = manifest["routes"].as_array().expect("routes");
         let route = |method: &str, path: &str| {

@@ -14,6 +14,9 @@
 //! - `GET /log?msg=M` prints `fixture: stdout M` and `fixture: stderr M` and answers the
 //!   Lambda request id.
 //! - `#[schedule]` handlers: `tick` prints a line, `nightly` fails.
+//! - `#[function]` `notify` (entry point `notify`, as a Step Functions task would call it): takes
+//!   `{"task_token": string, "employee": string}` and answers JSON of what it saw; employee
+//!   `""` is an `Err` (errorType `NotifyError`), `"panic"` panics.
 //!
 //! The app has a CORS policy for `https://app.example.com`.
 //!
@@ -257,6 +260,43 @@ async fn nightly() -> Result<(), Error> {
     Err("the nightly job failed on purpose".into())
 }
 
+#[derive(Deserialize)]
+struct NotifyInput {
+    task_token: String,
+    employee: String,
+}
+
+#[derive(Debug)]
+struct NotifyError(&'static str);
+
+impl std::fmt::Display for NotifyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot notify: {}", self.0)
+    }
+}
+
+#[function]
+async fn notify(
+    Json(input): Json<NotifyInput>,
+    State(greeting): State<Greeting>,
+    ctx: LambdaContext,
+) -> Result<Json<Value>, NotifyError> {
+    match input.employee.as_str() {
+        "" => Err(NotifyError("no employee given")),
+        "panic" => panic!("the fixture function panics on purpose"),
+        employee => {
+            println!("{LOG_PREFIX} notify {employee}");
+            Ok(Json(json!({
+                "notified": employee,
+                "task_token": input.task_token,
+                "greeting": greeting.0,
+                "request_id": ctx.request_id,
+                "pid": std::process::id(),
+            })))
+        }
+    }
+}
+
 fn app() -> App {
     App::new()
         .name("fixture")
@@ -278,6 +318,7 @@ fn app() -> App {
             log
         ])
         .schedules(schedules![tick, nightly])
+        .functions(functions![notify])
         .state(Greeting("hello from state"))
         .cors(
             Cors::new()
