@@ -68,6 +68,7 @@ mod response;
 mod route_path;
 mod router;
 mod runtime;
+mod runtime_client;
 #[allow(dead_code)]
 mod schedule_expr;
 mod scheduled;

@@ -3,11 +3,9 @@
 use std::io::Write as _;
 use std::sync::Arc;
 
-use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
-use serde_json::value::RawValue;
-
 use crate::app::{App, BuiltApp};
 use crate::dispatch::{self, Entry, Outcome};
+use crate::runtime_client::{self, ClientError, RuntimeClient};
 
 const REQUIRED_ENV: [&str; 4] = [
     "AWS_LAMBDA_RUNTIME_API",
@@ -80,76 +78,53 @@ fn fail(message: &str) -> ! {
     std::process::exit(1)
 }
 
-async fn serve(app: BuiltApp, entry: Entry) -> Result<(), lambda_runtime::Error> {
-    let app = Arc::new(app);
-    let entry = Arc::new(entry);
-    let handler = service_fn(move |event: LambdaEvent<Payload>| {
-        let app = Arc::clone(&app);
-        let entry = Arc::clone(&entry);
-        async move { invoke(&app, &entry, event).await }
-    });
-    lambda_runtime::run(handler).await
-}
-
-/// An invocation payload as received: JSON kept raw for the typed decoders, or the reason it
-/// is not JSON (reported as `portico.MalformedEvent` instead of failing inside the runtime).
-enum Payload {
-    Json(Box<RawValue>),
-    NotJson(String),
-}
-
-impl<'de> serde::Deserialize<'de> for Payload {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(match Box::<RawValue>::deserialize(d) {
-            Ok(raw) => Payload::Json(raw),
-            Err(err) => Payload::NotJson(err.to_string()),
-        })
+async fn serve(app: BuiltApp, entry: Entry) -> Result<(), ClientError> {
+    let address = std::env::var("AWS_LAMBDA_RUNTIME_API").unwrap_or_default();
+    let mut client = RuntimeClient::new(&address)?;
+    let config = Arc::new(lambda_runtime::Config::from_env());
+    loop {
+        let invocation = client.next().await?;
+        let outcome = match runtime_client::context(&config, &invocation) {
+            Ok(context) => invoke(&app, &entry, &invocation.payload, Some(Arc::new(context))).await,
+            Err(message) => Outcome::Failed {
+                error_type: "portico.MalformedEvent".into(),
+                message,
+            },
+        };
+        match outcome {
+            Outcome::Reply(bytes) => client.respond(&invocation.request_id, bytes).await?,
+            Outcome::Failed {
+                error_type,
+                message,
+            } => {
+                eprintln!("portico: {error_type}: {message}");
+                client
+                    .fail(&invocation.request_id, &error_type, &message)
+                    .await?;
+            }
+        }
     }
 }
 
+/// Handles one payload as it arrived: text for the decoders (which report what is not
+/// JSON as `portico.MalformedEvent`).
 async fn invoke(
     app: &BuiltApp,
     entry: &Entry,
-    event: LambdaEvent<Payload>,
-) -> Result<Box<RawValue>, Diagnostic> {
-    let raw = match event.payload {
-        Payload::Json(raw) => raw,
-        Payload::NotJson(err) => {
-            return outcome_to_payload(Outcome::Failed {
-                error_type: "portico.MalformedEvent".into(),
-                message: format!("the invocation payload is not JSON: {err}"),
-            });
-        }
-    };
-    let context = Arc::new(event.context);
-    let outcome = dispatch::handle_event(app, entry, raw.get(), Some(context)).await;
-    outcome_to_payload(outcome)
-}
-
-fn outcome_to_payload(outcome: Outcome) -> Result<Box<RawValue>, Diagnostic> {
-    match outcome {
-        Outcome::Reply(bytes) => String::from_utf8(bytes)
-            .ok()
-            .and_then(|s| RawValue::from_string(s).ok())
-            .ok_or_else(|| Diagnostic {
-                error_type: "portico.EncodeError".to_owned(),
-                error_message: "the response could not be encoded as JSON".to_owned(),
-            }),
-        Outcome::Failed {
-            error_type,
-            message,
-        } => {
-            eprintln!("portico: {error_type}: {message}");
-            Err(Diagnostic {
-                error_type: error_type.into_owned(),
-                error_message: message,
-            })
-        }
+    payload: &[u8],
+    context: Option<Arc<lambda_runtime::Context>>,
+) -> Outcome {
+    match std::str::from_utf8(payload) {
+        Ok(raw) => dispatch::handle_event(app, entry, raw, context).await,
+        Err(err) => Outcome::Failed {
+            error_type: "portico.MalformedEvent".into(),
+            message: format!("the invocation payload is not JSON: it is not UTF-8 ({err})"),
+        },
     }
 }
 
 /// The in-process hot path exactly as the runtime runs it, for benchmarks: payload bytes
-/// (as `lambda_runtime` receives them) → response payload bytes (as it sends them).
+/// (as the Runtime API delivers them) → response payload bytes (as they are posted back).
 /// Not public API.
 #[doc(hidden)]
 pub mod bench {
@@ -158,23 +133,12 @@ pub mod bench {
     /// Handles one payload as the `api` entry point. Handlers must not wait on I/O: the
     /// future is polled to completion on the calling thread without a reactor.
     pub fn handle_payload(app: &BuiltApp, payload: &[u8]) -> Vec<u8> {
-        let raw: Box<RawValue> = match serde_json::from_slice(payload) {
-            Ok(raw) => raw,
-            Err(err) => {
-                return format!("{{\"errorType\":\"deserialize\",\"errorMessage\":\"{err}\"}}")
-                    .into_bytes();
-            }
-        };
-        let outcome = futures_util::FutureExt::now_or_never(dispatch::handle_event(
-            app,
-            &Entry::Api,
-            raw.get(),
-            None,
-        ))
-        .expect("benchmark handlers complete without waiting");
-        match outcome_to_payload(outcome) {
-            Ok(raw) => serde_json::to_vec(&raw).unwrap_or_default(),
-            Err(diag) => diag.error_message.into_bytes(),
+        let outcome =
+            futures_util::FutureExt::now_or_never(invoke(app, &Entry::Api, payload, None))
+                .expect("benchmark handlers complete without waiting");
+        match outcome {
+            Outcome::Reply(bytes) => bytes,
+            Outcome::Failed { message, .. } => message.into_bytes(),
         }
     }
 }
