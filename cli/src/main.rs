@@ -11,6 +11,7 @@ mod delete;
 mod deploy;
 mod invoke;
 mod local;
+mod logs;
 mod new;
 mod project;
 #[allow(dead_code)]
@@ -50,6 +51,8 @@ enum Command {
     Deploy(deploy::Args),
     /// Print the base URL of a deployed stage's API.
     Url(url::Args),
+    /// Print the stage's function logs (CloudWatch, or the local cloud's with --local).
+    Logs(logs::Args),
     /// Delete everything a stage's deploy created (found by record, else by name and tags).
     Delete(delete::Args),
 }
@@ -71,6 +74,7 @@ fn main() -> ExitCode {
         Command::Invoke(args) => invoke::run(args),
         Command::Deploy(args) => deploy::run(args),
         Command::Url(args) => url::run(args),
+        Command::Logs(args) => logs::run(args),
         Command::Delete(args) => delete::run(args),
     };
     match result {

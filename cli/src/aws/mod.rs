@@ -12,6 +12,7 @@ mod calls;
 mod events;
 mod iam;
 mod lambda;
+pub mod log_events;
 mod logs;
 mod s3;
 mod sfn;

@@ -498,7 +498,7 @@ const DIM: &str = "\x1b[2m";
 const RESET: &str = "\x1b[0m";
 
 /// A stable colour per name, so each function (and each request) keeps its colour.
-fn palette(name: &str) -> u8 {
+pub(crate) fn palette(name: &str) -> u8 {
     const COLORS: [u8; 6] = [36, 35, 33, 32, 34, 96];
     // FNV-1a: stable across runs, unlike std's hasher.
     let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {

@@ -1,0 +1,313 @@
+//! `portico logs`: the logs of a stage's functions, from CloudWatch Logs or (`--local`) from
+//! the local cloud's store, interleaved in time order, in one format for both.
+//!
+//! The log groups come from the deployment record (`.portico/deployed/<stage>.json`), else
+//! from CloudWatch: the groups named `/aws/lambda/<app>-<stage>-*` that carry the app's
+//! `portico:app` / `portico:stage` tags. Reference: `docs/logs.md`.
+
+mod follow;
+mod pattern;
+mod render;
+mod source;
+mod time;
+
+use std::io::{IsTerminal, Write};
+
+use crate::aws::{Aws, AwsArgs};
+use crate::deploy::desired::Names;
+use crate::project::Project;
+use crate::url::StageTarget;
+use crate::{AppDir, CliError};
+
+pub use follow::{FollowLimits, Printer, follow, print_window};
+pub use render::{Format, Renderer};
+pub use source::{AwsSource, Clock, Group, LocalSource, Query, Source, SystemClock};
+
+/// Arguments of `portico logs`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    app: AppDir,
+    /// The stage (`[stages.<name>]` in portico.toml).
+    #[arg(long, default_value = "dev")]
+    stage: String,
+    /// Only this function (`api`, a schedule, or the full function name); repeatable.
+    #[arg(short = 'n', long = "function", value_name = "FUNCTION")]
+    functions: Vec<String>,
+    /// Keep printing new events as they arrive, until Ctrl-C.
+    #[arg(short, long)]
+    follow: bool,
+    /// From this time: a duration ago (`30s`, `10m`, `2h`, `1d`) or an ISO-8601 time;
+    /// default 10m (1d with --request-id).
+    #[arg(short, long, value_name = "TIME")]
+    since: Option<String>,
+    /// Up to this time (same forms as --since); default: now.
+    #[arg(long, value_name = "TIME")]
+    until: Option<String>,
+    /// A CloudWatch filter pattern (`ERROR`, `"exact phrase"`, `{ $.level = "ERROR" }`).
+    #[arg(long, value_name = "PATTERN")]
+    filter: Option<String>,
+    /// Every line of one invocation.
+    #[arg(long, value_name = "ID")]
+    request_id: Option<String>,
+    /// Show Lambda's own lines (START, END, REPORT, …), hidden by default.
+    #[arg(long)]
+    include_lambda_messages: bool,
+    /// `text` (one line per event) or `json` (one object per line, for scripts).
+    #[arg(long, value_enum, default_value = "text")]
+    output: Format,
+    /// No colours (also when stdout is not a terminal, or NO_COLOR is set).
+    #[arg(long)]
+    no_color: bool,
+    /// Read the logs `portico local` kept (`.portico/local/state.db`) instead of CloudWatch.
+    #[arg(long)]
+    local: bool,
+    #[command(flatten)]
+    aws: AwsArgs,
+}
+
+/// The default window, without --since.
+const DEFAULT_SINCE: &str = "10m";
+/// The default window with --request-id.
+const DEFAULT_SINCE_REQUEST: &str = "1d";
+
+/// The checked options of one run.
+struct Plan {
+    query_start: i64,
+    query_end: Option<i64>,
+    filter: Option<String>,
+    request_id: Option<String>,
+}
+
+fn check(args: &Args, now_ms: i64) -> Result<Plan, CliError> {
+    if args.follow && args.until.is_some() {
+        return Err("--follow and --until do not go together: following has no end".into());
+    }
+    if args.follow && args.request_id.is_some() {
+        return Err(
+            "--follow and --request-id do not go together: drop --follow to see the invocation"
+                .into(),
+        );
+    }
+    if args.local
+        && (args.aws.profile.is_some()
+            || args.aws.region.is_some()
+            || args.aws.endpoint_url.is_some())
+    {
+        return Err(
+            "--local reads the local cloud's logs: --profile, --region and --endpoint-url do not apply"
+                .into(),
+        );
+    }
+    let non_empty = |flag: &str, v: &Option<String>| match v.as_deref().map(str::trim) {
+        Some("") => Err::<_, CliError>(format!("{flag} is empty").into()),
+        Some(v) => Ok(Some(v.to_owned())),
+        None => Ok(None),
+    };
+    let filter = non_empty("--filter", &args.filter)?;
+    let request_id = non_empty("--request-id", &args.request_id)?;
+    let default_since = if request_id.is_some() {
+        DEFAULT_SINCE_REQUEST
+    } else {
+        DEFAULT_SINCE
+    };
+    let since = args.since.as_deref().unwrap_or(default_since);
+    let query_start = time::parse_time(since, now_ms)
+        .map_err(|e| format!("--since: {e}"))?
+        .max(0);
+    let query_end = args
+        .until
+        .as_deref()
+        .map(|u| time::parse_time(u, now_ms).map_err(|e| format!("--until: {e}")))
+        .transpose()?;
+    if let Some(end) = query_end
+        && end < query_start
+    {
+        return Err(format!(
+            "--until ({}) is before --since ({})",
+            time::iso_utc(end),
+            time::iso_utc(query_start)
+        )
+        .into());
+    }
+    Ok(Plan {
+        query_start,
+        query_end,
+        filter,
+        request_id,
+    })
+}
+
+/// The groups `wanted` names (entry points or full function names), all when empty.
+fn select(groups: Vec<Group>, wanted: &[String], names: &Names) -> Result<Vec<Group>, CliError> {
+    if wanted.is_empty() {
+        return Ok(groups);
+    }
+    let mut selected = Vec::new();
+    for want in wanted {
+        let Some(group) = groups
+            .iter()
+            .find(|g| &g.function == want || &names.function(&g.function) == want)
+        else {
+            let known: Vec<&str> = groups.iter().map(|g| g.function.as_str()).collect();
+            return Err(format!(
+                "no function `{want}` in app `{}` stage `{}`; its functions: {}",
+                names.app,
+                names.stage,
+                known.join(", ")
+            )
+            .into());
+        };
+        if !selected.contains(group) {
+            selected.push(group.clone());
+        }
+    }
+    Ok(selected)
+}
+
+/// The stage's log groups: from the record, else by name and tags.
+async fn aws_groups(target: &StageTarget, aws: &Aws) -> Result<Vec<Group>, CliError> {
+    if let Some(record) = &target.record {
+        if record.functions.is_empty() {
+            return Err(target
+                .not_deployed(&format!(
+                    "the record at {} lists no function",
+                    target.record_path.display()
+                ))
+                .into());
+        }
+        return Ok(record
+            .functions
+            .iter()
+            .map(|(entry, f)| Group {
+                function: entry.clone(),
+                name: format!("/aws/lambda/{}", f.name),
+            })
+            .collect());
+    }
+    let prefix = format!("/aws/lambda/{}-", target.names.prefix());
+    let mut groups: Vec<Group> = aws
+        .list_log_groups(&prefix)
+        .await?
+        .into_iter()
+        .filter(|g| target.owns(&g.tags))
+        .filter_map(|g| {
+            let entry = g.name.strip_prefix(&prefix)?.to_owned();
+            Some(Group {
+                function: entry,
+                name: g.name,
+            })
+        })
+        .collect();
+    if groups.is_empty() {
+        return Err(target
+            .not_deployed(&format!(
+                "no record at {} and no log group {prefix}* with its tags in {}",
+                target.record_path.display(),
+                aws.region()
+            ))
+            .into());
+    }
+    // `api` first, then the schedules by name, as deploy orders them.
+    groups.sort_by(|a, b| {
+        (a.function != "api", &a.function).cmp(&(b.function != "api", &b.function))
+    });
+    Ok(groups)
+}
+
+/// The renderer for stdout.
+fn renderer(args: &Args) -> Renderer {
+    let terminal = std::io::stdout().is_terminal();
+    let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    Renderer {
+        format: args.output,
+        color: terminal && !args.no_color && !no_color_env && args.output == Format::Text,
+        sanitize: terminal,
+        include_platform: args.include_lambda_messages,
+    }
+}
+
+/// Prints the logs.
+///
+/// # Errors
+/// Bad options, an unknown function, a stage never deployed (or `portico local` never run),
+/// or a failing AWS call.
+pub fn run(args: Args) -> Result<(), CliError> {
+    let clock = SystemClock;
+    let plan = check(&args, clock.now_ms())?;
+    let query = Query {
+        start_ms: plan.query_start,
+        end_ms: plan.query_end,
+        pattern: plan.filter.as_deref(),
+        request_id: plan.request_id.as_deref(),
+    };
+    let stdout = std::io::stdout();
+    let mut printer = Printer::new(renderer(&args), std::io::BufWriter::new(stdout.lock()));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let result = rt.block_on(async {
+        if args.local {
+            let project = Project::discover_prebuilt(&args.app.dir)?;
+            project.config.stage(&args.stage)?;
+            let names = Names {
+                app: project.config.app.name.get_ref().clone(),
+                stage: args.stage.clone(),
+            };
+            let mut source = LocalSource::open(&LocalSource::path(&project.dir), query.pattern)?;
+            let all = source
+                .functions()?
+                .into_iter()
+                .map(|f| Group {
+                    name: names.log_group(&f),
+                    function: f,
+                })
+                .collect();
+            source.groups = select(all, &args.functions, &names)?;
+            drive(&source, &clock, &query, args.follow, &mut printer).await
+        } else {
+            let target = StageTarget::find(&args.app, &args.stage)?;
+            let aws = Aws::connect(&args.aws.options(target.region())).await;
+            let groups = select(
+                aws_groups(&target, &aws).await?,
+                &args.functions,
+                &target.names,
+            )?;
+            let source = AwsSource {
+                aws: &aws,
+                groups,
+                clock: &clock,
+                page_limit: None,
+            };
+            drive(&source, &clock, &query, args.follow, &mut printer).await
+        }
+    });
+    printer.flush();
+    result?;
+    match printer.error {
+        Some(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(format!("cannot write to stdout: {err}").into())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A window, or following until Ctrl-C.
+async fn drive<S: Source, C: Clock, W: Write>(
+    source: &S,
+    clock: &C,
+    query: &Query<'_>,
+    follow_on: bool,
+    printer: &mut Printer<W>,
+) -> Result<(), CliError> {
+    if !follow_on {
+        return print_window(source, query, printer).await;
+    }
+    tokio::select! {
+        result = follow(source, clock, query, printer, FollowLimits::DEFAULT) => result.map(|_| ()),
+        _ = tokio::signal::ctrl_c() => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,616 @@
+//! End-to-end tests of `portico logs`: the real binary against a moto server holding the
+//! app's log groups (events written with the AWS SDK: several functions and streams, JSON and
+//! plain messages, Lambda's START/END/REPORT lines, more than a page), its exact output for
+//! windows, filters, request ids and JSON; and `--local` against a running `portico local`.
+//! (`--follow` is driven with a fake clock by the unit tests in `cli/src/logs/tests.rs`.)
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_cloudwatchlogs::types::InputLogEvent;
+use common::{AppDir, PORTICO, Server, apps, fixture, wait_for};
+use portico_e2e::moto::{self, Moto};
+use serde_json::Value;
+
+const API: &str = "/aws/lambda/shop-dev-api";
+const CLEANUP: &str = "/aws/lambda/shop-dev-cleanup";
+const A: &str = "2026/11/26/[$LATEST]aaaaaaaa11111111";
+const B: &str = "2026/11/26/[$LATEST]bbbbbbbb22222222";
+const C: &str = "2026/11/26/[$LATEST]cccccccc33333333";
+
+const CONFIG: &str = "[app]\nname = \"shop\"\n\n[stages.dev]\n\n[stages.prod]\n";
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// `YYYY-MM-DD HH:MM:SS.mmm` (UTC), as `portico logs` prints times.
+fn stamp(ms: i64) -> String {
+    let days = ms.div_euclid(86_400_000);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    let t = ms.rem_euclid(86_400_000);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{:03}",
+        t / 3_600_000,
+        t / 60_000 % 60,
+        t / 1_000 % 60,
+        t % 1_000
+    )
+}
+
+/// `stamp` in ISO-8601, for --since and --until.
+fn iso(ms: i64) -> String {
+    format!("{}Z", stamp(ms).replace(' ', "T"))
+}
+
+/// A time a few minutes ago on a whole second (inside the default 10-minute window).
+fn base_time() -> i64 {
+    (now_ms() - 5 * 60_000) / 1_000 * 1_000
+}
+
+async fn client(moto: &Moto) -> aws_sdk_cloudwatchlogs::Client {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .credentials_provider(aws_sdk_cloudwatchlogs::config::Credentials::new(
+            "testing", "testing", None, None, "tests",
+        ))
+        .region(aws_config::Region::from_static("us-east-1"))
+        .endpoint_url(moto.endpoint())
+        .load()
+        .await;
+    aws_sdk_cloudwatchlogs::Client::new(&config)
+}
+
+async fn create_group(logs: &aws_sdk_cloudwatchlogs::Client, name: &str, tags: &[(&str, &str)]) {
+    let mut request = logs.create_log_group().log_group_name(name);
+    for (k, v) in tags {
+        request = request.tags(*k, *v);
+    }
+    request.send().await.expect("create a log group");
+}
+
+async fn put(
+    logs: &aws_sdk_cloudwatchlogs::Client,
+    group: &str,
+    stream: &str,
+    events: &[(i64, String)],
+) {
+    let _ = logs
+        .create_log_stream()
+        .log_group_name(group)
+        .log_stream_name(stream)
+        .send()
+        .await;
+    for chunk in events.chunks(5_000) {
+        let events = chunk
+            .iter()
+            .map(|(t, m)| {
+                InputLogEvent::builder()
+                    .timestamp(*t)
+                    .message(m)
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        logs.put_log_events()
+            .log_group_name(group)
+            .log_stream_name(stream)
+            .set_log_events(Some(events))
+            .send()
+            .await
+            .expect("put log events");
+    }
+}
+
+fn report(id: &str) -> String {
+    format!(
+        "REPORT RequestId: {id}\tDuration: 2.50 ms\tBilled Duration: 3 ms\tMemory Size: 128 MB\tMax Memory Used: 20 MB\tInit Duration: 40.10 ms\t\n"
+    )
+}
+
+/// The app's events: two invocations in `api` (two streams), one in `cleanup`, a later one in
+/// `api`'s first stream.
+async fn put_fixture(logs: &aws_sdk_cloudwatchlogs::Client, base: i64) {
+    let at = |offset: i64, message: &str| (base + offset, message.to_owned());
+    put(
+        logs,
+        API,
+        A,
+        &[
+            at(0, "START RequestId: req-1 Version: $LATEST\n"),
+            at(1_000, "GET /users/42\n"),
+            at(
+                2_000,
+                r#"{"timestamp":"2026-11-26T20:00:02Z","level":"INFO","fields":{"message":"loaded user","id":42},"target":"shop"}"#,
+            ),
+            at(3_000, "END RequestId: req-1\n"),
+            at(3_001, &report("req-1")),
+            at(10_000, "START RequestId: req-3 Version: $LATEST\n"),
+            at(11_000, "ERROR db timeout\n"),
+            at(12_000, "END RequestId: req-3\n"),
+            at(12_001, &report("req-3")),
+        ],
+    )
+    .await;
+    put(
+        logs,
+        API,
+        B,
+        &[
+            at(1_500, "START RequestId: req-2 Version: $LATEST\n"),
+            at(2_500, "2026-11-26T20:00:02.500Z\treq-2\tWARN\tslow query\n"),
+            at(4_000, "END RequestId: req-2\n"),
+            at(4_001, &report("req-2")),
+        ],
+    )
+    .await;
+    put(
+        logs,
+        CLEANUP,
+        C,
+        &[
+            at(5_000, "START RequestId: req-4 Version: $LATEST\n"),
+            at(
+                6_000,
+                r#"{"level":"ERROR","message":"cleanup failed","requestId":"req-4"}"#,
+            ),
+            at(7_000, "END RequestId: req-4\n"),
+            at(7_001, &report("req-4")),
+        ],
+    )
+    .await;
+}
+
+fn app_dir(test: &str) -> AppDir {
+    let dir = AppDir::new(test, &fixture("fixture.toml"));
+    std::fs::write(dir.path.join("portico.toml"), CONFIG).unwrap();
+    dir
+}
+
+fn write_record(dir: &Path) {
+    let function = |entry: &str| {
+        serde_json::json!({
+            "name": format!("shop-dev-{entry}"),
+            "arn": format!("arn:aws:lambda:us-east-1:123456789012:function:shop-dev-{entry}"),
+            "code_sha256": "x",
+        })
+    };
+    let record = serde_json::json!({
+        "version": 1, "app": "shop", "stage": "dev", "region": "us-east-1",
+        "account": "123456789012", "endpoint_url": null,
+        "log_groups": [API, CLEANUP],
+        "functions": {"api": function("api"), "cleanup": function("cleanup")},
+    });
+    let path = dir.join(".portico/deployed/dev.json");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, record.to_string()).unwrap();
+}
+
+fn portico_logs(dir: &Path, moto: Option<&Moto>, args: &[&str]) -> Output {
+    let mut command = Command::new(PORTICO);
+    command
+        .arg("logs")
+        .arg("--app")
+        .arg(dir)
+        .args(args)
+        .env_remove("NO_COLOR");
+    if let Some(moto) = moto {
+        command.envs(moto::env(&moto.endpoint()));
+    }
+    command.output().expect("run portico logs")
+}
+
+#[track_caller]
+fn lines(output: &Output) -> Vec<String> {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[track_caller]
+fn error(output: &Output) -> String {
+    assert!(!output.status.success(), "should have failed");
+    assert!(output.stdout.is_empty());
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+#[tokio::test]
+async fn a_deployed_stage_by_its_record_windows_filters_request_ids_and_json() {
+    let moto = Moto::start().expect("moto server");
+    let logs = client(&moto).await;
+    for group in [API, CLEANUP] {
+        create_group(&logs, group, &[]).await;
+    }
+    let base = base_time();
+    put_fixture(&logs, base).await;
+    let dir = app_dir("logs-record");
+    write_record(&dir.path);
+    let t = |offset| stamp(base + offset);
+    let since = iso(base);
+
+    // Default: the last 10 minutes, every function, Lambda's lines hidden.
+    assert_eq!(
+        lines(&portico_logs(&dir.path, Some(&moto), &[])),
+        [
+            format!("{} api aaaaaaaa GET /users/42", t(1_000)),
+            format!(
+                "{} api aaaaaaaa INFO loaded user id=42 target=shop",
+                t(2_000)
+            ),
+            format!("{} api bbbbbbbb WARN slow query", t(2_500)),
+            format!("{} cleanup cccccccc ERROR cleanup failed", t(6_000)),
+            format!("{} api aaaaaaaa ERROR db timeout", t(11_000)),
+        ]
+    );
+    // A window, both ends inclusive.
+    assert_eq!(
+        lines(&portico_logs(
+            &dir.path,
+            Some(&moto),
+            &["--since", &iso(base + 2_000), "--until", &iso(base + 6_000)]
+        )),
+        [
+            format!(
+                "{} api aaaaaaaa INFO loaded user id=42 target=shop",
+                t(2_000)
+            ),
+            format!("{} api bbbbbbbb WARN slow query", t(2_500)),
+            format!("{} cleanup cccccccc ERROR cleanup failed", t(6_000)),
+        ]
+    );
+    // A window that ended before the events.
+    assert!(
+        lines(&portico_logs(
+            &dir.path,
+            Some(&moto),
+            &["--since", "1h", "--until", "6m"]
+        ))
+        .is_empty()
+    );
+    // A filter pattern, and one function (by entry point or full name).
+    assert_eq!(
+        lines(&portico_logs(
+            &dir.path,
+            Some(&moto),
+            &["--filter", "ERROR", "-n", "shop-dev-api"]
+        )),
+        [format!("{} api aaaaaaaa ERROR db timeout", t(11_000))]
+    );
+    // Lambda's lines, REPORT summarised.
+    assert_eq!(
+        lines(&portico_logs(
+            &dir.path,
+            Some(&moto),
+            &[
+                "-n",
+                "cleanup",
+                "--include-lambda-messages",
+                "--since",
+                &since
+            ]
+        )),
+        [
+            format!(
+                "{} cleanup cccccccc START RequestId: req-4 Version: $LATEST",
+                t(5_000)
+            ),
+            format!("{} cleanup cccccccc ERROR cleanup failed", t(6_000)),
+            format!("{} cleanup cccccccc END RequestId: req-4", t(7_000)),
+            format!(
+                "{} cleanup cccccccc REPORT req-4 2.50 ms (billed 3 ms), 20/128 MB, init 40.10 ms",
+                t(7_001)
+            ),
+        ]
+    );
+    // One invocation: its plain lines by stream and time.
+    assert_eq!(
+        lines(&portico_logs(
+            &dir.path,
+            Some(&moto),
+            &["--request-id", "req-1", "--include-lambda-messages"]
+        )),
+        [
+            format!(
+                "{} api aaaaaaaa START RequestId: req-1 Version: $LATEST",
+                t(0)
+            ),
+            format!("{} api aaaaaaaa GET /users/42", t(1_000)),
+            format!(
+                "{} api aaaaaaaa INFO loaded user id=42 target=shop",
+                t(2_000)
+            ),
+            format!("{} api aaaaaaaa END RequestId: req-1", t(3_000)),
+            format!(
+                "{} api aaaaaaaa REPORT req-1 2.50 ms (billed 3 ms), 20/128 MB, init 40.10 ms",
+                t(3_001)
+            ),
+        ]
+    );
+    assert_eq!(
+        lines(&portico_logs(
+            &dir.path,
+            Some(&moto),
+            &["--request-id", "req-3"]
+        )),
+        [format!("{} api aaaaaaaa ERROR db timeout", t(11_000))]
+    );
+    // JSON for scripts.
+    let json: Vec<Value> = lines(&portico_logs(
+        &dir.path,
+        Some(&moto),
+        &["--output", "json", "--since", &since, "-n", "cleanup"],
+    ))
+    .iter()
+    .map(|l| serde_json::from_str(l).unwrap())
+    .collect();
+    assert_eq!(json.len(), 1, "{json:?}");
+    let event = &json[0];
+    assert_eq!(event["timestamp"], iso(base + 6_000));
+    assert_eq!(event["timestamp_ms"], base + 6_000);
+    assert_eq!(event["function"], "cleanup");
+    assert_eq!(event["log_group"], CLEANUP);
+    assert_eq!(event["log_stream"], C);
+    assert_eq!(event["request_id"], "req-4");
+    assert_eq!(event["level"], "ERROR");
+    assert_eq!(event["platform"], false);
+    assert_eq!(
+        event["message"],
+        r#"{"level":"ERROR","message":"cleanup failed","requestId":"req-4"}"#
+    );
+    assert_eq!(event["data"]["message"], "cleanup failed");
+    assert!(event["event_id"].as_str().is_some_and(|id| !id.is_empty()));
+
+    // Bad input.
+    let err = error(&portico_logs(&dir.path, Some(&moto), &["-n", "nope"]));
+    assert!(
+        err.contains("no function `nope` in app `shop` stage `dev`; its functions: api, cleanup"),
+        "{err}"
+    );
+    let err = error(&portico_logs(
+        &dir.path,
+        Some(&moto),
+        &["--since", "yesterday"],
+    ));
+    assert!(
+        err.contains("--since: `yesterday` is not a time") && err.contains("10m"),
+        "{err}"
+    );
+    let err = error(&portico_logs(
+        &dir.path,
+        Some(&moto),
+        &["--follow", "--until", "1m"],
+    ));
+    assert!(err.contains("--follow and --until"), "{err}");
+    let err = error(&portico_logs(
+        &dir.path,
+        Some(&moto),
+        &["--since", "1m", "--until", "1h"],
+    ));
+    assert!(err.contains("is before --since"), "{err}");
+    let err = error(&portico_logs(&dir.path, Some(&moto), &["--output", "yaml"]));
+    assert!(err.contains("yaml"), "{err}");
+}
+
+#[tokio::test]
+async fn without_a_record_the_groups_are_found_by_name_and_tags() {
+    let moto = Moto::start().expect("moto server");
+    let logs = client(&moto).await;
+    let tags = [("portico:app", "shop"), ("portico:stage", "dev")];
+    create_group(&logs, API, &tags).await;
+    create_group(&logs, CLEANUP, &tags).await;
+    // Named like the stage's but not tagged as it: not the app's.
+    create_group(&logs, "/aws/lambda/shop-dev-stranger", &[]).await;
+    let base = base_time();
+    put_fixture(&logs, base).await;
+    put(
+        &logs,
+        "/aws/lambda/shop-dev-stranger",
+        C,
+        &[(base + 1_200, "not ours\n".to_owned())],
+    )
+    .await;
+    let dir = app_dir("logs-tags");
+    assert_eq!(
+        lines(&portico_logs(
+            &dir.path,
+            Some(&moto),
+            &["--filter", "ERROR"]
+        )),
+        [
+            format!(
+                "{} cleanup cccccccc ERROR cleanup failed",
+                stamp(base + 6_000)
+            ),
+            format!("{} api aaaaaaaa ERROR db timeout", stamp(base + 11_000)),
+        ]
+    );
+    assert_eq!(
+        lines(&portico_logs(&dir.path, Some(&moto), &[])).len(),
+        5,
+        "the untagged group is left out"
+    );
+
+    // A stage never deployed says how to deploy it.
+    let err = error(&portico_logs(&dir.path, Some(&moto), &["--stage", "prod"]));
+    assert!(
+        err.contains("no deployment of app `shop` stage `prod` found")
+            && err.contains("run `portico deploy --stage prod` first"),
+        "{err}"
+    );
+    // An undeclared stage.
+    let err = error(&portico_logs(&dir.path, Some(&moto), &["--stage", "qa"]));
+    assert!(err.contains("no stage `qa`"), "{err}");
+}
+
+#[tokio::test]
+async fn more_than_a_page_of_history_comes_in_order() {
+    let moto = Moto::start().expect("moto server");
+    let logs = client(&moto).await;
+    for group in [API, CLEANUP] {
+        create_group(&logs, group, &[]).await;
+    }
+    let base = base_time();
+    // 12,000 events in api (AWS pages at 10,000), 3 in cleanup, interleaved in time.
+    let busy: Vec<(i64, String)> = (0..12_000)
+        .map(|i| (base + i * 10, format!("event {i}\n")))
+        .collect();
+    put(&logs, API, A, &busy).await;
+    let quiet: Vec<(i64, String)> = [5, 60_005, 119_995]
+        .iter()
+        .map(|offset| (base + offset, format!("cleanup at {offset}\n")))
+        .collect();
+    put(&logs, CLEANUP, C, &quiet).await;
+    let dir = app_dir("logs-pages");
+    write_record(&dir.path);
+    let out = lines(&portico_logs(
+        &dir.path,
+        Some(&moto),
+        &["--since", &iso(base)],
+    ));
+    assert_eq!(out.len(), 12_003);
+    assert_eq!(out[0], format!("{} api aaaaaaaa event 0", stamp(base)));
+    assert_eq!(
+        out[1],
+        format!("{} cleanup cccccccc cleanup at 5", stamp(base + 5))
+    );
+    assert_eq!(
+        out[12_001],
+        format!("{} api aaaaaaaa event 11999", stamp(base + 119_990))
+    );
+    assert_eq!(
+        out[12_002],
+        format!(
+            "{} cleanup cccccccc cleanup at 119995",
+            stamp(base + 119_995)
+        )
+    );
+    let times: Vec<&str> = out.iter().map(|l| &l[..23]).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "in time order");
+    let mut events: Vec<&String> = out.iter().filter(|l| l.contains(" event ")).collect();
+    events.dedup();
+    assert_eq!(events.len(), 12_000, "each event once");
+}
+
+#[test]
+fn local_logs_show_what_portico_local_kept() {
+    let dir = AppDir::new("logs-local", &fixture("fixture.toml"));
+    let server = Server::start(&dir.path, &apps().fixture, &["--no-schedules"]);
+    let res = server.get("/log?msg=hello-from-logs");
+    assert_eq!(res.status, 200);
+    let request_id = res.text();
+    let out = wait_for(
+        "the lines in portico logs --local",
+        Duration::from_secs(10),
+        || {
+            let output = portico_logs(
+                &dir.path,
+                None,
+                &[
+                    "--local",
+                    "--request-id",
+                    &request_id,
+                    "--include-lambda-messages",
+                ],
+            );
+            let out = lines(&output);
+            (out.len() >= 5).then_some(out)
+        },
+    );
+    // `<date> <time> api <stream id> <message>`, START, the two lines, END, REPORT.
+    let stream_id = |line: &str| line.split(' ').nth(3).unwrap_or_default().to_owned();
+    let id = stream_id(&out[0]);
+    assert!(
+        id.len() == 8 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{out:?}"
+    );
+    let messages: Vec<String> = out
+        .iter()
+        .map(|l| {
+            let parts: Vec<&str> = l.splitn(5, ' ').collect();
+            assert_eq!(parts[2], "api", "{l}");
+            assert_eq!(parts[3], id, "one process: {l}");
+            assert!(parts[0].len() == 10 && parts[1].len() == 12, "{l}");
+            parts[4].to_owned()
+        })
+        .collect();
+    assert_eq!(
+        messages[0],
+        format!("START RequestId: {request_id} Version: $LATEST")
+    );
+    let mut middle = messages[1..3].to_vec();
+    middle.sort();
+    assert_eq!(
+        middle,
+        [
+            "fixture: stderr hello-from-logs",
+            "fixture: stdout hello-from-logs"
+        ]
+    );
+    assert_eq!(messages[3], format!("END RequestId: {request_id}"));
+    assert!(
+        messages[4].starts_with(&format!("REPORT {request_id} ")) && messages[4].contains(" MB"),
+        "{}",
+        messages[4]
+    );
+
+    // By default Lambda's lines are hidden; JSON names the log group a deploy would make.
+    let out = lines(&portico_logs(&dir.path, None, &["--local", "-n", "api"]));
+    assert!(
+        out.iter()
+            .any(|l| l.ends_with(" fixture: stdout hello-from-logs")),
+        "{out:?}"
+    );
+    assert!(!out.iter().any(|l| l.contains("RequestId")), "{out:?}");
+    let json = lines(&portico_logs(
+        &dir.path,
+        None,
+        &["--local", "--output", "json", "--filter", "stdout"],
+    ));
+    let json: Vec<Value> = json
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let ours: Vec<&Value> = json
+        .iter()
+        .filter(|e| e["request_id"] == request_id.as_str())
+        .collect();
+    assert_eq!(ours.len(), 1, "{json:?}");
+    assert_eq!(ours[0]["message"], "fixture: stdout hello-from-logs");
+    assert_eq!(ours[0]["log_group"], "/aws/lambda/fixture-dev-api");
+
+    let err = error(&portico_logs(&dir.path, None, &["--local", "-n", "nope"]));
+    assert!(err.contains("no function `nope`"), "{err}");
+    let err = error(&portico_logs(
+        &dir.path,
+        None,
+        &["--local", "--endpoint-url", "http://127.0.0.1:1"],
+    ));
+    assert!(
+        err.contains("--local reads the local cloud's logs"),
+        "{err}"
+    );
+    drop(server);
+
+    let empty = AppDir::new("logs-local-none", &fixture("fixture.toml"));
+    let err = error(&portico_logs(&empty.path, None, &["--local"]));
+    assert!(err.contains("run `portico local` first"), "{err}");
+}
