@@ -325,3 +325,43 @@ async fn unknown_requests_and_tokens_are_handled_as_such() {
     assert_eq!(res.status(), 200);
     assert!(res.text().contains("Already decided"), "{}", res.text());
 }
+
+#[tokio::test]
+async fn notify_sends_through_ses_v2_from_a_verified_identity_only() {
+    let moto = Moto::start().expect("moto server");
+    let config = sdk_config(&moto.endpoint());
+    let aws = Arc::new(Aws::from_config(config.clone()));
+    let client = TestClient::new(approval::app_with(Services {
+        sfn: aws.clone(),
+        mailer: aws,
+        settings: Arc::new(Settings {
+            design: Ok(Design::Callback),
+            link_key: Ok(LinkKey::from_bytes(&[42; 32])),
+            sender: Some("hr@example.com".to_owned()),
+            state_machine_arn: None,
+            activity_arn: None,
+            public_url: Some("https://hr.example.com/prod".to_owned()),
+            link_ttl: 3600,
+        }),
+    }));
+    let event = json!({
+        "taskToken": "a-task-token",
+        "request": {"employeeName": "Jim", "managerEmailAddress": "boss@example.com"}
+    });
+
+    // SES refuses a sender that is not a verified identity; the function fails so that the
+    // state machine retries.
+    let (kind, message) = client.invoke_function("notify", &event).await.unwrap_err();
+    assert_eq!(kind, "NotificationFailed");
+    assert!(message.contains("MessageRejected"), "{message}");
+    assert!(!message.contains("a-task-token"), "{message}");
+
+    aws_sdk_sesv2::Client::new(&config)
+        .create_email_identity()
+        .email_identity("hr@example.com")
+        .send()
+        .await
+        .expect("CreateEmailIdentity");
+    let result = client.invoke_function("notify", &event).await.unwrap();
+    assert_eq!(result, json!({"notified": "boss@example.com"}));
+}
