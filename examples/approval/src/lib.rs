@@ -227,12 +227,12 @@ pub fn sibling_arn(function_arn: &str, kind: &str, name: &str) -> Option<String>
     else {
         return None;
     };
-    // The entry point the function runs is the last dash-separated part of its name.
+    // `<app>-<stage>-<entry point>`; a function named otherwise was not deployed by
+    // `portico deploy`, and only the explicit variables can say where its resources are.
     let entry = std::env::var("PORTICO_HANDLER").unwrap_or_else(|_| "api".to_owned());
     let prefix = function
         .strip_suffix(entry.as_str())
-        .and_then(|p| p.strip_suffix('-'))
-        .or_else(|| function.rsplit_once('-').map(|(p, _)| p))?;
+        .and_then(|p| p.strip_suffix('-'))?;
     if prefix.is_empty() {
         return None;
     }
@@ -707,7 +707,7 @@ fn open_link(services: &Services, sealed: &str, decision: Decision) -> Result<Li
     })?;
     key.open(sealed, decision, now()).map_err(|e| match e {
         LinkError::Malformed | LinkError::Forged => {
-            eprintln!("approval: refused a {} link: {e}", decision.as_str());
+            eprintln!("approval: refused a link to {}: {e}", decision.as_str());
             pages::invalid_link()
         }
         LinkError::Expired { employee } => pages::expired(&employee),

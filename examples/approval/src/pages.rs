@@ -140,8 +140,9 @@ pub fn expired(employee: &str) -> Page {
         StatusCode::GONE,
         "Link expired",
         &format!(
-            "<p>This link for the promotion of <strong>{}</strong> has expired. \
-             If the request is still open, a new e-mail will be sent.</p>",
+            "<p>This link for the promotion of <strong>{}</strong> has expired; nothing \
+             was changed. If the request is still open, use the link of the latest e-mail \
+             about it.</p>",
             escape(employee)
         ),
     )

@@ -783,6 +783,15 @@ fn arns_of_the_app_resources_come_from_the_function_arn() {
         Some("arn:aws:states:eu-west-1:111122223333:activity:approval-prod-ManualStep")
     );
     assert_eq!(sibling_arn("", "activity", "ManualStep"), None);
+    // Not `<app>-<stage>-api`: not deployed by portico, nothing to derive.
+    assert_eq!(
+        sibling_arn(
+            "arn:aws:lambda:eu-west-1:111122223333:function:something-else",
+            "activity",
+            "ManualStep"
+        ),
+        None
+    );
     assert_eq!(sibling_arn("arn:aws:s3:::bucket", "activity", "M"), None);
     assert_eq!(
         execution_arn(
