@@ -6,12 +6,14 @@
 
 mod common;
 
+use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
-use common::{AppDir, PORTICO, Server, apps, fixture, wait_for};
+use common::{AppDir, PORTICO, Server, apps, fixture, send_signal, wait_for};
 use portico_e2e::moto::{self, Moto};
 use serde_json::Value;
 
@@ -508,6 +510,92 @@ async fn more_than_a_page_of_history_comes_in_order() {
     let mut events: Vec<&String> = out.iter().filter(|l| l.contains(" event ")).collect();
     events.dedup();
     assert_eq!(events.len(), 12_000, "each event once");
+
+    // A reader that stops early (`| head -1`) ends the run quietly.
+    let mut child = Command::new(PORTICO)
+        .args(["logs", "--since", &iso(base), "--app"])
+        .arg(&dir.path)
+        .envs(moto::env(&moto.endpoint()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert_eq!(first.trim_end(), out[0]);
+    let status = wait_for("portico logs to exit", Duration::from_secs(30), || {
+        child.try_wait().unwrap()
+    });
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(status.success(), "{status:?} {stderr}");
+    assert_eq!(stderr, "");
+}
+
+#[tokio::test]
+async fn following_prints_new_events_once_and_stops_on_ctrl_c() {
+    let moto = Moto::start().expect("moto server");
+    let logs = client(&moto).await;
+    for group in [API, CLEANUP] {
+        create_group(&logs, group, &[]).await;
+    }
+    let dir = app_dir("logs-follow");
+    write_record(&dir.path);
+    put(&logs, API, A, &[(now_ms() - 1_000, "before\n".to_owned())]).await;
+    let mut child = Command::new(PORTICO)
+        .args(["logs", "--follow", "--app"])
+        .arg(&dir.path)
+        .envs(moto::env(&moto.endpoint()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start portico logs --follow");
+    let printed = Arc::new(Mutex::new(Vec::<String>::new()));
+    let reader = {
+        let printed = Arc::clone(&printed);
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                printed.lock().unwrap().push(line.unwrap());
+            }
+        })
+    };
+    let count = |text: &str| {
+        printed
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.ends_with(text))
+            .count()
+    };
+    let wait_printed = |text: &str| {
+        wait_for(text, Duration::from_secs(30), || {
+            (count(text) > 0).then_some(())
+        });
+    };
+    wait_printed(" api aaaaaaaa before");
+    put(&logs, CLEANUP, C, &[(now_ms(), "after\n".to_owned())]).await;
+    wait_printed(" cleanup cccccccc after");
+    // A later event shows that polls went on after `after` was printed.
+    put(&logs, API, B, &[(now_ms(), "marker\n".to_owned())]).await;
+    wait_printed(" api bbbbbbbb marker");
+    assert_eq!(
+        (count(" before"), count(" after"), count(" marker")),
+        (1, 1, 1),
+        "{:?}",
+        printed.lock().unwrap()
+    );
+    send_signal(child.id(), "INT");
+    let status = wait_for("portico logs to exit", Duration::from_secs(10), || {
+        child.try_wait().unwrap()
+    });
+    reader.join().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(status.success(), "{status:?} {stderr}");
+    assert_eq!(stderr, "");
 }
 
 #[test]
@@ -596,6 +684,47 @@ fn local_logs_show_what_portico_local_kept() {
     assert_eq!(ours.len(), 1, "{json:?}");
     assert_eq!(ours[0]["message"], "fixture: stdout hello-from-logs");
     assert_eq!(ours[0]["log_group"], "/aws/lambda/fixture-dev-api");
+
+    // Following the store: a new invocation's line shows up.
+    let mut child = Command::new(PORTICO)
+        .args(["logs", "--local", "--follow", "--since", "1m", "--app"])
+        .arg(&dir.path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start portico logs --local --follow");
+    let printed = Arc::new(Mutex::new(Vec::<String>::new()));
+    let reader = {
+        let printed = Arc::clone(&printed);
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                printed.lock().unwrap().push(line.unwrap());
+            }
+        })
+    };
+    let has = |text: &str| {
+        printed
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.ends_with(text))
+            .count()
+    };
+    wait_for("the first line", Duration::from_secs(30), || {
+        (has(" fixture: stdout hello-from-logs") == 1).then_some(())
+    });
+    assert_eq!(server.get("/log?msg=while-following").status, 200);
+    wait_for("the new line", Duration::from_secs(30), || {
+        (has(" fixture: stdout while-following") == 1).then_some(())
+    });
+    send_signal(child.id(), "INT");
+    let status = wait_for("portico logs to exit", Duration::from_secs(10), || {
+        child.try_wait().unwrap()
+    });
+    reader.join().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(has(" fixture: stdout hello-from-logs"), 1);
 
     let err = error(&portico_logs(&dir.path, None, &["--local", "-n", "nope"]));
     assert!(err.contains("no function `nope`"), "{err}");

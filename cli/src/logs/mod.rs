@@ -267,7 +267,11 @@ pub fn run(args: Args) -> Result<(), CliError> {
             drive(&source, &clock, &query, args.follow, &mut printer).await
         } else {
             let target = StageTarget::find(&args.app, &args.stage)?;
-            let aws = Aws::connect(&args.aws.options(target.region())).await;
+            // The stage's region, else the one it was deployed to.
+            let region = target
+                .region()
+                .or_else(|| target.record.as_ref().map(|r| r.region.clone()));
+            let aws = Aws::connect(&args.aws.options(region)).await;
             let groups = select(
                 aws_groups(&target, &aws).await?,
                 &args.functions,
