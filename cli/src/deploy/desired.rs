@@ -504,24 +504,14 @@ impl Desired {
             let key = machine.name.get_ref().clone();
             let name = names.scoped(&key);
             check_len("state machine", &name, 80)?;
-            let path = inputs.config_dir.join(machine.definition.get_ref());
-            let text =
-                std::fs::read_to_string(&path).map_err(|source| DesiredError::ReadDefinition {
-                    path: path.clone(),
-                    machine: key.clone(),
-                    source,
-                })?;
-            let definition = substitute(&text, &path, &key, &|reference| {
-                resolve(reference, config, &names, loc, &entries)
-            })?;
-            let parsed: Value =
-                serde_json::from_str(&definition).map_err(|e| DesiredError::DefinitionJson {
-                    path: path.clone(),
-                    line: e.line(),
-                    column: e.column(),
-                    machine: key.clone(),
-                    message: e.to_string(),
-                })?;
+            let parsed = state_machine_definition(
+                config,
+                machine,
+                &names,
+                loc,
+                &entries,
+                inputs.config_dir,
+            )?;
             state_machines.push(StepFunctionsSpec {
                 key,
                 arn: loc.state_machine_arn(&name),
@@ -718,6 +708,39 @@ fn function_policies(
         );
     }
     policies
+}
+
+/// The definition of `machine`: its file (relative to `config_dir`) read, every `${...}`
+/// replaced with the names and ARNs of `names` at `loc`, parsed. `entries` are the app's entry
+/// points (`${function:ENTRY}`). `portico local` uses it too, with the local cloud's location.
+///
+/// # Errors
+/// When the file is unreadable, a reference names nothing, or the result is not JSON.
+pub(crate) fn state_machine_definition(
+    config: &Config,
+    machine: &crate::config::StateMachine,
+    names: &Names,
+    loc: &Location,
+    entries: &[&String],
+    config_dir: &Path,
+) -> Result<Value, DesiredError> {
+    let key = machine.name.get_ref();
+    let path = config_dir.join(machine.definition.get_ref());
+    let text = std::fs::read_to_string(&path).map_err(|source| DesiredError::ReadDefinition {
+        path: path.clone(),
+        machine: key.clone(),
+        source,
+    })?;
+    let definition = substitute(&text, &path, key, &|reference| {
+        resolve(reference, config, names, loc, entries)
+    })?;
+    serde_json::from_str(&definition).map_err(|e| DesiredError::DefinitionJson {
+        path: path.clone(),
+        line: e.line(),
+        column: e.column(),
+        machine: key.clone(),
+        message: e.to_string(),
+    })
 }
 
 /// What `${reference}` in a definition stands for, or why it names nothing.

@@ -2,13 +2,15 @@
 //! Runtime API host ([`lambda`]), behind a local API Gateway REST emulator ([`gateway`]) that
 //! enforces API keys and usage plans ([`usage`]); schedules fire ([`scheduler`]); function
 //! logs are printed and kept ([`logs`]); a services endpoint ([`services`]) speaks AWS
-//! protocols (Lambda Invoke now). State that must survive a restart lives in [`store`].
+//! protocols (Lambda Invoke, Step Functions: [`sfn`]). State that must survive a restart
+//! lives in [`store`].
 
 pub mod gateway;
 pub mod lambda;
 pub mod logs;
 pub mod scheduler;
 pub mod services;
+pub mod sfn;
 pub mod store;
 pub mod usage;
 pub mod watch;
@@ -156,7 +158,7 @@ pub(crate) fn function_specs(
 }
 
 async fn serve(args: Args) -> Result<(), CliError> {
-    let plan = plan(&args)?;
+    let mut plan = plan(&args)?;
     let local_dir = plan.project.local_dir();
     std::fs::create_dir_all(&local_dir)?;
     let store = Arc::new(store::Store::open(&local_dir.join("state.db"))?);
@@ -191,11 +193,29 @@ async fn serve(args: Args) -> Result<(), CliError> {
     let services_addr = services_listener.local_addr()?;
 
     let keys = usage::ApiKeys::resolve(&plan.project.config, &store, &local_dir)?;
+    // The app's SDK clients reach the local services through the standard variables.
+    let services_url = format!("http://{services_addr}");
+    for function in &mut plan.functions {
+        for variable in ["AWS_ENDPOINT_URL_SFN", "AWS_ENDPOINT_URL_SESV2"] {
+            function
+                .env
+                .insert(variable.to_owned(), services_url.clone());
+        }
+    }
     let host = lambda::LambdaHost::start(plan.functions.clone(), logs.clone()).await?;
+    let function_prefix = format!("{}-{}-", plan.project.config.app.name.get_ref(), args.stage);
+    let step_functions =
+        match start_step_functions(&plan, &args, &store, &host, &logs, &function_prefix) {
+            Ok(started) => started,
+            Err(err) => {
+                host.shutdown().await;
+                return Err(err);
+            }
+        };
     let api_url = plan.gateway.base_url(api_addr);
     let endpoint = Endpoint {
         api_url: api_url.clone(),
-        services_url: format!("http://{services_addr}"),
+        services_url,
         pid: std::process::id(),
     };
     let endpoint_file = local_dir.join("endpoint.json");
@@ -214,11 +234,11 @@ async fn serve(args: Args) -> Result<(), CliError> {
         Arc::new(gateway),
         shutdown.subscribe(),
     ));
-    let function_prefix = format!("{}-{}-", plan.project.config.app.name.get_ref(), args.stage);
-    let services_task = tokio::spawn(services::serve(
+    let services = services::Services::new(Arc::clone(&host), function_prefix.clone())
+        .with_step_functions(Arc::clone(&step_functions.0));
+    let services_task = tokio::spawn(services::serve_with(
         services_listener,
-        Arc::clone(&host),
-        function_prefix.clone(),
+        Arc::new(services),
         shutdown.subscribe(),
     ));
     // `--watch` passes a rebuilt app's schedules on to the scheduler.
@@ -246,7 +266,14 @@ async fn serve(args: Args) -> Result<(), CliError> {
         ))
     });
 
-    print_banner(&plan, &api_url, &endpoint.services_url, &keys, &args);
+    print_banner(
+        &plan,
+        &api_url,
+        &endpoint.services_url,
+        &keys,
+        &step_functions.1,
+        &args,
+    );
 
     wait_for_stop().await;
     eprintln!("stopping: finishing requests in flight, then ending every function process");
@@ -265,6 +292,39 @@ async fn serve(args: Args) -> Result<(), CliError> {
     logs.flush().await;
     let _ = std::fs::remove_file(endpoint_file);
     Ok(())
+}
+
+/// The Step Functions engine with `portico.toml`'s activities and state machines created, and
+/// the executions a previous run left running resumed.
+fn start_step_functions(
+    plan: &Plan,
+    args: &Args,
+    store: &Arc<store::Store>,
+    host: &Arc<lambda::LambdaHost>,
+    logs: &logs::LogSink,
+    function_prefix: &str,
+) -> Result<(Arc<sfn::StepFunctions<lambda::LambdaHost>>, sfn::Created), CliError> {
+    let engine = Arc::new(sfn::StepFunctions::new(
+        Arc::clone(store),
+        Arc::clone(host),
+        function_prefix.to_owned(),
+        Arc::new(sfn::time::SystemClock),
+        Some(logs.clone()),
+    )?);
+    let created = sfn::create_from_config(
+        &engine,
+        &plan.project.config,
+        &args.stage,
+        &plan.manifest.entry_points,
+        &plan.project.dir,
+    )?;
+    let resumed = engine.resume()?;
+    if resumed > 0 {
+        logs.system(&format!(
+            "states: resumed {resumed} running execution(s) from the last run"
+        ));
+    }
+    Ok((engine, created))
 }
 
 fn tokio_util_shutdown() -> tokio::sync::watch::Sender<bool> {
@@ -298,6 +358,7 @@ fn print_banner(
     api_url: &str,
     services_url: &str,
     keys: &usage::ApiKeys,
+    step_functions: &sfn::Created,
     args: &Args,
 ) {
     let mut out = String::new();
@@ -332,6 +393,12 @@ fn print_banner(
             names.join(", "),
             usage::ApiKeys::file(&plan.project.local_dir()).display()
         ));
+    }
+    for (name, arn) in &step_functions.activities {
+        out.push_str(&format!("  activity {name} {arn}\n"));
+    }
+    for (name, arn) in &step_functions.state_machines {
+        out.push_str(&format!("  state machine {name} {arn}\n"));
     }
     out.push_str(&format!("AWS services (Lambda Invoke): {services_url}\n"));
     out.push_str(&format!("API: {api_url}\n"));

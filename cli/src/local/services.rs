@@ -6,7 +6,7 @@
 //! - REST-JSON services by path: Lambda `POST /2015-03-31/functions/{FunctionName}/invocations`
 //!   (implemented), SES v2 `/v2/email/...` (to come);
 //! - AWS JSON 1.0 services by `X-Amz-Target`: Step Functions `AWSStepFunctions.<Operation>`
-//!   (to come).
+//!   ([`super::sfn`]).
 //!
 //! Requests are not signature-checked: any credentials work, as with other local emulators.
 
@@ -29,32 +29,16 @@ use tokio::task::JoinSet;
 
 use super::lambda::{InvocationResult, InvokeOutcome, LambdaHost};
 use super::scheduler::{event_id, stopped};
+use super::sfn::StepFunctions;
 
-/// The account and region the local cloud pretends to be in.
-const ACCOUNT: &str = "000000000000";
-const REGION: &str = "us-east-1";
+/// The account the local cloud pretends to be in.
+pub(crate) const ACCOUNT: &str = "000000000000";
+/// The region the local cloud pretends to be in.
+pub(crate) const REGION: &str = "us-east-1";
 
 /// Lambda's payload limits: 6 MB for synchronous invocations, 1 MB for asynchronous ones.
 const SYNC_PAYLOAD_LIMIT: usize = 6_291_456;
 const ASYNC_PAYLOAD_LIMIT: usize = 1_048_576;
-
-/// Serves the services endpoint on `listener` until `shutdown` turns `true`.
-///
-/// `function_prefix` is what the functions' full names start with, `<app>-<stage>-`: a
-/// function is found by its entry-point name (`api`), its full name (`shop-dev-api`) or its ARN.
-pub async fn serve(
-    listener: TcpListener,
-    host: Arc<LambdaHost>,
-    function_prefix: String,
-    shutdown: watch::Receiver<bool>,
-) {
-    serve_with(
-        listener,
-        Arc::new(Services::new(host, function_prefix)),
-        shutdown,
-    )
-    .await;
-}
 
 /// What the services endpoint and the scheduler need from the Lambda host; a trait so that
 /// tests can put a double in its place.
@@ -83,21 +67,33 @@ impl Invoker for LambdaHost {
     }
 }
 
-/// The endpoint's state: the host and how its functions are named.
+/// The endpoint's state: the host and how its functions are named, and the services behind
+/// it (each optional, so tests build only what they need).
 pub(crate) struct Services<I> {
     invoker: Arc<I>,
     function_prefix: String,
+    step_functions: Option<Arc<StepFunctions<I>>>,
 }
 
 /// The services' answers: small, fully buffered bodies.
 type Reply = Response<Full<Bytes>>;
 
 impl<I: Invoker> Services<I> {
+    /// The endpoint in front of `invoker`. `function_prefix` is what the functions' full names
+    /// start with, `<app>-<stage>-`: a function is found by its entry-point name (`api`), its
+    /// full name (`shop-dev-api`) or its ARN.
     pub(crate) fn new(invoker: Arc<I>, function_prefix: String) -> Self {
         Self {
             invoker,
             function_prefix,
+            step_functions: None,
         }
+    }
+
+    /// Serves Step Functions (`X-Amz-Target: AWSStepFunctions.*`) with `engine`.
+    pub(crate) fn with_step_functions(mut self, engine: Arc<StepFunctions<I>>) -> Self {
+        self.step_functions = Some(engine);
+        self
     }
 
     /// Answers one request.
@@ -111,6 +107,16 @@ impl<I: Invoker> Services<I> {
             Operation::LambdaInvoke { function } => {
                 self.lambda_invoke(&function, req, &request_id).await
             }
+            Operation::StepFunctions { operation } => match &self.step_functions {
+                Some(engine) => match Limited::new(req.into_body(), super::sfn::api::BODY_LIMIT)
+                    .collect()
+                    .await
+                {
+                    Ok(body) => super::sfn::api::handle(engine, &operation, &body.to_bytes()).await,
+                    Err(_) => super::sfn::api::too_large(),
+                },
+                None => unsupported(&format!("the operation `AWSStepFunctions.{operation}`")),
+            },
             Operation::Unsupported(what) => unsupported(&what),
         };
         if let Ok(value) = HeaderValue::from_str(&request_id) {
@@ -247,6 +253,8 @@ impl<I: Invoker> Services<I> {
 enum Operation {
     /// Lambda `Invoke`; `function` is the percent-decoded `FunctionName`.
     LambdaInvoke { function: String },
+    /// Step Functions (AWS JSON 1.0): `X-Amz-Target: AWSStepFunctions.<operation>`.
+    StepFunctions { operation: String },
     /// Anything this endpoint does not implement (yet), described for the error message.
     Unsupported(String),
 }
@@ -254,7 +262,15 @@ enum Operation {
 impl Operation {
     fn of(method: &Method, path: &str, headers: &HeaderMap) -> Self {
         if let Some(target) = headers.get("x-amz-target") {
-            // AWS JSON 1.0/1.1: Step Functions (`AWSStepFunctions.*`) will be routed here.
+            let operation = target
+                .to_str()
+                .ok()
+                .and_then(|t| t.strip_prefix("AWSStepFunctions."));
+            if let Some(operation) = operation.filter(|_| method == Method::POST) {
+                return Self::StepFunctions {
+                    operation: operation.to_owned(),
+                };
+            }
             return Self::Unsupported(format!(
                 "the operation `{}`",
                 target.to_str().unwrap_or("<not UTF-8>")
@@ -448,7 +464,8 @@ fn empty(status: StatusCode) -> Reply {
     reply
 }
 
-/// Accepts connections until shutdown, then lets open ones finish for a moment.
+/// Serves the services endpoint on `listener` until `shutdown` turns `true`, then lets open
+/// connections finish for a moment.
 pub(crate) async fn serve_with<I: Invoker>(
     listener: TcpListener,
     services: Arc<Services<I>>,
@@ -613,7 +630,17 @@ pub(crate) mod tests {
         );
         assert_eq!(
             Operation::of(&Method::POST, "/", &target),
-            Operation::Unsupported("the operation `AWSStepFunctions.StartExecution`".into())
+            Operation::StepFunctions {
+                operation: "StartExecution".into()
+            }
+        );
+        target.insert(
+            "x-amz-target",
+            HeaderValue::from_static("DynamoDB_20120810.GetItem"),
+        );
+        assert_eq!(
+            Operation::of(&Method::POST, "/", &target),
+            Operation::Unsupported("the operation `DynamoDB_20120810.GetItem`".into())
         );
     }
 

@@ -80,6 +80,19 @@ impl Store {
         }
     }
 
+    /// Runs `f` on the connection, for a part of the local cloud that keeps its own tables
+    /// (it creates them itself, `CREATE TABLE IF NOT EXISTS`, on its first call). The
+    /// connection is held while `f` runs: keep it short.
+    ///
+    /// # Errors
+    /// What `f` returns.
+    pub fn with_connection<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        f(&mut self.conn())
+    }
+
     fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves a usable connection: recover it.
         self.conn
