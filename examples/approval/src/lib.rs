@@ -113,8 +113,9 @@ pub struct Settings {
     pub state_machine_arn: Option<String>,
     /// `APPROVAL_ACTIVITY_ARN`: overrides the ARN derived from the function's own.
     pub activity_arn: Option<String>,
-    /// `APPROVAL_PUBLIC_URL`: the API's base URL (stage included), for executions whose input
-    /// has no links (started from the console rather than `POST /requests`).
+    /// `APPROVAL_PUBLIC_URL`: the API's base URL (stage included) for the links, instead of
+    /// the URL `POST /requests` was called on; also for executions whose input has no links
+    /// (started from the console rather than `POST /requests`).
     pub public_url: Option<String>,
     /// `APPROVAL_LINK_TTL_SECONDS`: how long links work (default 3600, the Task's timeout).
     pub link_ttl: u64,
@@ -544,19 +545,29 @@ struct NewRequest {
     manager_email_address: String,
 }
 
-/// The public URLs of the decision pages, built from the request (stage included).
-struct PublicLinks(Option<Links>);
+/// The public URLs the request came through (stage prefix or custom domain included): of the
+/// decision pages, for the mail, and of the API, for the status URL. `None` when the event
+/// names no host.
+struct PublicUrls {
+    links: Option<Links>,
+    base: Option<String>,
+}
 
-impl portico::FromRequest for PublicLinks {
-    type Rejection = HttpError;
+impl portico::FromRequest for PublicUrls {
+    type Rejection = std::convert::Infallible;
 
-    fn from_request(req: &mut Request) -> Result<Self, HttpError> {
-        let approve = req.url_for("approve_page", &[]);
-        let reject = req.url_for("reject_page", &[]);
-        Ok(Self(match (approve, reject) {
+    fn from_request(req: &mut Request) -> Result<Self, Self::Rejection> {
+        let links = match (
+            req.url_for("approve_page", &[]),
+            req.url_for("reject_page", &[]),
+        ) {
             (Ok(approve), Ok(reject)) => Some(Links { approve, reject }),
             _ => None,
-        }))
+        };
+        Ok(Self {
+            links,
+            base: req.public_base_url(),
+        })
     }
 }
 
@@ -579,23 +590,30 @@ fn random_id() -> String {
 async fn start_request(
     Json(body): Json<NewRequest>,
     State(services): State<Services>,
-    PublicLinks(links): PublicLinks,
+    urls: PublicUrls,
     ctx: Option<LambdaContext>,
-    req: RequestUrls,
 ) -> Result<(StatusCode, Json<Value>), HttpError> {
     let settings = &services.settings;
     let design = settings.design.clone().map_err(HttpError::internal)?;
-    let links = links.or_else(|| {
-        settings.public_url.as_ref().map(|base| Links {
+    // `APPROVAL_PUBLIC_URL` wins: it is set for a custom domain the request did not use.
+    let links = settings
+        .public_url
+        .as_ref()
+        .map(|base| Links {
             approve: format!("{base}/respond/succeed"),
             reject: format!("{base}/respond/fail"),
         })
-    });
+        .or(urls.links)
+        .ok_or_else(|| {
+            HttpError::internal(
+                "the request names no host to build the decision links on; set APPROVAL_PUBLIC_URL",
+            )
+        })?;
     let request = ApprovalRequest {
         employee_name: body.employee_name.trim().to_owned(),
         manager_email_address: body.manager_email_address.trim().to_owned(),
         request_id: Some(random_id()),
-        links,
+        links: Some(links),
     };
     request.validate().map_err(HttpError::bad_request)?;
     let id = request.request_id.clone().unwrap_or_default();
@@ -612,7 +630,7 @@ async fn start_request(
         "approval: request {id} started ({} design)",
         design.as_str()
     );
-    let status_url = req.status_url(&id);
+    let status_url = urls.base.map(|base| format!("{base}/requests/{id}"));
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({
@@ -622,23 +640,6 @@ async fn start_request(
             "statusUrl": status_url,
         })),
     ))
-}
-
-/// Builds the status URL of a request (absent when the event has no host).
-struct RequestUrls(Option<String>);
-
-impl RequestUrls {
-    fn status_url(&self, id: &str) -> Option<String> {
-        self.0.as_ref().map(|base| format!("{base}/requests/{id}"))
-    }
-}
-
-impl portico::FromRequest for RequestUrls {
-    type Rejection = std::convert::Infallible;
-
-    fn from_request(req: &mut Request) -> Result<Self, Self::Rejection> {
-        Ok(Self(req.public_base_url()))
-    }
 }
 
 #[get("/requests/{id}", api_key_required = true)]

@@ -336,6 +336,32 @@ async fn starting_a_request_starts_an_execution_with_the_links_and_answers_202()
 }
 
 #[tokio::test]
+async fn a_configured_public_url_is_the_base_of_the_links() {
+    let w = world_with(Settings {
+        public_url: Some("https://hr.example.com/approval".to_owned()),
+        ..settings()
+    });
+    let res = w
+        .client
+        .post("/requests")
+        .json(&json!({"employeeName": "Jim", "managerEmailAddress": "boss@example.com"}))
+        .send()
+        .await;
+    assert_eq!(res.status(), 202, "{}", res.text());
+    let calls = w.sfn.calls();
+    let [Call::Start { input, .. }] = calls.as_slice() else {
+        panic!("{calls:?}");
+    };
+    assert_eq!(
+        input["links"],
+        json!({
+            "approve": "https://hr.example.com/approval/respond/succeed",
+            "reject": "https://hr.example.com/approval/respond/fail",
+        })
+    );
+}
+
+#[tokio::test]
 async fn bad_start_requests_are_400s_and_start_nothing() {
     let w = world();
     for body in [
