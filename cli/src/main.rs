@@ -13,6 +13,7 @@ mod invoke;
 mod local;
 mod logs;
 mod new;
+mod package;
 mod project;
 #[allow(dead_code)]
 #[path = "../../framework/src/route_path.rs"]
@@ -49,6 +50,9 @@ enum Command {
     Invoke(invoke::Args),
     /// Deploy the app to AWS: plan what differs, apply it, record what exists.
     Deploy(deploy::Args),
+    /// Write the stage as a CloudFormation template plus the code zip, for deploying with
+    /// CloudFormation.
+    Package(package::Args),
     /// Print the base URL of a deployed stage's API.
     Url(url::Args),
     /// Print the stage's function logs (CloudWatch, or the local cloud's with --local).
@@ -73,6 +77,7 @@ fn main() -> ExitCode {
         Command::Local(args) => local::run(args),
         Command::Invoke(args) => invoke::run(args),
         Command::Deploy(args) => deploy::run(args),
+        Command::Package(args) => package::run(args),
         Command::Url(args) => url::run(args),
         Command::Logs(args) => logs::run(args),
         Command::Delete(args) => delete::run(args),

@@ -8,489 +8,14 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Instant;
 
-use portico_e2e::moto::{self, Moto};
+use common::{
+    App, STAGE, Sdk, assert_no_wildcard_actions, changed_copy, deploy, env_of, mutating,
+    parse_policy, start_moto,
+};
+use portico_e2e::moto;
 use serde_json::Value;
-
-const STAGE: &str = "dev";
-
-/// A temporary app directory: a copy of a fixture directory with the app renamed.
-struct App {
-    dir: PathBuf,
-    name: String,
-}
-
-impl App {
-    fn new(fixture: &str, name: &str) -> Self {
-        let dir = std::env::temp_dir()
-            .join(format!("portico-deploy-tests-{}", std::process::id()))
-            .join(name);
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let from = common::workspace().join(fixture);
-        for entry in std::fs::read_dir(&from).unwrap() {
-            let entry = entry.unwrap();
-            // The config and its definition files; not the crate (the binary is prebuilt).
-            if !entry.path().is_file() || entry.file_name() == "Cargo.toml" {
-                continue;
-            }
-            let text = std::fs::read_to_string(entry.path()).unwrap();
-            let text = if entry.file_name() == "portico.toml" {
-                rename_app(&text, name)
-            } else {
-                text
-            };
-            std::fs::write(dir.join(entry.file_name()), text).unwrap();
-        }
-        Self {
-            dir,
-            name: name.to_owned(),
-        }
-    }
-
-    fn record(&self) -> PathBuf {
-        self.dir
-            .join(".portico")
-            .join("deployed")
-            .join(format!("{STAGE}.json"))
-    }
-
-    fn prefix(&self) -> String {
-        format!("{}-{STAGE}", self.name)
-    }
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-        // The process's directory goes with its last app (removing a non-empty one fails).
-        if let Some(parent) = self.dir.parent() {
-            let _ = std::fs::remove_dir(parent);
-        }
-    }
-}
-
-fn rename_app(config: &str, name: &str) -> String {
-    let mut out = String::new();
-    for line in config.lines() {
-        if line.starts_with("name = ") && out.trim_end().ends_with("[app]") {
-            out.push_str(&format!("name = \"{name}\"\n"));
-        } else {
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-    out
-}
-
-/// What one `portico deploy` did.
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    wall_ms: u128,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        assert_eq!(
-            self.code,
-            Some(0),
-            "deploy failed:\n{}\n{}",
-            self.stdout,
-            self.stderr
-        );
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", self.stdout, self.stderr))
-    }
-}
-
-fn deploy(moto: &Moto, app: &App, binary: &Path, extra: &[&str], env: &[(&str, &str)]) -> Run {
-    let started = Instant::now();
-    let mut cmd = Command::new(common::PORTICO);
-    cmd.args(["deploy", "--stage", STAGE, "--output", "json", "--app"])
-        .arg(&app.dir)
-        .arg("--binary")
-        .arg(binary)
-        .args(extra)
-        .env_remove("PORTICO_FAIL_AFTER_STEP")
-        .env_remove("PORTICO_FAIL_MUTATING_CALL");
-    for (k, v) in moto::env(&moto.endpoint()) {
-        cmd.env(k, v);
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("run portico deploy");
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        wall_ms: started.elapsed().as_millis(),
-    }
-}
-
-fn mutating(result: &Value) -> Vec<String> {
-    result["calls"]["mutating"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap().to_owned())
-        .collect()
-}
-
-fn start_moto() -> Moto {
-    Moto::start().unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// The AWS SDK pointed at moto, for checking what a deploy made.
-struct Sdk {
-    rt: tokio::runtime::Runtime,
-    iam: aws_sdk_iam::Client,
-    lambda: aws_sdk_lambda::Client,
-    apigw: aws_sdk_apigateway::Client,
-    events: aws_sdk_eventbridge::Client,
-    logs: aws_sdk_cloudwatchlogs::Client,
-    sfn: aws_sdk_sfn::Client,
-}
-
-impl Sdk {
-    fn new(moto: &Moto) -> Self {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let config = rt.block_on(
-            aws_config::defaults(aws_config::BehaviorVersion::latest())
-                .endpoint_url(moto.endpoint())
-                .region(aws_config::Region::new("us-east-1"))
-                .credentials_provider(aws_sdk_iam::config::Credentials::new(
-                    "testing", "testing", None, None, "tests",
-                ))
-                .load(),
-        );
-        Self {
-            iam: aws_sdk_iam::Client::new(&config),
-            lambda: aws_sdk_lambda::Client::new(&config),
-            apigw: aws_sdk_apigateway::Client::new(&config),
-            events: aws_sdk_eventbridge::Client::new(&config),
-            logs: aws_sdk_cloudwatchlogs::Client::new(&config),
-            sfn: aws_sdk_sfn::Client::new(&config),
-            rt,
-        }
-    }
-
-    fn role_policies(&self, role: &str) -> BTreeMap<String, Value> {
-        self.rt.block_on(async {
-            let names = self
-                .iam
-                .list_role_policies()
-                .role_name(role)
-                .send()
-                .await
-                .unwrap();
-            let mut out = BTreeMap::new();
-            for name in names.policy_names {
-                let doc = self
-                    .iam
-                    .get_role_policy()
-                    .role_name(role)
-                    .policy_name(&name)
-                    .send()
-                    .await
-                    .unwrap()
-                    .policy_document;
-                out.insert(name, parse_policy(&doc));
-            }
-            out
-        })
-    }
-
-    fn function(&self, name: &str) -> FunctionConfig {
-        self.rt
-            .block_on(
-                self.lambda
-                    .get_function_configuration()
-                    .function_name(name)
-                    .send(),
-            )
-            .unwrap_or_else(|e| panic!("function {name}: {e:?}"))
-    }
-
-    fn function_policy(&self, name: &str) -> Value {
-        let out = self
-            .rt
-            .block_on(self.lambda.get_policy().function_name(name).send())
-            .unwrap_or_else(|e| panic!("policy of {name}: {e:?}"));
-        serde_json::from_str(out.policy().unwrap()).unwrap()
-    }
-
-    fn rest_apis(&self, name: &str) -> Vec<aws_sdk_apigateway::types::RestApi> {
-        let out = self
-            .rt
-            .block_on(self.apigw.get_rest_apis().limit(500).send())
-            .unwrap();
-        out.items
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|a| a.name.as_deref() == Some(name))
-            .collect()
-    }
-
-    fn api_shape(&self, api: &str) -> ApiShape {
-        self.rt.block_on(async {
-            let resources = self
-                .apigw
-                .get_resources()
-                .rest_api_id(api)
-                .limit(500)
-                .send()
-                .await
-                .unwrap();
-            let mut out = BTreeMap::new();
-            for r in resources.items.unwrap_or_default() {
-                let mut methods = BTreeMap::new();
-                for m in r.resource_methods.clone().unwrap_or_default().keys() {
-                    let method = self
-                        .apigw
-                        .get_method()
-                        .rest_api_id(api)
-                        .resource_id(r.id.as_deref().unwrap())
-                        .http_method(m)
-                        .send()
-                        .await
-                        .unwrap();
-                    let integration = self
-                        .apigw
-                        .get_integration()
-                        .rest_api_id(api)
-                        .resource_id(r.id.as_deref().unwrap())
-                        .http_method(m)
-                        .send()
-                        .await
-                        .unwrap();
-                    methods.insert(
-                        m.clone(),
-                        (
-                            method.api_key_required.unwrap_or(false),
-                            method.authorization_type.unwrap_or_default(),
-                            integration
-                                .r#type
-                                .map(|t| t.as_str().to_owned())
-                                .unwrap_or_default(),
-                            integration.uri.unwrap_or_default(),
-                        ),
-                    );
-                }
-                out.insert(r.path.unwrap_or_default(), methods);
-            }
-            out
-        })
-    }
-
-    fn usage_plans(&self, name: &str) -> Vec<aws_sdk_apigateway::types::UsagePlan> {
-        let out = self
-            .rt
-            .block_on(self.apigw.get_usage_plans().limit(500).send())
-            .unwrap();
-        out.items
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|p| p.name.as_deref() == Some(name))
-            .collect()
-    }
-
-    fn api_keys(&self, name: &str) -> Vec<aws_sdk_apigateway::types::ApiKey> {
-        let out = self
-            .rt
-            .block_on(self.apigw.get_api_keys().limit(500).send())
-            .unwrap();
-        out.items
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|k| k.name.as_deref() == Some(name))
-            .collect()
-    }
-
-    fn log_groups(&self, prefix: &str) -> BTreeMap<String, Option<i32>> {
-        let out = self
-            .rt
-            .block_on(
-                self.logs
-                    .describe_log_groups()
-                    .log_group_name_prefix(prefix)
-                    .send(),
-            )
-            .unwrap();
-        out.log_groups
-            .unwrap_or_default()
-            .into_iter()
-            .map(|g| (g.log_group_name.unwrap_or_default(), g.retention_in_days))
-            .collect()
-    }
-
-    /// How many of each kind of resource carry the app's names: the duplicate check, and
-    /// (all zeros) the check that nothing is left, for `portico delete`'s tests.
-    fn census(&self, app: &App) -> BTreeMap<&'static str, usize> {
-        let prefix = app.prefix();
-        let mut out = BTreeMap::new();
-        out.insert("rest_apis", self.rest_apis(&prefix).len());
-        let plans = self
-            .rt
-            .block_on(self.apigw.get_usage_plans().limit(500).send())
-            .unwrap();
-        out.insert(
-            "usage_plans",
-            plans
-                .items
-                .unwrap_or_default()
-                .iter()
-                .filter(|p| p.name.as_deref().unwrap_or("").starts_with(&prefix))
-                .count(),
-        );
-        let keys = self
-            .rt
-            .block_on(self.apigw.get_api_keys().limit(500).send())
-            .unwrap();
-        out.insert(
-            "api_keys",
-            keys.items
-                .unwrap_or_default()
-                .iter()
-                .filter(|k| k.name.as_deref().unwrap_or("").starts_with(&prefix))
-                .count(),
-        );
-        let functions = self
-            .rt
-            .block_on(self.lambda.list_functions().send())
-            .unwrap();
-        out.insert(
-            "functions",
-            functions
-                .functions
-                .unwrap_or_default()
-                .iter()
-                .filter(|f| {
-                    f.function_name
-                        .as_deref()
-                        .unwrap_or("")
-                        .starts_with(&prefix)
-                })
-                .count(),
-        );
-        let rules = self
-            .rt
-            .block_on(self.events.list_rules().name_prefix(&prefix).send())
-            .unwrap();
-        out.insert("rules", rules.rules.unwrap_or_default().len());
-        out.insert(
-            "log_groups",
-            self.log_groups(&format!("/aws/lambda/{prefix}")).len(),
-        );
-        let roles = self.rt.block_on(self.iam.list_roles().send()).unwrap();
-        out.insert(
-            "roles",
-            roles
-                .roles
-                .iter()
-                .filter(|r| r.role_name.starts_with(&prefix))
-                .count(),
-        );
-        let activities = self.rt.block_on(self.sfn.list_activities().send()).unwrap();
-        out.insert(
-            "activities",
-            activities
-                .activities
-                .iter()
-                .filter(|a| a.name.starts_with(&prefix))
-                .count(),
-        );
-        let machines = self
-            .rt
-            .block_on(self.sfn.list_state_machines().send())
-            .unwrap();
-        out.insert(
-            "state_machines",
-            machines
-                .state_machines
-                .iter()
-                .filter(|m| m.name.starts_with(&prefix))
-                .count(),
-        );
-        if let Some(api) = self.rest_apis(&prefix).first() {
-            out.insert(
-                "api_resources",
-                self.api_shape(api.id.as_deref().unwrap()).len(),
-            );
-        }
-        out
-    }
-}
-
-fn parse_policy(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|_| {
-        let decoded = percent_encoding::percent_decode_str(text).decode_utf8_lossy();
-        serde_json::from_str(&decoded).unwrap()
-    })
-}
-
-/// Every action of every statement: none is `*` or a whole service (`states:*`).
-fn assert_no_wildcard_actions(policies: &BTreeMap<String, Value>) {
-    for (name, doc) in policies {
-        for statement in doc["Statement"].as_array().unwrap() {
-            let actions = match &statement["Action"] {
-                Value::Array(a) => a.iter().map(|v| v.as_str().unwrap().to_owned()).collect(),
-                Value::String(s) => vec![s.clone()],
-                other => panic!("{name}: Action {other}"),
-            };
-            for action in actions {
-                assert!(
-                    !action.contains('*'),
-                    "policy {name} has a wildcard action {action}"
-                );
-            }
-            let resources = match &statement["Resource"] {
-                Value::Array(a) => a.iter().map(|v| v.as_str().unwrap().to_owned()).collect(),
-                Value::String(s) => vec![s.clone()],
-                other => panic!("{name}: Resource {other}"),
-            };
-            assert!(
-                !resources.iter().any(|r| r == "*"),
-                "policy {name} is on every resource"
-            );
-        }
-    }
-}
-
-/// Path → method → (apiKeyRequired, authorization, integration type, integration URI).
-type ApiShape = BTreeMap<String, BTreeMap<String, (bool, String, String, String)>>;
-
-type FunctionConfig =
-    aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput;
-
-fn env_of(f: &FunctionConfig) -> BTreeMap<String, String> {
-    f.environment()
-        .and_then(|e| e.variables())
-        .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-        .unwrap_or_default()
-}
-
-/// A copy of `binary` with bytes appended: the same app, different code.
-fn changed_copy(binary: &Path, dir: &Path) -> PathBuf {
-    let mut bytes = std::fs::read(binary).unwrap();
-    bytes.extend_from_slice(b"portico-test: new code\n");
-    let path = dir.join("bootstrap-v2");
-    std::fs::write(&path, bytes).unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    path
-}
 
 fn check_hello(sdk: &Sdk, app: &App) {
     let prefix = app.prefix();
@@ -676,19 +201,26 @@ fn check_fixture(sdk: &Sdk, app: &App) {
     let api = sdk.function(&format!("{prefix}-api"));
     let tick = sdk.function(&format!("{prefix}-tick"));
     let nightly = sdk.function(&format!("{prefix}-nightly"));
+    // A direct-invocation entry point: a function, and no rule.
+    let notify = sdk.function(&format!("{prefix}-notify"));
     assert_eq!((api.memory_size(), api.timeout()), (Some(256), Some(20)));
     assert_eq!(
         (nightly.memory_size(), nightly.timeout()),
         (Some(128), Some(300))
     );
     assert_eq!(api.code_sha256(), tick.code_sha256());
-    for (f, entry) in [(&api, "api"), (&tick, "tick"), (&nightly, "nightly")] {
+    for (f, entry) in [
+        (&api, "api"),
+        (&tick, "tick"),
+        (&nightly, "nightly"),
+        (&notify, "notify"),
+    ] {
         let env = env_of(f);
         assert_eq!(env["PORTICO_HANDLER"], entry);
         assert_eq!(env["FIXTURE_STAGE"], "dev");
     }
     let groups = sdk.log_groups(&format!("/aws/lambda/{prefix}"));
-    assert_eq!(groups.len(), 3, "{groups:?}");
+    assert_eq!(groups.len(), 4, "{groups:?}");
     assert!(groups.values().all(|r| *r == Some(14)), "{groups:?}");
 
     // The REST API: proxy resources plus the API-key route's own.
@@ -978,8 +510,8 @@ fn interrupted_deploys_converge_without_duplicates() {
             ("activities", 1),
             ("api_keys", 2),
             ("api_resources", 4),
-            ("functions", 3),
-            ("log_groups", 3),
+            ("functions", 4),
+            ("log_groups", 4),
             ("rest_apis", 1),
             ("roles", 2),
             ("rules", 2),
@@ -1029,6 +561,7 @@ fn config_changes_are_applied_in_place() {
             "DeleteGatewayResponse",
             "DeleteGatewayResponse",
             "DeleteMethod",
+            "PutRetentionPolicy",
             "PutRetentionPolicy",
             "PutRetentionPolicy",
             "PutRetentionPolicy",
@@ -1113,4 +646,195 @@ fn record_sha(app: &App) -> String {
         .as_str()
         .unwrap()
         .to_owned()
+}
+
+/// The fixture's config without the `metered` plan, the `generated` key, the activity and the
+/// state machine.
+fn without_extras(config: &str) -> String {
+    let cut = |text: String, block: &str| {
+        assert!(text.contains(block), "the fixture has {block:?}");
+        text.replace(block, "")
+    };
+    let text = cut(config.to_owned(), "[[api_keys]]\nname = \"generated\"\n\n");
+    let text = cut(
+        text,
+        "[[usage_plans]]\nname = \"metered\"\nquota = { limit = 3, period = \"DAY\" }\napi_keys = [\"partner\"]\n\n",
+    );
+    let text = cut(
+        text,
+        "[[activities]]\nname = \"ManualStep\"\n\n[[state_machines]]\nname = \"Promotion\"\ndefinition = \"promotion.asl.json\"\n\n",
+    );
+    text.replace(
+        "api_keys = [\"partner\", \"generated\"]",
+        "api_keys = [\"partner\"]",
+    )
+}
+
+fn operations(result: &Value) -> Vec<String> {
+    let mut ops: Vec<String> = mutating(result)
+        .into_iter()
+        .map(|op| op.rsplit('.').next().unwrap().to_owned())
+        .collect();
+    ops.sort();
+    ops
+}
+
+#[test]
+fn resources_that_leave_the_config_are_removed_with_or_without_the_record() {
+    let moto = start_moto();
+    let sdk = Sdk::new(&moto);
+    let app = App::new("cli/tests/fixtures/deploy-fixture", "fixture-shrink");
+    let binary = &common::apps().fixture;
+    let config_path = app.dir.join("portico.toml");
+    let full = std::fs::read_to_string(&config_path).unwrap();
+    let shrunk = without_extras(&full);
+    let full_census = BTreeMap::from([
+        ("activities", 1),
+        ("api_keys", 2),
+        ("api_resources", 4),
+        ("functions", 4),
+        ("log_groups", 4),
+        ("rest_apis", 1),
+        ("roles", 2),
+        ("rules", 2),
+        ("state_machines", 1),
+        ("usage_plans", 2),
+    ]);
+    let shrunk_census = BTreeMap::from([
+        ("activities", 0),
+        ("api_keys", 1),
+        ("api_resources", 4),
+        ("functions", 4),
+        ("log_groups", 4),
+        ("rest_apis", 1),
+        ("roles", 1),
+        ("rules", 2),
+        ("state_machines", 0),
+        ("usage_plans", 1),
+    ]);
+    let removals = [
+        "DeleteActivity",
+        "DeleteApiKey",
+        "DeleteRole",
+        "DeleteRolePolicy",
+        "DeleteRolePolicy",
+        "DeleteStateMachine",
+        "DeleteUsagePlan",
+        "DeleteUsagePlanKey",
+        "UpdateUsagePlan",
+    ];
+
+    // With the record, then from a fresh checkout (found by name prefix and tags).
+    for with_record in [true, false] {
+        std::fs::write(&config_path, &full).unwrap();
+        deploy(&moto, &app, binary, &[], &[]).json();
+        assert_eq!(sdk.census(&app), full_census);
+        let api = sdk.rest_apis(&app.prefix())[0].id.clone().unwrap();
+        let shape = sdk.api_shape(&api);
+        if !with_record {
+            std::fs::remove_file(app.record()).unwrap();
+        }
+
+        std::fs::write(&config_path, &shrunk).unwrap();
+        let removed = deploy(&moto, &app, binary, &[], &[]).json();
+        assert_eq!(operations(&removed), removals, "{removed}");
+        assert_eq!(
+            sdk.census(&app),
+            shrunk_census,
+            "with record: {with_record}"
+        );
+        assert_eq!(sdk.api_shape(&api), shape, "the API is untouched");
+        let gold = &sdk.usage_plans(&format!("{}-gold", app.prefix()))[0];
+        let keys = sdk
+            .rt
+            .block_on(
+                sdk.apigw
+                    .get_usage_plan_keys()
+                    .usage_plan_id(gold.id.as_deref().unwrap())
+                    .send(),
+            )
+            .unwrap();
+        let key_names: Vec<String> = keys
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|k| k.name)
+            .collect();
+        assert_eq!(key_names, [format!("{}-partner", app.prefix())]);
+        let policies = sdk.role_policies(&app.prefix());
+        assert!(
+            !policies.contains_key("step-functions"),
+            "the functions lose the Step Functions permissions: {policies:?}"
+        );
+        let record: Value =
+            serde_json::from_str(&std::fs::read_to_string(app.record()).unwrap()).unwrap();
+        assert_eq!(record["activities"], serde_json::json!({}), "{record}");
+        assert_eq!(record["state_machines"], serde_json::json!({}), "{record}");
+        assert!(record["usage_plans"].get("metered").is_none(), "{record}");
+        assert!(record["api_keys"].get("generated").is_none(), "{record}");
+        assert!(record["roles"].get("state_machines").is_none(), "{record}");
+
+        let again = deploy(&moto, &app, binary, &[], &[]).json();
+        assert_eq!(mutating(&again), Vec::<String>::new(), "{again}");
+    }
+}
+
+#[test]
+fn step_functions_tags_are_checked_and_put_back() {
+    let moto = start_moto();
+    let sdk = Sdk::new(&moto);
+    let app = App::new("cli/tests/fixtures/deploy-fixture", "fixture-tags");
+    let binary = &common::apps().fixture;
+    deploy(&moto, &app, binary, &[], &[]).json();
+    let (activity, machine) = sdk.rt.block_on(async {
+        let a = sdk.sfn.list_activities().send().await.unwrap().activities[0]
+            .activity_arn
+            .clone();
+        let m = sdk
+            .sfn
+            .list_state_machines()
+            .send()
+            .await
+            .unwrap()
+            .state_machines[0]
+            .state_machine_arn
+            .clone();
+        (a, m)
+    });
+    for (arn, keys) in [
+        (&activity, vec!["portico:stage"]),
+        (&machine, vec!["portico:app", "team"]),
+    ] {
+        sdk.rt
+            .block_on(
+                sdk.sfn
+                    .untag_resource()
+                    .resource_arn(arn)
+                    .set_tag_keys(Some(keys.into_iter().map(str::to_owned).collect()))
+                    .send(),
+            )
+            .unwrap();
+    }
+    let repaired = deploy(&moto, &app, binary, &[], &[]).json();
+    assert_eq!(
+        operations(&repaired),
+        ["TagResource", "TagResource"],
+        "{repaired}"
+    );
+    for arn in [&activity, &machine] {
+        let tags: BTreeMap<String, String> = sdk
+            .rt
+            .block_on(sdk.sfn.list_tags_for_resource().resource_arn(arn).send())
+            .unwrap()
+            .tags
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|t| Some((t.key?, t.value?)))
+            .collect();
+        assert_eq!(tags["portico:app"], app.name, "{arn}: {tags:?}");
+        assert_eq!(tags["portico:stage"], STAGE, "{arn}: {tags:?}");
+        assert_eq!(tags["team"], "platform", "{arn}: {tags:?}");
+    }
+    let again = deploy(&moto, &app, binary, &[], &[]).json();
+    assert_eq!(mutating(&again), Vec::<String>::new(), "{again}");
 }

@@ -40,7 +40,7 @@ pub use lambda::{
     RUNTIME as LAMBDA_RUNTIME,
 };
 pub use logs::LogGroup;
-pub use sfn::StateMachine;
+pub use sfn::{Activity, StateMachine};
 
 /// The environment variable that makes the N-th mutating AWS call fail before it is sent
 /// (a testing hook: it simulates an AWS error in the middle of a deploy).

@@ -17,6 +17,19 @@ pub struct StateMachine {
     pub definition: String,
     /// The role it runs as.
     pub role_arn: String,
+    /// Tags (read separately: [`Aws::list_sfn_tags`]).
+    pub tags: BTreeMap<String, String>,
+}
+
+/// An activity as it exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Activity {
+    /// Name.
+    pub name: String,
+    /// ARN.
+    pub arn: String,
+    /// Tags.
+    pub tags: BTreeMap<String, String>,
 }
 
 fn tags(map: &BTreeMap<String, String>) -> Vec<Tag> {
@@ -132,6 +145,7 @@ impl Aws {
             arn: out.state_machine_arn,
             definition: out.definition,
             role_arn: out.role_arn,
+            tags: BTreeMap::new(),
         })
     }
 
@@ -206,6 +220,47 @@ impl Aws {
                     e,
                 )
             })?;
+        Ok(())
+    }
+
+    /// The tags of activity or state machine `arn`.
+    ///
+    /// # Errors
+    /// When the call fails.
+    pub async fn list_sfn_tags(&self, arn: &str) -> Result<BTreeMap<String, String>, AwsError> {
+        let out = self
+            .sfn
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await
+            .map_err(|e| {
+                AwsError::from_sdk("Step Functions", "ListTagsForResource", arn.to_owned(), e)
+            })?;
+        Ok(out
+            .tags
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|t| Some((t.key?, t.value?)))
+            .collect())
+    }
+
+    /// Adds (or overwrites) tags on activity or state machine `arn`.
+    ///
+    /// # Errors
+    /// When the call fails.
+    pub async fn tag_sfn(
+        &self,
+        arn: &str,
+        tag_map: &BTreeMap<String, String>,
+    ) -> Result<(), AwsError> {
+        self.sfn
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(tags(tag_map)))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("Step Functions", "TagResource", arn.to_owned(), e))?;
         Ok(())
     }
 }

@@ -125,7 +125,22 @@ impl<'a> Executor<'a> {
                 },
             );
         }
-        record.log_groups = remote.log_groups.keys().cloned().collect();
+        record.log_groups = remote
+            .log_groups
+            .keys()
+            .chain(&remote.stale_log_groups)
+            .cloned()
+            .collect();
+        if remote.stale_states_role.is_some() {
+            let name = desired.names().states_role();
+            record.roles.insert(
+                "state_machines".into(),
+                Named {
+                    arn: desired.location.role_arn(&name),
+                    name,
+                },
+            );
+        }
         for (entry, f) in &remote.functions {
             record.functions.insert(
                 entry.clone(),
@@ -204,13 +219,48 @@ impl<'a> Executor<'a> {
                 },
             );
         }
-        for (key, arn) in &remote.activities {
-            let name = desired.names().scoped(key);
+        for (key, a) in &remote.activities {
             record.activities.insert(
                 key.clone(),
                 Named {
-                    name,
+                    name: a.name.clone(),
+                    arn: a.arn.clone(),
+                },
+            );
+        }
+        for (key, arn) in &remote.stale_activities {
+            record.activities.insert(
+                key.clone(),
+                Named {
+                    name: desired.names().scoped(key),
                     arn: arn.clone(),
+                },
+            );
+        }
+        for (key, arn) in &remote.stale_state_machines {
+            record.state_machines.insert(
+                key.clone(),
+                Named {
+                    name: desired.names().scoped(key),
+                    arn: arn.clone(),
+                },
+            );
+        }
+        for (key, plan) in &remote.stale_usage_plans {
+            record.usage_plans.insert(
+                key.clone(),
+                Identified {
+                    name: plan.name.clone(),
+                    id: plan.id.clone(),
+                },
+            );
+        }
+        for (key, k) in &remote.stale_api_keys {
+            record.api_keys.insert(
+                key.clone(),
+                Identified {
+                    name: k.name.clone(),
+                    id: k.id.clone(),
                 },
             );
         }
@@ -308,8 +358,15 @@ impl<'a> Executor<'a> {
         let aws = self.aws;
         let loc = &d.location;
         let role_spec = |kind: &RoleKind| match kind {
-            RoleKind::Functions => &d.role,
-            RoleKind::StateMachines => d.states_role.as_ref().unwrap_or(&d.role),
+            RoleKind::Functions => Ok(&d.role),
+            RoleKind::StateMachines => d
+                .states_role
+                .as_ref()
+                .ok_or_else(|| missing("the state machines' role")),
+        };
+        let role_name = |kind: &RoleKind| match kind {
+            RoleKind::Functions => d.names().role(),
+            RoleKind::StateMachines => d.names().states_role(),
         };
         let role_key = |kind: &RoleKind| match kind {
             RoleKind::Functions => "functions",
@@ -321,7 +378,7 @@ impl<'a> Executor<'a> {
         };
         match step {
             Instruction::CreateRole { role } => {
-                let spec = role_spec(role);
+                let spec = role_spec(role)?;
                 let arn = aws
                     .create_role(&spec.name, &spec.assume_policy, &d.tags)
                     .await?;
@@ -334,20 +391,23 @@ impl<'a> Executor<'a> {
                 );
             }
             Instruction::UpdateTrustPolicy { role } => {
-                let spec = role_spec(role);
+                let spec = role_spec(role)?;
                 aws.update_assume_role_policy(&spec.name, &spec.assume_policy)
                     .await?;
             }
             Instruction::PutRolePolicy { role, policy } => {
-                let spec = role_spec(role);
+                let spec = role_spec(role)?;
                 let document = spec.policies.get(policy).ok_or_else(|| missing(policy))?;
                 aws.put_role_policy(&spec.name, policy, document).await?;
             }
             Instruction::DeleteRolePolicy { role, policy } => {
-                aws.delete_role_policy(&role_spec(role).name, policy)
-                    .await?;
+                aws.delete_role_policy(&role_name(role), policy).await?;
             }
-            Instruction::TagRole { role } => aws.tag_role(&role_spec(role).name, &d.tags).await?,
+            Instruction::TagRole { role } => aws.tag_role(&role_name(role), &d.tags).await?,
+            Instruction::DeleteRole { role } => {
+                aws.delete_role(&role_name(role)).await?;
+                self.record.roles.remove(role_key(role));
+            }
             Instruction::CreateLogGroup { log_group } => {
                 aws.create_log_group(log_group, &d.tags).await?;
                 self.record.log_groups.insert(log_group.clone());
@@ -359,6 +419,10 @@ impl<'a> Executor<'a> {
                 let arn = loc.log_group_arn(log_group);
                 aws.tag_log_group(arn.trim_end_matches(":*"), &d.tags)
                     .await?;
+            }
+            Instruction::DeleteLogGroup { log_group } => {
+                aws.delete_log_group(log_group).await?;
+                self.record.log_groups.remove(log_group);
             }
             Instruction::UploadCode { bucket, key } => {
                 if !aws.bucket_exists(bucket).await? {
@@ -442,7 +506,7 @@ impl<'a> Executor<'a> {
                     .iter()
                     .find(|m| &m.key == state_machine)
                     .ok_or_else(|| missing(state_machine))?;
-                let role = loc.role_arn(&role_spec(&RoleKind::StateMachines).name);
+                let role = loc.role_arn(&role_spec(&RoleKind::StateMachines)?.name);
                 let arn = aws
                     .create_state_machine(
                         &spec.name,
@@ -474,9 +538,33 @@ impl<'a> Executor<'a> {
                     .get(state_machine)
                     .cloned()
                     .unwrap_or_else(|| spec.arn.clone());
-                let role = loc.role_arn(&role_spec(&RoleKind::StateMachines).name);
+                let role = loc.role_arn(&role_spec(&RoleKind::StateMachines)?.name);
                 aws.update_state_machine(&arn, spec.definition.as_deref().unwrap_or("{}"), &role)
                     .await?;
+            }
+            Instruction::TagActivity { activity } => {
+                let arn = self.record.activities.get(activity).map_or_else(
+                    || loc.activity_arn(&d.names().scoped(activity)),
+                    |a| a.arn.clone(),
+                );
+                aws.tag_sfn(&arn, &d.tags).await?;
+            }
+            Instruction::TagStateMachine { state_machine } => {
+                let arn = self
+                    .ids
+                    .state_machines
+                    .get(state_machine)
+                    .cloned()
+                    .unwrap_or_else(|| loc.state_machine_arn(&d.names().scoped(state_machine)));
+                aws.tag_sfn(&arn, &d.tags).await?;
+            }
+            Instruction::DeleteStateMachine { state_machine, arn } => {
+                aws.delete_state_machine(arn).await?;
+                self.record.state_machines.remove(state_machine);
+            }
+            Instruction::DeleteActivity { activity, arn } => {
+                aws.delete_activity(arn).await?;
+                self.record.activities.remove(activity);
             }
             Instruction::CreateRestApi => {
                 let (id, root) = aws.create_rest_api(&d.api.name, &d.tags).await?;
@@ -633,6 +721,30 @@ impl<'a> Executor<'a> {
                 let plan_id = self.ids.plans.get(plan).ok_or_else(|| missing(plan))?;
                 let key_id = self.ids.keys.get(key).ok_or_else(|| missing(key))?;
                 aws.create_usage_plan_key(plan_id, key_id).await?;
+            }
+            Instruction::RemoveApiKeyFromPlan { plan, key_id, .. } => {
+                let plan_id = self.ids.plans.get(plan).ok_or_else(|| missing(plan))?;
+                aws.delete_usage_plan_key(plan_id, key_id).await?;
+            }
+            Instruction::TagUsagePlan { plan } => {
+                let id = self.ids.plans.get(plan).ok_or_else(|| missing(plan))?;
+                aws.tag_apigateway(&loc.usage_plan_arn(id), &d.tags).await?;
+            }
+            Instruction::TagApiKey { key } => {
+                let id = self.ids.keys.get(key).ok_or_else(|| missing(key))?;
+                aws.tag_apigateway(&loc.api_key_arn(id), &d.tags).await?;
+            }
+            Instruction::DeleteUsagePlan {
+                plan,
+                id,
+                api_stages,
+            } => {
+                aws.delete_usage_plan(id, api_stages).await?;
+                self.record.usage_plans.remove(plan);
+            }
+            Instruction::DeleteApiKey { key, id } => {
+                aws.delete_api_key(id).await?;
+                self.record.api_keys.remove(key);
             }
             Instruction::PutRule { schedule } => {
                 let s = d

@@ -221,6 +221,22 @@ impl Location {
         )
     }
 
+    /// The ARN API Gateway's tagging API takes for usage plan `id`.
+    pub fn usage_plan_arn(&self, id: &str) -> String {
+        format!(
+            "arn:{}:apigateway:{}::/usageplans/{id}",
+            self.partition, self.region
+        )
+    }
+
+    /// The ARN API Gateway's tagging API takes for API key `id`.
+    pub fn api_key_arn(&self, id: &str) -> String {
+        format!(
+            "arn:{}:apigateway:{}::/apikeys/{id}",
+            self.partition, self.region
+        )
+    }
+
     /// The URI of an `AWS_PROXY` integration calling function `function_arn`.
     pub fn lambda_integration_uri(&self, function_arn: &str) -> String {
         format!(

@@ -134,16 +134,35 @@ impl Lines {
     }
 }
 
-/// Deploys the app's stage.
-pub fn run(args: Args) -> Result<(), CliError> {
-    let started = Instant::now();
-    let mut lines = Lines::new(args.output);
-    let project = if args.binary.is_some() {
-        Project::discover_prebuilt(&args.app.dir)?
+/// What the build phase made for a stage: the checked zip and the app's manifest.
+pub(crate) struct Built {
+    /// The app.
+    pub project: Project,
+    /// The stage's config.
+    pub stage: crate::config::Stage,
+    /// The checked, zipped binary.
+    pub artifact: artifact::Artifact,
+    /// Routes, schedules and entry points.
+    pub manifest: project::Manifest,
+}
+
+/// The build phase of `deploy` and `package`: finds the app and the stage, builds (or takes
+/// `binary`), checks and zips the release binary, and reads the app's manifest. Local only.
+///
+/// # Errors
+/// When the app, the stage or the build is wrong, or a check fails.
+pub(crate) fn build(
+    app: &AppDir,
+    stage: &str,
+    binary: Option<&PathBuf>,
+    target: Option<&String>,
+) -> Result<Built, CliError> {
+    let project = if binary.is_some() {
+        Project::discover_prebuilt(&app.dir)?
     } else {
-        Project::discover(&args.app.dir)?
+        Project::discover(&app.dir)?
     };
-    let stage = project.config.stage(&args.stage)?.clone();
+    let stage = project.config.stage(stage)?.clone();
     if project
         .config
         .api
@@ -162,18 +181,10 @@ pub fn run(args: Args) -> Result<(), CliError> {
         &project,
         arch,
         &BuildOptions {
-            target: args.target.clone(),
-            binary: args.binary.clone(),
+            target: target.cloned(),
+            binary: binary.cloned(),
         },
     )?;
-    lines.say(&format!(
-        "build  {} ({}, {arch})",
-        artifact.zip_path.display(),
-        artifact::human_size(artifact.zip_len())
-    ));
-    for verdict in artifact.verdicts() {
-        lines.say(&format!("check  {verdict}"));
-    }
     // The manifest is the same whatever the target: a host build prints it when the Lambda
     // binary cannot run here.
     let manifest = if artifact.runs_here() {
@@ -181,6 +192,38 @@ pub fn run(args: Args) -> Result<(), CliError> {
     } else {
         project::read_manifest(&project.build(false)?)?
     };
+    Ok(Built {
+        project,
+        stage,
+        artifact,
+        manifest,
+    })
+}
+
+/// Deploys the app's stage.
+pub fn run(args: Args) -> Result<(), CliError> {
+    let started = Instant::now();
+    let mut lines = Lines::new(args.output);
+    let Built {
+        project,
+        stage,
+        artifact,
+        manifest,
+    } = build(
+        &args.app,
+        &args.stage,
+        args.binary.as_ref(),
+        args.target.as_ref(),
+    )?;
+    lines.say(&format!(
+        "build  {} ({}, {})",
+        artifact.zip_path.display(),
+        artifact::human_size(artifact.zip_len()),
+        artifact.architecture
+    ));
+    for verdict in artifact.verdicts() {
+        lines.say(&format!("check  {verdict}"));
+    }
     let built = started.elapsed();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -51,6 +51,8 @@ pub enum Instruction {
     DeleteRolePolicy { role: RoleKind, policy: String },
     /// Add the stage's tags to a role.
     TagRole { role: RoleKind },
+    /// Delete a role (its inline policies are deleted by the steps before).
+    DeleteRole { role: RoleKind },
     /// Create a function's log group (with tags).
     CreateLogGroup { log_group: String },
     /// Set (or remove, `None`) a log group's retention.
@@ -60,6 +62,8 @@ pub enum Instruction {
     },
     /// Add the stage's tags to a log group.
     TagLogGroup { log_group: String },
+    /// Delete the log group of a function that left the app.
+    DeleteLogGroup { log_group: String },
     /// Upload the code zip to S3 (zips over Lambda's 50 MB inline limit).
     UploadCode { bucket: String, key: String },
     /// Create the function of an entry point (waits until it is active).
@@ -84,6 +88,14 @@ pub enum Instruction {
     CreateStateMachine { state_machine: String },
     /// Replace a state machine's definition and role.
     UpdateStateMachine { state_machine: String },
+    /// Add the stage's tags to an activity.
+    TagActivity { activity: String },
+    /// Add the stage's tags to a state machine.
+    TagStateMachine { state_machine: String },
+    /// Delete a state machine that left the config.
+    DeleteStateMachine { state_machine: String, arn: String },
+    /// Delete an activity that left the config.
+    DeleteActivity { activity: String, arn: String },
     /// Create the REST API (with tags).
     CreateRestApi,
     /// Add and remove binary media types.
@@ -129,6 +141,24 @@ pub enum Instruction {
     CreateApiKey { key: String },
     /// Put an API key into a usage plan.
     AddApiKeyToPlan { plan: String, key: String },
+    /// Take an API key out of a usage plan that no longer lists it.
+    RemoveApiKeyFromPlan {
+        plan: String,
+        key: String,
+        key_id: String,
+    },
+    /// Add the stage's tags to a usage plan.
+    TagUsagePlan { plan: String },
+    /// Add the stage's tags to an API key.
+    TagApiKey { key: String },
+    /// Detach a usage plan that left the config from its stages, and delete it.
+    DeleteUsagePlan {
+        plan: String,
+        id: String,
+        api_stages: Vec<(String, String)>,
+    },
+    /// Delete an API key that left the config.
+    DeleteApiKey { key: String, id: String },
     /// Create or update a schedule's rule.
     PutRule { schedule: String },
     /// Point a schedule's rule at its function.
@@ -160,6 +190,7 @@ impl Instruction {
                 format!("delete policy {policy} of role {}", role(r))
             }
             Self::TagRole { role: r } => format!("tag role {}", role(r)),
+            Self::DeleteRole { role: r } => format!("delete role {}", role(r)),
             Self::CreateLogGroup { log_group } => format!("create log group {log_group}"),
             Self::SetLogRetention {
                 log_group,
@@ -174,6 +205,7 @@ impl Instruction {
                 format!("keep {log_group} forever")
             }
             Self::TagLogGroup { log_group } => format!("tag log group {log_group}"),
+            Self::DeleteLogGroup { log_group } => format!("delete log group {log_group}"),
             Self::UploadCode { bucket, key } => format!("upload the code to s3://{bucket}/{key}"),
             Self::CreateFunction { entry } => format!("create function {}", names.function(entry)),
             Self::UpdateFunctionCode { entry } => {
@@ -200,6 +232,16 @@ impl Instruction {
             }
             Self::UpdateStateMachine { state_machine } => {
                 format!("update state machine {}", scoped(state_machine))
+            }
+            Self::TagActivity { activity } => format!("tag activity {}", scoped(activity)),
+            Self::TagStateMachine { state_machine } => {
+                format!("tag state machine {}", scoped(state_machine))
+            }
+            Self::DeleteStateMachine { state_machine, .. } => {
+                format!("delete state machine {}", scoped(state_machine))
+            }
+            Self::DeleteActivity { activity, .. } => {
+                format!("delete activity {}", scoped(activity))
             }
             Self::CreateRestApi => format!("create REST API {}", desired.api.name),
             Self::SetBinaryMediaTypes { add, remove } => {
@@ -270,6 +312,17 @@ impl Instruction {
             Self::AddApiKeyToPlan { plan, key } => {
                 format!("add API key {} to usage plan {}", scoped(key), scoped(plan))
             }
+            Self::RemoveApiKeyFromPlan { plan, key, .. } => format!(
+                "remove API key {} from usage plan {}",
+                scoped(key),
+                scoped(plan)
+            ),
+            Self::TagUsagePlan { plan } => format!("tag usage plan {}", scoped(plan)),
+            Self::TagApiKey { key } => format!("tag API key {}", scoped(key)),
+            Self::DeleteUsagePlan { plan, id, .. } => {
+                format!("delete usage plan {} ({id})", scoped(plan))
+            }
+            Self::DeleteApiKey { key, id } => format!("delete API key {} ({id})", scoped(key)),
             Self::PutRule { schedule } => {
                 let s = desired.schedules.iter().find(|s| &s.entry == schedule);
                 format!(
@@ -349,6 +402,34 @@ pub fn plan(desired: &Desired, remote: &Remote) -> Vec<Instruction> {
         out.push(Instruction::DeleteFunction {
             entry: entry.clone(),
             name: name.clone(),
+        });
+    }
+    for log_group in &remote.stale_log_groups {
+        out.push(Instruction::DeleteLogGroup {
+            log_group: log_group.clone(),
+        });
+    }
+    for (state_machine, arn) in &remote.stale_state_machines {
+        out.push(Instruction::DeleteStateMachine {
+            state_machine: state_machine.clone(),
+            arn: arn.clone(),
+        });
+    }
+    for (activity, arn) in &remote.stale_activities {
+        out.push(Instruction::DeleteActivity {
+            activity: activity.clone(),
+            arn: arn.clone(),
+        });
+    }
+    if let (None, Some(policies)) = (&desired.states_role, &remote.stale_states_role) {
+        for policy in policies {
+            out.push(Instruction::DeleteRolePolicy {
+                role: RoleKind::StateMachines,
+                policy: policy.clone(),
+            });
+        }
+        out.push(Instruction::DeleteRole {
+            role: RoleKind::StateMachines,
         });
     }
     out
@@ -503,10 +584,16 @@ fn plan_functions(out: &mut Vec<Instruction>, desired: &Desired, remote: &Remote
 
 fn plan_step_functions(out: &mut Vec<Instruction>, desired: &Desired, remote: &Remote) {
     for a in &desired.activities {
-        if !remote.activities.contains_key(&a.key) {
-            out.push(Instruction::CreateActivity {
+        match remote.activities.get(&a.key) {
+            None => out.push(Instruction::CreateActivity {
                 activity: a.key.clone(),
-            });
+            }),
+            Some(existing) if !has_tags(&existing.tags, &desired.tags) => {
+                out.push(Instruction::TagActivity {
+                    activity: a.key.clone(),
+                });
+            }
+            Some(_) => {}
         }
     }
     let role_arn = desired
@@ -526,6 +613,11 @@ fn plan_step_functions(out: &mut Vec<Instruction>, desired: &Desired, remote: &R
                         .and_then(|d| serde_json::from_str(d).ok());
                 if !same_definition || existing.role_arn != role_arn {
                     out.push(Instruction::UpdateStateMachine {
+                        state_machine: m.key.clone(),
+                    });
+                }
+                if !has_tags(&existing.tags, &desired.tags) {
+                    out.push(Instruction::TagStateMachine {
                         state_machine: m.key.clone(),
                     });
                 }
@@ -741,10 +833,16 @@ fn plan_permission(
 fn plan_usage_plans(out: &mut Vec<Instruction>, desired: &Desired, remote: &Remote) {
     let api_id = remote.api.as_ref().map(|a| a.api.id.as_str());
     for key in &desired.api_keys {
-        if !remote.api_keys.contains_key(&key.key) {
-            out.push(Instruction::CreateApiKey {
+        match remote.api_keys.get(&key.key) {
+            None => out.push(Instruction::CreateApiKey {
                 key: key.key.clone(),
-            });
+            }),
+            Some(existing) if !has_tags(&existing.tags, &desired.tags) => {
+                out.push(Instruction::TagApiKey {
+                    key: key.key.clone(),
+                });
+            }
+            Some(_) => {}
         }
     }
     for plan in &desired.usage_plans {
@@ -769,6 +867,11 @@ fn plan_usage_plans(out: &mut Vec<Instruction>, desired: &Desired, remote: &Remo
                     out.push(Instruction::UpdateUsagePlan {
                         plan: plan.key.clone(),
                         changes,
+                    });
+                }
+                if !has_tags(&existing.plan.tags, &desired.tags) {
+                    out.push(Instruction::TagUsagePlan {
+                        plan: plan.key.clone(),
                     });
                 }
                 let bound = api_id.is_some_and(|id| {
@@ -797,6 +900,41 @@ fn plan_usage_plans(out: &mut Vec<Instruction>, desired: &Desired, remote: &Remo
                 });
             }
         }
+        // Keys in the plan that it no longer lists (or that left the config).
+        if let Some(existing) = remote.usage_plans.get(&plan.key) {
+            for key_id in &existing.key_ids {
+                let listed = plan
+                    .api_keys
+                    .iter()
+                    .any(|k| remote.api_keys.get(k).is_some_and(|a| &a.id == key_id));
+                if !listed {
+                    let key = remote
+                        .api_keys
+                        .iter()
+                        .chain(&remote.stale_api_keys)
+                        .find(|(_, a)| &a.id == key_id)
+                        .map_or_else(|| key_id.clone(), |(k, _)| k.clone());
+                    out.push(Instruction::RemoveApiKeyFromPlan {
+                        plan: plan.key.clone(),
+                        key,
+                        key_id: key_id.clone(),
+                    });
+                }
+            }
+        }
+    }
+    for (plan, existing) in &remote.stale_usage_plans {
+        out.push(Instruction::DeleteUsagePlan {
+            plan: plan.clone(),
+            id: existing.id.clone(),
+            api_stages: existing.api_stages.clone(),
+        });
+    }
+    for (key, existing) in &remote.stale_api_keys {
+        out.push(Instruction::DeleteApiKey {
+            key: key.clone(),
+            id: existing.id.clone(),
+        });
     }
 }
 
@@ -1013,6 +1151,28 @@ retention_days = 14
                 tags: d.tags.clone(),
             }),
         });
+        for a in &d.activities {
+            remote.activities.insert(
+                a.key.clone(),
+                crate::aws::Activity {
+                    name: a.name.clone(),
+                    arn: a.arn.clone(),
+                    tags: d.tags.clone(),
+                },
+            );
+        }
+        for m in &d.state_machines {
+            remote.state_machines.insert(
+                m.key.clone(),
+                crate::aws::StateMachine {
+                    name: m.name.clone(),
+                    arn: m.arn.clone(),
+                    definition: m.definition.clone().unwrap_or_default(),
+                    role_arn: d.location.role_arn(&d.names().states_role()),
+                    tags: d.tags.clone(),
+                },
+            );
+        }
         for k in &d.api_keys {
             remote.api_keys.insert(
                 k.key.clone(),
@@ -1444,6 +1604,135 @@ retention_days = 14
                 },
             ]
         );
+    }
+
+    /// [`FIXTURE`] plus a second key in `gold`, a second plan, an activity and a state
+    /// machine (its definition written to `dir`).
+    fn with_extras(dir: &Path) -> Desired {
+        std::fs::write(
+            dir.join("sm.json"),
+            r#"{"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "${activity:Approve}", "End": true}}}"#,
+        )
+        .unwrap();
+        let text = FIXTURE.replace(
+            "api_keys = [\"partner\"]",
+            "api_keys = [\"partner\", \"spare\"]",
+        ) + "\n[[api_keys]]\nname = \"spare\"\n\n[[usage_plans]]\nname = \"silver\"\nthrottle = { rate = 1.0, burst = 1 }\napi_keys = [\"spare\"]\n\n[[activities]]\nname = \"Approve\"\n\n[[state_machines]]\nname = \"Flow\"\ndefinition = \"sm.json\"\n";
+        Desired::new(
+            &config(&text),
+            &manifest(&[("GET", "/private")], &[("cleanup", "rate(5 minutes)")]),
+            &inputs(dir),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn plans_keys_and_step_functions_that_left_the_config_are_removed() {
+        let tmp = crate::test_support::TempDir::new("plan", "stale");
+        let old = with_extras(&tmp.0);
+        let new = desired(FIXTURE);
+        // What `Remote::read` finds for `new` where `old` was deployed.
+        let mut remote = converged(&old);
+        let spare = remote.api_keys.remove("spare").unwrap();
+        remote.stale_api_keys.insert(s("spare"), spare);
+        let silver = remote.usage_plans.remove("silver").unwrap();
+        remote.stale_usage_plans.insert(s("silver"), silver.plan);
+        for (key, a) in std::mem::take(&mut remote.activities) {
+            remote.stale_activities.insert(key, a.arn);
+        }
+        for (key, m) in std::mem::take(&mut remote.state_machines) {
+            remote.stale_state_machines.insert(key, m.arn);
+        }
+        let states_role = remote.states_role.take().unwrap();
+        remote.stale_states_role = Some(states_role.inline_policies.keys().cloned().collect());
+        remote
+            .stale_log_groups
+            .insert(s("/aws/lambda/shop-dev-gone"));
+        assert_eq!(
+            plan(&new, &remote),
+            vec![
+                I::DeleteRolePolicy {
+                    role: RoleKind::Functions,
+                    policy: s("step-functions")
+                },
+                I::RemoveApiKeyFromPlan {
+                    plan: s("gold"),
+                    key: s("spare"),
+                    key_id: s("key-spare")
+                },
+                I::DeleteUsagePlan {
+                    plan: s("silver"),
+                    id: s("plan-silver"),
+                    api_stages: vec![(s("a1b2c3"), s("dev"))]
+                },
+                I::DeleteApiKey {
+                    key: s("spare"),
+                    id: s("key-spare")
+                },
+                I::DeleteLogGroup {
+                    log_group: s("/aws/lambda/shop-dev-gone")
+                },
+                I::DeleteStateMachine {
+                    state_machine: s("Flow"),
+                    arn: s("arn:aws:states:eu-west-1:123456789012:stateMachine:shop-dev-Flow")
+                },
+                I::DeleteActivity {
+                    activity: s("Approve"),
+                    arn: s("arn:aws:states:eu-west-1:123456789012:activity:shop-dev-Approve")
+                },
+                I::DeleteRolePolicy {
+                    role: RoleKind::StateMachines,
+                    policy: s("invoke-functions")
+                },
+                I::DeleteRole {
+                    role: RoleKind::StateMachines
+                },
+            ]
+        );
+        let text = render_text(&plan(&new, &remote), &new);
+        assert!(
+            text.contains("delete usage plan shop-dev-silver (plan-silver)"),
+            "{text}"
+        );
+        assert!(text.contains("delete role shop-dev-states"), "{text}");
+        // Once they are gone, nothing is left to do.
+        assert_eq!(plan(&new, &converged(&new)), vec![]);
+    }
+
+    #[test]
+    fn missing_tags_on_plans_keys_and_step_functions_are_put_back() {
+        let tmp = crate::test_support::TempDir::new("plan", "tags");
+        let d = with_extras(&tmp.0);
+        let mut remote = converged(&d);
+        remote
+            .usage_plans
+            .get_mut("gold")
+            .unwrap()
+            .plan
+            .tags
+            .remove(super::super::desired::TAG_APP);
+        remote.api_keys.get_mut("spare").unwrap().tags.clear();
+        remote
+            .activities
+            .get_mut("Approve")
+            .unwrap()
+            .tags
+            .insert(s(super::super::desired::TAG_STAGE), s("prod"));
+        remote.state_machines.get_mut("Flow").unwrap().tags.clear();
+        assert_eq!(
+            plan(&d, &remote),
+            vec![
+                I::TagActivity {
+                    activity: s("Approve")
+                },
+                I::TagStateMachine {
+                    state_machine: s("Flow")
+                },
+                I::TagApiKey { key: s("spare") },
+                I::TagUsagePlan { plan: s("gold") },
+            ]
+        );
+        assert_eq!(plan(&d, &converged(&d)), vec![]);
     }
 
     #[test]

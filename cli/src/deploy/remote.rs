@@ -2,14 +2,15 @@
 //!
 //! Resources are found by their derived names (see [`super::desired::Names`]); those whose names
 //! AWS does not keep unique (REST APIs, usage plans, API keys) must also carry the app's
-//! `portico:app` / `portico:stage` tags. The record only speeds this up (the REST API's id) and
-//! remembers resources that left the config, so they can be removed.
+//! `portico:app` / `portico:stage` tags. The record speeds this up (the REST API's id) and
+//! remembers resources that left the config; those are also found by the stage's name prefix
+//! and tags, so a deploy from a fresh checkout removes them too.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::aws::{
-    ApiKey, Aws, AwsError, Function, GatewayResponse, LogGroup, PolicyStatement, Resource, RestApi,
-    Role, Rule, Stage, StateMachine, UsagePlan,
+    Activity, ApiKey, Aws, AwsError, Function, GatewayResponse, LogGroup, PolicyStatement,
+    Resource, RestApi, Role, Rule, Stage, StateMachine, UsagePlan,
 };
 
 use super::desired::{Desired, TAG_APP, TAG_STAGE};
@@ -52,8 +53,8 @@ pub struct Remote {
     pub permissions: BTreeMap<String, Vec<PolicyStatement>>,
     /// Rules by schedule.
     pub rules: BTreeMap<String, Rule>,
-    /// Activity ARNs by config name.
-    pub activities: BTreeMap<String, String>,
+    /// Activities by config name.
+    pub activities: BTreeMap<String, Activity>,
     /// State machines by config name.
     pub state_machines: BTreeMap<String, StateMachine>,
     /// The REST API.
@@ -66,6 +67,19 @@ pub struct Remote {
     pub stale_functions: BTreeMap<String, String>,
     /// Rules that exist but left the config: schedule → name.
     pub stale_rules: BTreeMap<String, String>,
+    /// Usage plans that exist but left the config: config name → plan.
+    pub stale_usage_plans: BTreeMap<String, UsagePlan>,
+    /// API keys that exist but left the config: config name → key.
+    pub stale_api_keys: BTreeMap<String, ApiKey>,
+    /// Activities that exist but left the config: config name → ARN.
+    pub stale_activities: BTreeMap<String, String>,
+    /// State machines that exist but left the config: config name → ARN.
+    pub stale_state_machines: BTreeMap<String, String>,
+    /// Log groups of functions that left the app.
+    pub stale_log_groups: BTreeSet<String>,
+    /// The state machines' role, with the names of its inline policies, when the config has
+    /// no state machine left.
+    pub stale_states_role: Option<Vec<String>>,
     /// Things worth telling (duplicates found, …).
     pub warnings: Vec<String>,
 }
@@ -74,11 +88,22 @@ fn owned_by(tags: &BTreeMap<String, String>, desired: &Desired) -> bool {
     tags.get(TAG_APP) == Some(&desired.app) && tags.get(TAG_STAGE) == Some(&desired.stage)
 }
 
+/// The config name of a resource named `<app>-<stage>-<name>` (else the whole name).
+fn config_name(name: &str, prefix: &str) -> String {
+    name.strip_prefix(prefix).unwrap_or(name).to_owned()
+}
+
 impl Remote {
-    /// Reads what exists of `desired` (and of the record's resources that left the config).
+    /// Reads what exists of `desired`, and what the stage has that the config no longer
+    /// declares: found by the record, or by the stage's name prefix plus its tags (so a fresh
+    /// checkout finds it too).
     ///
     /// # Errors
     /// When a read call fails.
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one read per kind of resource, in one place"
+    )]
     pub async fn read(
         aws: &Aws,
         desired: &Desired,
@@ -86,25 +111,52 @@ impl Remote {
     ) -> Result<Self, AwsError> {
         let names = desired.names();
         let mut remote = Self::default();
-        let log_prefix = format!("/aws/lambda/{}-", names.prefix());
-        let (role, states_role, log_groups, api) = tokio::try_join!(
+        let prefix = format!("{}-", names.prefix());
+        let log_prefix = format!("/aws/lambda/{prefix}");
+        let states_role_name = names.states_role();
+        let (
+            role,
+            states_role,
+            log_groups,
+            api,
+            all_plans,
+            all_keys,
+            all_activities,
+            all_machines,
+            function_names,
+            rule_names,
+        ) = tokio::try_join!(
             aws.get_role(&desired.role.name),
-            async {
-                match &desired.states_role {
-                    Some(r) => aws.get_role(&r.name).await,
-                    None => Ok(None),
-                }
-            },
+            aws.get_role(&states_role_name),
             aws.list_log_groups(&log_prefix),
             read_api(aws, desired, record),
+            aws.list_usage_plans(),
+            aws.list_api_keys(),
+            aws.list_activities(),
+            aws.list_state_machines(),
+            aws.list_function_names(&prefix),
+            aws.list_rule_names(&prefix),
         )?;
         remote.role = role;
-        remote.states_role = states_role;
-        remote.log_groups = log_groups
-            .into_iter()
-            .filter(|g| desired.functions.iter().any(|f| f.log_group == g.name))
-            .map(|g| (g.name.clone(), g))
-            .collect();
+        match states_role {
+            Some(role) if desired.states_role.is_some() => remote.states_role = Some(role),
+            Some(role)
+                if owned_by(&role.tags, desired)
+                    || record.is_some_and(|r| r.roles.values().any(|n| n.name == role.name)) =>
+            {
+                remote.stale_states_role = Some(role.inline_policies.keys().cloned().collect());
+            }
+            _ => {}
+        }
+        for group in log_groups {
+            if desired.functions.iter().any(|f| f.log_group == group.name) {
+                remote.log_groups.insert(group.name.clone(), group);
+            } else if owned_by(&group.tags, desired)
+                || record.is_some_and(|r| r.log_groups.contains(&group.name))
+            {
+                remote.stale_log_groups.insert(group.name);
+            }
+        }
         let (mut api, warning) = api;
         remote.warnings.extend(warning);
         remote.api = api.take();
@@ -117,82 +169,143 @@ impl Remote {
                 remote.functions.insert(f.entry.clone(), function);
             }
         }
+        // Functions that left the app: the record's, and those named like the stage's with
+        // its tags.
+        let mut candidates: BTreeMap<String, (String, bool)> = function_names
+            .into_iter()
+            .map(|n| (n.clone(), (config_name(&n, &prefix), false)))
+            .collect();
+        for (entry, f) in record.iter().flat_map(|r| &r.functions) {
+            candidates.insert(f.name.clone(), (entry.clone(), true));
+        }
+        for (name, (entry, recorded)) in candidates {
+            if desired.functions.iter().any(|f| f.name == name) {
+                continue;
+            }
+            if let Some(f) = aws.get_function(&name).await?
+                && (recorded || owned_by(&f.tags, desired))
+            {
+                remote.stale_functions.insert(entry, name);
+            }
+        }
+
         for s in &desired.schedules {
             if let Some(rule) = aws.get_rule(&s.rule).await? {
                 remote.rules.insert(s.entry.clone(), rule);
             }
         }
-        if !desired.activities.is_empty() {
-            let all = aws.list_activities().await?;
-            for a in &desired.activities {
-                if let Some(arn) = all.get(&a.name) {
-                    remote.activities.insert(a.key.clone(), arn.clone());
-                }
+        let mut candidates: BTreeMap<String, (String, bool)> = rule_names
+            .into_iter()
+            .map(|n| (n.clone(), (config_name(&n, &prefix), false)))
+            .collect();
+        for (entry, r) in record.iter().flat_map(|r| &r.rules) {
+            candidates.insert(r.name.clone(), (entry.clone(), true));
+        }
+        for (name, (entry, recorded)) in candidates {
+            if desired.schedules.iter().any(|s| s.rule == name) {
+                continue;
+            }
+            if let Some(rule) = aws.get_rule(&name).await?
+                && (recorded || owned_by(&rule.tags, desired))
+            {
+                remote.stale_rules.insert(entry, name);
             }
         }
-        if !desired.state_machines.is_empty() {
-            let all = aws.list_state_machines().await?;
-            for m in &desired.state_machines {
-                if let Some(arn) = all.get(&m.name) {
+
+        for (name, arn) in all_activities {
+            if let Some(a) = desired.activities.iter().find(|a| a.name == name) {
+                let tags = aws.list_sfn_tags(&arn).await?;
+                remote
+                    .activities
+                    .insert(a.key.clone(), Activity { name, arn, tags });
+            } else if name.starts_with(&prefix) {
+                let recorded = record.is_some_and(|r| r.activities.values().any(|x| x.arn == arn));
+                if recorded || owned_by(&aws.list_sfn_tags(&arn).await?, desired) {
                     remote
-                        .state_machines
-                        .insert(m.key.clone(), aws.describe_state_machine(arn).await?);
+                        .stale_activities
+                        .insert(config_name(&name, &prefix), arn);
                 }
             }
         }
-        if !desired.usage_plans.is_empty() {
-            let all = aws.list_usage_plans().await?;
-            for p in &desired.usage_plans {
-                let mut found: Vec<&UsagePlan> = all
-                    .iter()
-                    .filter(|u| u.name == p.name && owned_by(&u.tags, desired))
-                    .collect();
-                found.sort_by(|a, b| a.id.cmp(&b.id));
-                if found.len() > 1 {
-                    remote.warnings.push(format!(
-                        "{} usage plans are named {}; using {}",
-                        found.len(),
-                        p.name,
-                        found[0].id
-                    ));
-                }
-                if let Some(plan) = found.first() {
-                    let key_ids = aws.get_usage_plan_key_ids(&plan.id).await?;
-                    remote.usage_plans.insert(
-                        p.key.clone(),
-                        RemotePlan {
-                            plan: (*plan).clone(),
-                            key_ids,
-                        },
-                    );
+        for (name, arn) in all_machines {
+            if let Some(m) = desired.state_machines.iter().find(|m| m.name == name) {
+                let mut machine = aws.describe_state_machine(&arn).await?;
+                machine.tags = aws.list_sfn_tags(&arn).await?;
+                remote.state_machines.insert(m.key.clone(), machine);
+            } else if name.starts_with(&prefix) {
+                let recorded =
+                    record.is_some_and(|r| r.state_machines.values().any(|x| x.arn == arn));
+                if recorded || owned_by(&aws.list_sfn_tags(&arn).await?, desired) {
+                    remote
+                        .stale_state_machines
+                        .insert(config_name(&name, &prefix), arn);
                 }
             }
         }
-        if !desired.api_keys.is_empty() {
-            let all = aws.list_api_keys().await?;
-            for k in &desired.api_keys {
-                let mut found: Vec<&ApiKey> = all
-                    .iter()
-                    .filter(|a| a.name == k.name && owned_by(&a.tags, desired))
-                    .collect();
-                found.sort_by(|a, b| a.id.cmp(&b.id));
-                if let Some(key) = found.first() {
-                    remote.api_keys.insert(k.key.clone(), (*key).clone());
-                }
+
+        // Usage plans and keys: by name plus the stage's tags, or by the record's id (a plan
+        // whose tags were removed is still this stage's; its tags are put back).
+        let recorded_plan =
+            |id: &str| record.is_some_and(|r| r.usage_plans.values().any(|p| p.id == id));
+        for p in &desired.usage_plans {
+            let mut found: Vec<&UsagePlan> = all_plans
+                .iter()
+                .filter(|u| {
+                    u.name == p.name && (owned_by(&u.tags, desired) || recorded_plan(&u.id))
+                })
+                .collect();
+            found.sort_by(|a, b| a.id.cmp(&b.id));
+            if found.len() > 1 {
+                remote.warnings.push(format!(
+                    "{} usage plans are named {}; using {}",
+                    found.len(),
+                    p.name,
+                    found[0].id
+                ));
+            }
+            if let Some(plan) = found.first() {
+                let key_ids = aws.get_usage_plan_key_ids(&plan.id).await?;
+                remote.usage_plans.insert(
+                    p.key.clone(),
+                    RemotePlan {
+                        plan: (*plan).clone(),
+                        key_ids,
+                    },
+                );
             }
         }
-        if let Some(record) = record {
-            for (entry, f) in &record.functions {
-                if desired.function(entry).is_none() && aws.get_function(&f.name).await?.is_some() {
-                    remote.stale_functions.insert(entry.clone(), f.name.clone());
-                }
+        for u in &all_plans {
+            let declared = desired.usage_plans.iter().any(|p| p.name == u.name);
+            if !declared
+                && ((u.name.starts_with(&prefix) && owned_by(&u.tags, desired))
+                    || recorded_plan(&u.id))
+            {
+                remote
+                    .stale_usage_plans
+                    .insert(config_name(&u.name, &prefix), u.clone());
             }
-            for (entry, r) in &record.rules {
-                if !desired.schedules.iter().any(|s| &s.entry == entry)
-                    && aws.get_rule(&r.name).await?.is_some()
-                {
-                    remote.stale_rules.insert(entry.clone(), r.name.clone());
-                }
+        }
+        let recorded_key =
+            |id: &str| record.is_some_and(|r| r.api_keys.values().any(|k| k.id == id));
+        for k in &desired.api_keys {
+            let mut found: Vec<&ApiKey> = all_keys
+                .iter()
+                .filter(|a| a.name == k.name && (owned_by(&a.tags, desired) || recorded_key(&a.id)))
+                .collect();
+            found.sort_by(|a, b| a.id.cmp(&b.id));
+            if let Some(key) = found.first() {
+                remote.api_keys.insert(k.key.clone(), (*key).clone());
+            }
+        }
+        for a in &all_keys {
+            let declared = desired.api_keys.iter().any(|k| k.name == a.name);
+            if !declared
+                && ((a.name.starts_with(&prefix) && owned_by(&a.tags, desired))
+                    || recorded_key(&a.id))
+            {
+                remote
+                    .stale_api_keys
+                    .insert(config_name(&a.name, &prefix), a.clone());
             }
         }
         Ok(remote)

@@ -10,6 +10,7 @@
     reason = "each test binary uses a different part of the harness"
 )]
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -18,6 +19,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use portico_e2e::moto::{self, Moto};
 use serde_json::Value;
 
 /// The `portico` binary under test.
@@ -757,4 +759,488 @@ pub fn portico(args: &[&str], stdin: &[u8]) -> std::process::Output {
     };
     let _ = writer.join();
     output
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deployments against moto (`deploy.rs`, `commands.rs`, `package.rs`): an app directory, the
+// `portico deploy` child process, and the AWS SDK pointed at moto to check what exists.
+
+pub const STAGE: &str = "dev";
+
+/// A temporary app directory: a copy of a fixture directory with the app renamed.
+pub struct App {
+    pub dir: PathBuf,
+    pub name: String,
+}
+
+impl App {
+    pub fn new(fixture: &str, name: &str) -> Self {
+        let dir = std::env::temp_dir()
+            .join(format!("portico-deploy-tests-{}", std::process::id()))
+            .join(name);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let from = workspace().join(fixture);
+        for entry in std::fs::read_dir(&from).unwrap() {
+            let entry = entry.unwrap();
+            // The config and its definition files; not the crate (the binary is prebuilt).
+            if !entry.path().is_file() || entry.file_name() == "Cargo.toml" {
+                continue;
+            }
+            let text = std::fs::read_to_string(entry.path()).unwrap();
+            let text = if entry.file_name() == "portico.toml" {
+                rename_app(&text, name)
+            } else {
+                text
+            };
+            std::fs::write(dir.join(entry.file_name()), text).unwrap();
+        }
+        Self {
+            dir,
+            name: name.to_owned(),
+        }
+    }
+
+    pub fn record(&self) -> PathBuf {
+        self.dir
+            .join(".portico")
+            .join("deployed")
+            .join(format!("{STAGE}.json"))
+    }
+
+    pub fn prefix(&self) -> String {
+        format!("{}-{STAGE}", self.name)
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+        // The process's directory goes with its last app (removing a non-empty one fails).
+        if let Some(parent) = self.dir.parent() {
+            let _ = std::fs::remove_dir(parent);
+        }
+    }
+}
+
+pub fn rename_app(config: &str, name: &str) -> String {
+    let mut out = String::new();
+    for line in config.lines() {
+        if line.starts_with("name = ") && out.trim_end().ends_with("[app]") {
+            out.push_str(&format!("name = \"{name}\"\n"));
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// What one `portico deploy` did.
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub wall_ms: u128,
+}
+
+impl Run {
+    pub fn json(&self) -> Value {
+        assert_eq!(
+            self.code,
+            Some(0),
+            "deploy failed:\n{}\n{}",
+            self.stdout,
+            self.stderr
+        );
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", self.stdout, self.stderr))
+    }
+}
+
+pub fn deploy(moto: &Moto, app: &App, binary: &Path, extra: &[&str], env: &[(&str, &str)]) -> Run {
+    let started = Instant::now();
+    let mut cmd = Command::new(PORTICO);
+    cmd.args(["deploy", "--stage", STAGE, "--output", "json", "--app"])
+        .arg(&app.dir)
+        .arg("--binary")
+        .arg(binary)
+        .args(extra)
+        .env_remove("PORTICO_FAIL_AFTER_STEP")
+        .env_remove("PORTICO_FAIL_MUTATING_CALL");
+    for (k, v) in moto::env(&moto.endpoint()) {
+        cmd.env(k, v);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run portico deploy");
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        wall_ms: started.elapsed().as_millis(),
+    }
+}
+
+pub fn mutating(result: &Value) -> Vec<String> {
+    result["calls"]["mutating"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect()
+}
+
+pub fn start_moto() -> Moto {
+    Moto::start().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The AWS SDK pointed at moto, for checking what a deploy made.
+pub struct Sdk {
+    pub rt: tokio::runtime::Runtime,
+    pub iam: aws_sdk_iam::Client,
+    pub lambda: aws_sdk_lambda::Client,
+    pub apigw: aws_sdk_apigateway::Client,
+    pub events: aws_sdk_eventbridge::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub sfn: aws_sdk_sfn::Client,
+    /// The SDK configuration, for the clients one test alone needs.
+    pub config: aws_config::SdkConfig,
+}
+
+impl Sdk {
+    pub fn new(moto: &Moto) -> Self {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let config = rt.block_on(
+            aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .endpoint_url(moto.endpoint())
+                .region(aws_config::Region::new("us-east-1"))
+                .credentials_provider(aws_sdk_iam::config::Credentials::new(
+                    "testing", "testing", None, None, "tests",
+                ))
+                .load(),
+        );
+        Self {
+            iam: aws_sdk_iam::Client::new(&config),
+            lambda: aws_sdk_lambda::Client::new(&config),
+            apigw: aws_sdk_apigateway::Client::new(&config),
+            events: aws_sdk_eventbridge::Client::new(&config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(&config),
+            sfn: aws_sdk_sfn::Client::new(&config),
+            config,
+            rt,
+        }
+    }
+
+    pub fn role_policies(&self, role: &str) -> BTreeMap<String, Value> {
+        self.rt.block_on(async {
+            let names = self
+                .iam
+                .list_role_policies()
+                .role_name(role)
+                .send()
+                .await
+                .unwrap();
+            let mut out = BTreeMap::new();
+            for name in names.policy_names {
+                let doc = self
+                    .iam
+                    .get_role_policy()
+                    .role_name(role)
+                    .policy_name(&name)
+                    .send()
+                    .await
+                    .unwrap()
+                    .policy_document;
+                out.insert(name, parse_policy(&doc));
+            }
+            out
+        })
+    }
+
+    pub fn function(&self, name: &str) -> FunctionConfig {
+        self.rt
+            .block_on(
+                self.lambda
+                    .get_function_configuration()
+                    .function_name(name)
+                    .send(),
+            )
+            .unwrap_or_else(|e| panic!("function {name}: {e:?}"))
+    }
+
+    pub fn function_policy(&self, name: &str) -> Value {
+        let out = self
+            .rt
+            .block_on(self.lambda.get_policy().function_name(name).send())
+            .unwrap_or_else(|e| panic!("policy of {name}: {e:?}"));
+        serde_json::from_str(out.policy().unwrap()).unwrap()
+    }
+
+    pub fn rest_apis(&self, name: &str) -> Vec<aws_sdk_apigateway::types::RestApi> {
+        let out = self
+            .rt
+            .block_on(self.apigw.get_rest_apis().limit(500).send())
+            .unwrap();
+        out.items
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|a| a.name.as_deref() == Some(name))
+            .collect()
+    }
+
+    pub fn api_shape(&self, api: &str) -> ApiShape {
+        self.rt.block_on(async {
+            let resources = self
+                .apigw
+                .get_resources()
+                .rest_api_id(api)
+                .limit(500)
+                .send()
+                .await
+                .unwrap();
+            let mut out = BTreeMap::new();
+            for r in resources.items.unwrap_or_default() {
+                let mut methods = BTreeMap::new();
+                for m in r.resource_methods.clone().unwrap_or_default().keys() {
+                    let method = self
+                        .apigw
+                        .get_method()
+                        .rest_api_id(api)
+                        .resource_id(r.id.as_deref().unwrap())
+                        .http_method(m)
+                        .send()
+                        .await
+                        .unwrap();
+                    let integration = self
+                        .apigw
+                        .get_integration()
+                        .rest_api_id(api)
+                        .resource_id(r.id.as_deref().unwrap())
+                        .http_method(m)
+                        .send()
+                        .await
+                        .unwrap();
+                    methods.insert(
+                        m.clone(),
+                        (
+                            method.api_key_required.unwrap_or(false),
+                            method.authorization_type.unwrap_or_default(),
+                            integration
+                                .r#type
+                                .map(|t| t.as_str().to_owned())
+                                .unwrap_or_default(),
+                            integration.uri.unwrap_or_default(),
+                        ),
+                    );
+                }
+                out.insert(r.path.unwrap_or_default(), methods);
+            }
+            out
+        })
+    }
+
+    pub fn usage_plans(&self, name: &str) -> Vec<aws_sdk_apigateway::types::UsagePlan> {
+        let out = self
+            .rt
+            .block_on(self.apigw.get_usage_plans().limit(500).send())
+            .unwrap();
+        out.items
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|p| p.name.as_deref() == Some(name))
+            .collect()
+    }
+
+    pub fn api_keys(&self, name: &str) -> Vec<aws_sdk_apigateway::types::ApiKey> {
+        let out = self
+            .rt
+            .block_on(self.apigw.get_api_keys().limit(500).send())
+            .unwrap();
+        out.items
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|k| k.name.as_deref() == Some(name))
+            .collect()
+    }
+
+    pub fn log_groups(&self, prefix: &str) -> BTreeMap<String, Option<i32>> {
+        let out = self
+            .rt
+            .block_on(
+                self.logs
+                    .describe_log_groups()
+                    .log_group_name_prefix(prefix)
+                    .send(),
+            )
+            .unwrap();
+        out.log_groups
+            .unwrap_or_default()
+            .into_iter()
+            .map(|g| (g.log_group_name.unwrap_or_default(), g.retention_in_days))
+            .collect()
+    }
+
+    /// How many of each kind of resource carry the app's names: the duplicate check, and
+    /// (all zeros) the check that nothing is left, for `portico delete`'s tests.
+    pub fn census(&self, app: &App) -> BTreeMap<&'static str, usize> {
+        let prefix = app.prefix();
+        let mut out = BTreeMap::new();
+        out.insert("rest_apis", self.rest_apis(&prefix).len());
+        let plans = self
+            .rt
+            .block_on(self.apigw.get_usage_plans().limit(500).send())
+            .unwrap();
+        out.insert(
+            "usage_plans",
+            plans
+                .items
+                .unwrap_or_default()
+                .iter()
+                .filter(|p| p.name.as_deref().unwrap_or("").starts_with(&prefix))
+                .count(),
+        );
+        let keys = self
+            .rt
+            .block_on(self.apigw.get_api_keys().limit(500).send())
+            .unwrap();
+        out.insert(
+            "api_keys",
+            keys.items
+                .unwrap_or_default()
+                .iter()
+                .filter(|k| k.name.as_deref().unwrap_or("").starts_with(&prefix))
+                .count(),
+        );
+        let functions = self
+            .rt
+            .block_on(self.lambda.list_functions().send())
+            .unwrap();
+        out.insert(
+            "functions",
+            functions
+                .functions
+                .unwrap_or_default()
+                .iter()
+                .filter(|f| {
+                    f.function_name
+                        .as_deref()
+                        .unwrap_or("")
+                        .starts_with(&prefix)
+                })
+                .count(),
+        );
+        let rules = self
+            .rt
+            .block_on(self.events.list_rules().name_prefix(&prefix).send())
+            .unwrap();
+        out.insert("rules", rules.rules.unwrap_or_default().len());
+        out.insert(
+            "log_groups",
+            self.log_groups(&format!("/aws/lambda/{prefix}")).len(),
+        );
+        let roles = self.rt.block_on(self.iam.list_roles().send()).unwrap();
+        out.insert(
+            "roles",
+            roles
+                .roles
+                .iter()
+                .filter(|r| r.role_name.starts_with(&prefix))
+                .count(),
+        );
+        let activities = self.rt.block_on(self.sfn.list_activities().send()).unwrap();
+        out.insert(
+            "activities",
+            activities
+                .activities
+                .iter()
+                .filter(|a| a.name.starts_with(&prefix))
+                .count(),
+        );
+        let machines = self
+            .rt
+            .block_on(self.sfn.list_state_machines().send())
+            .unwrap();
+        out.insert(
+            "state_machines",
+            machines
+                .state_machines
+                .iter()
+                .filter(|m| m.name.starts_with(&prefix))
+                .count(),
+        );
+        if let Some(api) = self.rest_apis(&prefix).first() {
+            out.insert(
+                "api_resources",
+                self.api_shape(api.id.as_deref().unwrap()).len(),
+            );
+        }
+        out
+    }
+}
+
+pub fn parse_policy(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|_| {
+        let decoded = percent_encoding::percent_decode_str(text).decode_utf8_lossy();
+        serde_json::from_str(&decoded).unwrap()
+    })
+}
+
+/// Every action of every statement: none is `*` or a whole service (`states:*`).
+pub fn assert_no_wildcard_actions(policies: &BTreeMap<String, Value>) {
+    for (name, doc) in policies {
+        for statement in doc["Statement"].as_array().unwrap() {
+            let actions = match &statement["Action"] {
+                Value::Array(a) => a.iter().map(|v| v.as_str().unwrap().to_owned()).collect(),
+                Value::String(s) => vec![s.clone()],
+                other => panic!("{name}: Action {other}"),
+            };
+            for action in actions {
+                assert!(
+                    !action.contains('*'),
+                    "policy {name} has a wildcard action {action}"
+                );
+            }
+            let resources = match &statement["Resource"] {
+                Value::Array(a) => a.iter().map(|v| v.as_str().unwrap().to_owned()).collect(),
+                Value::String(s) => vec![s.clone()],
+                other => panic!("{name}: Resource {other}"),
+            };
+            assert!(
+                !resources.iter().any(|r| r == "*"),
+                "policy {name} is on every resource"
+            );
+        }
+    }
+}
+
+/// Path → method → (apiKeyRequired, authorization, integration type, integration URI).
+pub type ApiShape = BTreeMap<String, BTreeMap<String, (bool, String, String, String)>>;
+
+pub type FunctionConfig =
+    aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput;
+
+pub fn env_of(f: &FunctionConfig) -> BTreeMap<String, String> {
+    f.environment()
+        .and_then(|e| e.variables())
+        .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default()
+}
+
+/// A copy of `binary` with bytes appended: the same app, different code.
+pub fn changed_copy(binary: &Path, dir: &Path) -> PathBuf {
+    let mut bytes = std::fs::read(binary).unwrap();
+    bytes.extend_from_slice(b"portico-test: new code\n");
+    let path = dir.join("bootstrap-v2");
+    std::fs::write(&path, bytes).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    path
 }
