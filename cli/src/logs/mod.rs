@@ -70,6 +70,8 @@ pub struct Args {
 const DEFAULT_SINCE: &str = "10m";
 /// The default window with --request-id.
 const DEFAULT_SINCE_REQUEST: &str = "1d";
+/// Following waits at least this long between polls per log group.
+const POLL_PER_GROUP: std::time::Duration = std::time::Duration::from_millis(400);
 
 /// The checked options of one run.
 struct Plan {
@@ -264,7 +266,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
                 })
                 .collect();
             source.groups = select(all, &args.functions, &names)?;
-            drive(&source, &clock, &query, args.follow, &mut printer).await
+            let limits = args.follow.then_some(FollowLimits::DEFAULT);
+            drive(&source, &clock, &query, limits, &mut printer).await
         } else {
             let target = StageTarget::find(&args.app, &args.stage)?;
             // The stage's region, else the one it was deployed to.
@@ -277,13 +280,28 @@ pub fn run(args: Args) -> Result<(), CliError> {
                 &args.functions,
                 &target.names,
             )?;
+            // Each poll makes a call per group; FilterLogEvents' default quota is 5 per second
+            // per account and region, shared with everything else reading logs.
+            let limits = FollowLimits {
+                poll_every: FollowLimits::DEFAULT
+                    .poll_every
+                    .max(POLL_PER_GROUP * u32::try_from(groups.len()).unwrap_or(u32::MAX)),
+                ..FollowLimits::DEFAULT
+            };
             let source = AwsSource {
                 aws: &aws,
                 groups,
                 clock: &clock,
                 page_limit: None,
             };
-            drive(&source, &clock, &query, args.follow, &mut printer).await
+            drive(
+                &source,
+                &clock,
+                &query,
+                args.follow.then_some(limits),
+                &mut printer,
+            )
+            .await
         }
     });
     printer.flush();
@@ -296,19 +314,19 @@ pub fn run(args: Args) -> Result<(), CliError> {
     }
 }
 
-/// A window, or following until Ctrl-C.
+/// A window, or (with limits) following until Ctrl-C.
 async fn drive<S: Source, C: Clock, W: Write>(
     source: &S,
     clock: &C,
     query: &Query<'_>,
-    follow_on: bool,
+    follow_limits: Option<FollowLimits>,
     printer: &mut Printer<W>,
 ) -> Result<(), CliError> {
-    if !follow_on {
+    let Some(limits) = follow_limits else {
         return print_window(source, query, printer).await;
-    }
+    };
     tokio::select! {
-        result = follow(source, clock, query, printer, FollowLimits::DEFAULT) => result.map(|_| ()),
+        result = follow(source, clock, query, printer, limits) => result.map(|_| ()),
         _ = tokio::signal::ctrl_c() => Ok(()),
     }
 }
