@@ -10,6 +10,7 @@ pub mod lambda;
 pub mod logs;
 pub mod scheduler;
 pub mod services;
+pub mod ses;
 pub mod sfn;
 pub mod store;
 pub mod usage;
@@ -235,7 +236,17 @@ async fn serve(args: Args) -> Result<(), CliError> {
         shutdown.subscribe(),
     ));
     let services = services::Services::new(Arc::clone(&host), function_prefix.clone())
-        .with_step_functions(Arc::clone(&step_functions.0));
+        .with_step_functions(Arc::clone(&step_functions.0))
+        .with_ses(Arc::new(ses::Ses::new(
+            local_dir.join("outbox"),
+            plan.project
+                .config
+                .email_identities
+                .iter()
+                .map(|i| i.identity().to_owned()),
+            Some(logs.clone()),
+            endpoint.services_url.clone(),
+        )));
     let services_task = tokio::spawn(services::serve_with(
         services_listener,
         Arc::new(services),
@@ -401,6 +412,10 @@ fn print_banner(
         out.push_str(&format!("  state machine {name} {arn}\n"));
     }
     out.push_str(&format!("AWS services (Lambda Invoke): {services_url}\n"));
+    out.push_str(&format!(
+        "Outbox (SES): {}\n",
+        ses::Ses::outbox_url(services_url)
+    ));
     out.push_str(&format!("API: {api_url}\n"));
     print!("{out}");
 }

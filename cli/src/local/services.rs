@@ -4,7 +4,8 @@
 //!
 //! One port serves every service; a request is routed by its shape, as AWS routes by host name:
 //! - REST-JSON services by path: Lambda `POST /2015-03-31/functions/{FunctionName}/invocations`
-//!   (implemented), SES v2 `/v2/email/...` (to come);
+//!   (implemented), SES v2 `POST /v2/email/outbound-emails` and the outbox pages `/outbox…`
+//!   ([`super::ses`]);
 //! - AWS JSON 1.0 services by `X-Amz-Target`: Step Functions `AWSStepFunctions.<Operation>`
 //!   ([`super::sfn`]).
 //!
@@ -72,6 +73,7 @@ impl Invoker for LambdaHost {
 pub(crate) struct Services<I> {
     invoker: Arc<I>,
     function_prefix: String,
+    ses: Option<Arc<super::ses::Ses>>,
     step_functions: Option<Arc<StepFunctions<I>>>,
 }
 
@@ -86,6 +88,7 @@ impl<I: Invoker> Services<I> {
         Self {
             invoker,
             function_prefix,
+            ses: None,
             step_functions: None,
         }
     }
@@ -93,6 +96,12 @@ impl<I: Invoker> Services<I> {
     /// Serves Step Functions (`X-Amz-Target: AWSStepFunctions.*`) with `engine`.
     pub(crate) fn with_step_functions(mut self, engine: Arc<StepFunctions<I>>) -> Self {
         self.step_functions = Some(engine);
+        self
+    }
+
+    /// Serves SES v2 and the outbox pages with `ses`.
+    pub(crate) fn with_ses(mut self, ses: Arc<super::ses::Ses>) -> Self {
+        self.ses = Some(ses);
         self
     }
 
@@ -116,6 +125,10 @@ impl<I: Invoker> Services<I> {
                     Err(_) => super::sfn::api::too_large(),
                 },
                 None => unsupported(&format!("the operation `AWSStepFunctions.{operation}`")),
+            },
+            Operation::Ses => match &self.ses {
+                Some(ses) => ses.handle(req).await,
+                None => unsupported(&format!("{} {}", req.method(), req.uri().path())),
             },
             Operation::Unsupported(what) => unsupported(&what),
         };
@@ -255,6 +268,8 @@ enum Operation {
     LambdaInvoke { function: String },
     /// Step Functions (AWS JSON 1.0): `X-Amz-Target: AWSStepFunctions.<operation>`.
     StepFunctions { operation: String },
+    /// SES v2 (REST-JSON, `/v2/email/…`) and the outbox pages (`/outbox…`).
+    Ses,
     /// Anything this endpoint does not implement (yet), described for the error message.
     Unsupported(String),
 }
@@ -286,7 +301,9 @@ impl Operation {
                 .into_owned();
             return Self::LambdaInvoke { function };
         }
-        // SES v2 (`/v2/email/outbound-emails`) will be routed here.
+        if super::ses::is_ses_path(path) {
+            return Self::Ses;
+        }
         Self::Unsupported(format!("{method} {path}"))
     }
 }

@@ -42,6 +42,11 @@ struct Setup {
 
 /// moto with the callback state machine, and the app pointed at both.
 async fn setup() -> Setup {
+    setup_with(include_str!("../statemachines/callback.asl.json").to_owned()).await
+}
+
+/// moto with `definition` as the callback state machine.
+async fn setup_with(definition: String) -> Setup {
     let moto = Moto::start().expect("moto server");
     // moto's Lambda answers the state machine's invoke itself instead of running the
     // function in Docker: the notification is not under test here, the decision is.
@@ -53,8 +58,7 @@ async fn setup() -> Setup {
     .expect("moto config");
     let config = sdk_config(&moto.endpoint());
     let sfn = aws_sdk_sfn::Client::new(&config);
-    let definition = include_str!("../statemachines/callback.asl.json")
-        .replace("${function:notify}", NOTIFY_ARN);
+    let definition = definition.replace("${function:notify}", NOTIFY_ARN);
     assert!(!definition.contains("${"), "unresolved substitution");
     let machine = sfn
         .create_state_machine()
@@ -105,6 +109,22 @@ fn execution_arn(id: &str) -> String {
     format!(
         "arn:aws:states:us-east-1:123456789012:execution:approval-test-PromotionApprovalCallback:{id}"
     )
+}
+
+/// Every `Payload` moto's engine invoked `notify` with, from the TaskScheduled events.
+async fn notify_payloads(sfn: &aws_sdk_sfn::Client, id: &str) -> Vec<Value> {
+    let history = sfn
+        .get_execution_history()
+        .execution_arn(execution_arn(id))
+        .send()
+        .await
+        .expect("GetExecutionHistory");
+    history
+        .events()
+        .iter()
+        .filter_map(|e| e.task_scheduled_event_details())
+        .map(|d| serde_json::from_str::<Value>(d.parameters()).unwrap()["Payload"].clone())
+        .collect()
 }
 
 /// The `Payload` moto's engine invoked `notify` with, from the TaskScheduled event.
@@ -364,4 +384,44 @@ async fn notify_sends_through_ses_v2_from_a_verified_identity_only() {
         .expect("CreateEmailIdentity");
     let result = client.invoke_function("notify", &event).await.unwrap();
     assert_eq!(result, json!({"notified": "boss@example.com"}));
+}
+
+#[tokio::test]
+async fn a_request_nobody_decides_is_sent_again_then_times_out() {
+    // The real definition with a one-second Task timeout instead of an hour.
+    let definition = include_str!("../statemachines/callback.asl.json")
+        .replace(r#""TimeoutSeconds": 3600"#, r#""TimeoutSeconds": 1"#);
+    assert!(definition.contains(r#""TimeoutSeconds": 1,"#));
+    let setup = setup_with(definition).await;
+    let id = start(&setup, "Jim").await;
+    assert_eq!(
+        final_status(&setup.sfn, &id).await,
+        ("FAILED".to_owned(), Some("NoDecision".to_owned()))
+    );
+    // The Retry on States.Timeout asked again once, with the same request. (Step Functions
+    // gives the second attempt a new token; moto 5.2.5 reuses the first.)
+    let payloads = notify_payloads(&setup.sfn, &id).await;
+    assert_eq!(payloads.len(), 2, "{payloads:?}");
+    assert_eq!(payloads[0]["request"], payloads[1]["request"]);
+    assert_eq!(payloads[0]["request"]["requestId"], id);
+    let status = setup.client.get(&format!("/requests/{id}")).send().await;
+    assert_eq!(status.json()["status"], "timedOut");
+
+    // A link from the first mail finds the task gone.
+    let claims = LinkClaims {
+        task_token: TaskToken::new(payloads[0]["taskToken"].as_str().unwrap()),
+        request_id: Some(id.clone()),
+        employee: "Jim".to_owned(),
+        approver: "boss@example.com".to_owned(),
+        expires_at: now() + 600,
+    };
+    let sealed = setup.key.seal(&claims, Decision::Approve);
+    let res = setup
+        .client
+        .post("/respond/succeed")
+        .form(&[("link", &sealed)])
+        .send()
+        .await;
+    assert_eq!(res.status(), 200);
+    assert!(res.text().contains("Already decided"), "{}", res.text());
 }
