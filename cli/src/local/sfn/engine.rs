@@ -908,8 +908,13 @@ impl<I: Invoker> StepFunctions<I> {
         Arc::clone(lock(&self.wakers).entry(arn.to_owned()).or_default())
     }
 
+    /// Wakes the driver of `arn`, if it has one (a driver registers its waker before it
+    /// first looks at the execution, so nothing it must see is missed).
     fn wake(&self, arn: &str) {
-        self.waker(arn).notify_one();
+        let waker = lock(&self.wakers).get(arn).cloned();
+        if let Some(waker) = waker {
+            waker.notify_one();
+        }
     }
 
     fn spawn_driver(self: &Arc<Self>, arn: String) {
@@ -917,6 +922,7 @@ impl<I: Invoker> StepFunctions<I> {
             self.wake(&arn);
             return;
         }
+        self.waker(&arn);
         let this = Arc::clone(self);
         tokio::spawn(async move {
             this.drive(&arn).await;
@@ -1490,8 +1496,15 @@ impl Run {
                 self.arn,
                 status,
                 output_text,
-                failure.as_ref().map(|f| f.error.as_str()),
-                failure.as_ref().map(|f| f.cause.as_str()),
+                // A `Fail` state without `Error` or `Cause` leaves them out, as AWS does.
+                failure
+                    .as_ref()
+                    .map(|f| f.error.as_str())
+                    .filter(|e| !e.is_empty()),
+                failure
+                    .as_ref()
+                    .map(|f| f.cause.as_str())
+                    .filter(|c| !c.is_empty()),
                 now
             ],
         )?;
@@ -2329,6 +2342,57 @@ mod tests {
         assert_eq!(
             f.engine.get_activity_task(ACTIVITY, None).await.unwrap(),
             None
+        );
+    }
+
+    #[tokio::test]
+    async fn tokens_stay_out_of_the_terminal_and_the_log_table() {
+        let f = Fixture::new();
+        let (logs, printed) =
+            LogSink::to_buffer(Arc::clone(&f.store), crate::local::logs::Style::Plain);
+        let mut engine = StepFunctions::new(
+            Arc::clone(&f.store),
+            Arc::clone(&f.host),
+            "shop-dev-".to_owned(),
+            Arc::clone(&f.clock) as Arc<dyn Clock>,
+            Some(logs.clone()),
+        )
+        .unwrap();
+        engine.poll_timeout = Duration::from_millis(300);
+        let engine = Arc::new(engine);
+        let (machine, _) = engine
+            .create_state_machine("m", &activity_machine(json!({})).to_string(), ROLE, false)
+            .unwrap();
+        let (arn, _) = engine.start_execution(&machine, "secretive", "{}").unwrap();
+        let task = engine
+            .get_activity_task(ACTIVITY, None)
+            .await
+            .unwrap()
+            .unwrap();
+        engine.send_task_success(&task.token, "{}").unwrap();
+        for _ in 0..400 {
+            if engine.execution(&arn).unwrap().status == "SUCCEEDED" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        logs.flush().await;
+        let printed = String::from_utf8(printed.lock().unwrap().clone()).unwrap();
+        assert!(
+            printed.contains("states: execution secretive succeeded"),
+            "{printed}"
+        );
+        assert!(!printed.contains(&task.token));
+        let stored: Vec<String> = f
+            .store
+            .with_connection(|c| {
+                let mut stmt = c.prepare("SELECT message FROM logs")?;
+                stmt.query_map([], |r| r.get(0))?.collect()
+            })
+            .unwrap();
+        assert!(
+            stored.iter().all(|m| !m.contains(&task.token)),
+            "{stored:?}"
         );
     }
 
