@@ -344,11 +344,7 @@ pub fn push_clean(out: &mut String, text: &str, sanitize: bool) {
             c if c.is_control() => {
                 let _ = write!(out, "\\x{:02x}", u32::from(c));
             }
-            '\u{061c}'
-            | '\u{200e}'
-            | '\u{200f}'
-            | '\u{202a}'..='\u{202e}'
-            | '\u{2066}'..='\u{2069}' => {
+            c if is_bidi_control(c) => {
                 let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
             }
             c => out.push(c),
@@ -366,7 +362,7 @@ impl Renderer {
         }
         match self.format {
             Format::Text => self.write_text(out, event, &parsed),
-            Format::Json => write_json(out, event, &parsed),
+            Format::Json => write_json(out, event, &parsed, self.sanitize),
         }
         out.push('\n');
         true
@@ -420,7 +416,7 @@ impl Renderer {
     }
 }
 
-fn write_json(out: &mut String, event: &Event, parsed: &Parsed<'_>) {
+fn write_json(out: &mut String, event: &Event, parsed: &Parsed<'_>, sanitize: bool) {
     let record = json!({
         "timestamp": iso_utc(event.timestamp_ms),
         "timestamp_ms": event.timestamp_ms,
@@ -434,7 +430,28 @@ fn write_json(out: &mut String, event: &Event, parsed: &Parsed<'_>) {
         "message": event.message.trim_end_matches(['\n', '\r']),
         "data": parsed.json,
     });
-    out.push_str(&record.to_string());
+    let text = record.to_string();
+    if !sanitize {
+        out.push_str(&text);
+        return;
+    }
+    // serde_json escapes only U+0000–U+001F; on a terminal DEL, the C1 controls (U+009B is
+    // a CSI) and the directional overrides are escaped too, which keeps the JSON the same.
+    for c in text.chars() {
+        if c.is_control() || is_bidi_control(c) {
+            let _ = write!(out, "\\u{:04x}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+}
+
+/// Unicode's directional marks, embeddings, overrides and isolates.
+fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+    )
 }
 
 #[cfg(test)]
@@ -562,6 +579,15 @@ mod tests {
             &event("{\"level\":\"info\",\"message\":\"hi\",\"requestId\":\"r-1\"}\n"),
         );
         let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(out.matches('\n').count(), 1);
+        let mut hostile = String::new();
+        r.write(&mut hostile, &event("a\u{9b}2J\u{7f}\u{202e}b\u{1b}"));
+        assert!(
+            !hostile.trim_end().chars().any(|c| c.is_control()),
+            "{hostile:?}"
+        );
+        let back: Value = serde_json::from_str(&hostile).unwrap();
+        assert_eq!(back["message"], "a\u{9b}2J\u{7f}\u{202e}b\u{1b}");
         assert_eq!(
             v,
             json!({
