@@ -346,7 +346,10 @@ mod tests {
             request
         });
         let mut client = RuntimeClient::new(&address).unwrap();
-        client.fail("r-2", "portico.Boom", "it \"broke\"").await.unwrap();
+        client
+            .fail("r-2", "portico.Boom", "it \"broke\"")
+            .await
+            .unwrap();
         let request = server.await.unwrap();
         assert!(
             request.starts_with("POST /2018-06-01/runtime/invocation/r-2/error HTTP/1.1\r\n"),
