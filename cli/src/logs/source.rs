@@ -228,8 +228,7 @@ impl<C: Clock> AwsSource<'_, C> {
                 .position(|g| g.name == event.group)
                 .unwrap_or(0);
             let span = spans.entry((g, event.stream.clone())).or_default();
-            let text = event.message.trim_start();
-            if text.starts_with("START ") || event.message.contains("\"platform.start\"") {
+            if is_start(&event.message) {
                 span.0 = Some(
                     span.0
                         .map_or(event.timestamp_ms, |t| t.min(event.timestamp_ms)),
@@ -268,27 +267,19 @@ impl<C: Clock> AwsSource<'_, C> {
                 for event in page.events {
                     let parsed = parse(&event.message);
                     let ours = parsed.request_id.as_deref() == Some(request_id);
-                    if parsed.platform {
-                        let is_start = event.message.starts_with("START ")
-                            || event.message.contains("\"platform.start\"");
-                        if is_start {
-                            if ours {
-                                inside = true;
-                            } else if inside {
-                                done = true;
-                            }
+                    if parsed.platform && is_start(&event.message) {
+                        if ours {
+                            inside = true;
+                        } else if inside {
+                            done = true;
                         }
                     }
-                    if inside && !done {
-                        lines.push(to_event(group, event.clone(), None));
+                    if !inside || done {
+                        continue;
                     }
-                    if ours
-                        && parsed.platform
-                        && (event.message.starts_with("REPORT ")
-                            || event.message.contains("\"platform.report\""))
-                    {
-                        done = true;
-                    }
+                    let report = ours && parsed.platform && is_report(&event.message);
+                    lines.push(to_event(group, event, Some(request_id.to_owned())));
+                    done = report;
                 }
                 token = page.next_token;
                 if done || token.is_none() {
@@ -325,6 +316,16 @@ impl<C: Clock> AwsSource<'_, C> {
         }
         Ok(())
     }
+}
+
+/// Lambda's `START` line, in the text or the JSON log format.
+fn is_start(message: &str) -> bool {
+    message.starts_with("START RequestId:") || message.contains("\"platform.start\"")
+}
+
+/// Lambda's `REPORT` line, in the text or the JSON log format.
+fn is_report(message: &str) -> bool {
+    message.starts_with("REPORT RequestId:") || message.contains("\"platform.report\"")
 }
 
 fn to_event(group: &Group, event: LogEvent, request_id: Option<String>) -> Event {

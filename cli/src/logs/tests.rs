@@ -305,6 +305,17 @@ async fn a_request_id_brings_every_line_of_its_invocation() {
         text_of(&source, &query("req-1"), plain(true)).await.len(),
         5
     );
+    // In JSON the plain lines carry the id they were correlated to.
+    let json = Renderer {
+        format: Format::Json,
+        ..plain(false)
+    };
+    let ids: Vec<String> = text_of(&source, &query("req-1"), json)
+        .await
+        .iter()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["request_id"].to_string())
+        .collect();
+    assert_eq!(ids, ["\"req-1\"", "\"req-1\""]);
     assert_eq!(
         text_of(&source, &query("req-2"), plain(false)).await,
         [format!("{} api bbbbbbbb WARN slow query", t(2_500))]
