@@ -464,6 +464,62 @@ async fn without_a_record_the_groups_are_found_by_name_and_tags() {
 }
 
 #[tokio::test]
+async fn on_a_terminal_levels_are_coloured_and_control_characters_escaped() {
+    let moto = Moto::start().expect("moto server");
+    let logs = client(&moto).await;
+    for group in [API, CLEANUP] {
+        create_group(&logs, group, &[]).await;
+    }
+    let base = base_time();
+    let hostile = "evil \x1b[2J\rfake line";
+    put(
+        &logs,
+        API,
+        A,
+        &[
+            (base, hostile.to_owned()),
+            (base + 1, r#"{"level":"error","message":"boom"}"#.to_owned()),
+        ],
+    )
+    .await;
+    let dir = app_dir("logs-tty");
+    write_record(&dir.path);
+    let since = iso(base);
+    // `script` gives the command a pseudo-terminal as stdout.
+    let on_terminal = |extra: &str| {
+        let command = format!(
+            "{PORTICO} logs --app '{}' --since {since} {extra}",
+            dir.path.display()
+        );
+        let output = Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .envs(moto::env(&moto.endpoint()))
+            .env_remove("NO_COLOR")
+            .output()
+            .expect("run script");
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let out = on_terminal("");
+    assert!(out.contains("evil \\x1b[2J\\rfake line"), "{out:?}");
+    assert!(!out.contains("\x1b[2J"), "{out:?}");
+    assert!(out.contains("\x1b[1;31mERROR\x1b[0m boom"), "{out:?}");
+    assert!(out.contains("\x1b[2m"), "the time is dimmed: {out:?}");
+    let plain = on_terminal("--no-color");
+    assert!(!plain.contains('\x1b'), "{plain:?}");
+    assert!(plain.contains("evil \\x1b[2J\\rfake line"), "{plain:?}");
+    // Into a pipe: as written, no colour.
+    let piped = lines(&portico_logs(&dir.path, Some(&moto), &["--since", &since]));
+    assert_eq!(
+        piped,
+        [
+            format!("{} api aaaaaaaa evil \x1b[2J\rfake line", stamp(base)),
+            format!("{} api aaaaaaaa ERROR boom", stamp(base + 1)),
+        ]
+    );
+}
+
+#[tokio::test]
 async fn more_than_a_page_of_history_comes_in_order() {
     let moto = Moto::start().expect("moto server");
     let logs = client(&moto).await;
