@@ -1,8 +1,9 @@
 //! End-to-end tests of `portico logs`: the real binary against a moto server holding the
 //! app's log groups (events written with the AWS SDK: several functions and streams, JSON and
 //! plain messages, Lambda's START/END/REPORT lines, more than a page), its exact output for
-//! windows, filters, request ids and JSON; and `--local` against a running `portico local`.
-//! (`--follow` is driven with a fake clock by the unit tests in `cli/src/logs/tests.rs`.)
+//! windows, filters, request ids and JSON, on a pseudo-terminal (`script`) and into a pipe;
+//! `--follow` in real time until SIGINT; and `--local` against a running `portico local`.
+//! (The follow loop is also driven with a fake clock by `cli/src/logs/tests.rs`.)
 
 mod common;
 
