@@ -464,3 +464,247 @@ async fn dispatch<I: Invoker>(
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::local::services::Services;
+    use crate::local::services::tests::StubHost;
+    use crate::local::sfn::time::SystemClock;
+    use crate::local::store::Store;
+    use http::Request;
+    use http_body_util::BodyExt;
+    use std::time::Duration;
+
+    fn services() -> Services<StubHost> {
+        let host = Arc::new(StubHost::default());
+        let mut engine = StepFunctions::new(
+            Arc::new(Store::in_memory()),
+            Arc::clone(&host),
+            "shop-dev-".to_owned(),
+            Arc::new(SystemClock),
+            None,
+        )
+        .unwrap();
+        engine.poll_timeout = Duration::from_millis(200);
+        Services::new(host, "shop-dev-".to_owned()).with_step_functions(Arc::new(engine))
+    }
+
+    /// `operation` with `body` through the services endpoint: status, `x-amzn-ErrorType`,
+    /// JSON body.
+    async fn call(
+        s: &Services<StubHost>,
+        operation: &str,
+        body: &str,
+    ) -> (u16, Option<String>, Value) {
+        let req = Request::builder()
+            .method("POST")
+            .uri("/")
+            .header("X-Amz-Target", format!("AWSStepFunctions.{operation}"))
+            .header("Content-Type", JSON_1_0)
+            .body(Full::new(Bytes::from(body.to_owned())))
+            .unwrap();
+        let reply = s.handle(req).await;
+        assert_eq!(
+            reply
+                .headers()
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok()),
+            Some(JSON_1_0)
+        );
+        let status = reply.status().as_u16();
+        let kind = reply
+            .headers()
+            .get("x-amzn-errortype")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let bytes = reply.into_body().collect().await.unwrap().to_bytes();
+        (status, kind, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn malformed_requests_get_aws_shaped_errors() {
+        let s = services();
+        let cases = [
+            ("CreateActivity", "not json", "SerializationException"),
+            ("CreateActivity", "[1]", "SerializationException"),
+            ("CreateActivity", "{}", "ValidationException"),
+            ("CreateActivity", r#"{"name": 5}"#, "SerializationException"),
+            ("CreateActivity", r#"{"name": "has space"}"#, "InvalidName"),
+            (
+                "DescribeExecution",
+                r#"{"executionArn": "arn:aws:sqs:us-east-1:0:q"}"#,
+                "InvalidArn",
+            ),
+            (
+                "DescribeExecution",
+                r#"{"executionArn": "arn:aws:states:us-east-1:000000000000:execution:m:e"}"#,
+                "ExecutionDoesNotExist",
+            ),
+            (
+                "SendTaskSuccess",
+                r#"{"output": "{}"}"#,
+                "ValidationException",
+            ),
+            (
+                "SendTaskSuccess",
+                r#"{"taskToken": "x", "output": "{}"}"#,
+                "InvalidToken",
+            ),
+            (
+                "SendTaskHeartbeat",
+                &format!(r#"{{"taskToken": "{}"}}"#, "t".repeat(2049)),
+                "ValidationException",
+            ),
+            (
+                "ListExecutions",
+                r#"{"stateMachineArn": "arn:aws:states:us-east-1:000000000000:stateMachine:none"}"#,
+                "StateMachineDoesNotExist",
+            ),
+            (
+                "ListStateMachines",
+                r#"{"maxResults": 5000}"#,
+                "ValidationException",
+            ),
+            (
+                "CreateStateMachine",
+                r#"{"name": "m", "roleArn": "arn:aws:iam::0:role/r", "definition": "{\"StartAt\": \"A\"}"}"#,
+                "InvalidDefinition",
+            ),
+            (
+                "CreateStateMachine",
+                r#"{"name": "m", "roleArn": "arn:aws:iam::0:role/r", "type": "EXPRESS", "definition": "{}"}"#,
+                "ValidationException",
+            ),
+            ("StartSyncExecution", "{}", "UnknownOperationException"),
+        ];
+        for (operation, body, wanted) in cases {
+            let (status, kind, json) = call(&s, operation, body).await;
+            assert_eq!(
+                (status, kind.as_deref()),
+                (400, Some(wanted)),
+                "{operation} {body}: {json}"
+            );
+            assert_eq!(json["__type"], wanted, "{json}");
+            assert!(
+                json["message"].as_str().is_some_and(|m| !m.is_empty()),
+                "{json}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn operations_answer_in_the_api_reference_shapes() {
+        let s = services();
+        let (status, _, created) =
+            call(&s, "CreateActivity", r#"{"name": "shop-dev-Approve"}"#).await;
+        assert_eq!(status, 200);
+        let activity = created["activityArn"].as_str().unwrap().to_owned();
+        assert_eq!(
+            activity,
+            "arn:aws:states:us-east-1:000000000000:activity:shop-dev-Approve"
+        );
+        assert!(created["creationDate"].is_f64(), "{created}");
+        // Nothing scheduled: the long poll ends with no token.
+        let (status, _, empty) = call(
+            &s,
+            "GetActivityTask",
+            &json!({"activityArn": activity}).to_string(),
+        )
+        .await;
+        assert_eq!((status, empty), (200, json!({})));
+
+        let definition = json!({"StartAt": "Ask", "States": {"Ask": {"Type": "Task", "Resource": activity, "End": true}}});
+        let (_, _, machine) = call(
+            &s,
+            "CreateStateMachine",
+            &json!({"name": "shop-dev-M", "roleArn": "arn:aws:iam::000000000000:role/r", "definition": definition.to_string()}).to_string(),
+        )
+        .await;
+        let machine = machine["stateMachineArn"].as_str().unwrap().to_owned();
+        let (_, _, described) = call(
+            &s,
+            "DescribeStateMachine",
+            &json!({"stateMachineArn": machine}).to_string(),
+        )
+        .await;
+        assert_eq!(
+            (
+                described["name"].as_str(),
+                described["status"].as_str(),
+                described["type"].as_str()
+            ),
+            (Some("shop-dev-M"), Some("ACTIVE"), Some("STANDARD"))
+        );
+        let (_, _, started) = call(
+            &s,
+            "StartExecution",
+            &json!({"stateMachineArn": machine, "name": "e1", "input": "{\"a\":1}"}).to_string(),
+        )
+        .await;
+        let execution = started["executionArn"].as_str().unwrap().to_owned();
+        assert_eq!(
+            execution,
+            "arn:aws:states:us-east-1:000000000000:execution:shop-dev-M:e1"
+        );
+        let (_, _, task) = call(
+            &s,
+            "GetActivityTask",
+            &json!({"activityArn": activity, "workerName": "w"}).to_string(),
+        )
+        .await;
+        assert_eq!(task["input"], "{\"a\":1}");
+        let token = task["taskToken"].as_str().unwrap();
+        let (status, _, answer) = call(
+            &s,
+            "SendTaskSuccess",
+            &json!({"taskToken": token, "output": "{\"ok\":true}"}).to_string(),
+        )
+        .await;
+        assert_eq!((status, answer), (200, json!({})));
+        let mut described = json!({});
+        for _ in 0..200 {
+            described = call(
+                &s,
+                "DescribeExecution",
+                &json!({"executionArn": execution}).to_string(),
+            )
+            .await
+            .2;
+            if described["status"] == "SUCCEEDED" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(described["status"], "SUCCEEDED", "{described}");
+        assert_eq!(described["output"], "{\"ok\":true}");
+        assert!(described["stopDate"].is_f64(), "{described}");
+
+        let (_, _, page) = call(
+            &s,
+            "GetExecutionHistory",
+            &json!({"executionArn": execution, "maxResults": 2, "reverseOrder": true}).to_string(),
+        )
+        .await;
+        assert_eq!(page["events"][0]["type"], "ExecutionSucceeded");
+        assert_eq!(
+            page["events"][0]["executionSucceededEventDetails"]["output"],
+            "{\"ok\":true}"
+        );
+        assert_eq!(page["events"].as_array().map(Vec::len), Some(2));
+        let (_, _, next) = call(
+            &s,
+            "GetExecutionHistory",
+            &json!({"executionArn": execution, "maxResults": 2, "reverseOrder": true, "nextToken": page["nextToken"]}).to_string(),
+        )
+        .await;
+        assert_eq!(next["events"][0]["type"], "ActivitySucceeded");
+        let (_, _, listed) = call(
+            &s,
+            "ListExecutions",
+            &json!({"stateMachineArn": machine, "statusFilter": "SUCCEEDED"}).to_string(),
+        )
+        .await;
+        assert_eq!(listed["executions"][0]["executionArn"], execution.as_str());
+    }
+}
