@@ -96,7 +96,7 @@ fn boto3_runs_activities_callbacks_invocations_and_timeouts() {
     let tokens: Vec<String> =
         serde_json::from_slice(&std::fs::read(&tokens_file).expect("the tokens the script saw"))
             .expect("a JSON list");
-    assert_eq!(tokens.len(), 5, "{tokens:?}");
+    assert_eq!(tokens.len(), 6, "{tokens:?}");
     let printed = format!("{}{}", server.stdout(), server.stderr());
     for token in &tokens {
         assert!(

@@ -79,6 +79,7 @@ CREATE TABLE IF NOT EXISTS sfn_tasks (
     error TEXT,
     cause TEXT,
     created_ms INTEGER NOT NULL,
+    timeout_seconds INTEGER,
     timeout_at_ms INTEGER,
     heartbeat_seconds INTEGER,
     heartbeat_at_ms INTEGER
@@ -285,7 +286,19 @@ impl<I: Invoker> StepFunctions<I> {
         clock: Arc<dyn Clock>,
         logs: Option<LogSink>,
     ) -> rusqlite::Result<Self> {
-        store.with_connection(|c| c.execute_batch(SCHEMA))?;
+        store.with_connection(|c| {
+            c.execute_batch(SCHEMA)?;
+            // A store written before activity timeouts counted from the worker's pick-up.
+            let has_column = c
+                .prepare(
+                    "SELECT 1 FROM pragma_table_info('sfn_tasks') WHERE name = 'timeout_seconds'",
+                )?
+                .exists([])?;
+            if !has_column {
+                c.execute_batch("ALTER TABLE sfn_tasks ADD COLUMN timeout_seconds INTEGER")?;
+            }
+            Ok(())
+        })?;
         Ok(Self {
             store,
             invoker,
@@ -759,20 +772,27 @@ impl<I: Invoker> StepFunctions<I> {
         let now = self.now();
         self.store.with_connection(|c| {
             let tx = c.transaction()?;
-            let found: Option<(String, String, String, Option<i64>)> = tx
+            type Row = (String, String, String, Option<i64>, Option<i64>);
+            let found: Option<Row> = tx
                 .query_row(
-                    "SELECT token, input, execution_arn, heartbeat_seconds FROM sfn_tasks
+                    "SELECT token, input, execution_arn, heartbeat_seconds, timeout_seconds FROM sfn_tasks
                      WHERE activity_arn = ?1 AND status = 'scheduled' ORDER BY created_ms, rowid LIMIT 1",
                     [activity_arn],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
                 )
                 .optional()?;
-            let Some((token, input, execution, heartbeat)) = found else {
+            let Some((token, input, execution, heartbeat, timeout)) = found else {
                 return Ok(None);
             };
             tx.execute(
-                "UPDATE sfn_tasks SET status = 'started', worker = ?2, heartbeat_at_ms = ?3 WHERE token = ?1",
-                params![token, worker, heartbeat.map(|h| now + h * 1000)],
+                "UPDATE sfn_tasks SET status = 'started', worker = ?2, heartbeat_at_ms = ?3, timeout_at_ms = ?4
+                 WHERE token = ?1",
+                params![
+                    token,
+                    worker,
+                    heartbeat.map(|h| now + h * 1000),
+                    timeout.map(|t| now + t * 1000)
+                ],
             )?;
             let mut details = Map::new();
             if let Some(w) = worker {
@@ -1817,9 +1837,11 @@ impl Run {
                     return self.complete_task(tx, now, Err(failure));
                 }
                 tx.execute(
-                    "INSERT INTO sfn_tasks (token, execution_arn, activity_arn, status, input, created_ms, timeout_at_ms, heartbeat_seconds)
+                    // An activity task's clocks start when a worker takes it (`ActivityStarted`),
+                    // as on AWS: until then only the machine's own timeout bounds the wait.
+                    "INSERT INTO sfn_tasks (token, execution_arn, activity_arn, status, input, created_ms, timeout_seconds, heartbeat_seconds)
                      VALUES (?1, ?2, ?3, 'scheduled', ?4, ?5, ?6, ?7)",
-                    params![token, self.arn, activity, parameters.to_string(), now, timeout_at, heartbeat],
+                    params![token, self.arn, activity, parameters.to_string(), now, seconds(task.timeout_seconds), heartbeat],
                 )?;
                 append_event(
                     tx,
@@ -2499,13 +2521,22 @@ mod tests {
             "TaskTimedOut"
         );
 
-        // TimeoutSeconds, caught by States.Timeout.
+        // TimeoutSeconds, caught by States.Timeout. It counts from when a worker takes the
+        // task (`ActivityStarted`), as on AWS: a task nobody polls for waits.
         let arn = f.start(
             activity_machine(json!({"TimeoutSeconds": 5,
                 "Catch": [{"ErrorEquals": ["States.Timeout"], "Next": "Caught"}]})),
             json!({}),
         );
         f.reached(&arn, "ActivityScheduled").await;
+        f.tick(&arn, 60_000);
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        assert_eq!(
+            f.engine.execution(&arn).unwrap().status,
+            "RUNNING",
+            "not taken yet"
+        );
+        f.task().await;
         f.tick(&arn, 4_999);
         tokio::time::sleep(Duration::from_millis(30)).await;
         assert_eq!(f.engine.execution(&arn).unwrap().status, "RUNNING");
