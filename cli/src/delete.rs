@@ -323,7 +323,8 @@ pub async fn find(aws: &Aws, target: &StageTarget) -> Result<Vec<Deletion>, AwsE
         }
     }
 
-    // Step Functions: the config's names and the record's.
+    // Step Functions: the config's names, the record's, and those named like the stage's with
+    // its tags (declared once, since removed from the config).
     let mut machine_names: BTreeSet<String> = target
         .config
         .state_machines
@@ -335,11 +336,11 @@ pub async fn find(aws: &Aws, target: &StageTarget) -> Result<Vec<Deletion>, AwsE
             .iter()
             .flat_map(|r| r.state_machines.values().map(|m| m.name.clone())),
     );
-    if !machine_names.is_empty() {
-        for (name, arn) in aws.list_state_machines().await? {
-            if machine_names.contains(&name) {
-                out.push(Deletion::DeleteStateMachine { arn });
-            }
+    for (name, arn) in aws.list_state_machines().await? {
+        if machine_names.contains(&name)
+            || (name.starts_with(&prefix) && target.owns(&aws.list_sfn_tags(&arn).await?))
+        {
+            out.push(Deletion::DeleteStateMachine { arn });
         }
     }
     let mut activity_names: BTreeSet<String> = target
@@ -353,11 +354,11 @@ pub async fn find(aws: &Aws, target: &StageTarget) -> Result<Vec<Deletion>, AwsE
             .iter()
             .flat_map(|r| r.activities.values().map(|a| a.name.clone())),
     );
-    if !activity_names.is_empty() {
-        for (name, arn) in aws.list_activities().await? {
-            if activity_names.contains(&name) {
-                out.push(Deletion::DeleteActivity { arn });
-            }
+    for (name, arn) in aws.list_activities().await? {
+        if activity_names.contains(&name)
+            || (name.starts_with(&prefix) && target.owns(&aws.list_sfn_tags(&arn).await?))
+        {
+            out.push(Deletion::DeleteActivity { arn });
         }
     }
 

@@ -19,6 +19,9 @@ pub struct StateMachine {
     pub role_arn: String,
     /// Tags (read separately: [`Aws::list_sfn_tags`]).
     pub tags: BTreeMap<String, String>,
+    /// Whether it is being deleted (Step Functions deletes asynchronously and lists it
+    /// meanwhile).
+    pub deleting: bool,
 }
 
 /// An activity as it exists.
@@ -146,6 +149,10 @@ impl Aws {
             definition: out.definition,
             role_arn: out.role_arn,
             tags: BTreeMap::new(),
+            deleting: out
+                .status
+                .as_ref()
+                .is_some_and(|s| s.as_str() == "DELETING"),
         })
     }
 

@@ -1170,6 +1170,7 @@ retention_days = 14
                     definition: m.definition.clone().unwrap_or_default(),
                     role_arn: d.location.role_arn(&d.names().states_role()),
                     tags: d.tags.clone(),
+                    deleting: false,
                 },
             );
         }

@@ -235,7 +235,9 @@ impl Remote {
             } else if name.starts_with(&prefix) {
                 let recorded =
                     record.is_some_and(|r| r.state_machines.values().any(|x| x.arn == arn));
-                if recorded || owned_by(&aws.list_sfn_tags(&arn).await?, desired) {
+                // One being deleted (asynchronously) is listed until it is gone.
+                let deleting = aws.describe_state_machine(&arn).await?.deleting;
+                if !deleting && (recorded || owned_by(&aws.list_sfn_tags(&arn).await?, desired)) {
                     remote
                         .stale_state_machines
                         .insert(config_name(&name, &prefix), arn);
