@@ -245,7 +245,11 @@ enum Effect {
         token: String,
         function: String,
         payload: Value,
+        /// `InvocationType: Event`: a failed invocation is not the task's failure.
+        event: bool,
     },
+    /// An `InvocationType: Event` call: nobody waits for it (the host logs its outcome).
+    InvokeAsync { function: String, payload: Value },
     /// A status line.
     Log(String),
 }
@@ -1031,10 +1035,19 @@ impl<I: Invoker> StepFunctions<I> {
                     }
                 }
                 Effect::Log(line) => self.log(&line),
+                Effect::InvokeAsync { function, payload } => {
+                    let invoker = Arc::clone(&self.invoker);
+                    tokio::spawn(async move {
+                        let _ = invoker
+                            .invoke(&function, Bytes::from(payload.to_string()))
+                            .await;
+                    });
+                }
                 Effect::InvokeForToken {
                     token,
                     function,
                     payload,
+                    event,
                 } => {
                     let this = Arc::clone(self);
                     tokio::spawn(async move {
@@ -1046,6 +1059,7 @@ impl<I: Invoker> StepFunctions<I> {
                         // the task, as the synchronous invocation AWS makes would.
                         let failure = match result.outcome {
                             InvokeOutcome::Response(_) => None,
+                            _ if event => None,
                             other => invoke_failure(other, &function),
                         };
                         if let Some(failure) = failure {
@@ -1905,6 +1919,7 @@ impl Run {
                                 .get("Payload")
                                 .cloned()
                                 .unwrap_or_else(|| json!({})),
+                            event: parameters.get("InvocationType") == Some(&json!("Event")),
                         });
                     }
                     None => {
@@ -1993,6 +2008,32 @@ impl Run {
                     )?;
                 } else {
                     append_event(tx, &self.arn, now, "LambdaFunctionStarted", None)?;
+                }
+                // `InvocationType: Event` (or `DryRun`): Lambda accepts the call and the task
+                // goes on at once with Lambda's answer, `202` (`204`) and an empty payload.
+                let invocation_type = parameters.get("InvocationType").and_then(Value::as_str);
+                if integration && matches!(invocation_type, Some("Event" | "DryRun")) {
+                    let status = if invocation_type == Some("Event") {
+                        effects.push(Effect::InvokeAsync {
+                            function: function.clone(),
+                            payload,
+                        });
+                        202
+                    } else {
+                        204
+                    };
+                    let result = json!({"Payload": "", "StatusCode": status, "SdkHttpMetadata": {"HttpStatusCode": status}});
+                    append_event(
+                        tx,
+                        &self.arn,
+                        now,
+                        "TaskSucceeded",
+                        Some((
+                            "taskSucceededEventDetails",
+                            json!({"resourceType": "lambda", "resource": "invoke", "output": result.to_string(), "outputDetails": {"truncated": false}}),
+                        )),
+                    )?;
+                    return self.complete_task(tx, now, Ok(result));
                 }
                 Ok(Exit::Invoke(InvokeJob {
                     attempt: super::random_uuid(),
@@ -2619,6 +2660,36 @@ mod tests {
         ] {
             assert!(kinds.contains(&kind.to_owned()), "{kind} in {kinds:?}");
         }
+
+        // `InvocationType: Event` goes on at once with Lambda's 202; the call still happens.
+        let arn = f.start(
+            json!({"StartAt": "I", "States": {"I": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": "echo", "InvocationType": "Event", "Payload": {"fire": "forget"}},
+                "ResultSelector": {"status.$": "$.StatusCode"}, "End": true}}}),
+            json!({}),
+        );
+        let done = f.settled(&arn, "SUCCEEDED").await;
+        assert_eq!(done.output.as_deref(), Some(r#"{"status":202}"#));
+        for _ in 0..200 {
+            if f.host
+                .calls
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|(_, p)| p.contains("forget"))
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert!(
+            f.host
+                .calls
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|(_, p)| p == r#"{"fire":"forget"}"#)
+        );
 
         // An unknown function is a task failure naming it.
         let arn = f.start(
