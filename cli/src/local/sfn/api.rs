@@ -663,7 +663,7 @@ mod tests {
         .await;
         assert_eq!((status, answer), (200, json!({})));
         let mut described = json!({});
-        for _ in 0..200 {
+        for _ in 0..2000 {
             described = call(
                 &s,
                 "DescribeExecution",

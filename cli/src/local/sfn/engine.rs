@@ -2294,7 +2294,7 @@ mod tests {
         }
 
         async fn settled(&self, arn: &str, status: &str) -> ExecutionRecord {
-            for _ in 0..400 {
+            for _ in 0..2000 {
                 let e = self.engine.execution(arn).unwrap();
                 if e.status == status {
                     return e;
@@ -2310,7 +2310,7 @@ mod tests {
 
         /// Waits until the history of `arn` has an event of `kind`.
         async fn reached(&self, arn: &str, kind: &str) {
-            for _ in 0..400 {
+            for _ in 0..2000 {
                 if self.kinds(arn).iter().any(|k| k == kind) {
                     return;
                 }
@@ -2433,7 +2433,7 @@ mod tests {
             .unwrap()
             .unwrap();
         engine.send_task_success(&task.token, "{}").unwrap();
-        for _ in 0..400 {
+        for _ in 0..2000 {
             if engine.execution(&arn).unwrap().status == "SUCCEEDED" {
                 break;
             }
@@ -2602,12 +2602,17 @@ mod tests {
             "Done": {"Type": "Pass", "End": true}}});
         let arn = f.start(definition, json!({"n": 1}));
         let calls = |f: &Fixture| f.host.calls.lock().unwrap().len();
-        for _ in 0..200 {
-            if calls(&f) == 1 {
-                break;
+        // A retry's wait is recorded with its `TaskFailed` event, in one transaction.
+        let failures = async |f: &Fixture, n: usize| {
+            for _ in 0..2000 {
+                if f.kinds(&arn).iter().filter(|k| *k == "TaskFailed").count() == n {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
             }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+            panic!("not {n} TaskFailed: {:?}", f.kinds(&arn));
+        };
+        failures(&f, 1).await;
         assert_eq!(
             f.host.calls.lock().unwrap()[0],
             ("boom".into(), r#"{"n":1}"#.into())
@@ -2616,7 +2621,7 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(30)).await;
         assert_eq!(calls(&f), 1, "the first retry waits IntervalSeconds");
         f.tick(&arn, 1);
-        tokio::time::sleep(Duration::from_millis(30)).await;
+        failures(&f, 2).await;
         assert_eq!(calls(&f), 2);
         f.tick(&arn, 6_000);
         let done = f.settled(&arn, "SUCCEEDED").await;
@@ -2670,7 +2675,7 @@ mod tests {
         );
         let done = f.settled(&arn, "SUCCEEDED").await;
         assert_eq!(done.output.as_deref(), Some(r#"{"status":202}"#));
-        for _ in 0..200 {
+        for _ in 0..2000 {
             if f.host
                 .calls
                 .lock()
@@ -2712,7 +2717,7 @@ mod tests {
                 "Parameters": {"FunctionName": "echo", "Payload": {"token.$": "$$.Task.Token", "who.$": "$.who"}},
                 "TimeoutSeconds": 3600, "End": true}}});
         let arn = f.start(definition, json!({"who": "ada"}));
-        for _ in 0..200 {
+        for _ in 0..2000 {
             if !f.host.calls.lock().unwrap().is_empty() {
                 break;
             }
@@ -2738,7 +2743,7 @@ mod tests {
         let restarted = Fixture::engine(&f.store, &f.host, &f.clock);
         assert_eq!(restarted.resume().unwrap(), 1);
         restarted.send_task_success(&token, r#"{"ok": 1}"#).unwrap();
-        for _ in 0..400 {
+        for _ in 0..2000 {
             if restarted.execution(&arn).unwrap().status == "SUCCEEDED" {
                 break;
             }
@@ -2761,8 +2766,23 @@ mod tests {
             "Long": {"Type": "Pass", "Result": "long", "End": true},
             "Short": {"Type": "Pass", "Result": "short", "End": true}}});
         let arn = f.start(definition, json!({"delay": 30}));
-        f.reached(&arn, "WaitStateEntered").await;
-        tokio::time::sleep(Duration::from_millis(30)).await;
+        // The deadline is computed (from the clock, not yet moved) and kept in the cursor.
+        for _ in 0..2000 {
+            let cursor: String = f
+                .store
+                .with_connection(|c| {
+                    c.query_row(
+                        "SELECT cursor FROM sfn_executions WHERE arn = ?1",
+                        [&arn],
+                        |r| r.get(0),
+                    )
+                })
+                .unwrap();
+            if cursor.contains(r#""phase":"Wait""#) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         let restarted = Fixture::engine(&f.store, &f.host, &f.clock);
         restarted.resume().unwrap();
         f.clock.0.fetch_add(29_000, Ordering::SeqCst);
@@ -2771,7 +2791,7 @@ mod tests {
         assert_eq!(restarted.execution(&arn).unwrap().status, "RUNNING");
         f.clock.0.fetch_add(1_000, Ordering::SeqCst);
         restarted.wake(&arn);
-        for _ in 0..400 {
+        for _ in 0..2000 {
             if restarted.execution(&arn).unwrap().status != "RUNNING" {
                 break;
             }
