@@ -560,6 +560,11 @@ impl<I: Invoker> StepFunctions<I> {
         }
         let now = self.now();
         let start_state = definition.start_at.clone();
+        // Validation saw to it that `StartAt` names a state.
+        let start_type = definition
+            .states
+            .get(&start_state)
+            .map_or("Pass", type_name);
         self.store.with_connection(|c| {
             let tx = c.transaction()?;
             let cursor = Cursor {
@@ -597,12 +602,11 @@ impl<I: Invoker> StepFunctions<I> {
                     }),
                 )),
             )?;
-            let state = &definition.states[&start_state];
             append_event(
                 &tx,
                 &execution_arn,
                 now,
-                &format!("{}StateEntered", type_name(state)),
+                &format!("{start_type}StateEntered"),
                 Some((
                     "stateEnteredEventDetails",
                     json!({"name": start_state, "input": input_value.to_string(), "inputDetails": {"truncated": false}}),

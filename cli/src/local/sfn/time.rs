@@ -36,6 +36,9 @@ pub fn format_rfc3339(ms: i64) -> String {
 /// Unix milliseconds of an RFC 3339 timestamp (`2026-01-01T12:00:00Z`, fractions and
 /// `+hh:mm` offsets allowed), or `None`.
 pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    if !text.is_ascii() {
+        return None;
+    }
     let b = text.as_bytes();
     let digits = |range: std::ops::Range<usize>| -> Option<i64> {
         let part = text.get(range)?;
@@ -121,6 +124,8 @@ mod tests {
             "2026-03-01 00:00:00Z",
             "2026-03-01T00:00:00.Z",
             "x026-03-01T00:00:00Z",
+            "2026-03-01T00:00:00+é:0",
+            "2026-03-01T00:00:0é",
         ] {
             assert_eq!(parse_rfc3339(bad), None, "{bad}");
         }
