@@ -2267,6 +2267,38 @@ mod tests {
     }
 
     #[test]
+    fn odd_paths_and_intrinsic_calls_are_errors_not_panics() {
+        // A small deterministic generator over the characters the parsers care about.
+        let alphabet: Vec<char> = "$.[]'\"(),\\ {}*?@:0123a-_é States.Format"
+            .chars()
+            .collect();
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let input = json!({"a": [1, {"b": "x"}], "s": "{}"});
+        let context = json!({"Task": {"Token": "t"}});
+        for _ in 0..20_000 {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let len = (seed >> 59) as usize;
+            let text: String = (0..len)
+                .map(|i| {
+                    let x = seed.rotate_left(i as u32 * 7);
+                    alphabet[(x % alphabet.len() as u64) as usize]
+                })
+                .collect();
+            for candidate in [
+                text.clone(),
+                format!("${text}"),
+                format!("States.Format({text})"),
+            ] {
+                if let Ok(path) = JsonPath::parse(&candidate) {
+                    let _ = path.select(&input, &context);
+                }
+                let _ = evaluate_template(&json!({ "v.$": candidate }), &input, &context);
+                let _ = time::parse_rfc3339(&candidate);
+            }
+        }
+    }
+
+    #[test]
     fn retry_and_catch_match_errors_like_step_functions() {
         assert!(error_matches(ALL, "MyError"));
         assert!(error_matches(ALL, TIMEOUT));
