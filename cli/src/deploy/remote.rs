@@ -123,7 +123,6 @@ impl Remote {
             all_keys,
             all_activities,
             all_machines,
-            function_names,
             rule_names,
         ) = tokio::try_join!(
             aws.get_role(&desired.role.name),
@@ -134,7 +133,6 @@ impl Remote {
             aws.list_api_keys(),
             aws.list_activities(),
             aws.list_state_machines(),
-            aws.list_function_names(&prefix),
             aws.list_rule_names(&prefix),
         )?;
         remote.role = role;
@@ -148,6 +146,14 @@ impl Remote {
             }
             _ => {}
         }
+        // Every function portico made has its log group (created first, with the stage's tags):
+        // the groups named like the stage's name the functions to look at, without listing
+        // every function of the account.
+        let function_names: Vec<String> = log_groups
+            .iter()
+            .filter_map(|g| g.name.strip_prefix("/aws/lambda/"))
+            .map(str::to_owned)
+            .collect();
         for group in log_groups {
             if desired.functions.iter().any(|f| f.log_group == group.name) {
                 remote.log_groups.insert(group.name.clone(), group);
@@ -169,8 +175,8 @@ impl Remote {
                 remote.functions.insert(f.entry.clone(), function);
             }
         }
-        // Functions that left the app: the record's, and those named like the stage's with
-        // its tags.
+        // Functions that left the app: the record's, and those of the stage's log groups that
+        // carry its tags.
         let mut candidates: BTreeMap<String, (String, bool)> = function_names
             .into_iter()
             .map(|n| (n.clone(), (config_name(&n, &prefix), false)))
