@@ -68,6 +68,66 @@ pub struct Config {
     /// `[[email_identities]]`: SES identities the app's functions may send from.
     #[serde(default)]
     pub email_identities: Vec<EmailIdentity>,
+    /// `[[secrets]]`: environment variables whose values are generated, never written here.
+    #[serde(default)]
+    pub secrets: Vec<Secret>,
+}
+
+/// `[[secrets]]`: a variable every function gets, its value random bytes generated once.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Secret {
+    /// The environment variable's name.
+    pub name: Spanned<String>,
+    /// How to generate it: `<encoding>-<bytes>`, e.g. `base64-32` (see [`SecretFormat`]).
+    pub generate: Spanned<String>,
+}
+
+impl Secret {
+    /// The parsed `generate` (validated at load, so always `Some` on a loaded config).
+    pub fn format(&self) -> Option<SecretFormat> {
+        SecretFormat::parse(self.generate.get_ref())
+    }
+}
+
+/// How a secret's random bytes are encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretEncoding {
+    /// Standard base64 with padding.
+    Base64,
+    /// URL-safe base64 without padding.
+    Base64Url,
+    /// Lower-case hexadecimal.
+    Hex,
+}
+
+/// A secret's `generate` value: `base64-32`, `base64url-16`, `hex-64`, …
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SecretFormat {
+    /// The encoding.
+    pub encoding: SecretEncoding,
+    /// How many random bytes, 16-64.
+    pub bytes: usize,
+}
+
+impl SecretFormat {
+    /// `<encoding>-<bytes>` with encoding `base64`, `base64url` or `hex` and 16-64 bytes.
+    pub fn parse(text: &str) -> Option<Self> {
+        let (encoding, bytes) = text.rsplit_once('-')?;
+        let encoding = match encoding {
+            "base64" => SecretEncoding::Base64,
+            "base64url" => SecretEncoding::Base64Url,
+            "hex" => SecretEncoding::Hex,
+            _ => return None,
+        };
+        if bytes.is_empty() || !bytes.bytes().all(|b| b.is_ascii_digit()) || bytes.len() > 2 {
+            return None;
+        }
+        let bytes: usize = bytes.parse().ok()?;
+        (16..=64)
+            .contains(&bytes)
+            .then_some(Self { encoding, bytes })
+    }
 }
 
 /// `[[activities]]`.
@@ -501,6 +561,42 @@ impl Config {
             }
             seen_identities.push(id);
         }
+        let mut seen_secrets: Vec<&str> = Vec::new();
+        for secret in &self.secrets {
+            let name = secret.name.get_ref();
+            let valid = matches!(name.chars().next(), Some(ch) if ch.is_ascii_alphabetic() || ch == '_')
+                && name
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '_');
+            if !valid {
+                c.error(
+                    secret.name.span().start,
+                    &format!(
+                        "secret name `{name}` must be an environment variable name: letters, digits or `_`, not starting with a digit"
+                    ),
+                );
+            } else if name.starts_with("AWS_") {
+                c.error(
+                    secret.name.span().start,
+                    &format!(
+                        "secret `{name}`: variables starting with AWS_ are reserved by Lambda"
+                    ),
+                );
+            }
+            if seen_secrets.contains(&name.as_str()) {
+                c.error(
+                    secret.name.span().start,
+                    &format!("secret `{name}` is declared twice"),
+                );
+            }
+            seen_secrets.push(name);
+            if secret.format().is_none() {
+                c.error(
+                    secret.generate.span().start,
+                    "`generate` must be `<encoding>-<bytes>`: encoding `base64`, `base64url` or `hex`, 16-64 bytes (e.g. \"base64-32\")",
+                );
+            }
+        }
         if let Some(days) = &self.logs.retention_days {
             if !RETENTION_DAYS.contains(days.get_ref()) {
                 c.error(
@@ -880,6 +976,104 @@ team = "shop"
             err.contains(":5: state machine `m`: no definition file `missing.json`"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn secrets_parse() {
+        let config = parse(
+            "[app]\nname = \"a\"\n[[secrets]]\nname = \"LINK_KEY\"\ngenerate = \"base64-32\"\n[[secrets]]\nname = \"_T\"\ngenerate = \"hex-16\"\n[[secrets]]\nname = \"U\"\ngenerate = \"base64url-64\"\n",
+        )
+        .unwrap();
+        let formats: Vec<(String, SecretFormat)> = config
+            .secrets
+            .iter()
+            .map(|s| (s.name.get_ref().clone(), s.format().unwrap()))
+            .collect();
+        assert_eq!(
+            formats,
+            [
+                (
+                    "LINK_KEY".to_owned(),
+                    SecretFormat {
+                        encoding: SecretEncoding::Base64,
+                        bytes: 32
+                    }
+                ),
+                (
+                    "_T".to_owned(),
+                    SecretFormat {
+                        encoding: SecretEncoding::Hex,
+                        bytes: 16
+                    }
+                ),
+                (
+                    "U".to_owned(),
+                    SecretFormat {
+                        encoding: SecretEncoding::Base64Url,
+                        bytes: 64
+                    }
+                ),
+            ]
+        );
+        assert!(parse("[app]\nname = \"a\"\n").unwrap().secrets.is_empty());
+    }
+
+    #[test]
+    fn bad_secrets_name_the_line() {
+        for (text, line, needle) in [
+            (
+                "[app]\nname = \"a\"\n[[secrets]]\nname = \"K\"\ngenerate = \"base64-8\"\n",
+                5,
+                "16-64 bytes",
+            ),
+            (
+                "[app]\nname = \"a\"\n[[secrets]]\nname = \"K\"\ngenerate = \"base32-32\"\n",
+                5,
+                "`generate` must be",
+            ),
+            (
+                "[app]\nname = \"a\"\n[[secrets]]\nname = \"K\"\ngenerate = \"hex-65\"\n",
+                5,
+                "16-64 bytes",
+            ),
+            (
+                "[app]\nname = \"a\"\n[[secrets]]\nname = \"K\"\ngenerate = \"hex-+32\"\n",
+                5,
+                "`generate` must be",
+            ),
+            (
+                "[app]\nname = \"a\"\n[[secrets]]\nname = \"1K\"\ngenerate = \"hex-32\"\n",
+                4,
+                "environment variable name",
+            ),
+            (
+                "[app]\nname = \"a\"\n[[secrets]]\nname = \"AWS_SECRET\"\ngenerate = \"hex-32\"\n",
+                4,
+                "reserved",
+            ),
+            (
+                "[app]\nname = \"a\"\n[[secrets]]\nname = \"K\"\ngenerate = \"hex-32\"\n[[secrets]]\nname = \"K\"\ngenerate = \"hex-32\"\n",
+                7,
+                "declared twice",
+            ),
+            (
+                "[app]\nname = \"a\"\n[[secrets]]\nname = \"K\"\nvalue = \"x\"\n",
+                5,
+                "value",
+            ),
+            (
+                "[app]\nname = \"a\"\n[[secrets]]\nname = \"K\"\n",
+                3,
+                "generate",
+            ),
+        ] {
+            let err = parse(text).map(|_| ()).unwrap_err();
+            assert!(err.contains(needle), "{text:?}: {err}");
+            assert!(
+                err.starts_with(&format!("portico.toml:{line}:")),
+                "{text:?}: {err}"
+            );
+        }
     }
 
     #[test]

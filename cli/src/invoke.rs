@@ -36,6 +36,10 @@ pub struct Args {
     /// Invoke the function of a running `portico local` instead of the deployed one.
     #[arg(long)]
     local: bool,
+    /// Send the event EventBridge sends a schedule (`"detail-type": "Scheduled Event"`, the
+    /// time now) instead of reading one from stdin: fires a schedule now.
+    #[arg(long)]
+    scheduled_event: bool,
     /// The deployed stage (`[stages.<name>]` in portico.toml).
     #[arg(long, default_value = "dev")]
     stage: String,
@@ -59,14 +63,19 @@ impl Args {
 /// When the event is not JSON, no `portico local` is running for the app, or the function
 /// fails (its `errorType` and `errorMessage` are the error).
 pub fn run(args: Args) -> Result<(), CliError> {
-    let mut stdin = std::io::stdin();
-    if stdin.is_terminal() {
-        eprintln!("reading the JSON event from stdin (end it with Ctrl-D)");
-    }
-    let mut event = Vec::new();
-    stdin
-        .read_to_end(&mut event)
-        .map_err(|e| format!("cannot read the event from stdin: {e}"))?;
+    let event = if args.scheduled_event {
+        scheduled_event(&args)?
+    } else {
+        let mut stdin = std::io::stdin();
+        if stdin.is_terminal() {
+            eprintln!("reading the JSON event from stdin (end it with Ctrl-D)");
+        }
+        let mut event = Vec::new();
+        stdin
+            .read_to_end(&mut event)
+            .map_err(|e| format!("cannot read the event from stdin: {e}"))?;
+        event
+    };
     check_event(&event)?;
     let payload = if args.local {
         let endpoint = read_endpoint(&args.app.dir)?;
@@ -135,6 +144,39 @@ fn invoke_remote(args: &Args, event: &[u8]) -> Result<Vec<u8>, CliError> {
             Err(format!("function {name} failed: {error_type}: {message}").into())
         }
     }
+}
+
+/// The event EventBridge sends the function's schedule rule, for the time now. The rule's
+/// ARN is the one `portico local` and `portico deploy` give it (`<app>-<stage>-<name>`).
+fn scheduled_event(args: &Args) -> Result<Vec<u8>, CliError> {
+    let config_path = args
+        .app
+        .dir
+        .canonicalize()
+        .ok()
+        .and_then(|dir| {
+            dir.ancestors()
+                .find(|d| d.join(config::FILE_NAME).is_file())
+                .map(|d| d.join(config::FILE_NAME))
+        })
+        .ok_or_else(|| crate::project::ProjectError::NoConfig(args.app.dir.clone()))?;
+    let config = config::Config::load(&config_path)?;
+    let prefix = format!("{}-{}-", config.app.name.get_ref(), args.stage);
+    let function = args.function();
+    let rule = if function.starts_with(&prefix) {
+        function.to_owned()
+    } else {
+        format!("{prefix}{function}")
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let time = crate::local::scheduler::rfc3339(i64::try_from(now).unwrap_or(i64::MAX));
+    let arn = format!("arn:aws:events:us-east-1:000000000000:rule/{rule}");
+    Ok(
+        crate::local::scheduler::scheduled_event(&crate::local::scheduler::event_id(), &time, &arn)
+            .to_vec(),
+    )
 }
 
 /// Checks that `event` is one JSON value.
@@ -398,6 +440,39 @@ mod tests {
             remote_function_name(&target, "shop-dev-tick"),
             "shop-dev-tick"
         );
+    }
+
+    #[test]
+    fn a_scheduled_event_names_the_schedules_rule_and_the_time_now() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: Args,
+        }
+        let tmp = temp_dir("scheduled");
+        std::fs::write(tmp.0.join("portico.toml"), "[app]\nname = \"shop\"\n").unwrap();
+        let dir = tmp.0.to_str().unwrap();
+        let args =
+            Cli::try_parse_from(["x", "--local", "worker", "--scheduled-event", "--app", dir])
+                .unwrap()
+                .args;
+        let event: serde_json::Value =
+            serde_json::from_slice(&scheduled_event(&args).unwrap()).unwrap();
+        assert_eq!(event["detail-type"], "Scheduled Event");
+        assert_eq!(event["source"], "aws.events");
+        assert_eq!(
+            event["resources"][0],
+            "arn:aws:events:us-east-1:000000000000:rule/shop-dev-worker"
+        );
+        let year = &event["time"].as_str().unwrap()[..4];
+        assert!(year.parse::<u32>().unwrap() >= 2024, "{event}");
+        let m = err(scheduled_event(
+            &Cli::try_parse_from(["x", "--scheduled-event", "--app", "/nonexistent"])
+                .unwrap()
+                .args,
+        ));
+        assert!(m.contains("portico.toml"), "{m}");
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod gateway;
 pub mod lambda;
 pub mod logs;
 pub mod scheduler;
+pub mod secrets;
 pub mod services;
 pub mod ses;
 pub mod sfn;
@@ -194,6 +195,18 @@ async fn serve(args: Args) -> Result<(), CliError> {
     let services_addr = services_listener.local_addr()?;
 
     let keys = usage::ApiKeys::resolve(&plan.project.config, &store, &local_dir)?;
+    // `[[secrets]]` (a stage or function env var of the same name wins), and dummy AWS
+    // credentials when the user has none, so the SDK does not fall back to the instance
+    // metadata service.
+    let secrets = secrets::Secrets::resolve(&plan.project.config, &local_dir)?;
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let dummy = secrets::dummy_credentials(|name| std::env::var(name).ok(), home.as_deref());
+    for function in &mut plan.functions {
+        secrets.apply(&mut function.env);
+        for (name, value) in &dummy {
+            function.env.insert((*name).to_owned(), value.clone());
+        }
+    }
     // The app's SDK clients reach the local services through the standard variables.
     let services_url = format!("http://{services_addr}");
     for function in &mut plan.functions {
@@ -285,6 +298,21 @@ async fn serve(args: Args) -> Result<(), CliError> {
         &step_functions.1,
         &args,
     );
+    // Names and where the values are; never a value.
+    let names: Vec<&str> = secrets.names().collect();
+    if !names.is_empty() {
+        println!(
+            "Secrets ({}): generated, values in {}",
+            names.join(", "),
+            secrets::Secrets::file(&local_dir).display()
+        );
+    }
+    if !dummy.is_empty() {
+        println!(
+            "AWS credentials: none in the environment or ~/.aws; the functions get dummy ones \
+             for the local services (AWS_ACCESS_KEY_ID=local)"
+        );
+    }
 
     wait_for_stop().await;
     eprintln!("stopping: finishing requests in flight, then ending every function process");
