@@ -125,8 +125,9 @@ impl fmt::Display for KeyError {
         match self {
             KeyError::Missing => write!(
                 f,
-                "{KEY_VARIABLE} is not set; set it to 32 random bytes in base64 \
-                 (`openssl rand -base64 32`) in the stage's env in portico.toml"
+                "{KEY_VARIABLE} is not set; `portico local` generates it from portico.toml's \
+                 [[secrets]]; elsewhere set it to 32 random bytes in base64 \
+                 (`openssl rand -base64 32`)"
             ),
             KeyError::Invalid(why) => write!(
                 f,
