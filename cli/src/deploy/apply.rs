@@ -489,6 +489,13 @@ impl<'a> Executor<'a> {
                 }
                 aws.add_permission(&f.name, sid, principal, &source).await?;
             }
+            Instruction::DisallowInvoke { entry, from } => {
+                let sid = match from {
+                    Invoker::ApiGateway => APIGATEWAY_PERMISSION_SID,
+                    Invoker::Schedule => EVENTS_PERMISSION_SID,
+                };
+                aws.remove_permission(&function(entry)?.name, sid).await?;
+            }
             Instruction::DeleteFunction { entry, name } => {
                 aws.delete_function(name).await?;
                 self.record.functions.remove(entry);

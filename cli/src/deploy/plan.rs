@@ -80,6 +80,9 @@ pub enum Instruction {
         from: Invoker,
         replace: bool,
     },
+    /// Remove the permission of an invoker the function no longer has (a schedule that became
+    /// another kind of entry point).
+    DisallowInvoke { entry: String, from: Invoker },
     /// Delete a function whose entry point left the app.
     DeleteFunction { entry: String, name: String },
     /// Create a Step Functions activity.
@@ -222,6 +225,14 @@ impl Instruction {
                 match from {
                     Invoker::ApiGateway => "API Gateway".to_owned(),
                     Invoker::Schedule => format!("rule {}", names.rule(entry)),
+                },
+                names.function(entry)
+            ),
+            Self::DisallowInvoke { entry, from } => format!(
+                "stop allowing {} to invoke function {}",
+                match from {
+                    Invoker::ApiGateway => "API Gateway",
+                    Invoker::Schedule => "its former rule",
                 },
                 names.function(entry)
             ),
@@ -397,6 +408,23 @@ pub fn plan(desired: &Desired, remote: &Remote) -> Vec<Instruction> {
             schedule: schedule.clone(),
             name: name.clone(),
         });
+    }
+    // Permissions of invokers a function no longer has.
+    for f in &desired.functions {
+        let statements = remote.permissions.get(&f.entry).into_iter().flatten();
+        for statement in statements {
+            let from = match statement.sid.as_str() {
+                EVENTS_PERMISSION_SID if !desired.schedules.iter().any(|s| s.entry == f.entry) => {
+                    Invoker::Schedule
+                }
+                APIGATEWAY_PERMISSION_SID if f.entry != "api" => Invoker::ApiGateway,
+                _ => continue,
+            };
+            out.push(Instruction::DisallowInvoke {
+                entry: f.entry.clone(),
+                from,
+            });
+        }
     }
     for (entry, name) in &remote.stale_functions {
         out.push(Instruction::DeleteFunction {
@@ -1066,10 +1094,12 @@ retention_days = 14
             );
             let (sid, source) = match d.schedules.iter().find(|s| s.entry == f.entry) {
                 Some(s) => (EVENTS_PERMISSION_SID, s.rule_arn.clone()),
-                None => (
+                None if f.entry == "api" => (
                     APIGATEWAY_PERMISSION_SID,
                     d.location.execute_api_arn(api_id),
                 ),
+                // Invoked directly: no permission.
+                None => continue,
             };
             remote.permissions.insert(
                 f.entry.clone(),
@@ -1582,6 +1612,32 @@ retention_days = 14
                 I::DeleteFunction {
                     entry: s("cleanup"),
                     name: s("shop-dev-cleanup")
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_schedule_that_became_a_function_loses_its_rule_and_permission() {
+        let old = desired(FIXTURE);
+        let mut m = manifest(&[("GET", "/private")], &[]);
+        m.entry_points.push(s("cleanup"));
+        let new = Desired::new(&config(FIXTURE), &m, &inputs(Path::new("."))).unwrap();
+        let mut remote = converged(&old);
+        remote.rules.remove("cleanup");
+        remote
+            .stale_rules
+            .insert(s("cleanup"), s("shop-dev-cleanup"));
+        assert_eq!(
+            plan(&new, &remote),
+            vec![
+                I::DeleteRule {
+                    schedule: s("cleanup"),
+                    name: s("shop-dev-cleanup")
+                },
+                I::DisallowInvoke {
+                    entry: s("cleanup"),
+                    from: Invoker::Schedule
                 },
             ]
         );
