@@ -380,6 +380,21 @@ fn activity_design_mails_on_the_worker_and_an_approval_survives_a_restart() {
     ] {
         assert_page(&res, 200, &["Already decided"]);
     }
+
+    // A rejection fails the execution.
+    let rejected = start_request(&server, &key, "Ada");
+    fire_worker(&dir);
+    let mail = wait_for_mails(&server, "Ada", 1).remove(0);
+    assert_page(
+        &get(&server, &mail.reject),
+        200,
+        &["Reject the promotion?", "Ada"],
+    );
+    assert_page(&post(&server, &mail.reject), 200, &["Promotion rejected"]);
+    let execution = wait_for_execution(&server, "PromotionApproval", &rejected, WAIT);
+    assert_eq!(execution["status"], "FAILED", "{execution}");
+    assert_eq!(execution["error"], "Rejected", "{execution}");
+    assert_eq!(status(&server, &key, &rejected), "rejected");
 }
 
 #[test]
@@ -705,6 +720,29 @@ impl<'d> Browser<'d> {
             .to_owned()
     }
 
+    /// The text of `css`, or `None` while the page is changing (no such element yet, or the
+    /// one found belongs to the page being left).
+    fn try_text(&self, css: &str) -> Option<String> {
+        let (status, found) = webdriver_exchange(
+            self.driver.addr,
+            "POST",
+            &format!("/session/{}/element", self.session),
+            Some(&json!({"using": "css selector", "value": css})),
+        )
+        .ok()?;
+        let element = found["value"]["element-6066-11e4-a52e-4f735466cecf"].as_str()?;
+        let (text_status, text) = webdriver_exchange(
+            self.driver.addr,
+            "GET",
+            &format!("/session/{}/element/{element}/text", self.session),
+            None,
+        )
+        .ok()?;
+        (status == 200 && text_status == 200)
+            .then(|| text["value"].as_str().map(str::to_owned))
+            .flatten()
+    }
+
     fn text(&self, css: &str) -> String {
         let element = self.find(css);
         self.driver
@@ -778,8 +816,9 @@ fn headless_chromium_approves_from_the_confirmation_page() {
 
     browser.click("button.approve");
     let heading = wait_for("the result page", WAIT, || {
-        let heading = browser.text("h1");
-        (heading != "Approve the promotion?").then_some(heading)
+        browser
+            .try_text("h1")
+            .filter(|heading| heading != "Approve the promotion?")
     });
     assert_eq!(heading, "Promotion approved");
     assert!(
