@@ -494,6 +494,21 @@ fn callback_design_mails_at_once_and_a_rejection_fails_the_execution() {
     assert_eq!(execution["status"], "SUCCEEDED", "{execution}");
     assert_eq!(status(&server, &key, &approved), "approved");
 
+    // Without credentials of the user's, the functions got dummy ones instead of asking the
+    // instance metadata service.
+    if server
+        .stdout()
+        .contains("AWS credentials: none in the environment or ~/.aws")
+    {
+        for wanted in [
+            "AWS_ACCESS_KEY_ID=local",
+            "AWS_SECRET_ACCESS_KEY=local",
+            "AWS_EC2_METADATA_DISABLED=true",
+        ] {
+            assert!(env.iter().any(|v| v == wanted), "{wanted} in {env:?}");
+        }
+    }
+
     // Neither the secret nor a link's sealed value reached the terminal.
     let printed = format!("{}{}", server.stdout(), server.stderr());
     assert!(!printed.contains(&link_key), "the link key was printed");
@@ -532,16 +547,26 @@ fn callback_restart_while_waiting_then_a_decision_completes_it() {
 fn expired_links_answer_410_and_an_undecided_request_times_out() {
     // Links live 1 s; the Task waits 2 s, is retried once on its timeout (a second mail), then
     // the definition's catch ends the execution in `NoDecision`.
+    // The stage's env also sets the link key: it wins over the generated secret.
+    let stage_key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
     let dir = example(
         "approval-timeout",
         "callback",
-        &[("APPROVAL_LINK_TTL_SECONDS", "1")],
+        &[
+            ("APPROVAL_LINK_TTL_SECONDS", "1"),
+            ("APPROVAL_LINK_KEY", stage_key),
+        ],
         Some(2),
     );
-    let server = start(&dir);
+    let mut server = start(&dir);
     let key = api_key(&dir);
     let started = Instant::now();
     let id = start_request(&server, &key, EMPLOYEE);
+    let env = function_env(&mut server, "api");
+    assert!(
+        env.contains(&format!("APPROVAL_LINK_KEY={stage_key}")),
+        "{env:?}"
+    );
     let first = wait_for_mails(&server, EMPLOYEE, 1).remove(0);
     // Expiry is checked in whole seconds: wait past it.
     std::thread::sleep(Duration::from_millis(2100).saturating_sub(started.elapsed()));
