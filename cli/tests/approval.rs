@@ -872,3 +872,25 @@ fn headless_chromium_approves_from_the_confirmation_page() {
     browser.go(&mail.approve);
     assert_eq!(browser.text("h1"), "Already decided");
 }
+
+#[test]
+fn activity_design_times_out_after_two_unanswered_mails() {
+    // The Task waits 2 s after a worker picked it up, is retried once on its timeout (back to
+    // the queue: the worker fired again mails again), then the catch ends it in `NoDecision`.
+    let dir = example("approval-activity-timeout", "activity", &[], Some(2));
+    let server = start(&dir);
+    let key = api_key(&dir);
+    let id = start_request(&server, &key, EMPLOYEE);
+    fire_worker(&dir);
+    let first = wait_for_mails(&server, EMPLOYEE, 1).remove(0);
+    // The second run long-polls until the retry puts the task back.
+    fire_worker(&dir);
+    wait_for_mails(&server, EMPLOYEE, 2);
+    let execution = wait_for_execution(&server, "PromotionApproval", &id, WAIT);
+    assert_eq!(execution["status"], "FAILED", "{execution}");
+    assert_eq!(execution["error"], "NoDecision", "{execution}");
+    assert_eq!(status(&server, &key, &id), "timedOut");
+    // The first mail's token is spent: its links, still within their hour, say so.
+    assert_page(&get(&server, &first.approve), 200, &["Already decided"]);
+    assert_page(&post(&server, &first.approve), 200, &["Already decided"]);
+}
