@@ -12,7 +12,10 @@
 //!
 //! The code is not in the template: parameters `CodeS3Bucket` and `CodeS3Key` name the zip
 //! in S3 (`aws s3 cp` it there first; docs/deploy.md). API keys with a literal value get a
-//! `NoEcho` parameter each, so key values are never written to the template.
+//! `NoEcho` parameter each, so key values are never written to the template; so does each
+//! `[[secrets]]` entry ([`secret_parameters`]), without a default: the stack's creator passes
+//! a random value (`$(openssl rand -base64 32)`), and CloudFormation keeps it on updates
+//! that leave the parameter out.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -21,8 +24,10 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::deploy::desired::{Desired, Inputs, Location};
+use crate::config::{SecretEncoding, SecretFormat};
+use crate::deploy::desired::{Desired, Inputs, Location, SecretSpec};
 use crate::deploy::plan::{RULE_TARGET_ID, stage_description};
+use crate::deploy::secrets::encoded_len;
 use crate::deploy::{self, Built, OutputFormat};
 use crate::{AppDir, CliError};
 
@@ -143,9 +148,16 @@ pub fn run(args: Args) -> Result<(), CliError> {
             zip_path.display(),
             artifact.sha256_base64
         );
+        let secrets = secret_parameters(&desired);
         let overrides: String = key_parameters
             .iter()
             .map(|k| format!(" {k}=<value>"))
+            .chain(secrets.iter().map(|(spec, id)| {
+                format!(
+                    " {id}=\"{}\"",
+                    spec.format().map(random_command).unwrap_or_default()
+                )
+            }))
             .collect();
         let bold = std::io::stdout().is_terminal();
         let (on, off) = if bold {
@@ -159,6 +171,13 @@ pub fn run(args: Args) -> Result<(), CliError> {
             "  aws cloudformation deploy --template-file {} --stack-name {stack} --capabilities CAPABILITY_NAMED_IAM --parameter-overrides {BUCKET_PARAMETER}=BUCKET {KEY_PARAMETER}={code_key}{overrides}",
             template_path.display()
         );
+        if !secrets.is_empty() {
+            let ids: Vec<&str> = secrets.iter().map(|(_, id)| id.as_str()).collect();
+            println!(
+                "  (later updates: leave {} out of --parameter-overrides to keep the value; a new one rotates it)",
+                ids.join(", ")
+            );
+        }
     } else {
         let out = json!({
             "app": desired.app,
@@ -170,10 +189,78 @@ pub fn run(args: Args) -> Result<(), CliError> {
             "resources": resources,
             "parameters": template["Parameters"].as_object().map(|p| p.keys().cloned().collect::<Vec<_>>()),
             "stack_name": stack,
+            "secret_parameters": secret_parameters(&desired)
+                .into_iter()
+                .map(|(spec, id)| (spec.name.clone(), Value::String(id)))
+                .collect::<Map<String, Value>>(),
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
     }
     Ok(())
+}
+
+/// The `[[secrets]]` some function gets, each with its parameter's logical id
+/// (`Secret` + the name in CamelCase).
+pub fn secret_parameters(desired: &Desired) -> Vec<(&SecretSpec, String)> {
+    let mut ids = Ids::default();
+    desired
+        .secrets
+        .iter()
+        .filter(|spec| {
+            desired
+                .functions
+                .iter()
+                .any(|f| f.secrets.contains(&spec.name))
+        })
+        .map(|spec| (spec, ids.get("Secret", &spec.name.to_ascii_lowercase())))
+        .collect()
+}
+
+/// A shell command substitution printing a random value of `format`.
+fn random_command(format: SecretFormat) -> String {
+    let n = format.bytes;
+    match format.encoding {
+        // `openssl rand -base64` wraps its output after 64 characters (48 bytes).
+        SecretEncoding::Base64 if n > 48 => format!("$(openssl rand -base64 {n} | tr -d '\\n')"),
+        SecretEncoding::Base64 => format!("$(openssl rand -base64 {n})"),
+        SecretEncoding::Base64Url => {
+            format!("$(openssl rand -base64 {n} | tr -d '\\n=' | tr '+/' '-_')")
+        }
+        SecretEncoding::Hex => format!("$(openssl rand -hex {n})"),
+    }
+}
+
+/// A secret's `NoEcho` parameter: no default, the exact length and alphabet of its format.
+fn secret_parameter(spec: &SecretSpec) -> Value {
+    let mut parameter = json!({
+        "Type": "String",
+        "NoEcho": true,
+        "Description": format!(
+            "Secret {}: the environment variable every function gets, {} random bytes `{}` (e.g. {})",
+            spec.name,
+            spec.format().map_or(0, |f| f.bytes),
+            spec.generate,
+            spec.format().map(random_command).unwrap_or_default(),
+        ),
+    });
+    if let Some(format) = spec.format() {
+        let len = encoded_len(format);
+        let pattern = match format.encoding {
+            SecretEncoding::Base64 => "^[A-Za-z0-9+/]*={0,2}$",
+            SecretEncoding::Base64Url => "^[A-Za-z0-9_-]*$",
+            SecretEncoding::Hex => "^[0-9a-f]*$",
+        };
+        parameter["MinLength"] = json!(len);
+        parameter["MaxLength"] = json!(len);
+        parameter["AllowedPattern"] = json!(pattern);
+        parameter["ConstraintDescription"] = json!(format!(
+            "{} random bytes, `{}`: {len} characters, e.g. {}",
+            format.bytes,
+            spec.generate,
+            random_command(format)
+        ));
+    }
+    parameter
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
@@ -287,6 +374,11 @@ pub fn template(desired: &Desired, code_key: &str) -> Value {
         }),
     );
 
+    let secrets = secret_parameters(desired);
+    for (spec, id) in &secrets {
+        parameters.insert(id.clone(), secret_parameter(spec));
+    }
+
     // Roles, with the same inline policies as deploy's.
     let role_resource = |spec: &crate::deploy::desired::RoleSpec| {
         json!({
@@ -324,6 +416,12 @@ pub fn template(desired: &Desired, code_key: &str) -> Value {
         resources.insert(log_id.clone(), log);
         let id = ids.get("Function", &f.entry);
         let c = &f.config;
+        let mut variables = sub(json!(c.env));
+        for (spec, parameter) in &secrets {
+            if f.secrets.contains(&spec.name) {
+                variables[spec.name.as_str()] = r(parameter);
+            }
+        }
         resources.insert(
             id.clone(),
             json!({
@@ -337,7 +435,7 @@ pub fn template(desired: &Desired, code_key: &str) -> Value {
                     "Architectures": [c.architecture],
                     "MemorySize": c.memory,
                     "Timeout": c.timeout,
-                    "Environment": { "Variables": sub(json!(c.env)) },
+                    "Environment": { "Variables": variables },
                     "Code": { "S3Bucket": r(BUCKET_PARAMETER), "S3Key": r(KEY_PARAMETER) },
                     "Tags": tags,
                 }
@@ -668,6 +766,17 @@ definition = "sm.json"
 [[email_identities]]
 address = "hr@example.com"
 
+[[secrets]]
+name = "LINK_KEY"
+generate = "base64-32"
+
+[[secrets]]
+name = "pinned"
+generate = "hex-16"
+
+[stages.dev]
+env = { pinned = "from-the-stage" }
+
 [tags]
 team = "shop"
 "#;
@@ -920,6 +1029,29 @@ team = "shop"
         assert!(
             definition.contains(":function:shop-dev-notify"),
             "{definition}"
+        );
+        // A secret is a NoEcho parameter without a default, every function refers to it;
+        // one the stage's env sets has none.
+        let secret = &t["Parameters"]["SecretLinkKey"];
+        assert_eq!(secret["NoEcho"], true, "{secret}");
+        assert!(secret.get("Default").is_none(), "{secret}");
+        assert_eq!(
+            (&secret["MinLength"], &secret["MaxLength"]),
+            (&json!(44), &json!(44))
+        );
+        assert!(t["Parameters"].get("SecretPinned").is_none());
+        for (_, f) in of_type(&t, "AWS::Lambda::Function") {
+            let variables = &f["Properties"]["Environment"]["Variables"];
+            assert_eq!(
+                variables["LINK_KEY"],
+                json!({"Ref": "SecretLinkKey"}),
+                "{variables}"
+            );
+            assert_eq!(variables["pinned"], "from-the-stage", "{variables}");
+        }
+        assert!(
+            random_command(SecretFormat::parse("base64-64").unwrap()).contains("tr -d"),
+            "openssl wraps long base64"
         );
         // A literal key value is a NoEcho parameter; a generated one has none.
         assert_eq!(t["Parameters"]["ApiKeyValuePartner"]["NoEcho"], true);

@@ -10,12 +10,42 @@ mod common;
 use std::collections::BTreeMap;
 use std::process::Command;
 
+use base64::Engine as _;
+use common::deploy_as;
 use common::{
     App, STAGE, Sdk, assert_no_wildcard_actions, changed_copy, deploy, env_of, mutating,
     parse_policy, start_moto,
 };
 use portico_e2e::moto;
 use serde_json::Value;
+
+/// The fixture's `[[secrets]]` entry.
+const SECRET: &str = "FIXTURE_LINK_KEY";
+/// The fixture's functions.
+const ENTRIES: [&str; 4] = ["api", "tick", "nightly", "notify"];
+
+/// The value of the fixture's secret, the same in every function (asserted).
+fn link_key(sdk: &Sdk, app: &App) -> String {
+    let values: Vec<Option<String>> = ENTRIES
+        .iter()
+        .map(|entry| {
+            env_of(&sdk.function(&format!("{}-{entry}", app.prefix())))
+                .get(SECRET)
+                .cloned()
+        })
+        .collect();
+    let first = values[0].clone().expect("the API function has the secret");
+    assert!(
+        values.iter().all(|v| v.as_deref() == Some(first.as_str())),
+        "every function has the same value"
+    );
+    first
+}
+
+/// Whether `value` appears in what a run printed.
+fn printed(run: &common::Run, value: &str) -> bool {
+    run.stdout.contains(value) || run.stderr.contains(value)
+}
 
 fn check_hello(sdk: &Sdk, app: &App) {
     let prefix = app.prefix();
@@ -219,6 +249,16 @@ fn check_fixture(sdk: &Sdk, app: &App) {
         assert_eq!(env["PORTICO_HANDLER"], entry);
         assert_eq!(env["FIXTURE_STAGE"], "dev");
     }
+    // The generated secret: every function has the same value, of the declared format.
+    let key = link_key(sdk, app);
+    assert_eq!(key.len(), 43, "32 bytes, base64url without padding");
+    assert_eq!(
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(&key)
+            .map(|b| b.len())
+            .ok(),
+        Some(32)
+    );
     let groups = sdk.log_groups(&format!("/aws/lambda/{prefix}"));
     assert_eq!(groups.len(), 4, "{groups:?}");
     assert!(groups.values().all(|r| *r == Some(14)), "{groups:?}");
@@ -837,4 +877,129 @@ fn step_functions_tags_are_checked_and_put_back() {
     }
     let again = deploy(&moto, &app, binary, &[], &[]).json();
     assert_eq!(mutating(&again), Vec::<String>::new(), "{again}");
+}
+
+#[test]
+fn secrets_are_generated_once_kept_from_the_functions_and_never_shown() {
+    let moto = start_moto();
+    let sdk = Sdk::new(&moto);
+    let app = App::new("cli/tests/fixtures/deploy-fixture", "fixture-secret");
+    let binary = &common::apps().fixture;
+    let config_path = app.dir.join("portico.toml");
+    let full = std::fs::read_to_string(&config_path).unwrap();
+
+    // First deploy: generated, every function gets it.
+    let first_run = deploy(&moto, &app, binary, &[], &[]);
+    let first = first_run.json();
+    assert_eq!(first["secrets"][SECRET], "generated", "{first}");
+    check_fixture(&sdk, &app);
+    let key = link_key(&sdk, &app);
+    assert!(!printed(&first_run, &key), "deploy printed the secret");
+
+    // A no-op redeploy: kept, nothing changed.
+    let noop_run = deploy(&moto, &app, binary, &[], &[]);
+    let noop = noop_run.json();
+    assert_eq!(noop["secrets"][SECRET], "kept");
+    assert_eq!(mutating(&noop), Vec::<String>::new(), "{noop}");
+    assert_eq!(link_key(&sdk, &app), key);
+
+    // Neither the dry runs nor the text output nor the record show it.
+    let runs = [
+        deploy(&moto, &app, binary, &["--dry-run"], &[]),
+        deploy_as(&moto, &app, binary, "text", &["--dry-run"], &[]),
+        deploy_as(&moto, &app, binary, "text", &[], &[]),
+        noop_run,
+    ];
+    for run in &runs {
+        assert_eq!(run.code, Some(0), "{}{}", run.stdout, run.stderr);
+        assert!(!printed(run, &key), "printed the secret:\n{}", run.stdout);
+    }
+    assert!(
+        runs[2].stdout.contains("nothing changed"),
+        "{}",
+        runs[2].stdout
+    );
+    let record = std::fs::read_to_string(app.record()).unwrap();
+    assert!(!record.contains(&key), "the record holds no secret");
+    assert!(!record.contains(SECRET), "nor its name");
+
+    // A fresh checkout (no record): the value is read back from the functions.
+    std::fs::remove_dir_all(app.dir.join(".portico")).unwrap();
+    let fresh = deploy(&moto, &app, binary, &[], &[]).json();
+    assert_eq!(fresh["secrets"][SECRET], "kept");
+    assert_eq!(mutating(&fresh), Vec::<String>::new(), "{fresh}");
+    assert_eq!(link_key(&sdk, &app), key);
+
+    // A function that lost it gets the API function's value back; only it is updated.
+    let tick = format!("{}-tick", app.prefix());
+    let mut env = env_of(&sdk.function(&tick));
+    env.remove(SECRET);
+    sdk.rt
+        .block_on(
+            sdk.lambda
+                .update_function_configuration()
+                .function_name(&tick)
+                .environment(
+                    aws_sdk_lambda::types::Environment::builder()
+                        .set_variables(Some(env.into_iter().collect()))
+                        .build(),
+                )
+                .send(),
+        )
+        .unwrap();
+    let repaired = deploy(&moto, &app, binary, &[], &[]).json();
+    assert_eq!(
+        mutating(&repaired),
+        ["Lambda.UpdateFunctionConfiguration"],
+        "{repaired}"
+    );
+    assert_eq!(link_key(&sdk, &app), key);
+
+    // --rotate-secret: a new value, in every function.
+    let rotated_run = deploy(&moto, &app, binary, &["--rotate-secret", SECRET], &[]);
+    let rotated = rotated_run.json();
+    assert_eq!(rotated["secrets"][SECRET], "rotated");
+    assert_eq!(operations(&rotated), ["UpdateFunctionConfiguration"; 4]);
+    let new_key = link_key(&sdk, &app);
+    assert_ne!(new_key, key);
+    assert!(!printed(&rotated_run, &new_key) && !printed(&rotated_run, &key));
+    let unknown = deploy(&moto, &app, binary, &["--rotate-secret", "NOPE"], &[]);
+    assert_ne!(unknown.code, Some(0));
+    assert!(unknown.stderr.contains("NOPE"), "{}", unknown.stderr);
+
+    // Removed from the config: the variable goes from every function, and nothing else.
+    let without = full.replace(
+        "[[secrets]]\nname = \"FIXTURE_LINK_KEY\"\ngenerate = \"base64url-32\"\n\n",
+        "",
+    );
+    assert_ne!(without, full);
+    std::fs::write(&config_path, &without).unwrap();
+    let removed = deploy(&moto, &app, binary, &[], &[]).json();
+    assert_eq!(operations(&removed), ["UpdateFunctionConfiguration"; 4]);
+    for entry in ENTRIES {
+        let env = env_of(&sdk.function(&format!("{}-{entry}", app.prefix())));
+        assert!(!env.contains_key(SECRET), "{entry}: {:?}", env.keys());
+    }
+
+    // Declared again: exactly the configuration updates, with a new value.
+    std::fs::write(&config_path, &full).unwrap();
+    let added = deploy(&moto, &app, binary, &[], &[]).json();
+    assert_eq!(added["secrets"][SECRET], "generated");
+    assert_eq!(operations(&added), ["UpdateFunctionConfiguration"; 4]);
+    let again = link_key(&sdk, &app);
+    assert!(again != key && again != new_key);
+
+    // A stage env var of the same name overrides it.
+    std::fs::write(
+        &config_path,
+        full.replace(
+            "env = { FIXTURE_STAGE = \"dev\" }",
+            "env = { FIXTURE_STAGE = \"dev\", FIXTURE_LINK_KEY = \"pinned\" }",
+        ),
+    )
+    .unwrap();
+    let pinned = deploy(&moto, &app, binary, &[], &[]).json();
+    assert_eq!(pinned["secrets"][SECRET], "overridden");
+    assert_eq!(operations(&pinned), ["UpdateFunctionConfiguration"; 4]);
+    assert_eq!(link_key(&sdk, &app), "pinned");
 }

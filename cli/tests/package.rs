@@ -65,6 +65,30 @@ fn the_packaged_template_creates_the_stack_in_cloudformation() {
         "key values are parameters, never in the template"
     );
     let template: Value = serde_json::from_str(&template_text).unwrap();
+    // The secret: a NoEcho parameter without a default, of the declared length, that every
+    // function refers to; no value anywhere.
+    let secret_id = result["secret_parameters"]["FIXTURE_LINK_KEY"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{result}"));
+    assert_eq!(secret_id, "SecretFixtureLinkKey");
+    let secret = &template["Parameters"][secret_id];
+    assert_eq!(secret["NoEcho"], true, "{secret}");
+    assert!(secret.get("Default").is_none(), "{secret}");
+    assert_eq!(secret["MinLength"], 43, "{secret}");
+    let functions: Vec<&Value> = template["Resources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"] == "AWS::Lambda::Function")
+        .collect();
+    assert_eq!(functions.len(), 4);
+    for f in functions {
+        assert_eq!(
+            f["Properties"]["Environment"]["Variables"]["FIXTURE_LINK_KEY"],
+            serde_json::json!({ "Ref": secret_id })
+        );
+    }
+    let secret_value = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([7u8; 32]);
     let types: BTreeMap<String, usize> =
         template["Resources"]
             .as_object()
@@ -121,6 +145,12 @@ fn the_packaged_template_creates_the_stack_in_cloudformation() {
                 Parameter::builder()
                     .parameter_key("CodeS3Bucket")
                     .parameter_value(bucket)
+                    .build(),
+            )
+            .parameters(
+                Parameter::builder()
+                    .parameter_key(secret_id)
+                    .parameter_value(&secret_value)
                     .build(),
             )
             .parameters(
@@ -182,6 +212,11 @@ fn the_packaged_template_creates_the_stack_in_cloudformation() {
         let f = sdk.function(&format!("{prefix}-{entry}"));
         assert_eq!(env_of(&f)["PORTICO_HANDLER"], entry);
         assert_eq!(env_of(&f)["FIXTURE_STAGE"], "dev");
+        assert_eq!(
+            env_of(&f)["FIXTURE_LINK_KEY"],
+            secret_value,
+            "the parameter's value"
+        );
         assert!(
             f.role().unwrap().ends_with(&format!(":role/{prefix}")),
             "{:?}",
@@ -325,6 +360,36 @@ fn hex(bytes: &[u8]) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+#[test]
+fn the_next_step_shows_how_to_pass_each_secret() {
+    let app = App::new("cli/tests/fixtures/deploy-fixture", "fixture-pkg-text");
+    let out = Command::new(common::PORTICO)
+        .args(["package", "--stage", STAGE, "--app"])
+        .arg(&app.dir)
+        .arg("--out")
+        .arg(app.dir.join("out"))
+        .arg("--binary")
+        .arg(&common::apps().fixture)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(
+            "SecretFixtureLinkKey=\"$(openssl rand -base64 32 | tr -d '\\n=' | tr '+/' '-_')\""
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("leave SecretFixtureLinkKey out of --parameter-overrides"),
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -434,7 +434,7 @@ impl<'a> Executor<'a> {
             Instruction::CreateFunction { entry } => {
                 let f = function(entry)?;
                 let arn = aws
-                    .create_function(&f.name, &f.config, self.code(), &d.tags)
+                    .create_function(&f.name, &f.deployed_config(), self.code(), &d.tags)
                     .await?;
                 self.record.functions.insert(
                     entry.clone(),
@@ -460,7 +460,7 @@ impl<'a> Executor<'a> {
             }
             Instruction::UpdateFunctionConfiguration { entry, .. } => {
                 let f = function(entry)?;
-                aws.update_function_configuration(&f.name, &f.config)
+                aws.update_function_configuration(&f.name, &f.deployed_config())
                     .await?;
             }
             Instruction::TagFunction { entry } => {

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::aws::{FunctionConfig, UsagePlanQuota, UsagePlanThrottle};
-use crate::config::{Config, CorsSection};
+use crate::config::{Config, CorsSection, SecretFormat};
 use crate::project::Manifest;
 
 /// The tag every resource carries with the app's name.
@@ -268,8 +268,53 @@ pub struct FunctionSpec {
     pub arn: String,
     /// Its log group.
     pub log_group: String,
-    /// Settings.
+    /// Settings, without the secrets' values (see [`FunctionSpec::deployed_config`]).
     pub config: FunctionConfig,
+    /// The `[[secrets]]` it gets: those its stage or function `env` does not set.
+    pub secrets: Vec<String>,
+    /// Their values, once [`Desired::set_secret_values`] ran: never serialized, and `Debug`
+    /// shows names only.
+    #[serde(skip)]
+    pub secret_values: SecretValues,
+}
+
+impl FunctionSpec {
+    /// The settings the function is deployed with: [`Self::config`] plus the secrets' values.
+    pub fn deployed_config(&self) -> FunctionConfig {
+        let mut config = self.config.clone();
+        for (name, value) in &self.secret_values.0 {
+            config.env.insert(name.clone(), value.clone());
+        }
+        config
+    }
+}
+
+/// Secret values by variable name. `Debug` shows the names only, so a value cannot reach a
+/// log line or an error message through `{:?}`.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct SecretValues(pub BTreeMap<String, String>);
+
+impl std::fmt::Debug for SecretValues {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
+/// A `[[secrets]]` entry: a variable whose value is generated once and kept in the
+/// functions' configuration (see [`super::secrets`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SecretSpec {
+    /// The variable's name.
+    pub name: String,
+    /// `<encoding>-<bytes>`, e.g. `base64-32`.
+    pub generate: String,
+}
+
+impl SecretSpec {
+    /// The parsed `generate` (validated when the config loads).
+    pub fn format(&self) -> Option<SecretFormat> {
+        SecretFormat::parse(&self.generate)
+    }
 }
 
 /// A schedule: a rule invoking a function.
@@ -413,6 +458,8 @@ pub struct Desired {
     pub state_machines: Vec<StepFunctionsSpec>,
     /// The code.
     pub code: CodeSpec,
+    /// `[[secrets]]`, in config order.
+    pub secrets: Vec<SecretSpec>,
 }
 
 /// What [`Desired::new`] needs besides the config and the manifest.
@@ -468,8 +515,17 @@ impl Desired {
             let settings = config.function(&stage, entry);
             let mut env = settings.env.clone();
             env.insert(manifest.entry_point_variable.clone(), (*entry).clone());
+            // A stage or function env var of the same name wins over a secret.
+            let secrets = config
+                .secrets
+                .iter()
+                .map(|s| s.name.get_ref().clone())
+                .filter(|name| !env.contains_key(name))
+                .collect();
             functions.push(FunctionSpec {
                 entry: (*entry).clone(),
+                secrets,
+                secret_values: SecretValues::default(),
                 arn: loc.function_arn(&name),
                 log_group: names.log_group(entry),
                 name,
@@ -609,7 +665,29 @@ impl Desired {
                 sha256: inputs.code_sha256.clone(),
                 s3: inputs.code_s3.clone(),
             },
+            secrets: config
+                .secrets
+                .iter()
+                .map(|s| SecretSpec {
+                    name: s.name.get_ref().clone(),
+                    generate: s.generate.get_ref().clone(),
+                })
+                .collect(),
         })
+    }
+
+    /// Gives every function the `values` (by name) of the secrets it gets
+    /// ([`FunctionSpec::secrets`]); the planner and the executor then see them in
+    /// [`FunctionSpec::deployed_config`], and describe them by name only.
+    pub fn set_secret_values(&mut self, values: &SecretValues) {
+        for f in &mut self.functions {
+            f.secret_values = SecretValues(
+                f.secrets
+                    .iter()
+                    .filter_map(|name| Some((name.clone(), values.0.get(name)?.clone())))
+                    .collect(),
+            );
+        }
     }
 
     /// The names of this stage's resources.

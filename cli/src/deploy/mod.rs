@@ -9,6 +9,9 @@
 //!    instructions in order and writes the [`record::Record`] after each one, so an
 //!    interrupted deploy re-runs to the same end state.
 //!
+//! `[[secrets]]` are resolved between reading and planning ([`secrets`]): kept from the
+//! deployed functions, or generated.
+//!
 //! Then one smoke request to the API ([`smoke`]), and a summary with the URL.
 
 pub mod apply;
@@ -16,6 +19,7 @@ pub mod desired;
 pub mod plan;
 pub mod record;
 pub mod remote;
+pub mod secrets;
 pub mod smoke;
 
 use std::io::{IsTerminal, Write};
@@ -74,6 +78,10 @@ pub struct Args {
     /// Compile for this target triple instead of choosing one.
     #[arg(long, value_name = "TRIPLE")]
     target: Option<String>,
+    /// Generate a new value for this `[[secrets]]` entry instead of keeping the deployed one
+    /// (repeatable).
+    #[arg(long, value_name = "NAME")]
+    rotate_secret: Vec<String>,
 }
 
 /// Step lines for people: on a terminal, a line that completes in place; elsewhere, a line per
@@ -265,7 +273,7 @@ async fn deploy(
             format!("{app}/{}/{}.zip", args.stage, artifact.sha256_hex),
         )
     });
-    let desired = Desired::new(
+    let mut desired = Desired::new(
         &project.config,
         manifest,
         &Inputs {
@@ -288,6 +296,24 @@ async fn deploy(
     for warning in &remote.warnings {
         lines.say(&format!("warn   {warning}"));
     }
+    let resolved = secrets::resolve(
+        &desired,
+        &remote,
+        &args.rotate_secret,
+        crate::local::secrets::generate_value,
+    )?;
+    desired.set_secret_values(&resolved.values);
+    for (name, origin) in &resolved.origins {
+        let what = match origin {
+            secrets::Origin::Kept => continue,
+            secrets::Origin::Generated => {
+                "generated (no deployed function has a value of its format)"
+            }
+            secrets::Origin::Rotated => "generated anew (--rotate-secret)",
+            secrets::Origin::Overridden => "not used: every function's env sets the variable",
+        };
+        lines.say(&format!("secret {name}: {what}"));
+    }
     let steps = plan::plan(&desired, &remote);
     let read_calls = aws.stats().total;
     let planned = planning.elapsed();
@@ -309,6 +335,7 @@ async fn deploy(
                     "region": region,
                     "dry_run": true,
                     "plan": plan_json(&steps, &desired),
+                    "secrets": resolved.origins,
                     "calls": aws.stats(),
                 });
                 println!("{}", serde_json::to_string_pretty(&out)?);
@@ -380,6 +407,7 @@ async fn deploy(
                 "region": region,
                 "dry_run": false,
                 "plan": plan_json(&steps, &desired),
+                "secrets": resolved.origins,
                 "url": url,
                 "record": record_path,
                 "calls": stats,

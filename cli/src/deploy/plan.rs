@@ -590,7 +590,7 @@ fn plan_functions(out: &mut Vec<Instruction>, desired: &Desired, remote: &Remote
         };
         // The architecture can only change with the code.
         let arch_changed = existing.config.architecture != f.config.architecture;
-        let changes = config_changes(&existing.config, &f.config);
+        let changes = config_changes(&existing.config, &f.deployed_config());
         if !changes.is_empty() {
             out.push(Instruction::UpdateFunctionConfiguration {
                 entry: f.entry.clone(),
@@ -1088,7 +1088,7 @@ retention_days = 14
                     name: f.name.clone(),
                     arn: f.arn.clone(),
                     code_sha256: d.code.sha256.clone(),
-                    config: f.config.clone(),
+                    config: f.deployed_config(),
                     tags: d.tags.clone(),
                 },
             );
@@ -1364,6 +1364,91 @@ retention_days = 14
                 },
             ]
         );
+    }
+
+    #[test]
+    fn secrets_are_set_kept_overridden_and_removed_by_name_only() {
+        use crate::deploy::desired::SecretValues;
+        use crate::deploy::secrets::resolve;
+        const VALUE: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+        let with_secret = FIXTURE.replace(
+            "[logs]",
+            "[[secrets]]\nname = \"LINK_KEY\"\ngenerate = \"base64-32\"\n\n[logs]",
+        );
+        let never = |_| -> std::io::Result<String> { panic!("nothing to generate") };
+        let with = |text: &str, remote: &Remote, generate: &mut dyn FnMut(_) -> _| {
+            let mut d = desired(text);
+            let r = resolve(&d, remote, &[], generate).unwrap();
+            d.set_secret_values(&r.values);
+            d
+        };
+
+        // Present remotely in every function: no change, and the value is kept.
+        let mut deployed = desired(&with_secret);
+        deployed.set_secret_values(&SecretValues(
+            [("LINK_KEY".to_owned(), VALUE.to_owned())].into(),
+        ));
+        let remote = converged(&deployed);
+        let d = with(&with_secret, &remote, &mut { never });
+        assert_eq!(d.functions[1].deployed_config().env["LINK_KEY"], VALUE);
+        assert_eq!(plan(&d, &remote), vec![]);
+
+        // Absent (the secret is new): every function gets it, named, never shown.
+        let before = converged(&desired(FIXTURE));
+        let d = with(
+            &with_secret,
+            &before,
+            &mut crate::local::secrets::generate_value,
+        );
+        let steps = plan(&d, &before);
+        let added = |entry: &str| I::UpdateFunctionConfiguration {
+            entry: s(entry),
+            changes: vec![s("env LINK_KEY added")],
+        };
+        assert_eq!(steps, vec![added("api"), added("cleanup")]);
+        let value = d.functions[0].deployed_config().env["LINK_KEY"].clone();
+        assert_eq!(d.functions[1].deployed_config().env["LINK_KEY"], value);
+        let shown = format!(
+            "{}{}{}{d:?}",
+            render_text(&steps, &d),
+            serde_json::to_string(&steps).unwrap(),
+            serde_json::to_string(&d).unwrap()
+        );
+        assert!(!shown.contains(&value), "{shown}");
+
+        // One function lacks it: only that one is updated, with the API function's value.
+        let mut partial = remote.clone();
+        partial
+            .functions
+            .get_mut("cleanup")
+            .unwrap()
+            .config
+            .env
+            .remove("LINK_KEY");
+        let d = with(&with_secret, &partial, &mut { never });
+        assert_eq!(plan(&d, &partial), vec![added("cleanup")]);
+        assert_eq!(d.functions[1].deployed_config().env["LINK_KEY"], VALUE);
+
+        // A stage env var of the same name overrides it: the functions get the stage's value.
+        let pinned = with_secret.replace(
+            "[logs]",
+            "[stages.dev]\nenv = { LINK_KEY = \"pinned\" }\n\n[logs]",
+        );
+        let d = with(&pinned, &remote, &mut { never });
+        let changed = |entry: &str| I::UpdateFunctionConfiguration {
+            entry: s(entry),
+            changes: vec![s("env LINK_KEY changed")],
+        };
+        assert_eq!(plan(&d, &remote), vec![changed("api"), changed("cleanup")]);
+        assert_eq!(d.functions[0].deployed_config().env["LINK_KEY"], "pinned");
+
+        // Removed from the config: the variable is removed.
+        let d = with(FIXTURE, &remote, &mut { never });
+        let removed = |entry: &str| I::UpdateFunctionConfiguration {
+            entry: s(entry),
+            changes: vec![s("env LINK_KEY removed")],
+        };
+        assert_eq!(plan(&d, &remote), vec![removed("api"), removed("cleanup")]);
     }
 
     #[test]

@@ -117,8 +117,9 @@ impl Secrets {
     }
 }
 
-/// `format.bytes` random bytes in `format.encoding`.
-fn generate_value(format: SecretFormat) -> std::io::Result<String> {
+/// `format.bytes` random bytes from the operating system in `format.encoding` (also what
+/// `portico deploy` generates a stage's secrets with).
+pub(crate) fn generate_value(format: SecretFormat) -> std::io::Result<String> {
     let bytes = random_bytes(format.bytes)?;
     Ok(encode(format.encoding, &bytes))
 }

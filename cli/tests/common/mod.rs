@@ -859,9 +859,21 @@ impl Run {
 }
 
 pub fn deploy(moto: &Moto, app: &App, binary: &Path, extra: &[&str], env: &[(&str, &str)]) -> Run {
+    deploy_as(moto, app, binary, "json", extra, env)
+}
+
+/// `portico deploy` with `--output output` (`text` or `json`).
+pub fn deploy_as(
+    moto: &Moto,
+    app: &App,
+    binary: &Path,
+    output: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Run {
     let started = Instant::now();
     let mut cmd = Command::new(PORTICO);
-    cmd.args(["deploy", "--stage", STAGE, "--output", "json", "--app"])
+    cmd.args(["deploy", "--stage", STAGE, "--output", output, "--app"])
         .arg(&app.dir)
         .arg("--binary")
         .arg(binary)
