@@ -1003,3 +1003,206 @@ fn secrets_are_generated_once_kept_from_the_functions_and_never_shown() {
     assert_eq!(operations(&pinned), ["UpdateFunctionConfiguration"; 4]);
     assert_eq!(link_key(&sdk, &app), "pinned");
 }
+
+/// The approval example's binary (`cargo build -p approval`), built once.
+fn approval_binary() -> &'static std::path::Path {
+    static BINARY: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    BINARY.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let output = Command::new(cargo)
+            .current_dir(common::workspace())
+            .args([
+                "build",
+                "--package",
+                "approval",
+                "--bin",
+                "approval",
+                "--message-format",
+                "json-render-diagnostics",
+            ])
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .expect("run cargo build");
+        assert!(output.status.success(), "cargo build -p approval failed");
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .find(|m| m["target"]["name"] == "approval" && m["executable"].is_string())
+            .map(|m| std::path::PathBuf::from(m["executable"].as_str().unwrap()))
+            .expect("cargo built the approval binary")
+    })
+}
+
+#[test]
+fn the_approval_example_deploys_its_workflow_with_scoped_permissions() {
+    let moto = start_moto();
+    let sdk = Sdk::new(&moto);
+    let app = App::new("examples/approval", "approval-e2e");
+    // The definitions live in a subdirectory, which `App::new` does not copy.
+    let machines = app.dir.join("statemachines");
+    std::fs::create_dir_all(&machines).unwrap();
+    for file in ["activity.asl.json", "callback.asl.json"] {
+        std::fs::copy(
+            common::workspace()
+                .join("examples/approval/statemachines")
+                .join(file),
+            machines.join(file),
+        )
+        .unwrap();
+    }
+    let binary = approval_binary();
+
+    let first = deploy(&moto, &app, binary, &[], &[]).json();
+    let prefix = app.prefix();
+    let arn = |service: &str, resource: &str| {
+        format!("arn:aws:{service}:us-east-1:123456789012:{resource}")
+    };
+
+    // Functions: the API, the activity worker (its schedule and long-poll timeout) and the
+    // callback design's notify function, all with the generated link key and the settings.
+    let api = sdk.function(&format!("{prefix}-api"));
+    let worker = sdk.function(&format!("{prefix}-worker"));
+    let notify = sdk.function(&format!("{prefix}-notify"));
+    assert_eq!(worker.timeout(), Some(75));
+    let key = env_of(&api)["APPROVAL_LINK_KEY"].clone();
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD
+            .decode(&key)
+            .map(|b| b.len())
+            .ok(),
+        Some(32),
+        "a 32-byte base64 key"
+    );
+    for (f, entry) in [(&api, "api"), (&worker, "worker"), (&notify, "notify")] {
+        let env = env_of(f);
+        assert_eq!(env["PORTICO_HANDLER"], entry);
+        assert_eq!(env["APPROVAL_DESIGN"], "activity");
+        assert_eq!(env["APPROVAL_SENDER"], "hr@example.com");
+        assert_eq!(env["APPROVAL_LINK_KEY"], key, "one key for every function");
+    }
+    assert!(
+        !first.to_string().contains(&key),
+        "the key is not in the output"
+    );
+
+    // The worker's schedule; notify has no rule.
+    let rules = sdk
+        .rt
+        .block_on(sdk.events.list_rules().name_prefix(&prefix).send())
+        .unwrap();
+    let rules: Vec<(String, String)> = rules
+        .rules()
+        .iter()
+        .map(|r| {
+            (
+                r.name().unwrap_or_default().to_owned(),
+                r.schedule_expression().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rules,
+        [(format!("{prefix}-worker"), "rate(1 minute)".to_owned())]
+    );
+    let targets = sdk
+        .rt
+        .block_on(
+            sdk.events
+                .list_targets_by_rule()
+                .rule(format!("{prefix}-worker"))
+                .send(),
+        )
+        .unwrap();
+    assert_eq!(
+        Some(targets.targets()[0].arn()),
+        worker.function_arn(),
+        "the rule runs the worker"
+    );
+
+    // Step Functions: the activity and both state machines, definitions with real ARNs.
+    let activities = sdk.rt.block_on(sdk.sfn.list_activities().send()).unwrap();
+    let activity_arn = arn("states", &format!("activity:{prefix}-ManualStep"));
+    assert!(
+        activities
+            .activities()
+            .iter()
+            .any(|a| a.activity_arn() == activity_arn),
+        "{activities:?}"
+    );
+    let definition = |name: &str| -> Value {
+        let out = sdk
+            .rt
+            .block_on(
+                sdk.sfn
+                    .describe_state_machine()
+                    .state_machine_arn(arn("states", &format!("stateMachine:{prefix}-{name}")))
+                    .send(),
+            )
+            .unwrap_or_else(|e| panic!("state machine {name}: {e:?}"));
+        serde_json::from_str(out.definition()).unwrap()
+    };
+    let activity_design = definition("PromotionApproval");
+    assert_eq!(
+        activity_design["States"]["ManualApproval"]["Resource"],
+        activity_arn.as_str()
+    );
+    let callback_design = definition("PromotionApprovalCallback");
+    assert_eq!(
+        callback_design["States"]["ManualApproval"]["Parameters"]["FunctionName"],
+        notify.function_arn().unwrap()
+    );
+
+    // Least privilege: the functions may reach exactly the declared activity, state machines
+    // and identity; the state machines' role may invoke exactly notify.
+    let policies = sdk.role_policies(&prefix);
+    assert_no_wildcard_actions(&policies);
+    assert_eq!(
+        policies["ses"]["Statement"][0]["Resource"],
+        serde_json::json!([arn("ses", "identity/hr@example.com")])
+    );
+    let sfn = policies["step-functions"].to_string();
+    assert!(!sfn.contains("states:*"), "{sfn}");
+    for resource in [
+        activity_arn.clone(),
+        arn(
+            "states",
+            &format!("stateMachine:{prefix}-PromotionApproval"),
+        ),
+        arn(
+            "states",
+            &format!("stateMachine:{prefix}-PromotionApprovalCallback"),
+        ),
+    ] {
+        assert!(sfn.contains(&resource), "{resource} in {sfn}");
+    }
+    let states = sdk.role_policies(&format!("{prefix}-states"));
+    assert_no_wildcard_actions(&states);
+    let invoke = states["invoke-functions"].to_string();
+    assert!(invoke.contains(notify.function_arn().unwrap()), "{invoke}");
+    assert!(
+        !invoke.contains(&format!("function:{prefix}-api")),
+        "{invoke}"
+    );
+
+    // The HR system's usage plan and key, bound to the stage.
+    let plans = sdk.usage_plans(&format!("{prefix}-hr"));
+    assert_eq!(plans.len(), 1, "{plans:?}");
+    let plan = &plans[0];
+    let throttle = plan.throttle().unwrap();
+    assert_eq!((throttle.rate_limit(), throttle.burst_limit()), (5.0, 10));
+    let quota = plan.quota().unwrap();
+    assert_eq!(quota.limit(), 1000);
+    assert_eq!(quota.period().map(|p| p.as_str()), Some("DAY"));
+    assert_eq!(
+        plan.api_stages()
+            .iter()
+            .map(|s| s.stage().unwrap_or_default())
+            .collect::<Vec<_>>(),
+        [STAGE]
+    );
+    assert_eq!(sdk.api_keys(&format!("{prefix}-hr-system")).len(), 1);
+
+    // Deployed as declared: a second deploy changes nothing.
+    let again = deploy(&moto, &app, binary, &[], &[]).json();
+    assert_eq!(mutating(&again), Vec::<String>::new(), "{again}");
+}

@@ -597,19 +597,29 @@ impl Desired {
             assume_policy: trust_policy("lambda.amazonaws.com"),
             policies: function_policies(config, loc, &functions, &activities, &state_machines),
         };
+        // The state machines may invoke the functions their definitions name, and no other.
+        let invoked: Vec<String> = functions
+            .iter()
+            .filter(|f| {
+                state_machines.iter().any(|m| {
+                    m.definition
+                        .as_deref()
+                        .is_some_and(|d| names_function(d, &f.arn) || names_function(d, &f.name))
+                })
+            })
+            .flat_map(|f| [f.arn.clone(), format!("{}:*", f.arn)])
+            .collect();
         let states_role = (!state_machines.is_empty()).then(|| RoleSpec {
             name: names.states_role(),
             assume_policy: trust_policy("states.amazonaws.com"),
-            policies: BTreeMap::from([(
-                "invoke-functions".to_owned(),
-                policy(vec![statement(
-                    &["lambda:InvokeFunction"],
-                    functions
-                        .iter()
-                        .flat_map(|f| [f.arn.clone(), format!("{}:*", f.arn)])
-                        .collect(),
-                )]),
-            )]),
+            policies: if invoked.is_empty() {
+                BTreeMap::new()
+            } else {
+                BTreeMap::from([(
+                    "invoke-functions".to_owned(),
+                    policy(vec![statement(&["lambda:InvokeFunction"], invoked)]),
+                )])
+            },
         });
 
         let api = api_spec(
@@ -810,6 +820,13 @@ fn function_policies(
 ///
 /// # Errors
 /// When the file is unreadable, a reference names nothing, or the result is not JSON.
+/// Whether the compact JSON `definition` names the function `reference` (its ARN or name) as
+/// a whole string, or with a `:qualifier`.
+fn names_function(definition: &str, reference: &str) -> bool {
+    definition.contains(&format!("\"{reference}\""))
+        || definition.contains(&format!("\"{reference}:"))
+}
+
 pub(crate) fn state_machine_definition(
     config: &Config,
     machine: &crate::config::StateMachine,
@@ -1277,7 +1294,16 @@ pub(crate) mod tests {
                 "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/hr-dev-notify:*"
             ])
         );
-        assert_eq!(desired.states_role.as_ref().unwrap().name, "hr-dev-states");
+        let states_role = desired.states_role.as_ref().unwrap();
+        assert_eq!(states_role.name, "hr-dev-states");
+        // The state machines may invoke what their definitions name (notify), not the API.
+        assert_eq!(
+            states_role.policies["invoke-functions"]["Statement"][0]["Resource"],
+            json!([
+                "arn:aws:lambda:eu-west-1:123456789012:function:hr-dev-notify",
+                "arn:aws:lambda:eu-west-1:123456789012:function:hr-dev-notify:*"
+            ])
+        );
 
         std::fs::write(
             dir.join("sm.json"),

@@ -1753,7 +1753,7 @@ retention_days = 14
     fn with_extras(dir: &Path) -> Desired {
         std::fs::write(
             dir.join("sm.json"),
-            r#"{"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "${activity:Approve}", "End": true}}}"#,
+            r#"{"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "${activity:Approve}", "Next": "B"}, "B": {"Type": "Task", "Resource": "${function:cleanup}", "End": true}}}"#,
         )
         .unwrap();
         let text = FIXTURE.replace(
