@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::CliError;
 use crate::config::{Config, SecretEncoding, SecretFormat};
-use crate::local::usage::random_bytes;
+use crate::local::usage::{random_bytes, write_private};
 
 /// One stored secret: its format and value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -130,28 +130,6 @@ fn encode(encoding: SecretEncoding, bytes: &[u8]) -> String {
         SecretEncoding::Base64Url => base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes),
         SecretEncoding::Hex => bytes.iter().map(|b| format!("{b:02x}")).collect(),
     }
-}
-
-/// Writes `bytes` to `path` readable by the owner only, replacing the file atomically.
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension("json.tmp");
-    let _ = std::fs::remove_file(&tmp);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(&tmp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    drop(file);
-    std::fs::rename(&tmp, path)
 }
 
 /// The variables that name where AWS credentials come from; any one set means the user has

@@ -127,7 +127,7 @@ fn generated_value(store: &Store, name: &str) -> Result<String, CliError> {
 }
 
 /// Writes `bytes` to `path` readable by the owner only, replacing the file atomically.
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
