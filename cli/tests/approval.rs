@@ -588,6 +588,36 @@ fn expired_links_answer_410_and_an_undecided_request_times_out() {
     );
 }
 
+#[test]
+fn a_state_machine_timeout_ends_the_execution_timed_out() {
+    // A test copy of the callback definition with an execution timeout of 2 s (the Task's own
+    // stays at an hour): nobody decides, so Step Functions ends the execution TIMED_OUT.
+    let dir = example("approval-timed-out", "callback", &[], None);
+    let definition = dir.path.join("statemachines").join("callback.asl.json");
+    let text = std::fs::read_to_string(&definition).expect("read the definition");
+    let start_at = "\"StartAt\": \"ManualApproval\",";
+    assert!(text.contains(start_at), "the definition's start changed");
+    std::fs::write(
+        &definition,
+        text.replacen(
+            start_at,
+            &format!("{start_at}\n  \"TimeoutSeconds\": 2,"),
+            1,
+        ),
+    )
+    .expect("write the definition");
+    let server = start(&dir);
+    let key = api_key(&dir);
+    let id = start_request(&server, &key, EMPLOYEE);
+    let mail = wait_for_mails(&server, EMPLOYEE, 1).remove(0);
+    let execution = wait_for_execution(&server, "PromotionApprovalCallback", &id, WAIT);
+    assert_eq!(execution["status"], "TIMED_OUT", "{execution}");
+    assert_eq!(status(&server, &key, &id), "timedOut");
+    // The task went with the execution: its links say so instead of failing.
+    assert_page(&get(&server, &mail.approve), 200, &["Already decided"]);
+    assert_page(&post(&server, &mail.reject), 200, &["Already decided"]);
+}
+
 // --- Headless Chromium --------------------------------------------------------------------
 
 /// A `chromedriver` on a loopback port, ended when dropped.
