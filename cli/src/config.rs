@@ -209,6 +209,8 @@ pub struct FunctionSettings {
     pub memory: Option<Spanned<u32>>,
     /// Timeout in seconds, 1–900.
     pub timeout: Option<Spanned<u32>>,
+    /// A CloudWatch log group to write to instead of `/aws/lambda/<function>`.
+    pub log_group: Option<Spanned<String>>,
     /// Extra environment variables.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
@@ -320,6 +322,8 @@ pub struct ResolvedFunction {
     pub memory: u32,
     /// Timeout in seconds.
     pub timeout: u32,
+    /// The custom log group, if set (else Lambda's `/aws/lambda/<function>`).
+    pub log_group: Option<String>,
     /// Environment: stage env, then function defaults, then stage function overrides.
     pub env: BTreeMap<String, String>,
 }
@@ -634,6 +638,7 @@ impl Config {
         let mut resolved = ResolvedFunction {
             memory: 128,
             timeout: if is_api { 29 } else { 60 },
+            log_group: None,
             env: BTreeMap::new(),
         };
         let stage = self.stages.get(stage);
@@ -653,6 +658,9 @@ impl Config {
             if let Some(t) = &settings.timeout {
                 resolved.timeout = *t.get_ref();
             }
+            if let Some(g) = &settings.log_group {
+                resolved.log_group = Some(g.get_ref().clone());
+            }
             resolved.env.extend(settings.env.clone());
         }
         resolved
@@ -671,6 +679,14 @@ impl FunctionSettings {
                 c.error(t.span().start, "`timeout` must be 1-900 seconds");
             }
         }
+        if let Some(g) = &self.log_group {
+            if !valid_log_group(g.get_ref()) {
+                c.error(
+                    g.span().start,
+                    "`log_group` must be 1-512 characters of letters, digits and `.-_/#`",
+                );
+            }
+        }
         check_env(&self.env, c);
     }
 }
@@ -684,6 +700,14 @@ fn check_env(env: &BTreeMap<String, String>, c: &mut Checker<'_>) {
             );
         }
     }
+}
+
+/// CloudWatch's rule for log group names.
+fn valid_log_group(name: &str) -> bool {
+    (1..=512).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/' | '#'))
 }
 
 fn valid_name(name: &str) -> bool {
@@ -831,6 +855,43 @@ team = "shop"
     }
 
     #[test]
+    fn a_custom_log_group_is_merged_like_memory() {
+        let config = parse(
+            "[app]\nname = \"a\"\n[functions.api]\nlog_group = \"/custom/a-api_1.#x\"\n\
+             [stages.prod.functions.api]\nlog_group = \"/custom/prod\"\n\
+             [stages.prod.functions.cleanup]\nlog_group = \"/custom/cleanup\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config.function("dev", "api").log_group.as_deref(),
+            Some("/custom/a-api_1.#x")
+        );
+        assert_eq!(
+            config.function("prod", "api").log_group.as_deref(),
+            Some("/custom/prod")
+        );
+        assert_eq!(
+            config.function("prod", "cleanup").log_group.as_deref(),
+            Some("/custom/cleanup")
+        );
+        assert_eq!(config.function("dev", "cleanup").log_group, None);
+        let long = format!(
+            "[app]\nname = \"a\"\n[functions.api]\nlog_group = \"{}\"\n",
+            "a".repeat(512)
+        );
+        assert!(parse(&long).is_ok());
+        let too_long = format!(
+            "[app]\nname = \"a\"\n[functions.api]\nlog_group = \"{}\"\n",
+            "a".repeat(513)
+        );
+        let err = parse(&too_long).map(|_| ()).unwrap_err();
+        assert!(
+            err.starts_with("portico.toml:4:") && err.contains("log_group"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn a_minimal_file_has_a_dev_stage() {
         let config = parse("[app]\nname = \"a\"\n").unwrap();
         assert!(config.stage("dev").is_ok());
@@ -858,6 +919,21 @@ team = "shop"
                 "[app]\nname = \"a\"\n[functions.api]\ntimeout = 901\n",
                 4,
                 "timeout",
+            ),
+            (
+                "[app]\nname = \"a\"\n[functions.api]\nmemory = 256\nlog_group = \"/custom/a b\"\n",
+                5,
+                "log_group",
+            ),
+            (
+                "[app]\nname = \"a\"\n[functions.api]\nlog_group = \"\"\n",
+                4,
+                "log_group",
+            ),
+            (
+                "[app]\nname = \"a\"\n[stages.dev.functions.api]\nlog_group = \"/x/caf\u{e9}\"\n",
+                4,
+                "log_group",
             ),
             (
                 "[app]\nname = \"a\"\n[[usage_plans]]\nname = \"p\"\nquota = { limit = 5, period = \"YEAR\" }\n",

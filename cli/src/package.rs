@@ -404,16 +404,24 @@ pub fn template(desired: &Desired, code_key: &str) -> Value {
 
     // Log groups and functions.
     let mut function_ids = BTreeMap::new();
+    // Functions may share a custom log group: one resource per group.
+    let mut log_ids: BTreeMap<&String, String> = BTreeMap::new();
     for f in &desired.functions {
-        let log_id = ids.get("LogGroup", &f.entry);
-        let mut log = json!({
-            "Type": "AWS::Logs::LogGroup",
-            "Properties": { "LogGroupName": f.log_group, "Tags": tags },
-        });
-        if let Some(days) = desired.log_retention {
-            log["Properties"]["RetentionInDays"] = json!(days);
-        }
-        resources.insert(log_id.clone(), log);
+        let log_id = if let Some(id) = log_ids.get(&f.log_group) {
+            id.clone()
+        } else {
+            let log_id = ids.get("LogGroup", &f.entry);
+            let mut log = json!({
+                "Type": "AWS::Logs::LogGroup",
+                "Properties": { "LogGroupName": f.log_group, "Tags": tags },
+            });
+            if let Some(days) = desired.log_retention {
+                log["Properties"]["RetentionInDays"] = json!(days);
+            }
+            resources.insert(log_id.clone(), log);
+            log_ids.insert(&f.log_group, log_id.clone());
+            log_id
+        };
         let id = ids.get("Function", &f.entry);
         let c = &f.config;
         let mut variables = sub(json!(c.env));
@@ -436,6 +444,7 @@ pub fn template(desired: &Desired, code_key: &str) -> Value {
                     "MemorySize": c.memory,
                     "Timeout": c.timeout,
                     "Environment": { "Variables": variables },
+                    "LoggingConfig": { "LogGroup": r(&log_id), "LogFormat": "Text" },
                     "Code": { "S3Bucket": r(BUCKET_PARAMETER), "S3Key": r(KEY_PARAMETER) },
                     "Tags": tags,
                 }
@@ -782,6 +791,10 @@ team = "shop"
 "#;
 
     fn desired(dir: &Path) -> Desired {
+        desired_with(dir, CONFIG)
+    }
+
+    fn desired_with(dir: &Path, text: &str) -> Desired {
         std::fs::write(
             dir.join("sm.json"),
             r#"{"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "${activity:Approve}", "Next": "B"},
@@ -792,7 +805,7 @@ team = "shop"
         // A direct-invocation entry point: a function without a rule.
         m.entry_points.push("notify".to_owned());
         Desired::new(
-            &config(CONFIG),
+            &config(text),
             &m,
             &Inputs {
                 stage: "dev",
@@ -1060,6 +1073,59 @@ team = "shop"
             t["Outputs"]["ApiUrl"]["Value"]["Fn::Sub"],
             "https://${RestApiApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/dev"
         );
+    }
+
+    #[test]
+    fn a_custom_log_group_is_the_functions_logging_config() {
+        let tmp = crate::test_support::TempDir::new("package", "custom-log-group");
+        let text = CONFIG.replace(
+            "[logs]",
+            "[functions.cleanup]\nlog_group = \"/shop/cleanup\"\n\n\
+             [functions.notify]\nlog_group = \"/shop/cleanup\"\n\n[logs]",
+        );
+        let d = desired_with(&tmp.0, &text);
+        let t = template(&d, "shop/dev/abc.zip");
+        let groups: BTreeMap<&String, &Value> = of_type(&t, "AWS::Logs::LogGroup")
+            .into_iter()
+            .map(|(id, g)| (id, &g["Properties"]["LogGroupName"]))
+            .collect();
+        // One resource for the group the two functions share.
+        assert_eq!(groups.len(), 2, "{groups:?}");
+        let id_of = |name: &str| {
+            groups
+                .iter()
+                .find(|(_, n)| **n == name)
+                .map(|(id, _)| (*id).clone())
+                .unwrap_or_else(|| panic!("no log group {name}: {groups:?}"))
+        };
+        let custom = id_of("/shop/cleanup");
+        let default = id_of("/aws/lambda/shop-dev-api");
+        for (function, group) in [
+            ("FunctionApi", &default),
+            ("FunctionCleanup", &custom),
+            ("FunctionNotify", &custom),
+        ] {
+            let f = &t["Resources"][function];
+            assert_eq!(
+                f["Properties"]["LoggingConfig"],
+                json!({"LogGroup": {"Ref": group}, "LogFormat": "Text"}),
+                "{function}"
+            );
+            assert_eq!(f["DependsOn"], json!([group]), "{function}");
+        }
+        assert_eq!(t["Resources"][&custom]["Properties"]["RetentionInDays"], 14);
+        let role = of_type(&t, "AWS::IAM::Role")
+            .into_iter()
+            .find(|(_, r)| {
+                r["Properties"]["Policies"]
+                    .to_string()
+                    .contains("logs:PutLogEvents")
+            })
+            .unwrap()
+            .1
+            .to_string();
+        assert!(role.contains("log-group:/shop/cleanup:*"), "{role}");
+        assert!(!role.contains("shop-dev-cleanup"), "{role}");
     }
 
     #[test]

@@ -1206,3 +1206,127 @@ fn the_approval_example_deploys_its_workflow_with_scoped_permissions() {
     let again = deploy(&moto, &app, binary, &[], &[]).json();
     assert_eq!(mutating(&again), Vec::<String>::new(), "{again}");
 }
+
+/// The tags of log group `name`.
+fn log_group_tags(sdk: &Sdk, name: &str) -> BTreeMap<String, String> {
+    let arn = format!("arn:aws:logs:us-east-1:123456789012:log-group:{name}");
+    sdk.rt
+        .block_on(sdk.logs.list_tags_for_resource().resource_arn(arn).send())
+        .unwrap()
+        .tags
+        .unwrap_or_default()
+        .into_iter()
+        .collect()
+}
+
+#[test]
+fn a_custom_log_group_is_created_granted_recorded_and_removed_only_when_ours() {
+    let moto = start_moto();
+    let sdk = Sdk::new(&moto);
+    let app = App::new("cli/tests/fixtures/deploy-fixture", "fixture-loggroup");
+    let binary = &common::apps().fixture;
+    let config_path = app.dir.join("portico.toml");
+    let full = std::fs::read_to_string(&config_path).unwrap();
+    let custom = format!("/custom/{}/nightly-jobs", app.name);
+    let with_custom = full.replace(
+        "[functions.nightly]\ntimeout = 300\n",
+        &format!("[functions.nightly]\ntimeout = 300\nlog_group = \"{custom}\"\n"),
+    );
+    assert_ne!(with_custom, full, "the fixture has [functions.nightly]");
+    std::fs::write(&config_path, &with_custom).unwrap();
+    let prefix = app.prefix();
+    let default_group = format!("/aws/lambda/{prefix}-nightly");
+
+    deploy(&moto, &app, binary, &[], &[]).json();
+    // The custom group, with the retention and the stage's tags; no default group for it.
+    assert_eq!(
+        sdk.log_groups(&custom),
+        BTreeMap::from([(custom.clone(), Some(14))])
+    );
+    let tags = log_group_tags(&sdk, &custom);
+    assert_eq!(tags.get("portico:app"), Some(&app.name), "{tags:?}");
+    assert_eq!(tags.get("portico:stage").map(String::as_str), Some(STAGE));
+    let defaults = sdk.log_groups(&format!("/aws/lambda/{prefix}"));
+    assert!(!defaults.contains_key(&default_group), "{defaults:?}");
+    assert_eq!(
+        defaults.len(),
+        3,
+        "the other functions' groups: {defaults:?}"
+    );
+    // The role may write to exactly the functions' groups.
+    let policies = sdk.role_policies(&prefix);
+    let mut resources: Vec<String> = policies["logs"]["Statement"][0]["Resource"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap().to_owned())
+        .collect();
+    resources.sort();
+    let arn = |g: &str| format!("arn:aws:logs:us-east-1:123456789012:log-group:{g}:*");
+    let mut expected: Vec<String> = ["api", "tick", "notify"]
+        .iter()
+        .map(|e| arn(&format!("/aws/lambda/{prefix}-{e}")))
+        .chain([arn(&custom)])
+        .collect();
+    expected.sort();
+    assert_eq!(resources, expected);
+    let record: Value =
+        serde_json::from_str(&std::fs::read_to_string(app.record()).unwrap()).unwrap();
+    assert_eq!(record["functions"]["nightly"]["log_group"], custom.as_str());
+    assert!(
+        record["functions"]["api"].get("log_group").is_none(),
+        "{record}"
+    );
+    assert!(
+        record["log_groups"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from(custom.as_str())),
+        "{record}"
+    );
+
+    // Nothing to do: moto does not report LoggingConfig, and the comparison tolerates it.
+    let noop = deploy(&moto, &app, binary, &[], &[]).json();
+    assert_eq!(mutating(&noop), Vec::<String>::new(), "{noop}");
+
+    // A group in the record that the app did not make (no tags) is never deleted.
+    let foreign = format!("/custom/{}/not-ours", app.name);
+    sdk.rt
+        .block_on(sdk.logs.create_log_group().log_group_name(&foreign).send())
+        .unwrap();
+    let mut record = record;
+    record["log_groups"]
+        .as_array_mut()
+        .unwrap()
+        .push(Value::from(foreign.as_str()));
+    std::fs::write(app.record(), record.to_string()).unwrap();
+
+    // Back to the default group: the custom one (ours, tagged) goes.
+    std::fs::write(&config_path, &full).unwrap();
+    let back = deploy(&moto, &app, binary, &[], &[]).json();
+    assert_eq!(
+        operations(&back),
+        [
+            "CreateLogGroup",
+            "DeleteLogGroup",
+            "PutRetentionPolicy",
+            "PutRolePolicy"
+        ],
+        "{back}"
+    );
+    assert!(
+        sdk.log_groups(&custom).is_empty(),
+        "the custom group is gone"
+    );
+    assert_eq!(
+        sdk.log_groups(&foreign).len(),
+        1,
+        "a group without the stage's tags is left alone"
+    );
+    assert_eq!(
+        sdk.log_groups(&default_group),
+        BTreeMap::from([(default_group.clone(), Some(14))])
+    );
+    let again = deploy(&moto, &app, binary, &[], &[]).json();
+    assert_eq!(mutating(&again), Vec::<String>::new(), "{again}");
+}

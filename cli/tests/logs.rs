@@ -800,3 +800,93 @@ fn local_logs_show_what_portico_local_kept() {
     let err = error(&portico_logs(&empty.path, None, &["--local"]));
     assert!(err.contains("run `portico local` first"), "{err}");
 }
+
+/// `cleanup`'s own log group (`log_group` in portico.toml).
+const CUSTOM: &str = "/custom/shop/cleanup-jobs";
+
+#[tokio::test]
+async fn a_custom_log_group_is_read_under_its_function_with_or_without_the_record() {
+    let moto = Moto::start().expect("moto server");
+    let logs = client(&moto).await;
+    let tags = [("portico:app", "shop"), ("portico:stage", "dev")];
+    create_group(&logs, API, &tags).await;
+    create_group(&logs, CUSTOM, &tags).await;
+    // Another app's group under the same custom prefix: never read.
+    create_group(&logs, "/custom/shop/cleanup-jobs-other", &[]).await;
+    let base = base_time();
+    let at = |offset: i64, message: &str| (base + offset, message.to_owned());
+    put(&logs, API, A, &[at(1_000, "GET /users/42\n")]).await;
+    put(
+        &logs,
+        CUSTOM,
+        C,
+        &[
+            at(2_000, "START RequestId: req-9 Version: $LATEST\n"),
+            at(3_000, "ERROR cleanup failed\n"),
+        ],
+    )
+    .await;
+    put(
+        &logs,
+        "/custom/shop/cleanup-jobs-other",
+        B,
+        &[at(2_500, "not ours\n")],
+    )
+    .await;
+    let dir = app_dir("logs-custom");
+    std::fs::write(
+        dir.path.join("portico.toml"),
+        format!("{CONFIG}\n[functions.cleanup]\nlog_group = \"{CUSTOM}\"\n"),
+    )
+    .unwrap();
+    let expected = [
+        format!("{} api aaaaaaaa GET /users/42", stamp(base + 1_000)),
+        format!(
+            "{} cleanup cccccccc ERROR cleanup failed",
+            stamp(base + 3_000)
+        ),
+    ];
+
+    // Without the record: portico.toml names the group, which carries the stage's tags.
+    assert_eq!(lines(&portico_logs(&dir.path, Some(&moto), &[])), expected);
+    assert_eq!(
+        lines(&portico_logs(&dir.path, Some(&moto), &["-n", "cleanup"])),
+        expected[1..]
+    );
+
+    // With the record: the function's recorded group (portico.toml no longer consulted).
+    std::fs::write(dir.path.join("portico.toml"), CONFIG).unwrap();
+    let record = serde_json::json!({
+        "version": 1, "app": "shop", "stage": "dev", "region": "us-east-1",
+        "account": "123456789012", "endpoint_url": null,
+        "log_groups": [API, CUSTOM],
+        "functions": {
+            "api": {
+                "name": "shop-dev-api",
+                "arn": "arn:aws:lambda:us-east-1:123456789012:function:shop-dev-api",
+                "code_sha256": "x",
+            },
+            "cleanup": {
+                "name": "shop-dev-cleanup",
+                "arn": "arn:aws:lambda:us-east-1:123456789012:function:shop-dev-cleanup",
+                "code_sha256": "x",
+                "log_group": CUSTOM,
+            },
+        },
+    });
+    let path = dir.path.join(".portico/deployed/dev.json");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, record.to_string()).unwrap();
+    assert_eq!(lines(&portico_logs(&dir.path, Some(&moto), &[])), expected);
+    let json: Vec<Value> = lines(&portico_logs(
+        &dir.path,
+        Some(&moto),
+        &["--output", "json", "-n", "cleanup"],
+    ))
+    .iter()
+    .map(|l| serde_json::from_str(l).unwrap())
+    .collect();
+    assert_eq!(json.len(), 1, "{json:?}");
+    assert_eq!(json[0]["function"], "cleanup");
+    assert_eq!(json[0]["log_group"], CUSTOM);
+}

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{
-    Architecture, Environment, FunctionCode, LastUpdateStatus, Runtime, State,
+    Architecture, Environment, FunctionCode, LastUpdateStatus, LogFormat, LoggingConfig, Runtime,
+    State,
 };
 use serde_json::Value;
 
@@ -33,6 +34,10 @@ pub struct FunctionConfig {
     pub runtime: String,
     /// Always [`HANDLER`] for functions Portico made.
     pub handler: String,
+    /// The CloudWatch log group it writes to (Lambda's `LoggingConfig.LogGroup`). Portico
+    /// always sets it; read back, `None` means the endpoint did not report a `LoggingConfig`
+    /// (AWS always does; moto does not), and the planner then leaves it alone.
+    pub log_group: Option<String>,
 }
 
 /// A function as it exists.
@@ -73,6 +78,14 @@ pub enum Code<'a> {
         /// Key.
         key: &'a str,
     },
+}
+
+/// Plain-text logs to `log_group` (Lambda's default group when `None`).
+fn logging_of(log_group: Option<&String>) -> LoggingConfig {
+    LoggingConfig::builder()
+        .log_format(LogFormat::Text)
+        .set_log_group(log_group.cloned())
+        .build()
 }
 
 fn env_of(env: &BTreeMap<String, String>) -> Environment {
@@ -127,6 +140,7 @@ impl Aws {
                     .map(|r| r.as_str().to_owned())
                     .unwrap_or_default(),
                 handler: c.handler.clone().unwrap_or_default(),
+                log_group: c.logging_config.as_ref().and_then(|l| l.log_group.clone()),
             },
             tags: out.tags.unwrap_or_default().into_iter().collect(),
         }))
@@ -204,6 +218,7 @@ impl Aws {
                 .memory_size(i32::try_from(config.memory).unwrap_or(i32::MAX))
                 .timeout(i32::try_from(config.timeout).unwrap_or(i32::MAX))
                 .environment(env_of(&config.env))
+                .logging_config(logging_of(config.log_group.as_ref()))
                 .architectures(Architecture::from(config.architecture.as_str()))
                 .code(code.clone())
                 .set_tags(Some(tags.clone().into_iter().collect()))
@@ -283,6 +298,7 @@ impl Aws {
             .memory_size(i32::try_from(config.memory).unwrap_or(i32::MAX))
             .timeout(i32::try_from(config.timeout).unwrap_or(i32::MAX))
             .environment(env_of(&config.env))
+            .logging_config(logging_of(config.log_group.as_ref()))
             .send()
             .await
             .map_err(|e| {

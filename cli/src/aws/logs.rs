@@ -7,7 +7,7 @@ use super::{Aws, AwsError};
 /// A log group as it exists.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogGroup {
-    /// Name (`/aws/lambda/<function>`).
+    /// Name (`/aws/lambda/<function>`, or the function's custom `log_group`).
     pub name: String,
     /// Retention in days; `None` keeps events forever.
     pub retention_days: Option<u32>,
@@ -68,6 +68,18 @@ impl Aws {
                 return Ok(groups);
             }
         }
+    }
+
+    /// The log group named exactly `name`, with tags, or `None`.
+    ///
+    /// # Errors
+    /// When a call fails.
+    pub async fn get_log_group(&self, name: &str) -> Result<Option<LogGroup>, AwsError> {
+        Ok(self
+            .list_log_groups(name)
+            .await?
+            .into_iter()
+            .find(|g| g.name == name))
     }
 
     /// Creates log group `name` with tags.

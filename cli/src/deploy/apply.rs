@@ -148,6 +148,16 @@ impl<'a> Executor<'a> {
                     name: f.name.clone(),
                     arn: f.arn.clone(),
                     code_sha256: f.code_sha256.clone(),
+                    log_group: custom_log_group(
+                        &f.name,
+                        f.config.log_group.as_ref().or_else(|| {
+                            desired
+                                .functions
+                                .iter()
+                                .find(|d| &d.entry == entry)
+                                .map(|d| &d.log_group)
+                        }),
+                    ),
                 },
             );
         }
@@ -158,6 +168,7 @@ impl<'a> Executor<'a> {
                     name: name.clone(),
                     arn: desired.location.function_arn(name),
                     code_sha256: String::new(),
+                    log_group: None,
                 },
             );
         }
@@ -442,6 +453,7 @@ impl<'a> Executor<'a> {
                         name: f.name.clone(),
                         arn,
                         code_sha256: d.code.sha256.clone(),
+                        log_group: custom_log_group(&f.name, Some(&f.log_group)),
                     },
                 );
             }
@@ -455,6 +467,11 @@ impl<'a> Executor<'a> {
                         name: f.name.clone(),
                         arn: f.arn.clone(),
                         code_sha256: d.code.sha256.clone(),
+                        log_group: self
+                            .record
+                            .functions
+                            .get(entry)
+                            .and_then(|r| r.log_group.clone()),
                     },
                 );
             }
@@ -462,6 +479,9 @@ impl<'a> Executor<'a> {
                 let f = function(entry)?;
                 aws.update_function_configuration(&f.name, &f.deployed_config())
                     .await?;
+                if let Some(r) = self.record.functions.get_mut(entry) {
+                    r.log_group = custom_log_group(&f.name, Some(&f.log_group));
+                }
             }
             Instruction::TagFunction { entry } => {
                 aws.tag_function(&function(entry)?.arn, &d.tags).await?
@@ -794,6 +814,13 @@ impl<'a> Executor<'a> {
 }
 
 /// A step needs something an earlier step should have made: a planner bug, reported as such.
+/// `group` as the record keeps it: `None` for Lambda's default group of function `name`.
+fn custom_log_group(name: &str, group: Option<&String>) -> Option<String> {
+    group
+        .filter(|g| **g != format!("/aws/lambda/{name}"))
+        .cloned()
+}
+
 fn missing(what: &str) -> AwsError {
     AwsError {
         service: "portico",

@@ -5,7 +5,7 @@
 //! compare before anything exists, and `delete`, `url` and `invoke` can find the same
 //! resources again ([`Names`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -513,6 +513,10 @@ impl Desired {
             let name = names.function(entry);
             check_len("function", &name, 64)?;
             let settings = config.function(&stage, entry);
+            let log_group = settings
+                .log_group
+                .clone()
+                .unwrap_or_else(|| names.log_group(entry));
             let mut env = settings.env.clone();
             env.insert(manifest.entry_point_variable.clone(), (*entry).clone());
             // A stage or function env var of the same name wins over a secret.
@@ -527,7 +531,7 @@ impl Desired {
                 secrets,
                 secret_values: SecretValues::default(),
                 arn: loc.function_arn(&name),
-                log_group: names.log_group(entry),
+                log_group: log_group.clone(),
                 name,
                 config: FunctionConfig {
                     role_arn: role_arn.clone(),
@@ -537,6 +541,7 @@ impl Desired {
                     architecture: inputs.architecture.to_owned(),
                     runtime: crate::aws::LAMBDA_RUNTIME.to_owned(),
                     handler: crate::aws::LAMBDA_HANDLER.to_owned(),
+                    log_group: Some(log_group),
                 },
             });
         }
@@ -760,6 +765,8 @@ fn function_policies(
             functions
                 .iter()
                 .map(|f| loc.log_group_arn(&f.log_group))
+                .collect::<BTreeSet<_>>()
+                .into_iter()
                 .collect(),
         )]),
     );
@@ -1292,6 +1299,27 @@ pub(crate) mod tests {
             json!([
                 "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/hr-dev-api:*",
                 "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/hr-dev-notify:*"
+            ])
+        );
+        // A custom log group: the policy names it instead of the default group.
+        let custom =
+            config("[app]\nname = \"hr\"\n[functions.notify]\nlog_group = \"/hr/notify\"\n");
+        let custom = Desired::new(
+            &custom,
+            &manifest(&[], &[("notify", "rate(1 day)")]),
+            &inputs(dir),
+        )
+        .unwrap();
+        assert_eq!(custom.functions[1].log_group, "/hr/notify");
+        assert_eq!(
+            custom.functions[1].config.log_group.as_deref(),
+            Some("/hr/notify")
+        );
+        assert_eq!(
+            custom.role.policies["logs"]["Statement"][0]["Resource"],
+            json!([
+                "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/hr-dev-api:*",
+                "arn:aws:logs:eu-west-1:123456789012:log-group:/hr/notify:*"
             ])
         );
         let states_role = desired.states_role.as_ref().unwrap();

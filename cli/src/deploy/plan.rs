@@ -505,7 +505,12 @@ fn plan_role(
 }
 
 fn plan_logs(out: &mut Vec<Instruction>, desired: &Desired, remote: &Remote) {
+    let mut seen = BTreeSet::new();
     for f in &desired.functions {
+        // Functions may share a custom log group.
+        if !seen.insert(&f.log_group) {
+            continue;
+        }
         match remote.log_groups.get(&f.log_group) {
             None => {
                 out.push(Instruction::CreateLogGroup {
@@ -555,6 +560,13 @@ fn config_changes(remote: &FunctionConfig, desired: &FunctionConfig) -> Vec<Stri
     }
     if remote.handler != desired.handler {
         changes.push(format!("handler {} → {}", remote.handler, desired.handler));
+    }
+    // An endpoint that does not report the function's logging config (moto) cannot show a
+    // difference; AWS always reports it.
+    if let (Some(from), Some(to)) = (&remote.log_group, &desired.log_group)
+        && from != to
+    {
+        changes.push(format!("log group {from} → {to}"));
     }
     let keys: BTreeSet<&String> = remote.env.keys().chain(desired.env.keys()).collect();
     for key in keys {
@@ -1464,6 +1476,81 @@ retention_days = 14
                 entry: s("api"),
                 changes: vec![s("memory 128 → 512 MB"), s("env MODE added")],
             }]
+        );
+    }
+
+    #[test]
+    fn a_custom_log_group_is_created_set_on_the_function_and_compared_when_reported() {
+        let custom = FIXTURE.replace(
+            "[logs]",
+            "[functions.cleanup]\nlog_group = \"/custom/shop/cleanup\"\n\n[logs]",
+        );
+        let old = desired(FIXTURE);
+        let new = desired(&custom);
+        let cleanup = &new.functions[1];
+        assert_eq!(cleanup.entry, "cleanup");
+        assert_eq!(cleanup.log_group, "/custom/shop/cleanup");
+        assert_eq!(
+            cleanup.deployed_config().log_group.as_deref(),
+            Some("/custom/shop/cleanup"),
+            "the function's LoggingConfig names it"
+        );
+        assert_eq!(
+            new.functions[0].deployed_config().log_group.as_deref(),
+            Some("/aws/lambda/shop-dev-api")
+        );
+        // From the default group to the custom one: the new group, the policy naming it, the
+        // function's logging config; the default group is stale only when found so.
+        let mut remote = converged(&old);
+        assert_eq!(
+            plan(&new, &remote),
+            vec![
+                I::PutRolePolicy {
+                    role: RoleKind::Functions,
+                    policy: s("logs"),
+                },
+                I::CreateLogGroup {
+                    log_group: s("/custom/shop/cleanup"),
+                },
+                I::SetLogRetention {
+                    log_group: s("/custom/shop/cleanup"),
+                    days: Some(14),
+                },
+                I::UpdateFunctionConfiguration {
+                    entry: s("cleanup"),
+                    changes: vec![s(
+                        "log group /aws/lambda/shop-dev-cleanup → /custom/shop/cleanup"
+                    )],
+                },
+            ]
+        );
+        // An endpoint that does not report the logging config (moto): nothing to compare.
+        for f in remote.functions.values_mut() {
+            f.config.log_group = None;
+        }
+        assert_eq!(plan(&old, &remote), vec![]);
+        // Converged on the custom group: nothing to do.
+        assert_eq!(plan(&new, &converged(&new)), vec![]);
+        let mut unreported = converged(&new);
+        for f in unreported.functions.values_mut() {
+            f.config.log_group = None;
+        }
+        assert_eq!(plan(&new, &unreported), vec![]);
+        // Two functions sharing a group: created once.
+        let shared = desired(&custom.replace(
+            "[functions.cleanup]",
+            "[functions.api]\nlog_group = \"/custom/shop/cleanup\"\n\n[functions.cleanup]",
+        ));
+        let creates = plan(&shared, &Remote::default())
+            .into_iter()
+            .filter(|i| matches!(i, I::CreateLogGroup { .. }))
+            .count();
+        assert_eq!(creates, 1);
+        assert_eq!(
+            shared.role.policies["logs"]["Statement"][0]["Resource"],
+            serde_json::json!([
+                "arn:aws:logs:eu-west-1:123456789012:log-group:/custom/shop/cleanup:*"
+            ])
         );
     }
 

@@ -60,6 +60,18 @@ pub struct RecordFunction {
     pub arn: String,
     /// Lambda's CodeSha256 of the code it runs.
     pub code_sha256: String,
+    /// The log group it writes to, when not Lambda's `/aws/lambda/<name>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_group: Option<String>,
+}
+
+impl RecordFunction {
+    /// The log group it writes to.
+    pub fn log_group(&self) -> String {
+        self.log_group
+            .clone()
+            .unwrap_or_else(|| format!("/aws/lambda/{}", self.name))
+    }
 }
 
 /// The REST API.
@@ -227,6 +239,7 @@ mod tests {
                 name: "shop-dev-api".into(),
                 arn: "arn:aws:lambda:eu-west-1:123456789012:function:shop-dev-api".into(),
                 code_sha256: "abc".into(),
+                log_group: Some("/custom/shop".into()),
             },
         );
         record.save(&path).unwrap();

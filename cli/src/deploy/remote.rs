@@ -163,6 +163,30 @@ impl Remote {
                 remote.stale_log_groups.insert(group.name);
             }
         }
+        // Custom log groups (`log_group = ...`): the config's by name; the record's that left
+        // the config are removed only when they carry the stage's tags (the app made them).
+        let custom: BTreeSet<&String> = desired
+            .functions
+            .iter()
+            .map(|f| &f.log_group)
+            .filter(|g| !g.starts_with(&log_prefix))
+            .collect();
+        for name in &custom {
+            if let Some(group) = aws.get_log_group(name).await? {
+                remote.log_groups.insert(group.name.clone(), group);
+            }
+        }
+        let recorded_custom = record
+            .iter()
+            .flat_map(|r| &r.log_groups)
+            .filter(|g| !g.starts_with(&log_prefix) && !custom.contains(g));
+        for name in recorded_custom {
+            if let Some(group) = aws.get_log_group(name).await?
+                && owned_by(&group.tags, desired)
+            {
+                remote.stale_log_groups.insert(group.name);
+            }
+        }
         let (mut api, warning) = api;
         remote.warnings.extend(warning);
         remote.api = api.take();

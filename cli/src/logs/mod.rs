@@ -2,8 +2,9 @@
 //! the local cloud's store, interleaved in time order, in one format for both.
 //!
 //! The log groups come from the deployment record (`.portico/deployed/<stage>.json`), else
-//! from CloudWatch: the groups named `/aws/lambda/<app>-<stage>-*` that carry the app's
-//! `portico:app` / `portico:stage` tags. Reference: `docs/logs.md`.
+//! from CloudWatch: the groups named `/aws/lambda/<app>-<stage>-*`, and the custom
+//! `log_group`s portico.toml names, that carry the app's `portico:app` / `portico:stage` tags.
+//! Reference: `docs/logs.md`.
 
 mod follow;
 mod pattern;
@@ -11,9 +12,11 @@ mod render;
 mod source;
 mod time;
 
+use std::collections::BTreeSet;
 use std::io::{IsTerminal, Write};
 
 use crate::aws::{Aws, AwsArgs};
+use crate::config::Config;
 use crate::deploy::desired::Names;
 use crate::project::Project;
 use crate::url::StageTarget;
@@ -178,16 +181,30 @@ async fn aws_groups(target: &StageTarget, aws: &Aws) -> Result<Vec<Group>, CliEr
                 ))
                 .into());
         }
-        return Ok(record
-            .functions
-            .iter()
-            .map(|(entry, f)| Group {
-                function: entry.clone(),
-                name: format!("/aws/lambda/{}", f.name),
-            })
-            .collect());
+        return Ok(unique(
+            record
+                .functions
+                .iter()
+                .map(|(entry, f)| Group {
+                    function: entry.clone(),
+                    name: f.log_group(),
+                })
+                .collect(),
+        ));
     }
     let prefix = format!("/aws/lambda/{}-", target.names.prefix());
+    // Custom log groups are named in portico.toml; they count when they carry the tags.
+    let mut custom = Vec::new();
+    for (entry, group) in custom_log_groups(&target.config, &target.names.stage) {
+        if let Some(g) = aws.get_log_group(&group).await?
+            && target.owns(&g.tags)
+        {
+            custom.push(Group {
+                function: entry,
+                name: g.name,
+            });
+        }
+    }
     let mut groups: Vec<Group> = aws
         .list_log_groups(&prefix)
         .await?
@@ -200,7 +217,9 @@ async fn aws_groups(target: &StageTarget, aws: &Aws) -> Result<Vec<Group>, CliEr
                 name: g.name,
             })
         })
+        .filter(|g| !custom.iter().any(|c| c.function == g.function))
         .collect();
+    groups.extend(custom);
     if groups.is_empty() {
         return Err(target
             .not_deployed(&format!(
@@ -214,7 +233,38 @@ async fn aws_groups(target: &StageTarget, aws: &Aws) -> Result<Vec<Group>, CliEr
     groups.sort_by(|a, b| {
         (a.function != "api", &a.function).cmp(&(b.function != "api", &b.function))
     });
-    Ok(groups)
+    Ok(unique(groups))
+}
+
+/// The functions of `stage` whose config names a custom log group: entry → group.
+fn custom_log_groups(config: &Config, stage: &str) -> Vec<(String, String)> {
+    let entries: BTreeSet<&String> = config
+        .functions
+        .keys()
+        .chain(
+            config
+                .stages
+                .get(stage)
+                .into_iter()
+                .flat_map(|s| s.functions.keys()),
+        )
+        .collect();
+    entries
+        .into_iter()
+        .filter_map(|entry| {
+            let group = config.function(stage, entry).log_group?;
+            Some((entry.clone(), group))
+        })
+        .collect()
+}
+
+/// `groups` without repeats of a group name (functions may share one): each is read once.
+fn unique(groups: Vec<Group>) -> Vec<Group> {
+    let mut seen = BTreeSet::new();
+    groups
+        .into_iter()
+        .filter(|g| seen.insert(g.name.clone()))
+        .collect()
 }
 
 /// The renderer for stdout.
