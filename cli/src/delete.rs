@@ -314,12 +314,39 @@ pub async fn find(aws: &Aws, target: &StageTarget) -> Result<Vec<Deletion>, AwsE
     for name in functions {
         out.push(Deletion::DeleteFunction { name });
     }
-    for group in aws
-        .list_log_groups(&format!("/aws/lambda/{prefix}"))
-        .await?
-    {
+    let default_prefix = format!("/aws/lambda/{prefix}");
+    for group in aws.list_log_groups(&default_prefix).await? {
         if target.owns(&group.tags) || log_names.contains(&group.name) {
             out.push(Deletion::DeleteLogGroup { name: group.name });
+        }
+    }
+    // Custom log groups (`log_group` in the config, or in the record): only those that carry
+    // the stage's tags, so a group the app did not create is never deleted.
+    let custom: BTreeSet<String> = record
+        .iter()
+        .flat_map(|r| r.functions.values().filter_map(|f| f.log_group.clone()))
+        .chain(
+            target
+                .config
+                .functions
+                .keys()
+                .chain(
+                    target
+                        .config
+                        .stages
+                        .get(&target.names.stage)
+                        .into_iter()
+                        .flat_map(|s| s.functions.keys()),
+                )
+                .filter_map(|entry| target.config.function(&target.names.stage, entry).log_group),
+        )
+        .filter(|name| !name.starts_with(&default_prefix))
+        .collect();
+    for name in custom {
+        for group in aws.list_log_groups(&name).await? {
+            if group.name == name && target.owns(&group.tags) {
+                out.push(Deletion::DeleteLogGroup { name: group.name });
+            }
         }
     }
 

@@ -146,3 +146,49 @@ fn url_invoke_and_delete_a_deployed_stage() {
         blind.stdout
     );
 }
+
+#[test]
+fn delete_removes_a_custom_log_group_of_the_stage_and_nothing_like_it() {
+    let moto = start_moto();
+    let sdk = Sdk::new(&moto);
+    let app = App::new("cli/tests/fixtures/deploy-fixture", "fixture-del-logs");
+    let binary = &common::apps().fixture;
+    let config_path = app.dir.join("portico.toml");
+    let full = std::fs::read_to_string(&config_path).unwrap();
+    let custom = format!("/custom/{}/nightly-jobs", app.name);
+    let with_custom = full.replace(
+        "[functions.nightly]\ntimeout = 300\n",
+        &format!("[functions.nightly]\ntimeout = 300\nlog_group = \"{custom}\"\n"),
+    );
+    assert_ne!(with_custom, full, "the fixture has [functions.nightly]");
+    std::fs::write(&config_path, &with_custom).unwrap();
+    // A group whose name starts like the custom one, not the app's (no tags).
+    let foreign = format!("{custom}-archive");
+    sdk.rt
+        .block_on(sdk.logs.create_log_group().log_group_name(&foreign).send())
+        .unwrap();
+
+    deploy(&moto, &app, binary, &[], &[]).json();
+    assert_eq!(sdk.log_groups(&custom).len(), 2, "custom and foreign");
+
+    // With the record, then (deployed again) without it: the config names the group.
+    for with_record in [true, false] {
+        if !with_record {
+            deploy(&moto, &app, binary, &[], &[]).json();
+            std::fs::remove_file(app.record()).unwrap();
+        }
+        let deleted = portico(&moto, &app, &["delete", "--stage", STAGE, "--yes"], "");
+        let text = ok(&deleted).to_owned();
+        assert!(
+            text.contains(&format!("delete log group {custom}\n")),
+            "{text}"
+        );
+        assert_eq!(
+            sdk.log_groups(&custom).into_keys().collect::<Vec<_>>(),
+            std::slice::from_ref(&foreign),
+            "only the stage's own group goes ({with_record})"
+        );
+        let census = sdk.census(&app);
+        assert!(census.values().all(|n| *n == 0), "{census:?}\n{text}");
+    }
+}
