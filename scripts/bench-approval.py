@@ -70,7 +70,7 @@ class Local:
             for line in self.out.read().splitlines():
                 if line.startswith("API: "):
                     self.api = line[5:].strip()
-                elif line.startswith("AWS services (Lambda Invoke): "):
+                elif line.startswith("AWS services (Lambda, Step Functions, SES v2): "):
                     self.services = line.split(": ", 1)[1].strip()
             if self.proc.poll() is not None:
                 sys.exit("portico local exited before its banner")

@@ -42,7 +42,8 @@ pub struct Args {
     /// API Gateway port (`0` picks a free one).
     #[arg(long, default_value_t = 8000)]
     pub port: u16,
-    /// AWS services port (Lambda Invoke API; `0` picks a free one). Default: port + 1.
+    /// AWS services port (Lambda Invoke, Step Functions, SES v2 and the outbox; `0` picks a free
+    /// one). Default: port + 1.
     #[arg(long)]
     pub services_port: Option<u16>,
     /// Serve paths without the stage prefix, like a custom domain (default: `/{stage}/...`
@@ -439,7 +440,9 @@ fn print_banner(
     for (name, arn) in &step_functions.state_machines {
         out.push_str(&format!("  state machine {name} {arn}\n"));
     }
-    out.push_str(&format!("AWS services (Lambda Invoke): {services_url}\n"));
+    out.push_str(&format!(
+        "AWS services (Lambda, Step Functions, SES v2): {services_url}\n"
+    ));
     out.push_str(&format!(
         "Outbox (SES): {}\n",
         ses::Ses::outbox_url(services_url)

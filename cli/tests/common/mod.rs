@@ -250,9 +250,10 @@ impl Server {
                     .find_map(|l| l.strip_prefix(prefix))
                     .map(str::to_owned)
             };
-            if let (Some(api), Some(services)) =
-                (line("API: "), line("AWS services (Lambda Invoke): "))
-            {
+            if let (Some(api), Some(services)) = (
+                line("API: "),
+                line("AWS services (Lambda, Step Functions, SES v2): "),
+            ) {
                 break (api, services);
             }
             if let Ok(Some(status)) = server.child.try_wait() {
