@@ -793,3 +793,18 @@ fn an_invocation_that_outlives_its_timeout_does_not_break_the_next_one() {
     let res = call(&api, &function, &rest_v1("GET", "/echo/next").to_bytes());
     assert_eq!(res.json()["rest"], "next");
 }
+
+#[test]
+fn payloads_of_megabytes_cross_the_runtime_api_both_ways() {
+    // Near Lambda's 6 MB synchronous limit, in and out: the Runtime API client reads and posts
+    // bodies of any size, not just what fits one read.
+    let (api, function) = start(&[("PORTICO_HANDLER", "notify")]);
+    let employee = "J".repeat(2_500_000);
+    let out = call_function(
+        &api,
+        &function,
+        &json!({"task_token": "tok-big", "employee": employee}),
+    );
+    assert_eq!(out["notified"].as_str().map(str::len), Some(2_500_000));
+    assert_eq!(out["task_token"], "tok-big");
+}
