@@ -154,6 +154,40 @@ fn is_handler_attribute(attr: &Attribute) -> bool {
     in_portico && HANDLER_ATTRIBUTES.iter().any(|name| last.ident == name)
 }
 
+/// What an attribute emits instead of its descriptor when it has errors: a type named like the
+/// function, implementing the descriptor trait `def` (whose `method` returns `ty`) with a body
+/// that never runs — the build fails anyway — so that uses such as `routes![handler]` resolve
+/// and add no errors of their own. Nothing inside an `impl` block, where no type can be
+/// declared.
+pub(crate) fn placeholder(
+    func: &ItemFn,
+    def: &TokenStream,
+    method: &proc_macro2::Ident,
+    ty: &TokenStream,
+) -> TokenStream {
+    if func
+        .sig
+        .inputs
+        .iter()
+        .any(|input| matches!(input, FnArg::Receiver(_)))
+    {
+        return TokenStream::new();
+    }
+    let vis = &func.vis;
+    let ident = &func.sig.ident;
+    quote::quote! {
+        #[allow(non_camel_case_types, dead_code)]
+        #[doc(hidden)]
+        #vis struct #ident {}
+
+        impl #def for #ident {
+            fn #method() -> #ty {
+                ::core::unreachable!()
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

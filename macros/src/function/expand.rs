@@ -2,8 +2,8 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
+use syn::ItemFn;
 use syn::spanned::Spanned;
-use syn::{FnArg, ItemFn};
 
 use super::validate::FunctionSpec;
 use crate::{handler, paths};
@@ -109,29 +109,11 @@ pub(crate) fn expand(spec: &FunctionSpec) -> TokenStream {
 /// an impl that is never run (the build fails), so uses such as `functions![handler]` resolve
 /// and add no errors of their own.
 pub(crate) fn placeholder(func: &ItemFn) -> TokenStream {
-    if func
-        .sig
-        .inputs
-        .iter()
-        .any(|input| matches!(input, FnArg::Receiver(_)))
-    {
-        // Inside an `impl` block, where no type can be declared.
-        return TokenStream::new();
-    }
-    let vis = &func.vis;
-    let ident = &func.sig.ident;
     let site = Span::call_site();
-    let function_def = paths::function_def(site);
-    let function = paths::function(site);
-    quote! {
-        #[allow(non_camel_case_types, dead_code)]
-        #[doc(hidden)]
-        #vis struct #ident {}
-
-        impl #function_def for #ident {
-            fn function() -> #function {
-                ::core::unreachable!()
-            }
-        }
-    }
+    handler::placeholder(
+        func,
+        &paths::function_def(site),
+        &format_ident!("function"),
+        &paths::function(site),
+    )
 }

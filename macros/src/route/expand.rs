@@ -4,7 +4,7 @@ use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
-use syn::{FnArg, ItemFn, LitStr};
+use syn::{ItemFn, LitStr};
 
 use super::validate::{ArgSource, Cors, Method, RouteSpec};
 use crate::{handler, paths};
@@ -185,29 +185,11 @@ fn options(spec: &RouteSpec) -> TokenStream {
 /// an impl that is never run (the build fails), so uses such as `routes![handler]` resolve and
 /// add no errors of their own.
 pub(crate) fn placeholder(func: &ItemFn) -> TokenStream {
-    if func
-        .sig
-        .inputs
-        .iter()
-        .any(|input| matches!(input, FnArg::Receiver(_)))
-    {
-        // Inside an `impl` block, where no type can be declared.
-        return TokenStream::new();
-    }
-    let vis = &func.vis;
-    let ident = &func.sig.ident;
     let site = Span::call_site();
-    let route_def = paths::route_def(site);
-    let route = paths::route(site);
-    quote! {
-        #[allow(non_camel_case_types, dead_code)]
-        #[doc(hidden)]
-        #vis struct #ident {}
-
-        impl #route_def for #ident {
-            fn route() -> #route {
-                ::core::unreachable!()
-            }
-        }
-    }
+    handler::placeholder(
+        func,
+        &paths::route_def(site),
+        &format_ident!("route"),
+        &paths::route(site),
+    )
 }

@@ -2,8 +2,8 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
+use syn::ItemFn;
 use syn::spanned::Spanned;
-use syn::{FnArg, ItemFn};
 
 use super::validate::ScheduleSpec;
 use crate::{handler, paths};
@@ -122,29 +122,11 @@ pub(crate) fn expand(spec: &ScheduleSpec) -> TokenStream {
 /// an impl that is never run (the build fails), so uses such as `schedules![handler]` resolve
 /// and add no errors of their own.
 pub(crate) fn placeholder(func: &ItemFn) -> TokenStream {
-    if func
-        .sig
-        .inputs
-        .iter()
-        .any(|input| matches!(input, FnArg::Receiver(_)))
-    {
-        // Inside an `impl` block, where no type can be declared.
-        return TokenStream::new();
-    }
-    let vis = &func.vis;
-    let ident = &func.sig.ident;
     let site = Span::call_site();
-    let schedule_def = paths::schedule_def(site);
-    let schedule = paths::schedule(site);
-    quote! {
-        #[allow(non_camel_case_types, dead_code)]
-        #[doc(hidden)]
-        #vis struct #ident {}
-
-        impl #schedule_def for #ident {
-            fn schedule() -> #schedule {
-                ::core::unreachable!()
-            }
-        }
-    }
+    handler::placeholder(
+        func,
+        &paths::schedule_def(site),
+        &format_ident!("schedule"),
+        &paths::schedule(site),
+    )
 }
