@@ -8,11 +8,15 @@
 //! only queue a line, so a slow terminal or a busy database never stalls a request.
 //!
 //! The writer works in batches: woken by a line, it waits [`LINGER`] for more, prints them
-//! all with one write, and commits to the store at most every [`COMMIT_EVERY`] (or
-//! [`BATCH_LINES`] lines, or when [`LogSink::flush`] asks). Under load a wake-up thus handles
-//! dozens of lines and a transaction hundreds, instead of a few each. The store keeps
-//! [`KEEP_LOGS_FOR`] and at most [`KEEP_LOG_LINES`] lines: older ones are pruned when the
-//! writer starts and then after every [`PRUNE_AFTER_LINES`] stored lines.
+//! all with one write, and commits them to the store in one transaction (of at most
+//! [`BATCH_LINES`] lines). Under load a wake-up thus handles dozens of lines instead of one.
+//! Transactions stay small on purpose: the writer shares the CPUs with the gateway and the
+//! function processes, and a long burst of database work delays whatever waits for the core
+//! it holds — with 50 ms transactions (about 1,500 lines under load) the 99th percentile of
+//! the gateway's latency was 3.1 ms; with one per wake-up, 2.2 ms (docs/benchmarks.md). The
+//! store keeps [`KEEP_LOGS_FOR`] and at most [`KEEP_LOG_LINES`] lines: older ones are pruned
+//! when the writer starts and then after every [`PRUNE_AFTER_LINES`] stored lines, in
+//! equally small steps.
 
 use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
@@ -33,11 +37,12 @@ const QUEUE_LINES: usize = 65_536;
 /// sleeps, queueing a line wakes nobody (no system call for the sender).
 const LINGER: Duration = Duration::from_millis(2);
 
-/// Stored lines are committed at most this long after the first of them was taken.
-const COMMIT_EVERY: Duration = Duration::from_millis(50);
+/// Stored lines are committed at most this long after the first of them was taken: at the
+/// end of the wake-up that took them.
+const COMMIT_EVERY: Duration = LINGER;
 
 /// Lines written to the store in one transaction, at most.
-const BATCH_LINES: usize = 4_096;
+const BATCH_LINES: usize = 1_024;
 
 /// Function logs older than this are pruned from the store (like a log group's retention).
 pub const KEEP_LOGS_FOR: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -48,10 +53,10 @@ pub const KEEP_LOG_LINES: u64 = 200_000;
 
 /// The store is pruned after this many lines were stored since the last pruning (and when
 /// the writer starts).
-const PRUNE_AFTER_LINES: u64 = 20_000;
+const PRUNE_AFTER_LINES: u64 = 1_000;
 
 /// Rows deleted per transaction when pruning; queued lines are printed in between.
-const PRUNE_CHUNK: usize = 5_000;
+const PRUNE_CHUNK: usize = 1_000;
 
 /// After pruning, the file is rewritten (`VACUUM`) when more than half of it, and at least
 /// this much, is free pages: once, after a store grew large before pruning existed.
@@ -136,6 +141,7 @@ impl LogSink {
             first_pending: None,
             flushes: Vec::new(),
             stored_since_prune: 0,
+            pruned_before: false,
         };
         // Without the thread nothing would be printed or stored; the queue then fills up and
         // lines are counted as dropped, which is the best that can be done.
@@ -227,6 +233,8 @@ struct Writer {
     /// Flushes waiting for the lines queued before them.
     flushes: Vec<tokio::sync::oneshot::Sender<()>>,
     stored_since_prune: u64,
+    /// Whether the start-up pruning ran.
+    pruned_before: bool,
 }
 
 impl Writer {
@@ -393,8 +401,12 @@ impl Writer {
             self.take_queued(rx);
             self.write_out();
         });
+        // Only at start-up: later prunings free about what the writer stores next.
+        let first = !std::mem::replace(&mut self.pruned_before, true);
         let shrunk = match pruned {
-            Ok(n) if n >= PRUNE_CHUNK as u64 => store.shrink_if_mostly_free(SHRINK_MIN_BYTES),
+            Ok(n) if first && n >= PRUNE_CHUNK as u64 => {
+                store.shrink_if_mostly_free(SHRINK_MIN_BYTES)
+            }
             Ok(_) => Ok(false),
             Err(err) => Err(err),
         };
