@@ -49,6 +49,7 @@ use tokio::net::unix::pipe;
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 
 use super::logs::{self, LogSink};
+use super::store;
 
 /// The largest response payload Lambda accepts for a request-response invocation.
 pub const MAX_RESPONSE_BYTES: usize = 6_291_556;
@@ -1614,7 +1615,18 @@ impl Output {
     }
 
     fn emit(&self, request_id: Option<&str>, lines: Vec<(bool, String)>) {
-        for (print, line) in lines {
+        let mut lines = lines.into_iter().peekable();
+        while let Some((print, mut line)) = lines.next() {
+            // `END` and the `REPORT` after it share a row of the store (see
+            // `store::split_platform`): one row fewer per invocation.
+            if !print && line.starts_with("END RequestId: ") {
+                if let Some((_, report)) =
+                    lines.next_if(|(print, next)| !print && next.starts_with(store::REPORT_PREFIX))
+                {
+                    line.push('\n');
+                    line.push_str(&report);
+                }
+            }
             if print {
                 self.logs
                     .line(&self.function, &self.stream, request_id, &line);

@@ -47,8 +47,8 @@ const BATCH_LINES: usize = 1_024;
 /// Function logs older than this are pruned from the store (like a log group's retention).
 pub const KEEP_LOGS_FOR: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// The store keeps at most this many function log lines (about 45 MB; each request through
-/// the gateway stores three: `START`, `END`, `REPORT`).
+/// The store keeps at most this many rows of function logs (about 45 MB; each request
+/// through the gateway stores two: `START`, and `END` with `REPORT`).
 pub const KEEP_LOG_LINES: u64 = 200_000;
 
 /// The store is pruned after this many lines were stored since the last pruning (and when

@@ -21,6 +21,23 @@ pub struct LogRecord {
     pub message: String,
 }
 
+/// How a `REPORT` line starts.
+pub const REPORT_PREFIX: &str = "REPORT RequestId: ";
+
+/// An invocation's `END` and `REPORT` lines are stored in one row, `END …\nREPORT …` (same
+/// time, always together): this gives the one or two lines a stored message stands for.
+/// Lines a function prints never hold a newline, so no other row is split.
+pub fn split_platform(message: &str) -> (&str, Option<&str>) {
+    if message.starts_with("END RequestId: ") {
+        if let Some((end, report)) = message.split_once('\n') {
+            if report.starts_with(REPORT_PREFIX) {
+                return (end, Some(report));
+            }
+        }
+    }
+    (message, None)
+}
+
 /// The database, shared by the local cloud's parts.
 #[derive(Debug)]
 pub struct Store {
@@ -267,7 +284,8 @@ impl Store {
             .map(|n| n as u64)
     }
 
-    /// Log lines with `from_ms <= timestamp < to_ms`, oldest first, at most `limit`.
+    /// Log lines with `from_ms <= timestamp < to_ms`, oldest first, at most `limit` (an
+    /// `END`/`REPORT` row gives two).
     ///
     /// # Errors
     /// On database failure.
@@ -292,7 +310,26 @@ impl Store {
                 message: row.get(4)?,
             })
         })?;
-        rows.collect()
+        let mut lines = Vec::new();
+        for row in rows {
+            let row = row?;
+            match split_platform(&row.message) {
+                (_, None) => lines.push(row),
+                (end, Some(report)) => {
+                    let (end, report) = (end.to_owned(), report.to_owned());
+                    lines.push(LogRecord {
+                        message: end,
+                        ..row.clone()
+                    });
+                    lines.push(LogRecord {
+                        message: report,
+                        ..row
+                    });
+                }
+            }
+        }
+        lines.truncate(limit);
+        Ok(lines)
     }
 
     /// A small persistent value (e.g. generated API key values), by key.
@@ -415,6 +452,22 @@ mod tests {
         assert_eq!(store.log_count().unwrap(), 100);
         drop(store);
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn end_and_report_share_a_row_and_split_back() {
+        let report = "REPORT RequestId: r\tDuration: 1.00 ms";
+        assert_eq!(
+            split_platform(&format!("END RequestId: r\n{report}")),
+            ("END RequestId: r", Some(report))
+        );
+        for whole in [
+            "END RequestId: r",
+            "END RequestId: r\nnot a report",
+            "a line\nREPORT RequestId: r",
+        ] {
+            assert_eq!(split_platform(whole), (whole, None));
+        }
     }
 
     #[test]

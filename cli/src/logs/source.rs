@@ -14,6 +14,7 @@ use super::render::{Event, parse};
 use crate::CliError;
 use crate::aws::log_events::{LogEvent, LogQuery};
 use crate::aws::{Aws, AwsError};
+use crate::local::store;
 
 /// The clock and the sleep, as parameters, so tests drive time themselves.
 pub trait Clock {
@@ -454,20 +455,28 @@ impl Source for LocalSource {
                 let Some(group) = self.groups.iter().find(|g| g.function == function) else {
                     continue;
                 };
-                if pattern.as_ref().is_some_and(|p| !p.matches(&message)) {
-                    continue;
-                }
-                let event = Event {
-                    id: id.to_string(),
-                    timestamp_ms,
-                    function,
-                    group: group.name.clone(),
-                    stream,
-                    message,
-                    request_id,
-                };
-                if !emit(event) {
-                    return Ok(());
+                // An `END`/`REPORT` row is two lines (the second's id gets a suffix).
+                let (first, second) = store::split_platform(&message);
+                let lines = [
+                    Some((id.to_string(), first)),
+                    second.map(|s| (format!("{id}.1"), s)),
+                ];
+                for (id, message) in lines.into_iter().flatten() {
+                    if pattern.as_ref().is_some_and(|p| !p.matches(message)) {
+                        continue;
+                    }
+                    let event = Event {
+                        id,
+                        timestamp_ms,
+                        function: function.clone(),
+                        group: group.name.clone(),
+                        stream: stream.clone(),
+                        message: message.to_owned(),
+                        request_id: request_id.clone(),
+                    };
+                    if !emit(event) {
+                        return Ok(());
+                    }
                 }
             }
             if !full {

@@ -601,3 +601,64 @@ async fn the_local_store_reads_back_in_the_same_format() {
         .to_string();
     assert!(err.contains("run `portico local` first"), "{err}");
 }
+
+#[tokio::test]
+async fn an_end_and_report_row_reads_back_as_two_lines() {
+    let tmp = crate::test_support::TempDir::new("logs", "local-end-report");
+    let path = LocalSource::path(&tmp.0);
+    let store = crate::local::store::Store::open(&path).unwrap();
+    let base = base_time();
+    let record = |offset: i64, message: &str| crate::local::store::LogRecord {
+        timestamp_ms: base + offset,
+        function: "api".to_owned(),
+        stream: "2026/11/26/[$LATEST]0123456789abcdef".to_owned(),
+        request_id: Some("req-9".to_owned()),
+        message: message.to_owned(),
+    };
+    let report = "REPORT RequestId: req-9\tDuration: 1.00 ms\tBilled Duration: 1 ms\tMemory Size: 128 MB\tMax Memory Used: 9 MB";
+    store
+        .append_logs(&[
+            record(0, "START RequestId: req-9 Version: $LATEST"),
+            record(1, "a line"),
+            record(2, &format!("END RequestId: req-9\n{report}")),
+            // A multi-line message that is not an END/REPORT pair stays one line.
+            record(3, "END RequestId: req-8\nsomething else"),
+        ])
+        .unwrap();
+    let mut local = LocalSource::open(&path, None).unwrap();
+    local.groups = groups();
+    let query = Query {
+        start_ms: base,
+        end_ms: None,
+        pattern: None,
+        request_id: Some("req-9"),
+    };
+    let mut events = Vec::new();
+    local
+        .events(&query, &mut |e| {
+            events.push((e.id, e.timestamp_ms - base, e.message));
+            true
+        })
+        .await
+        .unwrap();
+    let ids: Vec<&str> = events.iter().map(|e| e.0.as_str()).collect();
+    assert_eq!(ids, ["1", "2", "3", "3.1", "4"]);
+    assert_eq!(events[2].2, "END RequestId: req-9");
+    assert_eq!((events[3].1, events[3].2.as_str()), (2, report));
+    assert_eq!(events[4].2, "END RequestId: req-8\nsomething else");
+
+    // A pattern sees each of the two lines on its own.
+    let only_report = Query {
+        pattern: Some("Duration"),
+        ..query
+    };
+    let mut messages = Vec::new();
+    local
+        .events(&only_report, &mut |e| {
+            messages.push(e.message);
+            true
+        })
+        .await
+        .unwrap();
+    assert_eq!(messages, [report]);
+}
