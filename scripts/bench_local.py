@@ -547,9 +547,10 @@ def main() -> int:
         print(f"- build: {n}")
     grown = db_bytes() - db_before
     if grown > 0:
-        print(f"- portico local keeps every function log line (START/END/REPORT per request) in"
-              f" {state_db.relative_to(ROOT)}: it grew by {grown / 1e6:.0f} MB during this run"
-              f" (now {db_bytes() / 1e6:.0f} MB; delete the file to start afresh)")
+        print(f"- portico local keeps every function log line (per request two rows: START, and"
+              f" END with REPORT) in {state_db.relative_to(ROOT)}, at most 200,000 rows: it grew"
+              f" by {grown / 1e6:.0f} MB during this run (now {db_bytes() / 1e6:.0f} MB; delete the"
+              f" file to start afresh)")
     errs = [f"{n} round {i + 1}: {s.errors}" for n, ss in samples.items() for i, s in enumerate(ss) if s.errors]
     for e in errs:
         print(f"- wrk reported: {e}")

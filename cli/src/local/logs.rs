@@ -47,7 +47,7 @@ const BATCH_LINES: usize = 1_024;
 /// Function logs older than this are pruned from the store (like a log group's retention).
 pub const KEEP_LOGS_FOR: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// The store keeps at most this many rows of function logs (about 45 MB; each request
+/// The store keeps at most this many rows of function logs (about 55 MB; each request
 /// through the gateway stores two: `START`, and `END` with `REPORT`).
 pub const KEEP_LOG_LINES: u64 = 200_000;
 
