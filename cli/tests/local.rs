@@ -1040,7 +1040,7 @@ fn function_logs_are_printed_and_kept() {
                     .collect::<Result<_, _>>()
                     .ok()?;
                 rows.iter()
-                    .any(|(_, _, m)| m.starts_with("REPORT RequestId:"))
+                    .any(|(_, _, m)| m.contains("\nREPORT RequestId:"))
                     .then_some(rows)
             },
         );
@@ -1057,10 +1057,14 @@ fn function_logs_are_printed_and_kept() {
         messages.contains(&"fixture: stderr hello-logs-42"),
         "{messages:?}"
     );
+    // END and REPORT share the invocation's last row (`portico logs` splits it).
     assert!(
-        messages.contains(&format!("END RequestId: {request_id}").as_str()),
+        messages.last().is_some_and(|m| m.starts_with(&format!(
+            "END RequestId: {request_id}\nREPORT RequestId: {request_id}\tDuration: "
+        ))),
         "{messages:?}"
     );
+    assert_eq!(messages.len(), 4, "{messages:?}");
     assert!(
         rows.iter()
             .all(|(f, s, _)| f == "api" && s.contains("/[$LATEST]")),
