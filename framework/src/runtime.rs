@@ -92,15 +92,13 @@ async fn serve(app: BuiltApp, entry: Entry) -> Result<(), ClientError> {
             },
         };
         match outcome {
-            Outcome::Reply(bytes) => client.respond(&invocation.request_id, bytes).await?,
+            Outcome::Reply(bytes) => client.respond(&invocation, bytes).await?,
             Outcome::Failed {
                 error_type,
                 message,
             } => {
                 eprintln!("portico: {error_type}: {message}");
-                client
-                    .fail(&invocation.request_id, &error_type, &message)
-                    .await?;
+                client.fail(&invocation, &error_type, &message).await?;
             }
         }
     }

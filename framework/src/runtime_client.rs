@@ -23,6 +23,10 @@ use tokio::net::TcpStream;
 /// The Runtime API's version prefix.
 const PREFIX: &str = "/2018-06-01/runtime";
 
+/// The per-invocation nonce the Runtime API may send with `/next`; echoed with the outcome
+/// so a late answer of a timed-out invocation cannot be taken for a newer one's.
+const INVOCATION_ID: &str = "lambda-runtime-invocation-id";
+
 /// Why the loop stopped: the Runtime API cannot be reached or answered something no
 /// invocation can follow.
 #[derive(Debug)]
@@ -40,6 +44,8 @@ impl std::error::Error for ClientError {}
 pub(crate) struct Invocation {
     /// `Lambda-Runtime-Aws-Request-Id`.
     pub request_id: String,
+    /// `Lambda-Runtime-Invocation-Id`, when the Runtime API sent one: echoed with the outcome.
+    pub invocation_id: Option<HeaderValue>,
     /// The `/next` response's headers (deadline, ARN, trace id, client context, identity).
     pub headers: http::HeaderMap,
     /// The payload as it arrived.
@@ -73,7 +79,7 @@ impl RuntimeClient {
     /// Waits for the next invocation.
     pub(crate) async fn next(&mut self) -> Result<Invocation, ClientError> {
         let uri = format!("{PREFIX}/invocation/next");
-        let (status, headers, payload) = self.send(Method::GET, &uri, None, None).await?;
+        let (status, headers, payload) = self.send(Method::GET, &uri, None, None, None).await?;
         if status != StatusCode::OK {
             return Err(ClientError(format!(
                 "the Runtime API answered {status} to GET {uri}: {}",
@@ -88,8 +94,10 @@ impl RuntimeClient {
                 ClientError("the Runtime API sent an invocation without a request id".to_owned())
             })?
             .to_owned();
+        let invocation_id = headers.get(INVOCATION_ID).cloned();
         Ok(Invocation {
             request_id,
+            invocation_id,
             headers,
             payload,
         })
@@ -98,37 +106,53 @@ impl RuntimeClient {
     /// Posts a successful invocation's response payload.
     pub(crate) async fn respond(
         &mut self,
-        request_id: &str,
+        invocation: &Invocation,
         payload: Vec<u8>,
     ) -> Result<(), ClientError> {
-        let uri = format!("{PREFIX}/invocation/{request_id}/response");
-        self.post(&uri, Bytes::from(payload), None).await
+        let uri = format!("{PREFIX}/invocation/{}/response", invocation.request_id);
+        self.post(&uri, invocation, Bytes::from(payload), None)
+            .await
     }
 
     /// Posts a failed invocation's error (`errorType`, `errorMessage`).
     pub(crate) async fn fail(
         &mut self,
-        request_id: &str,
+        invocation: &Invocation,
         error_type: &str,
         message: &str,
     ) -> Result<(), ClientError> {
-        let uri = format!("{PREFIX}/invocation/{request_id}/error");
+        let uri = format!("{PREFIX}/invocation/{}/error", invocation.request_id);
         let body = serde_json::json!({ "errorType": error_type, "errorMessage": message });
-        self.post(&uri, Bytes::from(body.to_string()), Some("Unhandled"))
-            .await
+        self.post(
+            &uri,
+            invocation,
+            Bytes::from(body.to_string()),
+            Some("Unhandled"),
+        )
+        .await
     }
 
     async fn post(
         &mut self,
         uri: &str,
+        invocation: &Invocation,
         body: Bytes,
         error_type: Option<&'static str>,
     ) -> Result<(), ClientError> {
-        let (status, _, answer) = self.send(Method::POST, uri, Some(body), error_type).await?;
+        let (status, _, answer) = self
+            .send(
+                Method::POST,
+                uri,
+                Some(body),
+                error_type,
+                invocation.invocation_id.as_ref(),
+            )
+            .await?;
         match status {
-            // 202: taken. 400/413 concern this invocation only (an unknown request id, a
-            // payload too large): the Runtime API records the invocation as failed and the
-            // process goes on with the next one, as the official runtimes do.
+            // 202: taken. 400/410/413 concern this invocation only (an unknown request id, an
+            // invocation that timed out meanwhile, a payload too large): the Runtime API
+            // records the invocation as failed and the process goes on with the next one, as
+            // the official runtimes do.
             StatusCode::ACCEPTED => Ok(()),
             s if s.is_client_error() => {
                 eprintln!(
@@ -152,6 +176,7 @@ impl RuntimeClient {
         uri: &str,
         body: Option<Bytes>,
         error_type: Option<&'static str>,
+        invocation_id: Option<&HeaderValue>,
     ) -> Result<(StatusCode, http::HeaderMap, Bytes), ClientError> {
         let mut last_error = None;
         for _attempt in 0..2 {
@@ -188,6 +213,9 @@ impl RuntimeClient {
                     "lambda-runtime-function-error-type",
                     HeaderValue::from_static(error_type),
                 );
+            }
+            if let Some(invocation_id) = invocation_id {
+                headers.insert(INVOCATION_ID, invocation_id.clone());
             }
             match sender.send_request(request).await {
                 Ok(response) => {
@@ -321,7 +349,7 @@ mod tests {
         // The first connection is closed by now: the post goes over a new one.
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         client
-            .respond("r-1", br#"{"ok":true}"#.to_vec())
+            .respond(&invocation, br#"{"ok":true}"#.to_vec())
             .await
             .unwrap();
         let post = received.recv().await.unwrap();
@@ -330,6 +358,10 @@ mod tests {
             "{post}"
         );
         assert!(post.ends_with("\r\n\r\n{\"ok\":true}"), "{post}");
+        assert!(
+            !post.contains("lambda-runtime-invocation-id"),
+            "none sent, none echoed: {post}"
+        );
     }
 
     #[tokio::test]
@@ -346,8 +378,14 @@ mod tests {
             request
         });
         let mut client = RuntimeClient::new(&address).unwrap();
+        let invocation = Invocation {
+            request_id: "r-2".to_owned(),
+            invocation_id: Some(HeaderValue::from_static("nonce-2")),
+            headers: http::HeaderMap::new(),
+            payload: Bytes::new(),
+        };
         client
-            .fail("r-2", "portico.Boom", "it \"broke\"")
+            .fail(&invocation, "portico.Boom", "it \"broke\"")
             .await
             .unwrap();
         let request = server.await.unwrap();
@@ -358,6 +396,10 @@ mod tests {
         assert!(
             request.contains("lambda-runtime-function-error-type: Unhandled\r\n"),
             "{request}"
+        );
+        assert!(
+            request.contains("lambda-runtime-invocation-id: nonce-2\r\n"),
+            "the invocation id goes back: {request}"
         );
         let body = request.split("\r\n\r\n").nth(1).unwrap();
         let body: serde_json::Value = serde_json::from_str(body).unwrap();

@@ -106,6 +106,15 @@ pub struct InvocationRecord {
     pub delivered_at: Instant,
     /// When its response or error arrived.
     pub completed_at: Instant,
+    /// The `Lambda-Runtime-Invocation-Id` header the function sent with its response or
+    /// error. The host hands out [`invocation_id`]`(request_id)` with every event, as Lambda
+    /// does, so a runtime client that echoes it sends that back.
+    pub echoed_invocation_id: Option<String>,
+}
+
+/// The `Lambda-Runtime-Invocation-Id` this host sends with the event of `request_id`.
+pub fn invocation_id(request_id: &str) -> String {
+    format!("invocation-{request_id}")
 }
 
 /// An error the function reported from its initialization (`/runtime/init/error`).
@@ -718,6 +727,10 @@ fn next_invocation(shared: &Shared, stream: &TcpStream) -> Reply {
                         "Lambda-Runtime-Trace-Id".to_owned(),
                         trace_id(&pending.request_id),
                     ),
+                    (
+                        "Lambda-Runtime-Invocation-Id".to_owned(),
+                        invocation_id(&pending.request_id),
+                    ),
                 ],
                 body: pending.payload.clone(),
             };
@@ -778,7 +791,7 @@ fn invocation_response(shared: &Shared, request_id: &str, request: &HttpRequest)
     } else {
         (accepted(), Invocation::Response(request.body.clone()))
     };
-    complete(shared, &mut state, request_id, in_flight, outcome);
+    complete(shared, &mut state, request_id, in_flight, outcome, request);
     reply
 }
 
@@ -797,6 +810,7 @@ fn invocation_error(shared: &Shared, request_id: &str, request: &HttpRequest) ->
             error_type,
             error_message,
         },
+        request,
     );
     accepted()
 }
@@ -807,6 +821,7 @@ fn complete(
     request_id: &str,
     in_flight: InFlight,
     outcome: Invocation,
+    request: &HttpRequest,
 ) {
     state.completed.insert(
         request_id.to_owned(),
@@ -816,6 +831,9 @@ fn complete(
             queued_at: in_flight.queued_at,
             delivered_at: in_flight.delivered_at,
             completed_at: Instant::now(),
+            echoed_invocation_id: request
+                .header("Lambda-Runtime-Invocation-Id")
+                .map(str::to_owned),
         },
     );
     shared.changed.notify_all();

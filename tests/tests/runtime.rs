@@ -5,7 +5,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use portico_e2e::events::{self, ProxyResponse, rest_v1};
-use portico_e2e::runtime_api::{FunctionProcess, Invocation, InvokeError, RuntimeApi};
+use portico_e2e::runtime_api::{
+    FunctionProcess, Invocation, InvokeError, RuntimeApi, invocation_id,
+};
 use serde_json::{Value, json};
 
 const FIXTURE: &str = env!("CARGO_BIN_EXE_fixture_app");
@@ -543,6 +545,35 @@ fn call_function(api: &RuntimeApi, function: &FunctionProcess, event: &Value) ->
         Ok(invocation @ Invocation::Response(_)) => invocation.json(),
         other => panic!("{other:?}\n--- function output ---\n{}", function.output()),
     }
+}
+
+#[test]
+fn the_invocation_id_goes_back_with_responses_and_errors() {
+    // Lambda's Runtime API sends a nonce per event (`Lambda-Runtime-Invocation-Id`) and
+    // checks it on the answer, so a timed-out invocation's late answer cannot be taken for
+    // a newer one's; this host sends one too and records what came back.
+    let (api, function) = start(&[("PORTICO_HANDLER", "notify")]);
+    let event = json!({"task_token": "tok-1", "employee": "Ann"});
+    let ok = api
+        .invoke_detailed(event.to_string().as_bytes(), WAIT)
+        .unwrap_or_else(|e| panic!("{e:?}\n{}", function.output()));
+    assert!(matches!(ok.outcome, Invocation::Response(_)), "{ok:?}");
+    assert_eq!(
+        ok.echoed_invocation_id.as_deref(),
+        Some(invocation_id(&ok.request_id).as_str())
+    );
+    let failed = api
+        .invoke_detailed(b"[1, 2]", WAIT)
+        .unwrap_or_else(|e| panic!("{e:?}\n{}", function.output()));
+    assert!(
+        matches!(failed.outcome, Invocation::Error { .. }),
+        "{failed:?}"
+    );
+    assert_eq!(
+        failed.echoed_invocation_id.as_deref(),
+        Some(invocation_id(&failed.request_id).as_str())
+    );
+    assert_ne!(ok.echoed_invocation_id, failed.echoed_invocation_id);
 }
 
 #[test]
