@@ -547,10 +547,12 @@ impl HostShared {
         };
         let spec = &function.spec;
         let (answer_tx, answer_rx) = oneshot::channel();
-        process.api.begin(request_id, answer_tx);
+        let invocation_id = format!("{:016x}{:016x}", random_u64(), random_u64());
+        process.api.begin(request_id, &invocation_id, answer_tx);
         process.output.begin(request_id);
         let event = Event {
             request_id: request_id.to_owned(),
+            invocation_id,
             payload,
             deadline_ms: logs::now_ms()
                 .saturating_add(i64::try_from(spec.timeout.as_millis()).unwrap_or(i64::MAX)),
@@ -1102,6 +1104,9 @@ async fn wait_for_answer(
 /// An invocation handed to a process by `/next`.
 struct Event {
     request_id: String,
+    /// `Lambda-Runtime-Invocation-Id`: a nonce per invocation, which Lambda's Runtime API
+    /// sends with the event and checks when the runtime echoes it with the answer.
+    invocation_id: String,
     payload: Bytes,
     deadline_ms: i64,
     trace_id: String,
@@ -1140,13 +1145,15 @@ struct RuntimeApi {
 /// The invocation a process holds.
 struct Current {
     request_id: String,
+    invocation_id: String,
     answer: Option<oneshot::Sender<Answer>>,
 }
 
 impl RuntimeApi {
-    fn begin(&self, request_id: &str, answer: oneshot::Sender<Answer>) {
+    fn begin(&self, request_id: &str, invocation_id: &str, answer: oneshot::Sender<Answer>) {
         *lock(&self.current) = Some(Current {
             request_id: request_id.to_owned(),
+            invocation_id: invocation_id.to_owned(),
             answer: Some(answer),
         });
     }
@@ -1155,11 +1162,15 @@ impl RuntimeApi {
         *lock(&self.current) = None;
     }
 
-    /// Whether `request_id` is the invocation this process holds, still unanswered.
-    fn expects(&self, request_id: &str) -> bool {
-        lock(&self.current)
-            .as_ref()
-            .is_some_and(|c| c.request_id == request_id && c.answer.is_some())
+    /// Whether `request_id` is the invocation this process holds, still unanswered, and
+    /// `invocation_id` (the echoed `Lambda-Runtime-Invocation-Id`, if the runtime sent one)
+    /// is its nonce.
+    fn expects(&self, request_id: &str, invocation_id: Option<&[u8]>) -> bool {
+        lock(&self.current).as_ref().is_some_and(|c| {
+            c.request_id == request_id
+                && c.answer.is_some()
+                && invocation_id.is_none_or(|id| id == c.invocation_id.as_bytes())
+        })
     }
 
     /// Delivers the answer for `request_id`; false when it is not the one expected.
@@ -1268,6 +1279,7 @@ async fn next_invocation(api: &RuntimeApi) -> Reply {
     put("lambda-runtime-deadline-ms", &event.deadline_ms.to_string());
     put("lambda-runtime-invoked-function-arn", &api.function_arn);
     put("lambda-runtime-trace-id", &event.trace_id);
+    put("lambda-runtime-invocation-id", &event.invocation_id);
     response
 }
 
@@ -1276,7 +1288,11 @@ async fn invocation_response(
     request_id: &str,
     request: Request<Incoming>,
 ) -> Reply {
-    if !api.expects(request_id) {
+    let echoed = request
+        .headers()
+        .get("lambda-runtime-invocation-id")
+        .map(HeaderValue::as_bytes);
+    if !api.expects(request_id, echoed) {
         return invalid_request_id();
     }
     let body = match content_length(request.headers()) {
@@ -1328,7 +1344,11 @@ async fn invocation_response(
 }
 
 async fn invocation_error(api: &RuntimeApi, request_id: &str, request: Request<Incoming>) -> Reply {
-    if !api.expects(request_id) {
+    let echoed = request
+        .headers()
+        .get("lambda-runtime-invocation-id")
+        .map(HeaderValue::as_bytes);
+    if !api.expects(request_id, echoed) {
         return invalid_request_id();
     }
     let (error_type, error_message) = match read_error(request, "Unhandled").await {
@@ -2254,9 +2274,14 @@ while True:
     extra = {}
     if action == "wrong_id":
         extra["wrong_status"] = post("/invocation/not-the-id/response", b"{}")
+    if action == "wrong_nonce":
+        extra["wrong_status"] = post("/invocation/" + rid + "/response", b"{}",
+                                     {"Lambda-Runtime-Invocation-Id": "stale"})
     body = {"pid": os.getpid(), "version": VERSION, "request_id": rid, "headers": headers,
             "env": dict(os.environ), "event": event, "cwd": os.getcwd(), **extra}
-    post("/invocation/" + rid + "/response", json.dumps(body).encode())
+    nonce = headers.get("lambda-runtime-invocation-id")
+    echo = {"Lambda-Runtime-Invocation-Id": nonce} if nonce else {}
+    post("/invocation/" + rid + "/response", json.dumps(body).encode(), echo)
 "#;
 
     const WAIT: Duration = Duration::from_secs(20);
@@ -2804,6 +2829,18 @@ while True:
         let result = h.invoke(json!({"action": "wrong_id"})).await;
         assert_eq!(json_of(&result)["wrong_status"], 400);
         let pid = pid_of(&result);
+        // The right request id with another invocation's nonce is refused too; the answer
+        // echoing the nonce handed out with the event is taken.
+        let result = h.invoke(json!({"action": "wrong_nonce"})).await;
+        let body = json_of(&result);
+        assert_eq!(body["wrong_status"], 400);
+        let nonce = body["headers"]["lambda-runtime-invocation-id"]
+            .as_str()
+            .unwrap();
+        assert!(
+            nonce.len() == 32 && nonce.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{nonce}"
+        );
 
         let big = h
             .invoke(json!({"action": "big", "size": MAX_RESPONSE_BYTES + 1}))
