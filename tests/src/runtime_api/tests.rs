@@ -663,6 +663,14 @@ fn peak_rss_is_read_before_the_kill_and_drop_kills() {
         function.output()
     );
     assert!(function.is_running());
+    // "ready" comes before the `exec`: wait for `sleep` itself, whose peak then stays put
+    // (read earlier, it would be the shell's, and the kill would read sleep's).
+    let comm = format!("/proc/{}/comm", function.pid());
+    let exec_deadline = Instant::now() + WAIT;
+    while std::fs::read_to_string(&comm).unwrap_or_default().trim() != "sleep" {
+        assert!(Instant::now() < exec_deadline, "the script never ran sleep");
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let rss = function.peak_rss_kib().expect("VmHWM of a running process");
     assert!(rss > 0);
     function.kill();
