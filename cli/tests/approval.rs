@@ -11,57 +11,16 @@
 mod common;
 
 use std::net::{SocketAddr, TcpListener};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::{AppDir, Req, Res, Server, portico, wait_for, workspace};
+use common::{AppDir, Req, Res, Server, approval_binary, portico, wait_for, workspace};
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(30);
 const EMPLOYEE: &str = "Jim O'Neil";
 const MANAGER: &str = "boss@example.com";
-
-/// The example's binary, built once per test run and copied beside the test's files.
-fn approval_binary() -> &'static Path {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let output = Command::new(cargo)
-            .current_dir(workspace())
-            .args([
-                "build",
-                "--package",
-                "approval",
-                "--bin",
-                "approval",
-                "--message-format",
-                "json-render-diagnostics",
-            ])
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("run `cargo build -p approval`");
-        assert!(
-            output.status.success(),
-            "`cargo build -p approval` failed: the approval example must build for these tests"
-        );
-        let built = String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-            .find_map(|m| {
-                (m["target"]["name"] == "approval")
-                    .then(|| m["executable"].as_str().map(PathBuf::from))
-                    .flatten()
-            })
-            .expect("cargo reported no `approval` executable");
-        let dir = std::env::temp_dir().join(format!("portico-approval-e2e-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("create the binary's directory");
-        let copy = dir.join("approval");
-        std::fs::copy(&built, &copy).expect("copy the approval binary");
-        copy
-    })
-}
 
 /// A copy of the example's `portico.toml` and state machines with the design chosen, `env`
 /// added to the stage's env and `timeout` as the Task's `TimeoutSeconds`.

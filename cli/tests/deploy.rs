@@ -1004,35 +1004,6 @@ fn secrets_are_generated_once_kept_from_the_functions_and_never_shown() {
     assert_eq!(link_key(&sdk, &app), "pinned");
 }
 
-/// The approval example's binary (`cargo build -p approval`), built once.
-fn approval_binary() -> &'static std::path::Path {
-    static BINARY: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
-    BINARY.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let output = Command::new(cargo)
-            .current_dir(common::workspace())
-            .args([
-                "build",
-                "--package",
-                "approval",
-                "--bin",
-                "approval",
-                "--message-format",
-                "json-render-diagnostics",
-            ])
-            .stderr(std::process::Stdio::inherit())
-            .output()
-            .expect("run cargo build");
-        assert!(output.status.success(), "cargo build -p approval failed");
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-            .find(|m| m["target"]["name"] == "approval" && m["executable"].is_string())
-            .map(|m| std::path::PathBuf::from(m["executable"].as_str().unwrap()))
-            .expect("cargo built the approval binary")
-    })
-}
-
 #[test]
 fn the_approval_example_deploys_its_workflow_with_scoped_permissions() {
     let moto = start_moto();
@@ -1050,7 +1021,7 @@ fn the_approval_example_deploys_its_workflow_with_scoped_permissions() {
         )
         .unwrap();
     }
-    let binary = approval_binary();
+    let binary = common::approval_binary();
 
     let first = deploy(&moto, &app, binary, &[], &[]).json();
     let prefix = app.prefix();

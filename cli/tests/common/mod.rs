@@ -59,58 +59,79 @@ pub struct Apps {
 pub fn apps() -> &'static Apps {
     static APPS: OnceLock<Apps> = OnceLock::new();
     APPS.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        // Cargo releases its build-directory lock before running tests, so a nested build in
-        // the same target directory does not wait for the outer `cargo test`.
-        let output = Command::new(cargo)
-            .current_dir(workspace())
-            .args([
-                "build",
-                "--package",
-                "portico-e2e",
-                "--bin",
-                "fixture_app",
-                "--package",
-                "hello",
-                "--bin",
-                "bootstrap",
-                "--message-format",
-                "json-render-diagnostics",
-            ])
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("run cargo build");
-        assert!(
-            output.status.success(),
-            "cargo build of the test apps failed"
-        );
-        let mut built = std::collections::HashMap::new();
-        for line in String::from_utf8_lossy(&output.stdout).lines() {
-            let Ok(message) = serde_json::from_str::<Value>(line) else {
-                continue;
-            };
-            if let (Some(name), Some(exe)) = (
-                message["target"]["name"].as_str(),
-                message["executable"].as_str(),
-            ) {
-                built.insert(name.to_owned(), PathBuf::from(exe));
-            }
-        }
-        let dir = run_dir().join("bin");
-        std::fs::create_dir_all(&dir).expect("create the binaries directory");
-        let copy = |target: &str, name: &str| {
-            let from = built
-                .get(target)
-                .unwrap_or_else(|| panic!("cargo built no `{target}`: {built:?}"));
-            let to = dir.join(name);
-            std::fs::copy(from, &to).expect("copy a test app");
-            to
-        };
+        let built = build(&[
+            "--package",
+            "portico-e2e",
+            "--bin",
+            "fixture_app",
+            "--package",
+            "hello",
+            "--bin",
+            "bootstrap",
+        ]);
         Apps {
-            fixture: copy("fixture_app", "fixture_app"),
-            hello: copy("bootstrap", "hello"),
+            fixture: copy_built(&built, "fixture_app", "fixture_app"),
+            hello: copy_built(&built, "bootstrap", "hello"),
         }
     })
+}
+
+/// The approval example's binary, built once per test binary and copied like [`apps`]'.
+pub fn approval_binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        let built = build(&["--package", "approval", "--bin", "approval"]);
+        copy_built(&built, "approval", "approval")
+    })
+}
+
+/// `cargo build` with `args`; the executables it reported, by target name.
+fn build(args: &[&str]) -> std::collections::HashMap<String, PathBuf> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    // Cargo releases its build-directory lock before running tests, so a nested build in
+    // the same target directory does not wait for the outer `cargo test`.
+    let output = Command::new(cargo)
+        .current_dir(workspace())
+        .arg("build")
+        .args(args)
+        .args(["--message-format", "json-render-diagnostics"])
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run cargo build");
+    assert!(
+        output.status.success(),
+        "cargo build {} failed: the tests need it",
+        args.join(" ")
+    );
+    let mut built = std::collections::HashMap::new();
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let Ok(message) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        if let (Some(name), Some(exe)) = (
+            message["target"]["name"].as_str(),
+            message["executable"].as_str(),
+        ) {
+            built.insert(name.to_owned(), PathBuf::from(exe));
+        }
+    }
+    built
+}
+
+/// Copies the built `target` to this test run's `bin/<name>`.
+fn copy_built(
+    built: &std::collections::HashMap<String, PathBuf>,
+    target: &str,
+    name: &str,
+) -> PathBuf {
+    let from = built
+        .get(target)
+        .unwrap_or_else(|| panic!("cargo built no `{target}`: {built:?}"));
+    let dir = run_dir().join("bin");
+    std::fs::create_dir_all(&dir).expect("create the binaries directory");
+    let to = dir.join(name);
+    std::fs::copy(from, &to).expect("copy a test app");
+    to
 }
 
 /// This test process's scratch directory; those of test processes that are gone are removed.
