@@ -15,12 +15,6 @@ mod logs;
 mod new;
 mod package;
 mod project;
-#[allow(dead_code)]
-#[path = "../../framework/src/route_path.rs"]
-mod route_path;
-#[allow(dead_code)]
-#[path = "../../framework/src/schedule_expr.rs"]
-mod schedule_expr;
 #[cfg(test)]
 mod test_support;
 mod url;

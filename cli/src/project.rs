@@ -5,8 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use serde::Deserialize;
-
 use crate::config::{self, Config};
 
 /// An app crate with its `portico.toml`.
@@ -324,49 +322,7 @@ fn on_path(name: &str) -> bool {
         .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(name).is_file()))
 }
 
-/// What an app binary prints with `--portico-manifest`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Manifest {
-    /// Format version.
-    pub manifest_version: u32,
-    /// Entry-point names (`api` and the schedules).
-    pub entry_points: Vec<String>,
-    /// The variable that selects the entry point.
-    pub entry_point_variable: String,
-    /// Routes.
-    pub routes: Vec<ManifestRoute>,
-    /// Schedules.
-    pub schedules: Vec<ManifestSchedule>,
-}
-
-/// A route in the manifest.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ManifestRoute {
-    /// Route name.
-    pub name: String,
-    /// `GET`, …, or `ANY`.
-    pub method: String,
-    /// API Gateway path template.
-    pub path: String,
-    /// Gateway-relevant options.
-    pub options: ManifestRouteOptions,
-}
-
-/// The options of a route that matter to the gateway.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ManifestRouteOptions {
-    /// The gateway demands an API key.
-    pub api_key_required: bool,
-}
-
-/// A schedule in the manifest.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ManifestSchedule {
-    /// Entry-point name.
-    pub name: String,
-    /// EventBridge expression.
-    pub expression: String,
-}
+pub use portico_spec::manifest::{MANIFEST_VERSION, Manifest, ManifestRoute, ManifestSchedule};
 
 /// Runs `binary --portico-manifest` and parses what it prints.
 ///
@@ -385,15 +341,15 @@ pub fn read_manifest(binary: &Path) -> Result<Manifest, ProjectError> {
             String::from_utf8_lossy(&out.stderr).trim()
         )));
     }
-    let manifest: Manifest = serde_json::from_slice(&out.stdout).map_err(|e| {
+    let manifest = Manifest::from_json(&out.stdout).map_err(|e| {
         ProjectError::Manifest(format!(
             "{} did not print a Portico manifest ({e}); does its main call `portico::run`?",
             binary.display()
         ))
     })?;
-    if manifest.manifest_version != 1 {
+    if manifest.manifest_version != MANIFEST_VERSION {
         return Err(ProjectError::Manifest(format!(
-            "the app's manifest has version {}, this CLI reads version 1; update the CLI or the `portico` dependency",
+            "the app's manifest has version {}, this CLI reads version {MANIFEST_VERSION}; update the CLI or the `portico` dependency",
             manifest.manifest_version
         )));
     }

@@ -64,18 +64,13 @@ mod function;
 pub mod manifest;
 mod request;
 mod response;
-#[allow(dead_code)]
-mod route_path;
 mod router;
 mod runtime;
 mod runtime_client;
-#[allow(dead_code)]
-mod schedule_expr;
 mod scheduled;
 pub mod testing;
 
 #[doc(hidden)]
-#[path = "private.rs"]
 pub mod __private;
 
 pub use app::{App, BuildError, BuiltApp, Route, RouteCors, RouteMethod, RouteOptions, Schedule};

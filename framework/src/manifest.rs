@@ -2,97 +2,80 @@
 //!
 //! Run the app binary with `--portico-manifest` (or with `PORTICO_MANIFEST=1` in the
 //! environment): it prints the manifest on stdout and exits 0 without contacting any
-//! Runtime API. The format is versioned by `manifest_version`.
+//! Runtime API. The schema is [`portico_spec::manifest::Manifest`], which the CLI reads; the
+//! format is versioned by `manifest_version`.
 
-use serde::Serialize;
+use portico_spec::manifest::{self as spec, Manifest};
 
-use crate::app::{App, RouteMethod, RouteOptions};
+use crate::app::{App, RouteCors, RouteMethod, RouteOptions};
 
-/// Manifest format version; bumped on incompatible changes.
-pub const MANIFEST_VERSION: u32 = 1;
+pub use portico_spec::manifest::MANIFEST_VERSION;
 
-#[derive(Serialize)]
-struct Manifest<'a> {
-    manifest_version: u32,
-    framework_version: &'static str,
-    app_name: Option<&'a str>,
-    /// Entry-point names: `api`, one per schedule, one per function; deploy sets
-    /// `PORTICO_HANDLER` to one.
-    entry_points: Vec<&'a str>,
-    entry_point_variable: &'static str,
-    routes: Vec<RouteEntry<'a>>,
-    schedules: Vec<ScheduleEntry<'a>>,
-    /// Direct-invocation functions (added in framework 0.1 without a version bump: readers
-    /// that do not know the field ignore it, and it is an empty list when there are none).
-    functions: Vec<FunctionEntry<'a>>,
-}
-
-#[derive(Serialize)]
-struct RouteEntry<'a> {
-    name: &'a str,
-    method: String,
-    path: &'a str,
-    handler: &'a str,
-    options: &'a RouteOptions,
-    source: String,
-}
-
-#[derive(Serialize)]
-struct ScheduleEntry<'a> {
-    name: &'a str,
-    expression: &'a str,
-    source: String,
-}
-
-#[derive(Serialize)]
-struct FunctionEntry<'a> {
-    name: &'a str,
-    source: String,
+/// The manifest of `app`.
+pub fn manifest(app: &App) -> Manifest {
+    let mut manifest = Manifest::new(env!("CARGO_PKG_VERSION"));
+    manifest.app_name = app.name.clone();
+    manifest.entry_points.extend(
+        app.schedules
+            .iter()
+            .map(|s| s.name)
+            .chain(app.functions.iter().map(|f| f.name))
+            .map(str::to_owned),
+    );
+    manifest.routes = app
+        .routes
+        .iter()
+        .map(|r| spec::ManifestRoute {
+            name: r.name().to_owned(),
+            method: match &r.method {
+                RouteMethod::Any => "ANY".to_owned(),
+                RouteMethod::One(m) => m.to_string(),
+            },
+            path: r.path.to_owned(),
+            handler: r.handler_name.to_owned(),
+            options: route_options(&r.options),
+            source: format!("{}:{}", r.file, r.line),
+        })
+        .collect();
+    manifest.schedules = app
+        .schedules
+        .iter()
+        .map(|s| spec::ManifestSchedule {
+            name: s.name.to_owned(),
+            expression: s.expression.to_owned(),
+            source: format!("{}:{}", s.file, s.line),
+        })
+        .collect();
+    manifest.functions = app
+        .functions
+        .iter()
+        .map(|f| spec::ManifestFunction {
+            name: f.name.to_owned(),
+            source: format!("{}:{}", f.file, f.line),
+        })
+        .collect();
+    manifest
 }
 
 /// The manifest of `app` as pretty JSON.
 pub fn manifest_json(app: &App) -> String {
-    let manifest = Manifest {
-        manifest_version: MANIFEST_VERSION,
-        framework_version: env!("CARGO_PKG_VERSION"),
-        app_name: app.name.as_deref(),
-        entry_points: std::iter::once("api")
-            .chain(app.schedules.iter().map(|s| s.name))
-            .chain(app.functions.iter().map(|f| f.name))
-            .collect(),
-        entry_point_variable: "PORTICO_HANDLER",
-        routes: app
-            .routes
+    manifest(app).to_json_pretty()
+}
+
+fn route_options(options: &RouteOptions) -> spec::RouteOptions {
+    spec::RouteOptions {
+        api_key_required: options.api_key_required,
+        content_types: options
+            .content_types
             .iter()
-            .map(|r| RouteEntry {
-                name: r.name(),
-                method: match &r.method {
-                    RouteMethod::Any => "ANY".to_owned(),
-                    RouteMethod::One(m) => m.to_string(),
-                },
-                path: r.path,
-                handler: r.handler_name,
-                options: &r.options,
-                source: format!("{}:{}", r.file, r.line),
-            })
+            .map(|&t| t.to_owned())
             .collect(),
-        schedules: app
-            .schedules
-            .iter()
-            .map(|s| ScheduleEntry {
-                name: s.name,
-                expression: s.expression,
-                source: format!("{}:{}", s.file, s.line),
-            })
-            .collect(),
-        functions: app
-            .functions
-            .iter()
-            .map(|f| FunctionEntry {
-                name: f.name,
-                source: format!("{}:{}", f.file, f.line),
-            })
-            .collect(),
-    };
-    serde_json::to_string_pretty(&manifest).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+        cors: match options.cors {
+            RouteCors::Inherit => spec::RouteCors::Inherit,
+            RouteCors::Disabled => spec::RouteCors::Disabled,
+            RouteCors::Enabled => spec::RouteCors::Enabled,
+            RouteCors::Origin(origin) => spec::RouteCors::Origin(origin.to_owned()),
+        },
+        name: options.name.map(str::to_owned),
+    }
 }

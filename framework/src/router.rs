@@ -9,7 +9,7 @@ use std::sync::Arc;
 use http::Method;
 
 use crate::app::{Route, RouteMethod};
-use crate::route_path::{Segment, parse_route_path};
+use portico_spec::route_path::{Segment, parse_route_path};
 
 /// Two routes that would answer the same requests.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -20,12 +20,11 @@
 //! # }
 //! ```
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use base64::Engine as _;
 use http::StatusCode;
-use serde_json::{Value, json};
+use portico_spec::apigw;
+use serde_json::Value;
 
 use crate::app::{App, BuiltApp};
 use crate::dispatch::{self, Entry, Outcome};
@@ -269,92 +268,43 @@ impl TestRequest<'_> {
         self
     }
 
-    /// The REST (v1) proxy event this request becomes.
+    /// The REST (v1) proxy event this request becomes, as JSON.
     pub fn to_event(&self) -> Value {
-        let (path, query) = self
-            .path_and_query
-            .split_once('?')
-            .unwrap_or((&self.path_and_query, ""));
-        let mut multi_query: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for (k, v) in form_urlencoded::parse(query.as_bytes()) {
-            multi_query
-                .entry(k.into_owned())
-                .or_default()
-                .push(v.into_owned());
-        }
-        let single_query: BTreeMap<&String, &String> = multi_query
-            .iter()
-            .filter_map(|(k, v)| v.last().map(|last| (k, last)))
-            .collect();
-        let mut headers: Vec<(String, String)> =
-            vec![("Host".to_owned(), self.client.host.clone())];
-        headers.extend(self.headers.iter().cloned());
-        let mut multi_headers: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for (k, v) in &headers {
-            multi_headers.entry(k.clone()).or_default().push(v.clone());
-        }
-        let single_headers: BTreeMap<&String, &String> = multi_headers
-            .iter()
-            .filter_map(|(k, v)| v.last().map(|last| (k, last)))
-            .collect();
-        let body = if self.body.is_empty() && !self.base64 {
-            Value::Null
-        } else if self.base64 {
-            Value::String(base64::engine::general_purpose::STANDARD.encode(&self.body))
-        } else {
-            Value::String(String::from_utf8_lossy(&self.body).into_owned())
+        serde_json::from_slice(&self.event_bytes()).expect("a REST event is JSON")
+    }
+
+    /// The REST (v1) proxy event, built by the same builder as `portico local`'s gateway:
+    /// stage `test`, the execute-api host (or the one given with [`TestClient::with_host`]).
+    fn event_bytes(&self) -> Vec<u8> {
+        let (path, query) = match self.path_and_query.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (self.path_and_query.as_str(), None),
         };
-        let execute_api = self.client.host.contains(".execute-api.");
-        let context_path = if execute_api {
+        let host = self.client.host.as_str();
+        let mut headers: Vec<(String, String)> = vec![("Host".to_owned(), host.to_owned())];
+        headers.extend(self.headers.iter().cloned());
+        // The stage is in the client's path only on an execute-api host.
+        let context_path = if host.contains(".execute-api.") {
             format!("/{TEST_STAGE}{path}")
         } else {
             path.to_owned()
         };
-        let proxy = path.trim_start_matches('/');
-        json!({
-            "resource": "/{proxy+}",
-            "path": path,
-            "httpMethod": self.method,
-            "headers": single_headers,
-            "multiValueHeaders": multi_headers,
-            "queryStringParameters": if single_query.is_empty() { Value::Null } else { json!(single_query) },
-            "multiValueQueryStringParameters": if multi_query.is_empty() { Value::Null } else { json!(multi_query) },
-            "pathParameters": if proxy.is_empty() { Value::Null } else { json!({ "proxy": proxy }) },
-            "stageVariables": null,
-            "requestContext": {
-                "resourceId": "abc123",
-                "resourcePath": "/{proxy+}",
-                "httpMethod": self.method,
-                "extendedRequestId": "test-extended-id",
-                "requestTime": "01/Jan/2026:00:00:00 +0000",
-                "path": context_path,
-                "accountId": "123456789012",
-                "protocol": "HTTP/1.1",
-                "stage": TEST_STAGE,
-                "domainPrefix": self.client.host.split('.').next().unwrap_or_default(),
-                "requestTimeEpoch": 1767225600000_i64,
-                "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
-                "identity": {
-                    "cognitoIdentityPoolId": null,
-                    "accountId": null,
-                    "cognitoIdentityId": null,
-                    "caller": null,
-                    "sourceIp": self.source_ip,
-                    "principalOrgId": null,
-                    "accessKey": null,
-                    "cognitoAuthenticationType": null,
-                    "cognitoAuthenticationProvider": null,
-                    "userArn": null,
-                    "userAgent": "portico-test",
-                    "user": null
-                },
-                "authorizer": self.authorizer,
-                "domainName": self.client.host,
-                "apiId": "abcdef1234"
-            },
-            "body": body,
-            "isBase64Encoded": self.base64
-        })
+        let resource = apigw::Resource::for_path(path);
+        let mut context = apigw::RestContext::new(TEST_STAGE, &context_path, host);
+        context.source_ip = &self.source_ip;
+        context.authorizer = self.authorizer.as_ref();
+        apigw::RestRequest {
+            method: &self.method,
+            path,
+            query,
+            headers: &headers,
+            body: &self.body,
+            binary_body: self.base64,
+            resource: &resource,
+            context,
+        }
+        .to_vec()
+        .expect("a REST event serializes")
     }
 
     /// Runs the request through the app.
@@ -363,7 +313,7 @@ impl TestRequest<'_> {
     /// When the app answers with something other than a REST proxy response (a bug in the
     /// framework), or the invocation fails (which an HTTP event never should).
     pub async fn send(self) -> TestResponse {
-        let payload = self.to_event().to_string();
+        let payload = String::from_utf8(self.event_bytes()).expect("JSON is UTF-8");
         match self.client.invoke_raw(&payload).await {
             Ok(out) => TestResponse::from_proxy_json(&out),
             Err((kind, message)) => panic!("the invocation failed: {kind}: {message}"),
@@ -383,35 +333,20 @@ pub struct TestResponse {
 
 impl TestResponse {
     fn from_proxy_json(out: &str) -> Self {
+        let proxy = apigw::parse_proxy_response(out.as_bytes(), apigw::PayloadFormat::RestV1)
+            .unwrap_or_else(|e| panic!("the app's reply is not a REST proxy response: {e}"));
         let raw: Value = serde_json::from_str(out).expect("a proxy response is JSON");
-        let status = raw["statusCode"]
-            .as_u64()
-            .and_then(|s| StatusCode::from_u16(s as u16).ok())
-            .expect("statusCode is a valid status");
-        let base64 = raw["isBase64Encoded"].as_bool().unwrap_or(false);
-        let body_text = raw["body"].as_str().unwrap_or("");
-        let body = if base64 {
-            base64::engine::general_purpose::STANDARD
-                .decode(body_text)
-                .expect("a base64 body decodes")
-        } else {
-            body_text.as_bytes().to_vec()
+        let status = StatusCode::from_u16(proxy.status).expect("statusCode is a valid status");
+        let base64 = proxy.body.is_base64();
+        let body = match proxy.body {
+            apigw::ResponseBody::Text(text) => text.into_bytes(),
+            apigw::ResponseBody::Base64 { bytes, .. } => bytes,
         };
-        let mut headers = Vec::new();
-        if let Some(map) = raw["multiValueHeaders"].as_object() {
-            for (k, values) in map {
-                for v in values.as_array().into_iter().flatten() {
-                    headers.push((k.clone(), v.as_str().unwrap_or_default().to_owned()));
-                }
-            }
-        }
-        if let Some(map) = raw["headers"].as_object() {
-            for (k, v) in map {
-                if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case(k)) {
-                    headers.push((k.clone(), v.as_str().unwrap_or_default().to_owned()));
-                }
-            }
-        }
+        let headers = proxy
+            .headers
+            .into_iter()
+            .flat_map(|(name, values)| values.into_iter().map(move |v| (name.clone(), v)))
+            .collect();
         Self {
             status,
             headers,

@@ -39,11 +39,6 @@ mod paths;
 mod route;
 mod schedule;
 
-#[path = "../../framework/src/route_path.rs"]
-mod route_path;
-#[path = "../../framework/src/schedule_expr.rs"]
-mod schedule_expr;
-
 use proc_macro::TokenStream;
 
 use route::RouteKind;

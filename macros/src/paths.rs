@@ -1,5 +1,5 @@
 //! Every runtime item generated code refers to. All live in `::portico::__private`, the one
-//! hidden path table of the runtime (`framework/src/private.rs`); nothing else is named.
+//! hidden path table of the runtime (`framework/src/__private.rs`); nothing else is named.
 //!
 //! Each function returns the absolute path with the given span, so that a type error in
 //! generated code can point at the user's token the path stands next to.

@@ -1101,7 +1101,8 @@ fn cors_parameters(cors: &CorsSection) -> BTreeMap<String, String> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::project::{ManifestRoute, ManifestRouteOptions, ManifestSchedule};
+    use crate::project::{ManifestRoute, ManifestSchedule};
+    use portico_spec::manifest::RouteOptions as ManifestRouteOptions;
 
     pub(crate) fn manifest(keyed: &[(&str, &str)], schedules: &[(&str, &str)]) -> Manifest {
         let mut routes: Vec<ManifestRoute> = keyed
@@ -1110,33 +1111,36 @@ pub(crate) mod tests {
                 name: format!("{method}{path}"),
                 method: (*method).to_owned(),
                 path: (*path).to_owned(),
+                handler: String::new(),
                 options: ManifestRouteOptions {
                     api_key_required: true,
+                    ..ManifestRouteOptions::default()
                 },
+                source: String::new(),
             })
             .collect();
         routes.push(ManifestRoute {
             name: "open".into(),
             method: "GET".into(),
             path: "/open/{id}".into(),
-            options: ManifestRouteOptions {
-                api_key_required: false,
-            },
+            handler: String::new(),
+            options: ManifestRouteOptions::default(),
+            source: String::new(),
         });
         let mut entry_points = vec!["api".to_owned()];
         entry_points.extend(schedules.iter().map(|(n, _)| (*n).to_owned()));
         Manifest {
-            manifest_version: 1,
             entry_points,
-            entry_point_variable: "PORTICO_HANDLER".into(),
             routes,
             schedules: schedules
                 .iter()
                 .map(|(n, e)| ManifestSchedule {
                     name: (*n).to_owned(),
                     expression: (*e).to_owned(),
+                    source: String::new(),
                 })
                 .collect(),
+            ..Manifest::new("0.1.0")
         }
     }
 

@@ -48,7 +48,6 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use serde::{Serialize, Serializer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
@@ -60,7 +59,8 @@ use crate::local::logs::LogSink;
 use crate::local::store::Store;
 use crate::local::usage::{self, ApiKeys, Enforcer, KeyDecision, PlanSpec};
 use crate::project::{Manifest, ManifestRoute};
-use crate::route_path::parse_route_path;
+use portico_spec::apigw::{self, accepts_binary};
+use portico_spec::route_path::parse_route_path;
 
 /// The entry point of the HTTP function.
 const FUNCTION: &str = "api";
@@ -1055,79 +1055,6 @@ fn event_headers(
     headers
 }
 
-/// Groups values by name, ignoring case; a name keeps its first spelling.
-fn group_values(pairs: impl IntoIterator<Item = (String, String)>) -> Vec<(String, Vec<String>)> {
-    let mut out: Vec<(String, Vec<String>)> = Vec::new();
-    for (name, value) in pairs {
-        match out.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(&name)) {
-            Some((_, values)) => values.push(value),
-            None => out.push((name, vec![value])),
-        }
-    }
-    out
-}
-
-/// Query parameters, decoded (`+` is a space) and grouped by name (case-sensitive).
-fn parse_query(query: &str) -> Vec<(String, Vec<String>)> {
-    let mut out: Vec<(String, Vec<String>)> = Vec::new();
-    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
-        match out.iter_mut().find(|(n, _)| *n == name) {
-            Some((_, values)) => values.push(value.into_owned()),
-            None => out.push((name.into_owned(), vec![value.into_owned()])),
-        }
-    }
-    out
-}
-
-/// The first value of header `name` (any case).
-fn first_header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
-    headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
-}
-
-/// The bare media type of a `Content-Type` or `Accept` value's first entry.
-fn media_type(value: &str) -> &str {
-    let first = value.split(',').next().unwrap_or_default();
-    first.split(';').next().unwrap_or_default().trim()
-}
-
-/// Whether `media` matches one of `patterns` (lowercase, `*` matching any run).
-fn is_binary_type(media: &str, patterns: &[String]) -> bool {
-    let media = media.to_ascii_lowercase();
-    !media.is_empty()
-        && patterns
-            .iter()
-            .any(|p| glob(p.as_bytes(), media.as_bytes()))
-}
-
-fn glob(pattern: &[u8], text: &[u8]) -> bool {
-    let (mut p, mut t) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        if p < pattern.len() && pattern[p] == b'*' {
-            star = Some((p, t));
-            p += 1;
-        } else if p < pattern.len() && pattern[p] == text[t] {
-            p += 1;
-            t += 1;
-        } else if let Some((sp, st)) = star {
-            p = sp + 1;
-            t = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
-        }
-    }
-    pattern[p..].iter().all(|&b| b == b'*')
-}
-
-/// API Gateway returns binary media when the client's first `Accept` type is binary.
-fn accepts_binary(headers: &[(String, String)], binary: &[String]) -> bool {
-    first_header(headers, "accept").is_some_and(|accept| is_binary_type(media_type(accept), binary))
-}
-
 /// Everything a REST v1 proxy event is built from.
 struct EventInput<'a> {
     method: &'a str,
@@ -1151,198 +1078,49 @@ struct EventInput<'a> {
     fallback_host: &'a str,
 }
 
-/// A REST API (payload 1.0) Lambda proxy event, field order as AWS sends it.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ProxyEvent<'a> {
-    resource: &'a str,
-    path: &'a str,
-    http_method: &'a str,
-    headers: Option<LastValues<'a>>,
-    multi_value_headers: Option<AllValues<'a>>,
-    query_string_parameters: Option<LastValues<'a>>,
-    multi_value_query_string_parameters: Option<AllValues<'a>>,
-    path_parameters: Option<Pairs<'a>>,
-    stage_variables: (),
-    request_context: EventContext<'a>,
-    body: Option<&'a str>,
-    is_base64_encoded: bool,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct EventContext<'a> {
-    resource_id: &'a str,
-    resource_path: &'a str,
-    http_method: &'a str,
-    extended_request_id: &'a str,
-    request_time: &'a str,
-    path: &'a str,
-    account_id: &'a str,
-    protocol: &'a str,
-    stage: &'a str,
-    domain_prefix: &'a str,
-    request_time_epoch: i64,
-    request_id: &'a str,
-    identity: Identity<'a>,
-    domain_name: &'a str,
-    deployment_id: &'a str,
-    api_id: &'a str,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Identity<'a> {
-    cognito_identity_pool_id: (),
-    account_id: (),
-    cognito_identity_id: (),
-    caller: (),
-    source_ip: &'a str,
-    principal_org_id: (),
-    access_key: (),
-    cognito_authentication_type: (),
-    cognito_authentication_provider: (),
-    user_arn: (),
-    user_agent: Option<&'a str>,
-    user: (),
-    #[serde(skip_serializing_if = "Option::is_none")]
-    api_key: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    api_key_id: Option<&'a str>,
-}
-
-/// `{"name": "last value"}`.
-struct LastValues<'a>(&'a [(String, Vec<String>)]);
-
-impl Serialize for LastValues<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_map(
-            self.0
-                .iter()
-                .map(|(name, values)| (name, values.last().map_or("", String::as_str))),
-        )
-    }
-}
-
-/// `{"name": ["value", ...]}`.
-struct AllValues<'a>(&'a [(String, Vec<String>)]);
-
-impl Serialize for AllValues<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_map(self.0.iter().map(|(name, values)| (name, values)))
-    }
-}
-
-/// `{"name": "value"}`.
-struct Pairs<'a>(&'a [(String, String)]);
-
-impl Serialize for Pairs<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_map(self.0.iter().map(|(k, v)| (k, v)))
-    }
-}
-
-/// The request's body in the event: `null` when empty, base64 when its `Content-Type` is a
-/// binary media type, else text (invalid UTF-8 replaced).
-fn event_body(
-    body: &[u8],
-    content_type: Option<&str>,
-    binary: &[String],
-) -> (Option<String>, bool) {
-    if body.is_empty() {
-        return (None, false);
-    }
-    if content_type.is_some_and(|ct| is_binary_type(media_type(ct), binary)) {
-        return (
-            Some(base64::engine::general_purpose::STANDARD.encode(body)),
-            true,
-        );
-    }
-    (Some(String::from_utf8_lossy(body).into_owned()), false)
-}
-
-/// The first label of the host: `domainPrefix`.
-fn domain_prefix(host: &str) -> &str {
-    let without_port = if host.starts_with('[') {
-        host.split_inclusive(']').next().unwrap_or(host)
-    } else {
-        host.split(':').next().unwrap_or(host)
-    };
-    without_port.split('.').next().unwrap_or(without_port)
-}
-
 /// Builds the REST v1 proxy event JSON.
 fn build_event(cfg: &GatewayConfig, input: &EventInput<'_>) -> serde_json::Result<Vec<u8>> {
-    // The resource API Gateway matched: an explicit one (a route needing a key), the root,
-    // or the greedy proxy, whose parameter is the path without its leading (and trailing)
-    // slash.
-    let proxy_value;
-    let (resource, path_parameters): (&str, Vec<(String, String)>) = match input.route {
-        Some(m) if m.entry.is_explicit_resource() => (m.entry.template.as_str(), m.params.clone()),
-        _ if input.path == "/" => ("/", Vec::new()),
-        _ => {
-            let rest = &input.path[1..];
-            proxy_value = rest.strip_suffix('/').unwrap_or(rest).to_owned();
-            ("/{proxy+}", vec![("proxy".to_owned(), proxy_value)])
-        }
+    // The resource API Gateway matched: an explicit one (a route needing a key), else the
+    // root or the greedy proxy.
+    let resource = match input.route {
+        Some(m) if m.entry.is_explicit_resource() => apigw::Resource {
+            path: m.entry.template.as_str(),
+            parameters: m.params.clone(),
+        },
+        _ => apigw::Resource::for_path(input.path),
     };
-    let headers = group_values(input.headers.iter().cloned());
-    let query = input.query.map(parse_query).unwrap_or_default();
-    let (body, is_base64_encoded) = event_body(
-        input.body,
-        first_header(input.headers, "content-type"),
-        &cfg.binary_media_types,
-    );
-    let host = first_header(input.headers, "host").unwrap_or(input.fallback_host);
+    let binary_body = apigw::first_header(input.headers, "content-type")
+        .is_some_and(|ct| apigw::is_binary_media_type(ct, &cfg.binary_media_types));
+    let host = apigw::first_header(input.headers, "host").unwrap_or(input.fallback_host);
     let request_time = format_request_time(input.now_ms);
-    let resource_id = usage::short_id(&format!("resource{resource}"), 6);
-    let event = ProxyEvent {
-        resource,
+    let resource_id = usage::short_id(&format!("resource{}", resource.path), 6);
+    apigw::RestRequest {
+        method: input.method,
         path: input.path,
-        http_method: input.method,
-        headers: (!headers.is_empty()).then_some(LastValues(&headers)),
-        multi_value_headers: (!headers.is_empty()).then_some(AllValues(&headers)),
-        query_string_parameters: (!query.is_empty()).then_some(LastValues(&query)),
-        multi_value_query_string_parameters: (!query.is_empty()).then_some(AllValues(&query)),
-        path_parameters: (!path_parameters.is_empty()).then_some(Pairs(&path_parameters)),
-        stage_variables: (),
-        request_context: EventContext {
+        query: input.query,
+        headers: input.headers,
+        body: input.body,
+        binary_body,
+        resource: &resource,
+        context: apigw::RestContext {
             resource_id: &resource_id,
-            resource_path: resource,
-            http_method: input.method,
             extended_request_id: input.extended_request_id,
             request_time: &request_time,
+            request_time_epoch: input.now_ms,
             path: input.context_path,
             account_id: ACCOUNT_ID,
             protocol: input.protocol,
             stage: &cfg.stage,
-            domain_prefix: domain_prefix(host),
-            request_time_epoch: input.now_ms,
             request_id: input.request_id,
-            identity: Identity {
-                cognito_identity_pool_id: (),
-                account_id: (),
-                cognito_identity_id: (),
-                caller: (),
-                source_ip: input.source_ip,
-                principal_org_id: (),
-                access_key: (),
-                cognito_authentication_type: (),
-                cognito_authentication_provider: (),
-                user_arn: (),
-                user_agent: first_header(input.headers, "user-agent"),
-                user: (),
-                api_key: input.api_key.map(|(value, _)| value),
-                api_key_id: input.api_key.map(|(_, id)| id),
-            },
+            source_ip: input.source_ip,
+            api_key: input.api_key,
+            authorizer: None,
             domain_name: host,
-            deployment_id: input.deployment_id,
+            deployment_id: Some(input.deployment_id),
             api_id: &cfg.api_id,
         },
-        body: body.as_deref(),
-        is_base64_encoded,
-    };
-    serde_json::to_vec(&event)
+    }
+    .to_vec()
 }
 
 /// A valid proxy response.
@@ -1356,147 +1134,28 @@ struct ProxyResponse {
     base64_as_text: bool,
 }
 
-#[derive(Debug, PartialEq, Eq)]
-enum BadResponse {
-    /// Not a proxy response: 502.
-    Malformed(String),
-    /// `isBase64Encoded` with a body that is not base64: 500.
-    Base64(String),
-}
+/// Why a function's reply is not a proxy response (502 or 500).
+type BadResponse = apigw::BadProxyResponse;
 
-/// Checks and reads the function's reply the way API Gateway does: a JSON object with only
-/// `statusCode` (default 200), `headers`, `multiValueHeaders`, `body` (a string) and
-/// `isBase64Encoded`. A base64 body is returned decoded when `binary_accept` (the client's
-/// first `Accept` type is a binary media type), else as the base64 text.
+/// Checks and reads the function's reply the way API Gateway does (see
+/// [`apigw::parse_proxy_response`]). A base64 body is returned decoded when `binary_accept`
+/// (the client's first `Accept` type is a binary media type), else as the base64 text.
 fn parse_proxy_response(bytes: &[u8], binary_accept: bool) -> Result<ProxyResponse, BadResponse> {
-    use serde_json::Value;
-    let malformed = |why: String| BadResponse::Malformed(why);
-    let value: Value = serde_json::from_slice(bytes)
-        .map_err(|e| malformed(format!("the function's output is not JSON ({e})")))?;
-    let Value::Object(map) = value else {
-        return Err(malformed(
-            "the function's output is not a JSON object".to_owned(),
-        ));
-    };
-    if let Some(key) = map.keys().find(|k| {
-        !matches!(
-            k.as_str(),
-            "statusCode" | "headers" | "multiValueHeaders" | "body" | "isBase64Encoded"
-        )
-    }) {
-        return Err(malformed(format!("unexpected field `{key}`")));
-    }
-    let status = match map.get("statusCode") {
-        None | Some(Value::Null) => Some(200),
-        Some(Value::Number(n)) => n.as_u64().or_else(|| {
-            n.as_f64()
-                .filter(|f| f.fract() == 0.0 && *f >= 0.0)
-                .map(|f| f as u64)
-        }),
-        Some(Value::String(s)) => s.trim().parse().ok(),
-        Some(_) => None,
-    }
-    .filter(|code| (200..=599).contains(code))
-    .and_then(|code| StatusCode::from_u16(code as u16).ok())
-    .ok_or_else(|| malformed(format!("invalid statusCode {}", map["statusCode"])))?;
-
-    let header_value = |v: &Value| -> Result<Option<String>, BadResponse> {
-        match v {
-            Value::String(s) => Ok(Some(s.clone())),
-            Value::Bool(b) => Ok(Some(b.to_string())),
-            Value::Null => Ok(None),
-            other => Err(malformed(format!("header value {other} is not a string"))),
+    let proxy = apigw::parse_proxy_response(bytes, apigw::PayloadFormat::RestV1)?;
+    let base64_as_text = proxy.body.is_base64() && !binary_accept;
+    let body = match proxy.body {
+        apigw::ResponseBody::Base64 { bytes, .. } if binary_accept => Bytes::from(bytes),
+        apigw::ResponseBody::Base64 { text, .. } | apigw::ResponseBody::Text(text) => {
+            Bytes::from(text)
         }
-    };
-    let mut headers: Vec<(String, Vec<String>)> = Vec::new();
-    match map.get("headers") {
-        None | Some(Value::Null) => {}
-        Some(Value::Object(single)) => {
-            for (name, value) in single {
-                if let Some(value) = header_value(value)? {
-                    headers.push((name.clone(), vec![value]));
-                }
-            }
-        }
-        Some(_) => return Err(malformed("`headers` is not an object".to_owned())),
-    }
-    match map.get("multiValueHeaders") {
-        None | Some(Value::Null) => {}
-        Some(Value::Object(multi)) => {
-            for (name, values) in multi {
-                let values = match values {
-                    Value::Array(items) => items
-                        .iter()
-                        .map(header_value)
-                        .filter_map(Result::transpose)
-                        .collect::<Result<Vec<_>, _>>()?,
-                    single => header_value(single)?.into_iter().collect(),
-                };
-                headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-                if !values.is_empty() {
-                    headers.push((name.clone(), values));
-                }
-            }
-        }
-        Some(_) => return Err(malformed("`multiValueHeaders` is not an object".to_owned())),
-    }
-    let body = match map.get("body") {
-        None | Some(Value::Null) => "",
-        Some(Value::String(s)) => s.as_str(),
-        Some(other) => {
-            return Err(malformed(format!(
-                "`body` must be a string, not {}",
-                json_kind(other)
-            )));
-        }
-    };
-    let is_base64 = match map.get("isBase64Encoded") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(other) => {
-            return Err(malformed(format!(
-                "`isBase64Encoded` is {}, not a boolean",
-                json_kind(other)
-            )));
-        }
-    };
-    let body = if is_base64 {
-        let decoded = base64_lenient()
-            .decode(body.trim())
-            .map_err(|e| BadResponse::Base64(e.to_string()))?;
-        if binary_accept {
-            Bytes::from(decoded)
-        } else {
-            Bytes::copy_from_slice(body.as_bytes())
-        }
-    } else {
-        Bytes::copy_from_slice(body.as_bytes())
     };
     Ok(ProxyResponse {
-        status,
-        headers,
+        // `parse_proxy_response` keeps the status within 200..=599.
+        status: StatusCode::from_u16(proxy.status).unwrap_or(StatusCode::BAD_GATEWAY),
+        headers: proxy.headers,
         body,
-        base64_as_text: is_base64 && !binary_accept,
+        base64_as_text,
     })
-}
-
-fn json_kind(value: &serde_json::Value) -> &'static str {
-    match value {
-        serde_json::Value::Null => "null",
-        serde_json::Value::Bool(_) => "a boolean",
-        serde_json::Value::Number(_) => "a number",
-        serde_json::Value::String(_) => "a string",
-        serde_json::Value::Array(_) => "an array",
-        serde_json::Value::Object(_) => "an object",
-    }
-}
-
-fn base64_lenient() -> base64::engine::GeneralPurpose {
-    base64::engine::GeneralPurpose::new(
-        &base64::alphabet::STANDARD,
-        base64::engine::GeneralPurposeConfig::new()
-            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
-    )
 }
 
 /// The HTTP response for a proxy response: `Content-Type` defaults to `application/json`,
@@ -2358,11 +2017,17 @@ api_keys = ["partner"]
         assert_eq!(json["body"], r#"{"a":1}"#);
 
         let everything = vec!["*/*".to_owned()];
-        assert!(is_binary_type("application/json", &everything));
-        assert!(is_binary_type("Image/PNG", &["image/*".to_owned()]));
-        assert!(!is_binary_type("text/plain", &["image/*".to_owned()]));
-        assert!(!is_binary_type("", &everything));
-        assert!(is_binary_type(
+        assert!(apigw::is_binary_media_type("application/json", &everything));
+        assert!(apigw::is_binary_media_type(
+            "Image/PNG",
+            &["image/*".to_owned()]
+        ));
+        assert!(!apigw::is_binary_media_type(
+            "text/plain",
+            &["image/*".to_owned()]
+        ));
+        assert!(!apigw::is_binary_media_type("", &everything));
+        assert!(apigw::is_binary_media_type(
             "application/vnd.ms-excel",
             &["application/vnd.*".to_owned()]
         ));
@@ -2384,7 +2049,7 @@ api_keys = ["partner"]
             8000,
             "Root=1-a-b",
         );
-        let grouped = group_values(got);
+        let grouped = apigw::group_headers(got);
         let names: Vec<&str> = grouped.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(
             names,
@@ -2584,11 +2249,11 @@ api_keys = ["partner"]
             "Root=1-6630f2a1-4b1e0c2d7f9a3e5b6c8d0e1f".len()
         );
         assert_eq!(
-            domain_prefix("a1b2.execute-api.eu-central-1.amazonaws.com"),
+            apigw::domain_prefix("a1b2.execute-api.eu-central-1.amazonaws.com"),
             "a1b2"
         );
-        assert_eq!(domain_prefix("localhost:8000"), "localhost");
-        assert_eq!(domain_prefix("[::1]:8000"), "[::1]");
+        assert_eq!(apigw::domain_prefix("localhost:8000"), "localhost");
+        assert_eq!(apigw::domain_prefix("[::1]:8000"), "[::1]");
     }
 
     #[test]

@@ -26,7 +26,7 @@ use super::lambda::{InvocationResult, InvokeOutcome, LambdaHost};
 use super::logs::LogSink;
 use super::services::Invoker;
 use crate::project::ManifestSchedule;
-use crate::schedule_expr::{self, CronExpr, ScheduleExpr};
+use portico_spec::schedule_expr::{self, CronExpr, ScheduleExpr};
 
 /// The account and region the local cloud pretends to be in.
 const ACCOUNT: &str = "000000000000";
@@ -612,6 +612,7 @@ mod tests {
         ManifestSchedule {
             name: name.into(),
             expression: expression.into(),
+            source: String::new(),
         }
     }
 

@@ -10,7 +10,7 @@ use super::parse::RouteArgs;
 use crate::errors::Errors;
 use crate::handler;
 use crate::options::{self, RawOption};
-use crate::route_path::{RoutePath, parse_route_path};
+use portico_spec::route_path::{RoutePath, parse_route_path};
 
 /// The methods `#[route(METHOD, ...)]` accepts.
 const METHODS: [&str; 8] = [

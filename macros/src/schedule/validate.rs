@@ -7,7 +7,7 @@ use super::parse::ScheduleArgs;
 use crate::errors::Errors;
 use crate::handler;
 use crate::options::{self, RawOption};
-use crate::schedule_expr::parse_schedule;
+use portico_spec::schedule_expr::parse_schedule;
 
 /// The options `#[schedule]` accepts.
 const OPTIONS: [&str; 1] = ["name"];

@@ -1,9 +1,8 @@
 //! The one parser for route path templates, in API Gateway's syntax.
 //!
-//! Compiled into two crates: the runtime (`mod route_path;` in `portico`) and the macro crate
-//! (`#[path = "../../framework/src/route_path.rs"] mod route_path;` in `portico-macros`), so the
+//! Used by the macro crate (compile time), the runtime's router and the local gateway, so the
 //! path a macro accepts at compile time is exactly the path the router accepts at run time.
-//! It therefore depends on nothing but `std`.
+//! It depends on nothing but `std`.
 //!
 //! Syntax (API Gateway REST resources):
 //! - a template starts with `/`; the root is exactly `/`;
@@ -39,11 +38,8 @@ pub struct PathError {
     /// What is wrong and how to fix it.
     pub message: String,
     /// Byte offset of the offending part in the template.
-    // Read by the macro crate (for spans), not by the runtime.
-    #[allow(dead_code)]
     pub offset: usize,
     /// Byte length of the offending part (0 when something is missing at `offset`).
-    #[allow(dead_code)]
     pub len: usize,
 }
 
@@ -237,8 +233,6 @@ impl RoutePath {
     }
 
     /// The template in `matchit` 0.9 syntax: `/users/{id}`, `/files/{*path}`, root `/`.
-    // Used by the runtime's router, not by the macro crate.
-    #[allow(dead_code)]
     pub fn to_matchit(&self) -> String {
         if self.segments.is_empty() {
             return "/".to_owned();

@@ -1,9 +1,7 @@
 //! EventBridge schedule expressions: `rate(5 minutes)` and `cron(0 12 * * ? *)`.
 //!
-//! Compiled into two crates: the runtime (`mod schedule_expr;` in `portico`) and the macro crate
-//! (`#[path = "../../framework/src/schedule_expr.rs"] mod schedule_expr;` in `portico-macros`),
-//! so `#[schedule]` rejects at compile time exactly what the local scheduler cannot run. It
-//! therefore depends on nothing but `std`.
+//! Used by the macro crate and the local scheduler, so `#[schedule]` rejects at compile time
+//! exactly what the local scheduler cannot run. It depends on nothing but `std`.
 //!
 //! The rules are those of EventBridge's "Schedule expressions for rules":
 //! - `rate(value unit)`: `value` is a positive integer; `unit` is `minute`, `hour` or `day` when
@@ -56,8 +54,6 @@ pub enum RateUnit {
 
 impl RateUnit {
     /// The length of one unit in seconds.
-    // For the local scheduler; the macro crate only validates.
-    #[allow(dead_code)]
     pub fn seconds(self) -> u64 {
         match self {
             Self::Minutes => 60,
@@ -145,11 +141,8 @@ pub struct ScheduleError {
     /// What is wrong and how to fix it; quotes the offending part.
     pub message: String,
     /// Byte offset of the offending part in the expression.
-    // Read by the macro crate, not by the runtime.
-    #[allow(dead_code)]
     pub offset: usize,
     /// Byte length of the offending part (0 when something is missing at `offset`).
-    #[allow(dead_code)]
     pub len: usize,
 }
 
@@ -769,8 +762,6 @@ fn weekday(y: i64, m: u32, d: u32) -> u32 {
 impl CronExpr {
     /// The first time this expression fires strictly after `unix_secs` (UTC), as Unix seconds;
     /// `None` when it never fires again (the year field ends at 2199 at the latest).
-    // For the local scheduler; the macro crate only validates.
-    #[allow(dead_code)]
     pub fn next_after(&self, unix_secs: i64) -> Option<i64> {
         // The next whole minute strictly after `unix_secs`.
         let start = unix_secs.div_euclid(60).checked_add(1)?.checked_mul(60)?;

@@ -1,0 +1,41 @@
+//! The contracts of Portico, each defined once.
+//!
+//! Every part of Portico that produces or consumes one of these uses this crate, so the two
+//! sides cannot drift apart: the `#[route]` macros, the runtime's router and the local gateway
+//! accept the same paths; `#[schedule]` accepts what the local scheduler runs; the app binary
+//! writes the manifest the CLI reads; the local gateway, the test client and the end-to-end
+//! harness build the same API Gateway events and read proxy responses the same way.
+//!
+//! - [`route_path`]: API Gateway's route path grammar (`/users/{id}`, `/files/{path+}`);
+//! - [`schedule_expr`]: EventBridge schedule expressions (`rate(5 minutes)`, `cron(...)`);
+//! - `manifest` (feature `serde`): the app manifest, written and read through one type;
+//! - `apigw` (feature `serde`): REST v1 and HTTP API v2 event builders and the proxy-response
+//!   parser.
+//!
+//! Without features the crate depends on `std` only (the macro crate uses it so).
+//!
+//! ```
+//! use portico_spec::route_path::{Segment, parse_route_path};
+//! use portico_spec::schedule_expr::{RateUnit, ScheduleExpr, parse_schedule};
+//!
+//! let path = parse_route_path("/files/{path+}").unwrap();
+//! assert_eq!(path.segments[1], Segment::Greedy("path".into()));
+//! assert_eq!(path.to_matchit(), "/files/{*path}");
+//! assert!(parse_route_path("/users/{id}/").is_err());
+//!
+//! assert_eq!(
+//!     parse_schedule("rate(5 minutes)").unwrap(),
+//!     ScheduleExpr::Rate { value: 5, unit: RateUnit::Minutes }
+//! );
+//! let error = parse_schedule("rate(1 minutes)").unwrap_err();
+//! assert!(error.message.contains("minute"), "{}", error.message);
+//! ```
+
+#![warn(missing_docs)]
+
+#[cfg(feature = "serde")]
+pub mod apigw;
+#[cfg(feature = "serde")]
+pub mod manifest;
+pub mod route_path;
+pub mod schedule_expr;
