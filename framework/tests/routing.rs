@@ -652,6 +652,50 @@ mod schedules {
     }
 
     #[test]
+    fn the_manifest_round_trips_through_the_schema_the_cli_reads() {
+        let app = App::new()
+            .name("demo")
+            .routes(routes![super::create, super::index])
+            .schedules(schedules![tick]);
+        let written = portico::manifest::manifest_json(&app);
+        let read = portico_spec::manifest::Manifest::from_json(written.as_bytes()).unwrap();
+        assert_eq!(read, portico::manifest::manifest(&app));
+        assert_eq!(read.to_json_pretty(), written);
+        // The format of manifest version 1, field order included.
+        let keys = [
+            "manifest_version",
+            "framework_version",
+            "app_name",
+            "entry_points",
+            "entry_point_variable",
+            "routes",
+            "name",
+            "method",
+            "path",
+            "handler",
+            "options",
+            "api_key_required",
+            "content_types",
+            "cors",
+            "source",
+            "schedules",
+            "expression",
+            "functions",
+        ];
+        let mut at = 0;
+        for key in keys {
+            let found = written[at..].find(&format!("\"{key}\":"));
+            at += found.unwrap_or_else(|| panic!("`{key}` after byte {at}: {written}"));
+        }
+        let options: serde_json::Value = serde_json::from_str(&written).unwrap();
+        assert_eq!(
+            options["routes"][1]["options"],
+            json!({"api_key_required": false, "content_types": [], "cors": {"mode": "inherit"}, "name": null})
+        );
+        assert_eq!(options["entry_point_variable"], "PORTICO_HANDLER");
+    }
+
+    #[test]
     fn the_manifest_lists_routes_schedules_and_entry_points() {
         let app = App::new()
             .name("demo")
@@ -675,4 +719,18 @@ mod schedules {
                 .contains("routing.rs:")
         );
     }
+}
+
+#[test]
+fn test_events_hit_the_resource_api_gateway_would() {
+    let client = TestClient::new(App::new().routes(routes![index]));
+    // `{proxy+}` does not match the root: AWS sends the `/` resource without parameters.
+    let root = client.get("/").to_event();
+    assert_eq!(root["resource"], "/");
+    assert_eq!(root["requestContext"]["resourcePath"], "/");
+    assert_eq!(root["pathParameters"], serde_json::Value::Null);
+    let deep = client.get("/users/7/").to_event();
+    assert_eq!(deep["resource"], "/{proxy+}");
+    assert_eq!(deep["pathParameters"], json!({"proxy": "users/7"}));
+    assert_eq!(deep["requestContext"]["path"], "/test/users/7/");
 }
