@@ -9,6 +9,10 @@
 //! writes the encoder's bytes as they are. The context type stays `lambda_runtime::Context`
 //! (built from the `/next` headers the same way), so handlers see the same
 //! [`LambdaContext`](crate::LambdaContext).
+//!
+//! Everywhere `lambda_runtime` runs, this must too: docs/runtime.md goes through its
+//! behaviour point by point (`AWS_LAMBDA_RUNTIME_API` forms, answers, retries, errors) with
+//! the test of each.
 
 use std::fmt;
 use std::sync::Arc;
