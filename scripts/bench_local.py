@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Local-cloud throughput and latency: `portico local` against `cargo lambda watch` and
-`chalice local`, all serving the hello API, measured with wrk in one run.
+`chalice local`, all serving the hello API, measured with wrk in one run. portico local and
+cargo lambda watch run the same hello binary (release), so their ratio measures only the
+emulators.
 
 Run it through `scripts/bench-local.sh`, which installs the tools when missing. Standard
 library only. See docs/benchmarks.md, section "Local cloud".
@@ -34,7 +36,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-WORK = ROOT / "target" / "bench-local"
+# Cargo's target directory: CARGO_TARGET_DIR (relative to the workspace, as cargo reads it)
+# when set, else target/.
+TARGET = ROOT / os.environ.get("CARGO_TARGET_DIR", "target")
+WORK = TARGET / "bench-local"
 EXPECTED_BODY = b'{"id":"42"}'
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -163,6 +168,7 @@ class Server:
     url: str
     cwd: Path = ROOT
     env: dict[str, str] = field(default_factory=dict)
+    wrk_headers: list[str] = field(default_factory=list)  # extra `wrk -H` headers
 
 
 class Running:
@@ -284,8 +290,11 @@ def to_ms(text: str) -> float:
     return float(m.group(1)) * UNITS[m.group(2)]
 
 
-def run_wrk(args: argparse.Namespace, url: str, seconds: float, latency: bool) -> str:
+def run_wrk(args: argparse.Namespace, url: str, seconds: float, latency: bool,
+            headers: list[str] | None = None) -> str:
     argv = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds:g}s", "--timeout", "5s"]
+    for header in headers or []:
+        argv += ["-H", header]
     if latency:
         argv.append("--latency")
     argv.append(url)
@@ -319,11 +328,11 @@ def measure(args: argparse.Namespace, server: Server, round_no: int) -> tuple[Sa
         if bad:
             raise RuntimeError(f"{server.name} listens beyond loopback: {bad}")
         if args.warmup > 0:
-            run_wrk(args, server.url, args.warmup, latency=False)
+            run_wrk(args, server.url, args.warmup, latency=False, headers=server.wrk_headers)
         load = os.getloadavg()[0]
         pids = running.track()
         cpu0, gw0 = cpu_seconds(pids), cpu_seconds([running.leader])
-        text = run_wrk(args, server.url, args.duration, latency=True)
+        text = run_wrk(args, server.url, args.duration, latency=True, headers=server.wrk_headers)
         cpu1, gw1 = cpu_seconds(pids), cpu_seconds([running.leader])
         if set(running.track()) != set(pids):
             log(f"  {server.name}: its processes changed during the measurement; CPU is partial")
@@ -359,23 +368,21 @@ def build(args: argparse.Namespace) -> tuple[Path, str, list[str]]:
     """Builds what the servers run; returns the portico binary, how it was built, and notes."""
     notes = []
     if args.cli == "release":
-        cli_env, cli_dir, what = {}, ROOT / "target", "release (workspace profile: fat LTO, 1 codegen unit)"
+        cli_env, cli_dir, what = {}, TARGET, "release (workspace profile: fat LTO, 1 codegen unit)"
     elif args.cli == "fast-release":
         # A separate target dir, so the workspace's fat-LTO release artifacts stay as they are.
         cli_env = {**FAST_CLI_ENV, "CARGO_TARGET_DIR": str(WORK / "cli-target")}
         cli_dir, what = WORK / "cli-target", "release with CARGO_PROFILE_RELEASE_LTO=false CODEGEN_UNITS=16"
     else:
-        cli_env, cli_dir, what = {}, ROOT / "target", "debug (unoptimized gateway!)"
+        cli_env, cli_dir, what = {}, TARGET, "debug (unoptimized gateway!)"
     if not args.skip_build:
         cmd = ["cargo", "build", "-p", "portico-cli"] + ([] if args.cli == "debug" else ["--release"])
         secs = timed(cmd, cli_env)
         notes.append(f"`{' '.join(cmd)}` ({args.cli}) took {secs:.0f} s")
         # Built here so the servers start at once; `portico local --release` and
-        # `cargo lambda watch --release` find them fresh.
+        # `cargo lambda watch --release` (the same package, the same command) find it fresh.
         secs = timed(["cargo", "build", "--release", "-p", "hello", "--bin", "bootstrap"])
         notes.append(f"hello's release bootstrap: {secs:.0f} s")
-        secs = timed(["cargo", "build", "--release", "-p", "portico-bench", "--bin", "floor_bootstrap"])
-        notes.append(f"floor_bootstrap (release): {secs:.0f} s")
     cli = cli_dir / ("debug" if args.cli == "debug" else "release") / "portico"
     if not cli.is_file():
         raise SystemExit(f"{cli} is missing: run without --skip-build")
@@ -402,12 +409,12 @@ def servers(args: argparse.Namespace, cli: Path, cli_what: str) -> list[Server]:
     out.append(
         Server(
             name="cargo lambda watch",
-            build=f"floor_bootstrap (lambda_http, hand-written match) release; "
+            build=f"hello (`examples/hello`, portico) release, the same binary as portico local's; "
             f"{tool_version(['cargo', 'lambda', '--version'])}; --concurrency {args.concurrency}",
             argv=["cargo", "lambda", "watch", "-A", "127.0.0.1", "-P", str(p), "--release",
                   "--ignore-changes", "--concurrency", str(args.concurrency),
-                  "-p", "portico-bench", "--bin", "floor_bootstrap"],
-            url=f"http://127.0.0.1:{p}/lambda-url/floor_bootstrap{args.path}",
+                  "-p", "hello", "--bin", "bootstrap"],
+            url=f"http://127.0.0.1:{p}/lambda-url/bootstrap{args.path}",
         )
     )
     p = free_port()
@@ -422,6 +429,21 @@ def servers(args: argparse.Namespace, cli: Path, cli_what: str) -> list[Server]:
             cwd=ROOT / "framework" / "bench" / "chalice_hello",
         )
     )
+    if args.chalice_close:
+        # The same server with a new connection per request: what its 40 ms are (see
+        # docs/benchmarks.md, "chalice local's 44 ms").
+        p = free_port()
+        out.append(
+            Server(
+                name="chalice local (Connection: close)",
+                build="the same app and command; wrk sends `Connection: close`",
+                argv=["chalice", "local", "--host", "127.0.0.1", "--port", str(p), "--stage",
+                      "dev", "--no-autoreload"],
+                url=f"http://127.0.0.1:{p}{args.path}",
+                cwd=ROOT / "framework" / "bench" / "chalice_hello",
+                wrk_headers=["Connection: close"],
+            )
+        )
     wanted = args.only.split(",") if args.only else None
     return [s for s in out if wanted is None or s.name.split()[0] in wanted]
 
@@ -462,6 +484,9 @@ def main() -> int:
                     help="how to build the portico CLI (the gateway)")
     ap.add_argument("--skip-build", action="store_true")
     ap.add_argument("--only", help="comma list of portico,cargo,chalice")
+    ap.add_argument("--chalice-close", action=argparse.BooleanOptionalAction, default=True,
+                    help="also measure chalice local with `Connection: close` (not a peer in"
+                         " the ratios)")
     ap.add_argument("--ready-timeout", type=float, default=900)
     args = ap.parse_args()
     if args.path != "/users/42":
@@ -518,7 +543,7 @@ def main() -> int:
               f" {m['cpu']:.0f} µs | {m['gw']:.0f} µs | {runs} |")
     print()
     if "portico local" in med and len(med) > 1:
-        peers = {n: m for n, m in med.items() if n != "portico local"}
+        peers = {n: m for n, m in med.items() if n != "portico local" and "Connection: close" not in n}
         best = max(peers, key=lambda n: peers[n]["rps"])
         pm = med["portico local"]
         tput = pm["rps"] / peers[best]["rps"]
@@ -554,7 +579,7 @@ def main() -> int:
     errs = [f"{n} round {i + 1}: {s.errors}" for n, ss in samples.items() for i, s in enumerate(ss) if s.errors]
     for e in errs:
         print(f"- wrk reported: {e}")
-    print(f"\nLogs and raw wrk output: {WORK.relative_to(ROOT)}/logs/")
+    print(f"\nLogs and raw wrk output: {WORK}/logs/")
     return 0
 
 

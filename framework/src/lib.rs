@@ -61,6 +61,7 @@ mod error;
 mod event;
 mod extract;
 mod function;
+mod log;
 pub mod manifest;
 mod request;
 mod response;

@@ -213,6 +213,8 @@ struct State {
 struct Pending {
     request_id: String,
     payload: Vec<u8>,
+    /// Headers sent with the event besides the ones every event gets.
+    headers: Vec<(String, String)>,
     timeout: Duration,
     queued_at: Instant,
 }
@@ -407,11 +409,27 @@ impl RuntimeApi {
     /// Queues an event without waiting; returns its request id for [`wait_for`](Self::wait_for).
     /// `timeout` sets its deadline header.
     pub fn enqueue(&self, payload: &[u8], timeout: Duration) -> String {
+        self.enqueue_with_headers(payload, &[], timeout)
+    }
+
+    /// [`enqueue`](Self::enqueue), sending `headers` with the event too, as Lambda sends
+    /// `Lambda-Runtime-Client-Context` and `Lambda-Runtime-Cognito-Identity` for invocations
+    /// that carry them.
+    pub fn enqueue_with_headers(
+        &self,
+        payload: &[u8],
+        headers: &[(&str, &str)],
+        timeout: Duration,
+    ) -> String {
         let request_id = self.shared.new_request_id();
         let mut state = self.shared.lock();
         state.queue.push_back(Pending {
             request_id: request_id.clone(),
             payload: payload.to_vec(),
+            headers: headers
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect(),
             timeout,
             queued_at: Instant::now(),
         });
@@ -707,7 +725,7 @@ fn next_invocation(shared: &Shared, stream: &TcpStream) -> Reply {
             );
             drop(state);
             let deadline_ms = epoch_millis(SystemTime::now() + pending.timeout);
-            let response = HttpResponse {
+            let mut response = HttpResponse {
                 status: 200,
                 headers: vec![
                     ("Content-Type".to_owned(), "application/json".to_owned()),
@@ -734,6 +752,7 @@ fn next_invocation(shared: &Shared, stream: &TcpStream) -> Reply {
                 ],
                 body: pending.payload.clone(),
             };
+            response.headers.extend(pending.headers.iter().cloned());
             return Reply::Deliver(response, pending);
         }
         state = shared

@@ -682,9 +682,16 @@ fn an_unknown_portico_handler_exits_1_naming_the_entry_points() {
     }
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(api.next_request_times().is_empty(), "it polled for events");
+    // Lambda learns why through `/runtime/init/error`, and fails the invocation with it.
+    let init_error = api.init_error().expect("an init error was posted");
+    assert_eq!(init_error.error_type, "portico.UnknownHandler");
+    assert!(
+        init_error.error_message.contains("`nope`"),
+        "{init_error:?}"
+    );
     assert!(matches!(
         api.invoke(b"{}", WAIT),
-        Err(InvokeError::FunctionExited { .. })
+        Err(InvokeError::InitError(_))
     ));
 }
 
@@ -838,4 +845,196 @@ fn payloads_of_megabytes_cross_the_runtime_api_both_ways() {
     );
     assert_eq!(out["notified"].as_str().map(str::len), Some(2_500_000));
     assert_eq!(out["task_token"], "tok-big");
+}
+
+#[test]
+fn the_invocation_headers_reach_the_lambda_context_and_the_trace_reaches_the_sdk_variable() {
+    let (api, function) = start(&[]);
+    let event = rest_v1("GET", "/echo/ctx").to_bytes();
+    let client_context = r#"{"client":{"installationId":"inst-1","appTitle":"t","appVersionName":"1","appVersionCode":"1","appPackageName":"p"},"custom":{"k":"v"},"environment":{"platform":"linux"}}"#;
+    let identity =
+        r#"{"cognitoIdentityId":"us-east-1:id-1","cognitoIdentityPoolId":"us-east-1:pool-1"}"#;
+    let request_id = api.enqueue_with_headers(
+        &event,
+        &[
+            ("Lambda-Runtime-Client-Context", client_context),
+            ("Lambda-Runtime-Cognito-Identity", identity),
+        ],
+        WAIT,
+    );
+    let record = api.wait_for(&request_id, WAIT).expect("an answer");
+    let seen = match &record.outcome {
+        Invocation::Response(payload) => ProxyResponse::parse(payload).unwrap().json(),
+        other => panic!("{other:?}\n{}", function.output()),
+    };
+    let lambda = &seen["lambda"];
+    assert_eq!(lambda["request_id"], request_id.as_str());
+    assert_eq!(lambda["invoked_function_arn"], api.function_arn().as_str());
+    assert_eq!(lambda["client_context"]["custom"]["k"], "v");
+    assert_eq!(
+        lambda["client_context"]["client"]["installationId"],
+        "inst-1"
+    );
+    assert_eq!(lambda["identity"]["identityId"], "us-east-1:id-1");
+    assert_eq!(lambda["identity"]["identityPoolId"], "us-east-1:pool-1");
+    let trace = lambda["xray_trace_id"].as_str().expect("a trace id");
+    assert!(trace.starts_with("Root="), "{trace}");
+    assert_eq!(
+        lambda["trace_env"], trace,
+        "_X_AMZN_TRACE_ID is the invocation's"
+    );
+
+    // The next invocation carries none: nothing of the previous one is left over.
+    let seen = call(&api, &function, &event).json();
+    assert_eq!(seen["lambda"]["client_context"], Value::Null);
+    assert_eq!(seen["lambda"]["identity"], Value::Null);
+    let trace_2 = seen["lambda"]["xray_trace_id"].as_str().unwrap().to_owned();
+    assert_ne!(trace_2, trace);
+    assert_eq!(seen["lambda"]["trace_env"], trace_2.as_str());
+}
+
+#[test]
+fn an_unusable_client_context_fails_only_that_invocation() {
+    let (api, mut function) = start(&[]);
+    let pid = function.pid();
+    let event = rest_v1("GET", "/echo/ctx").to_bytes();
+    let request_id = api.enqueue_with_headers(
+        &event,
+        &[("Lambda-Runtime-Client-Context", "not JSON")],
+        WAIT,
+    );
+    match api.wait_for(&request_id, WAIT).map(|r| r.outcome) {
+        Ok(Invocation::Error {
+            error_type,
+            error_message,
+        }) => {
+            assert_eq!(error_type, "portico.MalformedEvent");
+            assert!(error_message.contains("headers"), "{error_message}");
+        }
+        other => panic!("{other:?}\n{}", function.output()),
+    }
+    assert_still_serving(&api, &mut function, pid);
+}
+
+#[test]
+fn an_unusable_runtime_api_variable_exits_1_naming_it() {
+    for value in ["https://127.0.0.1:9001", "127.0.0.1:99999", ""] {
+        let api = RuntimeApi::start().unwrap();
+        let mut function = api
+            .spawn_function(FIXTURE.as_ref(), &[("AWS_LAMBDA_RUNTIME_API", value)])
+            .unwrap();
+        let status = function.wait_for_exit(WAIT).expect("the process exits");
+        let stderr = function.stderr();
+        assert_eq!(status.code(), Some(1), "{value:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!("AWS_LAMBDA_RUNTIME_API={value:?} is unusable")),
+            "{stderr}"
+        );
+        assert!(stderr.contains("Expected host:port"), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+#[test]
+fn a_huge_malformed_event_is_logged_as_an_excerpt_and_the_process_keeps_serving() {
+    let (api, mut function) = start(&[]);
+    let pid = function.pid();
+    // A string where a boolean belongs: serde's message quotes the whole string.
+    let secret = format!("secret-{}", "x".repeat(300_000));
+    let event = rest_v1("GET", "/echo/x")
+        .with(|e| e["isBase64Encoded"] = json!(secret))
+        .to_bytes();
+    let (error_type, message) = invocation_error(&api, &function, &event);
+    assert_eq!(error_type, "portico.MalformedEvent");
+    assert!(
+        message.contains("expected a boolean"),
+        "the type is named: {message}"
+    );
+    assert!(message.contains("line 1 column"), "where: {message}");
+    assert!(message.contains("bytes cut"), "{message}");
+    assert!(message.len() < 400, "{} bytes: {message}", message.len());
+    assert_still_serving(&api, &mut function, pid);
+    let output = function.output();
+    let longest = output.lines().map(str::len).max().unwrap_or(0);
+    assert!(
+        longest < 400,
+        "a log line of {longest} bytes; the whole log is {} bytes",
+        output.len()
+    );
+    assert!(output.contains("portico.MalformedEvent"), "{output}");
+}
+
+#[test]
+fn max_concurrency_takes_that_many_invocations_at_once() {
+    let (api, function) = start(&[("AWS_LAMBDA_MAX_CONCURRENCY", "3")]);
+    let event = rest_v1("GET", "/echo/warm").to_bytes();
+    assert_eq!(call(&api, &function, &event).status, 200);
+    let slow = rest_v1("GET", "/slow").query("ms", "700").to_bytes();
+    let ids: Vec<String> = (0..3).map(|_| api.enqueue(&slow, WAIT)).collect();
+    let records: Vec<_> = ids
+        .iter()
+        .map(|id| api.wait_for(id, WAIT).expect("an answer"))
+        .collect();
+    let first_done = records.iter().map(|r| r.completed_at).min().unwrap();
+    for record in &records {
+        let res = ProxyResponse::parse(&record_payload(record)).expect("a proxy response");
+        assert_eq!(res.text(), "slept 700 ms", "{}", function.output());
+        assert!(
+            record.delivered_at < first_done,
+            "all three were taken before any was answered"
+        );
+    }
+    // Several invocations at once share one environment: no `_X_AMZN_TRACE_ID`, as in
+    // `lambda_runtime::run_concurrent`; the context still has the trace.
+    let seen = call(&api, &function, &event).json();
+    assert_eq!(seen["lambda"]["trace_env"], Value::Null);
+    assert!(seen["lambda"]["xray_trace_id"].is_string());
+}
+
+#[test]
+fn without_max_concurrency_invocations_are_taken_one_at_a_time() {
+    let (api, function) = start(&[("AWS_LAMBDA_MAX_CONCURRENCY", "not a number")]);
+    let warm = rest_v1("GET", "/echo/warm").to_bytes();
+    assert_eq!(call(&api, &function, &warm).status, 200);
+    let slow = rest_v1("GET", "/slow").query("ms", "300").to_bytes();
+    let ids: Vec<String> = (0..2).map(|_| api.enqueue(&slow, WAIT)).collect();
+    let first = api.wait_for(&ids[0], WAIT).expect("an answer");
+    let second = api.wait_for(&ids[1], WAIT).expect("an answer");
+    assert!(
+        second.delivered_at >= first.completed_at,
+        "the second was taken before the first was answered\n{}",
+        function.output()
+    );
+}
+
+/// The payload of a successful record (for comparing outcomes).
+fn record_payload(record: &portico_e2e::runtime_api::InvocationRecord) -> Vec<u8> {
+    match &record.outcome {
+        Invocation::Response(payload) => payload.clone(),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn sigterm_ends_the_process_at_once() {
+    // Lambda sends SIGTERM at shutdown when extensions are registered. Like `lambda_runtime`
+    // without its `graceful-shutdown` feature, Portico registers no extension and keeps the
+    // signal's default action: the process ends, between invocations.
+    let (api, mut function) = start(&[]);
+    let event = rest_v1("GET", "/echo/warm").to_bytes();
+    assert_eq!(call(&api, &function, &event).status, 200);
+    assert!(api.wait_for_next_request(WAIT).is_some());
+    let killed = Command::new("kill")
+        .args(["-TERM", &function.pid().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(killed.success());
+    let status = function.wait_for_exit(WAIT).expect("the process ends");
+    use std::os::unix::process::ExitStatusExt as _;
+    assert_eq!(
+        status.signal(),
+        Some(15),
+        "{status:?}\n{}",
+        function.output()
+    );
 }

@@ -65,6 +65,10 @@ impl FromRequest for Seen {
                 "invoked_function_arn": ctx.invoked_function_arn,
                 "xray_trace_id": ctx.xray_trace_id,
                 "function_name": ctx.env_config.function_name,
+                "client_context": ctx.client_context,
+                "identity": ctx.identity,
+                // What an AWS SDK call would pass on as the X-Ray trace.
+                "trace_env": std::env::var("_X_AMZN_TRACE_ID").ok(),
             })
         });
         Ok(Self(json!({
