@@ -366,3 +366,149 @@ fn ses_errors_have_the_aws_shape() {
         "nothing was written for refused messages"
     );
 }
+
+fn post_mail(server: &Server, body: &Value) -> Res {
+    Req::new(server.services, "POST", "/v2/email/outbound-emails")
+        .header("Content-Type", "application/json")
+        .body(body.to_string().into_bytes())
+        .send()
+}
+
+#[test]
+fn addresses_ses_refuses_are_refused() {
+    let dir = AppDir::new("ses-addresses", &fixture("ses.toml"));
+    let server = Server::start(&dir.path, &apps().fixture, &["--no-schedules"]);
+    for bad in [
+        "bóss@exämple.com",
+        "boss@exämple.com",
+        "boss@@example.com",
+        "boss@example..com",
+        "x@y.z/../",
+        ".boss@example.com",
+        "boss@-example.com",
+    ] {
+        let res = post_mail(
+            &server,
+            &simple("hr@example.com", &[bad], "s", Some("t"), None),
+        );
+        assert_eq!(res.status, 400, "{bad}: {}", res.text());
+        assert_eq!(
+            res.header("x-amzn-errortype"),
+            Some("BadRequestException"),
+            "{bad}"
+        );
+        let message = res.json()["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(message.starts_with("Illegal address"), "{bad}: {message}");
+    }
+    let res = post_mail(
+        &server,
+        &simple(
+            "hr@@example.com",
+            &["boss@example.com"],
+            "s",
+            Some("t"),
+            None,
+        ),
+    );
+    assert_eq!(res.status, 400, "the sender too");
+    assert!(
+        !dir.local_dir().join("outbox").exists(),
+        "nothing was written for refused messages"
+    );
+    // What SES takes: Punycode domains, the usual local-part characters, Unicode names.
+    for good in [
+        "boss@xn--exmple-cua.com",
+        "o'brien+hr@mail.example.co.uk",
+        "Jürgen Müller <j@example.com>",
+    ] {
+        let res = post_mail(
+            &server,
+            &simple("hr@example.com", &[good], "s", Some("t"), None),
+        );
+        assert_eq!(res.status, 200, "{good}: {}", res.text());
+    }
+}
+
+#[test]
+fn the_outbox_is_listed_a_page_at_a_time_from_an_index() {
+    let dir = AppDir::new("ses-pages", &fixture("ses.toml"));
+    let server = Server::start(&dir.path, &apps().fixture, &["--no-schedules"]);
+    let mut sent = Vec::new();
+    for n in 0..120 {
+        let res = post_mail(
+            &server,
+            &simple(
+                "hr@example.com",
+                &["boss@example.com"],
+                &format!("mail {n}"),
+                Some("t"),
+                None,
+            ),
+        );
+        assert_eq!(res.status, 200, "{}", res.text());
+        sent.push(res.json()["MessageId"].as_str().unwrap().to_owned());
+    }
+    let total = std::cell::Cell::new("120");
+    let page = |n: usize| {
+        let res = get(&server, &format!("/outbox.json?page={n}"));
+        assert_eq!(res.status, 200);
+        assert_eq!(res.header("x-total-count"), Some(total.get()));
+        let list = res.json().as_array().unwrap().clone();
+        (res, list)
+    };
+    let (first, list1) = page(1);
+    assert_eq!(list1.len(), 50);
+    assert_eq!(
+        first.header("link"),
+        Some("</outbox.json?page=2>; rel=\"next\"")
+    );
+    // With the bodies.
+    assert_eq!(list1[0]["text"], "t");
+    let (_, list2) = page(2);
+    let (last, list3) = page(3);
+    assert_eq!((list2.len(), list3.len()), (50, 20));
+    assert_eq!(
+        last.header("link"),
+        Some("</outbox.json?page=2>; rel=\"prev\"")
+    );
+    let listed: Vec<String> = list1
+        .iter()
+        .chain(&list2)
+        .chain(&list3)
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .collect();
+    let mut listed_sorted = listed.clone();
+    listed_sorted.sort();
+    let mut sent_sorted = sent.clone();
+    sent_sorted.sort();
+    assert_eq!(listed_sorted, sent_sorted, "every message once");
+    // Newest first (messages of the same millisecond in either order).
+    let times: Vec<i64> = list1
+        .iter()
+        .chain(&list2)
+        .chain(&list3)
+        .map(|m| m["timestamp_ms"].as_i64().unwrap())
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "{times:?}");
+    assert_eq!(page(4).1.len(), 0);
+    // Unpaged, the JSON is the first page (scripts look for the newest mail).
+    assert_eq!(outbox_json(&server), list1);
+
+    let html = get(&server, "/outbox?page=3").text();
+    assert!(html.contains("120 message(s)"), "{html}");
+    assert!(html.contains("page 3 of 3"), "{html}");
+    assert_eq!(html.matches("<tr><td>").count(), 20, "{html}");
+    for mail in &list3 {
+        assert!(html.contains(mail["id"].as_str().unwrap()), "{html}");
+    }
+
+    // A message removed by hand leaves the list; the index notices.
+    let gone = listed[0].clone();
+    std::fs::remove_file(dir.local_dir().join(format!("outbox/{gone}.json"))).unwrap();
+    total.set("119");
+    let (_, list) = page(1);
+    assert!(list.iter().all(|m| m["id"] != gone.as_str()));
+}

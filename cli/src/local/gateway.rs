@@ -45,17 +45,17 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 
 use crate::CliError;
 use crate::config::{Config, CorsSection};
 use crate::local::lambda::{InvocationResult, InvokeOutcome, LambdaHost, RunToEnd};
 use crate::local::logs::LogSink;
+use crate::local::server::{self, Limits, MAX_HEAD_BYTES};
 use crate::local::store::Store;
 use crate::local::usage::{self, ApiKeys, Enforcer, KeyDecision, PlanSpec};
 use crate::project::{Manifest, ManifestRoute};
@@ -76,8 +76,6 @@ const MAX_LAMBDA_PAYLOAD: usize = 6_291_556;
 const MAX_LAMBDA_REQUEST: usize = 6_291_456;
 /// API Gateway's limit on the request line plus header values.
 const MAX_HEADER_BYTES: usize = 10_240;
-/// Beyond this the head is not even parsed: hyper answers `431` and closes.
-const MAX_HEAD_BYTES: usize = 32 * 1024;
 /// Open connections at most; more wait to be accepted.
 const MAX_CONNECTIONS: usize = 1024;
 /// The account id the events carry.
@@ -117,27 +115,6 @@ const DROPPED_RESPONSE_HEADERS: [&str; 5] = [
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
-
-/// Time limits of the HTTP server.
-#[derive(Debug, Clone, Copy)]
-struct Limits {
-    /// A client must send its whole request head within this time.
-    header_read: Duration,
-    /// A client must send its whole body within this time.
-    body_read: Duration,
-    /// On shutdown, requests in flight get this long to finish.
-    drain: Duration,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            header_read: Duration::from_secs(20),
-            body_read: Duration::from_secs(60),
-            drain: Duration::from_secs(4),
-        }
-    }
-}
 
 /// What the gateway serves: stage, routes that need a key, binary media types, CORS,
 /// timeouts and usage plans, resolved from `portico.toml` and the app's manifest.
@@ -1201,44 +1178,18 @@ fn proxy_into_http(proxy: ProxyResponse) -> Result<Response<Full<Bytes>>, String
 ///
 /// Never fails: a connection's protocol errors end that connection only, and accept errors
 /// (out of file descriptors) are waited out.
-pub async fn serve(
-    listener: TcpListener,
-    gateway: Arc<Gateway>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+pub async fn serve(listener: TcpListener, gateway: Arc<Gateway>, shutdown: watch::Receiver<bool>) {
     let drain = gateway.cfg.limits.drain;
-    loop {
-        let permit = tokio::select! {
-            permit = Arc::clone(&slots).acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => break,
-            },
-            () = wait_for_shutdown(&mut shutdown) => break,
-        };
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            () = wait_for_shutdown(&mut shutdown) => break,
-        };
-        match accepted {
-            Ok((stream, peer)) => {
-                let gateway = Arc::clone(&gateway);
-                let shutdown = shutdown.clone();
-                tokio::spawn(async move {
-                    serve_connection(stream, peer, gateway, shutdown).await;
-                    drop(permit);
-                });
-            }
-            Err(e) => {
-                // Out of file descriptors and the like: wait instead of spinning.
-                (gateway.log)(&format!("API cannot accept a connection: {e}"));
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    }
-    drop(listener);
-    let all = u32::try_from(MAX_CONNECTIONS).unwrap_or(u32::MAX);
-    let _ = tokio::time::timeout(drain + Duration::from_millis(500), slots.acquire_many(all)).await;
+    let log = Arc::clone(&gateway.log);
+    server::accept_loop(
+        listener,
+        MAX_CONNECTIONS,
+        drain,
+        shutdown.clone(),
+        |line| log(&format!("API {line}")),
+        |stream, peer| serve_connection(stream, peer, Arc::clone(&gateway), shutdown.clone()),
+    )
+    .await;
 }
 
 async fn wait_for_shutdown(shutdown: &mut watch::Receiver<bool>) {
@@ -1294,11 +1245,7 @@ async fn serve_connection(
             Ok::<_, Infallible>(response)
         }
     });
-    let connection = http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read)
-        .max_header_size(MAX_HEAD_BYTES)
-        .serve_connection(io, service);
+    let connection = server::http1_builder(&limits).serve_connection(io, service);
     tokio::pin!(connection);
     tokio::select! {
         // Protocol errors (malformed requests, resets, timeouts) end this connection only;

@@ -5,11 +5,13 @@
 //! protocols (Lambda Invoke, Step Functions: [`sfn`]). State that must survive a restart
 //! lives in [`store`].
 
+pub(crate) mod files;
 pub mod gateway;
 pub mod lambda;
 pub mod logs;
 pub mod scheduler;
 pub mod secrets;
+pub(crate) mod server;
 pub mod services;
 pub mod ses;
 pub mod sfn;
@@ -167,7 +169,7 @@ pub(crate) fn function_specs(
 async fn serve(args: Args) -> Result<(), CliError> {
     let mut plan = plan(&args)?;
     let local_dir = plan.project.local_dir();
-    std::fs::create_dir_all(&local_dir)?;
+    files::create_private_dir(&local_dir)?;
     let store = Arc::new(store::Store::open(&local_dir.join("state.db"))?);
     let logs = logs::LogSink::start(Arc::clone(&store), logs::Style::detect());
 

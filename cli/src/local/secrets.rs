@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::CliError;
 use crate::config::{Config, SecretEncoding, SecretFormat};
-use crate::local::usage::{random_bytes, write_private};
+use crate::local::files::write_private;
+use crate::local::usage::random_bytes;
 
 /// One stored secret: its format and value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -14,22 +14,20 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use http::header::{CONNECTION, CONTENT_TYPE, HOST, HeaderName, HeaderValue, ORIGIN};
 use http::{HeaderMap, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::body::Body;
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio::task::JoinSet;
 
 use super::lambda::{InvocationResult, InvokeOutcome, LambdaHost};
-use super::scheduler::{event_id, stopped};
+use super::scheduler::event_id;
+use super::server::{self, AllowedHosts, BodyError, Limits, stopped};
 use super::sfn::StepFunctions;
 
 /// The account the local cloud pretends to be in.
@@ -40,6 +38,10 @@ pub(crate) const REGION: &str = "us-east-1";
 /// Lambda's payload limits: 6 MB for synchronous invocations, 1 MB for asynchronous ones.
 const SYNC_PAYLOAD_LIMIT: usize = 6_291_456;
 const ASYNC_PAYLOAD_LIMIT: usize = 1_048_576;
+/// Open connections at most; more wait to be accepted. The clients are the app's functions
+/// and a developer's tools, so a few hundred is plenty, and the API port keeps the file
+/// descriptors it needs whatever is done to this one.
+const MAX_CONNECTIONS: usize = 256;
 
 /// What the services endpoint and the scheduler need from the Lambda host; a trait so that
 /// tests can put a double in its place.
@@ -75,6 +77,8 @@ pub(crate) struct Services<I> {
     function_prefix: String,
     ses: Option<Arc<super::ses::Ses>>,
     step_functions: Option<Arc<StepFunctions<I>>>,
+    hosts: AllowedHosts,
+    limits: Limits,
 }
 
 /// The services' answers: small, fully buffered bodies.
@@ -90,7 +94,16 @@ impl<I: Invoker> Services<I> {
             function_prefix,
             ses: None,
             step_functions: None,
+            hosts: AllowedHosts,
+            limits: Limits::default(),
         }
+    }
+
+    /// Serves with `limits` instead of the API port's defaults.
+    #[cfg(test)]
+    pub(crate) fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// Serves Step Functions (`X-Amz-Target: AWSStepFunctions.*`) with `engine`.
@@ -117,17 +130,21 @@ impl<I: Invoker> Services<I> {
                 self.lambda_invoke(&function, req, &request_id).await
             }
             Operation::StepFunctions { operation } => match &self.step_functions {
-                Some(engine) => match Limited::new(req.into_body(), super::sfn::api::BODY_LIMIT)
-                    .collect()
-                    .await
-                {
-                    Ok(body) => super::sfn::api::handle(engine, &operation, &body.to_bytes()).await,
-                    Err(_) => super::sfn::api::too_large(),
-                },
+                Some(engine) => {
+                    let (parts, body) = req.into_parts();
+                    let limit = super::sfn::api::BODY_LIMIT;
+                    match server::read_body(&parts.headers, body, limit, self.limits.body_read)
+                        .await
+                    {
+                        Ok(body) => super::sfn::api::handle(engine, &operation, &body).await,
+                        Err(BodyError::Timeout) => body_timeout(&self.limits),
+                        Err(_) => closing(super::sfn::api::too_large()),
+                    }
+                }
                 None => unsupported(&format!("the operation `AWSStepFunctions.{operation}`")),
             },
             Operation::Ses => match &self.ses {
-                Some(ses) => ses.handle(req).await,
+                Some(ses) => ses.handle(req, self.limits.body_read).await,
                 None => unsupported(&format!("{} {}", req.method(), req.uri().path())),
             },
             Operation::Unsupported(what) => unsupported(&what),
@@ -190,18 +207,22 @@ impl<I: Invoker> Services<I> {
             InvocationType::Event => ASYNC_PAYLOAD_LIMIT,
             _ => SYNC_PAYLOAD_LIMIT,
         };
-        let payload = match Limited::new(req.into_body(), limit).collect().await {
-            Ok(body) => body.to_bytes(),
-            Err(err) if err.is::<http_body_util::LengthLimitError>() => {
-                return lambda_error(
+        let (parts, body) = req.into_parts();
+        let payload = match server::read_body(&parts.headers, body, limit, self.limits.body_read)
+            .await
+        {
+            Ok(body) => body,
+            Err(BodyError::TooLarge) => {
+                return closing(lambda_error(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "RequestTooLargeException",
                     &format!(
                         "Request must be smaller than {limit} bytes for the InvokeFunction operation"
                     ),
-                );
+                ));
             }
-            Err(err) => {
+            Err(BodyError::Timeout) => return body_timeout(&self.limits),
+            Err(BodyError::Read(err)) => {
                 return lambda_error(
                     StatusCode::BAD_REQUEST,
                     "InvalidRequestContentException",
@@ -482,29 +503,23 @@ fn empty(status: StatusCode) -> Reply {
 }
 
 /// Serves the services endpoint on `listener` until `shutdown` turns `true`, then lets open
-/// connections finish for a moment.
+/// connections finish for a moment. The API port's limits apply (head and body read timeouts,
+/// head size), with a cap of [`MAX_CONNECTIONS`] open connections.
 pub(crate) async fn serve_with<I: Invoker>(
     listener: TcpListener,
     services: Arc<Services<I>>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
-    let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    connections.spawn(serve_connection(stream, Arc::clone(&services), shutdown.clone()));
-                }
-                // Out of file descriptors and the like: wait instead of spinning.
-                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-            },
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            () = stopped(&mut shutdown) => break,
-        }
-    }
-    let drain = async { while connections.join_next().await.is_some() {} };
-    let _ = tokio::time::timeout(Duration::from_secs(2), drain).await;
-    connections.abort_all();
+    let drain = services.limits.drain;
+    server::accept_loop(
+        listener,
+        MAX_CONNECTIONS,
+        drain,
+        shutdown.clone(),
+        |line| eprintln!("services endpoint {line}"),
+        |stream, _| serve_connection(stream, Arc::clone(&services), shutdown.clone()),
+    )
+    .await;
 }
 
 async fn serve_connection<I: Invoker>(
@@ -513,23 +528,113 @@ async fn serve_connection<I: Invoker>(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
-    let service = service_fn(move |req| {
+    let limits = services.limits;
+    let service = service_fn(move |req: Request<hyper::body::Incoming>| {
         let services = Arc::clone(&services);
-        async move { Ok::<_, Infallible>(services.handle(req).await) }
+        async move {
+            let reply = match services.refuse_foreign(&req) {
+                Some(refusal) => refusal,
+                None => services.handle(req).await,
+            };
+            Ok::<_, Infallible>(reply)
+        }
     });
-    let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+    let conn = server::http1_builder(&limits).serve_connection(TokioIo::new(stream), service);
     tokio::pin!(conn);
     tokio::select! {
+        // Protocol errors and timeouts end this connection only.
         _ = conn.as_mut() => return,
         () = stopped(&mut shutdown) => conn.as_mut().graceful_shutdown(),
     }
-    let _ = conn.await;
+    let _ = tokio::time::timeout(limits.drain, conn).await;
+}
+
+impl<I: Invoker> Services<I> {
+    /// The refusal of a request a web page may have made: one naming a host that is not this
+    /// server's (DNS rebinding), and, on the AWS protocol paths (everything but the outbox
+    /// pages), any request a browser made (`Origin` or a cross-site `Sec-Fetch-Site`; AWS
+    /// SDKs send neither), so that no page can invoke a function, drive Step Functions or
+    /// send mail, whatever its content type. The outbox pages answer a browser's navigation
+    /// and same-origin requests.
+    fn refuse_foreign<B>(&self, req: &Request<B>) -> Option<Reply> {
+        let headers = req.headers();
+        if !self.hosts.allows_request(headers) {
+            let host = headers
+                .get(HOST)
+                .map_or("<none>", |h| h.to_str().unwrap_or("<not UTF-8>"));
+            return Some(forbidden(&format!(
+                "portico local's services endpoint answers requests for its own host names \
+                 only (an IP address, localhost); this one names `{host}`"
+            )));
+        }
+        let origin = headers.get(ORIGIN).map(|o| o.to_str().unwrap_or("null"));
+        let fetch_site = headers
+            .get("sec-fetch-site")
+            .and_then(|s| s.to_str().ok())
+            .unwrap_or("none");
+        if super::ses::is_outbox_page(req.uri().path()) {
+            let host = headers.get(HOST).and_then(|h| h.to_str().ok());
+            let same_origin = |origin: &str| {
+                let authority = origin
+                    .strip_prefix("http://")
+                    .or_else(|| origin.strip_prefix("https://"));
+                authority
+                    .zip(host)
+                    .is_some_and(|(a, h)| a.eq_ignore_ascii_case(h))
+            };
+            if origin.is_some_and(|o| !same_origin(o)) {
+                return Some(forbidden(
+                    "the outbox pages answer their own origin only, not another site's page",
+                ));
+            }
+            return None;
+        }
+        if origin.is_some() || fetch_site != "none" {
+            return Some(forbidden(
+                "portico local's services endpoint answers AWS SDKs and tools, not web pages: \
+                 a request with `Origin` (or a browser's cross-site fetch) is refused on the AWS \
+                 API paths",
+            ));
+        }
+        None
+    }
+}
+
+/// A request refused for where it came from: 403, `AccessDeniedException`.
+fn forbidden(message: &str) -> Reply {
+    let mut reply = lambda_error(StatusCode::FORBIDDEN, "AccessDeniedException", message);
+    reply
+        .headers_mut()
+        .insert(CONNECTION, HeaderValue::from_static("close"));
+    reply
+}
+
+/// A body that did not arrive within the body read timeout: 408, and the connection closes.
+fn body_timeout(limits: &Limits) -> Reply {
+    closing(lambda_error(
+        StatusCode::REQUEST_TIMEOUT,
+        "RequestTimeoutException",
+        &format!(
+            "the request body did not arrive within {} s",
+            limits.body_read.as_secs()
+        ),
+    ))
+}
+
+/// `reply`, closing the connection: the rest of a refused body is not read.
+fn closing(mut reply: Reply) -> Reply {
+    reply
+        .headers_mut()
+        .insert(CONNECTION, HeaderValue::from_static("close"));
+    reply
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use http_body_util::BodyExt;
     use std::sync::Mutex;
+    use std::time::Duration;
 
     /// A host double: `echo` returns its payload, `boom` fails, `slow` times out, `crash`
     /// crashes; every call is recorded.
@@ -812,6 +917,130 @@ pub(crate) mod tests {
         (port, shutdown, task)
     }
 
+    /// Sends `bytes` on a new connection to `port` and reads until the server closes it.
+    async fn exchange(port: u16, bytes: &[u8]) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        stream.write_all(bytes).await.unwrap();
+        let mut answer = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer))
+            .await
+            .expect("the server ends the connection")
+            .unwrap_or_default();
+        String::from_utf8_lossy(&answer).into_owned()
+    }
+
+    #[tokio::test]
+    async fn slow_and_oversized_requests_are_cut_off_like_on_the_api_port() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (shutdown, rx) = watch::channel(false);
+        let (host, s) = services();
+        let s = s.with_limits(Limits {
+            header_read: Duration::from_millis(300),
+            body_read: Duration::from_millis(300),
+            drain: Duration::from_millis(200),
+        });
+        let task = tokio::spawn(serve_with(listener, Arc::new(s), rx));
+
+        // Half a head, then nothing: the connection is closed.
+        let answer = exchange(
+            port,
+            b"POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nHost: 127.0.0.1\r\n",
+        )
+        .await;
+        assert!(
+            answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+            "{answer}"
+        );
+        // A body that stops halfway: 408.
+        let answer = exchange(
+            port,
+            b"POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+              Content-Length: 100\r\n\r\n{\"a\":",
+        )
+        .await;
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+        assert!(answer.contains("RequestTimeoutException"), "{answer}");
+        // A length over Lambda's limit: 413 on the head alone.
+        let answer = exchange(
+            port,
+            b"POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+              Content-Length: 7000000\r\n\r\n",
+        )
+        .await;
+        assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+        assert!(answer.contains("RequestTooLargeException"), "{answer}");
+        assert!(host.calls.lock().unwrap().is_empty());
+        shutdown.send_replace(true);
+        tokio::time::timeout(Duration::from_secs(3), task)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+
+    #[test]
+    fn requests_from_web_pages_and_foreign_hosts_are_refused() {
+        let (_, s) = services();
+        let request = |path: &str, headers: &[(&str, &str)]| {
+            let mut req = Request::builder().method("POST").uri(path);
+            for (name, value) in headers {
+                req = req.header(*name, *value);
+            }
+            req.body(()).unwrap()
+        };
+        let refused = |req: &Request<()>| s.refuse_foreign(req).map(|r| r.status().as_u16());
+        let host = ("Host", "127.0.0.1:8001");
+        let invoke = "/2015-03-31/functions/api/invocations";
+        assert_eq!(refused(&request(invoke, &[host])), None);
+        assert_eq!(
+            refused(&request(invoke, &[("Host", "localhost:8001")])),
+            None
+        );
+        for headers in [
+            &[][..],
+            &[("Host", "evil.example:8001")],
+            &[host, ("Origin", "http://evil.example")],
+            &[host, ("Origin", "http://127.0.0.1:8001")],
+            &[host, ("Origin", "null")],
+            &[host, ("Sec-Fetch-Site", "cross-site")],
+            &[host, ("Sec-Fetch-Site", "same-site")],
+        ] {
+            assert_eq!(refused(&request(invoke, headers)), Some(403), "{headers:?}");
+            assert_eq!(refused(&request("/", headers)), Some(403), "{headers:?}");
+        }
+        // The outbox pages: own host names, navigations and same-origin requests only.
+        assert_eq!(refused(&request("/outbox.json", &[host])), None);
+        assert_eq!(
+            refused(&request(
+                "/outbox",
+                &[host, ("Sec-Fetch-Site", "cross-site")]
+            )),
+            None,
+            "a link from elsewhere opens the page"
+        );
+        assert_eq!(
+            refused(&request(
+                "/outbox.json",
+                &[host, ("Origin", "http://127.0.0.1:8001")]
+            )),
+            None
+        );
+        for headers in [
+            &[("Host", "evil.example:8001")][..],
+            &[host, ("Origin", "http://evil.example")],
+            &[host, ("Origin", "null")],
+        ] {
+            assert_eq!(
+                refused(&request("/outbox.json", headers)),
+                Some(403),
+                "{headers:?}"
+            );
+        }
+    }
+
     #[tokio::test]
     async fn serves_over_a_socket_and_stops_promptly() {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -821,7 +1050,7 @@ pub(crate) mod tests {
             .unwrap();
         stream
             .write_all(
-                b"POST /2015-03-31/functions/shop-dev-boom/invocations HTTP/1.1\r\nHost: x\r\n\
+                b"POST /2015-03-31/functions/shop-dev-boom/invocations HTTP/1.1\r\nHost: 127.0.0.1\r\n\
                   Content-Length: 2\r\nConnection: close\r\n\r\n{}",
             )
             .await

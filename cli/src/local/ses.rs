@@ -12,31 +12,46 @@
 //! declared domain; anything else is `MessageRejected`. Unlike the sandbox, recipients are not
 //! checked, since no message is delivered.
 //!
-//! Pages on the same endpoint: `GET /outbox` (newest first), `GET /outbox/<id>` (headers and
-//! the body), `GET /outbox/<id>/body` (the HTML body alone, sandboxed: no scripts),
-//! `GET /outbox/<id>.eml`, and `GET /outbox.json` for scripts and tests.
+//! Pages on the same endpoint: `GET /outbox` (newest first, [`PAGE_SIZE`] a page,
+//! `?page=2`…), `GET /outbox/<id>` (headers and the body), `GET /outbox/<id>/body` (the HTML
+//! body alone, sandboxed: no scripts), `GET /outbox/<id>.eml`, and `GET /outbox.json` (the
+//! same pages) for scripts and tests. The list comes from an index of the outbox kept in
+//! memory: each message's `.json` is read once, and the files are read off the thread that
+//! serves the API, so a large outbox or a large message does not hold the API up.
+//!
+//! The outbox folder and its files are owner-only (they hold live decision links).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use base64::Engine as _;
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::body::Body;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::files::{DIR_MODE, FILE_MODE, create_private_dir, restrict, write_private};
 use super::logs::LogSink;
 use super::scheduler::{event_id, rfc3339};
+use super::server::{self, BodyError};
 
 /// Where `SendEmail` is served.
 const SEND_EMAIL_PATH: &str = "/v2/email/outbound-emails";
 
-/// SES v2 accepts messages up to 40 MB; the request carries them base64-encoded.
-const BODY_LIMIT: usize = 54 * 1024 * 1024;
+/// The largest `SendEmail` request taken: 10 MB, the API port's limit (and SES v1's message
+/// limit). SES v2 takes messages up to 40 MB, but a local cloud that buffered 54 MB requests
+/// would let any client grow it by hundreds of megabytes; a request announcing more is refused
+/// before its body is read.
+const BODY_LIMIT: usize = 10 * 1024 * 1024;
+
+/// Messages on one page of `/outbox` and `/outbox.json`.
+pub(crate) const PAGE_SIZE: usize = 50;
 
 /// The region named in errors, as the rest of the local cloud's services.
 const REGION: &str = "us-east-1";
@@ -46,10 +61,12 @@ const MAX_RECIPIENTS: usize = 50;
 
 /// Whether the services endpoint routes `path` here.
 pub(crate) fn is_ses_path(path: &str) -> bool {
-    path.starts_with("/v2/email/")
-        || path == "/outbox"
-        || path == "/outbox.json"
-        || path.starts_with("/outbox/")
+    path.starts_with("/v2/email/") || is_outbox_page(path)
+}
+
+/// Whether `path` is one of the outbox pages (rather than the SES API).
+pub(crate) fn is_outbox_page(path: &str) -> bool {
+    path == "/outbox" || path == "/outbox.json" || path.starts_with("/outbox/")
 }
 
 /// The local SES: the outbox folder, the declared identities, and where to announce mail.
@@ -58,6 +75,44 @@ pub(crate) struct Ses {
     identities: Vec<String>,
     logs: Option<LogSink>,
     public_url: String,
+    /// What the list pages show of each message, by id: each `.json` is read once.
+    index: Mutex<HashMap<String, Summary>>,
+}
+
+/// What the list shows of a message.
+#[derive(Debug, Clone)]
+struct Summary {
+    id: String,
+    timestamp_ms: i64,
+    from: String,
+    recipients: Vec<String>,
+    subject: String,
+}
+
+impl Summary {
+    fn of(mail: &Mail) -> Self {
+        Self {
+            id: mail.id.clone(),
+            timestamp_ms: mail.timestamp_ms,
+            from: mail.from.clone(),
+            recipients: recipients(mail),
+            subject: mail.subject.clone(),
+        }
+    }
+}
+
+/// One page of the outbox, newest first.
+struct ListPage {
+    summaries: Vec<Summary>,
+    /// 1-based.
+    page: usize,
+    total: usize,
+}
+
+impl ListPage {
+    fn pages(&self) -> usize {
+        self.total.div_ceil(PAGE_SIZE).max(1)
+    }
 }
 
 type Reply = Response<Full<Bytes>>;
@@ -92,6 +147,7 @@ impl Ses {
         logs: Option<LogSink>,
         public_url: String,
     ) -> Self {
+        tighten_outbox(&outbox);
         Self {
             outbox,
             identities: identities
@@ -100,6 +156,7 @@ impl Ses {
                 .collect(),
             logs,
             public_url,
+            index: Mutex::default(),
         }
     }
 
@@ -108,23 +165,35 @@ impl Ses {
         format!("{public_url}/outbox")
     }
 
-    /// Answers one request routed here by [`is_ses_path`].
-    pub(crate) async fn handle<B>(&self, req: Request<B>) -> Reply
+    /// Answers one request routed here by [`is_ses_path`]; a body must arrive within
+    /// `body_read`. Files are read and written off the serving thread.
+    pub(crate) async fn handle<B>(self: &Arc<Self>, req: Request<B>, body_read: Duration) -> Reply
     where
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: std::error::Error + Send + Sync + 'static,
     {
         let method = req.method().clone();
         let path = req.uri().path().to_owned();
+        let query = req.uri().query().unwrap_or_default().to_owned();
         if path == SEND_EMAIL_PATH && method == Method::POST {
-            return match Limited::new(req.into_body(), BODY_LIMIT).collect().await {
-                Ok(body) => self.send_email(&body.to_bytes()),
-                Err(_) => ses_error(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "MessageRejected",
-                    "the request is larger than SES accepts (40 MB messages)",
-                ),
+            let (parts, body) = req.into_parts();
+            let body = match server::read_body(&parts.headers, body, BODY_LIMIT, body_read).await {
+                Ok(body) => body,
+                Err(BodyError::TooLarge) => {
+                    return too_large(server::content_length(&parts.headers));
+                }
+                Err(BodyError::Timeout) => {
+                    return closing(bad_request(&format!(
+                        "the request body did not arrive within {} s",
+                        body_read.as_secs()
+                    )));
+                }
+                Err(BodyError::Read(e)) => {
+                    return closing(bad_request(&format!("cannot read the request body: {e}")));
+                }
             };
+            let ses = Arc::clone(self);
+            return self.off_thread(move || ses.send_email(&body)).await;
         }
         if path.starts_with("/v2/email/") {
             return ses_error(
@@ -143,17 +212,55 @@ impl Ses {
                 "the outbox pages answer GET only\n".into(),
             );
         }
+        let page_number = form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == "page")
+            .and_then(|(_, v)| v.parse::<usize>().ok())
+            .unwrap_or(1)
+            .max(1);
+        let ses = Arc::clone(self);
         match path.as_str() {
-            "/outbox" => page(StatusCode::OK, HTML, self.list_page().into()),
-            "/outbox.json" => {
-                let list: Vec<Value> = self.mails().iter().map(|m| self.mail_json(m)).collect();
-                page(
-                    StatusCode::OK,
-                    "application/json",
-                    serde_json::to_vec_pretty(&list).unwrap_or_default().into(),
-                )
+            "/outbox" => {
+                self.off_thread(move || {
+                    let list = ses.list(page_number);
+                    page(StatusCode::OK, HTML, ses.list_page(&list).into())
+                })
+                .await
             }
-            _ => self.message_page(path.trim_start_matches("/outbox/")),
+            "/outbox.json" => {
+                self.off_thread(move || {
+                    let list = ses.list(page_number);
+                    let mails: Vec<Value> = list
+                        .summaries
+                        .iter()
+                        .filter_map(|s| ses.read_mail(&s.id))
+                        .map(|m| ses.mail_json(&m))
+                        .collect();
+                    let mut res = page(
+                        StatusCode::OK,
+                        "application/json",
+                        serde_json::to_vec_pretty(&mails).unwrap_or_default().into(),
+                    );
+                    list_headers(&mut res, &list);
+                    res
+                })
+                .await
+            }
+            _ => {
+                let rest = path.trim_start_matches("/outbox/").to_owned();
+                self.off_thread(move || ses.message_page(&rest)).await
+            }
+        }
+    }
+
+    /// Runs `work` (file reads and writes, parsing) on a blocking thread.
+    async fn off_thread(&self, work: impl FnOnce() -> Reply + Send + 'static) -> Reply {
+        match tokio::task::spawn_blocking(work).await {
+            Ok(reply) => reply,
+            Err(err) => ses_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalServiceErrorException",
+                &format!("the outbox failed: {err}"),
+            ),
         }
     }
 
@@ -189,7 +296,7 @@ impl Ses {
                     HeaderValue::from_static(
                         "sandbox allow-popups allow-popups-to-escape-sandbox \
                          allow-top-navigation-by-user-activation; script-src 'none'; \
-                         object-src 'none'",
+                         object-src 'none'; frame-ancestors 'self'",
                     ),
                 );
                 res
@@ -278,13 +385,16 @@ impl Ses {
         ))
     }
 
+    /// Writes the message's two files, owner-only, and indexes it.
     fn write(&self, outgoing: &Outgoing) -> std::io::Result<()> {
-        std::fs::create_dir_all(&self.outbox)?;
+        create_private_dir(&self.outbox)?;
         let id = &outgoing.mail.id;
-        write_atomically(&self.outbox.join(format!("{id}.eml")), &outgoing.eml)?;
+        write_private(&self.outbox.join(format!("{id}.eml")), &outgoing.eml)?;
         // The JSON last: a message is listed once both files are complete.
         let meta = serde_json::to_vec_pretty(&outgoing.mail).map_err(std::io::Error::other)?;
-        write_atomically(&self.outbox.join(format!("{id}.json")), &meta)
+        write_private(&self.outbox.join(format!("{id}.json")), &meta)?;
+        self.index().insert(id.clone(), Summary::of(&outgoing.mail));
+        Ok(())
     }
 
     fn read_mail(&self, id: &str) -> Option<Mail> {
@@ -292,25 +402,63 @@ impl Ses {
         serde_json::from_slice(&bytes).ok()
     }
 
-    /// Every message of the outbox, newest first.
-    pub(crate) fn mails(&self) -> Vec<Mail> {
-        let Ok(entries) = std::fs::read_dir(&self.outbox) else {
-            return Vec::new();
-        };
-        let mut mails: Vec<Mail> = entries
-            .flatten()
-            .filter_map(|entry| {
-                let name = entry.file_name();
-                let id = name.to_str()?.strip_suffix(".json")?;
-                is_message_id(id).then(|| self.read_mail(id))?
+    fn index(&self) -> MutexGuard<'_, HashMap<String, Summary>> {
+        self.index
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Page `page` (1-based) of the outbox, newest first. The folder's names are listed each
+    /// time (messages deleted or added by hand show), but a message's `.json` is read only
+    /// the first time it is seen. Blocking: call it off the serving thread.
+    fn list(&self, page: usize) -> ListPage {
+        let ids: Vec<String> = std::fs::read_dir(&self.outbox)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter_map(|entry| {
+                        let name = entry.file_name();
+                        let id = name.to_str()?.strip_suffix(".json")?;
+                        is_message_id(id).then(|| id.to_owned())
+                    })
+                    .collect()
             })
+            .unwrap_or_default();
+        let unseen: Vec<&String> = {
+            let index = self.index();
+            ids.iter().filter(|id| !index.contains_key(*id)).collect()
+        };
+        // Read without holding the lock: a large outbox's first listing takes a while.
+        let read: Vec<Summary> = unseen
+            .into_iter()
+            .filter_map(|id| self.read_mail(id))
+            .map(|mail| Summary::of(&mail))
             .collect();
-        mails.sort_by(|a, b| {
+        let mut summaries: Vec<Summary> = {
+            let mut index = self.index();
+            for summary in read {
+                index.insert(summary.id.clone(), summary);
+            }
+            let present: std::collections::HashSet<&String> = ids.iter().collect();
+            index.retain(|id, _| present.contains(id));
+            index.values().cloned().collect()
+        };
+        summaries.sort_by(|a, b| {
             b.timestamp_ms
                 .cmp(&a.timestamp_ms)
                 .then_with(|| b.id.cmp(&a.id))
         });
-        mails
+        let total = summaries.len();
+        let summaries = summaries
+            .into_iter()
+            .skip((page - 1).saturating_mul(PAGE_SIZE))
+            .take(PAGE_SIZE)
+            .collect();
+        ListPage {
+            summaries,
+            page,
+            total,
+        }
     }
 
     fn mail_json(&self, mail: &Mail) -> Value {
@@ -326,16 +474,15 @@ impl Ses {
         value
     }
 
-    fn list_page(&self) -> String {
-        let mails = self.mails();
+    fn list_page(&self, list: &ListPage) -> String {
         let mut rows = String::new();
-        for mail in &mails {
+        for mail in &list.summaries {
             let _ = writeln!(
                 rows,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td><a href=\"/outbox/{}\">{}</a></td></tr>",
                 escape(&rfc3339(mail.timestamp_ms.div_euclid(1000))),
                 escape(&mail.from),
-                escape(&recipients(mail).join(", ")),
+                escape(&mail.recipients.join(", ")),
                 escape(&mail.id),
                 escape(if mail.subject.is_empty() {
                     "(no subject)"
@@ -344,7 +491,7 @@ impl Ses {
                 }),
             );
         }
-        let content = if mails.is_empty() {
+        let content = if list.total == 0 {
             "<p>No mail yet. Messages the app sends with SES v2 <code>SendEmail</code> appear here.</p>"
                 .to_owned()
         } else {
@@ -352,11 +499,35 @@ impl Ses {
                 "<table><thead><tr><th>Time (UTC)</th><th>From</th><th>To</th><th>Subject</th></tr></thead>\n<tbody>\n{rows}</tbody></table>"
             )
         };
+        let mut nav = String::new();
+        if list.pages() > 1 {
+            let _ = write!(
+                nav,
+                "<p class=\"meta\">page {} of {}",
+                list.page,
+                list.pages()
+            );
+            if list.page > 1 {
+                let _ = write!(
+                    nav,
+                    " &middot; <a href=\"/outbox?page={}\">newer</a>",
+                    list.page - 1
+                );
+            }
+            if list.page < list.pages() {
+                let _ = write!(
+                    nav,
+                    " &middot; <a href=\"/outbox?page={}\">older</a>",
+                    list.page + 1
+                );
+            }
+            nav.push_str("</p>\n");
+        }
         document(
             "Outbox",
             &format!(
-                "<h1>Outbox</h1>\n<p class=\"meta\">{} message(s) in {} &middot; <a href=\"/outbox.json\">JSON</a></p>\n{content}",
-                mails.len(),
+                "<h1>Outbox</h1>\n<p class=\"meta\">{} message(s) in {} &middot; <a href=\"/outbox.json\">JSON</a></p>\n{nav}{content}",
+                list.total,
                 escape(&self.outbox.display().to_string())
             ),
         )
@@ -432,7 +603,7 @@ fn page(status: StatusCode, content_type: &'static str, body: Bytes) -> Reply {
         res.headers_mut().insert(
             "content-security-policy",
             HeaderValue::from_static(
-                "default-src 'none'; style-src 'unsafe-inline'; frame-src 'self'; img-src 'self'",
+                "default-src 'none'; style-src 'unsafe-inline'; frame-src 'self'; img-src 'self'; frame-ancestors 'self'",
             ),
         );
     }
@@ -722,25 +893,106 @@ fn mailbox(given: &str) -> Result<Mailbox, String> {
         }
         _ => (None, given),
     };
-    let illegal = || format!("Illegal address: `{given}`");
-    let (local, domain) = address
-        .rsplit_once('@')
-        .ok_or_else(|| format!("Missing final '@domain' in `{given}`"))?;
-    if local.is_empty()
-        || domain.is_empty()
-        || !address.is_ascii()
-        || address
-            .bytes()
-            .any(|b| b.is_ascii_control() || b" <>(),;:\\[]\"".contains(&b))
-        || !domain.contains('.') && domain != "localhost"
-        || name.as_deref().is_some_and(|n| n.contains(['\r', '\n']))
-    {
-        return Err(illegal());
+    if name.as_deref().is_some_and(|n| n.contains(['\r', '\n'])) {
+        return Err(format!(
+            "Illegal address: `{given}`: a line break in the name"
+        ));
     }
+    check_address_syntax(address).map_err(|why| match why {
+        AddressError::NoDomain => format!("Missing final '@domain' in `{given}`"),
+        why => format!("Illegal address: `{given}`: {why}"),
+    })?;
     Ok(Mailbox {
         name,
         address: address.to_owned(),
     })
+}
+
+/// Why an address is not one SES sends to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AddressError {
+    NoDomain,
+    NotAscii,
+    BadLocalPart,
+    BadDomain,
+    TooLong,
+}
+
+impl std::fmt::Display for AddressError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::NoDomain => "no '@domain'",
+            Self::NotAscii => {
+                "SES takes 7-bit ASCII addresses only: encode a Unicode domain with Punycode \
+                 (xn--…); a Unicode local part cannot be sent"
+            }
+            Self::BadLocalPart => {
+                "the local part must be letters, digits and !#$%&'*+-/=?^_`{|}~ in dot-separated \
+                 words, or a quoted string"
+            }
+            Self::BadDomain => {
+                "the domain must be dot-separated labels of letters, digits and '-' (1 to 63 \
+                 characters, not starting or ending with '-')"
+            }
+            Self::TooLong => "the local part is over 64 characters or the address over 320",
+        })
+    }
+}
+
+/// Checks `address` (`local@domain`, no display name) as SES does: SES has no SMTPUTF8, so the
+/// address is 7-bit ASCII (a Unicode domain is sent in Punycode, `xn--…`); the local part is
+/// an RFC 5322 dot-atom (no leading, trailing or doubled dot) or a quoted string; the domain
+/// is host-name labels (no empty label, no `/`, no second `@`), with at least two labels
+/// (`localhost` aside).
+fn check_address_syntax(address: &str) -> Result<(), AddressError> {
+    const ATEXT: &[u8] = b"!#$%&'*+-/=?^_`{|}~";
+    if !address.is_ascii() {
+        return Err(AddressError::NotAscii);
+    }
+    let (local, domain) = address.rsplit_once('@').ok_or(AddressError::NoDomain)?;
+    if domain.is_empty() {
+        return Err(AddressError::NoDomain);
+    }
+    if local.len() > 64 || address.len() > 320 {
+        return Err(AddressError::TooLong);
+    }
+    let quoted = local.len() >= 2 && local.starts_with('"') && local.ends_with('"');
+    let local_ok = if quoted {
+        let inner = &local.as_bytes()[1..local.len() - 1];
+        let mut escaped = false;
+        inner.iter().all(|&b| {
+            let ok = (b' '..=b'~').contains(&b) && (escaped || b != b'"');
+            escaped = !escaped && b == b'\\';
+            ok
+        }) && !escaped
+    } else {
+        !local.is_empty()
+            && local.split('.').all(|word| {
+                !word.is_empty()
+                    && word
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || ATEXT.contains(&b))
+            })
+    };
+    if !local_ok {
+        return Err(AddressError::BadLocalPart);
+    }
+    let labels: Vec<&str> = domain.split('.').collect();
+    let label_ok = |label: &&str| {
+        (1..=63).contains(&label.len())
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    if domain.len() > 253
+        || !labels.iter().all(label_ok)
+        || labels.len() < 2 && !domain.eq_ignore_ascii_case("localhost")
+    {
+        return Err(AddressError::BadDomain);
+    }
+    Ok(())
 }
 
 /// The recipients for the list page and the terminal: To, then Cc, then Bcc.
@@ -784,10 +1036,60 @@ fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
+/// Narrows the outbox folder and its files to owner-only (an older version wrote them 0644).
+fn tighten_outbox(outbox: &Path) {
+    let _ = restrict(outbox, DIR_MODE);
+    if let Ok(entries) = std::fs::read_dir(outbox) {
+        for entry in entries.flatten() {
+            let _ = restrict(&entry.path(), FILE_MODE);
+        }
+    }
+}
+
+/// `X-Total-Count`, and `Link` to the neighbouring pages, on a page of `/outbox.json`.
+fn list_headers(res: &mut Reply, list: &ListPage) {
+    let headers = res.headers_mut();
+    headers.insert("x-total-count", HeaderValue::from(list.total));
+    let mut links = Vec::new();
+    if list.page > 1 {
+        links.push(format!(
+            "</outbox.json?page={}>; rel=\"prev\"",
+            list.page - 1
+        ));
+    }
+    if list.page < list.pages() {
+        links.push(format!(
+            "</outbox.json?page={}>; rel=\"next\"",
+            list.page + 1
+        ));
+    }
+    if let Ok(value) = HeaderValue::from_str(&links.join(", ")) {
+        if !links.is_empty() {
+            headers.insert(http::header::LINK, value);
+        }
+    }
+}
+
+/// A `SendEmail` over [`BODY_LIMIT`]: `MessageRejected`, and the connection closes (the rest
+/// of the body is not read).
+fn too_large(announced: Option<u64>) -> Reply {
+    let size = announced.map_or_else(|| format!("over {BODY_LIMIT}"), |n| n.to_string());
+    closing(ses_error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "MessageRejected",
+        &format!(
+            "Message length is more than {BODY_LIMIT} bytes long: '{size}' (portico local takes \
+             SendEmail requests up to 10 MB)"
+        ),
+    ))
+}
+
+/// `reply`, closing the connection.
+fn closing(mut reply: Reply) -> Reply {
+    reply
+        .headers_mut()
+        .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    reply
 }
 
 /// `Thu, 26 Nov 2026 20:15:00 +0000`.
@@ -1468,16 +1770,51 @@ mod tests {
             }
         );
         assert!(mailbox("hr@example.com").is_ok());
-        for bad in [
-            "hr",
-            "@example.com",
-            "hr@",
-            "h r@example.com",
-            "hr@exämple.com",
-            "hr@example",
+        for good in [
+            "hr@example.com",
+            "first.last+tag@mail.example.co.uk",
+            "o'brien@example.com",
+            "\"john doe\"@example.com",
+            "hr@xn--exmple-cua.com",
+            "Jürgen <hr@example.com>",
+            "hr@localhost",
         ] {
-            assert!(mailbox(bad).is_err(), "{bad}");
+            assert!(mailbox(good).is_ok(), "{good}: {:?}", mailbox(good));
         }
+        for (bad, why) in [
+            ("hr", AddressError::NoDomain),
+            ("hr@", AddressError::NoDomain),
+            ("@example.com", AddressError::BadLocalPart),
+            ("h r@example.com", AddressError::BadLocalPart),
+            ("hr@exämple.com", AddressError::NotAscii),
+            ("bóss@exämple.com", AddressError::NotAscii),
+            ("bóss@example.com", AddressError::NotAscii),
+            ("hr@example", AddressError::BadDomain),
+            ("boss@@example.com", AddressError::BadLocalPart),
+            ("boss@example..com", AddressError::BadDomain),
+            ("x@y.z/../", AddressError::BadDomain),
+            (".boss@example.com", AddressError::BadLocalPart),
+            ("boss.@example.com", AddressError::BadLocalPart),
+            ("bo..ss@example.com", AddressError::BadLocalPart),
+            ("boss@.example.com", AddressError::BadDomain),
+            ("boss@example.com.", AddressError::BadDomain),
+            ("boss@-example.com", AddressError::BadDomain),
+            ("boss@exa_mple.com", AddressError::BadDomain),
+            ("boss@[127.0.0.1]", AddressError::BadDomain),
+            ("\"bo\"ss\"@example.com", AddressError::BadLocalPart),
+        ] {
+            let address = bad.rsplit_once('<').map_or(bad, |(_, a)| a);
+            assert_eq!(check_address_syntax(address), Err(why), "{bad}");
+            let message = mailbox(bad).unwrap_err();
+            assert!(
+                message.starts_with("Illegal address") || message.starts_with("Missing final"),
+                "{message}"
+            );
+        }
+        assert_eq!(
+            check_address_syntax(&format!("{}@example.com", "a".repeat(65))),
+            Err(AddressError::TooLong)
+        );
         assert_eq!(
             split_addresses("\"Doe, J\" <j@example.com>, k@example.com"),
             ["\"Doe, J\" <j@example.com>", "k@example.com"]

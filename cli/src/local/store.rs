@@ -70,15 +70,30 @@ CREATE TABLE IF NOT EXISTS kv (
 );
 ";
 
+/// Makes the database's folder (0700) and files (0600) owner-only before SQLite opens them: the
+/// file is created owner-only if missing, and SQLite gives the `-wal` and `-shm` files it
+/// creates the database file's mode. Old files left readable are narrowed. Best effort: a
+/// failure here shows when SQLite opens the file.
+fn make_private(path: &Path) {
+    use crate::local::files::{FILE_MODE, create_private_dir, restrict, touch_private};
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let _ = create_private_dir(dir);
+    }
+    let _ = touch_private(path);
+    for suffix in ["-wal", "-shm", "-journal"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        let _ = restrict(Path::new(&name), FILE_MODE);
+    }
+}
+
 impl Store {
     /// Opens (creating if needed) the database at `path`.
     ///
     /// # Errors
     /// When the file cannot be opened or migrated.
     pub fn open(path: &Path) -> rusqlite::Result<Self> {
-        if let Some(dir) = path.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
+        make_private(path);
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;

@@ -107,7 +107,7 @@ impl ApiKeys {
             .collect();
         let mut text = serde_json::to_string_pretty(&map)?;
         text.push('\n');
-        write_private(&path, text.as_bytes())
+        super::files::write_private(&path, text.as_bytes())
             .map_err(|e| format!("cannot write {}: {e}", path.display()).into())
     }
 }
@@ -124,28 +124,6 @@ fn generated_value(store: &Store, name: &str) -> Result<String, CliError> {
         .map_err(|e| format!("cannot generate API key `{name}`: /dev/urandom: {e}"))?;
     store.set_value(&kv_key, &value)?;
     Ok(value)
-}
-
-/// Writes `bytes` to `path` readable by the owner only, replacing the file atomically.
-pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension("json.tmp");
-    let _ = std::fs::remove_file(&tmp);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(&tmp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    drop(file);
-    std::fs::rename(&tmp, path)
 }
 
 /// Random bytes from the operating system.

@@ -316,8 +316,19 @@ impl ApprovalRequest {
                 "`employeeName` must be 1 to 200 characters without control characters".to_owned(),
             );
         }
-        if !is_email_address(&self.manager_email_address) {
-            return Err("`managerEmailAddress` is not an e-mail address".to_owned());
+        // The name goes into the mail's subject: a bidi override there can make
+        // "Jim\u{202E}gnp.exe" read as "Jimexe.png" in the manager's inbox.
+        if name.chars().any(is_bidi_control) {
+            return Err(
+                "`employeeName` must not contain bidirectional control characters \
+                 (U+061C, U+200E, U+200F, U+202A to U+202E, U+2066 to U+2069)"
+                    .to_owned(),
+            );
+        }
+        if let Err(why) = check_email_address(&self.manager_email_address) {
+            return Err(format!(
+                "`managerEmailAddress` is not an address SES can send to: {why}"
+            ));
         }
         if let Some(links) = &self.links {
             for url in [&links.approve, &links.reject] {
@@ -332,21 +343,54 @@ impl ApprovalRequest {
     }
 }
 
-/// A plausible single address: `local@domain.tld`, no spaces, quotes, brackets or commas.
-fn is_email_address(text: &str) -> bool {
+/// Whether `c` changes the direction of the text around it (Unicode's bidirectional
+/// formatting characters: embeddings, overrides, isolates and the implicit marks).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Checks a single address the way SES does, so that a request SES would refuse gets a 400
+/// now rather than a notification that fails after its retries: SES has no SMTPUTF8, so the
+/// address is 7-bit ASCII (a Unicode domain is given in Punycode, `xn--…`); the local part is
+/// dot-separated words of letters, digits and ``!#$%&'*+-/=?^_`{|}~`` (no leading, trailing or
+/// doubled dot; quoted local parts are not taken here); the domain is at least two host-name
+/// labels (letters, digits, `-`; 1 to 63 characters; no `-` at either end).
+fn check_email_address(text: &str) -> Result<(), &'static str> {
+    const ATEXT: &str = "!#$%&'*+-/=?^_`{|}~";
+    if !text.is_ascii() {
+        return Err(
+            "it must be 7-bit ASCII (give a Unicode domain in Punycode, xn--…; a Unicode local \
+             part cannot be sent)",
+        );
+    }
     let Some((local, domain)) = text.rsplit_once('@') else {
-        return false;
+        return Err("it has no '@domain'");
     };
-    text.len() <= 254
-        && !local.is_empty()
-        && local.len() <= 64
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !text
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || "\"<>(),;:[]\\".contains(c))
-        && !domain.contains('@')
+    if local.is_empty() || local.len() > 64 || text.len() > 254 {
+        return Err("the part before '@' must be 1 to 64 characters, the whole at most 254");
+    }
+    let word = |w: &str| {
+        !w.is_empty()
+            && w.chars()
+                .all(|c| c.is_ascii_alphanumeric() || ATEXT.contains(c))
+    };
+    if !local.split('.').all(word) {
+        return Err(
+            "the part before '@' must be letters, digits and !#$%&'*+-/=?^_`{|}~ between single dots",
+        );
+    }
+    let label = |l: &str| {
+        (1..=63).contains(&l.len())
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    };
+    if domain.split('.').count() < 2 || !domain.split('.').all(label) {
+        return Err(
+            "the domain must be two or more labels of letters, digits and '-' between single dots",
+        );
+    }
+    Ok(())
 }
 
 fn now() -> u64 {

@@ -372,11 +372,35 @@ async fn bad_start_requests_are_400s_and_start_nothing() {
         json!({"employeeName": "Jim", "managerEmailAddress": "a@b.com, c@d.com"}),
         json!({"employeeName": "Jim", "managerEmailAddress": "boss@example.com", "extra": 1}),
         json!({"employeeName": "x".repeat(201), "managerEmailAddress": "boss@example.com"}),
+        // What SES refuses is refused up front, not after the notification's retries.
+        json!({"employeeName": "Jim", "managerEmailAddress": "bóss@exämple.com"}),
+        json!({"employeeName": "Jim", "managerEmailAddress": "boss@exämple.com"}),
+        json!({"employeeName": "Jim", "managerEmailAddress": "boss@@example.com"}),
+        json!({"employeeName": "Jim", "managerEmailAddress": "boss@example..com"}),
+        json!({"employeeName": "Jim", "managerEmailAddress": "x@y.z/../"}),
+        json!({"employeeName": "Jim", "managerEmailAddress": ".boss@example.com"}),
+        json!({"employeeName": "Jim", "managerEmailAddress": "boss@example"}),
+        // Bidi controls would reorder the subject the manager reads.
+        json!({"employeeName": "Jim\u{202E}gnp.exe", "managerEmailAddress": "boss@example.com"}),
+        json!({"employeeName": "Jim\u{2067}x\u{2069}", "managerEmailAddress": "boss@example.com"}),
+        json!({"employeeName": "Jim\u{200F}", "managerEmailAddress": "boss@example.com"}),
     ] {
         let res = w.client.post("/requests").json(&body).send().await;
         assert_eq!(res.status(), 400, "{body}: {}", res.text());
         assert_eq!(res.json()["code"], "BadRequestError");
     }
+    let res = w
+        .client
+        .post("/requests")
+        .json(&json!({"employeeName": "Jim", "managerEmailAddress": "boss@@example.com"}))
+        .send()
+        .await;
+    assert!(
+        res.text()
+            .contains("`managerEmailAddress` is not an address SES can send to"),
+        "{}",
+        res.text()
+    );
     let res = w
         .client
         .post("/requests")
@@ -386,6 +410,14 @@ async fn bad_start_requests_are_400s_and_start_nothing() {
         .await;
     assert_eq!(res.status(), 415);
     assert!(w.sfn.calls().is_empty(), "{:?}", w.sfn.calls());
+    // Non-Latin names and Punycode domains are fine.
+    let res = w
+        .client
+        .post("/requests")
+        .json(&json!({"employeeName": "Jürgen Ωmega", "managerEmailAddress": "o'brien+hr@xn--exmple-cua.example"}))
+        .send()
+        .await;
+    assert_eq!(res.status(), 202, "{}", res.text());
 }
 
 #[tokio::test]
