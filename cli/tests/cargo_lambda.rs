@@ -22,8 +22,8 @@ use common::{AppDir, Req, Res, Server, approval_binary, apps, workspace};
 /// The cargo-lambda release the tests (and `scripts/test`, `scripts/bench-local.sh`) use.
 const CARGO_LAMBDA_VERSION: &str = "1.9.2";
 
-/// cargo-lambda builds the function on the first request: a debug build of the package on a
-/// loaded machine. Only reached when something is wrong.
+/// cargo-lambda starts the function (`cargo run`, already built) on the first request. Only
+/// reached when something is wrong.
 const FIRST_ANSWER: Duration = Duration::from_secs(600);
 
 /// A key for the approval example's sealed links (32 bytes, base64): any valid one will do,
@@ -42,6 +42,9 @@ struct CargoLambda {
 impl CargoLambda {
     fn start(package: &str, bin: &str, env: &[(&str, &str)]) -> Self {
         require_cargo_lambda();
+        // cargo-lambda runs `cargo run -p PACKAGE --bin BIN`; the same build here first (the
+        // same features, so the same artifacts) keeps the compile out of its request timeout.
+        common::build(&["--package", package, "--bin", bin]);
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")

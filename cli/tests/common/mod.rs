@@ -86,7 +86,7 @@ pub fn approval_binary() -> &'static Path {
 }
 
 /// `cargo build` with `args`; the executables it reported, by target name.
-fn build(args: &[&str]) -> std::collections::HashMap<String, PathBuf> {
+pub fn build(args: &[&str]) -> std::collections::HashMap<String, PathBuf> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     // Cargo releases its build-directory lock before running tests, so a nested build in
     // the same target directory does not wait for the outer `cargo test`.
