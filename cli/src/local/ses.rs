@@ -296,7 +296,7 @@ impl Ses {
                     HeaderValue::from_static(
                         "sandbox allow-popups allow-popups-to-escape-sandbox \
                          allow-top-navigation-by-user-activation; script-src 'none'; \
-                         object-src 'none'; frame-ancestors 'self'",
+                         object-src 'none'",
                     ),
                 );
                 res
