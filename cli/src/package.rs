@@ -1149,14 +1149,15 @@ team = "shop"
     #[test]
     fn a_custom_log_group_is_the_functions_logging_config() {
         let tmp = crate::test_support::TempDir::new("package", "custom-log-group");
-        let text = CONFIG.replace(
-            "[logs]",
-            "[functions.cleanup]\nlog_group = \"/shop/cleanup\"\n\n[logs]",
-        )
-        .replace(
-            "[functions.notify]\n",
-            "[functions.notify]\nlog_group = \"/shop/cleanup\"\n",
-        );
+        let text = CONFIG
+            .replace(
+                "[logs]",
+                "[functions.cleanup]\nlog_group = \"/shop/cleanup\"\n\n[logs]",
+            )
+            .replace(
+                "[functions.notify]\n",
+                "[functions.notify]\nlog_group = \"/shop/cleanup\"\n",
+            );
         let d = desired_with(&tmp.0, &text);
         let t = template(&d, "shop/dev/abc.zip");
         let groups: BTreeMap<&String, &Value> = of_type(&t, "AWS::Logs::LogGroup")
