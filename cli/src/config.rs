@@ -214,6 +214,46 @@ pub struct FunctionSettings {
     /// Extra environment variables.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// The AWS actions the function's own role allows, each scoped to the app's declared
+    /// resources ([`permission_scope`]); a stage's list replaces the default one.
+    pub permissions: Option<Vec<Spanned<String>>>,
+}
+
+/// What an action in `permissions` is allowed on: always the app's own declared resources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PermissionScope {
+    /// The `[[state_machines]]`.
+    StateMachines,
+    /// The executions of the `[[state_machines]]`.
+    Executions,
+    /// The `[[activities]]`.
+    Activities,
+    /// The `[[activities]]` and `[[state_machines]]` (task tokens come from either).
+    Tasks,
+    /// The `[[email_identities]]`.
+    EmailIdentities,
+}
+
+/// The actions `permissions` may name, with their scope.
+pub const PERMISSIONS: [(&str, PermissionScope); 10] = [
+    ("states:StartExecution", PermissionScope::StateMachines),
+    ("states:DescribeExecution", PermissionScope::Executions),
+    ("states:StopExecution", PermissionScope::Executions),
+    ("states:GetActivityTask", PermissionScope::Activities),
+    ("states:SendTaskSuccess", PermissionScope::Tasks),
+    ("states:SendTaskFailure", PermissionScope::Tasks),
+    ("states:SendTaskHeartbeat", PermissionScope::Tasks),
+    ("ses:SendEmail", PermissionScope::EmailIdentities),
+    ("ses:SendRawEmail", PermissionScope::EmailIdentities),
+    ("ses:SendTemplatedEmail", PermissionScope::EmailIdentities),
+];
+
+/// The scope of `action`, if `permissions` may name it.
+pub fn permission_scope(action: &str) -> Option<PermissionScope> {
+    PERMISSIONS
+        .iter()
+        .find(|(a, _)| *a == action)
+        .map(|(_, scope)| *scope)
 }
 
 /// `[api]`.
@@ -326,6 +366,9 @@ pub struct ResolvedFunction {
     pub log_group: Option<String>,
     /// Environment: stage env, then function defaults, then stage function overrides.
     pub env: BTreeMap<String, String>,
+    /// The actions its role allows (the stage's list, else the default's; none when neither
+    /// sets one), sorted, without duplicates.
+    pub permissions: Vec<String>,
 }
 
 const RETENTION_DAYS: [u32; 22] = [
@@ -435,10 +478,12 @@ impl Config {
             check_env(&stage.env, c);
             for settings in stage.functions.values() {
                 settings.validate(c);
+                self.check_permissions(settings, c);
             }
         }
         for settings in self.functions.values() {
             settings.validate(c);
+            self.check_permissions(settings, c);
         }
         let mut seen_keys: Vec<&str> = Vec::new();
         for key in &self.api_keys {
@@ -640,6 +685,7 @@ impl Config {
             timeout: if is_api { 29 } else { 60 },
             log_group: None,
             env: BTreeMap::new(),
+            permissions: Vec::new(),
         };
         let stage = self.stages.get(stage);
         if let Some(stage) = stage {
@@ -662,8 +708,59 @@ impl Config {
                 resolved.log_group = Some(g.get_ref().clone());
             }
             resolved.env.extend(settings.env.clone());
+            if let Some(p) = &settings.permissions {
+                resolved.permissions = p.iter().map(|a| a.get_ref().clone()).collect();
+            }
         }
+        resolved.permissions.sort();
+        resolved.permissions.dedup();
         resolved
+    }
+}
+
+impl Config {
+    /// Every action of `settings.permissions` is one portico can scope, to resources the
+    /// config declares.
+    fn check_permissions(&self, settings: &FunctionSettings, c: &mut Checker<'_>) {
+        for action in settings.permissions.iter().flatten() {
+            let Some(scope) = permission_scope(action.get_ref()) else {
+                let known: Vec<&str> = PERMISSIONS.iter().map(|(a, _)| *a).collect();
+                c.error(
+                    action.span().start,
+                    &format!(
+                        "`{}` is not an action portico can scope to the app's resources; use one of: {}",
+                        action.get_ref(),
+                        known.join(", ")
+                    ),
+                );
+                continue;
+            };
+            let missing = match scope {
+                PermissionScope::StateMachines | PermissionScope::Executions => self
+                    .state_machines
+                    .is_empty()
+                    .then_some("[[state_machines]]"),
+                PermissionScope::Activities => {
+                    self.activities.is_empty().then_some("[[activities]]")
+                }
+                PermissionScope::Tasks => (self.activities.is_empty()
+                    && self.state_machines.is_empty())
+                .then_some("[[activities]] or [[state_machines]]"),
+                PermissionScope::EmailIdentities => self
+                    .email_identities
+                    .is_empty()
+                    .then_some("[[email_identities]]"),
+            };
+            if let Some(missing) = missing {
+                c.error(
+                    action.span().start,
+                    &format!(
+                        "`{}` needs something to act on: the config declares no {missing}",
+                        action.get_ref()
+                    ),
+                );
+            }
+        }
     }
 }
 

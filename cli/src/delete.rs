@@ -311,6 +311,7 @@ pub async fn find(aws: &Aws, target: &StageTarget) -> Result<Vec<Deletion>, AwsE
         .map(|f| format!("/aws/lambda/{f}"))
         .chain(record.iter().flat_map(|r| r.log_groups.iter().cloned()))
         .collect();
+    let functions_found = functions.clone();
     for name in functions {
         out.push(Deletion::DeleteFunction { name });
     }
@@ -350,47 +351,33 @@ pub async fn find(aws: &Aws, target: &StageTarget) -> Result<Vec<Deletion>, AwsE
         }
     }
 
-    // Step Functions: the config's names, the record's, and those named like the stage's with
-    // its tags (declared once, since removed from the config).
-    let mut machine_names: BTreeSet<String> = target
-        .config
-        .state_machines
-        .iter()
-        .map(|m| names.scoped(m.name.get_ref()))
-        .collect();
-    machine_names.extend(
-        record
-            .iter()
-            .flat_map(|r| r.state_machines.values().map(|m| m.name.clone())),
-    );
+    // Step Functions: those the record lists (by ARN, so a same-named one made since by
+    // someone else is not), and those named like the stage's with its tags. A name in the
+    // config alone is not enough: the stage may never have made it.
+    let recorded_machine =
+        |arn: &str| record.is_some_and(|r| r.state_machines.values().any(|m| m.arn == arn));
     for (name, arn) in aws.list_state_machines().await? {
-        if machine_names.contains(&name)
+        if recorded_machine(&arn)
             || (name.starts_with(&prefix) && target.owns(&aws.list_sfn_tags(&arn).await?))
         {
             out.push(Deletion::DeleteStateMachine { arn });
         }
     }
-    let mut activity_names: BTreeSet<String> = target
-        .config
-        .activities
-        .iter()
-        .map(|a| names.scoped(a.name.get_ref()))
-        .collect();
-    activity_names.extend(
-        record
-            .iter()
-            .flat_map(|r| r.activities.values().map(|a| a.name.clone())),
-    );
+    let recorded_activity =
+        |arn: &str| record.is_some_and(|r| r.activities.values().any(|a| a.arn == arn));
     for (name, arn) in aws.list_activities().await? {
-        if activity_names.contains(&name)
+        if recorded_activity(&arn)
             || (name.starts_with(&prefix) && target.owns(&aws.list_sfn_tags(&arn).await?))
         {
             out.push(Deletion::DeleteActivity { arn });
         }
     }
 
-    // Roles last: everything above ran as them.
-    let mut role_names: BTreeSet<String> = [names.role(), names.states_role()].into();
+    // Roles last: everything above ran as them. The functions' roles are named like the
+    // functions; those of functions deleted already are found by the prefix.
+    let mut role_names: BTreeSet<String> = [names.shared_role(), names.states_role()].into();
+    role_names.extend(aws.list_role_names(&prefix).await?);
+    role_names.extend(functions_found.iter().cloned());
     role_names.extend(
         record
             .iter()

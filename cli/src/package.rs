@@ -385,7 +385,7 @@ pub fn template(desired: &Desired, code_key: &str) -> Value {
             "Type": "AWS::IAM::Role",
             "Properties": {
                 "RoleName": spec.name,
-                "AssumeRolePolicyDocument": spec.assume_policy,
+                "AssumeRolePolicyDocument": sub(spec.assume_policy.clone()),
                 "Policies": spec.policies.iter().map(|(name, document)| json!({
                     "PolicyName": name,
                     "PolicyDocument": sub(document.clone()),
@@ -394,8 +394,13 @@ pub fn template(desired: &Desired, code_key: &str) -> Value {
             }
         })
     };
-    let role_id = ids.get("Role", "functions");
-    resources.insert(role_id.clone(), role_resource(&desired.role));
+    // Each function its own role, as deploy makes them.
+    let mut role_ids = BTreeMap::new();
+    for f in &desired.functions {
+        let id = ids.get("Role", &format!("function {}", f.entry));
+        resources.insert(id.clone(), role_resource(&f.role));
+        role_ids.insert(f.entry.clone(), id);
+    }
     let states_role_id = desired.states_role.as_ref().map(|spec| {
         let id = ids.get("Role", "state-machines");
         resources.insert(id.clone(), role_resource(spec));
@@ -437,7 +442,7 @@ pub fn template(desired: &Desired, code_key: &str) -> Value {
                 "DependsOn": [log_id],
                 "Properties": {
                     "FunctionName": f.name,
-                    "Role": get_att(&role_id, "Arn"),
+                    "Role": get_att(&role_ids[&f.entry], "Arn"),
                     "Runtime": c.runtime,
                     "Handler": c.handler,
                     "Architectures": [c.architecture],
@@ -601,6 +606,7 @@ pub fn template(desired: &Desired, code_key: &str) -> Value {
                     "SourceArn": {
                         "Fn::Sub": format!("arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{{api_id}}}/*")
                     },
+                    "SourceAccount": r("AWS::AccountId"),
                 }
             }),
         );
@@ -699,6 +705,7 @@ pub fn template(desired: &Desired, code_key: &str) -> Value {
                     "Action": "lambda:InvokeFunction",
                     "Principal": "events.amazonaws.com",
                     "SourceArn": get_att(&id, "Arn"),
+                    "SourceAccount": r("AWS::AccountId"),
                 }
             }),
         );
@@ -764,6 +771,12 @@ api_keys = ["partner", "generated"]
 
 [logs]
 retention_days = 14
+
+[functions.api]
+permissions = ["states:StartExecution", "states:SendTaskSuccess"]
+
+[functions.notify]
+permissions = ["ses:SendEmail"]
 
 [[activities]]
 name = "Approve"
@@ -927,7 +940,11 @@ team = "shop"
             "no key value"
         );
         let roles = of_type(&t, "AWS::IAM::Role");
-        assert_eq!(roles.len(), 2);
+        assert_eq!(
+            roles.len(),
+            4,
+            "a role per function, and the state machines'"
+        );
         for (_, role) in roles {
             for policy in role["Properties"]["Policies"].as_array().unwrap() {
                 for statement in policy["PolicyDocument"]["Statement"].as_array().unwrap() {
@@ -940,23 +957,77 @@ team = "shop"
                 }
             }
         }
-        // The same policy names and statements as deploy's, with pseudo parameters.
-        let functions_role = &t["Resources"]["RoleFunctions"]["Properties"];
-        let names: Vec<&str> = functions_role["Policies"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| p["PolicyName"].as_str().unwrap())
-            .collect();
-        assert_eq!(names, ["logs", "ses", "step-functions"]);
+        // Each function's role: deploy's name, policy names and statements, with pseudo
+        // parameters, and the function runs under it.
+        let policy_names = |role: &Value| -> Vec<String> {
+            role["Policies"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["PolicyName"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        for f in &d.functions {
+            let (id, role) = of_type(&t, "AWS::IAM::Role")
+                .into_iter()
+                .find(|(_, r)| r["Properties"]["RoleName"] == f.role.name.as_str())
+                .unwrap_or_else(|| panic!("no role {}", f.role.name));
+            let properties = &role["Properties"];
+            assert_eq!(
+                policy_names(properties),
+                f.role.policies.keys().cloned().collect::<Vec<_>>()
+            );
+            assert_eq!(
+                properties["AssumeRolePolicyDocument"], f.role.assume_policy,
+                "{}",
+                f.entry
+            );
+            let function = of_type(&t, "AWS::Lambda::Function")
+                .into_iter()
+                .find(|(_, r)| r["Properties"]["FunctionName"] == f.name.as_str())
+                .unwrap()
+                .1;
+            assert_eq!(
+                function["Properties"]["Role"],
+                json!({"Fn::GetAtt": [id, "Arn"]})
+            );
+        }
+        let notify = &t["Resources"]["RoleFunctionNotify"]["Properties"];
+        assert_eq!(policy_names(notify), ["logs", "ses"]);
         assert_eq!(
-            functions_role["Policies"][1]["PolicyDocument"]["Statement"][0]["Resource"][0],
+            notify["Policies"][1]["PolicyDocument"]["Statement"][0]["Resource"][0],
             json!({"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/hr@example.com"})
         );
         assert_eq!(
-            functions_role["Policies"][1]["PolicyDocument"]["Statement"][0]["Action"],
-            d.role.policies["ses"]["Statement"][0]["Action"]
+            notify["Policies"][1]["PolicyDocument"]["Statement"][0]["Action"],
+            d.function("notify").unwrap().role.policies["ses"]["Statement"][0]["Action"]
         );
+        // The internet-facing function gets only its own actions.
+        let api = &t["Resources"]["RoleFunctionApi"]["Properties"];
+        assert_eq!(policy_names(api), ["logs", "step-functions"]);
+        let api_text = api.to_string();
+        for absent in ["GetActivityTask", "StopExecution", "ses:"] {
+            assert!(!api_text.contains(absent), "{absent}: {api_text}");
+        }
+        // The states role: only this account's state machines of the stage may assume it.
+        let states = of_type(&t, "AWS::IAM::Role")
+            .into_iter()
+            .find(|(_, r)| r["Properties"]["RoleName"] == "shop-dev-states")
+            .unwrap()
+            .1;
+        assert_eq!(
+            states["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Condition"],
+            json!({
+                "StringEquals": {"aws:SourceAccount": {"Fn::Sub": "${AWS::AccountId}"}},
+                "ArnLike": {"aws:SourceArn": {"Fn::Sub": "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:shop-dev-*"}},
+            })
+        );
+        // Invoke permissions carry the source and the account.
+        for (_, permission) in of_type(&t, "AWS::Lambda::Permission") {
+            let p = &permission["Properties"];
+            assert_eq!(p["SourceAccount"], json!({"Ref": "AWS::AccountId"}), "{p}");
+            assert!(p.get("SourceArn").is_some(), "{p}");
+        }
     }
 
     #[test]
@@ -1078,11 +1149,15 @@ team = "shop"
     #[test]
     fn a_custom_log_group_is_the_functions_logging_config() {
         let tmp = crate::test_support::TempDir::new("package", "custom-log-group");
-        let text = CONFIG.replace(
-            "[logs]",
-            "[functions.cleanup]\nlog_group = \"/shop/cleanup\"\n\n\
-             [functions.notify]\nlog_group = \"/shop/cleanup\"\n\n[logs]",
-        );
+        let text = CONFIG
+            .replace(
+                "[logs]",
+                "[functions.cleanup]\nlog_group = \"/shop/cleanup\"\n\n[logs]",
+            )
+            .replace(
+                "[functions.notify]\n",
+                "[functions.notify]\nlog_group = \"/shop/cleanup\"\n",
+            );
         let d = desired_with(&tmp.0, &text);
         let t = template(&d, "shop/dev/abc.zip");
         let groups: BTreeMap<&String, &Value> = of_type(&t, "AWS::Logs::LogGroup")
@@ -1114,18 +1189,12 @@ team = "shop"
             assert_eq!(f["DependsOn"], json!([group]), "{function}");
         }
         assert_eq!(t["Resources"][&custom]["Properties"]["RetentionInDays"], 14);
-        let role = of_type(&t, "AWS::IAM::Role")
-            .into_iter()
-            .find(|(_, r)| {
-                r["Properties"]["Policies"]
-                    .to_string()
-                    .contains("logs:PutLogEvents")
-            })
-            .unwrap()
-            .1
-            .to_string();
-        assert!(role.contains("log-group:/shop/cleanup:*"), "{role}");
-        assert!(!role.contains("shop-dev-cleanup"), "{role}");
+        // The two functions' roles may write to the shared group, not to a default one.
+        for role in ["RoleFunctionCleanup", "RoleFunctionNotify"] {
+            let logs = t["Resources"][role]["Properties"]["Policies"][0].to_string();
+            assert!(logs.contains("log-group:/shop/cleanup:*"), "{logs}");
+            assert!(!logs.contains("/aws/lambda/"), "{logs}");
+        }
     }
 
     #[test]

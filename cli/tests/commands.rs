@@ -192,3 +192,50 @@ fn delete_removes_a_custom_log_group_of_the_stage_and_nothing_like_it() {
         assert!(census.values().all(|n| *n == 0), "{census:?}\n{text}");
     }
 }
+
+#[test]
+fn delete_leaves_same_named_resources_without_the_stages_tags() {
+    let moto = start_moto();
+    let sdk = Sdk::new(&moto);
+    let app = App::new("cli/tests/fixtures/deploy-fixture", "fixture-del-foreign");
+    let prefix = app.prefix();
+    // Another team's resources named as the stage's would be (the function's role among
+    // them, named like the shared role of older deployments): never deployed by this stage.
+    let (function_arn, activity_arn, machine_arn) = sdk.foreign_resources(
+        &prefix,
+        &format!("{prefix}-api"),
+        &format!("{prefix}-ManualStep"),
+        &format!("{prefix}-Promotion"),
+    );
+    let still_there = |sdk: &Sdk| {
+        let census = sdk.census(&app);
+        assert_eq!(
+            (
+                census["functions"],
+                census["activities"],
+                census["state_machines"],
+                census["roles"]
+            ),
+            (1, 1, 1, 1),
+            "{census:?}"
+        );
+        assert!(sdk.role_exists(&prefix));
+    };
+    let deleted = portico(&moto, &app, &["delete", "--stage", STAGE, "--yes"], "");
+    let text = ok(&deleted).to_owned();
+    assert!(text.contains("nothing to delete"), "{text}");
+    still_there(&sdk);
+
+    assert!(sdk.sfn_tags(&activity_arn).is_empty());
+    assert!(sdk.sfn_tags(&machine_arn).is_empty());
+    assert!(
+        sdk.rt
+            .block_on(
+                sdk.lambda
+                    .get_function()
+                    .function_name(&function_arn)
+                    .send()
+            )
+            .is_ok()
+    );
+}

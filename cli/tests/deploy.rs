@@ -49,16 +49,23 @@ fn printed(run: &common::Run, value: &str) -> bool {
 
 fn check_hello(sdk: &Sdk, app: &App) {
     let prefix = app.prefix();
+    // The API function's own role (named like it); no role shared by every function.
     let trust = sdk
         .rt
-        .block_on(sdk.iam.get_role().role_name(&prefix).send())
+        .block_on(sdk.iam.get_role().role_name(format!("{prefix}-api")).send())
         .unwrap();
     let trust = parse_policy(trust.role().unwrap().assume_role_policy_document().unwrap());
     assert_eq!(
         trust["Statement"][0]["Principal"]["Service"],
         "lambda.amazonaws.com"
     );
-    let policies = sdk.role_policies(&prefix);
+    assert!(
+        sdk.rt
+            .block_on(sdk.iam.get_role().role_name(&prefix).send())
+            .is_err(),
+        "no shared role {prefix}"
+    );
+    let policies = sdk.role_policies(&format!("{prefix}-api"));
     assert_eq!(policies.keys().collect::<Vec<_>>(), ["logs"]);
     assert_no_wildcard_actions(&policies);
     assert_eq!(
@@ -83,7 +90,7 @@ fn check_hello(sdk: &Sdk, app: &App) {
         function
             .role()
             .unwrap()
-            .ends_with(&format!(":role/{prefix}"))
+            .ends_with(&format!(":role/{prefix}-api"))
     );
 
     let apis = sdk.rest_apis(&prefix);
@@ -125,6 +132,10 @@ fn check_hello(sdk: &Sdk, app: &App) {
     assert_eq!(
         statement["Condition"]["ArnLike"]["AWS:SourceArn"],
         format!("arn:aws:execute-api:us-east-1:123456789012:{api}/*")
+    );
+    assert_eq!(
+        statement["Condition"]["StringEquals"]["AWS:SourceAccount"],
+        "123456789012"
     );
     assert_eq!(sdk.log_groups(&format!("/aws/lambda/{prefix}")).len(), 1);
 }
@@ -199,28 +210,82 @@ fn check_fixture(sdk: &Sdk, app: &App) {
         format!("arn:aws:{service}:us-east-1:123456789012:{resource}")
     };
 
-    // Roles and least-privilege policies.
-    let policies = sdk.role_policies(&prefix);
+    // Each function its own role with least-privilege policies: exactly the actions of its
+    // `permissions`, on the app's own resources.
+    let machine = arn("states", &format!("stateMachine:{prefix}-Promotion"));
+    let activity = arn("states", &format!("activity:{prefix}-ManualStep"));
+    let executions = arn("states", &format!("execution:{prefix}-Promotion:*"));
+    let log = |entry: &str| {
+        serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": [arn("logs", &format!("log-group:/aws/lambda/{prefix}-{entry}:*"))]}]})
+    };
+    let ses = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Action": ["ses:SendEmail"], "Resource": [arn("ses", "identity/hr@example.com")]}]});
+    let api_policies = sdk.role_policies(&format!("{prefix}-api"));
     assert_eq!(
-        policies.keys().collect::<Vec<_>>(),
-        ["logs", "ses", "step-functions"]
+        api_policies,
+        BTreeMap::from([
+            ("logs".to_owned(), log("api")),
+            (
+                "step-functions".to_owned(),
+                serde_json::json!({"Version": "2012-10-17", "Statement": [
+                    {"Effect": "Allow", "Action": ["states:StartExecution"], "Resource": [machine]},
+                    {"Effect": "Allow", "Action": ["states:DescribeExecution"], "Resource": [executions]},
+                    {"Effect": "Allow", "Action": ["states:SendTaskFailure", "states:SendTaskSuccess"],
+                     "Resource": [activity, machine]},
+                ]})
+            ),
+        ])
     );
-    assert_no_wildcard_actions(&policies);
+    let tick_policies = sdk.role_policies(&format!("{prefix}-tick"));
     assert_eq!(
-        policies["ses"]["Statement"][0]["Resource"],
-        serde_json::json!([arn("ses", "identity/hr@example.com")])
+        tick_policies,
+        BTreeMap::from([
+            ("logs".to_owned(), log("tick")),
+            ("ses".to_owned(), ses.clone()),
+            (
+                "step-functions".to_owned(),
+                serde_json::json!({"Version": "2012-10-17", "Statement": [
+                    {"Effect": "Allow", "Action": ["states:GetActivityTask"], "Resource": [activity]},
+                ]})
+            ),
+        ])
     );
-    let sfn = policies["step-functions"].to_string();
-    assert!(
-        sfn.contains(&arn("states", &format!("activity:{prefix}-ManualStep"))),
-        "{sfn}"
+    assert_eq!(
+        sdk.role_policies(&format!("{prefix}-notify")),
+        BTreeMap::from([("logs".to_owned(), log("notify")), ("ses".to_owned(), ses)])
     );
-    assert!(
-        sfn.contains(&arn("states", &format!("stateMachine:{prefix}-Promotion"))),
-        "{sfn}"
+    assert_eq!(
+        sdk.role_policies(&format!("{prefix}-nightly")),
+        BTreeMap::from([("logs".to_owned(), log("nightly"))])
     );
     let states_policies = sdk.role_policies(&format!("{prefix}-states"));
     assert_no_wildcard_actions(&states_policies);
+    // Only this account's state machines of the stage may assume the states role.
+    let states_trust = sdk
+        .rt
+        .block_on(
+            sdk.iam
+                .get_role()
+                .role_name(format!("{prefix}-states"))
+                .send(),
+        )
+        .unwrap();
+    let states_trust = parse_policy(
+        states_trust
+            .role()
+            .unwrap()
+            .assume_role_policy_document()
+            .unwrap(),
+    );
+    assert_eq!(
+        states_trust["Statement"][0]["Condition"],
+        serde_json::json!({
+            "StringEquals": {"aws:SourceAccount": "123456789012"},
+            "ArnLike": {"aws:SourceArn": arn("states", &format!("stateMachine:{prefix}-*"))},
+        })
+    );
     assert!(
         states_policies["invoke-functions"]
             .to_string()
@@ -511,7 +576,7 @@ fn interrupted_deploys_converge_without_duplicates() {
     // record gone (a fresh checkout), then a clean run.
     for (env, record_kept) in [
         (("PORTICO_FAIL_AFTER_STEP", "3"), true),
-        (("PORTICO_FAIL_AFTER_STEP", "14"), true),
+        (("PORTICO_FAIL_AFTER_STEP", "22"), true),
         (("PORTICO_FAIL_MUTATING_CALL", "9"), true),
         (("PORTICO_FAIL_AFTER_STEP", "6"), false),
     ] {
@@ -553,7 +618,7 @@ fn interrupted_deploys_converge_without_duplicates() {
             ("functions", 4),
             ("log_groups", 4),
             ("rest_apis", 1),
-            ("roles", 2),
+            ("roles", 5),
             ("rules", 2),
             ("state_machines", 1),
             ("usage_plans", 2),
@@ -689,7 +754,7 @@ fn record_sha(app: &App) -> String {
 }
 
 /// The fixture's config without the `metered` plan, the `generated` key, the activity and the
-/// state machine.
+/// state machine (and the Step Functions actions of the functions' `permissions`).
 fn without_extras(config: &str) -> String {
     let cut = |text: String, block: &str| {
         assert!(text.contains(block), "the fixture has {block:?}");
@@ -703,6 +768,14 @@ fn without_extras(config: &str) -> String {
     let text = cut(
         text,
         "[[activities]]\nname = \"ManualStep\"\n\n[[state_machines]]\nname = \"Promotion\"\ndefinition = \"promotion.asl.json\"\n\n",
+    );
+    let text = cut(
+        text,
+        "permissions = [\"states:StartExecution\", \"states:DescribeExecution\", \"states:SendTaskSuccess\", \"states:SendTaskFailure\"]\n",
+    );
+    let text = text.replace(
+        "permissions = [\"states:GetActivityTask\", \"ses:SendEmail\"]",
+        "permissions = [\"ses:SendEmail\"]",
     );
     text.replace(
         "api_keys = [\"partner\", \"generated\"]",
@@ -735,7 +808,7 @@ fn resources_that_leave_the_config_are_removed_with_or_without_the_record() {
         ("functions", 4),
         ("log_groups", 4),
         ("rest_apis", 1),
-        ("roles", 2),
+        ("roles", 5),
         ("rules", 2),
         ("state_machines", 1),
         ("usage_plans", 2),
@@ -747,7 +820,7 @@ fn resources_that_leave_the_config_are_removed_with_or_without_the_record() {
         ("functions", 4),
         ("log_groups", 4),
         ("rest_apis", 1),
-        ("roles", 1),
+        ("roles", 4),
         ("rules", 2),
         ("state_machines", 0),
         ("usage_plans", 1),
@@ -756,6 +829,7 @@ fn resources_that_leave_the_config_are_removed_with_or_without_the_record() {
         "DeleteActivity",
         "DeleteApiKey",
         "DeleteRole",
+        "DeleteRolePolicy",
         "DeleteRolePolicy",
         "DeleteRolePolicy",
         "DeleteStateMachine",
@@ -801,11 +875,13 @@ fn resources_that_leave_the_config_are_removed_with_or_without_the_record() {
             .filter_map(|k| k.name)
             .collect();
         assert_eq!(key_names, [format!("{}-partner", app.prefix())]);
-        let policies = sdk.role_policies(&app.prefix());
-        assert!(
-            !policies.contains_key("step-functions"),
-            "the functions lose the Step Functions permissions: {policies:?}"
-        );
+        for entry in ENTRIES {
+            let policies = sdk.role_policies(&format!("{}-{entry}", app.prefix()));
+            assert!(
+                !policies.contains_key("step-functions"),
+                "{entry} loses the Step Functions permissions: {policies:?}"
+            );
+        }
         let record: Value =
             serde_json::from_str(&std::fs::read_to_string(app.record()).unwrap()).unwrap();
         assert_eq!(record["activities"], serde_json::json!({}), "{record}");
@@ -1123,18 +1199,10 @@ fn the_approval_example_deploys_its_workflow_with_scoped_permissions() {
         notify.function_arn().unwrap()
     );
 
-    // Least privilege: the functions may reach exactly the declared activity, state machines
-    // and identity; the state machines' role may invoke exactly notify.
-    let policies = sdk.role_policies(&prefix);
-    assert_no_wildcard_actions(&policies);
-    assert_eq!(
-        policies["ses"]["Statement"][0]["Resource"],
-        serde_json::json!([arn("ses", "identity/hr@example.com")])
-    );
-    let sfn = policies["step-functions"].to_string();
-    assert!(!sfn.contains("states:*"), "{sfn}");
-    for resource in [
-        activity_arn.clone(),
+    // Least privilege: each function its own role with what its entry point calls, on the
+    // declared activity, state machines and identity only; the state machines' role may
+    // invoke exactly notify.
+    let machines = [
         arn(
             "states",
             &format!("stateMachine:{prefix}-PromotionApproval"),
@@ -1143,9 +1211,63 @@ fn the_approval_example_deploys_its_workflow_with_scoped_permissions() {
             "states",
             &format!("stateMachine:{prefix}-PromotionApprovalCallback"),
         ),
-    ] {
-        assert!(sfn.contains(&resource), "{resource} in {sfn}");
-    }
+    ];
+    let executions: Vec<String> = ["PromotionApproval", "PromotionApprovalCallback"]
+        .iter()
+        .map(|m| arn("states", &format!("execution:{prefix}-{m}:*")))
+        .collect();
+    let identity = serde_json::json!([arn("ses", "identity/hr@example.com")]);
+    let actions = |policies: &BTreeMap<String, Value>| -> Vec<(String, Value)> {
+        policies
+            .iter()
+            .filter(|(name, _)| name.as_str() != "logs")
+            .flat_map(|(_, p)| p["Statement"].as_array().unwrap().clone())
+            .map(|s| (s["Action"].to_string(), s["Resource"].clone()))
+            .collect()
+    };
+    let tasks = serde_json::json!([
+        activity_arn.clone(),
+        machines[0].clone(),
+        machines[1].clone()
+    ]);
+    let api = sdk.role_policies(&format!("{prefix}-api"));
+    assert_no_wildcard_actions(&api);
+    assert_eq!(
+        actions(&api),
+        [
+            (
+                r#"["states:StartExecution"]"#.to_owned(),
+                serde_json::json!(machines)
+            ),
+            (
+                r#"["states:DescribeExecution"]"#.to_owned(),
+                serde_json::json!(executions)
+            ),
+            (
+                r#"["states:SendTaskFailure","states:SendTaskSuccess"]"#.to_owned(),
+                tasks.clone()
+            ),
+        ],
+        "the internet-facing function: no activity polling, no mail, no StopExecution"
+    );
+    let worker = sdk.role_policies(&format!("{prefix}-worker"));
+    assert_no_wildcard_actions(&worker);
+    assert_eq!(
+        actions(&worker),
+        [
+            (r#"["ses:SendEmail"]"#.to_owned(), identity.clone()),
+            (
+                r#"["states:GetActivityTask"]"#.to_owned(),
+                serde_json::json!([activity_arn.clone()])
+            ),
+            (r#"["states:SendTaskFailure"]"#.to_owned(), tasks),
+        ]
+    );
+    let notify_role = sdk.role_policies(&format!("{prefix}-notify"));
+    assert_eq!(
+        actions(&notify_role),
+        [(r#"["ses:SendEmail"]"#.to_owned(), identity)]
+    );
     let states = sdk.role_policies(&format!("{prefix}-states"));
     assert_no_wildcard_actions(&states);
     let invoke = states["invoke-functions"].to_string();
@@ -1224,23 +1346,21 @@ fn a_custom_log_group_is_created_granted_recorded_and_removed_only_when_ours() {
         3,
         "the other functions' groups: {defaults:?}"
     );
-    // The role may write to exactly the functions' groups.
-    let policies = sdk.role_policies(&prefix);
-    let mut resources: Vec<String> = policies["logs"]["Statement"][0]["Resource"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r.as_str().unwrap().to_owned())
-        .collect();
-    resources.sort();
+    // Each function's role may write to exactly its own group.
     let arn = |g: &str| format!("arn:aws:logs:us-east-1:123456789012:log-group:{g}:*");
-    let mut expected: Vec<String> = ["api", "tick", "notify"]
-        .iter()
-        .map(|e| arn(&format!("/aws/lambda/{prefix}-{e}")))
-        .chain([arn(&custom)])
-        .collect();
-    expected.sort();
-    assert_eq!(resources, expected);
+    for entry in ENTRIES {
+        let policies = sdk.role_policies(&format!("{prefix}-{entry}"));
+        let group = if entry == "nightly" {
+            custom.clone()
+        } else {
+            format!("/aws/lambda/{prefix}-{entry}")
+        };
+        assert_eq!(
+            policies["logs"]["Statement"][0]["Resource"],
+            serde_json::json!([arn(&group)]),
+            "{entry}"
+        );
+    }
     let record: Value =
         serde_json::from_str(&std::fs::read_to_string(app.record()).unwrap()).unwrap();
     assert_eq!(record["functions"]["nightly"]["log_group"], custom.as_str());
@@ -1300,4 +1420,280 @@ fn a_custom_log_group_is_created_granted_recorded_and_removed_only_when_ours() {
     );
     let again = deploy(&moto, &app, binary, &[], &[]).json();
     assert_eq!(mutating(&again), Vec::<String>::new(), "{again}");
+}
+
+#[test]
+fn same_named_resources_without_the_stages_tags_stop_the_deploy_untouched() {
+    let moto = start_moto();
+    let sdk = Sdk::new(&moto);
+    let app = App::new("cli/tests/fixtures/deploy-fixture", "fixture-clash");
+    let binary = &common::apps().fixture;
+    let prefix = app.prefix();
+    // Another team's function, activity and state machine that happen to have the names this
+    // stage would give its own; none carries the stage's tags, no record lists them.
+    let (function_arn, activity_arn, machine_arn) = sdk.foreign_resources(
+        "another-team",
+        &format!("{prefix}-api"),
+        &format!("{prefix}-ManualStep"),
+        &format!("{prefix}-Promotion"),
+    );
+    let untouched = |sdk: &Sdk| {
+        let f = sdk.function(&format!("{prefix}-api"));
+        assert_eq!(f.memory_size(), Some(1024));
+        assert!(f.role().unwrap().ends_with(":role/another-team"));
+        assert_eq!(
+            env_of(&f),
+            BTreeMap::from([("OWNER".to_owned(), "another-team".to_owned())])
+        );
+        let tags = sdk
+            .rt
+            .block_on(sdk.lambda.list_tags().resource(&function_arn).send())
+            .unwrap()
+            .tags
+            .unwrap_or_default();
+        assert!(tags.is_empty(), "{tags:?}");
+        assert!(sdk.sfn_tags(&activity_arn).is_empty());
+        assert!(sdk.sfn_tags(&machine_arn).is_empty());
+        let definition = sdk
+            .rt
+            .block_on(
+                sdk.sfn
+                    .describe_state_machine()
+                    .state_machine_arn(&machine_arn)
+                    .send(),
+            )
+            .unwrap()
+            .definition;
+        assert_eq!(definition, common::FOREIGN_DEFINITION);
+    };
+
+    for dry_run in [true, false] {
+        let extra: &[&str] = if dry_run { &["--dry-run"] } else { &[] };
+        let run = deploy(&moto, &app, binary, extra, &[]);
+        assert_eq!(run.code, Some(1), "{}\n{}", run.stdout, run.stderr);
+        let err = &run.stderr;
+        assert!(
+            err.contains(&format!(
+                "stage dev of app {} would take over 3 resources that it did not create",
+                app.name
+            )) && err.contains("nothing was changed"),
+            "{err}"
+        );
+        for line in [
+            format!("  function {prefix}-api\n"),
+            format!("  activity {prefix}-ManualStep\n"),
+            format!("  state machine {prefix}-Promotion\n"),
+            format!(
+                "aws lambda tag-resource --resource {function_arn} --tags portico:app={},portico:stage=dev",
+                app.name
+            ),
+            format!(
+                "aws stepfunctions tag-resource --resource-arn {activity_arn} --tags key=portico:app,value={} key=portico:stage,value=dev",
+                app.name
+            ),
+            "deploy under another name".to_owned(),
+        ] {
+            assert!(err.contains(&line), "{line:?} in {err}");
+        }
+        untouched(&sdk);
+        // Nothing of the stage was made either.
+        let census = sdk.census(&app);
+        assert_eq!(
+            (
+                census["roles"],
+                census["log_groups"],
+                census["rest_apis"],
+                census["functions"]
+            ),
+            (0, 0, 0, 1),
+            "{census:?}"
+        );
+        assert!(!app.record().exists());
+    }
+
+    // Marked as the stage's, as the error says, they are deployed over like its own.
+    sdk.rt.block_on(async {
+        let tags = [("portico:app", app.name.as_str()), ("portico:stage", STAGE)];
+        let mut call = sdk.lambda.tag_resource().resource(&function_arn);
+        for (k, v) in tags {
+            call = call.tags(k, v);
+        }
+        call.send().await.unwrap();
+        for arn in [&activity_arn, &machine_arn] {
+            let mut call = sdk.sfn.tag_resource().resource_arn(arn);
+            for (k, v) in tags {
+                call = call.tags(aws_sdk_sfn::types::Tag::builder().key(k).value(v).build());
+            }
+            call.send().await.unwrap();
+        }
+    });
+    deploy(&moto, &app, binary, &[], &[]).json();
+    assert_eq!(
+        sdk.function(&format!("{prefix}-api")).memory_size(),
+        Some(256)
+    );
+}
+
+#[test]
+fn a_shared_role_deployment_moves_to_per_function_roles() {
+    let moto = start_moto();
+    let sdk = Sdk::new(&moto);
+    let app = App::new("cli/tests/fixtures/deploy-fixture", "fixture-upgrade");
+    let binary = &common::apps().fixture;
+    let prefix = app.prefix();
+    deploy(&moto, &app, binary, &[], &[]).json();
+
+    // Turn the stage into what a deploy from before per-function roles left: one role named
+    // `<app>-<stage>` with the stage's tags and the union of the policies, every function
+    // running under it, invoke permissions without the account condition, and a record
+    // naming that role.
+    let shared_arn = sdk.rt.block_on(async {
+        let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+        let arn = sdk
+            .iam
+            .create_role()
+            .role_name(&prefix)
+            .assume_role_policy_document(trust)
+            .tags(
+                aws_sdk_iam::types::Tag::builder()
+                    .key("portico:app")
+                    .value(&app.name)
+                    .build()
+                    .unwrap(),
+            )
+            .tags(
+                aws_sdk_iam::types::Tag::builder()
+                    .key("portico:stage")
+                    .value(STAGE)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap()
+            .role
+            .unwrap()
+            .arn;
+        for (name, document) in [
+            ("logs", r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["logs:PutLogEvents"],"Resource":["arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/x:*"]}]}"#),
+            ("ses", r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ses:SendRawEmail"],"Resource":["arn:aws:ses:us-east-1:123456789012:identity/hr@example.com"]}]}"#),
+        ] {
+            sdk.iam
+                .put_role_policy()
+                .role_name(&prefix)
+                .policy_name(name)
+                .policy_document(document)
+                .send()
+                .await
+                .unwrap();
+        }
+        for entry in ENTRIES {
+            let function = format!("{prefix}-{entry}");
+            sdk.lambda
+                .update_function_configuration()
+                .function_name(&function)
+                .role(&arn)
+                .send()
+                .await
+                .unwrap();
+            let role = function.clone();
+            let policies = sdk
+                .iam
+                .list_role_policies()
+                .role_name(&role)
+                .send()
+                .await
+                .unwrap()
+                .policy_names;
+            for policy in policies {
+                sdk.iam
+                    .delete_role_policy()
+                    .role_name(&role)
+                    .policy_name(policy)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            sdk.iam.delete_role().role_name(&role).send().await.unwrap();
+        }
+        let api = sdk.lambda.get_policy().function_name(format!("{prefix}-api"));
+        let policy: Value = serde_json::from_str(&api.send().await.unwrap().policy.unwrap()).unwrap();
+        let source = policy["Statement"][0]["Condition"]["ArnLike"]["AWS:SourceArn"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        sdk.lambda
+            .remove_permission()
+            .function_name(format!("{prefix}-api"))
+            .statement_id("portico-apigateway")
+            .send()
+            .await
+            .unwrap();
+        sdk.lambda
+            .add_permission()
+            .function_name(format!("{prefix}-api"))
+            .statement_id("portico-apigateway")
+            .action("lambda:InvokeFunction")
+            .principal("apigateway.amazonaws.com")
+            .source_arn(source)
+            .send()
+            .await
+            .unwrap();
+        arn
+    });
+    let mut record: Value =
+        serde_json::from_str(&std::fs::read_to_string(app.record()).unwrap()).unwrap();
+    let roles = record["roles"].as_object_mut().unwrap();
+    roles.retain(|k, _| !k.starts_with("function:"));
+    roles.insert(
+        "functions".to_owned(),
+        serde_json::json!({"name": prefix, "arn": shared_arn}),
+    );
+    std::fs::write(app.record(), record.to_string()).unwrap();
+
+    let upgraded = deploy(&moto, &app, binary, &[], &[]).json();
+    let mut expected = vec!["AddPermission", "RemovePermission"];
+    expected.extend(["CreateRole"; 4]);
+    expected.extend(["DeleteRole"]);
+    expected.extend(["DeleteRolePolicy"; 2]);
+    // api 2 (logs, step-functions), tick 3 (and ses), nightly 1, notify 2.
+    expected.extend(["PutRolePolicy"; 8]);
+    expected.extend(["UpdateFunctionConfiguration"; 4]);
+    expected.sort_unstable();
+    assert_eq!(operations(&upgraded), expected, "{upgraded}");
+    assert!(!sdk.role_exists(&prefix), "the shared role is gone");
+    for entry in ENTRIES {
+        let f = sdk.function(&format!("{prefix}-{entry}"));
+        assert!(
+            f.role()
+                .unwrap()
+                .ends_with(&format!(":role/{prefix}-{entry}")),
+            "{entry}"
+        );
+    }
+    check_fixture(&sdk, &app);
+    let record: Value =
+        serde_json::from_str(&std::fs::read_to_string(app.record()).unwrap()).unwrap();
+    assert!(record["roles"].get("functions").is_none(), "{record}");
+    assert_eq!(
+        record["roles"]["function:api"]["name"],
+        format!("{prefix}-api"),
+        "{record}"
+    );
+
+    // A role of that name without the stage's tags is not the stage's: left alone.
+    sdk.rt
+        .block_on(
+            sdk.iam
+                .create_role()
+                .role_name(&prefix)
+                .assume_role_policy_document(
+                    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+                )
+                .send(),
+        )
+        .unwrap();
+    let again = deploy(&moto, &app, binary, &[], &[]).json();
+    assert_eq!(mutating(&again), Vec::<String>::new(), "{again}");
+    assert!(sdk.role_exists(&prefix));
 }

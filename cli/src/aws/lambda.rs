@@ -64,6 +64,8 @@ pub struct PolicyStatement {
     pub principal: String,
     /// The `AWS:SourceArn` condition.
     pub source_arn: Option<String>,
+    /// The `AWS:SourceAccount` condition.
+    pub source_account: Option<String>,
 }
 
 /// Where the code comes from.
@@ -183,6 +185,9 @@ impl Aws {
                 source_arn: s["Condition"]["ArnLike"]["AWS:SourceArn"]
                     .as_str()
                     .map(str::to_owned),
+                source_account: s["Condition"]["StringEquals"]["AWS:SourceAccount"]
+                    .as_str()
+                    .map(str::to_owned),
             })
             .collect())
     }
@@ -289,27 +294,44 @@ impl Aws {
         name: &str,
         config: &FunctionConfig,
     ) -> Result<(), AwsError> {
-        self.lambda
-            .update_function_configuration()
-            .function_name(name)
-            .runtime(Runtime::from(config.runtime.as_str()))
-            .handler(&config.handler)
-            .role(&config.role_arn)
-            .memory_size(i32::try_from(config.memory).unwrap_or(i32::MAX))
-            .timeout(i32::try_from(config.timeout).unwrap_or(i32::MAX))
-            .environment(env_of(&config.env))
-            .logging_config(logging_of(config.log_group.as_ref()))
-            .send()
-            .await
-            .map_err(|e| {
-                AwsError::from_sdk(
-                    "Lambda",
-                    "UpdateFunctionConfiguration",
-                    format!("function {name}"),
-                    e,
-                )
-            })?;
-        self.wait_for_function(name).await
+        let mut attempt = 0;
+        loop {
+            let result = self
+                .lambda
+                .update_function_configuration()
+                .function_name(name)
+                .runtime(Runtime::from(config.runtime.as_str()))
+                .handler(&config.handler)
+                .role(&config.role_arn)
+                .memory_size(i32::try_from(config.memory).unwrap_or(i32::MAX))
+                .timeout(i32::try_from(config.timeout).unwrap_or(i32::MAX))
+                .environment(env_of(&config.env))
+                .logging_config(logging_of(config.log_group.as_ref()))
+                .send()
+                .await;
+            match result {
+                Ok(_) => return self.wait_for_function(name).await,
+                Err(e) => {
+                    let err = AwsError::from_sdk(
+                        "Lambda",
+                        "UpdateFunctionConfiguration",
+                        format!("function {name}"),
+                        e,
+                    );
+                    // A role made moments ago (moving to per-function roles) may not be
+                    // assumable yet: IAM is eventually consistent.
+                    let role_not_ready = err.code.as_deref()
+                        == Some("InvalidParameterValueException")
+                        && err.message.contains("role");
+                    if role_not_ready && attempt < 12 {
+                        attempt += 1;
+                        tokio::time::sleep(Duration::from_secs(5)).await;
+                        continue;
+                    }
+                    return Err(err);
+                }
+            }
+        }
     }
 
     /// Waits until function `name` is active and no update is in progress (Lambda refuses the
@@ -382,7 +404,8 @@ impl Aws {
         Ok(())
     }
 
-    /// Lets `principal` (a service) invoke function `name` from `source_arn`.
+    /// Lets `principal` (a service) invoke function `name` from `source_arn` of account
+    /// `source_account` (both conditions: the confused-deputy guard).
     ///
     /// # Errors
     /// When the call fails.
@@ -392,6 +415,7 @@ impl Aws {
         sid: &str,
         principal: &str,
         source_arn: &str,
+        source_account: &str,
     ) -> Result<(), AwsError> {
         self.lambda
             .add_permission()
@@ -400,6 +424,7 @@ impl Aws {
             .action("lambda:InvokeFunction")
             .principal(principal)
             .source_arn(source_arn)
+            .source_account(source_account)
             .send()
             .await
             .map_err(|e| {

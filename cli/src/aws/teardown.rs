@@ -110,6 +110,35 @@ impl Aws {
         }
     }
 
+    /// The names of the roles whose name starts with `prefix` (IAM lists them all; the
+    /// filter is ours).
+    ///
+    /// # Errors
+    /// When a call fails.
+    pub async fn list_role_names(&self, prefix: &str) -> Result<Vec<String>, AwsError> {
+        let mut found = Vec::new();
+        let mut marker = None;
+        loop {
+            let out = self
+                .iam
+                .list_roles()
+                .set_marker(marker)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("IAM", "ListRoles", "roles", e))?;
+            found.extend(
+                out.roles
+                    .into_iter()
+                    .map(|r| r.role_name)
+                    .filter(|n| n.starts_with(prefix)),
+            );
+            if !out.is_truncated {
+                return Ok(found);
+            }
+            marker = out.marker;
+        }
+    }
+
     /// The names of role `role`'s inline policies (none when the role is gone).
     ///
     /// # Errors

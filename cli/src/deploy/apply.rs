@@ -107,12 +107,27 @@ impl<'a> Executor<'a> {
             &desired.location.account,
             aws.endpoint_url(),
         );
-        if let Some(role) = &remote.role {
+        for (entry, role) in &remote.roles {
             record.roles.insert(
-                "functions".into(),
+                RoleKind::Function(entry.clone()).record_key(),
                 Named {
                     name: role.name.clone(),
                     arn: role.arn.clone(),
+                },
+            );
+        }
+        let stale_roles = remote
+            .stale_roles
+            .keys()
+            .map(|e| RoleKind::Function(e.clone()))
+            .chain(remote.shared_role.as_ref().map(|_| RoleKind::Shared));
+        for kind in stale_roles {
+            let name = kind.name(desired);
+            record.roles.insert(
+                kind.record_key(),
+                Named {
+                    arn: desired.location.role_arn(&name),
+                    name,
                 },
             );
         }
@@ -369,20 +384,18 @@ impl<'a> Executor<'a> {
         let aws = self.aws;
         let loc = &d.location;
         let role_spec = |kind: &RoleKind| match kind {
-            RoleKind::Functions => Ok(&d.role),
+            RoleKind::Function(entry) => d
+                .function(entry)
+                .map(|f| &f.role)
+                .ok_or_else(|| missing(&format!("the role of entry point {entry}"))),
             RoleKind::StateMachines => d
                 .states_role
                 .as_ref()
                 .ok_or_else(|| missing("the state machines' role")),
+            RoleKind::Shared => Err(missing("the shared role (it is only deleted)")),
         };
-        let role_name = |kind: &RoleKind| match kind {
-            RoleKind::Functions => d.names().role(),
-            RoleKind::StateMachines => d.names().states_role(),
-        };
-        let role_key = |kind: &RoleKind| match kind {
-            RoleKind::Functions => "functions",
-            RoleKind::StateMachines => "state_machines",
-        };
+        let role_name = |kind: &RoleKind| kind.name(d);
+        let role_key = RoleKind::record_key;
         let function = |entry: &str| {
             d.function(entry)
                 .ok_or_else(|| missing(&format!("entry point {entry}")))
@@ -394,7 +407,7 @@ impl<'a> Executor<'a> {
                     .create_role(&spec.name, &spec.assume_policy, &d.tags)
                     .await?;
                 self.record.roles.insert(
-                    role_key(role).into(),
+                    role_key(role),
                     Named {
                         name: spec.name.clone(),
                         arn,
@@ -417,7 +430,7 @@ impl<'a> Executor<'a> {
             Instruction::TagRole { role } => aws.tag_role(&role_name(role), &d.tags).await?,
             Instruction::DeleteRole { role } => {
                 aws.delete_role(&role_name(role)).await?;
-                self.record.roles.remove(role_key(role));
+                self.record.roles.remove(&role_key(role));
             }
             Instruction::CreateLogGroup { log_group } => {
                 aws.create_log_group(log_group, &d.tags).await?;
@@ -507,7 +520,8 @@ impl<'a> Executor<'a> {
                 if *replace {
                     aws.remove_permission(&f.name, sid).await?;
                 }
-                aws.add_permission(&f.name, sid, principal, &source).await?;
+                aws.add_permission(&f.name, sid, principal, &source, &loc.account)
+                    .await?;
             }
             Instruction::DisallowInvoke { entry, from } => {
                 let sid = match from {

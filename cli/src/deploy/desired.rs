@@ -5,7 +5,7 @@
 //! compare before anything exists, and `delete`, `url` and `invoke` can find the same
 //! resources again ([`Names`]).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::aws::{FunctionConfig, UsagePlanQuota, UsagePlanThrottle};
-use crate::config::{Config, CorsSection, SecretFormat};
+use crate::config::{Config, CorsSection, PermissionScope, SecretFormat, permission_scope};
 use crate::project::Manifest;
 
 /// The tag every resource carries with the app's name.
@@ -69,6 +69,16 @@ pub enum DesiredError {
         /// serde's message.
         message: String,
     },
+    /// An entry point's role would take the name of the state machines' role.
+    #[error(
+        "the app has an entry point named `{entry}`, whose role would be `{role}`, the name of the state machines' role; rename the function"
+    )]
+    RoleNameTaken {
+        /// The entry point.
+        entry: String,
+        /// The role name.
+        role: String,
+    },
     /// A derived name is longer than AWS allows.
     #[error("the {what} name `{name}` is {} characters, over AWS's {max}; shorten `app.name`, the stage or the {what}'s name in portico.toml", name.len())]
     NameTooLong {
@@ -91,14 +101,20 @@ pub struct Names {
 }
 
 impl Names {
-    /// `<app>-<stage>`: the role and the REST API.
+    /// `<app>-<stage>`: the REST API.
     pub fn prefix(&self) -> String {
         format!("{}-{}", self.app, self.stage)
     }
 
-    /// The functions' execution role.
-    pub fn role(&self) -> String {
+    /// The one execution role every function shared before each got its own: a redeploy
+    /// removes it (when it carries the stage's tags), `delete` too.
+    pub fn shared_role(&self) -> String {
         self.prefix()
+    }
+
+    /// The execution role of entry point `entry`'s function (named like the function).
+    pub fn function_role(&self, entry: &str) -> String {
+        self.function(entry)
     }
 
     /// The state machines' role.
@@ -258,7 +274,7 @@ pub struct RoleSpec {
 }
 
 /// A Lambda function.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FunctionSpec {
     /// Entry point (`api` or a schedule's name): the value of `PORTICO_HANDLER`.
     pub entry: String,
@@ -270,6 +286,8 @@ pub struct FunctionSpec {
     pub log_group: String,
     /// Settings, without the secrets' values (see [`FunctionSpec::deployed_config`]).
     pub config: FunctionConfig,
+    /// Its own execution role: its log group, and the `permissions` of its config.
+    pub role: RoleSpec,
     /// The `[[secrets]]` it gets: those its stage or function `env` does not set.
     pub secrets: Vec<String>,
     /// Their values, once [`Desired::set_secret_values`] ran: never serialized, and `Debug`
@@ -436,8 +454,6 @@ pub struct Desired {
     pub location: Location,
     /// Tags of every resource: `portico:app`, `portico:stage` and `[tags]`.
     pub tags: BTreeMap<String, String>,
-    /// The functions' role.
-    pub role: RoleSpec,
     /// The state machines' role (when there are state machines).
     pub states_role: Option<RoleSpec>,
     /// Log retention in days (`None`: forever).
@@ -505,13 +521,19 @@ impl Desired {
         entries.sort_by_key(|e| (e.as_str() != "api", e.as_str()));
         entries.dedup();
 
-        let role_name = names.role();
         check_len("IAM role", &names.states_role(), 64)?;
-        let role_arn = loc.role_arn(&role_name);
         let mut functions = Vec::new();
         for entry in &entries {
             let name = names.function(entry);
             check_len("function", &name, 64)?;
+            let role_name = names.function_role(entry);
+            if role_name == names.states_role() {
+                return Err(DesiredError::RoleNameTaken {
+                    entry: (*entry).clone(),
+                    role: role_name,
+                });
+            }
+            check_len("IAM role", &role_name, 64)?;
             let settings = config.function(&stage, entry);
             let log_group = settings
                 .log_group
@@ -533,8 +555,13 @@ impl Desired {
                 arn: loc.function_arn(&name),
                 log_group: log_group.clone(),
                 name,
+                role: RoleSpec {
+                    assume_policy: trust_policy("lambda.amazonaws.com", None),
+                    policies: BTreeMap::new(),
+                    name: role_name.clone(),
+                },
                 config: FunctionConfig {
-                    role_arn: role_arn.clone(),
+                    role_arn: loc.role_arn(&role_name),
                     memory: settings.memory,
                     timeout: settings.timeout,
                     env,
@@ -597,11 +624,17 @@ impl Desired {
             });
         }
 
-        let role = RoleSpec {
-            name: role_name,
-            assume_policy: trust_policy("lambda.amazonaws.com"),
-            policies: function_policies(config, loc, &functions, &activities, &state_machines),
-        };
+        for f in &mut functions {
+            let permissions = config.function(&stage, &f.entry).permissions;
+            f.role.policies = function_policies(
+                config,
+                loc,
+                &f.log_group,
+                &permissions,
+                &activities,
+                &state_machines,
+            );
+        }
         // The state machines may invoke the functions their definitions name, and no other.
         let invoked: Vec<String> = functions
             .iter()
@@ -616,7 +649,15 @@ impl Desired {
             .collect();
         let states_role = (!state_machines.is_empty()).then(|| RoleSpec {
             name: names.states_role(),
-            assume_policy: trust_policy("states.amazonaws.com"),
+            // Step Functions documents both keys for its execution roles: only this account's
+            // state machines of this stage may assume it.
+            assume_policy: trust_policy(
+                "states.amazonaws.com",
+                Some((
+                    &loc.account,
+                    &loc.state_machine_arn(&format!("{}-*", names.prefix())),
+                )),
+            ),
             policies: if invoked.is_empty() {
                 BTreeMap::new()
             } else {
@@ -666,7 +707,6 @@ impl Desired {
             stage,
             location: loc.clone(),
             tags,
-            role,
             states_role,
             log_retention: config.logs.retention_days.as_ref().map(|d| *d.get_ref()),
             functions,
@@ -730,15 +770,22 @@ fn check_len(what: &'static str, name: &str, max: usize) -> Result<(), DesiredEr
     Ok(())
 }
 
-fn trust_policy(service: &str) -> Value {
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow",
-            "Principal": {"Service": service},
-            "Action": "sts:AssumeRole"
-        }]
-    })
+/// A role `service` may assume; with `source`, only on behalf of account `source.0` and
+/// resources matching ARN pattern `source.1` (`aws:SourceAccount`, `aws:SourceArn`: the
+/// confused-deputy guard, for services that document it).
+fn trust_policy(service: &str, source: Option<(&str, &str)>) -> Value {
+    let mut statement = json!({
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": "sts:AssumeRole"
+    });
+    if let Some((account, arn)) = source {
+        statement["Condition"] = json!({
+            "StringEquals": {"aws:SourceAccount": account},
+            "ArnLike": {"aws:SourceArn": arn},
+        });
+    }
+    json!({"Version": "2012-10-17", "Statement": [statement]})
 }
 
 fn policy(statements: Vec<Value>) -> Value {
@@ -749,11 +796,13 @@ fn statement(actions: &[&str], resources: Vec<String>) -> Value {
     json!({"Effect": "Allow", "Action": actions, "Resource": resources})
 }
 
-/// The functions' inline policies: each names its actions and the app's own resources only.
+/// One function's inline policies: writing to its own log group, and the actions of its
+/// `permissions`, each on the app's own resources of its kind only.
 fn function_policies(
     config: &Config,
     loc: &Location,
-    functions: &[FunctionSpec],
+    log_group: &str,
+    permissions: &[String],
     activities: &[StepFunctionsSpec],
     state_machines: &[StepFunctionsSpec],
 ) -> BTreeMap<String, Value> {
@@ -762,61 +811,67 @@ fn function_policies(
         "logs".to_owned(),
         policy(vec![statement(
             &["logs:CreateLogStream", "logs:PutLogEvents"],
-            functions
-                .iter()
-                .map(|f| loc.log_group_arn(&f.log_group))
-                .collect::<BTreeSet<_>>()
-                .into_iter()
-                .collect(),
+            vec![loc.log_group_arn(log_group)],
         )]),
     );
-    if !activities.is_empty() || !state_machines.is_empty() {
-        let mut statements = Vec::new();
-        if !state_machines.is_empty() {
-            statements.push(statement(
-                &["states:StartExecution"],
-                state_machines.iter().map(|m| m.arn.clone()).collect(),
-            ));
-            statements.push(statement(
-                &["states:DescribeExecution", "states:StopExecution"],
-                state_machines
-                    .iter()
-                    .map(|m| loc.executions_arn(&m.name))
-                    .collect(),
-            ));
+    // One statement per scope, its actions sorted (`Config::function` sorts them).
+    let mut by_scope: Vec<(PermissionScope, Vec<&str>)> = Vec::new();
+    for action in permissions {
+        let Some(scope) = permission_scope(action) else {
+            continue;
+        };
+        match by_scope.iter_mut().find(|(s, _)| *s == scope) {
+            Some((_, actions)) => actions.push(action),
+            None => by_scope.push((scope, vec![action])),
         }
-        if !activities.is_empty() {
-            statements.push(statement(
-                &["states:GetActivityTask"],
-                activities.iter().map(|a| a.arn.clone()).collect(),
-            ));
-        }
-        statements.push(statement(
-            &[
-                "states:SendTaskSuccess",
-                "states:SendTaskFailure",
-                "states:SendTaskHeartbeat",
-            ],
-            activities
+    }
+    let order = [
+        PermissionScope::StateMachines,
+        PermissionScope::Executions,
+        PermissionScope::Activities,
+        PermissionScope::Tasks,
+        PermissionScope::EmailIdentities,
+    ];
+    by_scope.sort_by_key(|(scope, _)| order.iter().position(|o| o == scope));
+    let mut states = Vec::new();
+    let mut ses = Vec::new();
+    for (scope, actions) in by_scope {
+        let resources: Vec<String> = match scope {
+            PermissionScope::StateMachines => {
+                state_machines.iter().map(|m| m.arn.clone()).collect()
+            }
+            PermissionScope::Executions => state_machines
+                .iter()
+                .map(|m| loc.executions_arn(&m.name))
+                .collect(),
+            PermissionScope::Activities => activities.iter().map(|a| a.arn.clone()).collect(),
+            PermissionScope::Tasks => activities
                 .iter()
                 .chain(state_machines)
                 .map(|s| s.arn.clone())
                 .collect(),
-        ));
-        policies.insert("step-functions".to_owned(), policy(statements));
+            PermissionScope::EmailIdentities => config
+                .email_identities
+                .iter()
+                .map(|i| loc.ses_identity_arn(i.identity()))
+                .collect(),
+        };
+        // The config check refuses an action without resources; never grant on none.
+        if resources.is_empty() {
+            continue;
+        }
+        let out = if scope == PermissionScope::EmailIdentities {
+            &mut ses
+        } else {
+            &mut states
+        };
+        out.push(statement(&actions, resources));
     }
-    if !config.email_identities.is_empty() {
-        policies.insert(
-            "ses".to_owned(),
-            policy(vec![statement(
-                &["ses:SendEmail", "ses:SendRawEmail"],
-                config
-                    .email_identities
-                    .iter()
-                    .map(|i| loc.ses_identity_arn(i.identity()))
-                    .collect(),
-            )]),
-        );
+    if !states.is_empty() {
+        policies.insert("step-functions".to_owned(), policy(states));
+    }
+    if !ses.is_empty() {
+        policies.insert("ses".to_owned(), policy(ses));
     }
     policies
 }
@@ -1180,9 +1235,16 @@ pub(crate) mod tests {
             desired.functions[1].config.env["PORTICO_HANDLER"],
             "cleanup"
         );
+        // Each function runs under its own role, named like it.
         assert_eq!(
             api.config.role_arn,
-            "arn:aws:iam::123456789012:role/shop-dev"
+            "arn:aws:iam::123456789012:role/shop-dev-api"
+        );
+        assert_eq!(api.role.name, "shop-dev-api");
+        assert_eq!(desired.functions[1].role.name, "shop-dev-cleanup");
+        assert_eq!(
+            desired.functions[1].config.role_arn,
+            "arn:aws:iam::123456789012:role/shop-dev-cleanup"
         );
         assert_eq!(
             (api.config.runtime.as_str(), api.config.handler.as_str()),
@@ -1272,7 +1334,10 @@ pub(crate) mod tests {
         )
         .unwrap();
         let cfg = config(
-            "[app]\nname = \"hr\"\n[[activities]]\nname = \"ManualStep\"\n[[state_machines]]\nname = \"Promotion\"\ndefinition = \"sm.json\"\n[[email_identities]]\naddress = \"hr@example.com\"\n",
+            "[app]\nname = \"hr\"\n[[activities]]\nname = \"ManualStep\"\n[[state_machines]]\nname = \"Promotion\"\ndefinition = \"sm.json\"\n[[email_identities]]\naddress = \"hr@example.com\"\n\
+             [functions.api]\npermissions = [\"states:StartExecution\", \"states:SendTaskSuccess\", \"states:DescribeExecution\"]\n\
+             [functions.notify]\npermissions = [\"ses:SendEmail\", \"states:GetActivityTask\", \"states:SendTaskFailure\"]\n\
+             [stages.prod.functions.notify]\npermissions = [\"ses:SendEmail\"]\n",
         );
         let desired = Desired::new(
             &cfg,
@@ -1291,20 +1356,84 @@ pub(crate) mod tests {
             definition["States"]["B"]["Resource"],
             "arn:aws:lambda:eu-west-1:123456789012:function:hr-dev-notify"
         );
-        let all = serde_json::to_string(&desired.role.policies).unwrap();
-        assert!(!all.contains("\"*\""), "{all}");
-        assert!(!all.contains("states:*"), "{all}");
+        for f in &desired.functions {
+            let all = serde_json::to_string(&f.role.policies).unwrap();
+            assert!(!all.contains("\"*\""), "{all}");
+            assert!(!all.contains("states:*"), "{all}");
+            assert_eq!(
+                f.role.assume_policy,
+                json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                    "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+            );
+        }
+        let arn = |r: &str| format!("arn:aws:{r}");
+        let machine = arn("states:eu-west-1:123456789012:stateMachine:hr-dev-Promotion");
+        let activity = arn("states:eu-west-1:123456789012:activity:hr-dev-ManualStep");
+        let logs = |entry: &str| {
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": [arn(&format!("logs:eu-west-1:123456789012:log-group:/aws/lambda/hr-dev-{entry}:*"))]}]})
+        };
+        // The API: exactly its three actions, each on its kind of resource; no SES, no
+        // activity polling.
         assert_eq!(
-            desired.role.policies["ses"]["Statement"][0]["Resource"],
-            json!(["arn:aws:ses:eu-west-1:123456789012:identity/hr@example.com"])
-        );
-        assert_eq!(
-            desired.role.policies["logs"]["Statement"][0]["Resource"],
-            json!([
-                "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/hr-dev-api:*",
-                "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/hr-dev-notify:*"
+            desired.functions[0].role.policies,
+            BTreeMap::from([
+                ("logs".to_owned(), logs("api")),
+                (
+                    "step-functions".to_owned(),
+                    json!({"Version": "2012-10-17", "Statement": [
+                        {"Effect": "Allow", "Action": ["states:StartExecution"], "Resource": [machine]},
+                        {"Effect": "Allow", "Action": ["states:DescribeExecution"],
+                         "Resource": [arn("states:eu-west-1:123456789012:execution:hr-dev-Promotion:*")]},
+                        {"Effect": "Allow", "Action": ["states:SendTaskSuccess"], "Resource": [activity, machine]},
+                    ]})
+                ),
             ])
         );
+        assert_eq!(
+            desired.functions[1].role.policies,
+            BTreeMap::from([
+                ("logs".to_owned(), logs("notify")),
+                (
+                    "ses".to_owned(),
+                    json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                        "Action": ["ses:SendEmail"],
+                        "Resource": ["arn:aws:ses:eu-west-1:123456789012:identity/hr@example.com"]}]})
+                ),
+                (
+                    "step-functions".to_owned(),
+                    json!({"Version": "2012-10-17", "Statement": [
+                        {"Effect": "Allow", "Action": ["states:GetActivityTask"], "Resource": [activity]},
+                        {"Effect": "Allow", "Action": ["states:SendTaskFailure"], "Resource": [activity, machine]},
+                    ]})
+                ),
+            ])
+        );
+        // A stage's list replaces the default one.
+        let prod = Desired::new(
+            &cfg,
+            &manifest(&[], &[("notify", "rate(1 day)")]),
+            &Inputs {
+                stage: "prod",
+                ..inputs(dir)
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            prod.functions[1].role.policies.keys().collect::<Vec<_>>(),
+            ["logs", "ses"]
+        );
+        // Without `permissions`, a function may only write its logs.
+        let bare = Desired::new(
+            &config("[app]\nname = \"hr\"\n[[email_identities]]\naddress = \"hr@example.com\"\n"),
+            &manifest(&[], &[("notify", "rate(1 day)")]),
+            &inputs(dir),
+        )
+        .unwrap();
+        for f in &bare.functions {
+            assert_eq!(f.role.policies.keys().collect::<Vec<_>>(), ["logs"]);
+        }
         // A custom log group: the policy names it instead of the default group.
         let custom =
             config("[app]\nname = \"hr\"\n[functions.notify]\nlog_group = \"/hr/notify\"\n");
@@ -1320,14 +1449,19 @@ pub(crate) mod tests {
             Some("/hr/notify")
         );
         assert_eq!(
-            custom.role.policies["logs"]["Statement"][0]["Resource"],
-            json!([
-                "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/hr-dev-api:*",
-                "arn:aws:logs:eu-west-1:123456789012:log-group:/hr/notify:*"
-            ])
+            custom.functions[1].role.policies["logs"]["Statement"][0]["Resource"],
+            json!(["arn:aws:logs:eu-west-1:123456789012:log-group:/hr/notify:*"])
         );
         let states_role = desired.states_role.as_ref().unwrap();
         assert_eq!(states_role.name, "hr-dev-states");
+        // Step Functions documents both confused-deputy keys for its roles.
+        assert_eq!(
+            states_role.assume_policy["Statement"][0]["Condition"],
+            json!({
+                "StringEquals": {"aws:SourceAccount": "123456789012"},
+                "ArnLike": {"aws:SourceArn": "arn:aws:states:eu-west-1:123456789012:stateMachine:hr-dev-*"},
+            })
+        );
         // The state machines may invoke what their definitions name (notify), not the API.
         assert_eq!(
             states_role.policies["invoke-functions"]["Statement"][0]["Resource"],
@@ -1347,6 +1481,19 @@ pub(crate) mod tests {
             .to_string();
         assert!(err.contains("sm.json:2: `${activity:Nope}`"), "{err}");
         assert!(err.contains("declared: ManualStep"), "{err}");
+    }
+
+    #[test]
+    fn an_entry_point_cannot_take_the_state_machines_role_name() {
+        let err = Desired::new(
+            &config("[app]\nname = \"hr\"\n"),
+            &manifest(&[], &[("states", "rate(1 day)")]),
+            &inputs(Path::new(".")),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("entry point named `states`"), "{err}");
+        assert!(err.contains("rename the function"), "{err}");
     }
 
     #[test]

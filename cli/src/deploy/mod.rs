@@ -293,7 +293,14 @@ async fn deploy(
             && r.endpoint_url.as_deref() == aws.endpoint_url()
     });
     let remote = Remote::read(&aws, &desired, record.as_ref()).await?;
-    for warning in &remote.warnings {
+    if !remote.clashes.is_empty() {
+        return Err(remote::clash_message(&desired.app, &desired.stage, &remote.clashes).into());
+    }
+    for warning in remote
+        .warnings
+        .iter()
+        .chain(&unused_resources(&desired, &project.config))
+    {
         lines.say(&format!("warn   {warning}"));
     }
     let resolved = secrets::resolve(
@@ -419,6 +426,27 @@ async fn deploy(
         }
     }
     Ok(())
+}
+
+/// Declared Step Functions resources or e-mail identities that no function's role may use:
+/// most likely an app from before per-function roles, whose functions need `permissions`.
+fn unused_resources(desired: &Desired, config: &crate::config::Config) -> Vec<String> {
+    let granted = |policy: &str| {
+        desired
+            .functions
+            .iter()
+            .any(|f| f.role.policies.contains_key(policy))
+    };
+    let mut out = Vec::new();
+    if (!desired.activities.is_empty() || !desired.state_machines.is_empty())
+        && !granted("step-functions")
+    {
+        out.push("the app declares Step Functions resources, but no function's role may use them; list the actions each function needs in `permissions` under [functions.<entry point>] (docs/config.md)".to_owned());
+    }
+    if !config.email_identities.is_empty() && !granted("ses") {
+        out.push("the app declares e-mail identities, but no function's role may send from them; add `ses:SendEmail` to the `permissions` of the functions that send mail (docs/config.md)".to_owned());
+    }
+    out
 }
 
 fn ms(d: Duration) -> u64 {

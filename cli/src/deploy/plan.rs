@@ -17,13 +17,36 @@ use super::remote::Remote;
 pub const RULE_TARGET_ID: &str = "portico";
 
 /// Which of the stage's roles.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RoleKind {
-    /// The functions' execution role.
-    Functions,
+    /// The execution role of an entry point's function.
+    Function(String),
     /// The state machines' role.
     StateMachines,
+    /// The one role every function shared before each got its own (removed on upgrade).
+    Shared,
+}
+
+impl RoleKind {
+    /// The role's name.
+    pub fn name(&self, desired: &Desired) -> String {
+        let names = desired.names();
+        match self {
+            Self::Function(entry) => names.function_role(entry),
+            Self::StateMachines => names.states_role(),
+            Self::Shared => names.shared_role(),
+        }
+    }
+
+    /// The role's key in the record (`roles`).
+    pub fn record_key(&self) -> String {
+        match self {
+            Self::Function(entry) => format!("function:{entry}"),
+            Self::StateMachines => "state_machines".to_owned(),
+            Self::Shared => "functions".to_owned(),
+        }
+    }
 }
 
 /// Who may invoke a function.
@@ -176,10 +199,7 @@ impl Instruction {
     /// One line for people: what the step does, to what.
     pub fn describe(&self, desired: &Desired) -> String {
         let names = desired.names();
-        let role = |kind: &RoleKind| match kind {
-            RoleKind::Functions => desired.role.name.clone(),
-            RoleKind::StateMachines => names.states_role(),
-        };
+        let role = |kind: &RoleKind| kind.name(desired);
         let scoped = |n: &str| names.scoped(n);
         match self {
             Self::CreateRole { role: r } => format!("create role {}", role(r)),
@@ -381,17 +401,19 @@ fn has_tags(remote: &BTreeMap<String, String>, desired: &BTreeMap<String, String
 /// The plan that makes `remote` match `desired`.
 pub fn plan(desired: &Desired, remote: &Remote) -> Vec<Instruction> {
     let mut out = Vec::new();
-    plan_role(
-        &mut out,
-        RoleKind::Functions,
-        &desired.role,
-        remote.role.as_ref(),
-        desired,
-    );
+    for f in &desired.functions {
+        plan_role(
+            &mut out,
+            &RoleKind::Function(f.entry.clone()),
+            &f.role,
+            remote.roles.get(&f.entry),
+            desired,
+        );
+    }
     if let Some(spec) = &desired.states_role {
         plan_role(
             &mut out,
-            RoleKind::StateMachines,
+            &RoleKind::StateMachines,
             spec,
             remote.states_role.as_ref(),
             desired,
@@ -460,33 +482,48 @@ pub fn plan(desired: &Desired, remote: &Remote) -> Vec<Instruction> {
             role: RoleKind::StateMachines,
         });
     }
+    // Roles nothing uses any more, last: the functions above run under their own by now.
+    let stale_roles = remote
+        .stale_roles
+        .iter()
+        .map(|(entry, policies)| (RoleKind::Function(entry.clone()), policies))
+        .chain(remote.shared_role.iter().map(|p| (RoleKind::Shared, p)));
+    for (role, policies) in stale_roles {
+        for policy in policies {
+            out.push(Instruction::DeleteRolePolicy {
+                role: role.clone(),
+                policy: policy.clone(),
+            });
+        }
+        out.push(Instruction::DeleteRole { role });
+    }
     out
 }
 
 fn plan_role(
     out: &mut Vec<Instruction>,
-    kind: RoleKind,
+    kind: &RoleKind,
     spec: &RoleSpec,
     remote: Option<&Role>,
     desired: &Desired,
 ) {
     let Some(remote) = remote else {
-        out.push(Instruction::CreateRole { role: kind });
+        out.push(Instruction::CreateRole { role: kind.clone() });
         for policy in spec.policies.keys() {
             out.push(Instruction::PutRolePolicy {
-                role: kind,
+                role: kind.clone(),
                 policy: policy.clone(),
             });
         }
         return;
     };
     if remote.assume_policy != spec.assume_policy {
-        out.push(Instruction::UpdateTrustPolicy { role: kind });
+        out.push(Instruction::UpdateTrustPolicy { role: kind.clone() });
     }
     for (name, document) in &spec.policies {
         if remote.inline_policies.get(name) != Some(document) {
             out.push(Instruction::PutRolePolicy {
-                role: kind,
+                role: kind.clone(),
                 policy: name.clone(),
             });
         }
@@ -494,13 +531,13 @@ fn plan_role(
     for name in remote.inline_policies.keys() {
         if !spec.policies.contains_key(name) {
             out.push(Instruction::DeleteRolePolicy {
-                role: kind,
+                role: kind.clone(),
                 policy: name.clone(),
             });
         }
     }
     if !has_tags(&remote.tags, &desired.tags) {
-        out.push(Instruction::TagRole { role: kind });
+        out.push(Instruction::TagRole { role: kind.clone() });
     }
 }
 
@@ -836,6 +873,7 @@ fn plan_api(out: &mut Vec<Instruction>, desired: &Desired, remote: &Remote) {
         .map(|a| desired.location.execute_api_arn(&a.api.id));
     plan_permission(
         out,
+        &desired.location.account,
         remote,
         "api",
         Invoker::ApiGateway,
@@ -848,6 +886,7 @@ fn plan_api(out: &mut Vec<Instruction>, desired: &Desired, remote: &Remote) {
 /// source does not exist yet, so neither can the statement).
 fn plan_permission(
     out: &mut Vec<Instruction>,
+    account: &str,
     remote: &Remote,
     entry: &str,
     from: Invoker,
@@ -860,7 +899,12 @@ fn plan_permission(
         .map(Vec::as_slice)
         .unwrap_or_default();
     let existing = statements.iter().find(|s| s.sid == sid);
-    let ok = existing.is_some_and(|s| source.is_some() && s.source_arn.as_deref() == source);
+    // Both conditions: a statement of an older deploy without the account is replaced.
+    let ok = existing.is_some_and(|s| {
+        source.is_some()
+            && s.source_arn.as_deref() == source
+            && s.source_account.as_deref() == Some(account)
+    });
     if !ok {
         out.push(Instruction::AllowInvoke {
             entry: entry.to_owned(),
@@ -1005,6 +1049,7 @@ fn plan_schedules(out: &mut Vec<Instruction>, desired: &Desired, remote: &Remote
         }
         plan_permission(
             out,
+            &desired.location.account,
             remote,
             &s.entry,
             Invoker::Schedule,
@@ -1081,7 +1126,11 @@ retention_days = 14
         };
         let api_id = "a1b2c3";
         let mut remote = Remote {
-            role: Some(role(&d.role)),
+            roles: d
+                .functions
+                .iter()
+                .map(|f| (f.entry.clone(), role(&f.role)))
+                .collect(),
             states_role: d.states_role.as_ref().map(role),
             ..Remote::default()
         };
@@ -1119,6 +1168,7 @@ retention_days = 14
                     sid: sid.to_owned(),
                     principal: String::new(),
                     source_arn: Some(source),
+                    source_account: Some(d.location.account.clone()),
                 }],
             );
         }
@@ -1270,10 +1320,17 @@ retention_days = 14
         let plan = plan(&d, &Remote::default());
         let mut want = vec![
             I::CreateRole {
-                role: RoleKind::Functions,
+                role: RoleKind::Function(s("api")),
             },
             I::PutRolePolicy {
-                role: RoleKind::Functions,
+                role: RoleKind::Function(s("api")),
+                policy: s("logs"),
+            },
+            I::CreateRole {
+                role: RoleKind::Function(s("cleanup")),
+            },
+            I::PutRolePolicy {
+                role: RoleKind::Function(s("cleanup")),
                 policy: s("logs"),
             },
             I::CreateLogGroup {
@@ -1506,7 +1563,7 @@ retention_days = 14
             plan(&new, &remote),
             vec![
                 I::PutRolePolicy {
-                    role: RoleKind::Functions,
+                    role: RoleKind::Function(s("cleanup")),
                     policy: s("logs"),
                 },
                 I::CreateLogGroup {
@@ -1546,12 +1603,14 @@ retention_days = 14
             .filter(|i| matches!(i, I::CreateLogGroup { .. }))
             .count();
         assert_eq!(creates, 1);
-        assert_eq!(
-            shared.role.policies["logs"]["Statement"][0]["Resource"],
-            serde_json::json!([
-                "arn:aws:logs:eu-west-1:123456789012:log-group:/custom/shop/cleanup:*"
-            ])
-        );
+        for f in &shared.functions {
+            assert_eq!(
+                f.role.policies["logs"]["Statement"][0]["Resource"],
+                serde_json::json!([
+                    "arn:aws:logs:eu-west-1:123456789012:log-group:/custom/shop/cleanup:*"
+                ])
+            );
+        }
     }
 
     #[test]
@@ -1677,7 +1736,7 @@ retention_days = 14
     fn drift_is_repaired() {
         let d = desired(FIXTURE);
         let mut remote = converged(&d);
-        let role = remote.role.as_mut().unwrap();
+        let role = remote.roles.get_mut("api").unwrap();
         role.inline_policies
             .insert(s("admin"), serde_json::json!({"Statement": []}));
         role.inline_policies
@@ -1708,6 +1767,7 @@ retention_days = 14
                 sid: s(APIGATEWAY_PERMISSION_SID),
                 principal: String::new(),
                 source_arn: Some(s("arn:aws:execute-api:eu-west-1:123456789012:other/*")),
+                source_account: Some(s("123456789012")),
             }],
         );
         remote.rules.get_mut("cleanup").unwrap().enabled = false;
@@ -1715,11 +1775,11 @@ retention_days = 14
             plan(&d, &remote),
             vec![
                 I::PutRolePolicy {
-                    role: RoleKind::Functions,
+                    role: RoleKind::Function(s("api")),
                     policy: s("logs")
                 },
                 I::DeleteRolePolicy {
-                    role: RoleKind::Functions,
+                    role: RoleKind::Function(s("api")),
                     policy: s("admin")
                 },
                 I::SetLogRetention {
@@ -1846,7 +1906,7 @@ retention_days = 14
         let text = FIXTURE.replace(
             "api_keys = [\"partner\"]",
             "api_keys = [\"partner\", \"spare\"]",
-        ) + "\n[[api_keys]]\nname = \"spare\"\n\n[[usage_plans]]\nname = \"silver\"\nthrottle = { rate = 1.0, burst = 1 }\napi_keys = [\"spare\"]\n\n[[activities]]\nname = \"Approve\"\n\n[[state_machines]]\nname = \"Flow\"\ndefinition = \"sm.json\"\n";
+        ) + "\n[[api_keys]]\nname = \"spare\"\n\n[[usage_plans]]\nname = \"silver\"\nthrottle = { rate = 1.0, burst = 1 }\napi_keys = [\"spare\"]\n\n[[activities]]\nname = \"Approve\"\n\n[[state_machines]]\nname = \"Flow\"\ndefinition = \"sm.json\"\n\n[functions.cleanup]\npermissions = [\"states:GetActivityTask\"]\n";
         Desired::new(
             &config(&text),
             &manifest(&[("GET", "/private")], &[("cleanup", "rate(5 minutes)")]),
@@ -1881,7 +1941,7 @@ retention_days = 14
             plan(&new, &remote),
             vec![
                 I::DeleteRolePolicy {
-                    role: RoleKind::Functions,
+                    role: RoleKind::Function(s("cleanup")),
                     policy: s("step-functions")
                 },
                 I::RemoveApiKeyFromPlan {
@@ -1965,10 +2025,111 @@ retention_days = 14
     }
 
     #[test]
+    fn a_shared_role_deployment_moves_to_per_function_roles_and_loses_the_old_role() {
+        let d = desired(FIXTURE);
+        // What a deploy from before per-function roles left: one role `shop-dev` (tagged, so
+        // `Remote::read` reports its policies), every function running under it, and invoke
+        // permissions without the account condition.
+        let mut remote = converged(&d);
+        remote.roles.clear();
+        remote.shared_role = Some(vec![s("logs"), s("ses")]);
+        for f in remote.functions.values_mut() {
+            f.config.role_arn = d.location.role_arn("shop-dev");
+        }
+        for statements in remote.permissions.values_mut() {
+            for statement in statements {
+                statement.source_account = None;
+            }
+        }
+        let role = |e: &str| RoleKind::Function(s(e));
+        assert_eq!(
+            plan(&d, &remote),
+            vec![
+                I::CreateRole { role: role("api") },
+                I::PutRolePolicy {
+                    role: role("api"),
+                    policy: s("logs")
+                },
+                I::CreateRole {
+                    role: role("cleanup")
+                },
+                I::PutRolePolicy {
+                    role: role("cleanup"),
+                    policy: s("logs")
+                },
+                I::UpdateFunctionConfiguration {
+                    entry: s("api"),
+                    changes: vec![s("role")]
+                },
+                I::UpdateFunctionConfiguration {
+                    entry: s("cleanup"),
+                    changes: vec![s("role")]
+                },
+                I::AllowInvoke {
+                    entry: s("api"),
+                    from: Invoker::ApiGateway,
+                    replace: true
+                },
+                I::AllowInvoke {
+                    entry: s("cleanup"),
+                    from: Invoker::Schedule,
+                    replace: true
+                },
+                I::DeleteRolePolicy {
+                    role: RoleKind::Shared,
+                    policy: s("logs")
+                },
+                I::DeleteRolePolicy {
+                    role: RoleKind::Shared,
+                    policy: s("ses")
+                },
+                I::DeleteRole {
+                    role: RoleKind::Shared
+                },
+            ]
+        );
+        let text = render_text(&plan(&d, &remote), &d);
+        assert!(text.contains("delete role shop-dev\n"), "{text}");
+        // An untagged role of that name is not reported, so never deleted; once moved, nothing
+        // is left to do.
+        assert_eq!(plan(&d, &converged(&d)), vec![]);
+    }
+
+    #[test]
+    fn the_role_of_a_function_that_left_the_app_is_removed_after_it() {
+        let d = desired(FIXTURE);
+        let mut remote = converged(&d);
+        remote.stale_functions.insert(s("gone"), s("shop-dev-gone"));
+        remote.stale_roles.insert(s("gone"), vec![s("logs")]);
+        assert_eq!(
+            plan(&d, &remote),
+            vec![
+                I::DeleteFunction {
+                    entry: s("gone"),
+                    name: s("shop-dev-gone")
+                },
+                I::DeleteRolePolicy {
+                    role: RoleKind::Function(s("gone")),
+                    policy: s("logs")
+                },
+                I::DeleteRole {
+                    role: RoleKind::Function(s("gone"))
+                },
+            ]
+        );
+        let text = render_text(&plan(&d, &remote), &d);
+        assert!(text.contains("delete role shop-dev-gone"), "{text}");
+    }
+
+    #[test]
     fn the_text_plan_is_numbered_and_never_shows_key_values() {
         let d = desired(FIXTURE);
         let text = render_text(&plan(&d, &Remote::default()), &d);
-        assert!(text.starts_with(" 1. create role shop-dev\n"), "{text}");
+        assert!(text.starts_with(" 1. create role shop-dev-api\n"), "{text}");
+        assert!(
+            text.contains(" 3. create role shop-dev-cleanup\n"),
+            "{text}"
+        );
         assert!(text.contains("create API key shop-dev-partner"), "{text}");
         assert!(!text.contains("partner-key-0123456789abcdef"), "{text}");
         let json = serde_json::to_string(&d).unwrap();

@@ -38,11 +38,72 @@ pub struct RemotePlan {
     pub key_ids: Vec<String>,
 }
 
+/// A resource named like one of the stage's that the stage did not make: it carries
+/// neither the stage's `portico:app` / `portico:stage` tags nor a place in the record. The
+/// deploy stops rather than change it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Clash {
+    /// What it is: `IAM role`, `log group`, `function`, `rule`, `activity`, `state machine`.
+    pub kind: &'static str,
+    /// Its name.
+    pub name: String,
+    /// Its ARN (what the tagging command takes).
+    pub arn: String,
+}
+
+impl Clash {
+    /// The AWS CLI command that marks it as the stage's (for when it is: made by an older
+    /// portico, or its tags were removed).
+    pub fn tag_command(&self, app: &str, stage: &str) -> String {
+        let (name, arn) = (&self.name, &self.arn);
+        let pairs = format!("Key={TAG_APP},Value={app} Key={TAG_STAGE},Value={stage}");
+        let map = format!("{TAG_APP}={app},{TAG_STAGE}={stage}");
+        match self.kind {
+            "IAM role" => format!("aws iam tag-role --role-name {name} --tags {pairs}"),
+            "log group" => format!("aws logs tag-resource --resource-arn {arn} --tags {map}"),
+            "function" => format!("aws lambda tag-resource --resource {arn} --tags {map}"),
+            "rule" => format!("aws events tag-resource --resource-arn {arn} --tags {pairs}"),
+            _ => format!(
+                "aws stepfunctions tag-resource --resource-arn {arn} --tags key={TAG_APP},value={app} key={TAG_STAGE},value={stage}"
+            ),
+        }
+    }
+}
+
+/// The error that stops a deploy which would take over `clashes`: what, and how to fix it.
+pub fn clash_message(app: &str, stage: &str, clashes: &[Clash]) -> String {
+    let mut out = format!(
+        "stage {stage} of app {app} would take over {} that it did not create (no {TAG_APP}={app} / {TAG_STAGE}={stage} tags, not in the deployment record); nothing was changed:",
+        if clashes.len() == 1 {
+            "a resource".to_owned()
+        } else {
+            format!("{} resources", clashes.len())
+        }
+    );
+    for c in clashes {
+        out.push_str(&format!("\n  {} {}", c.kind, c.name));
+    }
+    out.push_str(
+        "\nfix: deploy under another name (`app.name`, the stage, or the activity's or state machine's `name` in portico.toml), or delete or rename the other resource; if it is in fact this stage's (made by an older portico, or its tags were removed), tag it and deploy again:",
+    );
+    for c in clashes {
+        out.push_str(&format!("\n  {}", c.tag_command(app, stage)));
+    }
+    out
+}
+
 /// What exists, keyed like [`Desired`] (entry points, config names).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Remote {
-    /// The functions' role.
-    pub role: Option<Role>,
+    /// The functions' roles by entry point.
+    pub roles: BTreeMap<String, Role>,
+    /// The role every function shared before each got its own, with the names of its inline
+    /// policies, when it carries the stage's tags: removed at the end of the plan.
+    pub shared_role: Option<Vec<String>>,
+    /// Roles of functions that left the app: entry point → inline policy names.
+    pub stale_roles: BTreeMap<String, Vec<String>>,
+    /// Resources named like the stage's that it did not make (see [`Clash`]).
+    pub clashes: Vec<Clash>,
     /// The state machines' role.
     pub states_role: Option<Role>,
     /// Log groups by name.
@@ -114,8 +175,11 @@ impl Remote {
         let prefix = format!("{}-", names.prefix());
         let log_prefix = format!("/aws/lambda/{prefix}");
         let states_role_name = names.states_role();
+        let shared_role_name = names.shared_role();
+        let recorded_role =
+            |name: &str| record.is_some_and(|r| r.roles.values().any(|n| n.name == name));
         let (
-            role,
+            shared_role,
             states_role,
             log_groups,
             api,
@@ -125,7 +189,7 @@ impl Remote {
             all_machines,
             rule_names,
         ) = tokio::try_join!(
-            aws.get_role(&desired.role.name),
+            aws.get_role(&shared_role_name),
             aws.get_role(&states_role_name),
             aws.list_log_groups(&log_prefix),
             read_api(aws, desired, record),
@@ -135,16 +199,41 @@ impl Remote {
             aws.list_state_machines(),
             aws.list_rule_names(&prefix),
         )?;
-        remote.role = role;
+        for f in &desired.functions {
+            if let Some(role) = aws.get_role(&f.role.name).await? {
+                if owned_by(&role.tags, desired) || recorded_role(&role.name) {
+                    remote.roles.insert(f.entry.clone(), role);
+                } else {
+                    remote.clashes.push(Clash {
+                        kind: "IAM role",
+                        name: role.name,
+                        arn: role.arn,
+                    });
+                }
+            }
+        }
+        // The role of deployments made before each function had its own: removed once the
+        // functions have moved to theirs, and only when it carries the stage's tags.
+        if let Some(role) = shared_role
+            && owned_by(&role.tags, desired)
+        {
+            remote.shared_role = Some(role.inline_policies.keys().cloned().collect());
+        }
         match states_role {
+            Some(role) if !(owned_by(&role.tags, desired) || recorded_role(&role.name)) => {
+                if desired.states_role.is_some() {
+                    remote.clashes.push(Clash {
+                        kind: "IAM role",
+                        name: role.name,
+                        arn: role.arn,
+                    });
+                }
+            }
             Some(role) if desired.states_role.is_some() => remote.states_role = Some(role),
-            Some(role)
-                if owned_by(&role.tags, desired)
-                    || record.is_some_and(|r| r.roles.values().any(|n| n.name == role.name)) =>
-            {
+            Some(role) => {
                 remote.stale_states_role = Some(role.inline_policies.keys().cloned().collect());
             }
-            _ => {}
+            None => {}
         }
         // Every function portico made has its log group (created first, with the stage's tags):
         // the groups named like the stage's name the functions to look at, without listing
@@ -191,12 +280,42 @@ impl Remote {
         remote.warnings.extend(warning);
         remote.api = api.take();
 
+        let recorded_function =
+            |name: &str| record.is_some_and(|r| r.functions.values().any(|f| f.name == name));
         for f in &desired.functions {
             if let Some(function) = aws.get_function(&f.name).await? {
+                if !(owned_by(&function.tags, desired) || recorded_function(&f.name)) {
+                    remote.clashes.push(Clash {
+                        kind: "function",
+                        name: function.name,
+                        arn: function.arn,
+                    });
+                    continue;
+                }
                 remote
                     .permissions
                     .insert(f.entry.clone(), aws.get_function_policy(&f.name).await?);
                 remote.functions.insert(f.entry.clone(), function);
+            }
+        }
+        // A group is the stage's when tagged or recorded, or when it is Lambda's default
+        // group of one of the stage's functions (Lambda makes it again if it was deleted).
+        for (name, group) in &remote.log_groups {
+            let default_of_ours = desired.functions.iter().any(|f| {
+                remote.functions.contains_key(&f.entry)
+                    && name == &format!("/aws/lambda/{}", f.name)
+            });
+            let recorded = record.is_some_and(|r| r.log_groups.contains(name));
+            if !(owned_by(&group.tags, desired) || recorded || default_of_ours) {
+                remote.clashes.push(Clash {
+                    kind: "log group",
+                    name: name.clone(),
+                    arn: desired
+                        .location
+                        .log_group_arn(name)
+                        .trim_end_matches(":*")
+                        .to_owned(),
+                });
             }
         }
         // Functions that left the app: the record's, and those of the stage's log groups that
@@ -218,10 +337,39 @@ impl Remote {
                 remote.stale_functions.insert(entry, name);
             }
         }
+        // Their roles, and those the record lists of functions already gone.
+        let mut stale_entries: BTreeSet<String> = remote.stale_functions.keys().cloned().collect();
+        stale_entries.extend(
+            record
+                .iter()
+                .flat_map(|r| r.roles.keys())
+                .filter_map(|k| k.strip_prefix("function:"))
+                .filter(|e| desired.function(e).is_none())
+                .map(str::to_owned),
+        );
+        for entry in stale_entries {
+            if let Some(role) = aws.get_role(&names.function_role(&entry)).await?
+                && (owned_by(&role.tags, desired) || recorded_role(&role.name))
+            {
+                remote
+                    .stale_roles
+                    .insert(entry, role.inline_policies.keys().cloned().collect());
+            }
+        }
 
+        let recorded_rule =
+            |name: &str| record.is_some_and(|r| r.rules.values().any(|x| x.name == name));
         for s in &desired.schedules {
             if let Some(rule) = aws.get_rule(&s.rule).await? {
-                remote.rules.insert(s.entry.clone(), rule);
+                if owned_by(&rule.tags, desired) || recorded_rule(&rule.name) {
+                    remote.rules.insert(s.entry.clone(), rule);
+                } else {
+                    remote.clashes.push(Clash {
+                        kind: "rule",
+                        name: rule.name,
+                        arn: rule.arn,
+                    });
+                }
             }
         }
         let mut candidates: BTreeMap<String, (String, bool)> = rule_names
@@ -245,9 +393,18 @@ impl Remote {
         for (name, arn) in all_activities {
             if let Some(a) = desired.activities.iter().find(|a| a.name == name) {
                 let tags = aws.list_sfn_tags(&arn).await?;
-                remote
-                    .activities
-                    .insert(a.key.clone(), Activity { name, arn, tags });
+                let recorded = record.is_some_and(|r| r.activities.values().any(|x| x.arn == arn));
+                if owned_by(&tags, desired) || recorded {
+                    remote
+                        .activities
+                        .insert(a.key.clone(), Activity { name, arn, tags });
+                } else {
+                    remote.clashes.push(Clash {
+                        kind: "activity",
+                        name,
+                        arn,
+                    });
+                }
             } else if name.starts_with(&prefix) {
                 let recorded = record.is_some_and(|r| r.activities.values().any(|x| x.arn == arn));
                 if recorded || owned_by(&aws.list_sfn_tags(&arn).await?, desired) {
@@ -261,7 +418,17 @@ impl Remote {
             if let Some(m) = desired.state_machines.iter().find(|m| m.name == name) {
                 let mut machine = aws.describe_state_machine(&arn).await?;
                 machine.tags = aws.list_sfn_tags(&arn).await?;
-                remote.state_machines.insert(m.key.clone(), machine);
+                let recorded =
+                    record.is_some_and(|r| r.state_machines.values().any(|x| x.arn == arn));
+                if owned_by(&machine.tags, desired) || recorded {
+                    remote.state_machines.insert(m.key.clone(), machine);
+                } else {
+                    remote.clashes.push(Clash {
+                        kind: "state machine",
+                        name,
+                        arn,
+                    });
+                }
             } else if name.starts_with(&prefix) {
                 let recorded =
                     record.is_some_and(|r| r.state_machines.values().any(|x| x.arn == arn));

@@ -1278,3 +1278,98 @@ pub fn changed_copy(binary: &Path, dir: &Path) -> PathBuf {
     }
     path
 }
+
+impl Sdk {
+    /// Makes what another team might have: role `role` (trusting Lambda), function `function`
+    /// running under it, activity `activity` and state machine `machine` — all without tags.
+    /// Returns the function's, the activity's and the state machine's ARNs.
+    pub fn foreign_resources(
+        &self,
+        role: &str,
+        function: &str,
+        activity: &str,
+        machine: &str,
+    ) -> (String, String, String) {
+        use aws_sdk_lambda::primitives::Blob;
+        use aws_sdk_lambda::types::{Environment, FunctionCode, Runtime};
+        self.rt.block_on(async {
+            let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+            let role_arn = self
+                .iam
+                .create_role()
+                .role_name(role)
+                .assume_role_policy_document(trust)
+                .send()
+                .await
+                .unwrap()
+                .role
+                .unwrap()
+                .arn;
+            let function_arn = self
+                .lambda
+                .create_function()
+                .function_name(function)
+                .runtime(Runtime::Providedal2023)
+                .handler("bootstrap")
+                .role(&role_arn)
+                .memory_size(1024)
+                .environment(
+                    Environment::builder()
+                        .variables("OWNER", "another-team")
+                        .build(),
+                )
+                .code(
+                    FunctionCode::builder()
+                        .zip_file(Blob::new(b"another team's code".to_vec()))
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap()
+                .function_arn
+                .unwrap();
+            let activity_arn = self
+                .sfn
+                .create_activity()
+                .name(activity)
+                .send()
+                .await
+                .unwrap()
+                .activity_arn;
+            let machine_arn = self
+                .sfn
+                .create_state_machine()
+                .name(machine)
+                .definition(FOREIGN_DEFINITION)
+                .role_arn(&role_arn)
+                .send()
+                .await
+                .unwrap()
+                .state_machine_arn;
+            (function_arn, activity_arn, machine_arn)
+        })
+    }
+
+    /// The tags of a Step Functions resource.
+    pub fn sfn_tags(&self, arn: &str) -> BTreeMap<String, String> {
+        self.rt
+            .block_on(self.sfn.list_tags_for_resource().resource_arn(arn).send())
+            .unwrap()
+            .tags
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|t| Some((t.key?, t.value?)))
+            .collect()
+    }
+
+    /// Whether role `name` exists.
+    pub fn role_exists(&self, name: &str) -> bool {
+        self.rt
+            .block_on(self.iam.get_role().role_name(name).send())
+            .is_ok()
+    }
+}
+
+/// The definition of the state machine [`Sdk::foreign_resources`] makes.
+pub const FOREIGN_DEFINITION: &str =
+    r#"{"StartAt":"Wait","States":{"Wait":{"Type":"Pass","End":true}}}"#;
