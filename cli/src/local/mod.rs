@@ -285,6 +285,7 @@ async fn serve(args: Args) -> Result<(), CliError> {
     let watch_task = args.watch.then(|| {
         tokio::spawn(watch::run_with(
             plan.project.clone(),
+            plan.binary.clone(),
             args.clone(),
             Arc::clone(&host),
             logs.clone(),
