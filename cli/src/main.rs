@@ -9,6 +9,7 @@ mod build;
 mod config;
 mod delete;
 mod deploy;
+mod ids;
 mod invoke;
 mod local;
 mod logs;

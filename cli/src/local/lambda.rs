@@ -24,7 +24,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
 use std::future::Future;
-use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::os::fd::OwnedFd;
@@ -2172,29 +2171,12 @@ fn remove_stale_bin_dirs() {
 // --- Ids ----------------------------------------------------------------------------------
 
 fn random_u64() -> u64 {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    // std seeds each `RandomState` from the OS; the clock keeps runs apart regardless.
-    hasher.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    hasher.finish()
+    crate::ids::u64()
 }
 
 /// A version-4 UUID, like Lambda's request ids.
 fn new_request_id() -> String {
-    let (a, b) = (random_u64(), random_u64());
-    format!(
-        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
-        a >> 32,
-        (a >> 16) & 0xffff,
-        a & 0xfff,
-        0x8000 | (b >> 48) & 0x3fff,
-        b & 0xffff_ffff_ffff
-    )
+    crate::ids::uuid_v4()
 }
 
 /// An X-Ray trace header: `Root=1-<epoch secs hex>-<24 hex>;Parent=<16 hex>;Sampled=0`.
