@@ -416,6 +416,62 @@ impl Writer {
     }
 }
 
+/// Keeps a failure that repeats (a retry loop against a broken database) from flooding the
+/// log: the first failure is said at once, later ones at most once per `every`, with how many
+/// happened meanwhile; the first success after failures says so.
+#[derive(Debug)]
+pub struct FailureLog {
+    every: Duration,
+    /// When a failure was last said.
+    last_said: Option<Instant>,
+    /// Failures since then that were not said.
+    unsaid: u64,
+    /// Failures since the last success.
+    total: u64,
+}
+
+impl FailureLog {
+    /// Says at most one line per `every`.
+    pub fn new(every: Duration) -> Self {
+        Self {
+            every,
+            last_said: None,
+            unsaid: 0,
+            total: 0,
+        }
+    }
+
+    /// A failure at `now`: the line to log, or `None` when it is too soon after the last.
+    pub fn failed(&mut self, now: Instant, message: &str) -> Option<String> {
+        self.total += 1;
+        let due = self
+            .last_said
+            .is_none_or(|last| now.saturating_duration_since(last) >= self.every);
+        if !due {
+            self.unsaid += 1;
+            return None;
+        }
+        let line = match std::mem::take(&mut self.unsaid) {
+            0 => message.to_owned(),
+            n => format!(
+                "{message} (and {n} more time(s) in the last {} s)",
+                now.saturating_duration_since(self.last_said.unwrap_or(now))
+                    .as_secs()
+            ),
+        };
+        self.last_said = Some(now);
+        Some(line)
+    }
+
+    /// A success: the line to log when failures came before it.
+    pub fn succeeded(&mut self) -> Option<String> {
+        let total = std::mem::take(&mut self.total);
+        self.unsaid = 0;
+        self.last_said = None;
+        (total > 0).then(|| format!("recovered after {total} failure(s)"))
+    }
+}
+
 /// A stored log line as the terminal shows it (and `portico logs` prints it):
 /// `HH:MM:SS.mmm <function> [<first 8 chars of the request id>] <message>`, time in UTC.
 #[allow(dead_code, reason = "for `portico logs`, which reads the stored lines")]
@@ -677,6 +733,33 @@ mod tests {
             .map(|r| r.message)
             .collect();
         assert_eq!(left, ["old enough", "new"]);
+    }
+
+    #[test]
+    fn a_repeated_failure_is_said_once_then_at_most_every_period() {
+        let start = Instant::now();
+        let at = |secs: u64| start + Duration::from_secs(secs);
+        let mut log = FailureLog::new(Duration::from_secs(30));
+        assert_eq!(log.failed(at(0), "db failed").as_deref(), Some("db failed"));
+        // A retry every second for 29 s: nothing said.
+        for s in 1..30 {
+            assert_eq!(log.failed(at(s), "db failed"), None, "at {s} s");
+        }
+        assert_eq!(
+            log.failed(at(30), "db failed").as_deref(),
+            Some("db failed (and 29 more time(s) in the last 30 s)")
+        );
+        assert_eq!(log.failed(at(31), "db failed"), None);
+        assert_eq!(
+            log.succeeded().as_deref(),
+            Some("recovered after 32 failure(s)")
+        );
+        assert_eq!(log.succeeded(), None);
+        // After a recovery the next failure is news again.
+        assert_eq!(
+            log.failed(at(32), "db failed").as_deref(),
+            Some("db failed")
+        );
     }
 
     #[test]

@@ -373,6 +373,13 @@ impl Server {
         matches!(self.child.try_wait(), Ok(None))
     }
 
+    /// Waits for the server to exit by itself (no signal) within `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        wait_for("portico local to exit", timeout, || {
+            self.child.try_wait().expect("wait for portico local")
+        })
+    }
+
     /// Sends `signal` (`TERM`, `INT`, `KILL`) to the server.
     pub fn signal(&self, signal: &str) {
         send_signal(self.pid, signal);

@@ -121,7 +121,6 @@ mod tests {
             Arc::new(time::SystemClock),
             None,
         )
-        .unwrap()
     }
 
     #[test]
