@@ -6,6 +6,7 @@
 mod artifact;
 mod aws;
 mod build;
+mod color;
 mod config;
 mod delete;
 mod deploy;

@@ -19,7 +19,7 @@
 //! equally small steps.
 
 use std::fmt::Write as _;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::sync::Arc;
 #[cfg(test)]
 use std::sync::Mutex;
@@ -28,6 +28,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::store::{LogRecord, Store};
+use crate::color;
 
 /// How many lines may wait for the writer thread; past that, lines are dropped and counted
 /// (a function printing faster than the terminal can show must not eat all memory).
@@ -72,11 +73,10 @@ pub enum Style {
 }
 
 impl Style {
-    /// [`Style::Color`] when stdout is a terminal and `NO_COLOR` is not set to a non-empty
-    /// value (<https://no-color.org>), else [`Style::Plain`].
+    /// [`Style::Color`] when stdout takes colour (a terminal, no `NO_COLOR`: see
+    /// [`crate::color`]), else [`Style::Plain`].
     pub fn detect() -> Self {
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        if std::io::stdout().is_terminal() && !no_color {
+        if crate::color::stdout_has_color() {
             Self::Color
         } else {
             Self::Plain
@@ -521,12 +521,14 @@ fn write_line(
             }
         }
         Style::Color => {
-            out.push_str(DIM);
-            write_clock_time(out, timestamp_ms);
-            out.push_str(RESET);
-            let _ = write!(out, " \x1b[{}m{function}\x1b[0m", palette(function));
+            write_dim_clock_time(out, timestamp_ms);
+            out.push(' ');
+            color::push(out, color::of_name(function), function);
             if let Some(id) = id {
-                let _ = write!(out, " {DIM}[\x1b[{}m{id}\x1b[0m{DIM}]{RESET}", palette(id));
+                out.push(' ');
+                color::push(out, color::DIM, "[");
+                color::push(out, color::of_name(id), id);
+                color::push(out, color::DIM, "]");
             }
         }
     }
@@ -538,14 +540,17 @@ fn write_line(
 fn write_system(out: &mut String, timestamp_ms: i64, message: &str, style: Style) {
     match style {
         Style::Plain => write_clock_time(out, timestamp_ms),
-        Style::Color => {
-            out.push_str(DIM);
-            write_clock_time(out, timestamp_ms);
-            out.push_str(RESET);
-        }
+        Style::Color => write_dim_clock_time(out, timestamp_ms),
     }
     out.push(' ');
     out.push_str(message);
+}
+
+/// [`write_clock_time`], dimmed.
+fn write_dim_clock_time(out: &mut String, timestamp_ms: i64) {
+    let _ = write!(out, "{}", color::DIM);
+    write_clock_time(out, timestamp_ms);
+    let _ = write!(out, "{:#}", color::DIM);
 }
 
 /// Whether `message` is one of Lambda's own lines, which `portico logs` hides by default.
@@ -560,19 +565,6 @@ pub fn is_platform_line(message: &str) -> bool {
     ]
     .iter()
     .any(|prefix| message.starts_with(prefix))
-}
-
-const DIM: &str = "\x1b[2m";
-const RESET: &str = "\x1b[0m";
-
-/// A stable colour per name, so each function (and each request) keeps its colour.
-pub(crate) fn palette(name: &str) -> u8 {
-    const COLORS: [u8; 6] = [36, 35, 33, 32, 34, 96];
-    // FNV-1a: stable across runs, unlike std's hasher.
-    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
-    COLORS[(hash % COLORS.len() as u64) as usize]
 }
 
 /// Milliseconds since the Unix epoch, now.
@@ -778,15 +770,17 @@ mod tests {
             "13:04:05.006 api [short] hi"
         );
         let colored = render_line(t, "api", Some("a1b2c3d4-0000"), "hi", Style::Color);
-        let palette_id = palette("a1b2c3d4");
+        let (api, id) = (
+            crate::color::of_name("api").render().to_string(),
+            crate::color::of_name("a1b2c3d4").render().to_string(),
+        );
         assert_eq!(
             colored,
             format!(
-                "\x1b[2m13:04:05.006\x1b[0m \x1b[{}mapi\x1b[0m \x1b[2m[\x1b[{palette_id}ma1b2c3d4\x1b[0m\x1b[2m]\x1b[0m hi",
-                palette("api")
+                "\x1b[2m13:04:05.006\x1b[0m {api}api\x1b[0m \x1b[2m[\x1b[0m{id}a1b2c3d4\x1b[0m\x1b[2m]\x1b[0m hi"
             )
         );
-        assert_eq!(palette("api"), palette("api"));
+        assert!(api.starts_with("\x1b[") && id.starts_with("\x1b["));
         assert!(is_platform_line("REPORT RequestId: x\tDuration: 1.00 ms"));
         assert!(!is_platform_line("STARTED something"));
     }
