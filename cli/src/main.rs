@@ -6,9 +6,11 @@
 mod artifact;
 mod aws;
 mod build;
+mod color;
 mod config;
 mod delete;
 mod deploy;
+mod ids;
 mod invoke;
 mod local;
 mod logs;

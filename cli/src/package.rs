@@ -18,7 +18,6 @@
 //! that leave the parameter out.
 
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
@@ -159,13 +158,13 @@ pub fn run(args: Args) -> Result<(), CliError> {
                 )
             }))
             .collect();
-        let bold = std::io::stdout().is_terminal();
-        let (on, off) = if bold {
-            ("\x1b[1m", "\x1b[0m")
+        let next = if crate::color::stdout_has_color() {
+            let bold = crate::color::BOLD;
+            format!("{bold}next{bold:#}")
         } else {
-            ("", "")
+            "next".to_owned()
         };
-        println!("{on}next{off}   upload the code, then create or update the stack:");
+        println!("{next}   upload the code, then create or update the stack:");
         println!("  aws s3 cp {} s3://BUCKET/{code_key}", zip_path.display());
         println!(
             "  aws cloudformation deploy --template-file {} --stack-name {stack} --capabilities CAPABILITY_NAMED_IAM --parameter-overrides {BUCKET_PARAMETER}=BUCKET {KEY_PARAMETER}={code_key}{overrides}",

@@ -2,8 +2,9 @@
 //!
 //! The only module that calls `cargo_metadata` or runs `cargo build`.
 
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use crate::config::{self, Config};
 
@@ -18,8 +19,6 @@ pub struct Project {
     pub package: String,
     /// The binary target name.
     pub binary: String,
-    /// Cargo's target directory for the package.
-    pub target_dir: PathBuf,
 }
 
 /// Something went wrong finding or building the project.
@@ -87,7 +86,6 @@ impl Project {
                 .binary
                 .clone()
                 .unwrap_or_else(|| "bootstrap".to_owned()),
-            target_dir: dir.join("target"),
             dir,
             config,
         })
@@ -166,7 +164,6 @@ impl Project {
             config,
             package: package.name.to_string(),
             binary,
-            target_dir: metadata.target_directory.into_std_path_buf(),
         })
     }
 
@@ -178,7 +175,7 @@ impl Project {
         if release {
             self.build_release(&ReleaseBuild::Host)
         } else {
-            self.run_cargo("build", &[], Path::new("debug"))
+            self.run_cargo("build", &[])
         }
     }
 
@@ -189,29 +186,24 @@ impl Project {
     /// When cargo (or cargo-zigbuild) fails; its diagnostics go to the terminal.
     pub fn build_release(&self, how: &ReleaseBuild) -> Result<PathBuf, ProjectError> {
         match how {
-            ReleaseBuild::Host => self.run_cargo("build", &["--release"], Path::new("release")),
-            ReleaseBuild::Target(triple) => self.run_cargo(
-                "build",
-                &["--release", "--target", triple],
-                &Path::new(triple).join("release"),
-            ),
-            // cargo-zigbuild puts the binary under the plain triple, without the glibc suffix.
-            ReleaseBuild::Zig(triple) => self.run_cargo(
-                "zigbuild",
-                &["--release", "--target", triple],
-                &Path::new(target_without_glibc(triple)).join("release"),
-            ),
+            ReleaseBuild::Host => self.run_cargo("build", &["--release"]),
+            ReleaseBuild::Target(triple) => {
+                self.run_cargo("build", &["--release", "--target", triple])
+            }
+            ReleaseBuild::Zig(triple) => {
+                self.run_cargo("zigbuild", &["--release", "--target", triple])
+            }
         }
     }
 
-    /// Runs `cargo <subcommand>` for the app's binary; `profile_dir` is where it lands under
-    /// the target directory.
-    fn run_cargo(
-        &self,
-        subcommand: &str,
-        extra: &[&str],
-        profile_dir: &Path,
-    ) -> Result<PathBuf, ProjectError> {
+    /// Runs `cargo <subcommand>` for the app's binary and returns the executable cargo says
+    /// it wrote.
+    ///
+    /// The path comes from cargo's own `compiler-artifact` message, never from a guess such
+    /// as `target/<profile>/<bin>`: `CARGO_BUILD_TARGET`, a `[build] target` in
+    /// `.cargo/config.toml`, `--target` or cargo-zigbuild all put it elsewhere, and a guess
+    /// would pick up an old binary left at the guessed place.
+    fn run_cargo(&self, subcommand: &str, extra: &[&str]) -> Result<PathBuf, ProjectError> {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
         let mut cmd = Command::new(cargo);
         cmd.current_dir(&self.dir).args([
@@ -220,10 +212,17 @@ impl Project {
             &self.package,
             "--bin",
             &self.binary,
+            // Diagnostics still reach the terminal (stderr, rendered); stdout carries JSON.
+            "--message-format=json-render-diagnostics",
         ]);
-        cmd.args(extra);
-        let status = cmd
-            .status()
+        cmd.args(extra).stdout(Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| ProjectError::Build(format!("cannot run cargo: {e}")))?;
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let executable = built_executable(std::io::BufReader::new(stdout), &self.binary);
+        let status = child
+            .wait()
             .map_err(|e| ProjectError::Build(format!("cannot run cargo: {e}")))?;
         if !status.success() {
             return Err(ProjectError::Build(format!(
@@ -231,14 +230,16 @@ impl Project {
                 self.package
             )));
         }
-        let path = self.target_dir.join(profile_dir).join(&self.binary);
-        if path.is_file() {
-            Ok(path)
-        } else {
-            Err(ProjectError::Build(format!(
+        match executable {
+            Some(path) if path.is_file() => Ok(path),
+            Some(path) => Err(ProjectError::Build(format!(
                 "cargo reported success but {} is missing",
                 path.display()
-            )))
+            ))),
+            None => Err(ProjectError::Build(format!(
+                "`cargo {subcommand}` succeeded but named no executable for binary `{}`",
+                self.binary
+            ))),
         }
     }
 
@@ -246,6 +247,25 @@ impl Project {
     pub fn local_dir(&self) -> PathBuf {
         self.dir.join(".portico").join("local")
     }
+}
+
+/// The executable of binary target `binary` among cargo's JSON messages (`--message-format
+/// json`); the last one wins. Lines that are not cargo messages are skipped.
+pub fn built_executable(messages: impl BufRead, binary: &str) -> Option<PathBuf> {
+    let mut found = None;
+    for message in cargo_metadata::Message::parse_stream(messages) {
+        let artifact = match message {
+            Ok(cargo_metadata::Message::CompilerArtifact(artifact)) => artifact,
+            Ok(_) => continue,
+            Err(_) => break,
+        };
+        if artifact.target.is_bin() && artifact.target.name.as_str() == binary {
+            if let Some(path) = artifact.executable {
+                found = Some(path.into_std_path_buf());
+            }
+        }
+    }
+    found
 }
 
 /// How a release binary is compiled.

@@ -359,3 +359,124 @@ fn the_hello_release_binary_passes_when_built() {
     assert!(stdout.contains("provided.al2023 has 2.34 … ok"), "{stdout}");
     assert!(stdout.contains("check  symbols: stripped … ok"), "{stdout}");
 }
+
+/// A Rust app crate (no dependencies, its own workspace) whose binary prints a manifest with
+/// one route per name in `routes`.
+fn write_rust_app(dir: &Path, routes: &[&str]) {
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        "[package]\nname = \"fixture-app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+         [[bin]]\nname = \"bootstrap\"\npath = \"src/main.rs\"\n\n[workspace]\n",
+    )
+    .unwrap();
+    let routes: Vec<String> = routes
+        .iter()
+        .map(|name| {
+            format!(
+                r#"{{"name":"{name}","method":"GET","path":"/{name}","options":{{"api_key_required":false}}}}"#
+            )
+        })
+        .collect();
+    let manifest = format!(
+        r#"{{"manifest_version":1,"entry_points":["api"],"entry_point_variable":"PORTICO_ENTRY_POINT","routes":[{}],"schedules":[]}}"#,
+        routes.join(",")
+    );
+    std::fs::write(
+        dir.join("src").join("main.rs"),
+        format!(
+            "const MANIFEST: &str = r#\"{manifest}\"#;\n\
+             fn main() {{\n\
+                 if std::env::args().nth(1).as_deref() == Some(\"--portico-manifest\") {{\n\
+                     println!(\"{{MANIFEST}}\");\n\
+                 }}\n\
+             }}\n"
+        ),
+    )
+    .unwrap();
+}
+
+fn host_triple() -> String {
+    let out = Command::new("rustc").arg("-vV").output().unwrap();
+    text(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .expect("rustc -vV names the host")
+        .to_owned()
+}
+
+/// With `CARGO_BUILD_TARGET` set, cargo writes the binary under `target/<triple>/…`; the CLI
+/// must check and zip that one, not an old binary left at `target/<profile>/bootstrap`.
+#[test]
+fn cargo_build_target_is_followed_and_a_stale_binary_is_not_used() {
+    let dir = app_dir("build-target", host_arch());
+    let target_dir = dir.join("target");
+    let triple = host_triple();
+    // The stale binary, at the place a guess would look: an older build without the target.
+    write_rust_app(&dir, &["stale"]);
+    for profile in [&[][..], &["--release"][..]] {
+        let out = Command::new(env!("CARGO"))
+            .arg("build")
+            .args(profile)
+            .current_dir(&dir)
+            .env("CARGO_TARGET_DIR", &target_dir)
+            .env_remove("CARGO_BUILD_TARGET")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let stale = target_dir.join("release").join("bootstrap");
+    let stale_bytes = std::fs::read(&stale).unwrap();
+
+    // The current source, built with the target set through the environment.
+    write_rust_app(&dir, &["fresh", "newer"]);
+    let portico = |args: &[&str]| {
+        Command::new(PORTICO)
+            .args(args)
+            .arg("--app")
+            .arg(&dir)
+            .env("CARGO_TARGET_DIR", &target_dir)
+            .env("CARGO_BUILD_TARGET", &triple)
+            .output()
+            .unwrap()
+    };
+
+    let out = portico(&["build"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let debug = target_dir.join(&triple).join("debug").join("bootstrap");
+    assert!(
+        stdout.contains(&format!("built {} (2 routes", debug.display())),
+        "{stdout}"
+    );
+
+    let out = portico(&["build", "--release"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}{stdout}", text(&out.stderr));
+    assert!(stdout.contains("2 routes, 0 schedules"), "{stdout}");
+    // The zipped binary is the one just built: run it and ask.
+    let zip = std::fs::read(zip_path(&dir, host_arch())).unwrap();
+    let unzipped = dir.join("unzipped-bootstrap");
+    std::fs::write(&unzipped, unzip_bootstrap(&zip)).unwrap();
+    std::fs::set_permissions(
+        &unzipped,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let manifest = Command::new(&unzipped)
+        .arg("--portico-manifest")
+        .output()
+        .unwrap();
+    let manifest = text(&manifest.stdout);
+    assert!(manifest.contains("\"fresh\""), "{manifest}");
+    assert!(!manifest.contains("\"stale\""), "{manifest}");
+    assert!(
+        target_dir
+            .join(&triple)
+            .join("release")
+            .join("bootstrap")
+            .is_file()
+    );
+    // The old binary is still there, untouched.
+    assert_eq!(std::fs::read(&stale).unwrap(), stale_bytes);
+}

@@ -487,28 +487,40 @@ async fn on_a_terminal_levels_are_coloured_and_control_characters_escaped() {
     write_record(&dir.path);
     let since = iso(base);
     // `script` gives the command a pseudo-terminal as stdout.
-    let on_terminal = |extra: &str| {
-        let command = format!(
+    let on_terminal = |extra: &str, no_color: bool| {
+        let line = format!(
             "{PORTICO} logs --app '{}' --since {since} {extra}",
             dir.path.display()
         );
-        let output = Command::new("script")
-            .args(["-qec", &command, "/dev/null"])
+        let mut command = Command::new("script");
+        command
+            .args(["-qec", &line, "/dev/null"])
             .envs(moto::env(&moto.endpoint()))
-            .env_remove("NO_COLOR")
-            .output()
-            .expect("run script");
+            // A terminal that takes colour, whatever runs the tests.
+            .env("TERM", "xterm-256color")
+            .env_remove("CLICOLOR")
+            .env_remove("CLICOLOR_FORCE");
+        if no_color {
+            command.env("NO_COLOR", "1");
+        } else {
+            command.env_remove("NO_COLOR");
+        }
+        let output = command.output().expect("run script");
         assert!(output.status.success(), "{output:?}");
         String::from_utf8(output.stdout).unwrap()
     };
-    let out = on_terminal("");
+    let out = on_terminal("", false);
     assert!(out.contains("evil \\x1b[2J\\rfake line"), "{out:?}");
     assert!(!out.contains("\x1b[2J"), "{out:?}");
-    assert!(out.contains("\x1b[1;31mERROR\x1b[0m boom"), "{out:?}");
+    assert!(out.contains("\x1b[1m\x1b[31mERROR\x1b[0m boom"), "{out:?}");
     assert!(out.contains("\x1b[2m"), "the time is dimmed: {out:?}");
-    let plain = on_terminal("--no-color");
+    let plain = on_terminal("--no-color", false);
     assert!(!plain.contains('\x1b'), "{plain:?}");
     assert!(plain.contains("evil \\x1b[2J\\rfake line"), "{plain:?}");
+    // NO_COLOR (https://no-color.org) on a terminal: no colour either.
+    let no_color = on_terminal("", true);
+    assert!(!no_color.contains('\x1b'), "{no_color:?}");
+    assert!(no_color.contains("ERROR boom"), "{no_color:?}");
     // Into a pipe: as written, no colour.
     let piped = lines(&portico_logs(&dir.path, Some(&moto), &["--since", &since]));
     assert_eq!(

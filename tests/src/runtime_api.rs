@@ -24,15 +24,12 @@
 mod http;
 mod process;
 
-use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::hash::{BuildHasher, Hasher};
 use std::io::{self, BufReader};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -191,8 +188,6 @@ pub struct RuntimeApi {
 struct Shared {
     state: Mutex<State>,
     changed: Condvar,
-    id_seed: u64,
-    sequence: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -245,19 +240,8 @@ impl Shared {
     }
 
     fn new_request_id(&self) -> String {
-        let n = self.sequence.fetch_add(1, Ordering::Relaxed);
-        let mut hasher = RandomState::new().build_hasher();
-        hasher.write_u64(n);
-        let r = hasher.finish();
-        // Shaped like AWS's (a UUID), unique within the host.
-        format!(
-            "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
-            self.id_seed as u32,
-            (self.id_seed >> 32) as u16,
-            r & 0xfff,
-            (r >> 12) & 0xfff,
-            n
-        )
+        // A version 4 UUID, like AWS's.
+        uuid::Uuid::new_v4().hyphenated().to_string()
     }
 }
 
@@ -272,8 +256,6 @@ impl RuntimeApi {
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
             changed: Condvar::new(),
-            id_seed: RandomState::new().build_hasher().finish(),
-            sequence: AtomicU64::new(1),
         });
         let acceptor = {
             let shared = Arc::clone(&shared);
@@ -341,11 +323,11 @@ impl RuntimeApi {
                 command.env(name, value);
             }
         }
-        let log_stream = format!("{}/[$LATEST]{:032x}", utc_date_path(SystemTime::now()), {
-            let mut h = RandomState::new().build_hasher();
-            h.write_u32(std::process::id());
-            u128::from(h.finish()) << 64 | u128::from(self.shared.id_seed)
-        });
+        let log_stream = format!(
+            "{}/[$LATEST]{:032x}",
+            utc_date_path(SystemTime::now()),
+            random_u128()
+        );
         command
             .env("AWS_LAMBDA_RUNTIME_API", self.addr.to_string())
             .env("AWS_LAMBDA_FUNCTION_NAME", FUNCTION_NAME)
@@ -741,10 +723,7 @@ fn next_invocation(shared: &Shared, stream: &TcpStream) -> Reply {
                         "Lambda-Runtime-Invoked-Function-Arn".to_owned(),
                         format!("arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{FUNCTION_NAME}"),
                     ),
-                    (
-                        "Lambda-Runtime-Trace-Id".to_owned(),
-                        trace_id(&pending.request_id),
-                    ),
+                    ("Lambda-Runtime-Trace-Id".to_owned(), trace_id()),
                     (
                         "Lambda-Runtime-Invocation-Id".to_owned(),
                         invocation_id(&pending.request_id),
@@ -890,20 +869,26 @@ fn epoch_millis(at: SystemTime) -> u128 {
         .as_millis()
 }
 
-fn trace_id(request_id: &str) -> String {
+fn trace_id() -> String {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs();
-    let mut h = RandomState::new().build_hasher();
-    h.write(request_id.as_bytes());
-    let a = h.finish();
-    h.write_u8(1);
-    let b = h.finish();
+    let random = random_u128();
     format!(
         "Root=1-{:08x}-{:08x}{:016x};Parent={:016x};Sampled=0",
-        secs as u32, b as u32, a, b
+        secs as u32,
+        (random >> 96) as u32,
+        random as u64,
+        getrandom::u64().expect("the operating system's random source")
     )
+}
+
+/// 128 random bits from the operating system (no fallback).
+fn random_u128() -> u128 {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the operating system's random source");
+    u128::from_le_bytes(bytes)
 }
 
 /// `YYYY/MM/DD` (UTC) of `at`, as in Lambda log stream names.

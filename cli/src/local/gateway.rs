@@ -34,7 +34,6 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -414,7 +413,7 @@ impl Gateway {
         log: RequestLog,
     ) -> Self {
         let ids = Ids::new();
-        let deployment_id = usage::short_id(&format!("deployment/{}", ids.next()), 6);
+        let deployment_id = usage::short_id(&format!("deployment/{}", crate::ids::u64()), 6);
         Self {
             enforcer: Enforcer::new(cfg.plans.clone(), keys),
             cfg,
@@ -866,63 +865,32 @@ struct RequestIds {
     trace_id: String,
 }
 
-/// Unique ids without a syscall per request: splitmix64 over a counter seeded at random.
-struct Ids {
-    state: AtomicU64,
-}
+/// A request's random ids, from the one random source (`crate::ids`).
+struct Ids;
 
 impl Ids {
     fn new() -> Self {
-        let seed = usage::random_bytes(8)
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .map(u64::from_le_bytes)
-            .unwrap_or_else(|| {
-                let nanos = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map_or(0, |d| d.as_nanos() as u64);
-                nanos ^ (u64::from(std::process::id()) << 32)
-            });
-        Self {
-            state: AtomicU64::new(seed),
-        }
-    }
-
-    fn next(&self) -> u64 {
-        let mut state = self
-            .state
-            .fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed);
-        usage::splitmix64(&mut state)
+        Self
     }
 
     /// A random (version 4) UUID.
     fn uuid(&self) -> String {
-        let (a, b) = (self.next(), self.next());
-        format!(
-            "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
-            a >> 32,
-            (a >> 16) & 0xffff,
-            a & 0x0fff,
-            0x8000 | ((b >> 48) & 0x3fff),
-            b & 0xffff_ffff_ffff
-        )
+        crate::ids::uuid_v4()
     }
 
     /// Like `Wq1xYHd2FiAEQ5A=`: 11 random bytes in base64.
     fn apigw_id(&self) -> String {
-        let mut bytes = [0u8; 16];
-        bytes[..8].copy_from_slice(&self.next().to_le_bytes());
-        bytes[8..].copy_from_slice(&self.next().to_le_bytes());
-        base64::engine::general_purpose::STANDARD.encode(&bytes[..11])
+        base64::engine::general_purpose::STANDARD.encode(crate::ids::bytes::<11>())
     }
 
     /// `Root=1-<epoch seconds, hex>-<96 random bits, hex>`.
     fn trace_id(&self, now_ms: i64) -> String {
+        let [a @ .., b0, b1, b2, b3] = crate::ids::bytes::<12>();
         format!(
             "Root=1-{:08x}-{:016x}{:08x}",
             now_ms.div_euclid(1000),
-            self.next(),
-            self.next() as u32
+            u64::from_le_bytes(a),
+            u32::from_le_bytes([b0, b1, b2, b3])
         )
     }
 }

@@ -24,7 +24,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
 use std::future::Future;
-use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::os::fd::OwnedFd;
@@ -1910,7 +1909,7 @@ async fn supervise(
                 Some(Signal::Stop) => {
                     if kill_at.is_none() {
                         if let Some(pid) = pid {
-                            signal_group(pid, "TERM").await;
+                            signal_group(pid, nix::sys::signal::Signal::SIGTERM);
                         }
                         kill_at = Some(tokio::time::Instant::now() + STOP_GRACE);
                     }
@@ -1944,24 +1943,18 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
 
 async fn kill(child: &mut tokio::process::Child, pid: Option<u32>) {
     if let Some(pid) = pid {
-        signal_group(pid, "KILL").await;
+        signal_group(pid, nix::sys::signal::Signal::SIGKILL);
     }
     let _ = child.start_kill();
 }
 
-/// Sends `signal` to the process group `pgid` (its leader's pid) with the `kill` command:
-/// the CLI forbids `unsafe`, so no `libc::kill`. Without `kill` the leader still gets SIGKILL
-/// from [`kill`], only the SIGTERM grace is lost.
-async fn signal_group(pgid: u32, signal: &str) {
-    let _ = tokio::process::Command::new("kill")
-        .arg(format!("-{signal}"))
-        .arg("--")
-        .arg(format!("-{pgid}"))
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .await;
+/// Sends `signal` to the process group `pgid` (its leader's pid): `killpg(2)` through nix's
+/// safe wrapper, so the function's own children (spawned helpers, shells) get it too. A
+/// group that is already gone (`ESRCH`) is no error here.
+fn signal_group(pgid: u32, signal: nix::sys::signal::Signal) {
+    if let Ok(pgid) = i32::try_from(pgid) {
+        let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), signal);
+    }
 }
 
 /// AWS's wording (Go's) for how a runtime exited.
@@ -2172,29 +2165,12 @@ fn remove_stale_bin_dirs() {
 // --- Ids ----------------------------------------------------------------------------------
 
 fn random_u64() -> u64 {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    // std seeds each `RandomState` from the OS; the clock keeps runs apart regardless.
-    hasher.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    hasher.finish()
+    crate::ids::u64()
 }
 
 /// A version-4 UUID, like Lambda's request ids.
 fn new_request_id() -> String {
-    let (a, b) = (random_u64(), random_u64());
-    format!(
-        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
-        a >> 32,
-        (a >> 16) & 0xffff,
-        a & 0xfff,
-        0x8000 | (b >> 48) & 0x3fff,
-        b & 0xffff_ffff_ffff
-    )
+    crate::ids::uuid_v4()
 }
 
 /// An X-Ray trace header: `Root=1-<epoch secs hex>-<24 hex>;Parent=<16 hex>;Sampled=0`.
@@ -3136,5 +3112,48 @@ while True:
             error_fields(b"", None, "D"),
             ("D".to_owned(), String::new())
         );
+    }
+
+    #[tokio::test]
+    async fn signals_reach_the_whole_process_group() {
+        // A shell leading its own group, with a child of its own in that group.
+        let mut leader = tokio::process::Command::new("sh")
+            .args(["-c", "sleep 60 & echo $!; wait"])
+            .stdout(std::process::Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let pgid = leader.id().unwrap();
+        let mut line = String::new();
+        tokio::io::AsyncBufReadExt::read_line(
+            &mut tokio::io::BufReader::new(leader.stdout.take().unwrap()),
+            &mut line,
+        )
+        .await
+        .unwrap();
+        let grandchild: u32 = line.trim().parse().unwrap();
+        let alive = |pid: u32| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|stat| !stat.rsplit(')').next().unwrap_or("").starts_with(" Z"))
+        };
+        assert!(alive(grandchild));
+        signal_group(pgid, nix::sys::signal::Signal::SIGKILL);
+        let status = leader.wait().await.unwrap();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(9)
+        );
+        // The grandchild got it too (it is reaped by init, so wait a little for that).
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while alive(grandchild) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{grandchild} survived"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // A group that is gone is no error.
+        signal_group(pgid, nix::sys::signal::Signal::SIGTERM);
     }
 }

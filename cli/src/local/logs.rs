@@ -19,7 +19,7 @@
 //! equally small steps.
 
 use std::fmt::Write as _;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::sync::Arc;
 #[cfg(test)]
 use std::sync::Mutex;
@@ -28,6 +28,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::store::{LogRecord, Store};
+use crate::color;
 
 /// How many lines may wait for the writer thread; past that, lines are dropped and counted
 /// (a function printing faster than the terminal can show must not eat all memory).
@@ -72,11 +73,10 @@ pub enum Style {
 }
 
 impl Style {
-    /// [`Style::Color`] when stdout is a terminal and `NO_COLOR` is not set to a non-empty
-    /// value (<https://no-color.org>), else [`Style::Plain`].
+    /// [`Style::Color`] when stdout takes colour (a terminal, no `NO_COLOR`: see
+    /// [`crate::color`]), else [`Style::Plain`].
     pub fn detect() -> Self {
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        if std::io::stdout().is_terminal() && !no_color {
+        if crate::color::stdout_has_color() {
             Self::Color
         } else {
             Self::Plain
@@ -416,6 +416,62 @@ impl Writer {
     }
 }
 
+/// Keeps a failure that repeats (a retry loop against a broken database) from flooding the
+/// log: the first failure is said at once, later ones at most once per `every`, with how many
+/// happened meanwhile; the first success after failures says so.
+#[derive(Debug)]
+pub struct FailureLog {
+    every: Duration,
+    /// When a failure was last said.
+    last_said: Option<Instant>,
+    /// Failures since then that were not said.
+    unsaid: u64,
+    /// Failures since the last success.
+    total: u64,
+}
+
+impl FailureLog {
+    /// Says at most one line per `every`.
+    pub fn new(every: Duration) -> Self {
+        Self {
+            every,
+            last_said: None,
+            unsaid: 0,
+            total: 0,
+        }
+    }
+
+    /// A failure at `now`: the line to log, or `None` when it is too soon after the last.
+    pub fn failed(&mut self, now: Instant, message: &str) -> Option<String> {
+        self.total += 1;
+        let due = self
+            .last_said
+            .is_none_or(|last| now.saturating_duration_since(last) >= self.every);
+        if !due {
+            self.unsaid += 1;
+            return None;
+        }
+        let line = match std::mem::take(&mut self.unsaid) {
+            0 => message.to_owned(),
+            n => format!(
+                "{message} (and {n} more time(s) in the last {} s)",
+                now.saturating_duration_since(self.last_said.unwrap_or(now))
+                    .as_secs()
+            ),
+        };
+        self.last_said = Some(now);
+        Some(line)
+    }
+
+    /// A success: the line to log when failures came before it.
+    pub fn succeeded(&mut self) -> Option<String> {
+        let total = std::mem::take(&mut self.total);
+        self.unsaid = 0;
+        self.last_said = None;
+        (total > 0).then(|| format!("recovered after {total} failure(s)"))
+    }
+}
+
 /// A stored log line as the terminal shows it (and `portico logs` prints it):
 /// `HH:MM:SS.mmm <function> [<first 8 chars of the request id>] <message>`, time in UTC.
 #[allow(dead_code, reason = "for `portico logs`, which reads the stored lines")]
@@ -465,12 +521,14 @@ fn write_line(
             }
         }
         Style::Color => {
-            out.push_str(DIM);
-            write_clock_time(out, timestamp_ms);
-            out.push_str(RESET);
-            let _ = write!(out, " \x1b[{}m{function}\x1b[0m", palette(function));
+            write_dim_clock_time(out, timestamp_ms);
+            out.push(' ');
+            color::push(out, color::of_name(function), function);
             if let Some(id) = id {
-                let _ = write!(out, " {DIM}[\x1b[{}m{id}\x1b[0m{DIM}]{RESET}", palette(id));
+                out.push(' ');
+                color::push(out, color::DIM, "[");
+                color::push(out, color::of_name(id), id);
+                color::push(out, color::DIM, "]");
             }
         }
     }
@@ -482,14 +540,17 @@ fn write_line(
 fn write_system(out: &mut String, timestamp_ms: i64, message: &str, style: Style) {
     match style {
         Style::Plain => write_clock_time(out, timestamp_ms),
-        Style::Color => {
-            out.push_str(DIM);
-            write_clock_time(out, timestamp_ms);
-            out.push_str(RESET);
-        }
+        Style::Color => write_dim_clock_time(out, timestamp_ms),
     }
     out.push(' ');
     out.push_str(message);
+}
+
+/// [`write_clock_time`], dimmed.
+fn write_dim_clock_time(out: &mut String, timestamp_ms: i64) {
+    let _ = write!(out, "{}", color::DIM);
+    write_clock_time(out, timestamp_ms);
+    let _ = write!(out, "{:#}", color::DIM);
 }
 
 /// Whether `message` is one of Lambda's own lines, which `portico logs` hides by default.
@@ -504,19 +565,6 @@ pub fn is_platform_line(message: &str) -> bool {
     ]
     .iter()
     .any(|prefix| message.starts_with(prefix))
-}
-
-const DIM: &str = "\x1b[2m";
-const RESET: &str = "\x1b[0m";
-
-/// A stable colour per name, so each function (and each request) keeps its colour.
-pub(crate) fn palette(name: &str) -> u8 {
-    const COLORS: [u8; 6] = [36, 35, 33, 32, 34, 96];
-    // FNV-1a: stable across runs, unlike std's hasher.
-    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
-    COLORS[(hash % COLORS.len() as u64) as usize]
 }
 
 /// Milliseconds since the Unix epoch, now.
@@ -680,6 +728,33 @@ mod tests {
     }
 
     #[test]
+    fn a_repeated_failure_is_said_once_then_at_most_every_period() {
+        let start = Instant::now();
+        let at = |secs: u64| start + Duration::from_secs(secs);
+        let mut log = FailureLog::new(Duration::from_secs(30));
+        assert_eq!(log.failed(at(0), "db failed").as_deref(), Some("db failed"));
+        // A retry every second for 29 s: nothing said.
+        for s in 1..30 {
+            assert_eq!(log.failed(at(s), "db failed"), None, "at {s} s");
+        }
+        assert_eq!(
+            log.failed(at(30), "db failed").as_deref(),
+            Some("db failed (and 29 more time(s) in the last 30 s)")
+        );
+        assert_eq!(log.failed(at(31), "db failed"), None);
+        assert_eq!(
+            log.succeeded().as_deref(),
+            Some("recovered after 32 failure(s)")
+        );
+        assert_eq!(log.succeeded(), None);
+        // After a recovery the next failure is news again.
+        assert_eq!(
+            log.failed(at(32), "db failed").as_deref(),
+            Some("db failed")
+        );
+    }
+
+    #[test]
     fn rendering() {
         // 2024-02-29T13:04:05.006Z
         let t = 1_709_211_845_006;
@@ -695,15 +770,17 @@ mod tests {
             "13:04:05.006 api [short] hi"
         );
         let colored = render_line(t, "api", Some("a1b2c3d4-0000"), "hi", Style::Color);
-        let palette_id = palette("a1b2c3d4");
+        let (api, id) = (
+            crate::color::of_name("api").render().to_string(),
+            crate::color::of_name("a1b2c3d4").render().to_string(),
+        );
         assert_eq!(
             colored,
             format!(
-                "\x1b[2m13:04:05.006\x1b[0m \x1b[{}mapi\x1b[0m \x1b[2m[\x1b[{palette_id}ma1b2c3d4\x1b[0m\x1b[2m]\x1b[0m hi",
-                palette("api")
+                "\x1b[2m13:04:05.006\x1b[0m {api}api\x1b[0m \x1b[2m[\x1b[0m{id}a1b2c3d4\x1b[0m\x1b[2m]\x1b[0m hi"
             )
         );
-        assert_eq!(palette("api"), palette("api"));
+        assert!(api.starts_with("\x1b[") && id.starts_with("\x1b["));
         assert!(is_platform_line("REPORT RequestId: x\tDuration: 1.00 ms"));
         assert!(!is_platform_line("STARTED something"));
     }

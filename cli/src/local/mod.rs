@@ -170,7 +170,9 @@ async fn serve(args: Args) -> Result<(), CliError> {
     let mut plan = plan(&args)?;
     let local_dir = plan.project.local_dir();
     files::create_private_dir(&local_dir)?;
-    let store = Arc::new(store::Store::open(&local_dir.join("state.db"))?);
+    let db_path = local_dir.join("state.db");
+    let store = Arc::new(store::Store::open(&db_path)?);
+    let db_file = store::file_id(&db_path);
     let logs = logs::LogSink::start(Arc::clone(&store), logs::Style::detect());
 
     // Ports first: a port in use must fail before any binary is copied or process started.
@@ -287,6 +289,7 @@ async fn serve(args: Args) -> Result<(), CliError> {
     let watch_task = args.watch.then(|| {
         tokio::spawn(watch::run_with(
             plan.project.clone(),
+            plan.binary.clone(),
             args.clone(),
             Arc::clone(&host),
             logs.clone(),
@@ -321,7 +324,13 @@ async fn serve(args: Args) -> Result<(), CliError> {
         );
     }
 
-    wait_for_stop().await;
+    let lost = tokio::select! {
+        () = wait_for_stop() => None,
+        lost = state_file_lost(&db_path, db_file) => Some(lost),
+    };
+    if let Some(lost) = &lost {
+        eprintln!("error: {lost}");
+    }
     eprintln!("stopping: finishing requests in flight, then ending every function process");
     let _ = shutdown.send(true);
     // The gateway and the services endpoint stop accepting and give requests in flight their
@@ -337,8 +346,41 @@ async fn serve(args: Args) -> Result<(), CliError> {
     }
     logs.flush().await;
     let _ = std::fs::remove_file(endpoint_file);
-    Ok(())
+    match lost {
+        Some(lost) => Err(lost.into()),
+        None => Ok(()),
+    }
 }
+
+/// Returns (with what to tell the user) once the state database file at `path` is no
+/// longer the file opened at start (`opened`): deleted, or replaced by another. SQLite keeps
+/// writing to the open, unlinked file, so everything from then on would vanish at exit.
+async fn state_file_lost(path: &std::path::Path, opened: Option<store::FileId>) -> String {
+    loop {
+        tokio::time::sleep(STATE_FILE_CHECK).await;
+        let now = store::file_id(path);
+        if now != opened {
+            let what = if now.is_none() {
+                "was deleted"
+            } else {
+                "was replaced by another file"
+            };
+            return format!(
+                "{} {what} while portico local was running; what happened since cannot be kept. \
+                 Run `portico local` again to continue with {}",
+                path.display(),
+                if now.is_none() {
+                    "a fresh, empty database"
+                } else {
+                    "the file now there"
+                }
+            );
+        }
+    }
+}
+
+/// How often `portico local` checks that its state database file is still there.
+const STATE_FILE_CHECK: Duration = Duration::from_secs(1);
 
 /// The Step Functions engine with `portico.toml`'s activities and state machines created, and
 /// the executions a previous run left running resumed.
@@ -356,7 +398,7 @@ fn start_step_functions(
         function_prefix.to_owned(),
         Arc::new(sfn::time::SystemClock),
         Some(logs.clone()),
-    )?);
+    ));
     let created = sfn::create_from_config(
         &engine,
         &plan.project.config,

@@ -13,9 +13,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -388,30 +386,9 @@ pub(crate) fn scheduled_event(id: &str, time: &str, rule_arn: &str) -> Bytes {
     Bytes::from(event.to_string())
 }
 
-/// A random UUID (version 4 layout), from the standard library's per-process random keys.
+/// A random UUID (version 4), as EventBridge's event ids.
 pub(crate) fn event_id() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let half = || {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-        h.write_u128(
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos()),
-        );
-        h.finish()
-    };
-    let bits = (u128::from(half()) << 64) | u128::from(half());
-    let bits = (bits & !(0xf << 76) | (0x4 << 76)) & !(0x3 << 62) | (0x2 << 62);
-    let hex = format!("{bits:032x}");
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
+    crate::ids::uuid_v4()
 }
 
 /// `2024-01-01T12:00:00Z` for Unix seconds.

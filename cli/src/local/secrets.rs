@@ -79,7 +79,7 @@ impl Secrets {
                 _ => Stored {
                     generate: generate.clone(),
                     value: generate_value(format).map_err(|e| {
-                        format!("cannot generate secret `{name}`: /dev/urandom: {e}")
+                        format!("cannot generate secret `{name}`: the operating system's random source failed: {e}")
                     })?,
                 },
             };

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite_migration::{HookResult, M, Migrations};
 
 /// One captured log line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,10 +45,17 @@ pub struct Store {
     conn: Mutex<Connection>,
 }
 
-const SCHEMA: &str = "
+/// The connection settings: not part of the schema, set on every open.
+const PRAGMAS: &str = "
 PRAGMA journal_mode = WAL;
 PRAGMA synchronous = NORMAL;
 PRAGMA cache_size = -16384;
+";
+
+/// Migration 1: the schema as it was when numbered migrations began (2026-12). `IF NOT
+/// EXISTS` only here: a database written before then (`user_version` 0) already has these
+/// tables, and keeps their rows.
+const BASELINE: &str = "
 CREATE TABLE IF NOT EXISTS quota_usage (
     api_key TEXT NOT NULL,
     plan TEXT NOT NULL,
@@ -68,6 +76,60 @@ CREATE TABLE IF NOT EXISTS kv (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS sfn_activities (
+    arn TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sfn_state_machines (
+    arn TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    definition TEXT NOT NULL,
+    role_arn TEXT NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sfn_executions (
+    arn TEXT PRIMARY KEY,
+    state_machine_arn TEXT NOT NULL,
+    name TEXT NOT NULL,
+    status TEXT NOT NULL,
+    input TEXT NOT NULL,
+    output TEXT,
+    error TEXT,
+    cause TEXT,
+    definition TEXT NOT NULL,
+    role_arn TEXT NOT NULL,
+    start_ms INTEGER NOT NULL,
+    stop_ms INTEGER,
+    cursor TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sfn_executions_by_machine ON sfn_executions (state_machine_arn, start_ms);
+CREATE TABLE IF NOT EXISTS sfn_history (
+    execution_arn TEXT NOT NULL,
+    id INTEGER NOT NULL,
+    timestamp_ms INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    previous_event_id INTEGER NOT NULL,
+    details TEXT NOT NULL,
+    PRIMARY KEY (execution_arn, id)
+);
+CREATE TABLE IF NOT EXISTS sfn_tasks (
+    token TEXT PRIMARY KEY,
+    execution_arn TEXT NOT NULL,
+    activity_arn TEXT,
+    status TEXT NOT NULL,
+    input TEXT NOT NULL,
+    worker TEXT,
+    result TEXT,
+    error TEXT,
+    cause TEXT,
+    created_ms INTEGER NOT NULL,
+    timeout_seconds INTEGER,
+    timeout_at_ms INTEGER,
+    heartbeat_seconds INTEGER,
+    heartbeat_at_ms INTEGER
+);
+CREATE INDEX IF NOT EXISTS sfn_tasks_queue ON sfn_tasks (activity_arn, status, created_ms);
 ";
 
 /// Makes the database's folder (0700) and files (0600) owner-only before SQLite opens them: the
@@ -87,16 +149,131 @@ fn make_private(path: &Path) {
     }
 }
 
+/// The schema, one numbered migration per change (`PRAGMA user_version` says how many ran).
+/// A shipped migration is never edited: a change is a new one appended here, with a test
+/// that opens the checked-in database of the version before (`tests/fixtures/`).
+fn migrations() -> Vec<M<'static>> {
+    vec![M::up_with_hook(
+        BASELINE,
+        |tx: &rusqlite::Transaction<'_>| -> HookResult {
+            // A database written before activity timeouts counted from the worker's pick-up
+            // has `sfn_tasks` without this column.
+            let has_column = tx
+                .prepare(
+                    "SELECT 1 FROM pragma_table_info('sfn_tasks') WHERE name = 'timeout_seconds'",
+                )?
+                .exists([])?;
+            if !has_column {
+                tx.execute_batch("ALTER TABLE sfn_tasks ADD COLUMN timeout_seconds INTEGER")?;
+            }
+            Ok(())
+        },
+    )]
+}
+
+/// The state database could not be opened, checked or migrated.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite says the file is damaged (or not a database at all).
+    #[error(
+        "{path} is damaged: {detail}.\n\
+         It holds the local cloud's state (waiting executions, quota counters, logs, the generated API keys).\n\
+         To start fresh, move it aside and run again: `mv {path} {path}.damaged` (its `-wal` and `-shm` files too, if there).\n\
+         To keep it, leave it where it is and try to recover it with the sqlite3 shell: `sqlite3 {path} .recover`"
+    )]
+    Damaged {
+        /// The database file.
+        path: String,
+        /// What SQLite reported.
+        detail: String,
+    },
+    /// The schema is from a newer `portico` (more migrations than this one knows).
+    #[error(
+        "{path} was written by a newer portico (schema version {found}, this one knows {known}); \
+         use that version, or move the file aside to start fresh"
+    )]
+    Newer {
+        /// The database file.
+        path: String,
+        /// The file's `user_version`.
+        found: usize,
+        /// The migrations this build has.
+        known: usize,
+    },
+    /// Any other failure opening or migrating the file.
+    #[error("cannot open the local state database {path}: {source}")]
+    Open {
+        /// The database file.
+        path: String,
+        /// What failed.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl StoreError {
+    /// The error for `err`, met opening or checking `path`.
+    fn from_sqlite(path: &Path, err: rusqlite::Error) -> Self {
+        if is_damage(&err) {
+            Self::Damaged {
+                path: path.display().to_string(),
+                detail: err.to_string(),
+            }
+        } else {
+            Self::Open {
+                path: path.display().to_string(),
+                source: Box::new(err),
+            }
+        }
+    }
+}
+
+/// Whether SQLite reported a damaged file (`SQLITE_CORRUPT`, `SQLITE_NOTADB`).
+pub fn is_damage(err: &rusqlite::Error) -> bool {
+    matches!(
+        err.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
+    )
+}
+
+/// Which file a path names (device and inode), to notice it deleted or replaced.
+pub type FileId = (u64, u64);
+
+/// The identity of the file at `path`, or `None` when there is none.
+pub fn file_id(path: &Path) -> Option<FileId> {
+    let metadata = std::fs::metadata(path).ok()?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        Some((metadata.dev(), metadata.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        // Without inodes only a deletion is noticed.
+        let _ = metadata;
+        Some((0, 0))
+    }
+}
+
 impl Store {
-    /// Opens (creating if needed) the database at `path`.
+    /// Opens (creating if needed) the database at `path`: checks its integrity
+    /// (`PRAGMA quick_check`), then brings its schema up to date.
     ///
     /// # Errors
-    /// When the file cannot be opened or migrated.
-    pub fn open(path: &Path) -> rusqlite::Result<Self> {
+    /// When the file is damaged ([`StoreError::Damaged`] says what to do), from a newer
+    /// portico, or cannot be opened or migrated.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
         make_private(path);
-        let conn = Connection::open(path)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.execute_batch(SCHEMA)?;
+        let sqlite = |err| StoreError::from_sqlite(path, err);
+        let mut conn = Connection::open(path).map_err(sqlite)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(sqlite)?;
+        check_integrity(&conn).map_err(|detail| StoreError::Damaged {
+            path: path.display().to_string(),
+            detail,
+        })?;
+        conn.execute_batch(PRAGMAS).map_err(sqlite)?;
+        migrate(&mut conn, path)?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -105,16 +282,18 @@ impl Store {
     /// An in-memory database, for unit tests.
     #[cfg(test)]
     pub fn in_memory() -> Self {
-        let conn = Connection::open_in_memory().expect("sqlite in memory");
-        conn.execute_batch(SCHEMA).expect("schema");
+        let mut conn = Connection::open_in_memory().expect("sqlite in memory");
+        Migrations::new(migrations())
+            .to_latest(&mut conn)
+            .expect("schema");
         Self {
             conn: Mutex::new(conn),
         }
     }
 
     /// Runs `f` on the connection, for a part of the local cloud that keeps its own tables
-    /// (it creates them itself, `CREATE TABLE IF NOT EXISTS`, on its first call). The
-    /// connection is held while `f` runs: keep it short.
+    /// (created by the migrations above). The connection is held while `f` runs: keep it
+    /// short.
     ///
     /// # Errors
     /// What `f` returns.
@@ -373,6 +552,55 @@ impl Store {
     }
 }
 
+/// `PRAGMA quick_check` (a full scan of every page and index, without the slower
+/// cross-checks of `integrity_check`): `Err` with what it found when the file is damaged.
+fn check_integrity(conn: &Connection) -> Result<(), String> {
+    let mut stmt = conn
+        .prepare("PRAGMA quick_check(5)")
+        .map_err(|e| e.to_string())?;
+    let found: Vec<String> = stmt
+        .query_map([], |row| row.get(0))
+        .and_then(|rows| rows.collect())
+        .map_err(|e| e.to_string())?;
+    if found.len() == 1 && found[0] == "ok" {
+        Ok(())
+    } else {
+        Err(format!(
+            "database disk image is malformed (integrity check: {})",
+            found.join("; ")
+        ))
+    }
+}
+
+/// Runs the migrations the file has not seen yet.
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let migrations = migrations();
+    let known = migrations.len();
+    let found: usize = conn
+        .pragma_query_value(None, "user_version", |row| row.get::<_, i64>(0))
+        .map_err(|e| StoreError::from_sqlite(path, e))?
+        .try_into()
+        .unwrap_or(usize::MAX);
+    if found > known {
+        return Err(StoreError::Newer {
+            path: path.display().to_string(),
+            found,
+            known,
+        });
+    }
+    Migrations::new(migrations)
+        .to_latest(conn)
+        .map_err(|e| match e {
+            rusqlite_migration::Error::RusqliteError { err, .. } => {
+                StoreError::from_sqlite(path, err)
+            }
+            other => StoreError::Open {
+                path: path.display().to_string(),
+                source: Box::new(other),
+            },
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -495,6 +723,45 @@ mod tests {
         assert_eq!(
             got.iter().map(|r| r.message.as_str()).collect::<Vec<_>>(),
             ["a", "b"]
+        );
+    }
+
+    #[test]
+    fn an_old_tasks_table_gains_its_column_and_a_newer_file_is_refused() {
+        let dir = crate::test_support::TempDir::new("store", "migrate");
+        let path = dir.0.join("state.db");
+        {
+            // `sfn_tasks` as written before activity timeouts had their own column.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE sfn_tasks (token TEXT PRIMARY KEY, execution_arn TEXT NOT NULL,
+                 activity_arn TEXT, status TEXT NOT NULL, input TEXT NOT NULL, worker TEXT,
+                 result TEXT, error TEXT, cause TEXT, created_ms INTEGER NOT NULL,
+                 timeout_at_ms INTEGER, heartbeat_seconds INTEGER, heartbeat_at_ms INTEGER);
+                 INSERT INTO sfn_tasks (token, execution_arn, status, input, created_ms)
+                 VALUES ('t', 'e', 'WAITING', '{}', 1);",
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let (version, timeout): (i64, Option<i64>) = store
+            .with_connection(|c| {
+                Ok((
+                    c.pragma_query_value(None, "user_version", |r| r.get(0))?,
+                    c.query_row("SELECT timeout_seconds FROM sfn_tasks", [], |r| r.get(0))?,
+                ))
+            })
+            .unwrap();
+        assert_eq!((version, timeout), (1, None));
+        drop(store);
+        Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "user_version", 7)
+            .unwrap();
+        let err = Store::open(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("written by a newer portico (schema version 7, this one knows 1)"),
+            "{err}"
         );
     }
 }

@@ -14,7 +14,6 @@
 //! arithmetic the quota periods need lives here too; the gateway formats `requestTime` with it.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -120,8 +119,11 @@ fn generated_value(store: &Store, name: &str) -> Result<String, CliError> {
             return Ok(value);
         }
     }
-    let value = random_key(GENERATED_LEN)
-        .map_err(|e| format!("cannot generate API key `{name}`: /dev/urandom: {e}"))?;
+    let value = random_key(GENERATED_LEN).map_err(|e| {
+        format!(
+            "cannot generate API key `{name}`: the operating system's random source failed: {e}"
+        )
+    })?;
     store.set_value(&kv_key, &value)?;
     Ok(value)
 }
@@ -129,7 +131,7 @@ fn generated_value(store: &Store, name: &str) -> Result<String, CliError> {
 /// Random bytes from the operating system.
 pub(crate) fn random_bytes(len: usize) -> std::io::Result<Vec<u8>> {
     let mut buf = vec![0; len];
-    std::fs::File::open("/dev/urandom")?.read_exact(&mut buf)?;
+    crate::ids::fill(&mut buf).map_err(std::io::Error::other)?;
     Ok(buf)
 }
 
@@ -173,7 +175,7 @@ pub(crate) fn short_id(seed: &str, len: usize) -> String {
 }
 
 /// One step of the splitmix64 generator: a bijection of the advanced state.
-pub(crate) fn splitmix64(state: &mut u64) -> u64 {
+fn splitmix64(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
     let mut z = *state;
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);

@@ -3,7 +3,7 @@
 //! Polls modification times every half second (no file-watching crate, nothing to go wrong on
 //! network or container file systems). What is watched:
 //! - every local source file the last build read, from Cargo's dep-info file beside the binary
-//!   (`target/debug/bootstrap.d`): the app's and its path dependencies' (a workspace's
+//!   (`bootstrap.d` where cargo said it wrote the binary): the app's and its path dependencies' (a workspace's
 //!   framework included), plus each of those crates' `Cargo.toml` and `build.rs`;
 //! - everything under the app's `src/`, so a new file counts too;
 //! - the app's `Cargo.toml` and `portico.toml`.
@@ -45,9 +45,10 @@ pub struct Followers {
 }
 
 /// Watches and rebuilds until `shutdown` turns `true`, passing manifest changes on to
-/// `followers`.
+/// `followers`. `binary` is what the first build made (or `--binary`).
 pub async fn run_with(
     project: Project,
+    binary: PathBuf,
     args: Args,
     host: Arc<LambdaHost>,
     logs: LogSink,
@@ -55,12 +56,6 @@ pub async fn run_with(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let prebuilt = args.binary.clone();
-    let binary = prebuilt.clone().unwrap_or_else(|| {
-        project
-            .target_dir
-            .join(if args.release { "release" } else { "debug" })
-            .join(&project.binary)
-    });
     let mut manifest = {
         let binary = binary.clone();
         match tokio::task::spawn_blocking(move || project::read_manifest(&binary)).await {

@@ -270,10 +270,9 @@ fn unique(groups: Vec<Group>) -> Vec<Group> {
 /// The renderer for stdout.
 fn renderer(args: &Args) -> Renderer {
     let terminal = std::io::stdout().is_terminal();
-    let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     Renderer {
         format: args.output,
-        color: terminal && !args.no_color && !no_color_env && args.output == Format::Text,
+        color: !args.no_color && args.output == Format::Text && crate::color::stdout_has_color(),
         sanitize: terminal,
         include_platform: args.include_lambda_messages,
     }

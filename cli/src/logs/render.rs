@@ -9,9 +9,11 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
+use anstyle::Style;
 use serde_json::{Map, Value, json};
 
 use super::time::{iso_utc, write_utc};
+use crate::color;
 use crate::local::logs::is_platform_line;
 
 /// One log event, from CloudWatch or from the local store.
@@ -315,19 +317,6 @@ pub fn short_stream(stream: &str) -> &str {
     &stream[start..]
 }
 
-const DIM: &str = "\x1b[2m";
-const RESET: &str = "\x1b[0m";
-
-fn level_color(level: &str) -> &'static str {
-    match level {
-        "ERROR" | "FATAL" | "CRITICAL" | "PANIC" => "\x1b[1;31m",
-        "WARN" | "WARNING" => "\x1b[33m",
-        "INFO" => "\x1b[32m",
-        "DEBUG" => "\x1b[34m",
-        _ => DIM,
-    }
-}
-
 /// Appends `text` to `out`, escaping what could move the cursor, rewrite the line or reorder
 /// it on a terminal: control characters (`\n` → `\\n`, ESC → `\\x1b`, …) and Unicode's
 /// directional overrides. Tabs stay.
@@ -370,49 +359,40 @@ impl Renderer {
 
     fn write_text(&self, out: &mut String, event: &Event, parsed: &Parsed<'_>) {
         let clean = self.sanitize;
-        if self.color {
-            out.push_str(DIM);
-        }
-        write_utc(out, event.timestamp_ms, ' ');
-        if self.color {
-            let _ = write!(
-                out,
-                "{RESET} \x1b[{}m",
-                crate::local::logs::palette(&event.function)
-            );
-        } else {
-            out.push(' ');
-        }
-        push_clean(out, &event.function, clean);
-        if self.color {
-            out.push_str(RESET);
-            out.push(' ');
-            out.push_str(DIM);
-        } else {
-            out.push(' ');
-        }
-        push_clean(out, short_stream(&event.stream), clean);
-        if self.color {
-            out.push_str(RESET);
-        }
+        // Each part between its style's escape and the reset, when colour is on.
+        let styled = |out: &mut String, style: Style, write: &dyn Fn(&mut String)| {
+            if self.color {
+                let _ = write!(out, "{style}");
+                write(out);
+                let _ = write!(out, "{style:#}");
+            } else {
+                write(out);
+            }
+        };
+        styled(out, color::DIM, &|out| {
+            write_utc(out, event.timestamp_ms, ' ')
+        });
+        out.push(' ');
+        styled(out, color::of_name(&event.function), &|out| {
+            push_clean(out, &event.function, clean);
+        });
+        out.push(' ');
+        styled(out, color::DIM, &|out| {
+            push_clean(out, short_stream(&event.stream), clean);
+        });
         out.push(' ');
         if let Some(level) = &parsed.level {
-            if self.color {
-                out.push_str(level_color(level));
-            }
-            push_clean(out, level, clean);
-            if self.color {
-                out.push_str(RESET);
-            }
+            styled(out, color::level(level), &|out| {
+                push_clean(out, level, clean)
+            });
             out.push(' ');
         }
-        if parsed.platform && self.color {
-            out.push_str(DIM);
-        }
-        push_clean(out, &parsed.text, clean);
-        if parsed.platform && self.color {
-            out.push_str(RESET);
-        }
+        let text_style = if parsed.platform {
+            color::DIM
+        } else {
+            Style::new()
+        };
+        styled(out, text_style, &|out| push_clean(out, &parsed.text, clean));
     }
 }
 
@@ -554,7 +534,7 @@ mod tests {
             &mut out,
             &event(r#"{"level":"error","message":"bad \u001b[2Jthing\r\nfake line \u202e"}"#),
         );
-        assert!(out.contains("\x1b[1;31mERROR\x1b[0m"), "{out:?}");
+        assert!(out.contains("\x1b[1m\x1b[31mERROR\x1b[0m"), "{out:?}");
         assert!(
             out.ends_with(" bad \\x1b[2Jthing\\r\\nfake line \\u{202e}\n"),
             "{out:?}"

@@ -373,6 +373,13 @@ impl Server {
         matches!(self.child.try_wait(), Ok(None))
     }
 
+    /// Waits for the server to exit by itself (no signal) within `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        wait_for("portico local to exit", timeout, || {
+            self.child.try_wait().expect("wait for portico local")
+        })
+    }
+
     /// Sends `signal` (`TERM`, `INT`, `KILL`) to the server.
     pub fn signal(&self, signal: &str) {
         send_signal(self.pid, signal);
@@ -470,14 +477,13 @@ fn collect(stream: impl Read + Send + 'static, into: Arc<Mutex<String>>) {
     });
 }
 
-/// Sends a signal with the `kill` command (the tests use no `unsafe`).
+/// Sends `signal` (`TERM`, `INT`, `KILL`, …) to `pid` (nix's safe `kill(2)`).
 pub fn send_signal(pid: u32, signal: &str) {
-    let status = Command::new("kill")
-        .arg(format!("-{signal}"))
-        .arg(pid.to_string())
-        .status()
-        .expect("run kill");
-    assert!(status.success(), "kill -{signal} {pid} failed");
+    let signal: nix::sys::signal::Signal = format!("SIG{signal}")
+        .parse()
+        .unwrap_or_else(|_| panic!("no signal SIG{signal}"));
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(pid).expect("a pid"));
+    nix::sys::signal::kill(pid, signal).unwrap_or_else(|e| panic!("kill -{signal} {pid}: {e}"));
 }
 
 /// `(pid, start time)` of every process.

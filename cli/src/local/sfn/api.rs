@@ -484,8 +484,7 @@ mod tests {
             "shop-dev-".to_owned(),
             Arc::new(SystemClock),
             None,
-        )
-        .unwrap();
+        );
         engine.poll_timeout = Duration::from_millis(200);
         Services::new(host, "shop-dev-".to_owned()).with_step_functions(Arc::new(engine))
     }

@@ -13,7 +13,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -25,67 +25,12 @@ use super::asl::{self, Definition, Failure, Kind, Resource, State, Transition, W
 use super::time::{Clock, format_rfc3339};
 use super::{ACCOUNT, REGION};
 use crate::local::lambda::{InvocationResult, InvokeOutcome};
-use crate::local::logs::LogSink;
+use crate::local::logs::{FailureLog, LogSink};
 use crate::local::services::Invoker;
 use crate::local::store::Store;
 
-/// The engine's tables.
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS sfn_activities (
-    arn TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    created_ms INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS sfn_state_machines (
-    arn TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    definition TEXT NOT NULL,
-    role_arn TEXT NOT NULL,
-    created_ms INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS sfn_executions (
-    arn TEXT PRIMARY KEY,
-    state_machine_arn TEXT NOT NULL,
-    name TEXT NOT NULL,
-    status TEXT NOT NULL,
-    input TEXT NOT NULL,
-    output TEXT,
-    error TEXT,
-    cause TEXT,
-    definition TEXT NOT NULL,
-    role_arn TEXT NOT NULL,
-    start_ms INTEGER NOT NULL,
-    stop_ms INTEGER,
-    cursor TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS sfn_executions_by_machine ON sfn_executions (state_machine_arn, start_ms);
-CREATE TABLE IF NOT EXISTS sfn_history (
-    execution_arn TEXT NOT NULL,
-    id INTEGER NOT NULL,
-    timestamp_ms INTEGER NOT NULL,
-    type TEXT NOT NULL,
-    previous_event_id INTEGER NOT NULL,
-    details TEXT NOT NULL,
-    PRIMARY KEY (execution_arn, id)
-);
-CREATE TABLE IF NOT EXISTS sfn_tasks (
-    token TEXT PRIMARY KEY,
-    execution_arn TEXT NOT NULL,
-    activity_arn TEXT,
-    status TEXT NOT NULL,
-    input TEXT NOT NULL,
-    worker TEXT,
-    result TEXT,
-    error TEXT,
-    cause TEXT,
-    created_ms INTEGER NOT NULL,
-    timeout_seconds INTEGER,
-    timeout_at_ms INTEGER,
-    heartbeat_seconds INTEGER,
-    heartbeat_at_ms INTEGER
-);
-CREATE INDEX IF NOT EXISTS sfn_tasks_queue ON sfn_tasks (activity_arn, status, created_ms);
-";
+/// A failing execution driver logs at most one line per this long.
+const FAILURE_LOG_EVERY: Duration = Duration::from_secs(30);
 
 /// AWS's limit on an execution's history: past it the execution fails.
 const MAX_HISTORY_EVENTS: i64 = 25_000;
@@ -279,31 +224,15 @@ pub fn arn(kind: &str, name: &str) -> String {
 }
 
 impl<I: Invoker> StepFunctions<I> {
-    /// The engine over `store` (its tables are created if needed).
-    ///
-    /// # Errors
-    /// When the tables cannot be created.
+    /// The engine over `store` (whose migrations made its tables).
     pub fn new(
         store: Arc<Store>,
         invoker: Arc<I>,
         function_prefix: String,
         clock: Arc<dyn Clock>,
         logs: Option<LogSink>,
-    ) -> rusqlite::Result<Self> {
-        store.with_connection(|c| {
-            c.execute_batch(SCHEMA)?;
-            // A store written before activity timeouts counted from the worker's pick-up.
-            let has_column = c
-                .prepare(
-                    "SELECT 1 FROM pragma_table_info('sfn_tasks') WHERE name = 'timeout_seconds'",
-                )?
-                .exists([])?;
-            if !has_column {
-                c.execute_batch("ALTER TABLE sfn_tasks ADD COLUMN timeout_seconds INTEGER")?;
-            }
-            Ok(())
-        })?;
-        Ok(Self {
+    ) -> Self {
+        Self {
             store,
             invoker,
             function_prefix,
@@ -313,7 +242,7 @@ impl<I: Invoker> StepFunctions<I> {
             wakers: Mutex::new(HashMap::new()),
             activity_signals: Mutex::new(HashMap::new()),
             drivers: Mutex::new(HashSet::new()),
-        })
+        }
     }
 
     fn now(&self) -> i64 {
@@ -961,15 +890,27 @@ impl<I: Invoker> StepFunctions<I> {
 
     async fn drive(self: &Arc<Self>, arn: &str) {
         let notify = self.waker(arn);
+        let mut failures = FailureLog::new(FAILURE_LOG_EVERY);
+        let mut retry = Duration::from_secs(1);
         loop {
             let notified = notify.notified();
             let wake = match self.advance(arn) {
-                Ok(wake) => wake,
+                Ok(wake) => {
+                    if let Some(line) = failures.succeeded() {
+                        self.log(&format!("states: execution {arn}: {line}"));
+                    }
+                    retry = Duration::from_secs(1);
+                    wake
+                }
                 Err(e) => {
-                    self.log(&format!(
-                        "states: execution {arn}: the state database failed: {e}"
-                    ));
-                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    let message =
+                        format!("states: execution {arn}: the state database failed: {e}");
+                    if let Some(line) = failures.failed(Instant::now(), &message) {
+                        self.log(&line);
+                    }
+                    // Retries slow down to one per half minute while the failure lasts.
+                    tokio::time::sleep(retry).await;
+                    retry = (retry * 2).min(FAILURE_LOG_EVERY);
                     continue;
                 }
             };
@@ -2272,8 +2213,7 @@ mod tests {
                 "shop-dev-".to_owned(),
                 Arc::clone(clock) as Arc<dyn Clock>,
                 None,
-            )
-            .unwrap();
+            );
             engine.poll_timeout = Duration::from_millis(300);
             Arc::new(engine)
         }
@@ -2423,8 +2363,7 @@ mod tests {
             "shop-dev-".to_owned(),
             Arc::clone(&f.clock) as Arc<dyn Clock>,
             Some(logs.clone()),
-        )
-        .unwrap();
+        );
         engine.poll_timeout = Duration::from_millis(300);
         let engine = Arc::new(engine);
         let (machine, _) = engine

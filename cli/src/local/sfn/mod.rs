@@ -14,7 +14,6 @@ pub mod asl;
 pub mod engine;
 pub mod time;
 
-use std::io::Read;
 use std::path::Path;
 
 use base64::Engine as _;
@@ -27,11 +26,11 @@ pub use engine::StepFunctions;
 /// What a task token starts with; the rest is 64 random bytes, base64url.
 const TOKEN_PREFIX: &str = "ptk1.";
 
-/// A new task token: unguessable (the kernel's random source).
+/// A new task token: unguessable (the operating system's random source, no fallback).
 pub fn random_token() -> String {
     format!(
         "{TOKEN_PREFIX}{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<64>())
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(crate::ids::bytes::<64>())
     )
 }
 
@@ -46,33 +45,7 @@ pub fn token_is_well_formed(token: &str) -> bool {
 
 /// A random UUID (version 4).
 pub fn random_uuid() -> String {
-    let mut b = random_bytes::<16>();
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
-}
-
-fn random_bytes<const N: usize>() -> [u8; N] {
-    let mut out = [0u8; N];
-    let read = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut out));
-    if read.is_err() {
-        // No kernel source (not Linux/macOS): the standard library's random hash keys.
-        for chunk in out.chunks_mut(16) {
-            let id = crate::local::scheduler::event_id().replace('-', "");
-            for (i, byte) in chunk.iter_mut().enumerate() {
-                *byte = u8::from_str_radix(&id[i * 2..i * 2 + 2], 16).unwrap_or(0);
-            }
-        }
-    }
-    out
+    crate::ids::uuid_v4()
 }
 
 /// What `portico local` created at start, for the banner.
@@ -148,7 +121,6 @@ mod tests {
             Arc::new(time::SystemClock),
             None,
         )
-        .unwrap()
     }
 
     #[test]
