@@ -17,6 +17,16 @@ pub(crate) const DIR_MODE: u32 = 0o700;
 /// # Errors
 /// When the folder cannot be created or its permissions set.
 pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    create_dir_owner_only(dir)?;
+    restrict(dir, DIR_MODE)
+}
+
+/// Creates `dir` (and missing parents) owner-only if it is missing; an existing folder is left
+/// as it is (it may not be the local cloud's: a database can be opened anywhere).
+///
+/// # Errors
+/// When the folder cannot be created.
+pub(crate) fn create_dir_owner_only(dir: &Path) -> std::io::Result<()> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
@@ -24,8 +34,7 @@ pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
         use std::os::unix::fs::DirBuilderExt;
         builder.mode(DIR_MODE);
     }
-    builder.create(dir)?;
-    restrict(dir, DIR_MODE)
+    builder.create(dir)
 }
 
 /// Narrows `path` to `mode` if it exists and is more open; a missing file is not an error.

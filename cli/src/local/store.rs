@@ -132,14 +132,15 @@ CREATE TABLE IF NOT EXISTS sfn_tasks (
 CREATE INDEX IF NOT EXISTS sfn_tasks_queue ON sfn_tasks (activity_arn, status, created_ms);
 ";
 
-/// Makes the database's folder (0700) and files (0600) owner-only before SQLite opens them: the
-/// file is created owner-only if missing, and SQLite gives the `-wal` and `-shm` files it
-/// creates the database file's mode. Old files left readable are narrowed. Best effort: a
+/// Makes the database's files owner-only (0600) before SQLite opens them: a missing folder is
+/// created 0700, the file is created owner-only if missing, and SQLite gives the `-wal` and
+/// `-shm` files it creates the database file's mode. Old files left readable are narrowed
+/// (the folder is the caller's: `portico local` narrows `.portico/local`). Best effort: a
 /// failure here shows when SQLite opens the file.
 fn make_private(path: &Path) {
-    use crate::local::files::{FILE_MODE, create_private_dir, restrict, touch_private};
+    use crate::local::files::{FILE_MODE, create_dir_owner_only, restrict, touch_private};
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        let _ = create_private_dir(dir);
+        let _ = create_dir_owner_only(dir);
     }
     let _ = touch_private(path);
     for suffix in ["-wal", "-shm", "-journal"] {
