@@ -641,6 +641,21 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_next_answered_with_an_error_status_stops_the_loop_naming_it() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let _received = scripted_runtime_api(
+            listener,
+            vec!["HTTP/1.1 500 Internal Server Error\r\nContent-Length: 30\r\n\r\n{\"errorType\":\"Runtime.Broken\"}"],
+        )
+        .await;
+        let err = client(&address).next().await.err().unwrap().to_string();
+        assert!(err.contains("500 Internal Server Error"), "{err}");
+        assert!(err.contains("Runtime.Broken"), "{err}");
+        assert!(err.contains(&address), "{err}");
+    }
+
+    #[tokio::test]
     async fn a_refused_outcome_is_logged_and_the_loop_goes_on() {
         for refusal in [
             "HTTP/1.1 400 Bad Request\r\nContent-Length: 2\r\n\r\n{}",
