@@ -99,7 +99,7 @@ fn the_packaged_template_creates_the_stack_in_cloudformation() {
                 m
             });
     for (kind, n) in [
-        ("AWS::IAM::Role", 2),
+        ("AWS::IAM::Role", 5),
         ("AWS::Lambda::Function", 4),
         ("AWS::Logs::LogGroup", 4),
         ("AWS::Events::Rule", 2),
@@ -218,8 +218,10 @@ fn the_packaged_template_creates_the_stack_in_cloudformation() {
             "the parameter's value"
         );
         assert!(
-            f.role().unwrap().ends_with(&format!(":role/{prefix}")),
-            "{:?}",
+            f.role()
+                .unwrap()
+                .ends_with(&format!(":role/{prefix}-{entry}")),
+            "its own role: {:?}",
             f.role()
         );
     }
@@ -227,12 +229,17 @@ fn the_packaged_template_creates_the_stack_in_cloudformation() {
         sdk.function(&format!("{prefix}-api")).memory_size(),
         Some(256)
     );
-    let policies = role_policies(&sdk, &prefix);
-    assert_eq!(
-        policies.keys().collect::<Vec<_>>(),
-        ["logs", "ses", "step-functions"]
-    );
-    assert_no_wildcard_actions(&policies);
+    // Each function's role has the policies of its `permissions` only, as deploy makes them.
+    for (entry, names) in [
+        ("api", &["logs", "step-functions"][..]),
+        ("tick", &["logs", "ses", "step-functions"][..]),
+        ("nightly", &["logs"][..]),
+        ("notify", &["logs", "ses"][..]),
+    ] {
+        let policies = role_policies(&sdk, &format!("{prefix}-{entry}"));
+        assert_eq!(policies.keys().collect::<Vec<_>>(), names, "{entry}");
+        assert_no_wildcard_actions(&policies);
+    }
     let states_policies = role_policies(&sdk, &format!("{prefix}-states"));
     assert_no_wildcard_actions(&states_policies);
     assert!(
