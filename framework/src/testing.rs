@@ -1,6 +1,10 @@
 //! An in-process test client: builds the API Gateway REST (v1) events production receives and
 //! runs them through the same decode → route → encode path as Lambda, without sockets.
 //!
+//! It plays the API `portico deploy` creates: a route that requires an API key is its own
+//! resource, reached with a key (the request's `x-api-key`, else [`TEST_API_KEY`]); every
+//! other path comes through `/{proxy+}`.
+//!
 //! ```
 //! use portico::prelude::*;
 //! use portico::testing::TestClient;
@@ -33,6 +37,13 @@ use crate::scheduled::ScheduledEvent;
 
 /// The stage name test events carry (the handler never sees it in its path).
 pub const TEST_STAGE: &str = "test";
+
+/// The API key test events of key-required routes carry when the request sets no
+/// `x-api-key` header (the client plays the gateway, which let the request through).
+pub const TEST_API_KEY: &str = "portico-test-api-key";
+
+/// `requestContext.identity.apiKeyId` of test events that passed with a key.
+pub const TEST_API_KEY_ID: &str = "testkeyid0";
 
 /// Runs requests against an app in-process.
 #[derive(Debug, Clone)]
@@ -310,20 +321,38 @@ impl TestRequest<'_> {
         } else {
             path.to_owned()
         };
-        let proxy = path.trim_start_matches('/');
+        let (resource, path_parameters, api_key) = self.gateway_resource(path);
+        let mut identity = json!({
+            "cognitoIdentityPoolId": null,
+            "accountId": null,
+            "cognitoIdentityId": null,
+            "caller": null,
+            "sourceIp": self.source_ip,
+            "principalOrgId": null,
+            "accessKey": null,
+            "cognitoAuthenticationType": null,
+            "cognitoAuthenticationProvider": null,
+            "userArn": null,
+            "userAgent": "portico-test",
+            "user": null
+        });
+        if let Some(key) = api_key {
+            identity["apiKey"] = json!(key);
+            identity["apiKeyId"] = json!(TEST_API_KEY_ID);
+        }
         json!({
-            "resource": "/{proxy+}",
+            "resource": resource,
             "path": path,
             "httpMethod": self.method,
             "headers": single_headers,
             "multiValueHeaders": multi_headers,
             "queryStringParameters": if single_query.is_empty() { Value::Null } else { json!(single_query) },
             "multiValueQueryStringParameters": if multi_query.is_empty() { Value::Null } else { json!(multi_query) },
-            "pathParameters": if proxy.is_empty() { Value::Null } else { json!({ "proxy": proxy }) },
+            "pathParameters": path_parameters,
             "stageVariables": null,
             "requestContext": {
                 "resourceId": "abc123",
-                "resourcePath": "/{proxy+}",
+                "resourcePath": resource,
                 "httpMethod": self.method,
                 "extendedRequestId": "test-extended-id",
                 "requestTime": "01/Jan/2026:00:00:00 +0000",
@@ -334,20 +363,7 @@ impl TestRequest<'_> {
                 "domainPrefix": self.client.host.split('.').next().unwrap_or_default(),
                 "requestTimeEpoch": 1767225600000_i64,
                 "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
-                "identity": {
-                    "cognitoIdentityPoolId": null,
-                    "accountId": null,
-                    "cognitoIdentityId": null,
-                    "caller": null,
-                    "sourceIp": self.source_ip,
-                    "principalOrgId": null,
-                    "accessKey": null,
-                    "cognitoAuthenticationType": null,
-                    "cognitoAuthenticationProvider": null,
-                    "userArn": null,
-                    "userAgent": "portico-test",
-                    "user": null
-                },
+                "identity": identity,
                 "authorizer": self.authorizer,
                 "domainName": self.client.host,
                 "apiId": "abcdef1234"
@@ -355,6 +371,66 @@ impl TestRequest<'_> {
             "body": body,
             "isBase64Encoded": self.base64
         })
+    }
+
+    /// The resource the API matches for `path`, its path parameters, and the API key it
+    /// checked: a route that requires a key is its own resource (reached with a key when the
+    /// route's method is the request's, `HEAD` by `GET`; other methods take the resource's open
+    /// `ANY`, without one); every other path is `/` or `/{proxy+}`.
+    fn gateway_resource(&self, path: &str) -> (String, Value, Option<String>) {
+        use crate::app::RouteMethod;
+        use crate::router::RouteMatch;
+        let app = &self.client.app.inner;
+        let method = http::Method::from_bytes(self.method.as_bytes()).ok();
+        let found = method.as_ref().map(|m| (m, app.router.at(m, path)));
+        let keyed = match found {
+            Some((method, RouteMatch::Found { route, params }))
+                if route.options.api_key_required =>
+            {
+                let with_key = match &route.method {
+                    RouteMethod::Any => true,
+                    // `HEAD` is the `GET`'s, as in `portico local`'s gateway.
+                    RouteMethod::One(m) => {
+                        m == method || (*method == http::Method::HEAD && *m == http::Method::GET)
+                    }
+                };
+                Some((route.path, params, with_key))
+            }
+            // A method the keyed resource lacks: its open `ANY`, without a key.
+            Some((_, RouteMatch::MethodNotAllowed { routes, .. })) => routes
+                .iter()
+                .find(|r| r.options.api_key_required)
+                .map(|r| (r.path, Vec::new(), false)),
+            _ => None,
+        };
+        if let Some((template, params, with_key)) = keyed {
+            let key = with_key.then(|| {
+                self.headers
+                    .iter()
+                    .find(|(name, _)| name.eq_ignore_ascii_case("x-api-key"))
+                    .map_or_else(|| TEST_API_KEY.to_owned(), |(_, v)| v.clone())
+            });
+            let params: serde_json::Map<String, Value> = params
+                .into_iter()
+                .map(|(name, value)| (name.to_string(), Value::String(value)))
+                .collect();
+            let params = if params.is_empty() {
+                Value::Null
+            } else {
+                Value::Object(params)
+            };
+            return (template.to_owned(), params, key);
+        }
+        let proxy = path.trim_start_matches('/');
+        if proxy.is_empty() {
+            ("/".to_owned(), Value::Null, None)
+        } else {
+            (
+                "/{proxy+}".to_owned(),
+                json!({ "proxy": proxy.strip_suffix('/').unwrap_or(proxy) }),
+                None,
+            )
+        }
     }
 
     /// Runs the request through the app.
