@@ -6,6 +6,7 @@
 //! lives in [`store`].
 
 pub mod gateway;
+pub mod hosts;
 pub mod lambda;
 pub mod logs;
 pub mod scheduler;
@@ -42,6 +43,11 @@ pub struct Args {
     /// API Gateway port (`0` picks a free one).
     #[arg(long, default_value_t = 8000)]
     pub port: u16,
+    /// Also answer API requests whose `Host` names this (repeatable). Loopback names
+    /// (`localhost`, `127.0.0.1`, `[::1]`) and the listening address are always accepted; any
+    /// other `Host` gets 403, as API Gateway answers a host it does not serve.
+    #[arg(long = "allow-host", value_name = "NAME")]
+    pub allow_host: Vec<String>,
     /// AWS services port (Lambda Invoke, Step Functions, SES v2 and the outbox; `0` picks a free
     /// one). Default: port + 1.
     #[arg(long)]
@@ -120,7 +126,8 @@ fn plan(args: &Args) -> Result<Plan, CliError> {
         &manifest,
         &args.stage,
         !args.no_stage_prefix,
-    )?;
+    )?
+    .with_allowed_hosts(hosts::AllowedHosts::new(&args.allow_host)?);
     Ok(Plan {
         project,
         binary,
