@@ -883,3 +883,114 @@ fn activity_design_times_out_after_two_unanswered_mails() {
     assert_page(&get(&server, &first.approve), 200, &["Already decided"]);
     assert_page(&post(&server, &first.approve), 200, &["Already decided"]);
 }
+
+/// Issue 12, defects 1, 2 and 8, over real HTTP: a doubled slash reaches the keyed resource
+/// (and needs the key), a `Host` that is not the gateway's is refused (so no link can name
+/// it), and the gateway and the function agree on the key and the method.
+#[test]
+fn doubled_slashes_and_foreign_hosts_do_not_get_past_the_gateway() {
+    let dir = example("approval-gateway", "callback", &[], None);
+    let server = start(&dir);
+    let key = api_key(&dir);
+    let body = |employee: &str| {
+        json!({"employeeName": employee, "managerEmailAddress": MANAGER}).to_string()
+    };
+    let forbidden = |res: &Res, case: &str| {
+        assert_eq!(
+            (res.status, res.text()),
+            (403, r#"{"message":"Forbidden"}"#.to_owned()),
+            "{case}"
+        );
+    };
+    let prefix = &server.prefix;
+
+    // The issue's curl: `POST /dev//requests` without a key (and its variants).
+    for path in [
+        format!("{prefix}//requests"),
+        format!("{prefix}///requests"),
+        format!("/{prefix}/requests"),
+    ] {
+        let res = Req::new(server.addr, "POST", &path)
+            .header("content-type", "application/json")
+            .body(body("Double Slash"))
+            .send();
+        forbidden(&res, &path);
+        assert_eq!(
+            res.header("x-amzn-ErrorType"),
+            Some("ForbiddenException"),
+            "{path}: the gateway answered"
+        );
+    }
+
+    // A key, but a Host that is not one of the gateway's: refused before anything starts.
+    let res = server
+        .request("POST", "/requests")
+        .header("Host", "evil.example")
+        .header("x-api-key", &key)
+        .header("content-type", "application/json")
+        .body(body("Evil Host"))
+        .send();
+    forbidden(&res, "Host: evil.example");
+    // Two keys: the gateway would check one and the function see the other.
+    let res = server
+        .request("POST", "/requests")
+        .header("x-api-key", &key)
+        .header("x-api-key", "another")
+        .header("content-type", "application/json")
+        .body(body("Two Keys"))
+        .send();
+    forbidden(&res, "two x-api-key headers");
+
+    // A real request, on the gateway's own name.
+    let own_host = format!("localhost:{}", server.addr.port());
+    let res = server
+        .request("POST", "/requests")
+        .header("Host", &own_host)
+        .header("x-api-key", &key)
+        .header("content-type", "application/json")
+        .body(body("Host Check"))
+        .send();
+    assert_eq!(res.status, 202, "{}", res.text());
+    let id = res.json()["requestId"].as_str().expect("an id").to_owned();
+    assert_eq!(
+        res.json()["statusUrl"],
+        format!("http://{own_host}{prefix}/requests/{id}")
+    );
+
+    // `GET /dev//requests/<id>` without a key: 403, like the single-slash path.
+    for path in [
+        format!("{prefix}//requests/{id}"),
+        format!("{prefix}/requests//{id}"),
+        format!("{prefix}/requests/{id}"),
+    ] {
+        forbidden(&Req::new(server.addr, "GET", &path).send(), &path);
+    }
+    assert_eq!(status(&server, &key, &id), "pending");
+    // Methods the keyed resource does not declare reach the app through its open `ANY`
+    // (as deployed) without a key, and the app answers 405; HEAD is the keyed GET's.
+    let res = server.request("POST", &format!("/requests/{id}")).send();
+    assert_eq!(res.status, 405, "{}", res.text());
+    assert_eq!(res.header("allow"), Some("GET, HEAD"));
+    let res = server.request("HEAD", &format!("/requests/{id}")).send();
+    assert_eq!(res.status, 403);
+    assert_eq!(res.header("x-amzn-ErrorType"), Some("ForbiddenException"));
+    let res = server
+        .request("HEAD", &format!("/requests/{id}"))
+        .header("x-api-key", &key)
+        .send();
+    assert_eq!(res.status, 200);
+
+    // The mail's links name the host the request came to; nothing names evil.example, and
+    // the refused requests sent nothing.
+    let mail = wait_for_mails(&server, "Host Check", 1).remove(0);
+    let own = format!("http://{own_host}{prefix}/respond/");
+    assert!(mail.approve.starts_with(&own), "{}", mail.approve);
+    assert!(mail.reject.starts_with(&own), "{}", mail.reject);
+    let outbox = Req::new(server.services, "GET", "/outbox.json")
+        .send()
+        .text();
+    assert!(!outbox.contains("evil.example"), "{outbox}");
+    for employee in ["Double Slash", "Evil Host", "Two Keys"] {
+        assert!(mails(&server, employee).is_empty(), "{employee}");
+    }
+}

@@ -1148,13 +1148,13 @@ fn bad_slow_and_vanishing_clients_do_not_take_the_server_down() {
     // Not HTTP; a bad Content-Length; a bad chunk size.
     for bytes in [
         &b"THIS IS NOT HTTP\r\n\r\n"[..],
-        b"GET /dev/echo/x HTTP/1.1\r\nHost: a\r\nContent-Length: abc\r\n\r\n",
+        b"GET /dev/echo/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: abc\r\n\r\n",
         b"\x00\x01\x02\xff\r\n\r\n",
     ] {
         let res = exchange(addr, bytes, t).unwrap();
         assert_eq!(res.status, 400, "{:?}", String::from_utf8_lossy(bytes));
     }
-    let chunked = b"POST /dev/echo/x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nxx\r\n0\r\n\r\n";
+    let chunked = b"POST /dev/echo/x HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nxx\r\n0\r\n\r\n";
     let _ = exchange(addr, chunked, t);
 
     // Slow clients: connections that send half a head, or nothing, and stay open.
@@ -1163,7 +1163,7 @@ fn bad_slow_and_vanishing_clients_do_not_take_the_server_down() {
         let mut stream = TcpStream::connect(addr).unwrap();
         if i % 2 == 0 {
             stream
-                .write_all(b"GET /dev/echo/slow HTTP/1.1\r\nHost: a\r\n")
+                .write_all(b"GET /dev/echo/slow HTTP/1.1\r\nHost: localhost\r\n")
                 .unwrap();
         }
         idle.push(stream);
@@ -1172,13 +1172,13 @@ fn bad_slow_and_vanishing_clients_do_not_take_the_server_down() {
     {
         let mut stream = TcpStream::connect(addr).unwrap();
         stream
-            .write_all(b"POST /dev/echo/gone HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\nonly this")
+            .write_all(b"POST /dev/echo/gone HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000\r\n\r\nonly this")
             .unwrap();
     }
     {
         let mut stream = TcpStream::connect(addr).unwrap();
         stream
-            .write_all(b"GET /dev/slow?ms=400 HTTP/1.1\r\nHost: a\r\n\r\n")
+            .write_all(b"GET /dev/slow?ms=400 HTTP/1.1\r\nHost: localhost\r\n\r\n")
             .unwrap();
     }
     // The invocation of the client that left still runs to its end.

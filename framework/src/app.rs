@@ -198,6 +198,7 @@ pub struct App {
     pub(crate) functions: Vec<Function>,
     pub(crate) state: StateMap,
     pub(crate) cors: Option<Cors>,
+    pub(crate) public_url: Option<String>,
 }
 
 impl App {
@@ -239,6 +240,28 @@ impl App {
     /// Sets the app-wide CORS policy (routes may override it).
     pub fn cors(mut self, cors: Cors) -> Self {
         self.cors = Some(cors);
+        self
+    }
+
+    /// Sets the public base URL links are built on ([`Request::url_for`],
+    /// [`Request::public_base_url`]), e.g. `https://api.example.com` or
+    /// `https://abc.execute-api.eu-west-1.amazonaws.com/prod`: scheme, host and any base path,
+    /// without a trailing slash. It wins over what the event says, for every event source.
+    /// `portico::run` reads `PORTICO_PUBLIC_URL` when this is not set.
+    ///
+    /// Set it when the app sits behind an Application Load Balancer (whose `Host` header the
+    /// client chooses: without it `url_for` refuses), or when links must name a domain other
+    /// than the one the request came through.
+    ///
+    /// # Panics
+    /// When `url` does not start with `http://` or `https://`, or has a query or fragment.
+    #[track_caller]
+    pub fn public_url(mut self, url: impl Into<String>) -> Self {
+        let url = url.into();
+        if let Err(why) = check_public_url(&url) {
+            panic!("App::public_url: {why}");
+        }
+        self.public_url = Some(url.trim_end_matches('/').to_owned());
         self
     }
 
@@ -303,6 +326,7 @@ impl App {
         let inner = Arc::new(AppInner {
             router,
             cors: self.cors,
+            public_url: self.public_url,
         });
         Ok(BuiltApp {
             inner,
@@ -383,6 +407,26 @@ impl std::error::Error for BuildError {}
 pub(crate) struct AppInner {
     pub(crate) router: Router,
     pub(crate) cors: Option<Cors>,
+    /// Scheme, host and base path links are built on, when configured.
+    pub(crate) public_url: Option<String>,
+}
+
+/// Checks a configured public base URL: `http(s)://host[/base]`, no query or fragment.
+pub(crate) fn check_public_url(url: &str) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| format!("`{url}` does not start with https:// or http://"))?;
+    let host = rest.split('/').next().unwrap_or_default();
+    if host.is_empty() || host.contains('@') {
+        return Err(format!("`{url}` names no host"));
+    }
+    if url.contains(['?', '#']) || url.bytes().any(|b| b.is_ascii_control() || b == b' ') {
+        return Err(format!(
+            "`{url}` has a query, a fragment or spaces; give scheme, host and base path only"
+        ));
+    }
+    Ok(())
 }
 
 /// A validated app, ready to serve events.

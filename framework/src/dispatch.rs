@@ -15,7 +15,7 @@ use crate::cors::{self, Cors};
 use crate::error::HttpError;
 use crate::event::{self, Incoming};
 use crate::function::FunctionInvocation;
-use crate::request::Request;
+use crate::request::{EventSource, Request};
 use crate::response::{IntoResponse, Response};
 use crate::router::RouteMatch;
 use crate::scheduled::ScheduledEvent;
@@ -122,7 +122,9 @@ pub(crate) async fn handle_request(app: &BuiltApp, mut req: Request) -> Response
                 }
             }
             req.params = params;
-            let mut res = match check_content_type(route, &req) {
+            let checked =
+                check_gateway_resource(route, &req).or_else(|| check_content_type(route, &req));
+            let mut res = match checked {
                 Some(rejection) => rejection,
                 None => run_handler(route, req).await,
             };
@@ -132,6 +134,61 @@ pub(crate) async fn handle_request(app: &BuiltApp, mut req: Request) -> Response
             res
         }
     }
+}
+
+/// Defence in depth for routes that are their own API Gateway resource (an API key required;
+/// authorizers later): the handler runs only when the event came through that resource, so a
+/// path the gateway matched differently from the router (`//requests` reaching `/{proxy+}`,
+/// which needs no key) cannot reach it. Answers what API Gateway answers for a missing key,
+/// `403 {"message":"Forbidden"}`, and says why on stderr (the function's log).
+///
+/// Per source (never from the path, whatever its normalisation):
+/// - REST API: `resource` (and `requestContext.resourcePath`, when present, agreeing with it)
+///   is the route's own template, and `identity.apiKeyId` names the key API Gateway checked.
+/// - HTTP API (payload 1.0 or 2.0), function URLs, ALB: they cannot check API keys, so a
+///   key-required route never runs behind them.
+fn check_gateway_resource(route: &Route, req: &Request) -> Option<Response> {
+    if !route.options.api_key_required {
+        return None;
+    }
+    let ctx = &req.context;
+    let why = match req.source {
+        EventSource::RestApi => match (ctx.resource_path.as_deref(), ctx.api_key_id.as_deref()) {
+            (Some(resource), Some(_)) if resource == route.path => return None,
+            (Some(resource), _) if resource != route.path => {
+                format!(
+                    "the event came through resource `{resource}`, not `{}`",
+                    route.path
+                )
+            }
+            (None, _) => "the event names no resource".to_owned(),
+            (Some(_), _) => "the event carries no API key id (identity.apiKeyId)".to_owned(),
+        },
+        EventSource::HttpApi => "HTTP APIs cannot check API keys".to_owned(),
+        EventSource::FunctionUrl => "function URLs cannot check API keys".to_owned(),
+        EventSource::Alb => "Application Load Balancers cannot check API keys".to_owned(),
+    };
+    eprintln!(
+        "portico: refused {} {:?}: route `{}` requires an API key and {why}; answered 403",
+        req.method,
+        req.path,
+        route.name()
+    );
+    Some(gateway_forbidden())
+}
+
+/// API Gateway's answer to a request without a valid API key, byte for byte.
+fn gateway_forbidden() -> Response {
+    let mut res = crate::response::with_content_type(
+        br#"{"message":"Forbidden"}"#.to_vec(),
+        "application/json",
+    );
+    *res.status_mut() = http::StatusCode::FORBIDDEN;
+    res.headers_mut().insert(
+        "x-amzn-errortype",
+        http::HeaderValue::from_static("ForbiddenException"),
+    );
+    res
 }
 
 fn check_content_type(route: &Route, req: &Request) -> Option<Response> {

@@ -252,6 +252,9 @@ pub enum UrlError {
     NoApp,
     /// The event names no host to build an absolute URL from.
     NoHost,
+    /// The only host the event names is the client's choice (an ALB's `Host` header), and no
+    /// public URL is configured.
+    UntrustedHost,
 }
 
 impl fmt::Display for UrlError {
@@ -260,7 +263,11 @@ impl fmt::Display for UrlError {
             Self::UnknownRoute(name) => write!(f, "no route is named `{name}`"),
             Self::MissingParam(name) => write!(f, "path parameter `{name}` was not given"),
             Self::NoApp => f.write_str("the request is not attached to an app"),
-            Self::NoHost => f.write_str("the event carries no domain name or Host header"),
+            Self::NoHost => f.write_str("the event carries no domain name"),
+            Self::UntrustedHost => f.write_str(
+                "behind an Application Load Balancer the Host header is the client's choice; \
+                 set PORTICO_PUBLIC_URL (or App::public_url) to the app's public base URL",
+            ),
         }
     }
 }

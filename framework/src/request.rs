@@ -34,7 +34,9 @@ pub struct RequestContext {
     pub source_ip: Option<String>,
     /// The caller's user agent as the gateway saw it.
     pub user_agent: Option<String>,
-    /// The domain the client called (`requestContext.domainName`, else the `Host` header).
+    /// The domain the client called, as the front door names it (`requestContext.domainName`;
+    /// API Gateway and function URLs only route the domains they serve). Never taken from the
+    /// `Host` header, which the client chooses.
     pub domain_name: Option<String>,
     /// The path prefix the client's URL has before the routed path: `/prod` on an
     /// execute-api invoke URL, a base-path mapping on a custom domain, empty otherwise.
@@ -47,6 +49,13 @@ pub struct RequestContext {
     pub authorizer: Option<serde_json::Value>,
     /// Time the gateway received the request, milliseconds since the Unix epoch.
     pub request_time_epoch: Option<i64>,
+    /// The API Gateway resource the request came through (REST: `resource`, e.g.
+    /// `/{proxy+}` or `/requests/{id}`; HTTP API: the path of `routeKey`); `None` where the
+    /// source has no resources (ALB, function URLs, an HTTP API's `$default` route).
+    pub resource_path: Option<String>,
+    /// The id of the API key API Gateway checked for this request
+    /// (`requestContext.identity.apiKeyId`, REST APIs only).
+    pub api_key_id: Option<String>,
 }
 
 /// An HTTP request decoded from a Lambda event.
@@ -154,34 +163,54 @@ impl Request {
         Some(media.to_ascii_lowercase())
     }
 
-    /// The public base URL of the API as the client called it: scheme, host and stage or base
-    /// path (`https://abc.execute-api.eu-west-1.amazonaws.com/prod`), without a trailing slash.
+    /// The public base URL of the API, without a trailing slash: the app's configured one
+    /// ([`App::public_url`](crate::App::public_url) or `PORTICO_PUBLIC_URL`) when set, else
+    /// scheme, host and stage or base path as the client called it
+    /// (`https://abc.execute-api.eu-west-1.amazonaws.com/prod`).
     ///
-    /// `None` when the event names no host.
+    /// The host is only ever the one the front door vouches for: `requestContext.domainName`
+    /// from API Gateway (which routes only its execute-api names and mapped custom domains) or a
+    /// function URL (its own domain), never the `Host` header. Behind an Application Load
+    /// Balancer the `Host` header is the client's choice and there is no other: without a
+    /// configured URL this is `None`.
     pub fn public_base_url(&self) -> Option<String> {
-        let host = self.context.domain_name.as_deref().or_else(|| {
-            self.headers
-                .get(http::header::HOST)
-                .and_then(|h| h.to_str().ok())
-        })?;
+        self.public_base().ok()
+    }
+
+    fn public_base(&self) -> Result<String, crate::UrlError> {
+        if let Some(url) = self.app.as_ref().and_then(|app| app.public_url.as_deref()) {
+            return Ok(url.to_owned());
+        }
+        if self.source == EventSource::Alb {
+            return Err(crate::UrlError::UntrustedHost);
+        }
+        let host = self
+            .context
+            .domain_name
+            .as_deref()
+            .filter(|h| !h.is_empty())
+            .ok_or(crate::UrlError::NoHost)?;
         let proto = self
             .headers
             .get("x-forwarded-proto")
             .and_then(|h| h.to_str().ok())
+            .filter(|p| *p == "http" || *p == "https")
             .unwrap_or(if is_loopback(host) { "http" } else { "https" });
-        Some(format!("{proto}://{host}{}", self.context.base_path))
+        Ok(format!("{proto}://{host}{}", self.context.base_path))
     }
 
     /// The absolute public URL of the route named `name`, filling its path parameters from
-    /// `params`; stage prefix included exactly when the client's URL has one.
+    /// `params`, on [`public_base_url`](Self::public_base_url): stage prefix included exactly
+    /// when the client's URL has one, the configured public URL when there is one.
     ///
     /// # Errors
-    /// [`UrlError`](crate::UrlError) when the route is unknown, a parameter is missing, or
-    /// the event carries no host.
+    /// [`UrlError`](crate::UrlError) when the route is unknown, a parameter is missing, the
+    /// event names no host, or the only host is the client's choice (ALB) and no public URL
+    /// is configured.
     pub fn url_for(&self, name: &str, params: &[(&str, &str)]) -> Result<String, crate::UrlError> {
         let app = self.app.as_ref().ok_or(crate::UrlError::NoApp)?;
         let path = app.router.path_for(name, params)?;
-        let base = self.public_base_url().ok_or(crate::UrlError::NoHost)?;
+        let base = self.public_base()?;
         Ok(format!("{base}{path}"))
     }
 }

@@ -24,8 +24,11 @@ const REQUIRED_ENV: [&str; 4] = [
 ///   `#[function]` handler makes every payload that function's event. One binary thus serves
 ///   every function of an app.
 ///
+/// `PORTICO_PUBLIC_URL`, when set, is the app's [`App::public_url`] unless the app sets one.
+///
 /// Exits with status 1 and a message on stderr when the app does not build (route conflict),
-/// `PORTICO_HANDLER` names no entry point, or the Lambda environment is missing. A request
+/// `PORTICO_HANDLER` names no entry point, `PORTICO_PUBLIC_URL` is not an http(s) URL, or the
+/// Lambda environment is missing. A request
 /// never ends the process: handler errors and panics become 500 responses (or failed
 /// invocations, for schedules and functions).
 pub fn run(app: App) {
@@ -39,6 +42,19 @@ pub fn run(app: App) {
             crate::manifest::manifest_json(&app)
         );
         return;
+    }
+    let mut app = app;
+    if app.public_url.is_none() {
+        if let Some(url) = std::env::var("PORTICO_PUBLIC_URL")
+            .ok()
+            .filter(|url| !url.trim().is_empty())
+        {
+            let url = url.trim();
+            if let Err(why) = crate::app::check_public_url(url) {
+                fail(&format!("PORTICO_PUBLIC_URL: {why}"));
+            }
+            app.public_url = Some(url.trim_end_matches('/').to_owned());
+        }
     }
     let app = match app.build() {
         Ok(app) => app,

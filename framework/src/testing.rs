@@ -1,6 +1,10 @@
 //! An in-process test client: builds the API Gateway REST (v1) events production receives and
 //! runs them through the same decode → route → encode path as Lambda, without sockets.
 //!
+//! It plays the API `portico deploy` creates: a route that requires an API key is its own
+//! resource, reached with a key (the request's `x-api-key`, else [`TEST_API_KEY`]); every
+//! other path comes through `/{proxy+}`.
+//!
 //! ```
 //! use portico::prelude::*;
 //! use portico::testing::TestClient;
@@ -32,6 +36,13 @@ use crate::scheduled::ScheduledEvent;
 
 /// The stage name test events carry (the handler never sees it in its path).
 pub const TEST_STAGE: &str = "test";
+
+/// The API key test events of key-required routes carry when the request sets no
+/// `x-api-key` header (the client plays the gateway, which let the request through).
+pub const TEST_API_KEY: &str = "portico-test-api-key";
+
+/// `requestContext.identity.apiKeyId` of test events that passed with a key.
+pub const TEST_API_KEY_ID: &str = "testkeyid0";
 
 /// Runs requests against an app in-process.
 #[derive(Debug, Clone)]
@@ -289,10 +300,11 @@ impl TestRequest<'_> {
         } else {
             path.to_owned()
         };
-        let resource = apigw::Resource::for_path(path);
+        let (resource, api_key) = self.gateway_resource(path);
         let mut context = apigw::RestContext::new(TEST_STAGE, &context_path, host);
         context.source_ip = &self.source_ip;
         context.authorizer = self.authorizer.as_ref();
+        context.api_key = api_key.as_deref().map(|key| (key, TEST_API_KEY_ID));
         apigw::RestRequest {
             method: &self.method,
             path,
@@ -305,6 +317,56 @@ impl TestRequest<'_> {
         }
         .to_vec()
         .expect("a REST event serializes")
+    }
+
+    /// The resource the API matches for `path`, its path parameters, and the API key it
+    /// checked: a route that requires a key is its own resource (reached with a key when the
+    /// route's method is the request's, `HEAD` by `GET`; other methods take the resource's open
+    /// `ANY`, without one); every other path is `/` or `/{proxy+}`.
+    fn gateway_resource(&self, path: &str) -> (apigw::Resource<'static>, Option<String>) {
+        use crate::app::RouteMethod;
+        use crate::router::RouteMatch;
+        let app = &self.client.app.inner;
+        let method = http::Method::from_bytes(self.method.as_bytes()).ok();
+        let found = method.as_ref().map(|m| (m, app.router.at(m, path)));
+        let keyed = match found {
+            Some((method, RouteMatch::Found { route, params }))
+                if route.options.api_key_required =>
+            {
+                let with_key = match &route.method {
+                    RouteMethod::Any => true,
+                    // `HEAD` is the `GET`'s, as in `portico local`'s gateway.
+                    RouteMethod::One(m) => {
+                        m == method || (*method == http::Method::HEAD && *m == http::Method::GET)
+                    }
+                };
+                Some((route.path, params, with_key))
+            }
+            // A method the keyed resource lacks: its open `ANY`, without a key.
+            Some((_, RouteMatch::MethodNotAllowed { routes, .. })) => routes
+                .iter()
+                .find(|r| r.options.api_key_required)
+                .map(|r| (r.path, Vec::new(), false)),
+            _ => None,
+        };
+        if let Some((template, params, with_key)) = keyed {
+            let key = with_key.then(|| {
+                self.headers
+                    .iter()
+                    .find(|(name, _)| name.eq_ignore_ascii_case("x-api-key"))
+                    .map_or_else(|| TEST_API_KEY.to_owned(), |(_, v)| v.clone())
+            });
+            let parameters = params
+                .into_iter()
+                .map(|(name, value)| (name.to_string(), value))
+                .collect();
+            let resource = apigw::Resource {
+                path: template,
+                parameters,
+            };
+            return (resource, key);
+        }
+        (apigw::Resource::for_path(path), None)
     }
 
     /// Runs the request through the app.

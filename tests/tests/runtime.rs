@@ -306,10 +306,25 @@ fn responses_of_every_kind_survive_the_rest_format() {
         (303, Some("/echo/redirected"))
     );
 
-    let res = call(&api, &function, &rest_v1("GET", "/private").to_bytes());
+    // The gateway checks the key on the route's own resource; the function serves what came
+    // through it with a key, and nothing that reached it another way.
+    let keyed = rest_v1("GET", "/private").with(|event| {
+        event["resource"] = json!("/private");
+        event["pathParameters"] = Value::Null;
+        event["requestContext"]["resourcePath"] = json!("/private");
+        event["requestContext"]["identity"]["apiKey"] = json!("a-key-value");
+        event["requestContext"]["identity"]["apiKeyId"] = json!("keyid12345");
+    });
+    let res = call(&api, &function, &keyed.to_bytes());
     assert_eq!(
         res.status, 200,
         "the gateway checks the key; the function serves"
+    );
+    let res = call(&api, &function, &rest_v1("GET", "/private").to_bytes());
+    assert_eq!(
+        (res.status, res.text()),
+        (403, r#"{"message":"Forbidden"}"#.to_owned()),
+        "through /{{proxy+}}: no key was checked"
     );
 
     let res = call(&api, &function, &rest_v1("GET", "/no-cors").to_bytes());

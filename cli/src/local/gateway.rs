@@ -7,10 +7,15 @@
 //! differ (an API key required).
 //!
 //! Per request, as API Gateway does:
+//! 0. a `Host` that is not one of the gateway's names ([`crate::local::hosts`]) →
+//!    `403 {"message":"Forbidden"}`; runs of `/` in the path are merged into one before
+//!    anything is matched (API Gateway does the same: `/dev//requests` is `/dev/requests`);
 //! 1. a path outside the stage → `403 {"message":"Missing Authentication Token"}`;
 //! 2. a body over 10 MB → `413`; headers over 10,240 bytes → `431`;
-//! 3. on a route that requires an API key: the key, its usage plan's token bucket and quota
-//!    ([`crate::local::usage`]) → `403` / `429`;
+//! 3. on a route that requires an API key: the key (exactly one `x-api-key` header), its usage
+//!    plan's token bucket and quota ([`crate::local::usage`]) → `403` / `429`. A method the
+//!    route does not declare reaches the app through the resource's open `ANY`, without a
+//!    key, as on the deployed resource (`HEAD` is the `GET`'s, as in the app's router);
 //! 4. the REST v1 proxy event (`ProxyEvent`): stage left out of `path` and kept in
 //!    `requestContext.path`, header case as sent, `headers` and `multiValueHeaders`, decoded
 //!    query parameters, `null` where AWS sends null, base64 bodies for binary media types;
@@ -52,6 +57,7 @@ use tokio::sync::watch;
 
 use crate::CliError;
 use crate::config::{Config, CorsSection};
+use crate::local::hosts::{AllowedHosts, HostRefusal};
 use crate::local::lambda::{InvocationResult, InvokeOutcome, LambdaHost, RunToEnd};
 use crate::local::logs::LogSink;
 use crate::local::server::{self, Limits, MAX_HEAD_BYTES};
@@ -136,6 +142,8 @@ pub struct GatewayConfig {
     /// A stable fake REST API id.
     api_id: String,
     limits: Limits,
+    /// The host names requests may name.
+    hosts: AllowedHosts,
 }
 
 impl GatewayConfig {
@@ -177,7 +185,19 @@ impl GatewayConfig {
             plans: PlanSpec::from_config(config),
             api_id: usage::short_id(&format!("{}/{stage}", config.app.name.get_ref()), 10),
             limits: Limits::default(),
+            hosts: AllowedHosts::default(),
         })
+    }
+
+    /// Accepts these host names besides the loopback ones and the listening address.
+    pub fn with_allowed_hosts(mut self, hosts: AllowedHosts) -> Self {
+        self.hosts = hosts;
+        self
+    }
+
+    /// The host names this gateway answers to (the services endpoint answers the same).
+    pub fn allowed_hosts(&self) -> &AllowedHosts {
+        &self.hosts
     }
 
     /// The API's base URL when served on `addr`: `http://127.0.0.1:8000/dev`, or without the
@@ -327,8 +347,11 @@ impl RouteTable {
         Ok(table)
     }
 
-    /// The route the app dispatches `method path` to, matched the way its router matches:
-    /// static segments before parameters, an exact method before `ANY`, `HEAD` by `GET`.
+    /// The route `path` reaches, matched the way the app's router matches (static segments
+    /// before parameters), and whether `method` needs a key there: the method itself, a
+    /// declared `ANY`, or for `HEAD` the `GET` (the app's router serves `HEAD` with it). Any
+    /// other method goes to the open `ANY` that `portico deploy` puts on every explicit
+    /// resource, without a key, as on AWS; the app answers it (405).
     fn find(&self, method: &str, path: &str) -> Option<RouteMatch<'_>> {
         let path = match path.strip_suffix('/') {
             Some(stripped) if !stripped.is_empty() => stripped,
@@ -504,7 +527,25 @@ impl Gateway {
             ));
         }
 
-        let Some(path) = self.cfg.strip_stage(parts.uri.path()) else {
+        self.cfg
+            .hosts
+            .check(
+                parts.headers.get_all(header::HOST).iter().map(HeaderValue::as_bytes),
+                parts.uri.authority().map(http::uri::Authority::as_str),
+                conn.local.ip(),
+            )
+            .map_err(|refusal| match refusal {
+                HostRefusal::Unknown(host) => Failure::new(
+                    GatewayError::Forbidden,
+                    format!(
+                        "Host `{host}` is not one of this gateway's names (loopback, the listening address, `--allow-host`)"
+                    ),
+                ),
+                HostRefusal::Malformed(why) => Failure::new(GatewayError::BadRequest, why),
+            })?;
+
+        let merged = merge_slashes(parts.uri.path());
+        let Some(path) = self.cfg.strip_stage(&merged) else {
             let detail = if self.cfg.stage_prefix {
                 format!(
                     "the path is not under the stage; use {}/...",
@@ -533,7 +574,16 @@ impl Gateway {
         let preflight = parts.method == Method::OPTIONS && self.cfg.cors.is_some();
         let key_required = route.as_ref().is_some_and(|r| r.key_required) && !preflight;
         let api_key = if key_required {
-            let presented = parts.headers.get("x-api-key").and_then(|v| v.to_str().ok());
+            let mut values = parts.headers.get_all("x-api-key").iter();
+            let presented = values.next().and_then(|v| v.to_str().ok());
+            if values.next().is_some() {
+                // The function would see the last value in `headers` and all of them in
+                // `multiValueHeaders`: no value is the one the gateway decided on.
+                return Err(Failure::new(
+                    GatewayError::Forbidden,
+                    "more than one x-api-key header".to_owned(),
+                ));
+            }
             match self.enforcer.check(presented, now_ms, &self.store) {
                 KeyDecision::Allowed { value, id } => Some((value, id)),
                 KeyDecision::Forbidden(why) => {
@@ -724,6 +774,25 @@ fn insert(headers: &mut HeaderMap, name: &'static str, value: &str) {
     if let Ok(value) = HeaderValue::from_str(value) {
         headers.insert(name, value);
     }
+}
+
+/// `path` with every run of `/` merged into one: `/dev//requests` → `/dev/requests`.
+///
+/// API Gateway merges them before it matches a resource: `/prod//orders` reaches the `/orders`
+/// resource on AWS (localstack/localstack#11253), and HTTP APIs hand `//` to the function as `/`
+/// (brefphp/symfony-bridge#53). Matching the raw path instead let `//requests` fall through to
+/// `/{proxy+}`, which needs no key, while the app routed it to the keyed `/requests`.
+fn merge_slashes(path: &str) -> std::borrow::Cow<'_, str> {
+    if !path.contains("//") {
+        return std::borrow::Cow::Borrowed(path);
+    }
+    let mut merged = String::with_capacity(path.len());
+    for c in path.chars() {
+        if c != '/' || !merged.ends_with('/') {
+            merged.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(merged)
 }
 
 fn request_has_body(headers: &HeaderMap) -> bool {
@@ -2415,6 +2484,171 @@ GET /dev/c HTTP/1.1\nUser-AGENT:  curl \n\n";
         stop(server).await;
     }
 
+    #[test]
+    fn runs_of_slashes_are_merged() {
+        assert_eq!(merge_slashes("/dev/requests"), "/dev/requests");
+        assert_eq!(merge_slashes("/dev//requests"), "/dev/requests");
+        assert_eq!(merge_slashes("//dev///requests//x/"), "/dev/requests/x/");
+        assert_eq!(merge_slashes("/"), "/");
+        assert_eq!(merge_slashes("//"), "/");
+        assert!(matches!(
+            merge_slashes("/a/b"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
+
+    #[tokio::test]
+    async fn doubled_slashes_reach_the_keyed_resource_not_the_proxy() {
+        let server = start(test_config(), echo(), Duration::ZERO).await;
+        let addr = server.addr;
+        for path in [
+            "/dev//users/42",
+            "/dev///users/42",
+            "/dev/users//42",
+            "//dev/users/42",
+            "/dev//users/42//",
+            "/dev//admin",
+        ] {
+            let reply = get(addr, path, "").await;
+            assert_eq!(reply.status, 403, "{path}: {reply:?}");
+            assert_eq!(reply.body, br#"{"message":"Forbidden"}"#, "{path}");
+            assert_eq!(reply.header("x-amzn-ErrorType"), Some("ForbiddenException"));
+        }
+        let reply = get(
+            addr,
+            "/dev//users/42",
+            "x-api-key: partner-key-0123456789\r\n",
+        )
+        .await;
+        assert_eq!(reply.status, 200, "{reply:?}");
+        let event = reply.json();
+        assert_eq!(event["path"], "/users/42");
+        assert_eq!(event["resource"], "/users/{id}");
+        assert_eq!(event["requestContext"]["path"], "/dev/users/42");
+        assert_eq!(event["pathParameters"], serde_json::json!({"id": "42"}));
+        stop(server).await;
+    }
+
+    #[tokio::test]
+    async fn unknown_hosts_are_forbidden() {
+        let mut cfg = test_config();
+        cfg = cfg.with_allowed_hosts(AllowedHosts::new(["api.shop.test"]).unwrap());
+        let server = start(cfg, echo(), Duration::ZERO).await;
+        let addr = server.addr;
+        for host in [
+            "evil.example",
+            "evil.example:8000",
+            "localhost.evil.example",
+            "10.1.2.3",
+        ] {
+            let request = format!("GET /dev/users/me HTTP/1.1\r\nHost: {host}\r\n\r\n");
+            let reply = exchange(addr, request.as_bytes()).await;
+            assert_eq!(reply.status, 403, "{host}: {reply:?}");
+            assert_eq!(reply.body, br#"{"message":"Forbidden"}"#);
+            assert_eq!(reply.header("x-amzn-ErrorType"), Some("ForbiddenException"));
+        }
+        // An absolute-form target names the host too.
+        let reply = exchange(
+            addr,
+            b"GET http://evil.example/dev/users/me HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        )
+        .await;
+        assert_eq!(reply.status, 403, "{reply:?}");
+        let reply = exchange(
+            addr,
+            b"GET /dev/users/me HTTP/1.1\r\nHost: localhost\r\nHost: evil.example\r\n\r\n",
+        )
+        .await;
+        assert_eq!(reply.status, 400, "{reply:?}");
+        for host in [
+            "localhost".to_owned(),
+            "127.0.0.1".to_owned(),
+            addr.to_string(),
+            "API.shop.test:8000".to_owned(),
+        ] {
+            let request = format!("GET /dev/users/me HTTP/1.1\r\nHost: {host}\r\n\r\n");
+            let reply = exchange(addr, request.as_bytes()).await;
+            assert_eq!(reply.status, 200, "{host}: {reply:?}");
+            assert_eq!(reply.json()["requestContext"]["domainName"], host.as_str());
+        }
+        let lines = server.lines.lock().unwrap().clone();
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("Host `evil.example` is not one of")),
+            "{lines:?}"
+        );
+        stop(server).await;
+    }
+
+    #[tokio::test]
+    async fn gateway_and_function_agree_on_the_key_and_the_method() {
+        let seen: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
+        let record = Arc::clone(&seen);
+        let recording: Reply = Arc::new(move |event| {
+            record.lock().unwrap().push(event.clone());
+            InvokeOutcome::Response(Bytes::from_static(br#"{"statusCode":204}"#))
+        });
+        let server = start(test_config(), recording, Duration::ZERO).await;
+        let addr = server.addr;
+        // Two keys: the function would see another value than the gateway checked.
+        for extra in [
+            "x-api-key: partner-key-0123456789\r\nx-api-key: outsider-key-012345678\r\n",
+            "x-api-key: partner-key-0123456789\r\nX-Api-Key: partner-key-0123456789\r\n",
+        ] {
+            let reply = get(addr, "/dev/users/42", extra).await;
+            assert_eq!(reply.status, 403, "{extra}: {reply:?}");
+            assert_eq!(reply.body, br#"{"message":"Forbidden"}"#);
+        }
+        assert!(
+            seen.lock().unwrap().is_empty(),
+            "nothing reached the function"
+        );
+        let one = get(
+            addr,
+            "/dev/users/42",
+            "x-api-key: partner-key-0123456789\r\n",
+        )
+        .await;
+        assert_eq!(one.status, 204);
+        assert_eq!(
+            seen.lock().unwrap()[0]["requestContext"]["identity"]["apiKey"],
+            "partner-key-0123456789"
+        );
+        // HEAD is the keyed GET's: the key is needed.
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream
+            .write_all(
+                b"HEAD /dev/users/42 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+            )
+            .await
+            .unwrap();
+        let mut head = Vec::new();
+        stream.read_to_end(&mut head).await.unwrap();
+        assert!(
+            head.starts_with(b"HTTP/1.1 403"),
+            "{}",
+            String::from_utf8_lossy(&head)
+        );
+        // Methods the keyed resource does not declare go through its open `ANY`, as deployed:
+        // the event names the resource and carries no key, and the app decides (405).
+        for method in ["DELETE", "POST"] {
+            let request = format!("{method} /dev/users/42 HTTP/1.1\r\nHost: localhost\r\n\r\n");
+            let reply = exchange(addr, request.as_bytes()).await;
+            assert_eq!(reply.status, 204, "{method}: {reply:?}");
+            let event = seen.lock().unwrap().pop().unwrap();
+            assert_eq!(event["httpMethod"], method);
+            assert_eq!(event["resource"], "/users/{id}", "{method}");
+            assert!(
+                event["requestContext"]["identity"]
+                    .get("apiKeyId")
+                    .is_none(),
+                "{method}: {event}"
+            );
+        }
+        stop(server).await;
+    }
+
     #[tokio::test]
     async fn paths_outside_the_stage_are_missing_authentication_token() {
         let server = start(test_config(), echo(), Duration::ZERO).await;
@@ -2471,7 +2705,7 @@ GET /dev/c HTTP/1.1\nUser-AGENT:  curl \n\n";
         assert_eq!(get(addr, "/dev/users/me", "").await.status, 200);
         let preflight = exchange(
             addr,
-            b"OPTIONS /dev/admin HTTP/1.1\r\nHost: x\r\nOrigin: https://shop.example.com\r\nAccess-Control-Request-Method: GET\r\n\r\n",
+            b"OPTIONS /dev/admin HTTP/1.1\r\nHost: localhost\r\nOrigin: https://shop.example.com\r\nAccess-Control-Request-Method: GET\r\n\r\n",
         )
         .await;
         assert_eq!(preflight.status, 200);
@@ -2608,7 +2842,7 @@ GET /dev/c HTTP/1.1\nUser-AGENT:  curl \n\n";
         let too_long = exchange(
             server.addr,
             format!(
-                "POST /dev/upload HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+                "POST /dev/upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n",
                 MAX_REQUEST_BODY + 1
             )
             .as_bytes(),
@@ -2622,7 +2856,7 @@ GET /dev/c HTTP/1.1\nUser-AGENT:  curl \n\n";
         let mut stream = TcpStream::connect(server.addr).await.unwrap();
         stream
             .write_all(
-                b"POST /dev/upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+                b"POST /dev/upload HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n",
             )
             .await
             .unwrap();
@@ -2651,7 +2885,7 @@ GET /dev/c HTTP/1.1\nUser-AGENT:  curl \n\n";
         let huge = format!("X-Huge: {}\r\n", "h".repeat(MAX_HEAD_BYTES * 2));
         let mut stream = TcpStream::connect(server.addr).await.unwrap();
         let _ = stream
-            .write_all(format!("GET /dev/x HTTP/1.1\r\nHost: x\r\n{huge}\r\n").as_bytes())
+            .write_all(format!("GET /dev/x HTTP/1.1\r\nHost: localhost\r\n{huge}\r\n").as_bytes())
             .await;
         let mut answer = Vec::new();
         let _ = stream.read_to_end(&mut answer).await;
@@ -2680,7 +2914,7 @@ GET /dev/c HTTP/1.1\nUser-AGENT:  curl \n\n";
 
         // Slowloris: half a head, then nothing; hyper closes after the header timeout.
         let mut slow = TcpStream::connect(server.addr).await.unwrap();
-        slow.write_all(b"GET /dev/x HTTP/1.1\r\nHost: x\r\n")
+        slow.write_all(b"GET /dev/x HTTP/1.1\r\nHost: localhost\r\n")
             .await
             .unwrap();
         let mut rest = Vec::new();
@@ -2691,14 +2925,14 @@ GET /dev/c HTTP/1.1\nUser-AGENT:  curl \n\n";
         // A body that never completes.
         let stalled = exchange(
             server.addr,
-            b"POST /dev/x HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc",
+            b"POST /dev/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\n\r\nabc",
         )
         .await;
         assert_eq!(stalled.status, 408);
 
         // A client that goes away mid-request.
         let mut gone = TcpStream::connect(server.addr).await.unwrap();
-        gone.write_all(b"POST /dev/x HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nab")
+        gone.write_all(b"POST /dev/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\nab")
             .await
             .unwrap();
         drop(gone);
@@ -2753,7 +2987,7 @@ GET /dev/c HTTP/1.1\nUser-AGENT:  curl \n\n";
         let mut stream = TcpStream::connect(server.addr).await.unwrap();
         stream
             .write_all(
-                b"HEAD /dev/x HTTP/1.1\r\nHost: x\r\n\r\nGET /dev/y HTTP/1.1\r\nHost: x\r\n\r\n",
+                b"HEAD /dev/x HTTP/1.1\r\nHost: localhost\r\n\r\nGET /dev/y HTTP/1.1\r\nHost: localhost\r\n\r\n",
             )
             .await
             .unwrap();

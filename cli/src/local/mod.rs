@@ -7,6 +7,7 @@
 
 pub(crate) mod files;
 pub mod gateway;
+pub mod hosts;
 pub mod lambda;
 pub mod logs;
 pub mod scheduler;
@@ -44,6 +45,11 @@ pub struct Args {
     /// API Gateway port (`0` picks a free one).
     #[arg(long, default_value_t = 8000)]
     pub port: u16,
+    /// Also answer API requests whose `Host` names this (repeatable). Loopback names
+    /// (`localhost`, `127.0.0.1`, `[::1]`) and the listening address are always accepted; any
+    /// other `Host` gets 403, as API Gateway answers a host it does not serve.
+    #[arg(long = "allow-host", value_name = "NAME")]
+    pub allow_host: Vec<String>,
     /// AWS services port (Lambda Invoke, Step Functions, SES v2 and the outbox; `0` picks a free
     /// one). Default: port + 1.
     #[arg(long)]
@@ -122,7 +128,8 @@ fn plan(args: &Args) -> Result<Plan, CliError> {
         &manifest,
         &args.stage,
         !args.no_stage_prefix,
-    )?;
+    )?
+    .with_allowed_hosts(hosts::AllowedHosts::new(&args.allow_host)?);
     Ok(Plan {
         project,
         binary,
@@ -258,6 +265,7 @@ async fn serve(args: Args) -> Result<(), CliError> {
         shutdown.subscribe(),
     ));
     let services = services::Services::new(Arc::clone(&host), function_prefix.clone())
+        .with_allowed_hosts(plan.gateway.allowed_hosts().clone(), services_addr.ip())
         .with_step_functions(Arc::clone(&step_functions.0))
         .with_ses(Arc::new(ses::Ses::new(
             local_dir.join("outbox"),

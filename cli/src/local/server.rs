@@ -5,13 +5,13 @@
 //! that a request names one of the server's own host names (DNS rebinding).
 
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::HeaderMap;
-use http::header::{CONTENT_LENGTH, HOST};
+use http::header::CONTENT_LENGTH;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Body;
 use hyper::server::conn::http1;
@@ -156,76 +156,9 @@ where
     }
 }
 
-/// The host names a server answers to. A browser page can make a request to a loopback port,
-/// and with DNS rebinding (a name of the attacker's that resolves to 127.0.0.1) even read the
-/// answer; such a request names the attacker's host in `Host`. So only these are answered:
-/// IP literals (a name no DNS answer can change), and `localhost` and `*.localhost` (which
-/// browsers resolve to loopback themselves). The port is not compared.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct AllowedHosts;
-
-impl AllowedHosts {
-    /// Whether `authority` (a `Host` header's value or an origin's host and port) names this
-    /// server.
-    pub(crate) fn allows(&self, authority: &str) -> bool {
-        let Ok(authority) = authority.trim().parse::<http::uri::Authority>() else {
-            return false;
-        };
-        if authority.as_str().contains('@') {
-            return false;
-        }
-        let host = authority.host().trim_end_matches('.').to_ascii_lowercase();
-        let literal = host.trim_start_matches('[').trim_end_matches(']');
-        literal.parse::<IpAddr>().is_ok() || host == "localhost" || host.ends_with(".localhost")
-    }
-
-    /// Whether the request's `Host` header (exactly one) names this server.
-    pub(crate) fn allows_request(&self, headers: &HeaderMap) -> bool {
-        let mut hosts = headers.get_all(HOST).iter();
-        match (hosts.next(), hosts.next()) {
-            (Some(host), None) => host.to_str().is_ok_and(|h| self.allows(h)),
-            _ => false,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn loopback_names_and_ip_literals_are_allowed_other_names_are_not() {
-        let hosts = AllowedHosts;
-        for ok in [
-            "127.0.0.1:8001",
-            "127.0.0.1",
-            "localhost:8001",
-            "LOCALHOST",
-            "app.localhost:8001",
-            "[::1]:8001",
-            "10.0.0.5:8001",
-            "localhost.:8001",
-        ] {
-            assert!(hosts.allows(ok), "{ok}");
-        }
-        for bad in [
-            "evil.example:8001",
-            "evil.example",
-            "localhost.evil.example",
-            "127.0.0.1.nip.io:8001",
-            "",
-            "user@127.0.0.1",
-            "a b",
-        ] {
-            assert!(!hosts.allows(bad), "{bad}");
-        }
-        let mut headers = HeaderMap::new();
-        assert!(!hosts.allows_request(&headers), "no Host");
-        headers.append(HOST, "127.0.0.1:1".parse().unwrap());
-        assert!(hosts.allows_request(&headers));
-        headers.append(HOST, "evil.example".parse().unwrap());
-        assert!(!hosts.allows_request(&headers), "two Hosts");
-    }
 
     #[tokio::test]
     async fn bodies_over_the_limit_are_refused_before_reading() {

@@ -13,6 +13,7 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -25,9 +26,10 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use super::hosts::AllowedHosts;
 use super::lambda::{InvocationResult, InvokeOutcome, LambdaHost};
 use super::scheduler::event_id;
-use super::server::{self, AllowedHosts, BodyError, Limits, stopped};
+use super::server::{self, BodyError, Limits, stopped};
 use super::sfn::StepFunctions;
 
 /// The account the local cloud pretends to be in.
@@ -78,6 +80,8 @@ pub(crate) struct Services<I> {
     ses: Option<Arc<super::ses::Ses>>,
     step_functions: Option<Arc<StepFunctions<I>>>,
     hosts: AllowedHosts,
+    /// The address the endpoint listens on (an accepted `Host`, as `--host` binds it).
+    local: IpAddr,
     limits: Limits,
 }
 
@@ -94,9 +98,18 @@ impl<I: Invoker> Services<I> {
             function_prefix,
             ses: None,
             step_functions: None,
-            hosts: AllowedHosts,
+            hosts: AllowedHosts::default(),
+            local: IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
             limits: Limits::default(),
         }
+    }
+
+    /// Answers the host names of `hosts` (what `--allow-host` adds) and the address `local` it
+    /// listens on, besides the loopback names.
+    pub(crate) fn with_allowed_hosts(mut self, hosts: AllowedHosts, local: IpAddr) -> Self {
+        self.hosts = hosts;
+        self.local = local;
+        self
     }
 
     /// Serves with `limits` instead of the API port's defaults.
@@ -558,13 +571,13 @@ impl<I: Invoker> Services<I> {
     /// and same-origin requests.
     fn refuse_foreign<B>(&self, req: &Request<B>) -> Option<Reply> {
         let headers = req.headers();
-        if !self.hosts.allows_request(headers) {
+        if !self.hosts.allows_request(headers, self.local) {
             let host = headers
                 .get(HOST)
                 .map_or("<none>", |h| h.to_str().unwrap_or("<not UTF-8>"));
             return Some(forbidden(&format!(
                 "portico local's services endpoint answers requests for its own host names \
-                 only (an IP address, localhost); this one names `{host}`"
+                 only (loopback addresses, localhost, the address it listens on, --allow-host names); this one names `{host}`"
             )));
         }
         let origin = headers.get(ORIGIN).map(|o| o.to_str().unwrap_or("null"));

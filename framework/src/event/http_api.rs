@@ -81,11 +81,14 @@ pub(super) fn decode_http_api_event(
         Some(stage) => stage,
         None => "",
     };
-    let routed = event
+    // `ANY /requests/{id}`: the route's path is the resource it came through.
+    let route_path = event
         .route_key
         .as_deref()
         .and_then(|key| key.split_once(' '))
-        .and_then(|(_, template)| routed_segments(template, event.path_parameters));
+        .map(|(_, template)| template)
+        .filter(|template| template.starts_with('/'));
+    let routed = route_path.and_then(|template| routed_segments(template, event.path_parameters));
     let (base_path, path) = match routed.and_then(|r| segment_count(raw_path).checked_sub(r)) {
         Some(extra) => split_segments(raw_path, extra),
         None => strip_stage(raw_path, stage).unwrap_or(("", raw_path)),
@@ -111,6 +114,9 @@ pub(super) fn decode_http_api_event(
         account_id: opt_string(context.account_id),
         authorizer,
         request_time_epoch: context.time_epoch.and_then(|epoch| epoch.0),
+        resource_path: route_path.map(str::to_owned),
+        // HTTP APIs and function URLs have no API keys.
+        api_key_id: None,
     });
     Ok((request, format))
 }

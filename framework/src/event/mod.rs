@@ -355,6 +355,9 @@ struct RawContext<'a> {
     request_id: Option<Str<'a>>,
     #[serde(borrow)]
     stage: Option<Str<'a>>,
+    /// REST: the resource API Gateway matched (the same as the event's `resource`).
+    #[serde(rename = "resourcePath", borrow)]
+    resource_path: Option<Str<'a>>,
     /// REST: the path the client called, stage or base path mapping included.
     #[serde(borrow)]
     path: Option<Str<'a>>,
@@ -384,6 +387,9 @@ struct RawIdentity<'a> {
     source_ip: Option<Str<'a>>,
     #[serde(rename = "userAgent", borrow)]
     user_agent: Option<Str<'a>>,
+    /// The id of the API key API Gateway checked (methods that require one).
+    #[serde(rename = "apiKeyId", borrow)]
+    api_key_id: Option<Str<'a>>,
 }
 
 /// HTTP API `requestContext.http`.

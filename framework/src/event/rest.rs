@@ -75,12 +75,20 @@ pub(super) fn decode_rest_event(
     } else {
         EventSource::RestApi
     };
-    let (source_ip, user_agent) = match context.identity {
+    // The resource the event came through; when `resource` and `requestContext.resourcePath`
+    // disagree, neither is vouched for.
+    let resource_path = match (event.resource, context.resource_path) {
+        (Some(resource), Some(matched)) if resource != matched => None,
+        (Some(resource), _) | (None, Some(resource)) => Some(resource.into_owned()),
+        (None, None) => None,
+    };
+    let (source_ip, user_agent, api_key_id) = match context.identity {
         Some(identity) => (
             opt_string(identity.source_ip),
             opt_string(identity.user_agent),
+            opt_string(identity.api_key_id).filter(|id| !id.is_empty()),
         ),
-        None => (None, None),
+        None => (None, None, None),
     };
     let mut request = Request::new(method, path, source);
     request.query = query;
@@ -97,6 +105,8 @@ pub(super) fn decode_rest_event(
         account_id: opt_string(context.account_id),
         authorizer,
         request_time_epoch: context.request_time_epoch.and_then(|epoch| epoch.0),
+        resource_path,
+        api_key_id,
     });
     Ok((request, format))
 }
