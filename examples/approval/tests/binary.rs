@@ -107,7 +107,7 @@ async fn the_binary_runs_the_callback_design_against_moto_without_logging_secret
 
     // The HR system starts a request.
     let res = api.call(
-        rest_v1("POST", "/requests")
+        through_keyed_resource(rest_v1("POST", "/requests"), "/requests", json!(null))
             .json_body(&json!({"employeeName": "Jim", "managerEmailAddress": "boss@example.com"}))
             .into_value(),
     );
@@ -192,7 +192,14 @@ async fn the_binary_runs_the_callback_design_against_moto_without_logging_secret
         assert!(Instant::now() < deadline, "still RUNNING");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let res = api.call(rest_v1("GET", &format!("/requests/{id}")).into_value());
+    let res = api.call(
+        through_keyed_resource(
+            rest_v1("GET", &format!("/requests/{id}")),
+            "/requests/{id}",
+            json!({ "id": id }),
+        )
+        .into_value(),
+    );
     assert_eq!(res.json()["status"], "approved", "{}", res.text());
 
     // What the functions logged names the request, never the token or the link.
@@ -212,4 +219,20 @@ async fn the_binary_runs_the_callback_design_against_moto_without_logging_secret
             "{name} logged the key: {output}"
         );
     }
+}
+
+/// `event` as API Gateway sends it for a key-required route: through the route's own
+/// resource, with the key it checked (the app refuses keyed routes reached otherwise).
+fn through_keyed_resource(
+    event: portico_e2e::events::RestEvent,
+    resource: &str,
+    path_parameters: serde_json::Value,
+) -> portico_e2e::events::RestEvent {
+    event.with(|e| {
+        e["resource"] = json!(resource);
+        e["requestContext"]["resourcePath"] = json!(resource);
+        e["pathParameters"] = path_parameters;
+        e["requestContext"]["identity"]["apiKey"] = json!("hr-system-key");
+        e["requestContext"]["identity"]["apiKeyId"] = json!("hrkeyid123");
+    })
 }
