@@ -27,6 +27,10 @@ pub struct RestEvent {
     binary: bool,
     /// A body sent as is with `isBase64Encoded: true` (possibly not base64).
     flagged_body: Option<String>,
+    /// The resource template and its path parameters, when not `/` or `/{proxy+}`.
+    resource: Option<(String, Vec<(String, String)>)>,
+    /// `identity.apiKey` and `identity.apiKeyId` of the key API Gateway checked.
+    api_key: Option<(String, String)>,
 }
 
 /// A REST API proxy event for `method` and the routed `path` (no stage, starting with `/`),
@@ -55,6 +59,8 @@ pub fn rest_v1(method: &str, path: &str) -> RestEvent {
         body: Vec::new(),
         binary: false,
         flagged_body: None,
+        resource: None,
+        api_key: None,
     }
 }
 
@@ -68,6 +74,23 @@ impl RestEvent {
     /// Adds a header value; repeat for more values.
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Through the API's own resource `template` (e.g. `/requests/{id}`, as a key-required
+    /// route is deployed) with its path parameters, instead of `/` or `/{proxy+}`.
+    pub fn through_resource(mut self, template: &str, parameters: &[(&str, &str)]) -> Self {
+        let parameters = parameters
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+            .collect();
+        self.resource = Some((template.to_owned(), parameters));
+        self
+    }
+
+    /// With the API key (`value`, `id`) API Gateway checked, in `identity`.
+    pub fn api_key(mut self, value: &str, id: &str) -> Self {
+        self.api_key = Some((value.to_owned(), id.to_owned()));
         self
     }
 
@@ -118,8 +141,18 @@ impl RestEvent {
             .finish();
         let context_path = format!("/{REST_STAGE}{}", self.path);
         let host = apigw::first_header(&self.headers, "host").unwrap_or_default();
-        let resource = apigw::Resource::for_path(&self.path);
+        let resource = match &self.resource {
+            Some((template, parameters)) => apigw::Resource {
+                path: template,
+                parameters: parameters.clone(),
+            },
+            None => apigw::Resource::for_path(&self.path),
+        };
         let context = apigw::RestContext {
+            api_key: self
+                .api_key
+                .as_ref()
+                .map(|(value, id)| (value.as_str(), id.as_str())),
             resource_id: "x7k2pq",
             extended_request_id: "Wq1xYHd2FiAEQ5A=",
             request_time: "30/Apr/2024:13:37:05 +0000",

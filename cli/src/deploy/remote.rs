@@ -219,16 +219,19 @@ impl Remote {
         {
             remote.shared_role = Some(role.inline_policies.keys().cloned().collect());
         }
+        let foreign = states_role
+            .as_ref()
+            .is_some_and(|role| !(owned_by(&role.tags, desired) || recorded_role(&role.name)));
         match states_role {
-            Some(role) if !(owned_by(&role.tags, desired) || recorded_role(&role.name)) => {
-                if desired.states_role.is_some() {
-                    remote.clashes.push(Clash {
-                        kind: "IAM role",
-                        name: role.name,
-                        arn: role.arn,
-                    });
-                }
+            Some(role) if foreign && desired.states_role.is_some() => {
+                remote.clashes.push(Clash {
+                    kind: "IAM role",
+                    name: role.name,
+                    arn: role.arn,
+                });
             }
+            // Someone else's role of that name, and none wanted: left alone.
+            Some(_) if foreign => {}
             Some(role) if desired.states_role.is_some() => remote.states_role = Some(role),
             Some(role) => {
                 remote.stale_states_role = Some(role.inline_policies.keys().cloned().collect());

@@ -107,7 +107,7 @@ async fn the_binary_runs_the_callback_design_against_moto_without_logging_secret
 
     // The HR system starts a request.
     let res = api.call(
-        through_keyed_resource(rest_v1("POST", "/requests"), "/requests", json!(null))
+        through_keyed_resource(rest_v1("POST", "/requests"), "/requests", &[])
             .json_body(&json!({"employeeName": "Jim", "managerEmailAddress": "boss@example.com"}))
             .into_value(),
     );
@@ -196,7 +196,7 @@ async fn the_binary_runs_the_callback_design_against_moto_without_logging_secret
         through_keyed_resource(
             rest_v1("GET", &format!("/requests/{id}")),
             "/requests/{id}",
-            json!({ "id": id }),
+            &[("id", id.as_str())],
         )
         .into_value(),
     );
@@ -226,13 +226,9 @@ async fn the_binary_runs_the_callback_design_against_moto_without_logging_secret
 fn through_keyed_resource(
     event: portico_e2e::events::RestEvent,
     resource: &str,
-    path_parameters: serde_json::Value,
+    path_parameters: &[(&str, &str)],
 ) -> portico_e2e::events::RestEvent {
-    event.with(|e| {
-        e["resource"] = json!(resource);
-        e["requestContext"]["resourcePath"] = json!(resource);
-        e["pathParameters"] = path_parameters;
-        e["requestContext"]["identity"]["apiKey"] = json!("hr-system-key");
-        e["requestContext"]["identity"]["apiKeyId"] = json!("hrkeyid123");
-    })
+    event
+        .through_resource(resource, path_parameters)
+        .api_key("hr-system-key", "hrkeyid123")
 }
