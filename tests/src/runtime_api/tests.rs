@@ -663,12 +663,21 @@ fn peak_rss_is_read_before_the_kill_and_drop_kills() {
         function.output()
     );
     assert!(function.is_running());
-    // "ready" comes before the `exec`: wait for `sleep` itself, whose peak then stays put
-    // (read earlier, it would be the shell's, and the kill would read sleep's).
+    // "ready" comes before the `exec`: wait for `sleep` itself, asleep in its system call,
+    // whose peak then stays put. Read earlier, it would be the shell's, or that of a `sleep`
+    // whose loader is still mapping libraries (its name changes at the exec, before that).
     let comm = format!("/proc/{}/comm", function.pid());
+    let status = format!("/proc/{}/status", function.pid());
     let exec_deadline = Instant::now() + WAIT;
-    while std::fs::read_to_string(&comm).unwrap_or_default().trim() != "sleep" {
-        assert!(Instant::now() < exec_deadline, "the script never ran sleep");
+    while std::fs::read_to_string(&comm).unwrap_or_default().trim() != "sleep"
+        || !std::fs::read_to_string(&status)
+            .unwrap_or_default()
+            .contains("State:\tS")
+    {
+        assert!(
+            Instant::now() < exec_deadline,
+            "the script never slept in sleep"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     let rss = function.peak_rss_kib().expect("VmHWM of a running process");
