@@ -241,10 +241,7 @@ impl Aws {
                         format!("function {name}"),
                         e,
                     );
-                    let role_not_ready = err.code.as_deref()
-                        == Some("InvalidParameterValueException")
-                        && err.message.contains("role");
-                    if role_not_ready && attempt < 12 {
+                    if role_not_ready(&err) && attempt < 12 {
                         attempt += 1;
                         tokio::time::sleep(Duration::from_secs(5)).await;
                         continue;
@@ -318,12 +315,7 @@ impl Aws {
                         format!("function {name}"),
                         e,
                     );
-                    // A role made moments ago (moving to per-function roles) may not be
-                    // assumable yet: IAM is eventually consistent.
-                    let role_not_ready = err.code.as_deref()
-                        == Some("InvalidParameterValueException")
-                        && err.message.contains("role");
-                    if role_not_ready && attempt < 12 {
+                    if role_not_ready(&err) && attempt < 12 {
                         attempt += 1;
                         tokio::time::sleep(Duration::from_secs(5)).await;
                         continue;
@@ -484,4 +476,10 @@ impl Aws {
             }
         }
     }
+}
+
+/// Whether Lambda refused a role it cannot assume yet: a role made moments ago is not usable
+/// at once (IAM is eventually consistent), so creating or moving a function onto it is retried.
+fn role_not_ready(err: &AwsError) -> bool {
+    err.code.as_deref() == Some("InvalidParameterValueException") && err.message.contains("role")
 }
