@@ -171,12 +171,14 @@ fn scheduled_event(args: &Args) -> Result<Vec<u8>, CliError> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let time = crate::local::scheduler::rfc3339(i64::try_from(now).unwrap_or(i64::MAX));
+    let time = portico_local::scheduler::rfc3339(i64::try_from(now).unwrap_or(i64::MAX));
     let arn = format!("arn:aws:events:us-east-1:000000000000:rule/{rule}");
-    Ok(
-        crate::local::scheduler::scheduled_event(&crate::local::scheduler::event_id(), &time, &arn)
-            .to_vec(),
+    Ok(portico_local::scheduler::scheduled_event(
+        &portico_local::scheduler::event_id(),
+        &time,
+        &arn,
     )
+    .to_vec())
 }
 
 /// Checks that `event` is one JSON value.
@@ -611,13 +613,32 @@ mod tests {
         );
     }
 
+    /// The local services endpoint in front of a host double, on a free loopback port.
+    async fn serve_stub() -> (
+        u16,
+        tokio::sync::watch::Sender<bool>,
+        tokio::task::JoinHandle<()>,
+    ) {
+        use portico_local::services::{Services, serve_with};
+        use portico_local::testing::StubHost;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (shutdown, rx) = tokio::sync::watch::channel(false);
+        let services = Services::new(
+            std::sync::Arc::new(StubHost::default()),
+            "shop-dev-".to_owned(),
+        );
+        let task = tokio::spawn(serve_with(listener, std::sync::Arc::new(services), rx));
+        (port, shutdown, task)
+    }
+
     #[test]
     fn invokes_through_a_real_services_endpoint() {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
-        let (port, shutdown, task) = rt.block_on(crate::local::services::tests::serve_stub());
+        let (port, shutdown, task) = rt.block_on(serve_stub());
         let endpoint = Endpoint {
             api_url: String::new(),
             services_url: format!("http://127.0.0.1:{port}"),

@@ -6,11 +6,8 @@
 mod artifact;
 mod aws;
 mod build;
-mod color;
-mod config;
 mod delete;
 mod deploy;
-mod ids;
 mod invoke;
 mod local;
 mod logs;
@@ -20,6 +17,9 @@ mod project;
 #[cfg(test)]
 mod test_support;
 mod url;
+
+use portico_local::color;
+use portico_spec::config;
 
 /// The local cloud allocates a few short-lived buffers per request (event JSON, headers, log
 /// lines); mimalloc serves those with less CPU than glibc's allocator (docs/benchmarks.md).

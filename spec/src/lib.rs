@@ -10,7 +10,10 @@
 //! - [`schedule_expr`]: EventBridge schedule expressions (`rate(5 minutes)`, `cron(...)`);
 //! - `manifest` (feature `serde`): the app manifest, written and read through one type;
 //! - `apigw` (feature `serde`): REST v1 and HTTP API v2 event builders and the proxy-response
-//!   parser.
+//!   parser;
+//! - [`names`]: the names and ARNs of a stage's resources (deploy and local cloud alike);
+//! - `config` and `definition` (feature `config`): the project file `portico.toml` and the
+//!   `${...}` references of the state machine definitions it names.
 //!
 //! Without features the crate depends on `std` only (the macro crate uses it so).
 //!
@@ -35,7 +38,12 @@
 
 #[cfg(feature = "serde")]
 pub mod apigw;
+#[cfg(feature = "config")]
+pub mod config;
+#[cfg(feature = "config")]
+pub mod definition;
 #[cfg(feature = "serde")]
 pub mod manifest;
+pub mod names;
 pub mod route_path;
 pub mod schedule_expr;

@@ -6,15 +6,17 @@
 //! resources again ([`Names`]).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::aws::{FunctionConfig, UsagePlanQuota, UsagePlanThrottle};
-use crate::config::{Config, CorsSection, PermissionScope, SecretFormat, permission_scope};
 use crate::project::Manifest;
+use portico_spec::config::{Config, CorsSection, PermissionScope, SecretFormat, permission_scope};
+pub use portico_spec::definition::{DefinitionError, state_machine_definition};
+pub use portico_spec::names::{Location, Names};
 
 /// The tag every resource carries with the app's name.
 pub const TAG_APP: &str = "portico:app";
@@ -31,44 +33,9 @@ const DEFAULT_CORS_ALLOW_HEADERS: &str =
 /// Building the desired state failed: a definition file is wrong, or a name is too long.
 #[derive(Debug, thiserror::Error)]
 pub enum DesiredError {
-    /// A state machine's definition file cannot be read.
-    #[error("{}: cannot read the definition of state machine `{machine}`: {source}", path.display())]
-    ReadDefinition {
-        /// The file.
-        path: PathBuf,
-        /// The state machine.
-        machine: String,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// A `${...}` reference names nothing.
-    #[error("{}:{line}: `${{{reference}}}` in state machine `{machine}` names nothing; {hint}", path.display())]
-    Substitution {
-        /// The file.
-        path: PathBuf,
-        /// The line.
-        line: usize,
-        /// The state machine.
-        machine: String,
-        /// The reference, without `${` `}`.
-        reference: String,
-        /// What it could have been.
-        hint: String,
-    },
-    /// After substitution the definition is not JSON.
-    #[error("{}:{line}:{column}: the definition of state machine `{machine}` is not valid JSON: {message}", path.display())]
-    DefinitionJson {
-        /// The file.
-        path: PathBuf,
-        /// Line.
-        line: usize,
-        /// Column.
-        column: usize,
-        /// The state machine.
-        machine: String,
-        /// serde's message.
-        message: String,
-    },
+    /// A state machine's definition cannot be used.
+    #[error(transparent)]
+    Definition(#[from] DefinitionError),
     /// An entry point's role would take the name of the state machines' role.
     #[error(
         "the app has an entry point named `{entry}`, whose role would be `{role}`, the name of the state machines' role; rename the function"
@@ -89,177 +56,6 @@ pub enum DesiredError {
         /// AWS's limit.
         max: usize,
     },
-}
-
-/// The names of one stage's resources: `<app>-<stage>-…`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Names {
-    /// `app.name`.
-    pub app: String,
-    /// The stage.
-    pub stage: String,
-}
-
-impl Names {
-    /// `<app>-<stage>`: the REST API.
-    pub fn prefix(&self) -> String {
-        format!("{}-{}", self.app, self.stage)
-    }
-
-    /// The one execution role every function shared before each got its own: a redeploy
-    /// removes it (when it carries the stage's tags), `delete` too.
-    pub fn shared_role(&self) -> String {
-        self.prefix()
-    }
-
-    /// The execution role of entry point `entry`'s function (named like the function).
-    pub fn function_role(&self, entry: &str) -> String {
-        self.function(entry)
-    }
-
-    /// The state machines' role.
-    pub fn states_role(&self) -> String {
-        format!("{}-states", self.prefix())
-    }
-
-    /// The function of entry point `entry` (`api` or a schedule).
-    pub fn function(&self, entry: &str) -> String {
-        format!("{}-{entry}", self.prefix())
-    }
-
-    /// A function's log group.
-    pub fn log_group(&self, entry: &str) -> String {
-        format!("/aws/lambda/{}", self.function(entry))
-    }
-
-    /// The REST API.
-    pub fn rest_api(&self) -> String {
-        self.prefix()
-    }
-
-    /// The rule of schedule `schedule`.
-    pub fn rule(&self, schedule: &str) -> String {
-        self.function(schedule)
-    }
-
-    /// A usage plan, an API key, an activity or a state machine named `name` in the config.
-    pub fn scoped(&self, name: &str) -> String {
-        format!("{}-{name}", self.prefix())
-    }
-}
-
-/// Where the ARNs live.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Location {
-    /// `aws`, `aws-cn`, `aws-us-gov`.
-    pub partition: String,
-    /// The region.
-    pub region: String,
-    /// The account id.
-    pub account: String,
-}
-
-impl Location {
-    /// The location for `region` and `account`, with the partition the region belongs to.
-    pub fn new(region: &str, account: &str) -> Self {
-        let partition = if region.starts_with("cn-") {
-            "aws-cn"
-        } else if region.starts_with("us-gov-") {
-            "aws-us-gov"
-        } else {
-            "aws"
-        };
-        Self {
-            partition: partition.to_owned(),
-            region: region.to_owned(),
-            account: account.to_owned(),
-        }
-    }
-
-    fn arn(&self, service: &str, regional: bool, resource: &str) -> String {
-        let region = if regional { self.region.as_str() } else { "" };
-        format!(
-            "arn:{}:{service}:{region}:{}:{resource}",
-            self.partition, self.account
-        )
-    }
-
-    /// An IAM role's ARN.
-    pub fn role_arn(&self, name: &str) -> String {
-        self.arn("iam", false, &format!("role/{name}"))
-    }
-
-    /// A function's ARN.
-    pub fn function_arn(&self, name: &str) -> String {
-        self.arn("lambda", true, &format!("function:{name}"))
-    }
-
-    /// A log group's ARN (with the `:*` that covers its streams).
-    pub fn log_group_arn(&self, name: &str) -> String {
-        self.arn("logs", true, &format!("log-group:{name}:*"))
-    }
-
-    /// An activity's ARN.
-    pub fn activity_arn(&self, name: &str) -> String {
-        self.arn("states", true, &format!("activity:{name}"))
-    }
-
-    /// A state machine's ARN.
-    pub fn state_machine_arn(&self, name: &str) -> String {
-        self.arn("states", true, &format!("stateMachine:{name}"))
-    }
-
-    /// The ARN pattern of a state machine's executions.
-    pub fn executions_arn(&self, name: &str) -> String {
-        self.arn("states", true, &format!("execution:{name}:*"))
-    }
-
-    /// An SES identity's ARN.
-    pub fn ses_identity_arn(&self, identity: &str) -> String {
-        self.arn("ses", true, &format!("identity/{identity}"))
-    }
-
-    /// A rule's ARN.
-    pub fn rule_arn(&self, name: &str) -> String {
-        self.arn("events", true, &format!("rule/{name}"))
-    }
-
-    /// The `SourceArn` that lets every method and stage of API `api_id` invoke a function.
-    pub fn execute_api_arn(&self, api_id: &str) -> String {
-        self.arn("execute-api", true, &format!("{api_id}/*"))
-    }
-
-    /// The ARN API Gateway's tagging API takes for REST API `api_id`.
-    pub fn rest_api_arn(&self, api_id: &str) -> String {
-        format!(
-            "arn:{}:apigateway:{}::/restapis/{api_id}",
-            self.partition, self.region
-        )
-    }
-
-    /// The ARN API Gateway's tagging API takes for usage plan `id`.
-    pub fn usage_plan_arn(&self, id: &str) -> String {
-        format!(
-            "arn:{}:apigateway:{}::/usageplans/{id}",
-            self.partition, self.region
-        )
-    }
-
-    /// The ARN API Gateway's tagging API takes for API key `id`.
-    pub fn api_key_arn(&self, id: &str) -> String {
-        format!(
-            "arn:{}:apigateway:{}::/apikeys/{id}",
-            self.partition, self.region
-        )
-    }
-
-    /// The URI of an `AWS_PROXY` integration calling function `function_arn`.
-    pub fn lambda_integration_uri(&self, function_arn: &str) -> String {
-        format!(
-            "arn:{}:apigateway:{}:lambda:path/2015-03-31/functions/{function_arn}/invocations",
-            self.partition, self.region
-        )
-    }
 }
 
 /// An IAM role.
@@ -875,142 +671,12 @@ fn function_policies(
     }
     policies
 }
-
-/// The definition of `machine`: its file (relative to `config_dir`) read, every `${...}`
-/// replaced with the names and ARNs of `names` at `loc`, parsed. `entries` are the app's entry
-/// points (`${function:ENTRY}`). `portico local` uses it too, with the local cloud's location.
-///
-/// # Errors
 /// When the file is unreadable, a reference names nothing, or the result is not JSON.
 /// Whether the compact JSON `definition` names the function `reference` (its ARN or name) as
 /// a whole string, or with a `:qualifier`.
 fn names_function(definition: &str, reference: &str) -> bool {
     definition.contains(&format!("\"{reference}\""))
         || definition.contains(&format!("\"{reference}:"))
-}
-
-pub(crate) fn state_machine_definition(
-    config: &Config,
-    machine: &crate::config::StateMachine,
-    names: &Names,
-    loc: &Location,
-    entries: &[&String],
-    config_dir: &Path,
-) -> Result<Value, DesiredError> {
-    let key = machine.name.get_ref();
-    let path = config_dir.join(machine.definition.get_ref());
-    let text = std::fs::read_to_string(&path).map_err(|source| DesiredError::ReadDefinition {
-        path: path.clone(),
-        machine: key.clone(),
-        source,
-    })?;
-    let definition = substitute(&text, &path, key, &|reference| {
-        resolve(reference, config, names, loc, entries)
-    })?;
-    serde_json::from_str(&definition).map_err(|e| DesiredError::DefinitionJson {
-        path: path.clone(),
-        line: e.line(),
-        column: e.column(),
-        machine: key.clone(),
-        message: e.to_string(),
-    })
-}
-
-/// What `${reference}` in a definition stands for, or why it names nothing.
-fn resolve(
-    reference: &str,
-    config: &Config,
-    names: &Names,
-    loc: &Location,
-    entries: &[&String],
-) -> Result<String, String> {
-    let (kind, name) = reference.split_once(':').unwrap_or((reference, ""));
-    let known = |items: Vec<&str>| {
-        if items.is_empty() {
-            "none is declared".to_owned()
-        } else {
-            format!("declared: {}", items.join(", "))
-        }
-    };
-    match (kind, name) {
-        ("region", "") => Ok(loc.region.clone()),
-        ("account", "") => Ok(loc.account.clone()),
-        ("partition", "") => Ok(loc.partition.clone()),
-        ("app", "") => Ok(names.app.clone()),
-        ("stage", "") => Ok(names.stage.clone()),
-        ("activity", n) => {
-            let all: Vec<&str> = config.activities.iter().map(|a| a.name.get_ref().as_str()).collect();
-            if all.contains(&n) {
-                Ok(loc.activity_arn(&names.scoped(n)))
-            } else {
-                Err(format!("add an [[activities]] entry `{n}` to portico.toml ({})", known(all)))
-            }
-        }
-        ("state_machine", n) => {
-            let all: Vec<&str> = config
-                .state_machines
-                .iter()
-                .map(|m| m.name.get_ref().as_str())
-                .collect();
-            if all.contains(&n) {
-                Ok(loc.state_machine_arn(&names.scoped(n)))
-            } else {
-                Err(format!("no [[state_machines]] entry `{n}` ({})", known(all)))
-            }
-        }
-        ("function", n) => {
-            if entries.iter().any(|e| e.as_str() == n) {
-                Ok(loc.function_arn(&names.function(n)))
-            } else {
-                Err(format!(
-                    "the app's entry points are: {}",
-                    entries.iter().map(|e| e.as_str()).collect::<Vec<_>>().join(", ")
-                ))
-            }
-        }
-        _ => Err(
-            "use ${activity:NAME}, ${function:ENTRY}, ${state_machine:NAME}, ${region}, ${account}, ${partition}, ${app} or ${stage}"
-                .to_owned(),
-        ),
-    }
-}
-
-/// Replaces every `${...}` of `text` through `resolve`.
-fn substitute(
-    text: &str,
-    path: &Path,
-    machine: &str,
-    resolve: &dyn Fn(&str) -> Result<String, String>,
-) -> Result<String, DesiredError> {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let offset = text.len() - rest.len() + start;
-        let line = text[..offset].matches('\n').count() + 1;
-        let Some(end) = after.find('}') else {
-            return Err(DesiredError::Substitution {
-                path: path.to_owned(),
-                line,
-                machine: machine.to_owned(),
-                reference: after.lines().next().unwrap_or_default().to_owned(),
-                hint: "the `${` is never closed with `}`".to_owned(),
-            });
-        };
-        let reference = &after[..end];
-        let value = resolve(reference).map_err(|hint| DesiredError::Substitution {
-            path: path.to_owned(),
-            line,
-            machine: machine.to_owned(),
-            reference: reference.to_owned(),
-            hint,
-        })?;
-        out.push_str(&value);
-        rest = &after[end + 1..];
-    }
-    out.push_str(rest);
-    Ok(out)
 }
 
 /// The REST API: `/` and `/{proxy+}` with `ANY`, plus explicit resources for routes whose

@@ -307,7 +307,7 @@ async fn deploy(
         &desired,
         &remote,
         &args.rotate_secret,
-        crate::local::secrets::generate_value,
+        portico_local::secrets::generate_value,
     )?;
     desired.set_secret_values(&resolved.values);
     for (name, origin) in &resolved.origins {

@@ -1467,7 +1467,7 @@ retention_days = 14
         let d = with(
             &with_secret,
             &before,
-            &mut crate::local::secrets::generate_value,
+            &mut portico_local::secrets::generate_value,
         );
         let steps = plan(&d, &before);
         let added = |entry: &str| I::UpdateFunctionConfiguration {

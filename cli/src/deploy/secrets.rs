@@ -213,7 +213,7 @@ mod tests {
         let c = count.clone();
         (count, move |format| {
             c.set(c.get() + 1);
-            crate::local::secrets::generate_value(format)
+            portico_local::secrets::generate_value(format)
         })
     }
 
@@ -292,7 +292,7 @@ mod tests {
         ));
         assert!(d.functions.iter().all(|f| f.secrets == ["HEX"]));
         let r = resolve(&d, &Remote::default(), &[], |format| {
-            crate::local::secrets::generate_value(format)
+            portico_local::secrets::generate_value(format)
         })
         .unwrap();
         assert_eq!(r.origins["LINK_KEY"], Origin::Overridden);
@@ -327,7 +327,7 @@ mod tests {
         ] {
             let format = SecretFormat::parse(generate).unwrap();
             assert_eq!(encoded_len(format), len, "{generate}");
-            let value = crate::local::secrets::generate_value(format).unwrap();
+            let value = portico_local::secrets::generate_value(format).unwrap();
             assert_eq!(value.len(), len, "{generate}");
             assert!(fits(format, &value), "{generate}");
         }

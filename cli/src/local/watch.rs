@@ -25,10 +25,10 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::watch;
 
 use super::Args;
-use super::lambda::LambdaHost;
-use super::logs::LogSink;
-use super::scheduler::stopped;
 use crate::project::{self, Manifest, ManifestSchedule, Project};
+use portico_local::lambda::LambdaHost;
+use portico_local::logs::LogSink;
+use portico_local::scheduler::stopped;
 
 /// How often files are checked.
 const POLL: Duration = Duration::from_millis(500);

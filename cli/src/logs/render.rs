@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 
 use super::time::{iso_utc, write_utc};
 use crate::color;
-use crate::local::logs::is_platform_line;
+use portico_local::logs::is_platform_line;
 
 /// One log event, from CloudWatch or from the local store.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,7 +14,7 @@ use super::render::{Event, parse};
 use crate::CliError;
 use crate::aws::log_events::{LogEvent, LogQuery};
 use crate::aws::{Aws, AwsError};
-use crate::local::store;
+use portico_local::store;
 
 /// The clock and the sleep, as parameters, so tests drive time themselves.
 pub trait Clock {
@@ -30,7 +30,7 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now_ms(&self) -> i64 {
-        crate::local::logs::now_ms()
+        portico_local::logs::now_ms()
     }
 
     async fn sleep(&self, duration: Duration) -> bool {

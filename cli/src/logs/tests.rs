@@ -50,7 +50,7 @@ fn stamp(t: i64) -> String {
 
 /// A time a few minutes ago, on a whole second (moto refuses events older than 14 days).
 fn base_time() -> i64 {
-    let now = crate::local::logs::now_ms();
+    let now = portico_local::logs::now_ms();
     (now - 5 * 60_000) / 1_000 * 1_000
 }
 
@@ -528,12 +528,12 @@ async fn throttled_calls_are_retried_after_growing_pauses() {
 async fn the_local_store_reads_back_in_the_same_format() {
     let tmp = crate::test_support::TempDir::new("logs", "local-format");
     let path = LocalSource::path(&tmp.0);
-    let store = crate::local::store::Store::open(&path).unwrap();
+    let store = portico_local::store::Store::open(&path).unwrap();
     let base = base_time();
     let records: Vec<_> = fixture()
         .into_iter()
         .map(
-            |(group, stream, offset, message)| crate::local::store::LogRecord {
+            |(group, stream, offset, message)| portico_local::store::LogRecord {
                 timestamp_ms: base + offset,
                 function: if group == API { "api" } else { "cleanup" }.to_owned(),
                 stream: stream.to_owned(),
@@ -606,9 +606,9 @@ async fn the_local_store_reads_back_in_the_same_format() {
 async fn an_end_and_report_row_reads_back_as_two_lines() {
     let tmp = crate::test_support::TempDir::new("logs", "local-end-report");
     let path = LocalSource::path(&tmp.0);
-    let store = crate::local::store::Store::open(&path).unwrap();
+    let store = portico_local::store::Store::open(&path).unwrap();
     let base = base_time();
-    let record = |offset: i64, message: &str| crate::local::store::LogRecord {
+    let record = |offset: i64, message: &str| portico_local::store::LogRecord {
         timestamp_ms: base + offset,
         function: "api".to_owned(),
         stream: "2026/11/26/[$LATEST]0123456789abcdef".to_owned(),

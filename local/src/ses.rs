@@ -36,10 +36,10 @@ use hyper::body::Body;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::files::{DIR_MODE, FILE_MODE, create_private_dir, restrict, write_private};
-use super::logs::LogSink;
-use super::scheduler::{event_id, rfc3339};
-use super::server::{self, BodyError};
+use crate::files::{DIR_MODE, FILE_MODE, create_private_dir, restrict, write_private};
+use crate::logs::LogSink;
+use crate::scheduler::{event_id, rfc3339};
+use crate::server::{self, BodyError};
 
 /// Where `SendEmail` is served.
 const SEND_EMAIL_PATH: &str = "/v2/email/outbound-emails";
@@ -70,7 +70,7 @@ pub(crate) fn is_outbox_page(path: &str) -> bool {
 }
 
 /// The local SES: the outbox folder, the declared identities, and where to announce mail.
-pub(crate) struct Ses {
+pub struct Ses {
     outbox: PathBuf,
     identities: Vec<String>,
     logs: Option<LogSink>,
@@ -161,7 +161,7 @@ impl Ses {
     }
 
     /// The outbox page's URL.
-    pub(crate) fn outbox_url(public_url: &str) -> String {
+    pub fn outbox_url(public_url: &str) -> String {
         format!("{public_url}/outbox")
     }
 
@@ -1101,7 +1101,7 @@ fn rfc5322_date(timestamp_ms: i64) -> String {
     let secs = timestamp_ms.div_euclid(1000);
     let days = secs.div_euclid(86_400);
     let of_day = secs.rem_euclid(86_400);
-    let (year, month, day) = super::usage::civil_from_days(days);
+    let (year, month, day) = crate::usage::civil_from_days(days);
     format!(
         "{}, {day:02} {} {year} {:02}:{:02}:{:02} +0000",
         DAYS[days.rem_euclid(7) as usize],

@@ -7,13 +7,13 @@
 //! differ (an API key required).
 //!
 //! Per request, as API Gateway does:
-//! 0. a `Host` that is not one of the gateway's names ([`crate::local::hosts`]) →
+//! 0. a `Host` that is not one of the gateway's names ([`crate::hosts`]) →
 //!    `403 {"message":"Forbidden"}`; runs of `/` in the path are merged into one before
 //!    anything is matched (API Gateway does the same: `/dev//requests` is `/dev/requests`);
 //! 1. a path outside the stage → `403 {"message":"Missing Authentication Token"}`;
 //! 2. a body over 10 MB → `413`; headers over 10,240 bytes → `431`;
 //! 3. on a route that requires an API key: the key (exactly one `x-api-key` header), its usage
-//!    plan's token bucket and quota ([`crate::local::usage`]) → `403` / `429`. A method the
+//!    plan's token bucket and quota ([`crate::usage`]) → `403` / `429`. A method the
 //!    route does not declare reaches the app through the resource's open `ANY`, without a
 //!    key, as on the deployed resource (`HEAD` is the `GET`'s, as in the app's router);
 //! 4. the REST v1 proxy event (`ProxyEvent`): stage left out of `path` and kept in
@@ -55,16 +55,16 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-use crate::CliError;
-use crate::config::{Config, CorsSection};
-use crate::local::hosts::{AllowedHosts, HostRefusal};
-use crate::local::lambda::{InvocationResult, InvokeOutcome, LambdaHost, RunToEnd};
-use crate::local::logs::LogSink;
-use crate::local::server::{self, Limits, MAX_HEAD_BYTES};
-use crate::local::store::Store;
-use crate::local::usage::{self, ApiKeys, Enforcer, KeyDecision, PlanSpec};
-use crate::project::{Manifest, ManifestRoute};
+use crate::BoxError;
+use crate::hosts::{AllowedHosts, HostRefusal};
+use crate::lambda::{InvocationResult, InvokeOutcome, LambdaHost, RunToEnd};
+use crate::logs::LogSink;
+use crate::server::{self, Limits, MAX_HEAD_BYTES};
+use crate::store::Store;
+use crate::usage::{self, ApiKeys, Enforcer, KeyDecision, PlanSpec};
 use portico_spec::apigw::{self, accepts_binary};
+use portico_spec::config::{Config, CorsSection};
+use portico_spec::manifest::{Manifest, ManifestRoute};
 use portico_spec::route_path::parse_route_path;
 
 /// The entry point of the HTTP function.
@@ -158,7 +158,7 @@ impl GatewayConfig {
         manifest: &Manifest,
         stage: &str,
         stage_prefix: bool,
-    ) -> Result<Self, CliError> {
+    ) -> Result<Self, BoxError> {
         let cors = config.api.cors.as_ref().map(cors_headers).transpose()?;
         let integration_timeout = config
             .api
@@ -242,7 +242,7 @@ impl GatewayConfig {
     }
 }
 
-fn cors_headers(cors: &CorsSection) -> Result<Vec<(HeaderName, HeaderValue)>, CliError> {
+fn cors_headers(cors: &CorsSection) -> Result<Vec<(HeaderName, HeaderValue)>, BoxError> {
     let value = |name: &str, text: &str| {
         HeaderValue::from_str(text)
             .map_err(|_| format!("`api.cors`: {name} `{text}` is not a valid header value"))
@@ -311,7 +311,7 @@ struct RouteMatch<'a> {
 }
 
 impl RouteTable {
-    fn new(routes: &[ManifestRoute]) -> Result<Self, CliError> {
+    fn new(routes: &[ManifestRoute]) -> Result<Self, BoxError> {
         let mut table = Self::default();
         for route in routes {
             let parsed = parse_route_path(&route.path).map_err(|e| {
@@ -1590,9 +1590,9 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     const CLOUDFRONT: &str =
-        include_str!("../../../framework/tests/fixtures/events/rest_v1_cloudfront.json");
+        include_str!("../../framework/tests/fixtures/events/rest_v1_cloudfront.json");
     const CONSOLE: &str =
-        include_str!("../../../framework/tests/fixtures/events/rest_v1_console.json");
+        include_str!("../../framework/tests/fixtures/events/rest_v1_console.json");
 
     const CONFIG: &str = r#"
 [app]

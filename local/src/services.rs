@@ -5,14 +5,13 @@
 //! One port serves every service; a request is routed by its shape, as AWS routes by host name:
 //! - REST-JSON services by path: Lambda `POST /2015-03-31/functions/{FunctionName}/invocations`
 //!   (implemented), SES v2 `POST /v2/email/outbound-emails` and the outbox pages `/outbox…`
-//!   ([`super::ses`]);
+//!   ([`crate::ses`]);
 //! - AWS JSON 1.0 services by `X-Amz-Target`: Step Functions `AWSStepFunctions.<Operation>`
-//!   ([`super::sfn`]).
+//!   ([`crate::sfn`]).
 //!
 //! Requests are not signature-checked: any credentials work, as with other local emulators.
 
 use std::convert::Infallible;
-use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -26,16 +25,12 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use super::hosts::AllowedHosts;
-use super::lambda::{InvocationResult, InvokeOutcome, LambdaHost};
-use super::scheduler::event_id;
-use super::server::{self, BodyError, Limits, stopped};
-use super::sfn::StepFunctions;
-
-/// The account the local cloud pretends to be in.
-pub(crate) const ACCOUNT: &str = "000000000000";
-/// The region the local cloud pretends to be in.
-pub(crate) const REGION: &str = "us-east-1";
+use crate::hosts::AllowedHosts;
+use crate::invoker::{ACCOUNT, Invoker, REGION};
+use crate::lambda::{InvocationResult, InvokeOutcome};
+use crate::scheduler::event_id;
+use crate::server::{self, BodyError, Limits, stopped};
+use crate::sfn::StepFunctions;
 
 /// Lambda's payload limits: 6 MB for synchronous invocations, 1 MB for asynchronous ones.
 const SYNC_PAYLOAD_LIMIT: usize = 6_291_456;
@@ -45,39 +40,12 @@ const ASYNC_PAYLOAD_LIMIT: usize = 1_048_576;
 /// descriptors it needs whatever is done to this one.
 const MAX_CONNECTIONS: usize = 256;
 
-/// What the services endpoint and the scheduler need from the Lambda host; a trait so that
-/// tests can put a double in its place.
-pub(crate) trait Invoker: Send + Sync + 'static {
-    /// The entry-point names the host runs (`api` and the schedules).
-    fn function_names(&self) -> Vec<String>;
-    /// Invokes `function` (an entry-point name) with `payload` and waits for the outcome.
-    fn invoke(
-        &self,
-        function: &str,
-        payload: Bytes,
-    ) -> impl Future<Output = InvocationResult> + Send;
-}
-
-impl Invoker for LambdaHost {
-    fn function_names(&self) -> Vec<String> {
-        LambdaHost::function_names(self)
-    }
-
-    fn invoke(
-        &self,
-        function: &str,
-        payload: Bytes,
-    ) -> impl Future<Output = InvocationResult> + Send {
-        LambdaHost::invoke(self, function, payload)
-    }
-}
-
 /// The endpoint's state: the host and how its functions are named, and the services behind
 /// it (each optional, so tests build only what they need).
-pub(crate) struct Services<I> {
+pub struct Services<I> {
     invoker: Arc<I>,
     function_prefix: String,
-    ses: Option<Arc<super::ses::Ses>>,
+    ses: Option<Arc<crate::ses::Ses>>,
     step_functions: Option<Arc<StepFunctions<I>>>,
     hosts: AllowedHosts,
     /// The address the endpoint listens on (an accepted `Host`, as `--host` binds it).
@@ -92,7 +60,7 @@ impl<I: Invoker> Services<I> {
     /// The endpoint in front of `invoker`. `function_prefix` is what the functions' full names
     /// start with, `<app>-<stage>-`: a function is found by its entry-point name (`api`), its
     /// full name (`shop-dev-api`) or its ARN.
-    pub(crate) fn new(invoker: Arc<I>, function_prefix: String) -> Self {
+    pub fn new(invoker: Arc<I>, function_prefix: String) -> Self {
         Self {
             invoker,
             function_prefix,
@@ -126,7 +94,7 @@ impl<I: Invoker> Services<I> {
     }
 
     /// Serves SES v2 and the outbox pages with `ses`.
-    pub(crate) fn with_ses(mut self, ses: Arc<super::ses::Ses>) -> Self {
+    pub(crate) fn with_ses(mut self, ses: Arc<crate::ses::Ses>) -> Self {
         self.ses = Some(ses);
         self
     }
@@ -145,13 +113,13 @@ impl<I: Invoker> Services<I> {
             Operation::StepFunctions { operation } => match &self.step_functions {
                 Some(engine) => {
                     let (parts, body) = req.into_parts();
-                    let limit = super::sfn::api::BODY_LIMIT;
+                    let limit = crate::sfn::api::BODY_LIMIT;
                     match server::read_body(&parts.headers, body, limit, self.limits.body_read)
                         .await
                     {
-                        Ok(body) => super::sfn::api::handle(engine, &operation, &body).await,
+                        Ok(body) => crate::sfn::api::handle(engine, &operation, &body).await,
                         Err(BodyError::Timeout) => body_timeout(&self.limits),
-                        Err(_) => closing(super::sfn::api::too_large()),
+                        Err(_) => closing(crate::sfn::api::too_large()),
                     }
                 }
                 None => unsupported(&format!("the operation `AWSStepFunctions.{operation}`")),
@@ -335,7 +303,7 @@ impl Operation {
                 .into_owned();
             return Self::LambdaInvoke { function };
         }
-        if super::ses::is_ses_path(path) {
+        if crate::ses::is_ses_path(path) {
             return Self::Ses;
         }
         Self::Unsupported(format!("{method} {path}"))
@@ -518,7 +486,7 @@ fn empty(status: StatusCode) -> Reply {
 /// Serves the services endpoint on `listener` until `shutdown` turns `true`, then lets open
 /// connections finish for a moment. The API port's limits apply (head and body read timeouts,
 /// head size), with a cap of [`MAX_CONNECTIONS`] open connections.
-pub(crate) async fn serve_with<I: Invoker>(
+pub async fn serve_with<I: Invoker>(
     listener: TcpListener,
     services: Arc<Services<I>>,
     shutdown: watch::Receiver<bool>,
@@ -585,7 +553,7 @@ impl<I: Invoker> Services<I> {
             .get("sec-fetch-site")
             .and_then(|s| s.to_str().ok())
             .unwrap_or("none");
-        if super::ses::is_outbox_page(req.uri().path()) {
+        if crate::ses::is_outbox_page(req.uri().path()) {
             let host = headers.get(HOST).and_then(|h| h.to_str().ok());
             let same_origin = |origin: &str| {
                 let authority = origin
@@ -643,49 +611,11 @@ fn closing(mut reply: Reply) -> Reply {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
+    use crate::testing::StubHost;
     use http_body_util::BodyExt;
-    use std::sync::Mutex;
     use std::time::Duration;
-
-    /// A host double: `echo` returns its payload, `boom` fails, `slow` times out, `crash`
-    /// crashes; every call is recorded.
-    #[derive(Default)]
-    pub(crate) struct StubHost {
-        pub(crate) calls: Mutex<Vec<(String, String)>>,
-    }
-
-    impl Invoker for StubHost {
-        fn function_names(&self) -> Vec<String> {
-            ["api", "echo", "boom", "slow", "crash"]
-                .map(String::from)
-                .to_vec()
-        }
-
-        async fn invoke(&self, function: &str, payload: Bytes) -> InvocationResult {
-            self.calls.lock().unwrap().push((
-                function.to_owned(),
-                String::from_utf8_lossy(&payload).into_owned(),
-            ));
-            let outcome = match function {
-                "boom" => InvokeOutcome::FunctionError {
-                    error_type: "MyError".into(),
-                    error_message: "it broke".into(),
-                },
-                "slow" => InvokeOutcome::Timeout,
-                "crash" => InvokeOutcome::Crashed {
-                    detail: "Runtime exited with error: exit status 101".into(),
-                },
-                _ => InvokeOutcome::Response(payload),
-            };
-            InvocationResult {
-                request_id: "req-1".into(),
-                outcome,
-                duration: Duration::from_secs(3),
-            }
-        }
-    }
 
     fn services() -> (Arc<StubHost>, Services<StubHost>) {
         let host = Arc::new(StubHost::default());
@@ -1090,5 +1020,254 @@ pub(crate) mod tests {
             .await
             .unwrap()
             .unwrap();
+    }
+
+    /// Step Functions' AWS JSON 1.0 API through the endpoint (`X-Amz-Target` routing,
+    /// errors, the operations).
+    mod step_functions {
+        use super::*;
+        use crate::services::Services;
+        use crate::sfn::StepFunctions;
+        use crate::sfn::api::JSON_1_0;
+        use crate::sfn::time::SystemClock;
+        use crate::store::Store;
+        use crate::testing::StubHost;
+        use http::Request;
+        use http_body_util::BodyExt;
+        use serde_json::{Value, json};
+        use std::time::Duration;
+
+        fn services() -> Services<StubHost> {
+            let host = Arc::new(StubHost::default());
+            let mut engine = StepFunctions::new(
+                Arc::new(Store::in_memory()),
+                Arc::clone(&host),
+                "shop-dev-".to_owned(),
+                Arc::new(SystemClock),
+                None,
+            );
+            engine.poll_timeout = Duration::from_millis(200);
+            Services::new(host, "shop-dev-".to_owned()).with_step_functions(Arc::new(engine))
+        }
+
+        /// `operation` with `body` through the services endpoint: status, `x-amzn-ErrorType`,
+        /// JSON body.
+        async fn call(
+            s: &Services<StubHost>,
+            operation: &str,
+            body: &str,
+        ) -> (u16, Option<String>, Value) {
+            let req = Request::builder()
+                .method("POST")
+                .uri("/")
+                .header("X-Amz-Target", format!("AWSStepFunctions.{operation}"))
+                .header("Content-Type", JSON_1_0)
+                .body(Full::new(Bytes::from(body.to_owned())))
+                .unwrap();
+            let reply = s.handle(req).await;
+            assert_eq!(
+                reply
+                    .headers()
+                    .get(CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok()),
+                Some(JSON_1_0)
+            );
+            let status = reply.status().as_u16();
+            let kind = reply
+                .headers()
+                .get("x-amzn-errortype")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let bytes = reply.into_body().collect().await.unwrap().to_bytes();
+            (status, kind, serde_json::from_slice(&bytes).unwrap())
+        }
+
+        #[tokio::test]
+        async fn malformed_requests_get_aws_shaped_errors() {
+            let s = services();
+            let cases = [
+                ("CreateActivity", "not json", "SerializationException"),
+                ("CreateActivity", "[1]", "SerializationException"),
+                ("CreateActivity", "{}", "ValidationException"),
+                ("CreateActivity", r#"{"name": 5}"#, "SerializationException"),
+                ("CreateActivity", r#"{"name": "has space"}"#, "InvalidName"),
+                (
+                    "DescribeExecution",
+                    r#"{"executionArn": "arn:aws:sqs:us-east-1:0:q"}"#,
+                    "InvalidArn",
+                ),
+                (
+                    "DescribeExecution",
+                    r#"{"executionArn": "arn:aws:states:us-east-1:000000000000:execution:m:e"}"#,
+                    "ExecutionDoesNotExist",
+                ),
+                (
+                    "SendTaskSuccess",
+                    r#"{"output": "{}"}"#,
+                    "ValidationException",
+                ),
+                (
+                    "SendTaskSuccess",
+                    r#"{"taskToken": "x", "output": "{}"}"#,
+                    "InvalidToken",
+                ),
+                (
+                    "SendTaskHeartbeat",
+                    &format!(r#"{{"taskToken": "{}"}}"#, "t".repeat(2049)),
+                    "ValidationException",
+                ),
+                (
+                    "ListExecutions",
+                    r#"{"stateMachineArn": "arn:aws:states:us-east-1:000000000000:stateMachine:none"}"#,
+                    "StateMachineDoesNotExist",
+                ),
+                (
+                    "ListStateMachines",
+                    r#"{"maxResults": 5000}"#,
+                    "ValidationException",
+                ),
+                (
+                    "CreateStateMachine",
+                    r#"{"name": "m", "roleArn": "arn:aws:iam::0:role/r", "definition": "{\"StartAt\": \"A\"}"}"#,
+                    "InvalidDefinition",
+                ),
+                (
+                    "CreateStateMachine",
+                    r#"{"name": "m", "roleArn": "arn:aws:iam::0:role/r", "type": "EXPRESS", "definition": "{}"}"#,
+                    "ValidationException",
+                ),
+                ("StartSyncExecution", "{}", "UnknownOperationException"),
+            ];
+            for (operation, body, wanted) in cases {
+                let (status, kind, json) = call(&s, operation, body).await;
+                assert_eq!(
+                    (status, kind.as_deref()),
+                    (400, Some(wanted)),
+                    "{operation} {body}: {json}"
+                );
+                assert_eq!(json["__type"], wanted, "{json}");
+                assert!(
+                    json["message"].as_str().is_some_and(|m| !m.is_empty()),
+                    "{json}"
+                );
+            }
+        }
+
+        #[tokio::test]
+        async fn operations_answer_in_the_api_reference_shapes() {
+            let s = services();
+            let (status, _, created) =
+                call(&s, "CreateActivity", r#"{"name": "shop-dev-Approve"}"#).await;
+            assert_eq!(status, 200);
+            let activity = created["activityArn"].as_str().unwrap().to_owned();
+            assert_eq!(
+                activity,
+                "arn:aws:states:us-east-1:000000000000:activity:shop-dev-Approve"
+            );
+            assert!(created["creationDate"].is_f64(), "{created}");
+            // Nothing scheduled: the long poll ends with no token.
+            let (status, _, empty) = call(
+                &s,
+                "GetActivityTask",
+                &json!({"activityArn": activity}).to_string(),
+            )
+            .await;
+            assert_eq!((status, empty), (200, json!({})));
+
+            let definition = json!({"StartAt": "Ask", "States": {"Ask": {"Type": "Task", "Resource": activity, "End": true}}});
+            let (_, _, machine) = call(
+                &s,
+                "CreateStateMachine",
+                &json!({"name": "shop-dev-M", "roleArn": "arn:aws:iam::000000000000:role/r", "definition": definition.to_string()}).to_string(),
+            )
+            .await;
+            let machine = machine["stateMachineArn"].as_str().unwrap().to_owned();
+            let (_, _, described) = call(
+                &s,
+                "DescribeStateMachine",
+                &json!({"stateMachineArn": machine}).to_string(),
+            )
+            .await;
+            assert_eq!(
+                (
+                    described["name"].as_str(),
+                    described["status"].as_str(),
+                    described["type"].as_str()
+                ),
+                (Some("shop-dev-M"), Some("ACTIVE"), Some("STANDARD"))
+            );
+            let (_, _, started) = call(
+                &s,
+                "StartExecution",
+                &json!({"stateMachineArn": machine, "name": "e1", "input": "{\"a\":1}"})
+                    .to_string(),
+            )
+            .await;
+            let execution = started["executionArn"].as_str().unwrap().to_owned();
+            assert_eq!(
+                execution,
+                "arn:aws:states:us-east-1:000000000000:execution:shop-dev-M:e1"
+            );
+            let (_, _, task) = call(
+                &s,
+                "GetActivityTask",
+                &json!({"activityArn": activity, "workerName": "w"}).to_string(),
+            )
+            .await;
+            assert_eq!(task["input"], "{\"a\":1}");
+            let token = task["taskToken"].as_str().unwrap();
+            let (status, _, answer) = call(
+                &s,
+                "SendTaskSuccess",
+                &json!({"taskToken": token, "output": "{\"ok\":true}"}).to_string(),
+            )
+            .await;
+            assert_eq!((status, answer), (200, json!({})));
+            let mut described = json!({});
+            for _ in 0..2000 {
+                described = call(
+                    &s,
+                    "DescribeExecution",
+                    &json!({"executionArn": execution}).to_string(),
+                )
+                .await
+                .2;
+                if described["status"] == "SUCCEEDED" {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            assert_eq!(described["status"], "SUCCEEDED", "{described}");
+            assert_eq!(described["output"], "{\"ok\":true}");
+            assert!(described["stopDate"].is_f64(), "{described}");
+
+            let (_, _, page) = call(
+                &s,
+                "GetExecutionHistory",
+                &json!({"executionArn": execution, "maxResults": 2, "reverseOrder": true})
+                    .to_string(),
+            )
+            .await;
+            assert_eq!(page["events"][0]["type"], "ExecutionSucceeded");
+            assert_eq!(
+                page["events"][0]["executionSucceededEventDetails"]["output"],
+                "{\"ok\":true}"
+            );
+            assert_eq!(page["events"].as_array().map(Vec::len), Some(2));
+            let (_, _, next) = call(
+                &s,
+                "GetExecutionHistory",
+                &json!({"executionArn": execution, "maxResults": 2, "reverseOrder": true, "nextToken": page["nextToken"]}).to_string(),
+            )
+            .await;
+            assert_eq!(next["events"][0]["type"], "ActivitySucceeded");
+            let (_, _, listed) = call(
+                &s,
+                "ListExecutions",
+                &json!({"stateMachineArn": machine, "statusFilter": "SUCCEEDED"}).to_string(),
+            )
+            .await;
+            assert_eq!(listed["executions"][0]["executionArn"], execution.as_str());
+        }
     }
 }

@@ -20,15 +20,11 @@ use bytes::Bytes;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::lambda::{InvocationResult, InvokeOutcome, LambdaHost};
-use super::logs::LogSink;
-use super::services::Invoker;
-use crate::project::ManifestSchedule;
+use crate::invoker::{ACCOUNT, Invoker, REGION};
+use crate::lambda::{InvocationResult, InvokeOutcome, LambdaHost};
+use crate::logs::LogSink;
+use portico_spec::manifest::ManifestSchedule;
 use portico_spec::schedule_expr::{self, CronExpr, ScheduleExpr};
-
-/// The account and region the local cloud pretends to be in.
-const ACCOUNT: &str = "000000000000";
-const REGION: &str = "us-east-1";
 
 /// How many slots passed during a long sleep are counted before reporting "more than".
 const MISSED_COUNT_LIMIT: u32 = 10_000;
@@ -337,7 +333,7 @@ async fn sleep_until_some<C: Clock>(clock: &C, at: Option<i64>) {
 }
 
 /// Completes when `shutdown` turns `true` or its sender is gone.
-pub(crate) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+pub async fn stopped(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
 }
 
@@ -371,7 +367,7 @@ fn describe(name: &str, time: &str, result: &InvocationResult) -> String {
 }
 
 /// The event EventBridge sends a scheduled rule's target.
-pub(crate) fn scheduled_event(id: &str, time: &str, rule_arn: &str) -> Bytes {
+pub fn scheduled_event(id: &str, time: &str, rule_arn: &str) -> Bytes {
     let event = serde_json::json!({
         "version": "0",
         "id": id,
@@ -387,12 +383,12 @@ pub(crate) fn scheduled_event(id: &str, time: &str, rule_arn: &str) -> Bytes {
 }
 
 /// A random UUID (version 4), as EventBridge's event ids.
-pub(crate) fn event_id() -> String {
+pub fn event_id() -> String {
     crate::ids::uuid_v4()
 }
 
 /// `2024-01-01T12:00:00Z` for Unix seconds.
-pub(crate) fn rfc3339(unix_secs: i64) -> String {
+pub fn rfc3339(unix_secs: i64) -> String {
     let days = unix_secs.div_euclid(86_400);
     let secs = unix_secs.rem_euclid(86_400);
     // Howard Hinnant's civil_from_days.

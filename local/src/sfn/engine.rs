@@ -24,10 +24,10 @@ use tokio::sync::Notify;
 use super::asl::{self, Definition, Failure, Kind, Resource, State, Transition, WaitFor};
 use super::time::{Clock, format_rfc3339};
 use super::{ACCOUNT, REGION};
-use crate::local::lambda::{InvocationResult, InvokeOutcome};
-use crate::local::logs::{FailureLog, LogSink};
-use crate::local::services::Invoker;
-use crate::local::store::Store;
+use crate::invoker::Invoker;
+use crate::lambda::{InvocationResult, InvokeOutcome};
+use crate::logs::{FailureLog, LogSink};
+use crate::store::Store;
 
 /// A failing execution driver logs at most one line per this long.
 const FAILURE_LOG_EVERY: Duration = Duration::from_secs(30);
@@ -2165,7 +2165,7 @@ impl Run {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::local::services::tests::StubHost;
+    use crate::testing::StubHost;
     use std::sync::atomic::{AtomicI64, Ordering};
 
     /// A clock the test moves.
@@ -2355,8 +2355,7 @@ mod tests {
     #[tokio::test]
     async fn tokens_stay_out_of_the_terminal_and_the_log_table() {
         let f = Fixture::new();
-        let (logs, printed) =
-            LogSink::to_buffer(Arc::clone(&f.store), crate::local::logs::Style::Plain);
+        let (logs, printed) = LogSink::to_buffer(Arc::clone(&f.store), crate::logs::Style::Plain);
         let mut engine = StepFunctions::new(
             Arc::clone(&f.store),
             Arc::clone(&f.host),

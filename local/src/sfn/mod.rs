@@ -18,10 +18,11 @@ use std::path::Path;
 
 use base64::Engine as _;
 
-use crate::config::Config;
-use crate::deploy::desired::{self, Location, Names};
-pub(crate) use crate::local::services::{ACCOUNT, REGION};
+pub(crate) use crate::invoker::{ACCOUNT, REGION};
 pub use engine::StepFunctions;
+use portico_spec::config::Config;
+use portico_spec::definition::state_machine_definition;
+use portico_spec::names::{Location, Names};
 
 /// What a task token starts with; the rest is 64 random bytes, base64url.
 const TOKEN_PREFIX: &str = "ptk1.";
@@ -63,7 +64,7 @@ pub struct Created {
 /// # Errors
 /// A definition that cannot be read or substituted, or that the interpreter does not
 /// support: the message names the file, the state and the field.
-pub fn create_from_config<I: crate::local::services::Invoker>(
+pub fn create_from_config<I: crate::invoker::Invoker>(
     engine: &StepFunctions<I>,
     config: &Config,
     stage: &str,
@@ -87,10 +88,9 @@ pub fn create_from_config<I: crate::local::services::Invoker>(
     let role = location.role_arn(&names.states_role());
     for machine in &config.state_machines {
         let key = machine.name.get_ref();
-        let definition = desired::state_machine_definition(
-            config, machine, &names, &location, &entries, config_dir,
-        )
-        .map_err(|e| e.to_string())?;
+        let definition =
+            state_machine_definition(config, machine, &names, &location, &entries, config_dir)
+                .map_err(|e| e.to_string())?;
         let text = definition.to_string();
         asl::Definition::from_value(&definition).map_err(|e| {
             format!(
@@ -109,8 +109,8 @@ pub fn create_from_config<I: crate::local::services::Invoker>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::local::services::tests::StubHost;
-    use crate::local::store::Store;
+    use crate::store::Store;
+    use crate::testing::StubHost;
     use std::sync::Arc;
 
     fn engine() -> StepFunctions<StubHost> {
@@ -163,19 +163,19 @@ mod tests {
 
     #[test]
     fn definitions_portico_local_cannot_run_stop_the_start() {
-        let dir = crate::test_support::TempDir::new("sfn", "unsupported");
+        let dir = tempfile::tempdir().unwrap();
         std::fs::write(
-            dir.0.join("portico.toml"),
+            dir.path().join("portico.toml"),
             "[app]\nname = \"a\"\n[[state_machines]]\nname = \"Fan\"\ndefinition = \"fan.json\"\n",
         )
         .unwrap();
         std::fs::write(
-            dir.0.join("fan.json"),
+            dir.path().join("fan.json"),
             r#"{"StartAt": "Each", "States": {"Each": {"Type": "Parallel", "Branches": [], "End": true}}}"#,
         )
         .unwrap();
-        let config = Config::load(&dir.0.join("portico.toml")).unwrap();
-        let err = create_from_config(&engine(), &config, "dev", &[], &dir.0).unwrap_err();
+        let config = Config::load(&dir.path().join("portico.toml")).unwrap();
+        let err = create_from_config(&engine(), &config, "dev", &[], dir.path()).unwrap_err();
         assert!(
             err.contains("fan.json: state machine `Fan` cannot run under portico local")
                 && err.contains("at /States/Each/Type"),

@@ -27,8 +27,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::store::{LogRecord, Store};
 use crate::color;
+use crate::store::{LogRecord, Store};
 
 /// How many lines may wait for the writer thread; past that, lines are dropped and counted
 /// (a function printing faster than the terminal can show must not eat all memory).
@@ -568,7 +568,7 @@ pub fn is_platform_line(message: &str) -> bool {
 }
 
 /// Milliseconds since the Unix epoch, now.
-pub(crate) fn now_ms() -> i64 {
+pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))

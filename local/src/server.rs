@@ -1,5 +1,5 @@
-//! What the local cloud's two HTTP ports (the API port, [`super::gateway`], and the services
-//! port, [`super::services`]) share: the limits that keep one client from holding the server
+//! What the local cloud's two HTTP ports (the API port, [`crate::gateway`], and the services
+//! port, [`crate::services`]) share: the limits that keep one client from holding the server
 //! (a cap on open connections, head and body read timeouts, a head size limit), the accept
 //! loop that enforces the cap, reading a body within a size and a time limit, and the check
 //! that a request names one of the server's own host names (DNS rebinding).

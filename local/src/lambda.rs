@@ -47,8 +47,8 @@ use tokio::net::TcpListener;
 use tokio::net::unix::pipe;
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 
-use super::logs::{self, LogSink};
-use super::store;
+use crate::logs::{self, LogSink};
+use crate::store;
 
 /// The largest response payload Lambda accepts for a request-response invocation.
 pub const MAX_RESPONSE_BYTES: usize = 6_291_556;
@@ -2199,7 +2199,7 @@ mod tests {
     use tokio::io::AsyncReadExt;
 
     use super::*;
-    use crate::local::store::{LogRecord, Store};
+    use crate::store::{LogRecord, Store};
 
     /// A stand-in runtime: a Python script speaking the Runtime API, steered by the event's
     /// `action` (and by `INIT_MODE` at start).

@@ -1136,8 +1136,8 @@ team = "shop"
 
     #[test]
     fn a_missing_definition_file_names_the_line() {
-        let tmp = crate::test_support::TempDir::new("config", "definition");
-        let dir = &tmp.0;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         let path = dir.join("portico.toml");
         std::fs::write(
             &path,

@@ -14,10 +14,10 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
-use crate::CliError;
-use crate::config::{Config, SecretEncoding, SecretFormat};
-use crate::local::files::write_private;
-use crate::local::usage::random_bytes;
+use crate::BoxError;
+use crate::files::write_private;
+use crate::usage::random_bytes;
+use portico_spec::config::{Config, SecretEncoding, SecretFormat};
 
 /// One stored secret: its format and value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,7 +53,7 @@ impl Secrets {
     ///
     /// # Errors
     /// When the file cannot be read or written, or no random bytes are available.
-    pub fn resolve(config: &Config, local_dir: &Path) -> Result<Self, CliError> {
+    pub fn resolve(config: &Config, local_dir: &Path) -> Result<Self, BoxError> {
         let path = Self::file(local_dir);
         let stored: BTreeMap<String, Stored> = match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
@@ -120,7 +120,7 @@ impl Secrets {
 
 /// `format.bytes` random bytes from the operating system in `format.encoding` (also what
 /// `portico deploy` generates a stage's secrets with).
-pub(crate) fn generate_value(format: SecretFormat) -> std::io::Result<String> {
+pub fn generate_value(format: SecretFormat) -> std::io::Result<String> {
     let bytes = random_bytes(format.bytes)?;
     Ok(encode(format.encoding, &bytes))
 }
@@ -189,8 +189,8 @@ mod tests {
 
     #[test]
     fn values_are_generated_once_kept_privately_and_regenerated_on_a_format_change() {
-        let tmp = crate::test_support::TempDir::new("secrets", "resolve");
-        let dir = tmp.0.join(".portico").join("local");
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join(".portico").join("local");
         let first = Secrets::resolve(&config(TWO), &dir).unwrap();
         let key = first.values["LINK_KEY"].clone();
         let decoded = base64::engine::general_purpose::STANDARD
@@ -249,8 +249,8 @@ mod tests {
 
     #[test]
     fn an_env_var_of_the_same_name_wins() {
-        let tmp = crate::test_support::TempDir::new("secrets", "apply");
-        let secrets = Secrets::resolve(&config(TWO), &tmp.0).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let secrets = Secrets::resolve(&config(TWO), tmp.path()).unwrap();
         let mut env = BTreeMap::from([("LINK_KEY".to_owned(), "from-the-stage".to_owned())]);
         secrets.apply(&mut env);
         assert_eq!(env["LINK_KEY"], "from-the-stage");
@@ -267,8 +267,8 @@ mod tests {
 
     #[test]
     fn dummy_credentials_only_without_any_of_the_users() {
-        let tmp = crate::test_support::TempDir::new("secrets", "credentials");
-        let home = tmp.0.clone();
+        let tmp = tempfile::tempdir().unwrap();
+        let home = tmp.path().to_owned();
         let env = |pairs: &'static [(&'static str, &'static str)]| {
             move |name: &str| {
                 pairs

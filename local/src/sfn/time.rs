@@ -16,7 +16,7 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now_ms(&self) -> i64 {
-        crate::local::logs::now_ms()
+        crate::logs::now_ms()
     }
 }
 

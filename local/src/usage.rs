@@ -17,9 +17,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use crate::CliError;
-use crate::config::Config;
-use crate::local::store::Store;
+use crate::BoxError;
+use crate::store::Store;
+use portico_spec::config::Config;
 
 /// The value of `api_keys.value` that asks for a generated key.
 const GENERATE: &str = "generate";
@@ -43,7 +43,7 @@ impl ApiKeys {
     /// # Errors
     /// When the store cannot be read or written, no random bytes are available, or the file
     /// cannot be written.
-    pub fn resolve(config: &Config, store: &Store, local_dir: &Path) -> Result<Self, CliError> {
+    pub fn resolve(config: &Config, store: &Store, local_dir: &Path) -> Result<Self, BoxError> {
         let mut keys = Vec::with_capacity(config.api_keys.len());
         for key in &config.api_keys {
             let name = key.name.get_ref().clone();
@@ -89,7 +89,7 @@ impl ApiKeys {
             .map(|(n, _)| n.as_str())
     }
 
-    fn write_file(&self, local_dir: &Path) -> Result<(), CliError> {
+    fn write_file(&self, local_dir: &Path) -> Result<(), BoxError> {
         let path = Self::file(local_dir);
         if self.keys.is_empty() {
             match std::fs::remove_file(&path) {
@@ -106,13 +106,13 @@ impl ApiKeys {
             .collect();
         let mut text = serde_json::to_string_pretty(&map)?;
         text.push('\n');
-        super::files::write_private(&path, text.as_bytes())
+        crate::files::write_private(&path, text.as_bytes())
             .map_err(|e| format!("cannot write {}: {e}", path.display()).into())
     }
 }
 
 /// The stored generated value of key `name`, generating and storing it the first time.
-fn generated_value(store: &Store, name: &str) -> Result<String, CliError> {
+fn generated_value(store: &Store, name: &str) -> Result<String, BoxError> {
     let kv_key = format!("api_key.{name}");
     if let Some(value) = store.get_value(&kv_key)? {
         if value.len() == GENERATED_LEN && value.bytes().all(|b| b.is_ascii_alphanumeric()) {

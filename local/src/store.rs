@@ -138,7 +138,7 @@ CREATE INDEX IF NOT EXISTS sfn_tasks_queue ON sfn_tasks (activity_arn, status, c
 /// (the folder is the caller's: `portico local` narrows `.portico/local`). Best effort: a
 /// failure here shows when SQLite opens the file.
 fn make_private(path: &Path) {
-    use crate::local::files::{FILE_MODE, create_dir_owner_only, restrict, touch_private};
+    use crate::files::{FILE_MODE, create_dir_owner_only, restrict, touch_private};
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         let _ = create_dir_owner_only(dir);
     }
@@ -729,8 +729,8 @@ mod tests {
 
     #[test]
     fn an_old_tasks_table_gains_its_column_and_a_newer_file_is_refused() {
-        let dir = crate::test_support::TempDir::new("store", "migrate");
-        let path = dir.0.join("state.db");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
         {
             // `sfn_tasks` as written before activity timeouts had their own column.
             let conn = Connection::open(&path).unwrap();
