@@ -199,6 +199,8 @@ pub struct App {
     pub(crate) state: StateMap,
     pub(crate) cors: Option<Cors>,
     pub(crate) public_url: Option<String>,
+    #[cfg(feature = "tower")]
+    pub(crate) service: Option<crate::service::ServiceFallback>,
 }
 
 impl App {
@@ -228,6 +230,72 @@ impl App {
     /// Adds direct-invocation functions (see [`functions!`](crate::functions)).
     pub fn functions(mut self, functions: impl IntoIterator<Item = Function>) -> Self {
         self.functions.extend(functions);
+        self
+    }
+
+    /// Serves every request no route matches — all of them when the app has no routes — with
+    /// a tower [`Service`](tower_service::Service): an axum `Router`, a router wrapped in
+    /// tower-http layers, a `BoxCloneService`, ….
+    ///
+    /// The service gets what Portico's routes get: the event decoded whatever its source
+    /// (REST API, HTTP API, function URL, ALB), the path without the stage or base path, the
+    /// query, the headers and the whole body (base64-decoded), plus a
+    /// [`ServiceContext`](crate::ServiceContext) extension for the gateway's context and the
+    /// public URLs. Its response goes back as a Portico route's would (binary bodies
+    /// base64-encoded); a service error or panic is a 500 JSON
+    /// (`{"code":"InternalServerError",…}`, the details logged) and the next request is
+    /// served. The app's [`cors`](Self::cors) policy applies to its routes only: a service
+    /// brings its own (tower-http's `CorsLayer`).
+    ///
+    /// A request for a route's path with a method the route lacks goes to the service too
+    /// (except a CORS preflight the route's policy answers). The manifest describes the
+    /// service as `ANY /{proxy+}`, so `portico local`, `deploy` and `logs` work unchanged.
+    ///
+    /// Needs the `tower` feature.
+    ///
+    /// ```
+    /// use axum::{Router, extract::Path, routing::get};
+    /// use portico::prelude::*;
+    ///
+    /// #[get("/health")]
+    /// async fn health() -> &'static str { "ok" }
+    ///
+    /// async fn user(Path(id): Path<u32>) -> String { format!("user {id}") }
+    ///
+    /// let router = Router::new().route("/users/{id}", get(user));
+    /// let app = App::new().routes(routes![health]).service(router);
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let client = portico::testing::TestClient::new(app);
+    /// assert_eq!(client.get("/users/7").send().await.text(), "user 7");
+    /// assert_eq!(client.get("/health").send().await.text(), "ok");
+    /// # });
+    /// ```
+    ///
+    /// # Panics
+    /// When the app has a service already (merge or nest the routers into one instead).
+    #[cfg(feature = "tower")]
+    #[track_caller]
+    pub fn service<S, B>(mut self, service: S) -> Self
+    where
+        S: tower_service::Service<http::Request<crate::ServiceBody>, Response = http::Response<B>>
+            + Clone
+            + Send
+            + 'static,
+        S::Future: Send + 'static,
+        S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+        B: http_body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let location = std::panic::Location::caller();
+        if let Some(first) = &self.service {
+            panic!(
+                "App::service: this app has a service already (set at {}); merge or nest the \
+                 routers into one service",
+                first.location
+            );
+        }
+        self.service = Some(crate::service::ServiceFallback::new(service, location));
         self
     }
 
@@ -327,6 +395,8 @@ impl App {
             router,
             cors: self.cors,
             public_url: self.public_url,
+            #[cfg(feature = "tower")]
+            service: self.service,
         });
         Ok(BuiltApp {
             inner,
@@ -409,6 +479,9 @@ pub(crate) struct AppInner {
     pub(crate) cors: Option<Cors>,
     /// Scheme, host and base path links are built on, when configured.
     pub(crate) public_url: Option<String>,
+    /// The service that answers what no route matches.
+    #[cfg(feature = "tower")]
+    pub(crate) service: Option<crate::service::ServiceFallback>,
 }
 
 /// Checks a configured public base URL: `http(s)://host[/base]`, no query or fragment.

@@ -85,6 +85,11 @@ pub(crate) async fn handle_request(app: &BuiltApp, mut req: Request) -> Response
     req.app = Some(Arc::clone(&app.inner));
     let inner = &app.inner;
     match inner.router.at(&req.method, &req.path) {
+        #[cfg(feature = "tower")]
+        RouteMatch::NotFound if inner.service.is_some() => {
+            let service = inner.service.as_ref().expect("checked above");
+            crate::service::serve(service, req).await
+        }
         RouteMatch::NotFound => with_app_cors(
             app,
             HttpError::not_found(format!("no route for {} {}", req.method, req.path))
@@ -97,6 +102,12 @@ pub(crate) async fn handle_request(app: &BuiltApp, mut req: Request) -> Response
             match policy {
                 Some(cors) if cors::is_preflight(&req.method, &req.headers) => {
                     cors.preflight(&allowed)
+                }
+                // The route's path, another method: the service's (it may answer it).
+                #[cfg(feature = "tower")]
+                _ if inner.service.is_some() => {
+                    let service = inner.service.as_ref().expect("checked above");
+                    crate::service::serve(service, req).await
                 }
                 Some(cors) => {
                     let mut res = HttpError::method_not_allowed(&allowed).into_response();
@@ -231,7 +242,7 @@ async fn run_handler(route: &Route, req: Request) -> Response {
     }
 }
 
-fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> &str {
+pub(crate) fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> &str {
     panic
         .downcast_ref::<&str>()
         .copied()

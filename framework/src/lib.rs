@@ -49,6 +49,9 @@
 //! # });
 //! ```
 //!
+//! An existing axum (or any tower `Service`) app moves onto Portico with
+//! `App::service` (feature `tower`); see the repository's `docs/from-lambda-http.md`.
+//!
 //! See the repository's `docs/framework.md` for routing rules, extractors, responses, errors,
 //! CORS, stages and event sources.
 
@@ -69,6 +72,8 @@ mod router;
 mod runtime;
 mod runtime_client;
 mod scheduled;
+#[cfg(feature = "tower")]
+mod service;
 pub mod testing;
 
 #[doc(hidden)]
@@ -94,6 +99,8 @@ pub use router::RouteConflict;
 pub use runtime::bench as __bench;
 pub use runtime::run;
 pub use scheduled::{IntoScheduleResult, ScheduledEvent};
+#[cfg(feature = "tower")]
+pub use service::{ServiceBody, ServiceContext};
 
 /// Decoding entry point for the fuzz target (`framework/fuzz`); not public API.
 #[doc(hidden)]

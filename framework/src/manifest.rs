@@ -11,6 +11,10 @@ use crate::app::{App, RouteCors, RouteMethod, RouteOptions};
 
 pub use portico_spec::manifest::MANIFEST_VERSION;
 
+/// The name of the manifest route that stands for an app's service (`App::service`,
+/// feature `tower`): `ANY /{proxy+}`.
+pub const SERVICE_ROUTE_NAME: &str = "service";
+
 /// The manifest of `app`.
 pub fn manifest(app: &App) -> Manifest {
     let mut manifest = Manifest::new(env!("CARGO_PKG_VERSION"));
@@ -37,6 +41,19 @@ pub fn manifest(app: &App) -> Manifest {
             source: format!("{}:{}", r.file, r.line),
         })
         .collect();
+    #[cfg(feature = "tower")]
+    if let Some(service) = &app.service {
+        // What API Gateway sends everything else through; `/` too (deploy always creates
+        // `ANY /` beside `ANY /{proxy+}`).
+        manifest.routes.push(spec::ManifestRoute {
+            name: SERVICE_ROUTE_NAME.to_owned(),
+            method: "ANY".to_owned(),
+            path: "/{proxy+}".to_owned(),
+            handler: SERVICE_ROUTE_NAME.to_owned(),
+            options: spec::RouteOptions::default(),
+            source: format!("{}:{}", service.location.file(), service.location.line()),
+        });
+    }
     manifest.schedules = app
         .schedules
         .iter()

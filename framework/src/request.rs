@@ -178,25 +178,12 @@ impl Request {
     }
 
     fn public_base(&self) -> Result<String, crate::UrlError> {
-        if let Some(url) = self.app.as_ref().and_then(|app| app.public_url.as_deref()) {
-            return Ok(url.to_owned());
-        }
-        if self.source == EventSource::Alb {
-            return Err(crate::UrlError::UntrustedHost);
-        }
-        let host = self
-            .context
-            .domain_name
-            .as_deref()
-            .filter(|h| !h.is_empty())
-            .ok_or(crate::UrlError::NoHost)?;
-        let proto = self
-            .headers
-            .get("x-forwarded-proto")
-            .and_then(|h| h.to_str().ok())
-            .filter(|p| *p == "http" || *p == "https")
-            .unwrap_or(if is_loopback(host) { "http" } else { "https" });
-        Ok(format!("{proto}://{host}{}", self.context.base_path))
+        public_base(
+            self.app.as_ref().and_then(|app| app.public_url.as_deref()),
+            self.source,
+            &self.context,
+            self.headers.get("x-forwarded-proto"),
+        )
     }
 
     /// The absolute public URL of the route named `name`, filling its path parameters from
@@ -213,6 +200,32 @@ impl Request {
         let base = self.public_base()?;
         Ok(format!("{base}{path}"))
     }
+}
+
+/// Scheme, host and base path of the client's URL: the configured public URL when there is
+/// one, else the domain the front door vouches for (never the `Host` header).
+pub(crate) fn public_base(
+    configured: Option<&str>,
+    source: EventSource,
+    context: &RequestContext,
+    forwarded_proto: Option<&http::HeaderValue>,
+) -> Result<String, crate::UrlError> {
+    if let Some(url) = configured {
+        return Ok(url.to_owned());
+    }
+    if source == EventSource::Alb {
+        return Err(crate::UrlError::UntrustedHost);
+    }
+    let host = context
+        .domain_name
+        .as_deref()
+        .filter(|h| !h.is_empty())
+        .ok_or(crate::UrlError::NoHost)?;
+    let proto = forwarded_proto
+        .and_then(|h| h.to_str().ok())
+        .filter(|p| *p == "http" || *p == "https")
+        .unwrap_or(if is_loopback(host) { "http" } else { "https" });
+    Ok(format!("{proto}://{host}{}", context.base_path))
 }
 
 fn is_loopback(host: &str) -> bool {

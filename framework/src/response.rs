@@ -309,6 +309,33 @@ pub(crate) fn needs_base64(res: &Response) -> bool {
     if body.is_empty() {
         return false;
     }
-    !is_text_media_type(res.headers().get(header::CONTENT_TYPE))
+    // A compressed body (tower-http's `CompressionLayer`, …) is bytes whatever its media type.
+    let encoded = res
+        .headers()
+        .get(header::CONTENT_ENCODING)
+        .is_some_and(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"));
+    encoded
+        || !is_text_media_type(res.headers().get(header::CONTENT_TYPE))
         || std::str::from_utf8(body).is_err()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_encoded_bodies_are_binary_whatever_their_media_type() {
+        let json = || Json(serde_json::json!({"a": 1})).into_response();
+        assert!(!needs_base64(&json()));
+        let mut gzip = json();
+        gzip.headers_mut()
+            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        assert!(needs_base64(&gzip));
+        let mut identity = json();
+        identity.headers_mut().insert(
+            header::CONTENT_ENCODING,
+            HeaderValue::from_static("identity"),
+        );
+        assert!(!needs_base64(&identity));
+    }
 }

@@ -5,7 +5,9 @@
 //!   ([`floor`]);
 //! - **axum**: `lambda_http::run(router)` with the same routes ([`axum_app`]);
 //! - **portico**: the hello app through `portico::__bench::handle_payload`, the path
-//!   `portico::run` runs ([`hello`]).
+//!   `portico::run` runs ([`hello`]);
+//! - **axum-in-portico**: the axum peer's router served by Portico
+//!   (`App::new().service(router)`), through the same path.
 //!
 //! Each peer's in-process path takes the invocation payload bytes and returns the response
 //! payload bytes, exactly as its runtime would ([`lambda_http_peer`] spells out what that is
@@ -50,18 +52,24 @@ pub type HandlePayload = Box<dyn FnMut(&[u8]) -> Vec<u8>>;
 
 /// One implementation of the hello API and its in-process path.
 pub struct Peer {
-    /// `floor`, `axum` or `portico`.
+    /// `floor`, `axum`, `portico` or `axum-in-portico`.
     pub name: &'static str,
     /// Invocation payload bytes → response payload bytes.
     pub handle: HandlePayload,
 }
 
-/// The floor, axum and Portico, in that order (the floor is the reference of every ratio).
+/// The floor, axum, Portico and axum in Portico, in that order (the floor is the reference of
+/// every ratio).
 ///
 /// # Panics
 /// If the hello app does not build (a route conflict).
 pub fn peers() -> Vec<Peer> {
-    vec![floor_peer(), axum_peer(), portico_peer()]
+    vec![
+        floor_peer(),
+        axum_peer(),
+        portico_peer(),
+        axum_in_portico_peer(),
+    ]
 }
 
 /// The floor's in-process path.
@@ -206,4 +214,20 @@ pub fn answer(payload: &[u8]) -> Result<Answer, String> {
         headers,
         body,
     })
+}
+
+/// The axum peer's router inside Portico (`App::service`): Portico's decoder and encoder
+/// around the same router, instead of `lambda_http`'s.
+///
+/// # Panics
+/// If the app does not build (it has no routes to conflict).
+pub fn axum_in_portico_peer() -> Peer {
+    let app = portico::App::new()
+        .service(axum_app::axum_router())
+        .build()
+        .unwrap_or_else(|err| panic!("the axum-in-Portico app builds: {err}"));
+    Peer {
+        name: "axum-in-portico",
+        handle: Box::new(move |payload| portico::__bench::handle_payload(&app, payload)),
+    }
 }

@@ -1,4 +1,4 @@
-//! The three peers give the same answers to every event of the mix and to the error cases,
+//! The peers give the same answers to every event of the mix and to the error cases,
 //! so the benchmarks compare the same work.
 
 use std::process::Command;
@@ -109,7 +109,9 @@ fn peers_agree_on_every_event() {
             // axum's `Json` rejection words serde's error its own way; the code is the contract.
             let json_error = ev.spec.method == "POST" && reference.status >= 400;
             match (&got.body, &reference.body) {
-                (AnswerBody::Json(g), AnswerBody::Json(r)) if json_error && *peer == "axum" => {
+                (AnswerBody::Json(g), AnswerBody::Json(r))
+                    if json_error && peer.contains("axum") =>
+                {
                     assert_eq!(g["code"], r["code"], "{label}");
                 }
                 (g, r) => assert_eq!(g, r, "{label}"),

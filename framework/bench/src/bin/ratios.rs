@@ -1,4 +1,4 @@
-//! Per-event CPU time of the three peers' in-process paths, measured in one run, with ratios
+//! Per-event CPU time of the peers' in-process paths, measured in one run, with ratios
 //! against the floor.
 //!
 //! Each round runs every peer over the whole mix `--iters` times and reads the thread's CPU
@@ -10,7 +10,7 @@
 //! ratios [--rounds 21] [--iters 1000] [--quick] [--profile PEER]
 //! ```
 //!
-//! `--profile PEER` only runs that peer (`floor`, `axum` or `portico`) over the mix
+//! `--profile PEER` only runs that peer (`floor`, `axum`, `portico` or `axum-in-portico`) over the mix
 //! `rounds × iters` times and prints nothing, for `perf record` or `valgrind --tool=callgrind`.
 
 use std::hint::black_box;
@@ -64,7 +64,9 @@ fn usage(problem: &str) -> ! {
     if !problem.is_empty() {
         eprintln!("ratios: {problem}");
     }
-    eprintln!("usage: ratios [--rounds N] [--iters N] [--quick] [--profile floor|axum|portico]");
+    eprintln!(
+        "usage: ratios [--rounds N] [--iters N] [--quick] [--profile floor|axum|portico|axum-in-portico]"
+    );
     std::process::exit(if problem.is_empty() { 0 } else { 2 })
 }
 
@@ -243,6 +245,15 @@ fn main() {
              stretch ≤ 0.25× {}.",
             verdict(r, 0.5),
             verdict(r, 0.25)
+        );
+    }
+    let position = |name: &str| peers.iter().position(|p| p.name == name);
+    if let (Some(axum), Some(inside)) = (position("axum"), position("axum-in-portico")) {
+        let r = median(&per_round_ratios(&samples[inside], &samples[axum]));
+        println!(
+            "The axum router in Portico (`App::service`): {r:.2}× the axum peer \
+             (lambda_http::run(router)), median of per-round ratios — goal ≤ 1.00× {}.",
+            verdict(r, 1.0)
         );
     }
 }

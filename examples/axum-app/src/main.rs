@@ -1,0 +1,12 @@
+//! The Lambda binary, `bootstrap`. Before the move to Portico this was:
+//!
+//! ```text
+//! #[tokio::main]
+//! async fn main() -> Result<(), lambda_http::Error> {
+//!     lambda_http::run(axum_app::api::router()).await
+//! }
+//! ```
+
+fn main() {
+    portico::run(axum_app::app());
+}
