@@ -1,4 +1,4 @@
-//! The Lambda binary, `bootstrap`. Before the move to Portico this was:
+//! The Lambda binary (`axum-app`; `portico package` zips it as `bootstrap`). Before the move to Portico this was:
 //!
 //! ```text
 //! #[tokio::main]

@@ -1,4 +1,4 @@
-//! End to end: the real `bootstrap` binary under `portico local` (the CLI's local cloud: API
+//! End to end: the real app binary under `portico local` (the CLI's local cloud: API
 //! Gateway emulator, Lambda Runtime API host, scheduler), called over real HTTP on loopback.
 //!
 //! The `portico` binary is built by a nested `cargo build` (cargo releases its build lock
@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-const BOOTSTRAP: &str = env!("CARGO_BIN_EXE_bootstrap");
+const BOOTSTRAP: &str = env!("CARGO_BIN_EXE_axum-app");
 /// Only reached when something is wrong (debug builds, a loaded machine).
 const START_TIMEOUT: Duration = Duration::from_secs(120);
 const IO_TIMEOUT: Duration = Duration::from_secs(60);
