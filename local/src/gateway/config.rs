@@ -64,10 +64,6 @@ pub(crate) const DROPPED_RESPONSE_HEADERS: [&str; 5] = [
     "trailer",
     "transfer-encoding",
 ];
-pub(crate) const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
-
 /// What the gateway serves: stage, routes that need a key, binary media types, CORS,
 /// timeouts and usage plans, resolved from `portico.toml` and the app's manifest.
 #[derive(Debug, Clone)]

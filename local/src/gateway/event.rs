@@ -2,7 +2,6 @@
 //! checked reading of its proxy response.
 
 use std::net::SocketAddr;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -11,7 +10,7 @@ use http::{Response, StatusCode};
 use http_body_util::Full;
 
 use crate::gateway::config::{
-    ACCOUNT_ID, DROPPED_REQUEST_HEADERS, DROPPED_RESPONSE_HEADERS, GatewayConfig, MONTHS,
+    ACCOUNT_ID, DROPPED_REQUEST_HEADERS, DROPPED_RESPONSE_HEADERS, GatewayConfig,
     REMAPPED_RESPONSE_HEADERS, RouteMatch,
 };
 use crate::gateway::head::RawHead;
@@ -54,27 +53,6 @@ impl Ids {
             u32::from_le_bytes([b0, b1, b2, b3])
         )
     }
-}
-
-pub(crate) fn unix_ms(time: SystemTime) -> i64 {
-    match time.duration_since(UNIX_EPOCH) {
-        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
-        Err(e) => -i64::try_from(e.duration().as_millis()).unwrap_or(i64::MAX),
-    }
-}
-
-/// `requestContext.requestTime`: `30/Apr/2024:13:37:05 +0000`.
-fn format_request_time(now_ms: i64) -> String {
-    let secs = now_ms.div_euclid(1000);
-    let (year, month, day) = usage::civil_from_days(secs.div_euclid(86_400));
-    let of_day = secs.rem_euclid(86_400);
-    format!(
-        "{day:02}/{}/{year}:{:02}:{:02}:{:02} +0000",
-        MONTHS[(month as usize).saturating_sub(1) % 12],
-        of_day / 3600,
-        of_day % 3600 / 60,
-        of_day % 60
-    )
 }
 
 /// The connection a request came on.
@@ -201,7 +179,7 @@ pub(crate) fn build_event(
     let binary_body = apigw::first_header(input.headers, "content-type")
         .is_some_and(|ct| apigw::is_binary_media_type(ct, &cfg.binary_media_types));
     let host = apigw::first_header(input.headers, "host").unwrap_or(input.fallback_host);
-    let request_time = format_request_time(input.now_ms);
+    let request_time = crate::clock::request_time(input.now_ms);
     let resource_id = usage::short_id(&format!("resource{}", resource.path), 6);
     apigw::RestRequest {
         method: input.method,
@@ -768,10 +746,10 @@ pub(crate) mod tests {
     #[test]
     fn request_times_and_ids_have_aws_formats() {
         assert_eq!(
-            format_request_time(1_714_484_225_123),
+            crate::clock::request_time(1_714_484_225_123),
             "30/Apr/2024:13:37:05 +0000"
         );
-        assert_eq!(format_request_time(0), "01/Jan/1970:00:00:00 +0000");
+        assert_eq!(crate::clock::request_time(0), "01/Jan/1970:00:00:00 +0000");
         let ids = Ids::new();
         let uuid = ids.uuid();
         assert_eq!(uuid.len(), 36);

@@ -18,7 +18,7 @@ use crate::gateway::config::{
 };
 use crate::gateway::event::{
     BadResponse, ConnInfo, EventInput, Ids, RequestIds, build_event, event_headers,
-    original_headers, parse_proxy_response, proxy_into_http, unix_ms,
+    original_headers, parse_proxy_response, proxy_into_http,
 };
 use crate::gateway::head::RawHead;
 use crate::hosts::HostRefusal;
@@ -105,7 +105,7 @@ impl Gateway {
         conn: ConnInfo,
     ) -> Response<Full<Bytes>> {
         let started = Instant::now();
-        let now_ms = unix_ms(SystemTime::now());
+        let now_ms = crate::clock::unix_ms(SystemTime::now());
         let ids = RequestIds {
             request_id: self.ids.uuid(),
             extended_request_id: self.ids.apigw_id(),

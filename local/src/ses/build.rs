@@ -3,8 +3,9 @@
 
 use base64::Engine as _;
 
+use crate::clock::rfc2822;
 use crate::ses::compose::{Mailbox, mailbox};
-use crate::ses::types::{Mail, rfc5322_date};
+use crate::ses::types::Mail;
 
 /// The RFC 5322 message for a simple `SendEmail`: CRLF line ends, encoded words for non-ASCII
 /// headers, quoted-printable UTF-8 bodies, `multipart/alternative` with both bodies.
@@ -17,7 +18,7 @@ pub(crate) fn build_message(mail: &Mail, extra_headers: &[(String, String)]) -> 
         out.push_str(value);
         out.push_str("\r\n");
     };
-    header("Date", &rfc5322_date(mail.timestamp_ms));
+    header("Date", &rfc2822(mail.timestamp_ms));
     header("From", &mailbox_header(&mail.from));
     for (name, list) in [
         ("To", &mail.to),

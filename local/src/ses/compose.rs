@@ -5,9 +5,10 @@ use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::clock::rfc2822;
 use crate::ses::build::build_message;
 use crate::ses::parse::{decode_words, parse_message, split_addresses};
-use crate::ses::types::{MAX_RECIPIENTS, Mail, Reply, bad_request, rfc5322_date};
+use crate::ses::types::{MAX_RECIPIENTS, Mail, Reply, bad_request};
 
 /// The SES v2 `SendEmail` request; every field optional here, so that what is missing gets
 /// SES's error instead of a parse error.
@@ -219,9 +220,7 @@ pub(crate) fn compose(
                 eml.extend_from_slice(format!("Message-ID: <{id}@portico.local>\r\n").as_bytes());
             }
             if parsed.header("date").is_none() {
-                eml.extend_from_slice(
-                    format!("Date: {}\r\n", rfc5322_date(timestamp_ms)).as_bytes(),
-                );
+                eml.extend_from_slice(format!("Date: {}\r\n", rfc2822(timestamp_ms)).as_bytes());
             }
             eml.extend_from_slice(&bytes);
             Ok(Outgoing { eml, mail })

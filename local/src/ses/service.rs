@@ -12,15 +12,16 @@ use http::{Method, Request, StatusCode};
 use hyper::body::Body;
 use serde_json::{Value, json};
 
+use crate::clock::{now_ms, rfc3339_seconds};
 use crate::files::{DIR_MODE, FILE_MODE, create_private_dir, restrict, write_private};
 use crate::logs::LogSink;
-use crate::scheduler::{event_id, rfc3339};
+use crate::scheduler::event_id;
 use crate::server::{self, BodyError};
 use crate::ses::compose::{Outgoing, SendEmailRequest, announcement, compose, mailbox, recipients};
 use crate::ses::pages::{body_document, document, escape, linkify};
 use crate::ses::types::{
     BODY_LIMIT, HTML, Mail, PAGE_SIZE, REGION, Reply, SEND_EMAIL_PATH, View, bad_request, closing,
-    is_message_id, message_id, now_ms, page, ses_error, too_large,
+    is_message_id, message_id, page, ses_error, too_large,
 };
 
 /// Whether the services endpoint routes `path` here.
@@ -405,7 +406,7 @@ impl Ses {
 
     fn mail_json(&self, mail: &Mail) -> Value {
         let mut value = serde_json::to_value(mail).unwrap_or_default();
-        value["time"] = Value::String(rfc3339(mail.timestamp_ms.div_euclid(1000)));
+        value["time"] = Value::String(rfc3339_seconds(mail.timestamp_ms.div_euclid(1000)));
         value["url"] = Value::String(format!("{}/outbox/{}", self.public_url, mail.id));
         value["eml"] = Value::String(
             self.outbox
@@ -422,7 +423,7 @@ impl Ses {
             let _ = writeln!(
                 rows,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td><a href=\"/outbox/{}\">{}</a></td></tr>",
-                escape(&rfc3339(mail.timestamp_ms.div_euclid(1000))),
+                escape(&rfc3339_seconds(mail.timestamp_ms.div_euclid(1000))),
                 escape(&mail.from),
                 escape(&mail.recipients.join(", ")),
                 escape(&mail.id),
@@ -493,7 +494,7 @@ impl Ses {
         row("Bcc", &mail.bcc.join(", "));
         row("Reply-To", &mail.reply_to.join(", "));
         row("Subject", &mail.subject);
-        row("Date", &rfc3339(mail.timestamp_ms.div_euclid(1000)));
+        row("Date", &rfc3339_seconds(mail.timestamp_ms.div_euclid(1000)));
         row("Message-ID", &mail.id);
         let id = escape(&mail.id);
         let mut body = String::new();

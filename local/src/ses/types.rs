@@ -97,18 +97,12 @@ pub(crate) fn bad_request(message: &str) -> Reply {
 
 /// An SES-like message id: `<13 hex digits of ms>-<uuid>-000000`.
 pub(crate) fn message_id() -> String {
-    format!("{:013x}-{}-000000", now_ms(), event_id())
+    format!("{:013x}-{}-000000", crate::clock::now_ms(), event_id())
 }
 
 /// Whether `id` is shaped like the ids [`message_id`] makes (no path tricks).
 pub(crate) fn is_message_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 80 && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
-}
-
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// A `SendEmail` over [`BODY_LIMIT`]: `MessageRejected`, and the connection closes (the rest
@@ -133,26 +127,6 @@ pub(crate) fn closing(mut reply: Reply) -> Reply {
     reply
 }
 
-/// `Thu, 26 Nov 2026 20:15:00 +0000`.
-pub(crate) fn rfc5322_date(timestamp_ms: i64) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let secs = timestamp_ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let of_day = secs.rem_euclid(86_400);
-    let (year, month, day) = crate::usage::civil_from_days(days);
-    format!(
-        "{}, {day:02} {} {year} {:02}:{:02}:{:02} +0000",
-        DAYS[days.rem_euclid(7) as usize],
-        MONTHS[(month as usize).saturating_sub(1) % 12],
-        of_day / 3600,
-        of_day % 3600 / 60,
-        of_day % 60
-    )
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -175,9 +149,9 @@ pub(crate) mod tests {
 
     #[test]
     fn dates_are_rfc_5322() {
-        assert_eq!(rfc5322_date(0), "Thu, 01 Jan 1970 00:00:00 +0000");
+        assert_eq!(crate::clock::rfc2822(0), "Thu, 01 Jan 1970 00:00:00 +0000");
         assert_eq!(
-            rfc5322_date(1_764_187_200_000),
+            crate::clock::rfc2822(1_764_187_200_000),
             "Wed, 26 Nov 2025 20:00:00 +0000"
         );
     }

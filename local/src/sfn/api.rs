@@ -12,8 +12,8 @@ use http_body_util::Full;
 use serde_json::{Map, Value, json};
 
 use super::engine::{ApiError, ExecutionRecord, StepFunctions};
-use super::time::epoch_seconds;
 use super::{ACCOUNT, REGION};
+use crate::clock::epoch_seconds;
 use crate::invoker::Invoker;
 
 /// The largest request body read (Step Functions' own limits are lower: 256 KiB of input).

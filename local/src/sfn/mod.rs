@@ -12,7 +12,6 @@
 pub mod api;
 pub mod asl;
 pub mod engine;
-pub mod time;
 
 use std::path::Path;
 
@@ -118,7 +117,7 @@ mod tests {
             Arc::new(Store::in_memory()),
             Arc::new(StubHost::default()),
             "approval-dev-".to_owned(),
-            Arc::new(time::SystemClock),
+            Arc::new(crate::clock::SystemClock),
             None,
         )
     }

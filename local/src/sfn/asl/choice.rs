@@ -2,9 +2,9 @@
 
 use serde_json::Value;
 
+use crate::clock;
 use crate::sfn::asl::path::Failure;
 use crate::sfn::asl::types::{Comparison, Operand, Rule};
-use crate::sfn::time;
 
 impl Rule {
     /// Whether the rule holds for `input`.
@@ -76,8 +76,8 @@ fn compare(op: Comparison, value: &Value, expected: &Value) -> bool {
         },
         Comparison::Timestamp(order) => {
             match (
-                value.as_str().and_then(time::parse_rfc3339),
-                expected.as_str().and_then(time::parse_rfc3339),
+                value.as_str().and_then(clock::parse_rfc3339),
+                expected.as_str().and_then(clock::parse_rfc3339),
             ) {
                 (Some(a), Some(b)) => order.holds(a.cmp(&b)),
                 _ => false,
@@ -88,7 +88,7 @@ fn compare(op: Comparison, value: &Value, expected: &Value) -> bool {
         Comparison::IsNumeric => flag(value.is_number()),
         Comparison::IsString => flag(value.is_string()),
         Comparison::IsBoolean => flag(value.is_boolean()),
-        Comparison::IsTimestamp => flag(value.as_str().and_then(time::parse_rfc3339).is_some()),
+        Comparison::IsTimestamp => flag(value.as_str().and_then(clock::parse_rfc3339).is_some()),
     }
 }
 

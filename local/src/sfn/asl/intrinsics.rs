@@ -197,7 +197,7 @@ impl ArgParser<'_> {
 mod tests {
     use super::*;
 
-    use crate::sfn::time;
+    use crate::clock;
 
     use crate::sfn::asl::dataflow::evaluate_template;
     use serde_json::json;
@@ -228,7 +228,7 @@ mod tests {
                     let _ = path.select(&input, &context);
                 }
                 let _ = evaluate_template(&json!({ "v.$": candidate }), &input, &context);
-                let _ = time::parse_rfc3339(&candidate);
+                let _ = clock::parse_rfc3339(&candidate);
             }
         }
     }

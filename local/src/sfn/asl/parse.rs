@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
+use crate::clock;
 use crate::sfn::asl::dataflow::check_template;
 use crate::sfn::asl::errors::ALL;
 use crate::sfn::asl::path::JsonPath;
@@ -12,7 +13,6 @@ use crate::sfn::asl::types::{
     Catcher, Comparison, Definition, Kind, Operand, PathField, Resource, ResultPath, Retrier, Rule,
     State, Task, Transition, WaitFor, comparisons,
 };
-use crate::sfn::time;
 
 impl Definition {
     /// Parses and validates `text`.
@@ -870,7 +870,7 @@ fn parse_rule(value: &Value, at: &str, top: bool, errors: &mut Vec<String>) -> O
     } else {
         let fits = match op {
             Comparison::String(_) | Comparison::StringMatches => raw.is_string(),
-            Comparison::Timestamp(_) => raw.as_str().and_then(time::parse_rfc3339).is_some(),
+            Comparison::Timestamp(_) => raw.as_str().and_then(clock::parse_rfc3339).is_some(),
             Comparison::Numeric(_) => raw.is_number(),
             _ => raw.is_boolean(),
         };
@@ -917,7 +917,7 @@ fn parse_wait(object: &Map<String, Value>, at: &str, errors: &mut Vec<String>) -
                 return None;
             }
         },
-        "Timestamp" => match value.as_str().and_then(time::parse_rfc3339) {
+        "Timestamp" => match value.as_str().and_then(clock::parse_rfc3339) {
             Some(ms) => WaitFor::Timestamp(ms),
             None => {
                 schema(

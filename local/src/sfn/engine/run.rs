@@ -4,12 +4,12 @@
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Value, json};
 
+use crate::clock::rfc3339_millis;
 use crate::invoker::Invoker;
 use crate::sfn::asl::{self, Definition, Failure, Kind, State, Transition, WaitFor};
 use crate::sfn::engine::cursor::{Cursor, Effect, InvokeJob, MAX_HISTORY_EVENTS, Phase, Wake};
 use crate::sfn::engine::rows::{append_event, close_tasks, type_name};
 use crate::sfn::engine::service::StepFunctions;
-use crate::sfn::time::format_rfc3339;
 
 /// A running execution, loaded for one step of its driver.
 pub(crate) struct Run {
@@ -125,10 +125,10 @@ impl Run {
                 "Input": serde_json::from_str::<Value>(&self.input).unwrap_or(Value::Null),
                 "Name": self.name,
                 "RoleArn": self.role_arn,
-                "StartTime": format_rfc3339(self.start_ms),
+                "StartTime": rfc3339_millis(self.start_ms),
             },
             "State": {
-                "EnteredTime": format_rfc3339(self.cursor.entered_ms),
+                "EnteredTime": rfc3339_millis(self.cursor.entered_ms),
                 "Name": self.cursor.state,
                 "RetryCount": self.cursor.retries.iter().sum::<u32>(),
             },
@@ -457,7 +457,7 @@ impl Run {
                         }
                         WaitFor::TimestampPath(path) => {
                             let value = path.select(&effective, &context)?;
-                            value.as_str().and_then(crate::sfn::time::parse_rfc3339).ok_or_else(|| {
+                            value.as_str().and_then(crate::clock::parse_rfc3339).ok_or_else(|| {
                                 Failure::runtime(format!(
                                     "The TimestampPath parameter does not reference a valid ISO-8601 timestamp: {value}"
                                 ))

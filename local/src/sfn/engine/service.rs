@@ -8,6 +8,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Map, Value, json};
 use tokio::sync::Notify;
 
+use crate::clock::Clock;
 use crate::invoker::Invoker;
 use crate::logs::LogSink;
 use crate::sfn::asl::Definition;
@@ -16,7 +17,6 @@ use crate::sfn::engine::records::{
     ActivityTask, ApiError, ExecutionRecord, HistoryEvent, StateMachineRecord, arn,
 };
 use crate::sfn::engine::rows::{append_event, close_tasks, execution_row, type_name};
-use crate::sfn::time::Clock;
 use crate::store::Store;
 
 /// The engine. `I` runs the Lambda functions.

@@ -3,10 +3,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::clock::Clock;
 use crate::logs::LogSink;
 use crate::sfn::engine::records::{ActivityTask, ApiError, ExecutionRecord};
 use crate::sfn::engine::service::StepFunctions;
-use crate::sfn::time::Clock;
 use crate::store::Store;
 
 use crate::testing::StubHost;
