@@ -560,7 +560,7 @@ impl<I: Invoker> StepFunctions<I> {
 
     /// The open task of `token`, or the error AWS gives for it.
     fn open_task(tx: &Connection, token: &str) -> Result<(String, Option<i64>), ApiError> {
-        if !crate::sfn::token_is_well_formed(token) {
+        if !crate::sfn::token::token_is_well_formed(token) {
             return Err(ApiError::new(
                 "InvalidToken",
                 "Invalid Token: 'Invalid token'",

@@ -27,7 +27,7 @@ impl Run {
             task.resource,
             Resource::Activity(_) | Resource::LambdaInvokeWaitForTaskToken
         );
-        let token = needs_token.then(crate::sfn::random_token);
+        let token = needs_token.then(crate::sfn::token::random_token);
         let context = self.context(token.as_deref());
         let raw = self.cursor.input.clone();
         let parameters = asl::apply_path(&state.input_path, &raw, &context).and_then(|effective| {

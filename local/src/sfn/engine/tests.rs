@@ -149,7 +149,7 @@ async fn an_activity_task_completes_the_execution_with_its_output() {
         serde_json::from_str::<Value>(&task.input).unwrap(),
         json!({"who": "ada", "run": "run"})
     );
-    assert!(crate::sfn::token_is_well_formed(&task.token));
+    assert!(crate::sfn::token::token_is_well_formed(&task.token));
     f.engine
         .send_task_heartbeat(&task.token)
         .expect("a heartbeat for an open task");
@@ -258,7 +258,7 @@ async fn bad_tokens_and_outputs_get_the_aws_errors() {
     assert_eq!(
         kind(
             f.engine
-                .send_task_success(&crate::sfn::random_token(), "{}")
+                .send_task_success(&crate::sfn::token::random_token(), "{}")
         ),
         "TaskDoesNotExist"
     );
@@ -271,7 +271,10 @@ async fn bad_tokens_and_outputs_get_the_aws_errors() {
         "InvalidToken"
     );
     assert_eq!(
-        kind(f.engine.send_task_heartbeat(&crate::sfn::random_token())),
+        kind(
+            f.engine
+                .send_task_heartbeat(&crate::sfn::token::random_token())
+        ),
         "TaskDoesNotExist"
     );
     assert_eq!(
