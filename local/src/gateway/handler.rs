@@ -480,7 +480,7 @@ async fn read_body(body: Incoming, limit: Duration) -> Result<Bytes, Failure> {
 /// A request that ends in a gateway-made error, and why (for the terminal).
 #[derive(Debug)]
 struct Failure {
-    pub(crate) error: GatewayError,
+    error: GatewayError,
     pub(crate) detail: String,
 }
 

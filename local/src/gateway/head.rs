@@ -4,13 +4,12 @@
 use std::collections::VecDeque;
 use std::io;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-use crate::gateway::serve::lock;
 use crate::server::MAX_HEAD_BYTES;
 
 /// A request head as the client wrote it: header names in their original case.
@@ -101,7 +100,7 @@ enum Scan {
 pub(crate) struct HeadScanner {
     state: Scan,
     /// The current head or line.
-    pub(crate) buf: Vec<u8>,
+    buf: Vec<u8>,
     /// Where the current line starts in `buf` (heads only).
     line_start: usize,
 }
@@ -276,6 +275,13 @@ fn parse_head(head: &[u8]) -> Option<(RawHead, Scan)> {
         }
     };
     Some((RawHead { headers }, next))
+}
+
+/// The recorded heads, whether or not a task panicked while holding them.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use http::Request;
 use hyper::body::Incoming;
@@ -16,7 +16,7 @@ use tokio::sync::watch;
 use crate::gateway::config::MAX_CONNECTIONS;
 use crate::gateway::event::ConnInfo;
 use crate::gateway::handler::{Gateway, GatewayError};
-use crate::gateway::head::{HeadScanner, RawHead, RecordingStream};
+use crate::gateway::head::{HeadScanner, RawHead, RecordingStream, lock};
 use crate::lambda::RunToEnd;
 use crate::server::{self};
 
@@ -103,12 +103,6 @@ async fn serve_connection(
             let _ = tokio::time::timeout(limits.drain, connection.as_mut()).await;
         }
     }
-}
-
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use base64::Engine as _;
 
 use crate::clock::rfc2822;
-use crate::ses::compose::{Mailbox, mailbox};
+use crate::ses::address::{Mailbox, mailbox};
 use crate::ses::types::Mail;
 
 /// The RFC 5322 message for a simple `SendEmail`: CRLF line ends, encoded words for non-ASCII

@@ -21,6 +21,7 @@
 //!
 //! The outbox folder and its files are owner-only (they hold live decision links).
 
+mod address;
 mod build;
 mod compose;
 mod pages;

@@ -17,7 +17,8 @@ use crate::files::{DIR_MODE, FILE_MODE, create_private_dir, restrict, write_priv
 use crate::logs::LogSink;
 use crate::scheduler::event_id;
 use crate::server::{self, BodyError};
-use crate::ses::compose::{Outgoing, SendEmailRequest, announcement, compose, mailbox, recipients};
+use crate::ses::address::mailbox;
+use crate::ses::compose::{Outgoing, SendEmailRequest, announcement, compose, recipients};
 use crate::ses::pages::{body_document, document, escape, linkify};
 use crate::ses::types::{
     BODY_LIMIT, HTML, Mail, PAGE_SIZE, REGION, Reply, SEND_EMAIL_PATH, View, bad_request, closing,
@@ -36,7 +37,7 @@ pub(crate) fn is_outbox_page(path: &str) -> bool {
 
 /// The local SES: the outbox folder, the declared identities, and where to announce mail.
 pub struct Ses {
-    pub(crate) outbox: PathBuf,
+    outbox: PathBuf,
     identities: Vec<String>,
     logs: Option<LogSink>,
     pub(crate) public_url: String,
@@ -55,7 +56,7 @@ struct Summary {
 }
 
 impl Summary {
-    pub(crate) fn of(mail: &Mail) -> Self {
+    fn of(mail: &Mail) -> Self {
         Self {
             id: mail.id.clone(),
             timestamp_ms: mail.timestamp_ms,
@@ -298,7 +299,7 @@ impl Ses {
         clippy::result_large_err,
         reason = "the refusal is the answer, built once per request"
     )]
-    pub(crate) fn check_sender(&self, from: &str) -> Result<(), Reply> {
+    fn check_sender(&self, from: &str) -> Result<(), Reply> {
         let address = mailbox(from)
             .map(|m| m.address.to_ascii_lowercase())
             .unwrap_or_default();
@@ -329,7 +330,7 @@ impl Ses {
     }
 
     /// Writes the message's two files, owner-only, and indexes it.
-    pub(crate) fn write(&self, outgoing: &Outgoing) -> std::io::Result<()> {
+    fn write(&self, outgoing: &Outgoing) -> std::io::Result<()> {
         create_private_dir(&self.outbox)?;
         let id = &outgoing.mail.id;
         write_private(&self.outbox.join(format!("{id}.eml")), &outgoing.eml)?;

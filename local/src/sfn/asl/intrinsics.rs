@@ -111,11 +111,11 @@ impl Intrinsic {
 
 struct ArgParser<'a> {
     pub(crate) text: &'a str,
-    pub(crate) rest: &'a str,
+    rest: &'a str,
 }
 
 impl ArgParser<'_> {
-    pub(crate) fn call(&mut self) -> Result<Intrinsic, String> {
+    fn call(&mut self) -> Result<Intrinsic, String> {
         let open = self.rest.find('(').ok_or_else(|| {
             format!(
                 "`{}` is neither a path (starting with `$`) nor an intrinsic function",

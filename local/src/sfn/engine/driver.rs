@@ -115,7 +115,7 @@ impl<I: Invoker> StepFunctions<I> {
     }
 
     /// Runs `job`; `None` when its deadline passed first.
-    pub(crate) async fn invoke(&self, job: &InvokeJob) -> Option<InvocationResult> {
+    async fn invoke(&self, job: &InvokeJob) -> Option<InvocationResult> {
         let payload = Bytes::from(job.payload.to_string());
         let call = self.invoker.invoke(&job.function, payload);
         match job.deadline_ms {
@@ -128,7 +128,7 @@ impl<I: Invoker> StepFunctions<I> {
     }
 
     /// Advances execution `arn` as far as it goes now; what the driver does next.
-    pub(crate) fn advance(self: &Arc<Self>, arn: &str) -> rusqlite::Result<Wake> {
+    fn advance(self: &Arc<Self>, arn: &str) -> rusqlite::Result<Wake> {
         let now = self.now();
         let (wake, effects) = self.store.with_connection(|c| {
             let tx = c.transaction()?;

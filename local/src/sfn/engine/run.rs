@@ -21,7 +21,7 @@ pub(crate) struct Run {
     pub(crate) start_ms: i64,
     pub(crate) definition: Definition,
     pub(crate) cursor: Cursor,
-    pub(crate) finished: bool,
+    finished: bool,
 }
 
 /// How a state ended.

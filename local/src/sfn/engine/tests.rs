@@ -23,7 +23,7 @@ impl Clock for ManualClock {
 
 struct Fixture {
     pub(crate) store: Arc<Store>,
-    pub(crate) host: Arc<StubHost>,
+    host: Arc<StubHost>,
     pub(crate) clock: Arc<ManualClock>,
     pub(crate) engine: Arc<StepFunctions<StubHost>>,
 }
@@ -63,7 +63,7 @@ impl Fixture {
     }
 
     /// Starts an execution of a machine with this definition.
-    pub(crate) fn start(&self, definition: Value, input: Value) -> String {
+    fn start(&self, definition: Value, input: Value) -> String {
         let name = crate::ids::uuid_v4();
         let (machine, _) = self
             .engine
