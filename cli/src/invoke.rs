@@ -171,7 +171,7 @@ fn scheduled_event(args: &Args) -> Result<Vec<u8>, CliError> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let time = portico_local::scheduler::rfc3339(i64::try_from(now).unwrap_or(i64::MAX));
+    let time = portico_local::clock::rfc3339_seconds(i64::try_from(now).unwrap_or(i64::MAX));
     let arn = format!("arn:aws:events:us-east-1:000000000000:rule/{rule}");
     Ok(portico_local::scheduler::scheduled_event(
         &portico_local::scheduler::event_id(),

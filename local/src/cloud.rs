@@ -186,7 +186,7 @@ impl LocalCloud {
             Arc::clone(&store),
             Arc::clone(&host),
             function_prefix.clone(),
-            Arc::new(sfn::time::SystemClock),
+            Arc::new(crate::clock::SystemClock),
             Some(logs.clone()),
         ));
         let created = match sfn::create_from_config(

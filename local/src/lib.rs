@@ -10,9 +10,10 @@
 //! run comes in as [`Options`] (the project's config, the app's manifest and binary).
 //!
 //! Module dependencies point one way: [`invoker`] (the account, the region and the [`Invoker`]
-//! trait) and the helpers ([`ids`], [`files`], [`color`], [`hosts`], [`server`]) are leaves;
+//! trait) and the helpers ([`ids`], [`clock`], [`files`], [`color`], [`hosts`], [`server`]) are leaves;
 //! [`cloud`] is the only module that knows every other.
 
+pub mod clock;
 pub mod cloud;
 pub mod color;
 pub mod files;

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use crate::color;
 use crate::store::{LogRecord, Store};
@@ -567,12 +567,7 @@ pub fn is_platform_line(message: &str) -> bool {
     .any(|prefix| message.starts_with(prefix))
 }
 
-/// Milliseconds since the Unix epoch, now.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
+pub use crate::clock::now_ms;
 
 /// `HH:MM:SS.mmm` (UTC) of a Unix time in milliseconds.
 #[cfg(test)]
@@ -584,36 +579,10 @@ fn clock_time(timestamp_ms: i64) -> String {
 
 /// `clock_time`, appended to `out`.
 fn write_clock_time(out: &mut String, timestamp_ms: i64) {
-    let ms = timestamp_ms.rem_euclid(86_400_000);
-    let _ = write!(
-        out,
-        "{:02}:{:02}:{:02}.{:03}",
-        ms / 3_600_000,
-        ms / 60_000 % 60,
-        ms / 1_000 % 60,
-        ms % 1_000
-    );
+    crate::clock::write_time_of_day(out, timestamp_ms);
 }
 
-/// `YYYY/MM/DD` (UTC) of a Unix time in milliseconds, as in Lambda log stream names.
-pub(crate) fn utc_date_path(timestamp_ms: i64) -> String {
-    let (y, m, d) = civil_from_days(timestamp_ms.div_euclid(86_400_000));
-    format!("{y:04}/{m:02}/{d:02}")
-}
-
-/// Days since 1970-01-01 → (year, month, day); Howard Hinnant's `civil_from_days`.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
+pub(crate) use crate::clock::utc_date_path;
 
 #[cfg(test)]
 mod tests {

@@ -20,6 +20,7 @@ use bytes::Bytes;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::clock::rfc3339_seconds;
 use crate::invoker::{ACCOUNT, Invoker, REGION};
 use crate::lambda::{InvocationResult, InvokeOutcome, LambdaHost};
 use crate::logs::LogSink;
@@ -271,7 +272,7 @@ async fn run_job<I: Invoker, C: Clock, L: SystemLog>(
         Some(slot) => log.system(&format!(
             "schedule {name}: {}, next at {}",
             job.expression,
-            rfc3339(slot)
+            rfc3339_seconds(slot)
         )),
         None => log.system(&format!(
             "schedule {name}: {} never fires again",
@@ -293,10 +294,10 @@ async fn run_job<I: Invoker, C: Clock, L: SystemLog>(
             log.system(&format!(
                 "schedule {name}: missed {more}{passed} slot(s) from {} while the machine was \
                  asleep or the clock jumped; firing the latest",
-                rfc3339(slot)
+                rfc3339_seconds(slot)
             ));
         }
-        let time = rfc3339(due);
+        let time = rfc3339_seconds(due);
         log.system(&format!("schedule {name}: firing for {time}"));
         let payload = scheduled_event(&event_id(), &time, &job.rule_arn);
         let invocation = invoker.invoke(name, payload);
@@ -315,7 +316,7 @@ async fn run_job<I: Invoker, C: Clock, L: SystemLog>(
                     log.system(&format!(
                         "schedule {name}: skipped the {} slot: the invocation for {time} is \
                          still running",
-                        rfc3339(last)
+                        rfc3339_seconds(last)
                     ));
                 }
                 () = stopped(&mut shutdown) => return,
@@ -387,28 +388,6 @@ pub fn event_id() -> String {
     crate::ids::uuid_v4()
 }
 
-/// `2024-01-01T12:00:00Z` for Unix seconds.
-pub fn rfc3339(unix_secs: i64) -> String {
-    let days = unix_secs.div_euclid(86_400);
-    let secs = unix_secs.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        secs / 3_600,
-        secs % 3_600 / 60,
-        secs % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -416,27 +395,8 @@ mod tests {
     use tokio::sync::{Semaphore, mpsc};
 
     /// Unix seconds of a UTC date and time.
-    fn ts(y: i64, mo: u32, d: u32, h: u32, mi: u32) -> i64 {
-        // Inverse of `rfc3339`'s algorithm (days_from_civil).
-        let y = if mo <= 2 { y - 1 } else { y };
-        let era = y.div_euclid(400);
-        let yoe = y.rem_euclid(400);
-        let mp = i64::from((mo + 9) % 12);
-        let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        let days = era * 146_097 + doe - 719_468;
-        days * 86_400 + i64::from(h) * 3_600 + i64::from(mi) * 60
-    }
-
-    #[test]
-    fn formats_rfc3339() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(
-            rfc3339(ts(2024, 12, 31, 23, 59) + 59),
-            "2024-12-31T23:59:59Z"
-        );
-        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
+    fn ts(y: i32, mo: u8, d: u8, h: u8, mi: u8) -> i64 {
+        crate::clock::unix_secs(y, mo, d, h, mi, 0).unwrap()
     }
 
     #[test]

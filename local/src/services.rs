@@ -1026,10 +1026,10 @@ mod tests {
     /// errors, the operations).
     mod step_functions {
         use super::*;
+        use crate::clock::SystemClock;
         use crate::services::Services;
         use crate::sfn::StepFunctions;
         use crate::sfn::api::JSON_1_0;
-        use crate::sfn::time::SystemClock;
         use crate::store::Store;
         use crate::testing::StubHost;
         use http::Request;

@@ -211,41 +211,10 @@ impl Period {
             Self::Day => day,
             // 1970-01-01 was a Thursday: day 0 is 3 days after a Monday.
             Self::Week => day - (day + 3).rem_euclid(7),
-            Self::Month => {
-                let (year, month, _) = civil_from_days(day);
-                days_from_civil(year, month, 1)
-            }
+            Self::Month => return crate::clock::start_of_month(unix_secs),
         };
         first_day * 86_400
     }
-}
-
-/// Days since 1970-01-01 of the proleptic Gregorian date `year-month-day`.
-pub(crate) fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    // Howard Hinnant's algorithm: years start in March, so the leap day is the year's last.
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month = i64::from(month);
-    let day_of_year =
-        (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
-/// The date `(year, month, day)` of `days` since 1970-01-01.
-pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let days = days + 719_468;
-    let era = days.div_euclid(146_097);
-    let day_of_era = days - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let mp = (5 * day_of_year + 2) / 153;
-    let day = (day_of_year - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = year_of_era + era * 400;
-    (if month <= 2 { year + 1 } else { year }, month, day)
 }
 
 /// A usage plan as the gateway applies it.
@@ -420,33 +389,8 @@ mod tests {
         dir
     }
 
-    fn secs(year: i64, month: u32, day: u32, hour: i64, minute: i64) -> i64 {
-        days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60
-    }
-
-    #[test]
-    fn civil_dates_round_trip() {
-        assert_eq!(days_from_civil(1970, 1, 1), 0);
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
-        assert_eq!(civil_from_days(-1), (1969, 12, 31));
-        for days in (-800_000..800_000).step_by(997) {
-            let (y, m, d) = civil_from_days(days);
-            assert_eq!(days_from_civil(y, m, d), days, "{y}-{m}-{d}");
-        }
-        // 2024 is a leap year; 1900 is not; 2000 is.
-        assert_eq!(
-            civil_from_days(days_from_civil(2024, 2, 28) + 1),
-            (2024, 2, 29)
-        );
-        assert_eq!(
-            civil_from_days(days_from_civil(1900, 2, 28) + 1),
-            (1900, 3, 1)
-        );
-        assert_eq!(
-            civil_from_days(days_from_civil(2000, 2, 28) + 1),
-            (2000, 2, 29)
-        );
+    fn secs(year: i32, month: u8, day: u8, hour: u8, minute: u8) -> i64 {
+        crate::clock::unix_secs(year, month, day, hour, minute, 0).unwrap()
     }
 
     #[test]

@@ -130,8 +130,8 @@ fn check(args: &Args, now_ms: i64) -> Result<Plan, CliError> {
     {
         return Err(format!(
             "--until ({}) is before --since ({})",
-            time::iso_utc(end),
-            time::iso_utc(query_start)
+            portico_local::clock::rfc3339_millis(end),
+            portico_local::clock::rfc3339_millis(query_start)
         )
         .into());
     }

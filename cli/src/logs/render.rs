@@ -12,8 +12,8 @@ use std::fmt::Write as _;
 use anstyle::Style;
 use serde_json::{Map, Value, json};
 
-use super::time::{iso_utc, write_utc};
 use crate::color;
+use portico_local::clock::{rfc3339_millis, write_utc};
 use portico_local::logs::is_platform_line;
 
 /// One log event, from CloudWatch or from the local store.
@@ -398,7 +398,7 @@ impl Renderer {
 
 fn write_json(out: &mut String, event: &Event, parsed: &Parsed<'_>, sanitize: bool) {
     let record = json!({
-        "timestamp": iso_utc(event.timestamp_ms),
+        "timestamp": rfc3339_millis(event.timestamp_ms),
         "timestamp_ms": event.timestamp_ms,
         "function": event.function,
         "log_group": event.group,

@@ -30,7 +30,7 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now_ms(&self) -> i64 {
-        portico_local::logs::now_ms()
+        portico_local::clock::now_ms()
     }
 
     async fn sleep(&self, duration: Duration) -> bool {

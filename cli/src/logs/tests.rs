@@ -11,8 +11,8 @@ use portico_e2e::moto::Moto;
 use super::follow::{FollowLimits, Printer, follow, print_window};
 use super::render::{Format, Renderer};
 use super::source::{AwsSource, Clock, Group, LocalSource, Query, Source, with_backoff};
-use super::time::write_utc;
 use crate::aws::{Aws, AwsError};
+use portico_local::clock::write_utc;
 
 const API: &str = "/aws/lambda/shop-dev-api";
 const CLEANUP: &str = "/aws/lambda/shop-dev-cleanup";
@@ -50,7 +50,7 @@ fn stamp(t: i64) -> String {
 
 /// A time a few minutes ago, on a whole second (moto refuses events older than 14 days).
 fn base_time() -> i64 {
-    let now = portico_local::logs::now_ms();
+    let now = portico_local::clock::now_ms();
     (now - 5 * 60_000) / 1_000 * 1_000
 }
 

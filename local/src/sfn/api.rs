@@ -11,10 +11,10 @@ use http::{Response, StatusCode};
 use http_body_util::Full;
 use serde_json::{Map, Value, json};
 
-use super::engine::{ApiError, ExecutionRecord, StepFunctions};
-use super::time::epoch_seconds;
-use super::{ACCOUNT, REGION};
+use crate::clock::epoch_seconds;
 use crate::invoker::Invoker;
+use crate::invoker::{ACCOUNT, REGION};
+use crate::sfn::engine::{ApiError, ExecutionRecord, StepFunctions};
 
 /// The largest request body read (Step Functions' own limits are lower: 256 KiB of input).
 pub const BODY_LIMIT: usize = 1_048_576;
@@ -333,7 +333,7 @@ async fn dispatch<I: Invoker>(
             let machine = check_arn(request.required("stateMachineArn")?, "stateMachine")?;
             let name = match request.string("name")? {
                 Some(name) => check_name(name)?.to_owned(),
-                None => super::random_uuid(),
+                None => crate::ids::uuid_v4(),
             };
             let input = request.string("input")?.unwrap_or("{}");
             check_payload(input, "input")?;

@@ -12,37 +12,16 @@
 pub mod api;
 pub mod asl;
 pub mod engine;
-pub mod time;
+pub mod token;
 
 use std::path::Path;
 
-use base64::Engine as _;
-
-pub(crate) use crate::invoker::{ACCOUNT, REGION};
+use crate::invoker::{ACCOUNT, REGION};
 pub use engine::StepFunctions;
 use portico_spec::config::Config;
 use portico_spec::definition::state_machine_definition;
 use portico_spec::names::{Location, Names};
-
-/// What a task token starts with; the rest is 64 random bytes, base64url.
-const TOKEN_PREFIX: &str = "ptk1.";
-
-/// A new task token: unguessable (the operating system's random source, no fallback).
-pub fn random_token() -> String {
-    format!(
-        "{TOKEN_PREFIX}{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(crate::ids::bytes::<64>())
-    )
-}
-
-/// Whether `token` has the shape of a token this engine hands out (else `InvalidToken`).
-pub fn token_is_well_formed(token: &str) -> bool {
-    token.strip_prefix(TOKEN_PREFIX).is_some_and(|rest| {
-        base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(rest)
-            .is_ok_and(|bytes| bytes.len() == 64)
-    })
-}
+pub use token::{random_token, token_is_well_formed};
 
 /// A random UUID (version 4).
 pub fn random_uuid() -> String {
@@ -118,7 +97,7 @@ mod tests {
             Arc::new(Store::in_memory()),
             Arc::new(StubHost::default()),
             "approval-dev-".to_owned(),
-            Arc::new(time::SystemClock),
+            Arc::new(crate::clock::SystemClock),
             None,
         )
     }

@@ -1,0 +1,457 @@
+//! `Task` states: activity tasks and Lambda invocations, task tokens, timeouts and heartbeats,
+//! `Retry` and `Catch`.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::{Map, Value, json};
+
+use crate::invoker::Invoker;
+use crate::invoker::REGION;
+use crate::sfn::asl::{self, Failure, Kind, Resource, State};
+use crate::sfn::engine::cursor::{Effect, InvokeJob, Phase};
+use crate::sfn::engine::rows::append_event;
+use crate::sfn::engine::run::{Exit, Run};
+use crate::sfn::engine::service::StepFunctions;
+
+impl Run {
+    /// Starts the current `Task` state: schedules the activity task, or the invocation.
+    pub(crate) fn start_task<I: Invoker>(
+        &mut self,
+        tx: &Connection,
+        engine: &StepFunctions<I>,
+        now: i64,
+        state: &State,
+        task: &asl::Task,
+        effects: &mut Vec<Effect>,
+    ) -> rusqlite::Result<Exit> {
+        let needs_token = matches!(
+            task.resource,
+            Resource::Activity(_) | Resource::LambdaInvokeWaitForTaskToken
+        );
+        let token = needs_token.then(crate::sfn::token::random_token);
+        let context = self.context(token.as_deref());
+        let raw = self.cursor.input.clone();
+        let parameters = asl::apply_path(&state.input_path, &raw, &context).and_then(|effective| {
+            match &task.parameters {
+                Some(template) => asl::evaluate_template(template, &effective, &context),
+                None => Ok(effective),
+            }
+        });
+        let parameters = match parameters {
+            Ok(p) => p,
+            Err(failure) => return Ok(Exit::Fail(failure)),
+        };
+        let seconds = |s: Option<u64>| s.map(|s| i64::try_from(s).unwrap_or(i64::MAX / 2_000));
+        let timeout_at = seconds(task.timeout_seconds).map(|s| now + s * 1000);
+        let heartbeat = seconds(task.heartbeat_seconds);
+        let mut limits = Map::new();
+        if let Some(t) = task.timeout_seconds {
+            limits.insert("timeoutInSeconds".into(), json!(t));
+        }
+        if let Some(h) = task.heartbeat_seconds {
+            limits.insert("heartbeatInSeconds".into(), json!(h));
+        }
+        let with_limits = |mut details: Value| {
+            if let Some(object) = details.as_object_mut() {
+                object.extend(limits.clone());
+            }
+            details
+        };
+        match &task.resource {
+            Resource::Activity(activity) => {
+                let token = token.unwrap_or_default();
+                let exists = tx
+                    .query_row(
+                        "SELECT 1 FROM sfn_activities WHERE arn = ?1",
+                        [activity],
+                        |_| Ok(()),
+                    )
+                    .optional()?
+                    .is_some();
+                if !exists {
+                    let failure = Failure {
+                        error: "ActivityDoesNotExist".to_owned(),
+                        cause: format!("Activity Does Not Exist: '{activity}'"),
+                    };
+                    append_event(
+                        tx,
+                        &self.arn,
+                        now,
+                        "ActivityScheduleFailed",
+                        Some((
+                            "activityScheduleFailedEventDetails",
+                            json!({"error": failure.error, "cause": failure.cause}),
+                        )),
+                    )?;
+                    return self.complete_task(tx, now, Err(failure));
+                }
+                tx.execute(
+                    // An activity task's clocks start when a worker takes it (`ActivityStarted`),
+                    // as on AWS: until then only the machine's own timeout bounds the wait.
+                    "INSERT INTO sfn_tasks (token, execution_arn, activity_arn, status, input, created_ms, timeout_seconds, heartbeat_seconds)
+                     VALUES (?1, ?2, ?3, 'scheduled', ?4, ?5, ?6, ?7)",
+                    params![token, self.arn, activity, parameters.to_string(), now, seconds(task.timeout_seconds), heartbeat],
+                )?;
+                append_event(
+                    tx,
+                    &self.arn,
+                    now,
+                    "ActivityScheduled",
+                    Some((
+                        "activityScheduledEventDetails",
+                        with_limits(
+                            json!({"resource": activity, "input": parameters.to_string(), "inputDetails": {"truncated": false}}),
+                        ),
+                    )),
+                )?;
+                effects.push(Effect::ActivityQueued(activity.clone()));
+                self.cursor.phase = Phase::Task { token };
+                Ok(Exit::Continue)
+            }
+            Resource::LambdaInvokeWaitForTaskToken => {
+                let token = token.unwrap_or_default();
+                let resource = "invoke.waitForTaskToken";
+                tx.execute(
+                    "INSERT INTO sfn_tasks (token, execution_arn, status, input, created_ms, timeout_at_ms, heartbeat_seconds, heartbeat_at_ms)
+                     VALUES (?1, ?2, 'started', ?3, ?4, ?5, ?6, ?7)",
+                    params![token, self.arn, parameters.to_string(), now, timeout_at, heartbeat, heartbeat.map(|h| now + h * 1000)],
+                )?;
+                append_event(
+                    tx,
+                    &self.arn,
+                    now,
+                    "TaskScheduled",
+                    Some((
+                        "taskScheduledEventDetails",
+                        with_limits(
+                            json!({"resourceType": "lambda", "resource": resource, "region": REGION, "parameters": parameters.to_string()}),
+                        ),
+                    )),
+                )?;
+                self.cursor.phase = Phase::Task {
+                    token: token.clone(),
+                };
+                let name = parameters
+                    .get("FunctionName")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                match engine.resolve_function(name) {
+                    Some(function) => {
+                        append_event(
+                            tx,
+                            &self.arn,
+                            now,
+                            "TaskStarted",
+                            Some((
+                                "taskStartedEventDetails",
+                                json!({"resourceType": "lambda", "resource": resource}),
+                            )),
+                        )?;
+                        effects.push(Effect::InvokeForToken {
+                            token,
+                            function,
+                            payload: parameters
+                                .get("Payload")
+                                .cloned()
+                                .unwrap_or_else(|| json!({})),
+                            event: parameters.get("InvocationType") == Some(&json!("Event")),
+                        });
+                    }
+                    None => {
+                        tx.execute(
+                            "UPDATE sfn_tasks SET status = 'failed', error = 'Lambda.ResourceNotFoundException', cause = ?2 WHERE token = ?1",
+                            params![token, format!("Function not found: {name}")],
+                        )?;
+                    }
+                }
+                Ok(Exit::Continue)
+            }
+            Resource::LambdaInvoke | Resource::LambdaFunction(_) => {
+                let integration = task.resource == Resource::LambdaInvoke;
+                let (name, payload) = match &task.resource {
+                    Resource::LambdaFunction(arn) => (arn.clone(), parameters.clone()),
+                    _ => (
+                        parameters
+                            .get("FunctionName")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned(),
+                        parameters
+                            .get("Payload")
+                            .cloned()
+                            .unwrap_or_else(|| json!({})),
+                    ),
+                };
+                if integration {
+                    append_event(
+                        tx,
+                        &self.arn,
+                        now,
+                        "TaskScheduled",
+                        Some((
+                            "taskScheduledEventDetails",
+                            with_limits(
+                                json!({"resourceType": "lambda", "resource": "invoke", "region": REGION, "parameters": parameters.to_string()}),
+                            ),
+                        )),
+                    )?;
+                } else {
+                    append_event(
+                        tx,
+                        &self.arn,
+                        now,
+                        "LambdaFunctionScheduled",
+                        Some((
+                            "lambdaFunctionScheduledEventDetails",
+                            with_limits(
+                                json!({"resource": name, "input": parameters.to_string(), "inputDetails": {"truncated": false}}),
+                            ),
+                        )),
+                    )?;
+                }
+                let Some(function) = engine.resolve_function(&name) else {
+                    let failure = Failure {
+                        error: "Lambda.ResourceNotFoundException".to_owned(),
+                        cause: format!("Function not found: {name}"),
+                    };
+                    let (kind, key, details) = if integration {
+                        (
+                            "TaskFailed",
+                            "taskFailedEventDetails",
+                            json!({"resourceType": "lambda", "resource": "invoke", "error": failure.error, "cause": failure.cause}),
+                        )
+                    } else {
+                        (
+                            "LambdaFunctionScheduleFailed",
+                            "lambdaFunctionScheduleFailedEventDetails",
+                            json!({"error": failure.error, "cause": failure.cause}),
+                        )
+                    };
+                    append_event(tx, &self.arn, now, kind, Some((key, details)))?;
+                    return self.complete_task(tx, now, Err(failure));
+                };
+                if integration {
+                    append_event(
+                        tx,
+                        &self.arn,
+                        now,
+                        "TaskStarted",
+                        Some((
+                            "taskStartedEventDetails",
+                            json!({"resourceType": "lambda", "resource": "invoke"}),
+                        )),
+                    )?;
+                } else {
+                    append_event(tx, &self.arn, now, "LambdaFunctionStarted", None)?;
+                }
+                // `InvocationType: Event` (or `DryRun`): Lambda accepts the call and the task
+                // goes on at once with Lambda's answer, `202` (`204`) and an empty payload.
+                let invocation_type = parameters.get("InvocationType").and_then(Value::as_str);
+                if integration && matches!(invocation_type, Some("Event" | "DryRun")) {
+                    let status = if invocation_type == Some("Event") {
+                        effects.push(Effect::InvokeAsync {
+                            function: function.clone(),
+                            payload,
+                        });
+                        202
+                    } else {
+                        204
+                    };
+                    let result = json!({"Payload": "", "StatusCode": status, "SdkHttpMetadata": {"HttpStatusCode": status}});
+                    append_event(
+                        tx,
+                        &self.arn,
+                        now,
+                        "TaskSucceeded",
+                        Some((
+                            "taskSucceededEventDetails",
+                            json!({"resourceType": "lambda", "resource": "invoke", "output": result.to_string(), "outputDetails": {"truncated": false}}),
+                        )),
+                    )?;
+                    return self.complete_task(tx, now, Ok(result));
+                }
+                Ok(Exit::Invoke(InvokeJob {
+                    attempt: crate::ids::uuid_v4(),
+                    function_arn: engine.function_arn(&function),
+                    function,
+                    payload,
+                    deadline_ms: timeout_at,
+                    integration,
+                }))
+            }
+        }
+    }
+
+    /// Looks at the task row of `token`: done, failed, timed out, or still waiting.
+    pub(crate) fn check_task(
+        &mut self,
+        tx: &Connection,
+        now: i64,
+        token: &str,
+    ) -> rusqlite::Result<Exit> {
+        type Row = (
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<i64>,
+            Option<i64>,
+            Option<String>,
+        );
+        let row: Option<Row> = tx
+            .query_row(
+                "SELECT status, result, error, cause, timeout_at_ms, heartbeat_at_ms, activity_arn FROM sfn_tasks WHERE token = ?1",
+                [token],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
+            )
+            .optional()?;
+        let Some((status, result, error, cause, timeout_at, heartbeat_at, activity)) = row else {
+            return Ok(Exit::Fail(Failure::runtime(
+                "the task of the current state is gone",
+            )));
+        };
+        let activity = activity.is_some();
+        let resource = "invoke.waitForTaskToken";
+        let failed = |kind: &str, failure: &Failure| -> (String, &'static str, Value) {
+            if activity {
+                (
+                    format!("Activity{kind}"),
+                    if kind == "Failed" {
+                        "activityFailedEventDetails"
+                    } else {
+                        "activityTimedOutEventDetails"
+                    },
+                    json!({"error": failure.error, "cause": failure.cause}),
+                )
+            } else {
+                (
+                    format!("Task{kind}"),
+                    if kind == "Failed" {
+                        "taskFailedEventDetails"
+                    } else {
+                        "taskTimedOutEventDetails"
+                    },
+                    json!({"resourceType": "lambda", "resource": resource, "error": failure.error, "cause": failure.cause}),
+                )
+            }
+        };
+        match status.as_str() {
+            "succeeded" => {
+                let output = result.unwrap_or_else(|| "null".to_owned());
+                let (kind, key, details) = if activity {
+                    (
+                        "ActivitySucceeded",
+                        "activitySucceededEventDetails",
+                        json!({"output": output, "outputDetails": {"truncated": false}}),
+                    )
+                } else {
+                    (
+                        "TaskSucceeded",
+                        "taskSucceededEventDetails",
+                        json!({"resourceType": "lambda", "resource": resource, "output": output, "outputDetails": {"truncated": false}}),
+                    )
+                };
+                append_event(tx, &self.arn, now, kind, Some((key, details)))?;
+                let value = serde_json::from_str(&output).unwrap_or(Value::Null);
+                self.complete_task(tx, now, Ok(value))
+            }
+            "failed" => {
+                let failure = Failure {
+                    error: error.unwrap_or_default(),
+                    cause: cause.unwrap_or_default(),
+                };
+                let (kind, key, details) = failed("Failed", &failure);
+                append_event(tx, &self.arn, now, &kind, Some((key, details)))?;
+                self.complete_task(tx, now, Err(failure))
+            }
+            "scheduled" | "started" => {
+                let expired = |at: Option<i64>| at.is_some_and(|at| now >= at);
+                let failure = if expired(timeout_at) {
+                    Failure {
+                        error: asl::TIMEOUT.to_owned(),
+                        cause: "The task ran longer than its TimeoutSeconds.".to_owned(),
+                    }
+                } else if expired(heartbeat_at) {
+                    Failure {
+                        error: asl::HEARTBEAT_TIMEOUT.to_owned(),
+                        cause: "The task sent no heartbeat within its HeartbeatSeconds.".to_owned(),
+                    }
+                } else {
+                    let next = [timeout_at, heartbeat_at].into_iter().flatten().min();
+                    return Ok(Exit::Pending(next));
+                };
+                tx.execute(
+                    "UPDATE sfn_tasks SET status = 'timed_out' WHERE token = ?1",
+                    [token],
+                )?;
+                let (kind, key, details) = failed("TimedOut", &failure);
+                append_event(tx, &self.arn, now, &kind, Some((key, details)))?;
+                self.complete_task(tx, now, Err(failure))
+            }
+            _ => Ok(Exit::Fail(Failure::runtime(
+                "the task of the current state was closed",
+            ))),
+        }
+    }
+
+    /// The current `Task` state's result is in: output, retry, catch, or failure.
+    pub(crate) fn complete_task(
+        &mut self,
+        _tx: &Connection,
+        now: i64,
+        result: Result<Value, Failure>,
+    ) -> rusqlite::Result<Exit> {
+        let Some(state) = self.state().cloned() else {
+            return Ok(Exit::Fail(Failure::runtime("unknown state")));
+        };
+        let Kind::Task(task) = &state.kind else {
+            return Ok(Exit::Fail(Failure::runtime("not a Task state")));
+        };
+        let context = self.context(None);
+        Ok(match result {
+            Ok(value) => {
+                let output = (|| {
+                    let selected = match &task.result_selector {
+                        Some(selector) => asl::evaluate_template(selector, &value, &context)?,
+                        None => value,
+                    };
+                    let combined =
+                        asl::apply_result_path(&task.result_path, &self.cursor.input, selected)?;
+                    asl::apply_path(&state.output_path, &combined, &context)
+                })();
+                output.map_or_else(Exit::Fail, Exit::Output)
+            }
+            Err(failure) => {
+                if let Some(i) = task.retry.iter().position(|r| r.handles(&failure.error)) {
+                    if self.cursor.retries.len() < task.retry.len() {
+                        self.cursor.retries.resize(task.retry.len(), 0);
+                    }
+                    let used = self.cursor.retries[i];
+                    if used < task.retry[i].max_attempts {
+                        self.cursor.retries[i] += 1;
+                        self.cursor.phase = Phase::Backoff {
+                            until_ms: now + task.retry[i].delay_ms(used),
+                        };
+                        return Ok(Exit::Continue);
+                    }
+                }
+                match task.catch.iter().find(|c| c.handles(&failure.error)) {
+                    Some(catcher) => {
+                        let error = json!({"Error": failure.error, "Cause": failure.cause});
+                        match asl::apply_result_path(
+                            &catcher.result_path,
+                            &self.cursor.input,
+                            error,
+                        ) {
+                            Ok(output) => Exit::Goto {
+                                next: catcher.next.clone(),
+                                output,
+                            },
+                            Err(f) => Exit::Fail(f),
+                        }
+                    }
+                    None => Exit::Fail(failure),
+                }
+            }
+        })
+    }
+}
