@@ -4,15 +4,15 @@
 pub use http;
 pub use std::boxed::Box;
 
-pub use crate::app::{
-    BoxFuture, Route, RouteCors, RouteMethod, RouteOptions, Schedule, ScheduleInvocation,
-};
 pub use crate::extract::{FromRequest, FromScheduleInvocation};
 pub use crate::function::{
     FromFunctionInvocation, Function, FunctionError, FunctionInvocation, IntoFunctionResult,
 };
 pub use crate::request::Request;
 pub use crate::response::{IntoResponse, Response};
+pub use crate::route::{
+    BoxFuture, Route, RouteCors, RouteMethod, RouteOptions, Schedule, ScheduleInvocation,
+};
 pub use crate::scheduled::IntoScheduleResult;
 
 /// Implemented by the item `#[get]`, `#[route]`, … generate next to the handler function.

@@ -2,8 +2,8 @@
 
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 
-use crate::app::RouteCors;
 use crate::response::{Body, Response};
+use crate::route::RouteCors;
 
 /// A CORS policy. The defaults match what API Gateway's console enables: any origin and the
 /// headers AWS clients send.

@@ -10,13 +10,14 @@ use std::sync::Arc;
 use futures_util::FutureExt;
 use http::{Method, header};
 
-use crate::app::{BuiltApp, Route, ScheduleInvocation};
+use crate::app::BuiltApp;
 use crate::cors::{self, Cors};
 use crate::error::HttpError;
 use crate::event::{self, Incoming};
 use crate::function::FunctionInvocation;
 use crate::request::{EventSource, Request};
 use crate::response::{IntoResponse, Response};
+use crate::route::{Route, RouteMethod, ScheduleInvocation};
 use crate::router::RouteMatch;
 use crate::scheduled::ScheduledEvent;
 
@@ -120,12 +121,12 @@ pub(crate) async fn handle_request(app: &BuiltApp, mut req: Request) -> Response
         RouteMatch::Found { route, params } => {
             let policy = Cors::resolve(inner.cors.as_ref(), route.options.cors);
             if let Some(cors) = &policy {
-                if route.method != crate::app::RouteMethod::One(Method::OPTIONS)
+                if route.method != RouteMethod::One(Method::OPTIONS)
                     && cors::is_preflight(&req.method, &req.headers)
                 {
                     let method = match &route.method {
-                        crate::app::RouteMethod::One(m) => vec![m.as_str()],
-                        crate::app::RouteMethod::Any => {
+                        RouteMethod::One(m) => vec![m.as_str()],
+                        RouteMethod::Any => {
                             vec!["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
                         }
                     };

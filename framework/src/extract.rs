@@ -11,10 +11,10 @@ use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
 use serde::de::DeserializeOwned;
 
-use crate::app::ScheduleInvocation;
 use crate::error::HttpError;
 use crate::request::{EventSource, Request, RequestContext};
 use crate::response::{IntoResponse, Json, Response};
+use crate::route::ScheduleInvocation;
 use crate::scheduled::ScheduledEvent;
 
 /// A value taken from the request before the handler runs.
@@ -268,7 +268,7 @@ impl<T: Clone + Send + Sync + 'static> FromScheduleInvocation for State<T> {
     }
 }
 
-fn state_from<T: Clone + Send + Sync + 'static>(map: &crate::app::StateMap) -> Option<T> {
+fn state_from<T: Clone + Send + Sync + 'static>(map: &crate::request::StateMap) -> Option<T> {
     map.get::<T>().cloned()
 }
 

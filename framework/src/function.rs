@@ -27,9 +27,10 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::app::{BoxFuture, StateMap};
 use crate::extract::{LambdaContext, State};
+use crate::request::StateMap;
 use crate::response::Json;
+use crate::route::BoxFuture;
 
 /// A compiled function handler: the invocation in, the JSON result (or the failure) out.
 pub type FunctionFn = fn(FunctionInvocation) -> BoxFuture<'static, Result<Vec<u8>, FunctionError>>;

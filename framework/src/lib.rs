@@ -68,6 +68,7 @@ mod log;
 pub mod manifest;
 mod request;
 mod response;
+mod route;
 mod router;
 mod runtime;
 mod runtime_client;
@@ -79,7 +80,7 @@ pub mod testing;
 #[doc(hidden)]
 pub mod __private;
 
-pub use app::{App, BuildError, BuiltApp, Route, RouteCors, RouteMethod, RouteOptions, Schedule};
+pub use app::{App, BuildError, BuiltApp};
 pub use bytes::Bytes;
 pub use cors::Cors;
 pub use error::{Error, HttpError, ResponseError, UrlError};
@@ -94,6 +95,7 @@ pub use http::{self, HeaderMap, HeaderValue, Method, StatusCode, header};
 pub use portico_macros::{delete, function, get, head, options, patch, post, put, route, schedule};
 pub use request::{EventSource, Request, RequestContext};
 pub use response::{BinaryBody, Body, Html, IntoResponse, Json, Redirect, Response};
+pub use route::{Route, RouteCors, RouteMethod, RouteOptions, Schedule};
 pub use router::RouteConflict;
 #[doc(hidden)]
 pub use runtime::bench as __bench;

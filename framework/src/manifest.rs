@@ -7,7 +7,8 @@
 
 use portico_spec::manifest::{self as spec, Manifest};
 
-use crate::app::{App, RouteCors, RouteMethod, RouteOptions};
+use crate::app::App;
+use crate::route::{RouteCors, RouteMethod, RouteOptions};
 
 pub use portico_spec::manifest::MANIFEST_VERSION;
 

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{HeaderMap, Method};
 
-use crate::app::StateMap;
+/// Shared state values, by type (what [`App::state`](crate::App::state) adds).
+pub(crate) type StateMap = http::Extensions;
 
 /// Which front door delivered a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

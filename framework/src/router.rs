@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use http::Method;
 
-use crate::app::{Route, RouteMethod};
+use crate::route::{Route, RouteMethod};
 use portico_spec::route_path::{Segment, parse_route_path};
 
 /// Two routes that would answer the same requests.

@@ -18,10 +18,11 @@ use http_body_util::{BodyExt, Full};
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use tower_service::Service;
 
-use crate::app::{AppInner, BoxFuture};
+use crate::app::AppInner;
 use crate::error::{HttpError, UrlError};
 use crate::request::{EventSource, Request, RequestContext};
 use crate::response::{Body, IntoResponse, Response};
+use crate::route::BoxFuture;
 
 /// The request body a service receives: the whole body, already base64-decoded.
 pub type ServiceBody = Full<Bytes>;

@@ -324,7 +324,7 @@ impl TestRequest<'_> {
     /// route's method is the request's, `HEAD` by `GET`; other methods take the resource's open
     /// `ANY`, without one); every other path is `/` or `/{proxy+}`.
     fn gateway_resource(&self, path: &str) -> (apigw::Resource<'static>, Option<String>) {
-        use crate::app::RouteMethod;
+        use crate::route::RouteMethod;
         use crate::router::RouteMatch;
         let app = &self.client.app.inner;
         let method = http::Method::from_bytes(self.method.as_bytes()).ok();
