@@ -957,6 +957,7 @@ mod tests {
     use crate::lambda::output::{LineReader, MAX_LOG_LINE};
     use crate::lambda::process::{exit_detail, signal_group};
     use crate::lambda::runtime_api::error_fields;
+    use crate::logs;
     use crate::store::{LogRecord, Store};
 
     /// A stand-in runtime: a Python script speaking the Runtime API, steered by the event's
