@@ -247,8 +247,14 @@ impl RuntimeApi {
             .thread_name("runtime-api")
             .enable_all()
             .build()?;
-        let listener = runtime.block_on(tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)))?;
+        // Bound here, not with `block_on`: the caller may be inside a runtime of its own.
+        let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+        listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
+        let listener = {
+            let _runtime = runtime.enter();
+            tokio::net::TcpListener::from_std(listener)?
+        };
         let api = Arc::new(
             runtime_api::RuntimeApi::new(function_arn(REGION, FUNCTION_NAME)).with_journal(),
         );
@@ -526,9 +532,14 @@ impl RuntimeApi {
 
 impl Drop for RuntimeApi {
     fn drop(&mut self) {
-        // Aborts the server task, which closes every connection.
+        // Ends the server task, which closes every connection. Inside a caller's runtime
+        // (an async test) there is no waiting for that.
         if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_timeout(Duration::from_secs(5));
+            if tokio::runtime::Handle::try_current().is_ok() {
+                runtime.shutdown_background();
+            } else {
+                runtime.shutdown_timeout(Duration::from_secs(5));
+            }
         }
     }
 }

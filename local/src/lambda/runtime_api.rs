@@ -4,6 +4,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
+use std::os::fd::AsFd;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -245,6 +246,16 @@ impl RuntimeApi {
 
 pub(crate) type Reply = Response<Full<Bytes>>;
 
+/// Whether the client closed its side of `stream` (a non-blocking socket). A `/next` request
+/// has no body, so anything readable while it waits is end of stream or a pipelined request.
+fn peer_closed(stream: &std::net::TcpStream) -> bool {
+    match stream.peek(&mut [0u8; 1]) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+    }
+}
+
 /// Serves `api` on `listener` (HTTP/1.1, keep-alive) until the task is dropped, which closes
 /// every connection, parked `/next` polls included.
 pub async fn serve(listener: TcpListener, api: Arc<RuntimeApi>) {
@@ -262,11 +273,19 @@ pub async fn serve(listener: TcpListener, api: Arc<RuntimeApi>) {
                     }
                 };
                 let _ = stream.set_nodelay(true);
+                // A second handle on the socket (non-blocking like the first), to see whether
+                // the client left before an event is handed to it.
+                let probe: Arc<Option<std::net::TcpStream>> = Arc::new(
+                    stream.as_fd().try_clone_to_owned().ok().map(std::net::TcpStream::from),
+                );
                 let api = Arc::clone(&api);
                 connections.spawn(async move {
                     let service = service_fn(move |request| {
                         let api = Arc::clone(&api);
-                        async move { Ok::<_, Infallible>(handle(&api, request).await) }
+                        let probe = Arc::clone(&probe);
+                        async move {
+                            Ok::<_, Infallible>(handle(&api, request, probe.as_ref().as_ref()).await)
+                        }
                     });
                     let _ = http1::Builder::new()
                         .title_case_headers(true)
@@ -279,13 +298,17 @@ pub async fn serve(listener: TcpListener, api: Arc<RuntimeApi>) {
     }
 }
 
-async fn handle(api: &RuntimeApi, request: Request<Incoming>) -> Reply {
+async fn handle(
+    api: &RuntimeApi,
+    request: Request<Incoming>,
+    probe: Option<&std::net::TcpStream>,
+) -> Reply {
     let Some(journal) = &api.journal else {
-        return route(api, request).await;
+        return route(api, request, probe).await;
     };
     let method = request.method().to_string();
     let path = request.uri().path().to_owned();
-    let reply = route(api, request).await;
+    let reply = route(api, request, probe).await;
     lock(journal).requests.push(RecordedRequest {
         method,
         path,
@@ -294,7 +317,11 @@ async fn handle(api: &RuntimeApi, request: Request<Incoming>) -> Reply {
     reply
 }
 
-async fn route(api: &RuntimeApi, request: Request<Incoming>) -> Reply {
+async fn route(
+    api: &RuntimeApi,
+    request: Request<Incoming>,
+    probe: Option<&std::net::TcpStream>,
+) -> Reply {
     let path = request.uri().path().to_owned();
     let Some(rest) = path
         .strip_prefix(API_PREFIX)
@@ -305,7 +332,7 @@ async fn route(api: &RuntimeApi, request: Request<Incoming>) -> Reply {
     let segments: Vec<&str> = rest.split('/').collect();
     match segments.as_slice() {
         ["invocation", "next"] => match *request.method() {
-            Method::GET => next_invocation(api).await,
+            Method::GET => next_invocation(api, probe).await,
             _ => method_not_allowed("GET"),
         },
         ["invocation", id, kind @ ("response" | "error")] if !id.is_empty() => {
@@ -323,7 +350,7 @@ async fn route(api: &RuntimeApi, request: Request<Incoming>) -> Reply {
     }
 }
 
-async fn next_invocation(api: &RuntimeApi) -> Reply {
+async fn next_invocation(api: &RuntimeApi, probe: Option<&std::net::TcpStream>) -> Reply {
     if let Some(journal) = &api.journal {
         lock(journal).next_polls.push(Instant::now());
     }
@@ -340,7 +367,18 @@ async fn next_invocation(api: &RuntimeApi) -> Reply {
         let notified = api.queued.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        if let Some(next) = lock(&api.queue).pop_front() {
+        let (next, client_left) = {
+            let mut queue = lock(&api.queue);
+            // Only to a client that is still there: one that left (a killed process) must
+            // not swallow the event, and hyper may not have seen the close yet.
+            let client_left = !queue.is_empty() && probe.is_some_and(peer_closed);
+            let next = if client_left { None } else { queue.pop_front() };
+            (next, client_left)
+        };
+        if client_left {
+            return std::future::pending().await;
+        }
+        if let Some(next) = next {
             break next;
         }
         notified.await;

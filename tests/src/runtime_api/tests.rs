@@ -1,4 +1,5 @@
-//! The host against a raw HTTP/1.1 client, and `spawn_function` against shell scripts.
+//! The Runtime API (`portico_local::lambda::runtime_api`, the one implementation, through this
+//! handle) against a raw HTTP/1.1 client, and `spawn_function` against shell scripts.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
