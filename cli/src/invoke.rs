@@ -4,13 +4,18 @@
 //! `portico invoke --local NAME` does the same with a function of a running `portico local`.
 //!
 //! It speaks the Lambda Invoke API to the local services endpoint (the address is in
-//! `.portico/local/endpoint.json`), exactly as the AWS SDK would; a plain HTTP/1.1 client over
-//! a std socket is all that takes.
+//! `.portico/local/endpoint.json`), exactly as the AWS SDK would, with hyper's client.
 
 use std::io::{IsTerminal, Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
 
 use crate::aws::{Aws, AwsArgs};
 use crate::local::Endpoint;
@@ -241,26 +246,48 @@ fn invoke_local(endpoint: &Endpoint, name: &str, event: &[u8]) -> Result<Vec<u8>
         .into()
     };
     let addr = socket_addr(url)?;
-    let mut stream =
-        TcpStream::connect_timeout(&addr, Duration::from_secs(3)).map_err(|e| not_running(&e))?;
-    let path = format!(
-        "/2015-03-31/functions/{}/invocations",
+    let uri = format!(
+        "http://{addr}/2015-03-31/functions/{}/invocations",
         percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC)
     );
-    let head = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
-         X-Amz-Invocation-Type: RequestResponse\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        event.len()
-    );
-    stream
-        .write_all(head.as_bytes())
-        .and_then(|()| stream.write_all(event))
+    let request = http::Request::post(uri)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .header("x-amz-invocation-type", "RequestResponse")
+        .body(Full::new(Bytes::copy_from_slice(event)))
         .map_err(|e| not_running(&e))?;
-    // No read timeout: the function's own timeout (up to 15 minutes) bounds the wait.
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).map_err(|e| not_running(&e))?;
-    let reply = HttpReply::parse(&raw).map_err(|e| not_running(&e))?;
-    interpret(name, reply)
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::from(format!("cannot start the async runtime: {e}")))?;
+    let reply = runtime.block_on(async {
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(Duration::from_secs(3)));
+        connector.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(0)
+            .build::<_, Full<Bytes>>(connector);
+        // No timeout: the function's own (up to 15 minutes) bounds the wait.
+        let response = client
+            .request(request)
+            .await
+            .map_err(|e| crate::aws::error_text(&e))?;
+        let (parts, body) = response.into_parts();
+        let body = body
+            .collect()
+            .await
+            .map_err(|e| crate::aws::error_text(&e))?
+            .to_bytes();
+        Ok::<_, String>(HttpReply {
+            status: parts.status.as_u16(),
+            headers: parts
+                .headers
+                .iter()
+                .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+                .collect(),
+            body: body.to_vec(),
+        })
+    });
+    interpret(name, reply.map_err(|e| not_running(&e))?)
 }
 
 /// `127.0.0.1:8001` from `http://127.0.0.1:8001`.
@@ -325,7 +352,7 @@ fn interpret(name: &str, reply: HttpReply) -> Result<Vec<u8>, CliError> {
     }
 }
 
-/// An HTTP/1.1 response, read to the end of the connection.
+/// An Invoke API reply (header names in lower case, as `http` keeps them).
 #[derive(Debug)]
 struct HttpReply {
     status: u16,
@@ -334,71 +361,11 @@ struct HttpReply {
 }
 
 impl HttpReply {
-    fn parse(raw: &[u8]) -> Result<Self, String> {
-        let end = raw
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .ok_or("the reply ended before its headers did")?;
-        let head =
-            std::str::from_utf8(&raw[..end]).map_err(|_| "the reply's headers are not text")?;
-        let mut lines = head.split("\r\n");
-        let status_line = lines.next().unwrap_or_default();
-        let status = status_line
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .filter(|_| status_line.starts_with("HTTP/1."))
-            .ok_or_else(|| format!("not an HTTP reply: `{status_line}`"))?;
-        let headers: Vec<(String, String)> = lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-            .collect();
-        let mut reply = Self {
-            status,
-            headers,
-            body: Vec::new(),
-        };
-        let rest = &raw[end + 4..];
-        reply.body = if reply
-            .header("transfer-encoding")
-            .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
-        {
-            dechunk(rest)?
-        } else if let Some(len) = reply.header("content-length") {
-            let len: usize = len.parse().map_err(|_| "a bad Content-Length")?;
-            rest.get(..len)
-                .ok_or("the reply ended before its body did")?
-                .to_vec()
-        } else {
-            rest.to_vec()
-        };
-        Ok(reply)
-    }
-
     fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
-    }
-}
-
-fn dechunk(mut rest: &[u8]) -> Result<Vec<u8>, String> {
-    let mut body = Vec::new();
-    loop {
-        let line_end = rest
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .ok_or("a truncated chunk")?;
-        let size_text = std::str::from_utf8(&rest[..line_end]).map_err(|_| "a bad chunk size")?;
-        let size_text = size_text.split(';').next().unwrap_or_default().trim();
-        let size = usize::from_str_radix(size_text, 16).map_err(|_| "a bad chunk size")?;
-        rest = &rest[line_end + 2..];
-        if size == 0 {
-            return Ok(body);
-        }
-        body.extend_from_slice(rest.get(..size).ok_or("a truncated chunk")?);
-        rest = rest.get(size + 2..).ok_or("a truncated chunk")?;
     }
 }
 
@@ -545,23 +512,6 @@ mod tests {
             ..endpoint
         };
         assert!(err(invoke_local(&endpoint, "api", b"{}")).contains("not an http:// URL"));
-    }
-
-    #[test]
-    fn parses_replies() {
-        let r = HttpReply::parse(
-            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Amz-Function-Error: Unhandled\r\n\r\n{}extra",
-        )
-        .unwrap();
-        assert_eq!((r.status, r.body.as_slice()), (200, b"{}".as_slice()));
-        assert_eq!(r.header("x-amz-function-error"), Some("Unhandled"));
-        let r = HttpReply::parse(
-            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n",
-        )
-        .unwrap();
-        assert_eq!(r.body, b"abcde");
-        assert!(HttpReply::parse(b"HTTP/1.1 200 OK\r\n").is_err());
-        assert!(HttpReply::parse(b"SSH-2.0\r\n\r\n").is_err());
     }
 
     #[test]

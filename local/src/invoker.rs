@@ -6,10 +6,9 @@ use std::future::Future;
 
 use bytes::Bytes;
 
-use crate::lambda::{InvocationResult, LambdaHost};
-
 /// The account the local cloud pretends to be in.
-pub const ACCOUNT: &str = "000000000000";
+pub use crate::lambda::ACCOUNT;
+use crate::lambda::{InvocationResult, LambdaHost};
 /// The region the local cloud pretends to be in.
 pub const REGION: &str = "us-east-1";
 

@@ -21,143 +21,51 @@
 //! - **Rebuilds** (`--watch`): every process runs a private copy of the binary, so `cargo`
 //!   can overwrite the original; [`LambdaHost::replace_binary`] swaps the copy in use.
 
-use std::collections::{BTreeMap, HashMap};
-use std::convert::Infallible;
+mod function;
+mod output;
+mod process;
+pub mod runtime_api;
+mod support;
+
+use std::collections::HashMap;
 use std::future::Future;
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr};
-use std::os::fd::OwnedFd;
+use std::net::Ipv4Addr;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderValue};
-use http::{Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::net::unix::pipe;
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 
-use crate::logs::{self, LogSink};
-use crate::store;
-
-/// The largest response payload Lambda accepts for a request-response invocation.
-pub const MAX_RESPONSE_BYTES: usize = 6_291_556;
-
-/// The path prefix of every Runtime API resource.
-const API_PREFIX: &str = "/2018-06-01/runtime";
-
-/// The account in function ARNs.
-const ACCOUNT_ID: &str = "000000000000";
-
-/// The region when the function's environment names none.
-const DEFAULT_REGION: &str = "us-east-1";
+use self::function::DEFAULT_REGION;
+pub use self::function::{ACCOUNT, FunctionSpec, InvocationResult, InvokeOutcome, function_arn};
+pub use self::output::peak_rss_kib;
+use self::output::{MemoryGauge, Output, pump_logs};
+pub use self::process::function_env;
+use self::process::{
+    BinaryCopy, ExitInfo, STOP_GRACE, Signal, SpawnerJob, SpawnerReply, copy_binary,
+    remove_stale_bin_dirs, spawner_call, supervise,
+};
+pub use self::runtime_api::MAX_RESPONSE_BYTES;
+use self::runtime_api::{Answer, Answered, Event, Phase, RuntimeApi};
+pub use self::support::new_log_stream;
+use self::support::{lock, new_request_id, random_u64};
+use crate::logs::LogSink;
 
 /// How long a new process may take to ask for its first invocation (AWS: 10 s).
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Between SIGTERM and SIGKILL when a process is stopped.
-const STOP_GRACE: Duration = Duration::from_secs(2);
 
 /// After an init failure, no new process is tried for this long (doubling up to
 /// [`INIT_BACKOFF_MAX`]); invocations meanwhile get the same error at once.
 const INIT_BACKOFF_FIRST: Duration = Duration::from_millis(250);
 const INIT_BACKOFF_MAX: Duration = Duration::from_secs(5);
-
-/// A request body over the limit is read and dropped up to this size, then the connection is
-/// closed.
-const DISCARD_LIMIT: usize = 64 * 1024 * 1024;
-
-/// A log line longer than this is cut into several (CloudWatch's event limit is 256 KiB).
-const MAX_LOG_LINE: usize = 256 * 1024;
-
-/// Variables of `portico`'s own environment that the functions see too. Everything else is
-/// cleared, as on Lambda; AWS credentials pass so an app can reach real AWS services with the
-/// developer's identity (Lambda gives it the function role's).
-const INHERITED_ENV: &[&str] = &[
-    "PATH",
-    "HOME",
-    "USER",
-    "LANG",
-    "LC_ALL",
-    "LC_CTYPE",
-    "TMPDIR",
-    "LD_LIBRARY_PATH",
-    "LLVM_PROFILE_FILE",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_PROFILE",
-    "AWS_CONFIG_FILE",
-    "AWS_SHARED_CREDENTIALS_FILE",
-];
-
-/// Prefixes of inherited variables (`RUST_LOG`, `RUST_BACKTRACE`, coverage tooling).
-const INHERITED_ENV_PREFIXES: &[&str] = &["RUST_", "CARGO_LLVM_COV"];
-
-/// One Lambda function of the app: an entry point of its binary with its settings.
-#[derive(Debug, Clone)]
-pub struct FunctionSpec {
-    /// The entry point: `api` or a schedule's name.
-    pub name: String,
-    /// The full function name, `<app>-<stage>-<name>` (`AWS_LAMBDA_FUNCTION_NAME`).
-    pub function_name: String,
-    /// The app binary.
-    pub binary: PathBuf,
-    /// Environment from the config plus the entry-point variable; the host adds the
-    /// `AWS_*` ones (a value here overrides the host's, except `AWS_LAMBDA_RUNTIME_API`).
-    pub env: BTreeMap<String, String>,
-    /// Memory size in MB (reported, not enforced).
-    pub memory_mb: u32,
-    /// Function timeout.
-    pub timeout: Duration,
-    /// Pool size: how many invocations run at once.
-    pub max_processes: usize,
-}
-
-/// How an invocation ended.
-#[derive(Debug)]
-pub enum InvokeOutcome {
-    /// The function posted this response payload.
-    Response(Bytes),
-    /// The function posted an error, failed its init, or its response was refused (too large:
-    /// `Function.ResponseSizeTooLarge`).
-    FunctionError {
-        /// `errorType`, e.g. `Runtime.ExitError` or the app's own.
-        error_type: String,
-        /// `errorMessage`.
-        error_message: String,
-    },
-    /// The function timeout (or the caller's deadline) passed first.
-    Timeout,
-    /// The process exited during the invocation.
-    Crashed {
-        /// As AWS says it: `Runtime exited with error: exit status 101`.
-        detail: String,
-    },
-    /// No function has that name.
-    UnknownFunction,
-}
-
-/// The result of [`LambdaHost::invoke`].
-#[derive(Debug)]
-pub struct InvocationResult {
-    /// The invocation's request id (`Lambda-Runtime-Aws-Request-Id`).
-    pub request_id: String,
-    /// How it ended.
-    pub outcome: InvokeOutcome,
-    /// From handing the event to the process until its answer (the `REPORT` duration).
-    pub duration: Duration,
-}
 
 /// The local Lambda service: runs invocations on pools of function processes.
 pub struct LambdaHost {
@@ -210,43 +118,10 @@ enum InitError {
     Timeout,
 }
 
-/// A private copy of the app binary; the file goes when the last process using it does.
-struct BinaryCopy {
-    path: PathBuf,
-    generation: u64,
-}
-
-impl Drop for BinaryCopy {
-    fn drop(&mut self) {
-        // A running process keeps its executable's inode; only the name goes.
-        let _ = std::fs::remove_file(&self.path);
-        if let Some(dir) = self.path.parent() {
-            let _ = std::fs::remove_dir(dir);
-        }
-    }
-}
-
 struct LiveProcess {
     control: mpsc::UnboundedSender<Signal>,
     exited: watch::Receiver<Option<ExitInfo>>,
 }
-
-#[derive(Debug, Clone, Copy)]
-enum Signal {
-    /// SIGTERM to the process group, SIGKILL after [`STOP_GRACE`].
-    Stop,
-    /// SIGKILL to the process group now.
-    Kill,
-}
-
-/// How a process ended, in AWS's words.
-#[derive(Debug, Clone)]
-struct ExitInfo {
-    /// `Runtime exited with error: exit status 1`, `… signal: killed`, or `Runtime exited
-    /// without providing a reason`.
-    detail: String,
-}
-
 impl LambdaHost {
     /// Prepares the functions (copying their binaries to a private directory); processes
     /// start on the first invocation of each function.
@@ -299,10 +174,7 @@ impl LambdaHost {
                 .get("AWS_REGION")
                 .or_else(|| spec.env.get("AWS_DEFAULT_REGION"))
                 .map_or(DEFAULT_REGION, String::as_str);
-            let arn = format!(
-                "arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{}",
-                spec.function_name
-            );
+            let arn = function_arn(region, &spec.function_name);
             built.push(Arc::new(Function {
                 slots: Arc::new(Semaphore::new(spec.max_processes.max(1))),
                 arn,
@@ -545,28 +417,13 @@ impl HostShared {
             },
         };
         let spec = &function.spec;
-        let (answer_tx, answer_rx) = oneshot::channel();
-        let invocation_id = format!("{:016x}{:016x}", random_u64(), random_u64());
-        process.api.begin(request_id, &invocation_id, answer_tx);
+        let event = Event::new(request_id.to_owned(), payload, spec.timeout);
         process.output.begin(request_id);
-        let event = Event {
-            request_id: request_id.to_owned(),
-            invocation_id,
-            payload,
-            deadline_ms: logs::now_ms()
-                .saturating_add(i64::try_from(spec.timeout.as_millis()).unwrap_or(i64::MAX)),
-            trace_id: trace_id(),
-        };
         let started = Instant::now();
-        // Capacity 1 and one invocation per process: this never waits.
-        let delivered = process.events.send(event).await.is_ok();
-        let outcome = if delivered {
-            wait_for_answer(&process, answer_rx, spec.timeout).await
-        } else {
-            Ended::Crashed(process.exit_detail().await)
-        };
+        let answer = process.api.enqueue(event);
+        let outcome = wait_for_answer(&process, answer, spec.timeout).await;
         let duration = started.elapsed();
-        process.api.end();
+        process.api.end(request_id);
 
         let init = process.cold_init.take();
         let memory = process.memory.peak_mb().unwrap_or(0);
@@ -888,22 +745,11 @@ impl HostShared {
         let spec = &function.spec;
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
-        let (events_tx, events_rx) = mpsc::channel(1);
-        let api = Arc::new(RuntimeApi {
-            function_arn: function.arn.clone(),
-            events: tokio::sync::Mutex::new(events_rx),
-            current: Mutex::new(None),
-            phase: watch::channel(Phase::Starting).0,
-        });
-        let server = AbortOnDrop(tokio::spawn(serve_runtime_api(listener, Arc::clone(&api))));
-        let log_stream = format!(
-            "{}/[$LATEST]{:016x}{:016x}",
-            logs::utc_date_path(logs::now_ms()),
-            random_u64(),
-            random_u64()
-        );
+        let api = Arc::new(RuntimeApi::new(function.arn.clone()));
+        let server = AbortOnDrop(tokio::spawn(runtime_api::serve(listener, Arc::clone(&api))));
+        let log_stream = new_log_stream();
         let task_root = binary.path.parent().unwrap_or(Path::new("/")).to_owned();
-        let env = child_env(spec, addr, &log_stream, &task_root, std::env::vars_os());
+        let env = function_env(spec, addr, &log_stream, &task_root, std::env::vars_os());
         let spawned = spawner_call(SpawnerJob::Spawn {
             binary: binary.path.clone(),
             env,
@@ -951,7 +797,6 @@ impl HostShared {
         let process = Process {
             binary,
             api,
-            events: events_tx,
             exited: exited_rx,
             control: control_tx,
             output,
@@ -972,7 +817,6 @@ impl HostShared {
 struct Process {
     binary: Arc<BinaryCopy>,
     api: Arc<RuntimeApi>,
-    events: mpsc::Sender<Event>,
     exited: watch::Receiver<Option<ExitInfo>>,
     control: mpsc::UnboundedSender<Signal>,
     output: Arc<Output>,
@@ -1078,1116 +922,24 @@ enum Ended {
 
 async fn wait_for_answer(
     process: &Process,
-    mut answer: oneshot::Receiver<Answer>,
+    mut answer: oneshot::Receiver<Answered>,
     timeout: Duration,
 ) -> Ended {
     let sleep = tokio::time::sleep(timeout);
     tokio::select! {
         biased;
         answer = &mut answer => match answer {
-            Ok(answer) => Ended::Answer(answer),
+            Ok(answered) => Ended::Answer(answered.answer),
             // Only a process being torn down drops its answer channel.
             Err(_) => Ended::Crashed(process.exit_detail().await),
         },
         detail = process.exit_detail() => match answer.try_recv() {
             // Answered, then exited at once: the answer counts.
-            Ok(answer) => Ended::Answer(answer),
+            Ok(answered) => Ended::Answer(answered.answer),
             Err(_) => Ended::Crashed(detail),
         },
         () = sleep => Ended::Timeout,
     }
-}
-
-// --- The Runtime API of one process ---------------------------------------------------------
-
-/// An invocation handed to a process by `/next`.
-struct Event {
-    request_id: String,
-    /// `Lambda-Runtime-Invocation-Id`: a nonce per invocation, which Lambda's Runtime API
-    /// sends with the event and checks when the runtime echoes it with the answer.
-    invocation_id: String,
-    payload: Bytes,
-    deadline_ms: i64,
-    trace_id: String,
-}
-
-/// What the process posted for an invocation.
-enum Answer {
-    Response(Bytes),
-    Error {
-        error_type: String,
-        error_message: String,
-    },
-}
-
-#[derive(Debug, Clone)]
-enum Phase {
-    /// Spawned; no `/next` yet.
-    Starting,
-    /// Asked for its first invocation.
-    Ready,
-    /// Posted `/init/error`.
-    InitError {
-        error_type: String,
-        error_message: String,
-    },
-}
-
-/// The Runtime API state of one process.
-struct RuntimeApi {
-    function_arn: String,
-    events: tokio::sync::Mutex<mpsc::Receiver<Event>>,
-    current: Mutex<Option<Current>>,
-    phase: watch::Sender<Phase>,
-}
-
-/// The invocation a process holds.
-struct Current {
-    request_id: String,
-    invocation_id: String,
-    answer: Option<oneshot::Sender<Answer>>,
-}
-
-impl RuntimeApi {
-    fn begin(&self, request_id: &str, invocation_id: &str, answer: oneshot::Sender<Answer>) {
-        *lock(&self.current) = Some(Current {
-            request_id: request_id.to_owned(),
-            invocation_id: invocation_id.to_owned(),
-            answer: Some(answer),
-        });
-    }
-
-    fn end(&self) {
-        *lock(&self.current) = None;
-    }
-
-    /// Whether `request_id` is the invocation this process holds, still unanswered, and
-    /// `invocation_id` (the echoed `Lambda-Runtime-Invocation-Id`, if the runtime sent one)
-    /// is its nonce.
-    fn expects(&self, request_id: &str, invocation_id: Option<&[u8]>) -> bool {
-        lock(&self.current).as_ref().is_some_and(|c| {
-            c.request_id == request_id
-                && c.answer.is_some()
-                && invocation_id.is_none_or(|id| id == c.invocation_id.as_bytes())
-        })
-    }
-
-    /// Delivers the answer for `request_id`; false when it is not the one expected.
-    fn answer(&self, request_id: &str, answer: Answer) -> bool {
-        let sender = match lock(&self.current).as_mut() {
-            Some(current) if current.request_id == request_id => current.answer.take(),
-            _ => None,
-        };
-        match sender {
-            Some(sender) => {
-                let _ = sender.send(answer);
-                true
-            }
-            None => false,
-        }
-    }
-}
-
-type Reply = Response<Full<Bytes>>;
-
-async fn serve_runtime_api(listener: TcpListener, api: Arc<RuntimeApi>) {
-    // Connections live in the set, so aborting this task closes them all.
-    let mut connections = tokio::task::JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _)) => stream,
-                    Err(_) => {
-                        // Out of file descriptors, most likely: let some close.
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                let api = Arc::clone(&api);
-                connections.spawn(async move {
-                    let service = service_fn(move |request| {
-                        let api = Arc::clone(&api);
-                        async move { Ok::<_, Infallible>(handle(&api, request).await) }
-                    });
-                    let _ = http1::Builder::new()
-                        .title_case_headers(true)
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
-    }
-}
-
-async fn handle(api: &RuntimeApi, request: Request<Incoming>) -> Reply {
-    let path = request.uri().path().to_owned();
-    let Some(rest) = path
-        .strip_prefix(API_PREFIX)
-        .and_then(|r| r.strip_prefix('/'))
-    else {
-        return not_found(&request);
-    };
-    let segments: Vec<&str> = rest.split('/').collect();
-    match segments.as_slice() {
-        ["invocation", "next"] => match *request.method() {
-            Method::GET => next_invocation(api).await,
-            _ => method_not_allowed("GET"),
-        },
-        ["invocation", id, kind @ ("response" | "error")] if !id.is_empty() => {
-            match *request.method() {
-                Method::POST if *kind == "response" => invocation_response(api, id, request).await,
-                Method::POST => invocation_error(api, id, request).await,
-                _ => method_not_allowed("POST"),
-            }
-        }
-        ["init", "error"] => match *request.method() {
-            Method::POST => init_error(api, request).await,
-            _ => method_not_allowed("POST"),
-        },
-        _ => not_found(&request),
-    }
-}
-
-async fn next_invocation(api: &RuntimeApi) -> Reply {
-    api.phase.send_if_modified(|phase| {
-        let starting = matches!(phase, Phase::Starting);
-        if starting {
-            *phase = Phase::Ready;
-        }
-        starting
-    });
-    // `recv` is cancel-safe: a poll whose connection goes away takes no event with it.
-    let mut events = api.events.lock().await;
-    let Some(event) = events.recv().await else {
-        // The host let go of this process; it is being stopped.
-        return std::future::pending().await;
-    };
-    drop(events);
-    let mut response = Response::new(Full::new(event.payload));
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    let mut put = |name: &'static str, value: &str| {
-        if let Ok(value) = HeaderValue::from_str(value) {
-            headers.insert(name, value);
-        }
-    };
-    put("lambda-runtime-aws-request-id", &event.request_id);
-    put("lambda-runtime-deadline-ms", &event.deadline_ms.to_string());
-    put("lambda-runtime-invoked-function-arn", &api.function_arn);
-    put("lambda-runtime-trace-id", &event.trace_id);
-    put("lambda-runtime-invocation-id", &event.invocation_id);
-    response
-}
-
-async fn invocation_response(
-    api: &RuntimeApi,
-    request_id: &str,
-    request: Request<Incoming>,
-) -> Reply {
-    let echoed = request
-        .headers()
-        .get("lambda-runtime-invocation-id")
-        .map(HeaderValue::as_bytes);
-    if !api.expects(request_id, echoed) {
-        return invalid_request_id();
-    }
-    let body = match content_length(request.headers()) {
-        Some(len) if len > DISCARD_LIMIT as u64 => Err(BodyError::TooLarge(None)),
-        _ => read_body(request.into_body(), MAX_RESPONSE_BYTES).await,
-    };
-    let answer = match body {
-        Ok((body, trailers)) => match trailers
-            .as_ref()
-            .and_then(|t| header_str(t, "lambda-runtime-function-error-type"))
-        {
-            // A streamed response that failed midway reports the error in trailers.
-            Some(error_type) => Answer::Error {
-                error_type: error_type.to_owned(),
-                error_message: trailers
-                    .as_ref()
-                    .and_then(|t| header_str(t, "lambda-runtime-function-error-body"))
-                    .unwrap_or_default()
-                    .to_owned(),
-            },
-            None => Answer::Response(body),
-        },
-        Err(BodyError::TooLarge(size)) => {
-            let size = size.map(|n| format!(" ({n} bytes)")).unwrap_or_default();
-            api.answer(
-                request_id,
-                Answer::Error {
-                    error_type: "Function.ResponseSizeTooLarge".to_owned(),
-                    error_message: format!(
-                        "Response payload size{size} exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."
-                    ),
-                },
-            );
-            return too_large();
-        }
-        Err(BodyError::Broken) => {
-            return error_reply(
-                StatusCode::BAD_REQUEST,
-                "InvalidRequest",
-                "the request body could not be read",
-            );
-        }
-    };
-    if api.answer(request_id, answer) {
-        accepted()
-    } else {
-        invalid_request_id()
-    }
-}
-
-async fn invocation_error(api: &RuntimeApi, request_id: &str, request: Request<Incoming>) -> Reply {
-    let echoed = request
-        .headers()
-        .get("lambda-runtime-invocation-id")
-        .map(HeaderValue::as_bytes);
-    if !api.expects(request_id, echoed) {
-        return invalid_request_id();
-    }
-    let (error_type, error_message) = match read_error(request, "Unhandled").await {
-        Ok(fields) => fields,
-        Err(reply) => return reply,
-    };
-    let answer = Answer::Error {
-        error_type,
-        error_message,
-    };
-    if api.answer(request_id, answer) {
-        accepted()
-    } else {
-        invalid_request_id()
-    }
-}
-
-async fn init_error(api: &RuntimeApi, request: Request<Incoming>) -> Reply {
-    let (error_type, error_message) = match read_error(request, "Runtime.Unknown").await {
-        Ok(fields) => fields,
-        Err(reply) => return reply,
-    };
-    api.phase.send_replace(Phase::InitError {
-        error_type,
-        error_message,
-    });
-    accepted()
-}
-
-/// `errorType` / `errorMessage` of an error post. Lambda accepts any body: then the
-/// `Lambda-Runtime-Function-Error-Type` header names the type and the raw body is the message.
-async fn read_error(
-    request: Request<Incoming>,
-    default_type: &str,
-) -> Result<(String, String), Reply> {
-    let header_type =
-        header_str(request.headers(), "lambda-runtime-function-error-type").map(str::to_owned);
-    if content_length(request.headers()).is_some_and(|n| n > DISCARD_LIMIT as u64) {
-        return Err(too_large());
-    }
-    let body = match read_body(request.into_body(), MAX_RESPONSE_BYTES).await {
-        Ok((body, _)) => body,
-        Err(BodyError::TooLarge(_)) => return Err(too_large()),
-        Err(BodyError::Broken) => {
-            return Err(error_reply(
-                StatusCode::BAD_REQUEST,
-                "InvalidRequest",
-                "the request body could not be read",
-            ));
-        }
-    };
-    Ok(error_fields(&body, header_type, default_type))
-}
-
-fn error_fields(body: &[u8], header_type: Option<String>, default_type: &str) -> (String, String) {
-    let json: Option<serde_json::Value> = serde_json::from_slice(body).ok();
-    let field = |name: &str| {
-        json.as_ref()
-            .and_then(|b| b.get(name))
-            .and_then(serde_json::Value::as_str)
-            .map(str::to_owned)
-    };
-    let error_type = field("errorType")
-        .or(header_type)
-        .unwrap_or_else(|| default_type.to_owned());
-    let error_message =
-        field("errorMessage").unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
-    (error_type, error_message)
-}
-
-enum BodyError {
-    /// Over the limit; the size when the whole body was read.
-    TooLarge(Option<usize>),
-    Broken,
-}
-
-/// Reads a request body of at most `limit` bytes, with its trailers. A larger one is still
-/// read to its end (up to [`DISCARD_LIMIT`]) and dropped, so that the client gets the 413
-/// rather than a connection reset in the middle of its upload.
-async fn read_body(
-    mut body: Incoming,
-    limit: usize,
-) -> Result<(Bytes, Option<HeaderMap>), BodyError> {
-    let mut data = Vec::new();
-    let mut trailers = None;
-    let mut total = 0usize;
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|_| BodyError::Broken)?;
-        match frame.into_data() {
-            Ok(chunk) => {
-                total = total.saturating_add(chunk.len());
-                if total <= limit {
-                    data.extend_from_slice(&chunk);
-                } else if total > DISCARD_LIMIT {
-                    return Err(BodyError::TooLarge(None));
-                }
-            }
-            Err(frame) => {
-                if let Ok(map) = frame.into_trailers() {
-                    trailers = Some(map);
-                }
-            }
-        }
-    }
-    if total > limit {
-        return Err(BodyError::TooLarge(Some(total)));
-    }
-    Ok((Bytes::from(data), trailers))
-}
-
-fn content_length(headers: &HeaderMap) -> Option<u64> {
-    header_str(headers, CONTENT_LENGTH.as_str())?
-        .trim()
-        .parse()
-        .ok()
-}
-
-fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name)?.to_str().ok()
-}
-
-fn json_reply(status: StatusCode, body: &serde_json::Value) -> Reply {
-    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response
-}
-
-fn error_reply(status: StatusCode, error_type: &str, message: &str) -> Reply {
-    json_reply(
-        status,
-        &serde_json::json!({ "errorMessage": message, "errorType": error_type }),
-    )
-}
-
-fn accepted() -> Reply {
-    // Once per invocation: the bytes of `{"status": "OK"}` as serde_json writes them.
-    let mut response = Response::new(Full::new(Bytes::from_static(br#"{"status":"OK"}"#)));
-    *response.status_mut() = StatusCode::ACCEPTED;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response
-}
-
-fn invalid_request_id() -> Reply {
-    error_reply(
-        StatusCode::BAD_REQUEST,
-        "InvalidRequestID",
-        "Invalid request ID",
-    )
-}
-
-fn too_large() -> Reply {
-    error_reply(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "RequestEntityTooLarge",
-        &format!("Exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."),
-    )
-}
-
-fn not_found(request: &Request<Incoming>) -> Reply {
-    error_reply(
-        StatusCode::NOT_FOUND,
-        "NotFound",
-        &format!(
-            "no Runtime API resource at {} {}",
-            request.method(),
-            request.uri().path()
-        ),
-    )
-}
-
-fn method_not_allowed(allow: &'static str) -> Reply {
-    let mut response = error_reply(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "MethodNotAllowed",
-        &format!("use {allow}"),
-    );
-    response
-        .headers_mut()
-        .insert(http::header::ALLOW, HeaderValue::from_static(allow));
-    response
-}
-
-// --- Logs --------------------------------------------------------------------------------
-
-/// How long the output of an exited process is awaited (its pipes stay open while a process
-/// it started lives on).
-const EXITED_OUTPUT_WAIT: Duration = Duration::from_millis(200);
-
-/// A process's stdout and stderr, read line by line into the sink with the request id of the
-/// invocation the process is running.
-///
-/// Its pump task reads output as it arrives; the host itself, when an invocation starts or
-/// ends, first takes whatever the process already wrote (without waiting) and then writes
-/// `START` or `END`/`REPORT`, under the same lock. So a line printed just before the response
-/// is posted still belongs to its invocation, and the invocation's lines are in the sink
-/// before the invocation returns, without a round trip through the pump task.
-struct Output {
-    logs: LogSink,
-    function: String,
-    stream: String,
-    /// stdout and stderr; `None` when a pipe could not be set up.
-    pipes: [Option<pipe::Receiver>; 2],
-    state: Mutex<OutputState>,
-    /// Turns true once both pipes reached their end.
-    closed: watch::Sender<bool>,
-}
-
-struct OutputState {
-    readers: [LineReader; 2],
-    /// The invocation the process is running.
-    current: Option<String>,
-}
-
-impl Output {
-    fn new(
-        logs: LogSink,
-        function: String,
-        stream: String,
-        pipes: [Option<pipe::Receiver>; 2],
-    ) -> Self {
-        let readers = [
-            LineReader::new(pipes[0].is_some()),
-            LineReader::new(pipes[1].is_some()),
-        ];
-        Self {
-            logs,
-            function,
-            stream,
-            pipes,
-            state: Mutex::new(OutputState {
-                readers,
-                current: None,
-            }),
-            closed: watch::channel(false).0,
-        }
-    }
-
-    /// Takes what the pipes hold now (stdout first), without waiting, and hands out its
-    /// complete lines as the current invocation's.
-    fn take_available(&self, state: &mut OutputState) {
-        let OutputState { readers, current } = state;
-        for (reader, pipe) in readers.iter_mut().zip(&self.pipes) {
-            if let Some(pipe) = pipe {
-                reader.pull(pipe, |line| {
-                    self.logs
-                        .line(&self.function, &self.stream, current.as_deref(), line);
-                });
-            }
-        }
-    }
-
-    /// An invocation starts: what was printed before is not part of it; `START`.
-    fn begin(&self, request_id: &str) {
-        let mut state = lock(&self.state);
-        self.take_available(&mut state);
-        self.logs.platform(
-            &self.function,
-            &self.stream,
-            Some(request_id),
-            &format!("START RequestId: {request_id} Version: $LATEST"),
-        );
-        state.current = Some(request_id.to_owned());
-    }
-
-    /// The invocation ended: what was printed so far is part of it; then `lines` (`true`:
-    /// printed on the terminal too), and no invocation is current.
-    fn end(&self, lines: Vec<(bool, String)>) {
-        let mut state = lock(&self.state);
-        self.take_available(&mut state);
-        let current = state.current.take();
-        self.emit(current.as_deref(), lines);
-    }
-
-    /// Lines for a request id that never ran on the process (init failures).
-    fn note(&self, request_id: Option<&str>, lines: Vec<(bool, String)>) {
-        let mut state = lock(&self.state);
-        self.take_available(&mut state);
-        self.emit(request_id, lines);
-    }
-
-    fn emit(&self, request_id: Option<&str>, lines: Vec<(bool, String)>) {
-        let mut lines = lines.into_iter().peekable();
-        while let Some((print, mut line)) = lines.next() {
-            // `END` and the `REPORT` after it share a row of the store (see
-            // `store::split_platform`): one row fewer per invocation.
-            if !print && line.starts_with("END RequestId: ") {
-                if let Some((_, report)) =
-                    lines.next_if(|(print, next)| !print && next.starts_with(store::REPORT_PREFIX))
-                {
-                    line.push('\n');
-                    line.push_str(&report);
-                }
-            }
-            if print {
-                self.logs
-                    .line(&self.function, &self.stream, request_id, &line);
-            } else {
-                self.logs
-                    .platform(&self.function, &self.stream, request_id, &line);
-            }
-        }
-    }
-
-    /// Waits (at most [`EXITED_OUTPUT_WAIT`]) until the pipes of an exited process are read
-    /// to their end: its last lines belong to the invocation it was running.
-    async fn wait_closed(&self) {
-        let mut closed = self.closed.subscribe();
-        let _ = tokio::time::timeout(EXITED_OUTPUT_WAIT, closed.wait_for(|c| *c)).await;
-    }
-}
-
-/// Reads a process's output as it arrives until both pipes end; then, once the host let go
-/// of the process (`released`), hands out the last, unterminated lines.
-async fn pump_logs(output: Arc<Output>, released: oneshot::Receiver<()>) {
-    loop {
-        let open = {
-            let state = lock(&output.state);
-            [state.readers[0].open, state.readers[1].open]
-        };
-        if open == [false, false] {
-            break;
-        }
-        tokio::select! {
-            () = readable(&output.pipes[0]), if open[0] => {}
-            () = readable(&output.pipes[1]), if open[1] => {}
-        }
-        let mut state = lock(&output.state);
-        output.take_available(&mut state);
-    }
-    output.closed.send_replace(true);
-    // Until then an invocation may still end (and `END` come) after the output.
-    let _ = released.await;
-    let mut state = lock(&output.state);
-    let OutputState { readers, current } = &mut *state;
-    for reader in readers {
-        reader.finish(|line| {
-            output
-                .logs
-                .line(&output.function, &output.stream, current.as_deref(), line);
-        });
-    }
-}
-
-async fn readable(pipe: &Option<pipe::Receiver>) {
-    match pipe {
-        Some(pipe) => {
-            let _ = pipe.readable().await;
-        }
-        None => std::future::pending().await,
-    }
-}
-
-/// Splits a pipe's bytes into lines (lossy UTF-8, `\r\n` or `\n`, long lines cut).
-struct LineReader {
-    open: bool,
-    pending: Vec<u8>,
-    chunk: Box<[u8]>,
-}
-
-impl LineReader {
-    fn new(open: bool) -> Self {
-        Self {
-            open,
-            pending: Vec::new(),
-            chunk: if open {
-                vec![0; 16 * 1024].into_boxed_slice()
-            } else {
-                Box::default()
-            },
-        }
-    }
-
-    /// Reads what `pipe` holds now, without waiting, handing out every complete line.
-    fn pull(&mut self, pipe: &pipe::Receiver, mut emit: impl FnMut(&str)) {
-        while self.open {
-            match pipe.try_read(&mut self.chunk) {
-                Ok(0) => self.open = false,
-                Ok(n) => {
-                    self.pending.extend_from_slice(&self.chunk[..n]);
-                    self.lines(&mut emit);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => self.open = false,
-            }
-        }
-    }
-
-    /// Hands out every complete line.
-    fn lines(&mut self, mut emit: impl FnMut(&str)) {
-        let mut start = 0;
-        while let Some(offset) = self.pending[start..].iter().position(|&b| b == b'\n') {
-            let end = start + offset;
-            emit_line(&self.pending[start..end], &mut emit);
-            start = end + 1;
-        }
-        while self.pending.len() - start > MAX_LOG_LINE {
-            emit_line(&self.pending[start..start + MAX_LOG_LINE], &mut emit);
-            start += MAX_LOG_LINE;
-        }
-        self.pending.drain(..start);
-    }
-
-    /// Hands out the last, unterminated line.
-    fn finish(&mut self, mut emit: impl FnMut(&str)) {
-        self.lines(&mut emit);
-        if !self.pending.is_empty() {
-            emit_line(&self.pending, &mut emit);
-            self.pending.clear();
-        }
-    }
-}
-
-fn emit_line(bytes: &[u8], emit: &mut impl FnMut(&str)) {
-    let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
-    emit(&String::from_utf8_lossy(bytes));
-}
-
-/// How often, at most, a process's peak memory is read from `/proc` (the kernel renders
-/// the whole `status` file for it): `Max Memory Used` of back-to-back invocations may be
-/// that old. `VmHWM` only grows.
-const MEMORY_READ_EVERY: Duration = Duration::from_millis(100);
-
-/// A process's peak resident memory (`VmHWM`, Linux only), from its `/proc/<pid>/status`
-/// opened once and read with one `pread` into a reused buffer, at most every
-/// [`MEMORY_READ_EVERY`].
-struct MemoryGauge {
-    file: Option<std::fs::File>,
-    buf: Vec<u8>,
-    read_at: Option<Instant>,
-    mb: Option<u64>,
-}
-
-impl MemoryGauge {
-    fn open(pid: u32) -> Self {
-        Self {
-            file: std::fs::File::open(format!("/proc/{pid}/status")).ok(),
-            buf: vec![0; 4096],
-            read_at: None,
-            mb: None,
-        }
-    }
-
-    /// A reading for when the process cannot be read later (it crashed), without counting as
-    /// a fresh one.
-    fn prime(&mut self) {
-        if let Some(mb) = self.read() {
-            self.mb = Some(mb);
-        }
-    }
-
-    /// The peak in MB (rounded up): read now unless the last reading is recent; the last
-    /// good reading when the process cannot be read (it exited).
-    fn peak_mb(&mut self) -> Option<u64> {
-        if self
-            .read_at
-            .is_none_or(|at| at.elapsed() >= MEMORY_READ_EVERY)
-        {
-            self.read_at = Some(Instant::now());
-            self.prime();
-        }
-        self.mb
-    }
-
-    fn read(&mut self) -> Option<u64> {
-        use std::os::unix::fs::FileExt;
-        let n = self.file.as_ref()?.read_at(&mut self.buf, 0).ok()?;
-        parse_vm_hwm_mb(&self.buf[..n])
-    }
-}
-
-/// `VmHWM` of a `/proc/<pid>/status` text, in MB rounded up.
-fn parse_vm_hwm_mb(status: &[u8]) -> Option<u64> {
-    let at = status.windows(6).position(|w| w == b"VmHWM:")?;
-    let line = status[at + 6..].split(|&b| b == b'\n').next()?;
-    let kib: u64 = std::str::from_utf8(line)
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()?;
-    Some(kib.div_ceil(1024))
-}
-
-// --- Processes ---------------------------------------------------------------------------
-
-/// The environment of a function process: Lambda's variables, a few of ours, the spec's.
-fn child_env(
-    spec: &FunctionSpec,
-    runtime_api: SocketAddr,
-    log_stream: &str,
-    task_root: &Path,
-    ours: impl Iterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
-) -> Vec<(String, String)> {
-    let mut env: BTreeMap<String, String> = ours
-        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-        .filter(|(k, _)| {
-            INHERITED_ENV.contains(&k.as_str())
-                || INHERITED_ENV_PREFIXES.iter().any(|p| k.starts_with(p))
-        })
-        .collect();
-    let region = spec
-        .env
-        .get("AWS_REGION")
-        .or_else(|| spec.env.get("AWS_DEFAULT_REGION"))
-        .map_or(DEFAULT_REGION, String::as_str)
-        .to_owned();
-    let task_root = task_root.to_string_lossy().into_owned();
-    for (name, value) in [
-        ("AWS_LAMBDA_FUNCTION_NAME", spec.function_name.clone()),
-        (
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-            spec.memory_mb.to_string(),
-        ),
-        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_owned()),
-        (
-            "AWS_LAMBDA_LOG_GROUP_NAME",
-            format!("/aws/lambda/{}", spec.function_name),
-        ),
-        ("AWS_LAMBDA_LOG_STREAM_NAME", log_stream.to_owned()),
-        ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".to_owned()),
-        ("AWS_REGION", region.clone()),
-        ("AWS_DEFAULT_REGION", region),
-        ("AWS_EXECUTION_ENV", "AWS_Lambda_provided.al2023".to_owned()),
-        ("_HANDLER", "bootstrap".to_owned()),
-        ("LAMBDA_TASK_ROOT", task_root),
-        ("LAMBDA_RUNTIME_DIR", "/var/runtime".to_owned()),
-        ("TZ", ":UTC".to_owned()),
-    ] {
-        env.insert(name.to_owned(), value);
-    }
-    env.extend(spec.env.iter().map(|(k, v)| (k.clone(), v.clone())));
-    env.insert("AWS_LAMBDA_RUNTIME_API".to_owned(), runtime_api.to_string());
-    env.into_iter().collect()
-}
-
-/// Owns a child until it is reaped: applies stop/kill requests, publishes how it ended.
-async fn supervise(
-    mut child: tokio::process::Child,
-    mut control: mpsc::UnboundedReceiver<Signal>,
-    exited: watch::Sender<Option<ExitInfo>>,
-    on_reaped: impl FnOnce() + Send + 'static,
-) {
-    let pid = child.id();
-    // Set once SIGTERM went out: when SIGKILL follows.
-    let mut kill_at: Option<tokio::time::Instant> = None;
-    let mut killed = false;
-    // Signals go to the group while the child is not reaped yet, so its id cannot have been
-    // reused by then.
-    let status = loop {
-        tokio::select! {
-            status = child.wait() => break status,
-            signal = control.recv(), if !killed => match signal {
-                Some(Signal::Stop) => {
-                    if kill_at.is_none() {
-                        if let Some(pid) = pid {
-                            signal_group(pid, nix::sys::signal::Signal::SIGTERM);
-                        }
-                        kill_at = Some(tokio::time::Instant::now() + STOP_GRACE);
-                    }
-                }
-                // `None`: the host is gone.
-                Some(Signal::Kill) | None => {
-                    kill(&mut child, pid).await;
-                    killed = true;
-                }
-            },
-            () = sleep_until(kill_at), if !killed => {
-                kill(&mut child, pid).await;
-                killed = true;
-            }
-        }
-    };
-    let detail = match status {
-        Ok(status) => exit_detail(status),
-        Err(err) => format!("Runtime exited with error: {err}"),
-    };
-    on_reaped();
-    exited.send_replace(Some(ExitInfo { detail }));
-}
-
-async fn sleep_until(at: Option<tokio::time::Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
-}
-
-async fn kill(child: &mut tokio::process::Child, pid: Option<u32>) {
-    if let Some(pid) = pid {
-        signal_group(pid, nix::sys::signal::Signal::SIGKILL);
-    }
-    let _ = child.start_kill();
-}
-
-/// Sends `signal` to the process group `pgid` (its leader's pid): `killpg(2)` through nix's
-/// safe wrapper, so the function's own children (spawned helpers, shells) get it too. A
-/// group that is already gone (`ESRCH`) is no error here.
-fn signal_group(pgid: u32, signal: nix::sys::signal::Signal) {
-    if let Ok(pgid) = i32::try_from(pgid) {
-        let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), signal);
-    }
-}
-
-/// AWS's wording (Go's) for how a runtime exited.
-fn exit_detail(status: std::process::ExitStatus) -> String {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (Some(0), _) => "Runtime exited without providing a reason".to_owned(),
-        (Some(code), _) => format!("Runtime exited with error: exit status {code}"),
-        (None, Some(signal)) => {
-            let name = match signal {
-                1 => "hangup".to_owned(),
-                2 => "interrupt".to_owned(),
-                3 => "quit".to_owned(),
-                4 => "illegal instruction".to_owned(),
-                5 => "trace/breakpoint trap".to_owned(),
-                6 => "aborted".to_owned(),
-                7 => "bus error".to_owned(),
-                8 => "floating point exception".to_owned(),
-                9 => "killed".to_owned(),
-                11 => "segmentation fault".to_owned(),
-                13 => "broken pipe".to_owned(),
-                15 => "terminated".to_owned(),
-                other => format!("signal {other}"),
-            };
-            format!("Runtime exited with error: signal: {name}")
-        }
-        (None, None) => "Runtime exited without providing a reason".to_owned(),
-    }
-}
-
-// --- The spawner thread -------------------------------------------------------------------
-
-/// Work for the spawner thread.
-enum SpawnerJob {
-    /// Copy a binary (written here, so no child forked elsewhere holds it open for writing
-    /// when it is executed: `ETXTBSY`).
-    Copy { from: PathBuf, to: PathBuf },
-    Spawn {
-        binary: PathBuf,
-        env: Vec<(String, String)>,
-        cwd: PathBuf,
-    },
-}
-
-enum SpawnerReply {
-    Copied,
-    Spawned {
-        child: tokio::process::Child,
-        stdout: Option<OwnedFd>,
-        stderr: Option<OwnedFd>,
-    },
-}
-
-type SpawnerRequest = (SpawnerJob, oneshot::Sender<io::Result<SpawnerReply>>);
-
-/// Every child is spawned from one thread that lives as long as `portico`: Linux's
-/// parent-death signal fires when the *thread* that spawned a child ends, so children
-/// spawned from a short-lived thread would be killed early.
-fn spawner() -> Option<&'static mpsc::UnboundedSender<SpawnerRequest>> {
-    static SPAWNER: OnceLock<Option<mpsc::UnboundedSender<SpawnerRequest>>> = OnceLock::new();
-    SPAWNER
-        .get_or_init(|| {
-            let (tx, mut rx) = mpsc::unbounded_channel::<SpawnerRequest>();
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            std::thread::Builder::new()
-                .name("portico-spawner".to_owned())
-                .spawn(move || {
-                    let setpriv = setpriv_works();
-                    runtime.block_on(async move {
-                        while let Some((job, reply)) = rx.recv().await {
-                            let _ = reply.send(run_spawner_job(job, setpriv));
-                        }
-                    });
-                })
-                .ok()?;
-            Some(tx)
-        })
-        .as_ref()
-}
-
-async fn spawner_call(job: SpawnerJob) -> io::Result<SpawnerReply> {
-    let spawner =
-        spawner().ok_or_else(|| io::Error::other("cannot start the process spawner thread"))?;
-    let (reply, answer) = oneshot::channel();
-    spawner
-        .send((job, reply))
-        .map_err(|_| io::Error::other("the process spawner thread is gone"))?;
-    answer
-        .await
-        .map_err(|_| io::Error::other("the process spawner thread is gone"))?
-}
-
-fn run_spawner_job(job: SpawnerJob, setpriv: bool) -> io::Result<SpawnerReply> {
-    match job {
-        SpawnerJob::Copy { from, to } => {
-            if let Some(dir) = to.parent() {
-                std::fs::create_dir_all(dir)?;
-            }
-            std::fs::copy(&from, &to)?;
-            Ok(SpawnerReply::Copied)
-        }
-        SpawnerJob::Spawn { binary, env, cwd } => {
-            let mut command = if setpriv {
-                let mut command = tokio::process::Command::new("setpriv");
-                command.args(["--pdeathsig", "KILL", "--"]).arg(&binary);
-                command
-            } else {
-                tokio::process::Command::new(&binary)
-            };
-            command
-                .env_clear()
-                .envs(env)
-                .current_dir(&cwd)
-                .stdin(std::process::Stdio::null())
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .process_group(0)
-                .kill_on_drop(true);
-            let mut attempts = 0;
-            let mut child = loop {
-                match command.spawn() {
-                    Ok(child) => break child,
-                    // Another thread's fork may briefly hold a fresh copy open for writing.
-                    Err(e) if e.kind() == io::ErrorKind::ExecutableFileBusy && attempts < 50 => {
-                        attempts += 1;
-                        std::thread::sleep(Duration::from_millis(10));
-                    }
-                    Err(e) => {
-                        return Err(io::Error::new(
-                            e.kind(),
-                            format!("cannot start {}: {e}", binary.display()),
-                        ));
-                    }
-                }
-            };
-            // The pipes move to the caller's runtime, so their readiness and the Runtime API's
-            // come from one reactor (see `pump_logs`).
-            let stdout = child.stdout.take().and_then(|p| p.into_owned_fd().ok());
-            let stderr = child.stderr.take().and_then(|p| p.into_owned_fd().ok());
-            Ok(SpawnerReply::Spawned {
-                child,
-                stdout,
-                stderr,
-            })
-        }
-    }
-}
-
-/// Whether `setpriv --pdeathsig` (util-linux) is there to tie children to `portico`'s life.
-fn setpriv_works() -> bool {
-    cfg!(target_os = "linux")
-        && std::process::Command::new("setpriv")
-            .args(["--pdeathsig", "KILL", "--", "true"])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-}
-
-async fn copy_binary(from: &Path, to: &Path, generation: u64) -> io::Result<BinaryCopy> {
-    let result = spawner_call(SpawnerJob::Copy {
-        from: from.to_owned(),
-        to: to.to_owned(),
-    })
-    .await;
-    match result {
-        Ok(_) => Ok(BinaryCopy {
-            path: to.to_owned(),
-            generation,
-        }),
-        Err(err) => Err(io::Error::new(
-            err.kind(),
-            format!(
-                "cannot copy the function binary {} to {}: {err}",
-                from.display(),
-                to.display()
-            ),
-        )),
-    }
-}
-
-/// Removes private binary directories left by `portico local` runs that were killed.
-fn remove_stale_bin_dirs() {
-    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
-        return;
-    };
-    if !Path::new("/proc/self").exists() {
-        return;
-    }
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix("portico-local-")) else {
-            continue;
-        };
-        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
-            continue;
-        };
-        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
-    }
-}
-
-// --- Ids ----------------------------------------------------------------------------------
-
-fn random_u64() -> u64 {
-    crate::ids::u64()
-}
-
-/// A version-4 UUID, like Lambda's request ids.
-fn new_request_id() -> String {
-    crate::ids::uuid_v4()
-}
-
-/// An X-Ray trace header: `Root=1-<epoch secs hex>-<24 hex>;Parent=<16 hex>;Sampled=0`.
-fn trace_id() -> String {
-    let secs = logs::now_ms() / 1000;
-    format!(
-        "Root=1-{:08x}-{:08x}{:016x};Parent={:016x};Sampled=0",
-        secs as u32,
-        random_u64() as u32,
-        random_u64(),
-        random_u64()
-    )
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // No invariant spans a panic here; keep serving.
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]
@@ -2198,7 +950,14 @@ mod tests {
     use serde_json::{Value, json};
     use tokio::io::AsyncReadExt;
 
+    use std::collections::BTreeMap;
+    use std::sync::OnceLock;
+
     use super::*;
+    use crate::lambda::output::{LineReader, MAX_LOG_LINE};
+    use crate::lambda::process::{exit_detail, signal_group};
+    use crate::lambda::runtime_api::error_fields;
+    use crate::logs;
     use crate::store::{LogRecord, Store};
 
     /// A stand-in runtime: a Python script speaking the Runtime API, steered by the event's

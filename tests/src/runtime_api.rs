@@ -1,11 +1,14 @@
-//! A Lambda Runtime API host (version `2018-06-01`) on loopback, to run real app binaries
-//! in tests and benchmarks.
+//! A synchronous handle on the local cloud's Lambda Runtime API
+//! ([`portico_local::lambda::runtime_api`], version `2018-06-01`), to run real app binaries
+//! in tests and benchmarks: the one implementation of the protocol in the workspace, on a
+//! Tokio runtime of its own, with the events, answers and function processes in the test's
+//! hands.
 //!
-//! It implements what a runtime client calls — `GET /runtime/invocation/next` (blocks until
+//! It serves what a runtime client calls — `GET /runtime/invocation/next` (blocks until
 //! an event is queued), `POST /runtime/invocation/{id}/response`, `POST
 //! /runtime/invocation/{id}/error` and `POST /runtime/init/error` — with AWS's headers,
-//! status codes and error bodies, over HTTP/1.1 with keep-alive and chunked request bodies.
-//! Other paths answer 404.
+//! status codes and error bodies, over HTTP/1.1 (hyper) with keep-alive and chunked request
+//! bodies. Other paths answer 404.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -21,37 +24,48 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
-mod http;
 mod process;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::io::{self, BufReader};
-use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use self::http::{HttpRequest, HttpResponse, ReadError};
+use bytes::Bytes;
+use portico_local::lambda::runtime_api::{self, Answer, Answered, Event, Phase};
+pub use portico_local::lambda::runtime_api::{MAX_RESPONSE_BYTES, RecordedRequest};
+use portico_local::lambda::{FunctionSpec, function_arn, function_env, new_log_stream};
+
 pub use self::process::FunctionProcess;
-use self::process::ProcessShared;
 
 /// The API version prefix of every path.
 pub const API_PREFIX: &str = "/2018-06-01/runtime";
 
-/// The largest response payload Lambda accepts for a buffered (request-response) invocation.
-pub const MAX_RESPONSE_BYTES: usize = 6_291_556;
-
 /// The function name the host reports (in `AWS_LAMBDA_FUNCTION_NAME` and the function ARN).
 pub const FUNCTION_NAME: &str = "portico-e2e";
 
-/// The account id in the function ARN.
-pub const ACCOUNT_ID: &str = "123456789012";
+/// The account id in the function ARN: the local cloud's.
+pub const ACCOUNT_ID: &str = portico_local::ACCOUNT;
 
 /// The region the host pretends to be in.
-pub const REGION: &str = "us-east-1";
+pub const REGION: &str = portico_local::REGION;
+
+/// The memory size the functions are told (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`).
+const MEMORY_MB: u32 = 128;
+
+/// Variables of the test process a function sees (besides Lambda's): no `HOME`, no AWS
+/// profile or credentials, unlike `portico local`'s functions.
+fn inherited(name: &str) -> bool {
+    matches!(
+        name,
+        "PATH" | "LANG" | "LD_LIBRARY_PATH" | "LLVM_PROFILE_FILE"
+    ) || name.starts_with("RUST_")
+        || name.starts_with("CARGO_LLVM_COV")
+}
 
 /// How an invocation ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,26 +179,25 @@ impl fmt::Display for InvokeError {
 
 impl std::error::Error for InvokeError {}
 
-/// One request the host answered, for assertions on what a runtime client did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecordedRequest {
-    /// The method.
-    pub method: String,
-    /// The path, without the query string.
-    pub path: String,
-    /// The status answered.
-    pub status: u16,
-}
-
-/// The Lambda Runtime API host. Dropping it stops the server threads.
-#[derive(Debug)]
+/// The Lambda Runtime API host. Dropping it closes every connection (a parked `/next` poll
+/// included) and stops its runtime.
 pub struct RuntimeApi {
     shared: Arc<Shared>,
+    api: Arc<runtime_api::RuntimeApi>,
     addr: SocketAddr,
-    acceptor: Option<JoinHandle<()>>,
+    runtime: Option<tokio::runtime::Runtime>,
 }
 
-#[derive(Debug)]
+impl fmt::Debug for RuntimeApi {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RuntimeApi")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the waiting test threads share with the runtime's tasks and the process readers.
+#[derive(Debug, Default)]
 struct Shared {
     state: Mutex<State>,
     changed: Condvar,
@@ -192,37 +205,20 @@ struct Shared {
 
 #[derive(Debug, Default)]
 struct State {
-    queue: VecDeque<Pending>,
-    in_flight: HashMap<String, InFlight>,
+    /// Queued or handed out, not answered yet: when each was queued.
+    pending: HashMap<String, Instant>,
     completed: HashMap<String, InvocationRecord>,
-    init_error: Option<InitError>,
-    next_polls: Vec<Instant>,
-    requests: Vec<RecordedRequest>,
-    functions: Vec<Arc<ProcessShared>>,
-    connections: HashMap<u64, TcpStream>,
-    workers: Vec<JoinHandle<()>>,
-    shutdown: bool,
-}
-
-#[derive(Debug)]
-struct Pending {
-    request_id: String,
-    payload: Vec<u8>,
-    /// Headers sent with the event besides the ones every event gets.
-    headers: Vec<(String, String)>,
-    timeout: Duration,
-    queued_at: Instant,
-}
-
-#[derive(Debug)]
-struct InFlight {
-    queued_at: Instant,
-    delivered_at: Instant,
+    functions: Vec<Arc<process::ProcessShared>>,
 }
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn notify(&self) {
+        let _state = self.lock();
+        self.changed.notify_all();
     }
 
     fn wait<'a>(
@@ -238,36 +234,52 @@ impl Shared {
                 .0,
         )
     }
-
-    fn new_request_id(&self) -> String {
-        // A version 4 UUID, like AWS's.
-        uuid::Uuid::new_v4().hyphenated().to_string()
-    }
 }
 
 impl RuntimeApi {
     /// Starts the host on `127.0.0.1` with an ephemeral port.
     ///
     /// # Errors
-    /// When the socket cannot be bound or the accept thread cannot start.
+    /// When the socket cannot be bound or the runtime cannot start.
     pub fn start() -> io::Result<Self> {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("runtime-api")
+            .enable_all()
+            .build()?;
+        // Bound here, not with `block_on`: the caller may be inside a runtime of its own.
+        let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+        listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared {
-            state: Mutex::new(State::default()),
-            changed: Condvar::new(),
-        });
-        let acceptor = {
-            let shared = Arc::clone(&shared);
-            std::thread::Builder::new()
-                .name("runtime-api-accept".to_owned())
-                .spawn(move || accept_loop(&listener, &shared))?
+        let listener = {
+            let _runtime = runtime.enter();
+            tokio::net::TcpListener::from_std(listener)?
         };
+        let api = Arc::new(
+            runtime_api::RuntimeApi::new(function_arn(REGION, FUNCTION_NAME)).with_journal(),
+        );
+        let shared = Arc::new(Shared::default());
+        runtime.spawn(runtime_api::serve(listener, Arc::clone(&api)));
+        // Waiting threads hear of `/next` polls and init errors.
+        let mut phase = api.phase();
+        let waiters = Arc::clone(&shared);
+        runtime.spawn(async move {
+            while phase.changed().await.is_ok() {
+                waiters.notify();
+            }
+        });
         Ok(Self {
             shared,
+            api,
             addr,
-            acceptor: Some(acceptor),
+            runtime: Some(runtime),
         })
+    }
+
+    fn runtime(&self) -> &tokio::runtime::Runtime {
+        self.runtime
+            .as_ref()
+            .expect("the runtime lives as long as the host")
     }
 
     /// The address to put in `AWS_LAMBDA_RUNTIME_API` (as `host:port`).
@@ -277,20 +289,23 @@ impl RuntimeApi {
 
     /// The invoked function's ARN, as sent in `Lambda-Runtime-Invoked-Function-Arn`.
     pub fn function_arn(&self) -> String {
-        format!("arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{FUNCTION_NAME}")
+        self.api.function_arn().to_owned()
     }
 
     /// Spawns `binary` as a Lambda function served by this host.
     ///
-    /// The environment is what Lambda's `provided.al2023` runtime sets — `AWS_LAMBDA_RUNTIME_API`,
-    /// `AWS_LAMBDA_FUNCTION_NAME`, `AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128`,
-    /// `AWS_LAMBDA_FUNCTION_VERSION=$LATEST`, `AWS_LAMBDA_LOG_GROUP_NAME`,
-    /// `AWS_LAMBDA_LOG_STREAM_NAME`, `AWS_LAMBDA_INITIALIZATION_TYPE`, `AWS_REGION`,
-    /// `AWS_DEFAULT_REGION`, `_HANDLER=bootstrap`, `LAMBDA_TASK_ROOT` (the binary's directory,
-    /// also the working directory), `LAMBDA_RUNTIME_DIR`, `TZ=:UTC` — plus `PATH`, `LANG`,
-    /// `LD_LIBRARY_PATH` and the `RUST_*`/`LLVM_PROFILE_FILE` variables of the test process,
-    /// then `extra_env`, which overrides any of them. Nothing else is inherited (no stray
-    /// `AWS_PROFILE` or credentials). stdout and stderr are captured.
+    /// The environment is what the local cloud gives its functions
+    /// ([`portico_local::lambda::function_env`]: what Lambda's `provided.al2023` runtime
+    /// sets — `AWS_LAMBDA_RUNTIME_API`, `AWS_LAMBDA_FUNCTION_NAME`,
+    /// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128`, `AWS_LAMBDA_FUNCTION_VERSION=$LATEST`,
+    /// `AWS_LAMBDA_LOG_GROUP_NAME`, `AWS_LAMBDA_LOG_STREAM_NAME`,
+    /// `AWS_LAMBDA_INITIALIZATION_TYPE`, `AWS_REGION`, `AWS_DEFAULT_REGION`,
+    /// `AWS_EXECUTION_ENV`, `_HANDLER=bootstrap`, `LAMBDA_TASK_ROOT` (the binary's
+    /// directory, also the working directory), `LAMBDA_RUNTIME_DIR`, `TZ=:UTC`) — plus
+    /// `PATH`, `LANG`, `LD_LIBRARY_PATH` and the `RUST_*`/`LLVM_PROFILE_FILE` variables of
+    /// the test process, then `extra_env`, which overrides any of them (even
+    /// `AWS_LAMBDA_RUNTIME_API`). Nothing else is inherited (no stray `AWS_PROFILE` or
+    /// credentials). stdout and stderr are captured.
     ///
     /// # Errors
     /// When the binary does not exist or cannot be started.
@@ -305,49 +320,37 @@ impl RuntimeApi {
                 format!("cannot find function binary {}: {e}", binary.display()),
             )
         })?;
-        let task_root = binary.parent().unwrap_or(Path::new("/"));
+        let task_root = binary.parent().unwrap_or(Path::new("/")).to_owned();
+        let spec = FunctionSpec {
+            name: FUNCTION_NAME.to_owned(),
+            function_name: FUNCTION_NAME.to_owned(),
+            binary: binary.clone(),
+            env: extra_env
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect::<BTreeMap<_, _>>(),
+            memory_mb: MEMORY_MB,
+            timeout: Duration::from_secs(900),
+            max_processes: 1,
+        };
+        let log_stream = new_log_stream();
+        let ours = std::env::vars_os().filter(|(name, _)| name.to_str().is_some_and(inherited));
+        let mut env = function_env(&spec, self.addr, &log_stream, &task_root, ours);
+        if let Some((_, value)) = extra_env
+            .iter()
+            .find(|(name, _)| *name == "AWS_LAMBDA_RUNTIME_API")
+        {
+            env.retain(|(name, _)| name != "AWS_LAMBDA_RUNTIME_API");
+            env.push(("AWS_LAMBDA_RUNTIME_API".to_owned(), (*value).to_owned()));
+        }
         let mut command = Command::new(&binary);
         command
             .env_clear()
-            .current_dir(task_root)
+            .envs(env)
+            .current_dir(PathBuf::from(&task_root))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        for (name, value) in std::env::vars_os() {
-            let keep = name.to_str().is_some_and(|n| {
-                matches!(n, "PATH" | "LANG" | "LD_LIBRARY_PATH" | "LLVM_PROFILE_FILE")
-                    || n.starts_with("RUST_")
-                    || n.starts_with("CARGO_LLVM_COV")
-            });
-            if keep {
-                command.env(name, value);
-            }
-        }
-        let log_stream = format!(
-            "{}/[$LATEST]{:032x}",
-            utc_date_path(SystemTime::now()),
-            random_u128()
-        );
-        command
-            .env("AWS_LAMBDA_RUNTIME_API", self.addr.to_string())
-            .env("AWS_LAMBDA_FUNCTION_NAME", FUNCTION_NAME)
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env(
-                "AWS_LAMBDA_LOG_GROUP_NAME",
-                format!("/aws/lambda/{FUNCTION_NAME}"),
-            )
-            .env("AWS_LAMBDA_LOG_STREAM_NAME", log_stream)
-            .env("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
-            .env("AWS_REGION", REGION)
-            .env("AWS_DEFAULT_REGION", REGION)
-            .env("_HANDLER", "bootstrap")
-            .env("LAMBDA_TASK_ROOT", task_root)
-            .env("LAMBDA_RUNTIME_DIR", "/var/runtime")
-            .env("TZ", ":UTC");
-        for (name, value) in extra_env {
-            command.env(name, value);
-        }
         let spawned_at = Instant::now();
         let child = command.spawn().map_err(|e| {
             io::Error::new(e.kind(), format!("cannot start {}: {e}", binary.display()))
@@ -355,8 +358,7 @@ impl RuntimeApi {
         let host = Arc::downgrade(&self.shared);
         let function = FunctionProcess::watch(child, spawned_at, move || {
             if let Some(host) = host.upgrade() {
-                let _state = host.lock();
-                host.changed.notify_all();
+                host.notify();
             }
         });
         self.shared.lock().functions.push(function.shared());
@@ -403,19 +405,33 @@ impl RuntimeApi {
         headers: &[(&str, &str)],
         timeout: Duration,
     ) -> String {
-        let request_id = self.shared.new_request_id();
-        let mut state = self.shared.lock();
-        state.queue.push_back(Pending {
-            request_id: request_id.clone(),
-            payload: payload.to_vec(),
-            headers: headers
-                .iter()
-                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-                .collect(),
-            timeout,
-            queued_at: Instant::now(),
+        let request_id = portico_local::ids::uuid_v4();
+        let mut event = Event::new(request_id.clone(), Bytes::copy_from_slice(payload), timeout);
+        event.invocation_id = invocation_id(&request_id);
+        event.headers = headers
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect();
+        let queued_at = Instant::now();
+        self.shared
+            .lock()
+            .pending
+            .insert(request_id.clone(), queued_at);
+        let answered = self.api.enqueue(event);
+        let shared = Arc::clone(&self.shared);
+        let id = request_id.clone();
+        self.runtime().spawn(async move {
+            let Ok(answered) = answered.await else {
+                // Withdrawn.
+                return;
+            };
+            let mut state = shared.lock();
+            state.pending.remove(&id);
+            state
+                .completed
+                .insert(id.clone(), record(id, queued_at, answered));
+            shared.changed.notify_all();
         });
-        self.shared.changed.notify_all();
         request_id
     }
 
@@ -434,13 +450,11 @@ impl RuntimeApi {
             if let Some(record) = state.completed.remove(request_id) {
                 return Ok(record);
             }
-            let queued = state.queue.iter().any(|p| p.request_id == request_id);
-            if !queued && !state.in_flight.contains_key(request_id) {
+            if !state.pending.contains_key(request_id) {
                 return Err(InvokeError::UnknownRequestId(request_id.to_owned()));
             }
-            if let Some(err) = &state.init_error {
-                let err = err.clone();
-                state.queue.retain(|p| p.request_id != request_id);
+            if let Some(err) = self.init_error() {
+                self.withdraw(&mut state, request_id);
                 return Err(InvokeError::InitError(err));
             }
             if let Some(last) = state.functions.last() {
@@ -449,7 +463,7 @@ impl RuntimeApi {
                         .exit_status()
                         .map_or_else(|| "unknown status".to_owned(), |s| s.to_string());
                     let output_tail = last.output_tail(4096);
-                    state.queue.retain(|p| p.request_id != request_id);
+                    self.withdraw(&mut state, request_id);
                     return Err(InvokeError::FunctionExited {
                         status,
                         output_tail,
@@ -463,10 +477,17 @@ impl RuntimeApi {
                     if let Some(record) = state.completed.remove(request_id) {
                         return Ok(record);
                     }
-                    state.queue.retain(|p| p.request_id != request_id);
+                    self.withdraw(&mut state, request_id);
                     return Err(InvokeError::Timeout);
                 }
             };
+        }
+    }
+
+    /// Takes back an event no `/next` took yet (one handed out may still be answered).
+    fn withdraw(&self, state: &mut State, request_id: &str) {
+        if self.api.withdraw(request_id) {
+            state.pending.remove(request_id);
         }
     }
 
@@ -477,7 +498,7 @@ impl RuntimeApi {
         let deadline = Instant::now() + timeout;
         let mut state = self.shared.lock();
         loop {
-            if let Some(first) = state.next_polls.first() {
+            if let Some(first) = self.api.next_polls().first() {
                 return Some(*first);
             }
             state = self.shared.wait(state, deadline)?;
@@ -486,430 +507,64 @@ impl RuntimeApi {
 
     /// When each `/next` poll arrived, in order.
     pub fn next_request_times(&self) -> Vec<Instant> {
-        self.shared.lock().next_polls.clone()
+        self.api.next_polls()
     }
 
     /// The init error the function reported, if any.
     pub fn init_error(&self) -> Option<InitError> {
-        self.shared.lock().init_error.clone()
+        match &*self.api.phase().borrow() {
+            Phase::InitError {
+                error_type,
+                error_message,
+            } => Some(InitError {
+                error_type: error_type.clone(),
+                error_message: error_message.clone(),
+            }),
+            _ => None,
+        }
     }
 
     /// Every request answered so far, in order.
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.shared.lock().requests.clone()
+        self.api.requests()
     }
 }
 
 impl Drop for RuntimeApi {
     fn drop(&mut self) {
-        let workers = {
-            let mut state = self.shared.lock();
-            state.shutdown = true;
-            for stream in state.connections.values() {
-                let _ = stream.shutdown(Shutdown::Both);
-            }
-            self.shared.changed.notify_all();
-            std::mem::take(&mut state.workers)
-        };
-        // Wake the acceptor, which checks the flag after each connection.
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
-        if let Some(acceptor) = self.acceptor.take() {
-            let _ = acceptor.join();
-        }
-        for worker in workers {
-            let _ = worker.join();
-        }
-        // Connections accepted after the first sweep.
-        let late = std::mem::take(&mut self.shared.lock().workers);
-        for worker in late {
-            let _ = worker.join();
-        }
-    }
-}
-
-fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
-    let mut next_id = 0u64;
-    for stream in listener.incoming() {
-        let Ok(stream) = stream else { continue };
-        let mut state = shared.lock();
-        if state.shutdown {
-            return;
-        }
-        state.workers.retain(|w| !w.is_finished());
-        let Ok(clone) = stream.try_clone() else {
-            continue;
-        };
-        next_id += 1;
-        let id = next_id;
-        state.connections.insert(id, clone);
-        let worker = {
-            let shared = Arc::clone(shared);
-            std::thread::Builder::new()
-                .name(format!("runtime-api-conn-{id}"))
-                .spawn(move || {
-                    serve_connection(&shared, stream);
-                    shared.lock().connections.remove(&id);
-                })
-        };
-        match worker {
-            Ok(worker) => state.workers.push(worker),
-            Err(_) => {
-                if let Some(stream) = state.connections.remove(&id) {
-                    let _ = stream.shutdown(Shutdown::Both);
-                }
+        // Ends the server task, which closes every connection. Inside a caller's runtime
+        // (an async test) there is no waiting for that.
+        if let Some(runtime) = self.runtime.take() {
+            if tokio::runtime::Handle::try_current().is_ok() {
+                runtime.shutdown_background();
+            } else {
+                runtime.shutdown_timeout(Duration::from_secs(5));
             }
         }
     }
 }
 
-/// What a handled request produced.
-enum Reply {
-    Send(HttpResponse),
-    /// An event handed out by `/next`: put it back if the response cannot be written.
-    Deliver(HttpResponse, Pending),
-    /// Close without answering (shutdown, or the client left while waiting).
-    Close,
-}
-
-fn serve_connection(shared: &Shared, stream: TcpStream) {
-    let _ = stream.set_nodelay(true);
-    let Ok(mut writer) = stream.try_clone() else {
-        return;
-    };
-    let mut reader = BufReader::new(stream);
-    loop {
-        let request = match http::read_request(&mut reader) {
-            Ok(request) => request,
-            Err(ReadError::Closed | ReadError::Io) => return,
-            Err(ReadError::Malformed(message)) => {
-                let _ = HttpResponse::error(400, "InvalidRequest", &message)
-                    .write_to(&mut writer, true);
-                return;
-            }
-            Err(ReadError::TooLarge(status)) => {
-                let _ = HttpResponse::error(status, "RequestTooLarge", "request too large")
-                    .write_to(&mut writer, true);
-                return;
-            }
-        };
-        let keep_alive = request.keep_alive();
-        let reply = handle(shared, &request, reader.get_ref());
-        let (response, delivered) = match reply {
-            Reply::Close => return,
-            Reply::Send(response) => (response, None),
-            Reply::Deliver(response, pending) => (response, Some(pending)),
-        };
-        shared.lock().requests.push(RecordedRequest {
-            method: request.method.clone(),
-            path: request.path().to_owned(),
-            status: response.status,
-        });
-        if let Err(_e) = response.write_to(&mut writer, !keep_alive) {
-            if let Some(pending) = delivered {
-                let mut state = shared.lock();
-                state.in_flight.remove(&pending.request_id);
-                state.queue.push_front(pending);
-                shared.changed.notify_all();
-            }
-            return;
-        }
-        if !keep_alive {
-            let _ = writer.shutdown(Shutdown::Write);
-            return;
-        }
-    }
-}
-
-fn handle(shared: &Shared, request: &HttpRequest, stream: &TcpStream) -> Reply {
-    let Some(rest) = request.path().strip_prefix(API_PREFIX) else {
-        return not_found(request);
-    };
-    let segments: Vec<&str> = rest.split('/').skip(1).collect();
-    match segments.as_slice() {
-        ["invocation", "next"] => match request.method.as_str() {
-            "GET" => next_invocation(shared, stream),
-            _ => method_not_allowed("GET"),
-        },
-        ["invocation", id, kind @ ("response" | "error")] if !id.is_empty() => {
-            match request.method.as_str() {
-                "POST" if *kind == "response" => {
-                    Reply::Send(invocation_response(shared, id, request))
-                }
-                "POST" => Reply::Send(invocation_error(shared, id, request)),
-                _ => method_not_allowed("POST"),
-            }
-        }
-        ["init", "error"] => match request.method.as_str() {
-            "POST" => {
-                let (error_type, error_message) = error_fields(request, "Runtime.Unknown");
-                let mut state = shared.lock();
-                state.init_error = Some(InitError {
-                    error_type,
-                    error_message,
-                });
-                shared.changed.notify_all();
-                Reply::Send(accepted())
-            }
-            _ => method_not_allowed("POST"),
-        },
-        _ => not_found(request),
-    }
-}
-
-fn not_found(request: &HttpRequest) -> Reply {
-    Reply::Send(HttpResponse::error(
-        404,
-        "NotFound",
-        &format!(
-            "no Runtime API resource at {} {}",
-            request.method,
-            request.path()
-        ),
-    ))
-}
-
-fn method_not_allowed(allow: &str) -> Reply {
-    let mut response = HttpResponse::error(405, "MethodNotAllowed", &format!("use {allow}"));
-    response
-        .headers
-        .push(("Allow".to_owned(), allow.to_owned()));
-    Reply::Send(response)
-}
-
-fn accepted() -> HttpResponse {
-    HttpResponse::json(202, &serde_json::json!({ "status": "OK" }))
-}
-
-fn next_invocation(shared: &Shared, stream: &TcpStream) -> Reply {
-    let mut state = shared.lock();
-    state.next_polls.push(Instant::now());
-    shared.changed.notify_all();
-    loop {
-        if state.shutdown {
-            return Reply::Close;
-        }
-        if !state.queue.is_empty() {
-            // Hand the event only to a client that is still there; the one that left (a
-            // killed function) must not swallow it.
-            if peer_closed(stream) {
-                return Reply::Close;
-            }
-            let Some(pending) = state.queue.pop_front() else {
-                continue;
-            };
-            let delivered_at = Instant::now();
-            state.in_flight.insert(
-                pending.request_id.clone(),
-                InFlight {
-                    queued_at: pending.queued_at,
-                    delivered_at,
-                },
-            );
-            drop(state);
-            let deadline_ms = epoch_millis(SystemTime::now() + pending.timeout);
-            let mut response = HttpResponse {
-                status: 200,
-                headers: vec![
-                    ("Content-Type".to_owned(), "application/json".to_owned()),
-                    (
-                        "Lambda-Runtime-Aws-Request-Id".to_owned(),
-                        pending.request_id.clone(),
-                    ),
-                    (
-                        "Lambda-Runtime-Deadline-Ms".to_owned(),
-                        deadline_ms.to_string(),
-                    ),
-                    (
-                        "Lambda-Runtime-Invoked-Function-Arn".to_owned(),
-                        format!("arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{FUNCTION_NAME}"),
-                    ),
-                    ("Lambda-Runtime-Trace-Id".to_owned(), trace_id()),
-                    (
-                        "Lambda-Runtime-Invocation-Id".to_owned(),
-                        invocation_id(&pending.request_id),
-                    ),
-                ],
-                body: pending.payload.clone(),
-            };
-            response.headers.extend(pending.headers.iter().cloned());
-            return Reply::Deliver(response, pending);
-        }
-        state = shared
-            .changed
-            .wait(state)
-            .unwrap_or_else(|e| e.into_inner());
-    }
-}
-
-/// Whether the client closed its side (a pending request cannot have more bytes after it,
-/// so anything readable now is end of stream or a pipelined request).
-fn peer_closed(stream: &TcpStream) -> bool {
-    if stream.set_nonblocking(true).is_err() {
-        return true;
-    }
-    let closed = match stream.peek(&mut [0u8; 1]) {
-        Ok(0) => true,
-        Ok(_) => false,
-        Err(e) => e.kind() != io::ErrorKind::WouldBlock,
-    };
-    let _ = stream.set_nonblocking(false);
-    closed
-}
-
-fn invocation_response(shared: &Shared, request_id: &str, request: &HttpRequest) -> HttpResponse {
-    let mut state = shared.lock();
-    let Some(in_flight) = state.in_flight.remove(request_id) else {
-        return invalid_request_id();
-    };
-    let (reply, outcome) = if request.body.len() > MAX_RESPONSE_BYTES {
-        let message =
-            format!("Exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes).");
-        (
-            HttpResponse::error(413, "RequestEntityTooLarge", &message),
-            Invocation::Error {
-                error_type: "Function.ResponseSizeTooLarge".to_owned(),
-                error_message: format!(
-                    "Response payload size ({} bytes) exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes).",
-                    request.body.len()
-                ),
-            },
-        )
-    } else if let Some(error_type) = request.trailer("Lambda-Runtime-Function-Error-Type") {
-        // A streamed response that failed midway reports the error in trailers.
-        (
-            accepted(),
-            Invocation::Error {
-                error_type: error_type.to_owned(),
-                error_message: request
-                    .trailer("Lambda-Runtime-Function-Error-Body")
-                    .unwrap_or_default()
-                    .to_owned(),
-            },
-        )
-    } else {
-        (accepted(), Invocation::Response(request.body.clone()))
-    };
-    complete(shared, &mut state, request_id, in_flight, outcome, request);
-    reply
-}
-
-fn invocation_error(shared: &Shared, request_id: &str, request: &HttpRequest) -> HttpResponse {
-    let mut state = shared.lock();
-    let Some(in_flight) = state.in_flight.remove(request_id) else {
-        return invalid_request_id();
-    };
-    let (error_type, error_message) = error_fields(request, "Unhandled");
-    complete(
-        shared,
-        &mut state,
-        request_id,
-        in_flight,
-        Invocation::Error {
+fn record(request_id: String, queued_at: Instant, answered: Answered) -> InvocationRecord {
+    let outcome = match answered.answer {
+        Answer::Response(payload) => Invocation::Response(payload.to_vec()),
+        Answer::Error {
+            error_type,
+            error_message,
+        } => Invocation::Error {
             error_type,
             error_message,
         },
-        request,
-    );
-    accepted()
-}
-
-fn complete(
-    shared: &Shared,
-    state: &mut State,
-    request_id: &str,
-    in_flight: InFlight,
-    outcome: Invocation,
-    request: &HttpRequest,
-) {
-    state.completed.insert(
-        request_id.to_owned(),
-        InvocationRecord {
-            request_id: request_id.to_owned(),
-            outcome,
-            queued_at: in_flight.queued_at,
-            delivered_at: in_flight.delivered_at,
-            completed_at: Instant::now(),
-            echoed_invocation_id: request
-                .header("Lambda-Runtime-Invocation-Id")
-                .map(str::to_owned),
-        },
-    );
-    shared.changed.notify_all();
-}
-
-fn invalid_request_id() -> HttpResponse {
-    HttpResponse::error(400, "InvalidRequestID", "Invalid request ID")
-}
-
-/// `errorType` / `errorMessage` of an error body; Lambda accepts any body, so fall back to
-/// the error-type header and the raw text.
-fn error_fields(request: &HttpRequest, default_type: &str) -> (String, String) {
-    let body: Option<serde_json::Value> = serde_json::from_slice(&request.body).ok();
-    let field = |name: &str| {
-        body.as_ref()
-            .and_then(|b| b.get(name))
-            .and_then(serde_json::Value::as_str)
-            .map(str::to_owned)
     };
-    let error_type = field("errorType")
-        .or_else(|| {
-            request
-                .header("Lambda-Runtime-Function-Error-Type")
-                .map(str::to_owned)
-        })
-        .unwrap_or_else(|| default_type.to_owned());
-    let error_message = field("errorMessage")
-        .unwrap_or_else(|| String::from_utf8_lossy(&request.body).into_owned());
-    (error_type, error_message)
-}
-
-fn epoch_millis(at: SystemTime) -> u128 {
-    at.duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis()
-}
-
-fn trace_id() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
-    let random = random_u128();
-    format!(
-        "Root=1-{:08x}-{:08x}{:016x};Parent={:016x};Sampled=0",
-        secs as u32,
-        (random >> 96) as u32,
-        random as u64,
-        getrandom::u64().expect("the operating system's random source")
-    )
-}
-
-/// 128 random bits from the operating system (no fallback).
-fn random_u128() -> u128 {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).expect("the operating system's random source");
-    u128::from_le_bytes(bytes)
-}
-
-/// `YYYY/MM/DD` (UTC) of `at`, as in Lambda log stream names.
-fn utc_date_path(at: SystemTime) -> String {
-    let days = at.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs() / 86_400;
-    let (y, m, d) = civil_from_days(days as i64);
-    format!("{y:04}/{m:02}/{d:02}")
-}
-
-/// Days since 1970-01-01 → (year, month, day); Howard Hinnant's `civil_from_days`.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+    InvocationRecord {
+        echoed_invocation_id: answered
+            .invocation_id_echoed
+            .then(|| invocation_id(&request_id)),
+        request_id,
+        outcome,
+        queued_at,
+        delivered_at: answered.delivered_at,
+        completed_at: answered.answered_at,
+    }
 }
 
 #[cfg(test)]

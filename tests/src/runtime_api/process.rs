@@ -235,7 +235,7 @@ impl FunctionProcess {
     pub fn peak_rss_kib(&self) -> Option<u64> {
         let mut state = self.shared.lock();
         if state.exit.is_none() {
-            if let Some(kib) = read_vm_hwm(self.pid) {
+            if let Some(kib) = portico_local::lambda::peak_rss_kib(self.pid) {
                 state.peak_rss_kib = Some(state.peak_rss_kib.map_or(kib, |k| k.max(kib)));
             }
         }
@@ -298,13 +298,4 @@ fn reap(child: &Mutex<Child>, shared: &ProcessShared) {
             Err(_) => return,
         }
     }
-}
-
-fn read_vm_hwm(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|rest| rest.trim().strip_suffix("kB"))
-        .and_then(|kib| kib.trim().parse().ok())
 }
