@@ -141,8 +141,8 @@ impl App {
         self
     }
 
-    /// Sets the public base URL links are built on ([`Request::url_for`],
-    /// [`Request::public_base_url`]), e.g. `https://api.example.com` or
+    /// Sets the public base URL links are built on ([`Request::url_for`](crate::Request::url_for),
+    /// [`Request::public_base_url`](crate::Request::public_base_url)), e.g. `https://api.example.com` or
     /// `https://abc.execute-api.eu-west-1.amazonaws.com/prod`: scheme, host and any base path,
     /// without a trailing slash. It wins over what the event says, for every event source.
     /// `portico::run` reads `PORTICO_PUBLIC_URL` when this is not set.

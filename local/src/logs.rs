@@ -7,15 +7,15 @@
 //! logs` hides them by default. Printing and storing happen on one dedicated thread: callers
 //! only queue a line, so a slow terminal or a busy database never stalls a request.
 //!
-//! The writer works in batches: woken by a line, it waits [`LINGER`] for more, prints them
+//! The writer works in batches: woken by a line, it waits `LINGER` for more, prints them
 //! all with one write, and commits them to the store in one transaction (of at most
-//! [`BATCH_LINES`] lines). Under load a wake-up thus handles dozens of lines instead of one.
+//! `BATCH_LINES` lines). Under load a wake-up thus handles dozens of lines instead of one.
 //! Transactions stay small on purpose: the writer shares the CPUs with the gateway and the
 //! function processes, and a long burst of database work delays whatever waits for the core
 //! it holds — with 50 ms transactions (about 1,500 lines under load) the 99th percentile of
 //! the gateway's latency was 3.1 ms; with one per wake-up, 2.2 ms (docs/benchmarks.md). The
 //! store keeps [`KEEP_LOGS_FOR`] and at most [`KEEP_LOG_LINES`] lines: older ones are pruned
-//! when the writer starts and then after every [`PRUNE_AFTER_LINES`] stored lines, in
+//! when the writer starts and then after every `PRUNE_AFTER_LINES` stored lines, in
 //! equally small steps.
 
 use std::fmt::Write as _;

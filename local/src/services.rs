@@ -485,7 +485,7 @@ fn empty(status: StatusCode) -> Reply {
 
 /// Serves the services endpoint on `listener` until `shutdown` turns `true`, then lets open
 /// connections finish for a moment. The API port's limits apply (head and body read timeouts,
-/// head size), with a cap of [`MAX_CONNECTIONS`] open connections.
+/// head size), with a cap of `MAX_CONNECTIONS` open connections.
 pub async fn serve_with<I: Invoker>(
     listener: TcpListener,
     services: Arc<Services<I>>,

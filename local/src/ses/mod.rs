@@ -12,7 +12,7 @@
 //! declared domain; anything else is `MessageRejected`. Unlike the sandbox, recipients are not
 //! checked, since no message is delivered.
 //!
-//! Pages on the same endpoint: `GET /outbox` (newest first, [`PAGE_SIZE`] a page,
+//! Pages on the same endpoint: `GET /outbox` (newest first, `PAGE_SIZE` a page,
 //! `?page=2`…), `GET /outbox/<id>` (headers and the body), `GET /outbox/<id>/body` (the HTML
 //! body alone, sandboxed: no scripts), `GET /outbox/<id>.eml`, and `GET /outbox.json` (the
 //! same pages) for scripts and tests. The list comes from an index of the outbox kept in

@@ -481,7 +481,7 @@ impl<I: Invoker> StepFunctions<I> {
 
     // --- Tasks ---------------------------------------------------------------------------
 
-    /// Waits up to [`Self::poll_timeout`] for a task of activity `activity_arn`.
+    /// Waits up to `poll_timeout` for a task of activity `activity_arn`.
     ///
     /// # Errors
     /// `ActivityDoesNotExist`.
