@@ -53,7 +53,7 @@ pub enum InvokeOutcome {
     UnknownFunction,
 }
 
-/// The result of [`LambdaHost::invoke`].
+/// The result of [`LambdaHost::invoke`](crate::lambda::LambdaHost::invoke).
 #[derive(Debug)]
 pub struct InvocationResult {
     /// The invocation's request id (`Lambda-Runtime-Aws-Request-Id`).
