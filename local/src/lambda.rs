@@ -20,6 +20,10 @@
 //!   available, so even a `portico` killed with SIGKILL takes them along.
 //! - **Rebuilds** (`--watch`): every process runs a private copy of the binary, so `cargo`
 //!   can overwrite the original; [`LambdaHost::replace_binary`] swaps the copy in use.
+//!
+//! The protocol itself is [`runtime_api`], public and the workspace's only implementation:
+//! the end-to-end harness (`portico-e2e`) drives it for processes it starts itself, with
+//! [`function_env`] for their environment and [`peak_rss_kib`] for their memory.
 
 mod function;
 mod output;
