@@ -1177,7 +1177,7 @@ while True:
             .unwrap()
             .parse()
             .unwrap();
-        let now = logs::now_ms();
+        let now = crate::clock::now_ms();
         assert!(
             deadline > now + 5_000 && deadline <= now + 10_000,
             "{deadline} vs {now}"

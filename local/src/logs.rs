@@ -18,6 +18,7 @@
 //! when the writer starts and then after every `PRUNE_AFTER_LINES` stored lines, in
 //! equally small steps.
 
+use crate::clock::now_ms;
 use std::fmt::Write as _;
 use std::io::Write;
 use std::sync::Arc;
@@ -567,8 +568,6 @@ pub fn is_platform_line(message: &str) -> bool {
     .any(|prefix| message.starts_with(prefix))
 }
 
-pub use crate::clock::now_ms;
-
 /// `HH:MM:SS.mmm` (UTC) of a Unix time in milliseconds.
 #[cfg(test)]
 fn clock_time(timestamp_ms: i64) -> String {
@@ -581,8 +580,6 @@ fn clock_time(timestamp_ms: i64) -> String {
 fn write_clock_time(out: &mut String, timestamp_ms: i64) {
     crate::clock::write_time_of_day(out, timestamp_ms);
 }
-
-pub(crate) use crate::clock::utc_date_path;
 
 #[cfg(test)]
 mod tests {
@@ -728,8 +725,8 @@ mod tests {
         // 2024-02-29T13:04:05.006Z
         let t = 1_709_211_845_006;
         assert_eq!(clock_time(t), "13:04:05.006");
-        assert_eq!(utc_date_path(t), "2024/02/29");
-        assert_eq!(utc_date_path(0), "1970/01/01");
+        assert_eq!(crate::clock::utc_date_path(t), "2024/02/29");
+        assert_eq!(crate::clock::utc_date_path(0), "1970/01/01");
         assert_eq!(
             render_line(t, "api", Some("a1b2c3d4-0000"), "hi", Style::Plain),
             "13:04:05.006 api [a1b2c3d4] hi"

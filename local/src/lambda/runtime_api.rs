@@ -19,8 +19,8 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, oneshot, watch};
 
+use crate::clock;
 use crate::lambda::support::{lock, random_u64, trace_id};
-use crate::logs;
 
 /// The largest response payload Lambda accepts for a request-response invocation.
 pub const MAX_RESPONSE_BYTES: usize = 6_291_556;
@@ -58,7 +58,7 @@ impl Event {
             request_id,
             invocation_id: format!("{:016x}{:016x}", random_u64(), random_u64()),
             payload,
-            deadline_ms: logs::now_ms()
+            deadline_ms: clock::now_ms()
                 .saturating_add(i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX)),
             trace_id: trace_id(),
             headers: Vec::new(),

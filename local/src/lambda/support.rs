@@ -2,7 +2,7 @@
 
 use std::sync::{Mutex, MutexGuard};
 
-use crate::logs;
+use crate::clock;
 
 pub(crate) fn random_u64() -> u64 {
     crate::ids::u64()
@@ -15,7 +15,7 @@ pub(crate) fn new_request_id() -> String {
 
 /// An X-Ray trace header: `Root=1-<epoch secs hex>-<24 hex>;Parent=<16 hex>;Sampled=0`.
 pub(crate) fn trace_id() -> String {
-    let secs = logs::now_ms() / 1000;
+    let secs = clock::now_ms() / 1000;
     format!(
         "Root=1-{:08x}-{:08x}{:016x};Parent={:016x};Sampled=0",
         secs as u32,
@@ -34,7 +34,7 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 pub fn new_log_stream() -> String {
     format!(
         "{}/[$LATEST]{:016x}{:016x}",
-        logs::utc_date_path(logs::now_ms()),
+        clock::utc_date_path(clock::now_ms()),
         random_u64(),
         random_u64()
     )
