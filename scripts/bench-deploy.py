@@ -338,7 +338,7 @@ def main() -> None:
     tools = [args.only] if args.only else ["portico", "chalice"]
     cli = bootstrap = python = None
     if "portico" in tools:
-        cli = args.portico or build_portico()
+        cli = (args.portico or build_portico()).resolve()
         bootstrap = build_hello()
         log(f"portico: {cli}; app binary {bootstrap} ({bootstrap.stat().st_size:,} bytes)")
     if "chalice" in tools:
