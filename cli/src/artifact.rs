@@ -13,7 +13,9 @@
 //! The checks are pure functions over the binary's bytes. The zip is deterministic (one entry
 //! `bootstrap`, mode 0755, timestamp 1980-01-01, deflate level 9): the same binary gives the
 //! same bytes, hence the same `CodeSha256`, which is how a redeploy sees that the code did not
-//! change.
+//! change. The zip of the last binary is kept with the SHA-256 of the bytes it was made from
+//! (`.portico/build/<arch>/bootstrap.zip.key`): the same binary again reuses it without
+//! stripping or compressing; any other binary, even one byte apart, is zipped anew.
 //!
 //! How the binary is compiled (docs/deploy.md, "Build and checks"): on a Linux machine of the
 //! right architecture, plain `cargo build --release`; if that binary needs a glibc newer than
@@ -469,10 +471,12 @@ pub struct Artifact {
     pub strip: Strip,
     /// How it was compiled; `None` for a prebuilt binary.
     pub build: Option<ReleaseBuild>,
+    /// The zip was the one kept from the same binary, not made anew.
+    pub reused: bool,
 }
 
 /// How the binary lost its symbol table.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Strip {
     /// It had none (the release profile's `strip = true`).
     AlreadyStripped,
@@ -937,11 +941,55 @@ pub fn build_artifact_with(
     package(project, arch, bytes, max_glibc, Some(build))
 }
 
-/// Strips (if needed), size-checks and zips checked binary bytes into `.portico/build/<arch>/`.
+/// What the kept zip was made from (`bootstrap.zip.key`, JSON).
+#[derive(Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct ZipKey {
+    /// [`ZIP_FORMAT`] of the CLI that made it.
+    format: String,
+    /// SHA-256 (hex) of the checked binary before stripping: the key.
+    input_sha256: String,
+    /// SHA-256 (hex) of the binary in the zip (`bootstrap` beside it).
+    binary_sha256: String,
+    /// SHA-256 (hex) of the zip.
+    zip_sha256: String,
+    /// How the binary in the zip lost its symbols.
+    strip: Strip,
+}
+
+/// Changes whenever [`lambda_zip`] would make other bytes from the same binary.
+const ZIP_FORMAT: &str = "bootstrap.zip 1: deflate 9, 0755, 1980-01-01";
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The zip and stripped binary kept in `dir` when they were made from a binary whose SHA-256
+/// is `input_sha256` by this format, and both files still hash to what the key says (so a
+/// file changed or cut short by hand is never reused): `(zip, binary length, strip)`.
+fn kept_zip(dir: &Path, input_sha256: &str) -> Option<(Vec<u8>, u64, Strip)> {
+    let key: ZipKey =
+        serde_json::from_slice(&std::fs::read(dir.join("bootstrap.zip.key")).ok()?).ok()?;
+    if key.format != ZIP_FORMAT || key.input_sha256 != input_sha256 {
+        return None;
+    }
+    let zip = std::fs::read(dir.join("bootstrap.zip")).ok()?;
+    let binary = std::fs::read(dir.join("bootstrap")).ok()?;
+    (sha256_hex(&zip) == key.zip_sha256 && sha256_hex(&binary) == key.binary_sha256).then_some((
+        zip,
+        binary.len() as u64,
+        key.strip,
+    ))
+}
+
+/// Strips (if needed), size-checks and zips checked binary bytes into `.portico/build/<arch>/`,
+/// or reuses the zip kept there from the same bytes.
 fn package(
     project: &Project,
     arch: Arch,
-    mut bytes: Vec<u8>,
+    bytes: Vec<u8>,
     max_glibc: Option<(u32, u32)>,
     build: Option<ReleaseBuild>,
 ) -> Result<Artifact, ArtifactError> {
@@ -950,7 +998,47 @@ fn package(
         .join(".portico")
         .join("build")
         .join(arch.lambda_name());
-    std::fs::create_dir_all(&dir).map_err(io_error(&dir))?;
+    let input_sha256 = sha256_hex(&bytes);
+    let (zip_bytes, binary_len, strip, reused) = match kept_zip(&dir, &input_sha256) {
+        Some((zip, binary_len, strip)) => (zip, binary_len, strip, true),
+        None => {
+            let (zip, binary_len, strip) = zip_anew(&dir, arch, bytes, &input_sha256)?;
+            (zip, binary_len, strip, false)
+        }
+    };
+    let (sha256_base64, sha256_hex) = code_sha256(&zip_bytes);
+    Ok(Artifact {
+        zip_path: dir.join("bootstrap.zip"),
+        zip_bytes,
+        sha256_base64,
+        sha256_hex,
+        binary_path: dir.join("bootstrap"),
+        binary_len,
+        architecture: arch,
+        max_glibc,
+        strip,
+        build,
+        reused,
+    })
+}
+
+/// Writes the binary to `dir`, strips it if needed, size-checks and zips it, and keeps the
+/// zip under `input_sha256`: `(zip, binary length, strip)`.
+fn zip_anew(
+    dir: &Path,
+    arch: Arch,
+    mut bytes: Vec<u8>,
+    input_sha256: &str,
+) -> Result<(Vec<u8>, u64, Strip), ArtifactError> {
+    std::fs::create_dir_all(dir).map_err(io_error(dir))?;
+    // The old key goes first: whatever happens below, it never names the new files.
+    let key_path = dir.join("bootstrap.zip.key");
+    match std::fs::remove_file(&key_path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(io_error(&key_path)(e));
+        }
+        _ => {}
+    }
     let binary_path = dir.join("bootstrap");
     write_atomically(&binary_path, &bytes)?;
     set_executable(&binary_path)?;
@@ -971,7 +1059,13 @@ fn package(
                 }
                 Strip::StrippedBy(tool)
             }
-            None => Strip::NotStripped,
+            None => {
+                // A tool may have rewritten the file before its result was refused: put the
+                // bytes that go into the zip back, so the kept binary is the zipped one.
+                write_atomically(&binary_path, &bytes)?;
+                set_executable(&binary_path)?;
+                Strip::NotStripped
+            }
         }
     } else {
         Strip::AlreadyStripped
@@ -981,21 +1075,17 @@ fn package(
         return Err(ArtifactError::TooLarge { size: binary_len });
     }
     let zip_bytes = lambda_zip(&bytes);
-    let zip_path = dir.join("bootstrap.zip");
-    write_atomically(&zip_path, &zip_bytes)?;
-    let (sha256_base64, sha256_hex) = code_sha256(&zip_bytes);
-    Ok(Artifact {
-        zip_path,
-        zip_bytes,
-        sha256_base64,
-        sha256_hex,
-        binary_path,
-        binary_len,
-        architecture: arch,
-        max_glibc,
-        strip,
-        build,
-    })
+    write_atomically(&dir.join("bootstrap.zip"), &zip_bytes)?;
+    let key = ZipKey {
+        format: ZIP_FORMAT.to_owned(),
+        input_sha256: input_sha256.to_owned(),
+        binary_sha256: sha256_hex(&bytes),
+        zip_sha256: sha256_hex(&zip_bytes),
+        strip: strip.clone(),
+    };
+    let key = serde_json::to_vec_pretty(&key).expect("a key serializes");
+    write_atomically(&key_path, &key)?;
+    Ok((zip_bytes, binary_len, strip))
 }
 
 /// Strips `path` with the first tool that works; returns its name.
@@ -1297,7 +1387,58 @@ mod tests {
             max_glibc: Some((2, 34)),
             strip: Strip::AlreadyStripped,
             build: Some(ReleaseBuild::Host),
+            reused: false,
         }
+    }
+
+    /// The same binary reuses the kept zip; another one, even of the same size and one byte
+    /// apart, is zipped anew; a kept zip changed on disk is never reused.
+    #[test]
+    fn the_kept_zip_is_reused_only_for_the_same_binary() {
+        let dir = std::env::temp_dir().join(format!("portico-zip-key-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("portico.toml"), "[app]\nname = \"zipkey\"\n").unwrap();
+        let project = Project::discover_prebuilt(&dir).unwrap();
+        let mut a = minimal_elf(2, 1, 2, 62);
+        a.extend_from_slice(b"version a");
+        let mut b = a.clone();
+        *b.last_mut().unwrap() = b'b';
+        let zip_of = |bytes: &[u8]| package(&project, Arch::X86_64, bytes.to_vec(), None, None);
+
+        let first = zip_of(&a).unwrap();
+        assert!(!first.reused);
+        assert_eq!(first.zip_bytes, lambda_zip(&a));
+        let again = zip_of(&a).unwrap();
+        assert!(again.reused, "the same binary reuses its zip");
+        assert_eq!(again.zip_bytes, first.zip_bytes);
+        assert_eq!(again.sha256_base64, first.sha256_base64);
+
+        let other = zip_of(&b).unwrap();
+        assert!(!other.reused, "a changed binary is zipped anew");
+        assert_eq!(other.zip_bytes, lambda_zip(&b));
+        assert_ne!(other.sha256_base64, first.sha256_base64);
+        assert_eq!(std::fs::read(&other.zip_path).unwrap(), lambda_zip(&b));
+        assert_eq!(std::fs::read(&other.binary_path).unwrap(), b);
+
+        // Back to the first binary: zipped anew (only the last one is kept), never B's zip.
+        let back = zip_of(&a).unwrap();
+        assert!(!back.reused);
+        assert_eq!(back.zip_bytes, lambda_zip(&a));
+
+        // A kept zip or binary that no longer hashes to its key is not reused.
+        for file in ["bootstrap.zip", "bootstrap"] {
+            let path = dir.join(".portico/build/x86_64").join(file);
+            let mut tampered = std::fs::read(&path).unwrap();
+            let last = tampered.len() - 1;
+            tampered[last] ^= 1;
+            std::fs::write(&path, tampered).unwrap();
+            let fresh = zip_of(&a).unwrap();
+            assert!(!fresh.reused, "{file} changed on disk");
+            assert_eq!(fresh.zip_bytes, lambda_zip(&a));
+            assert!(zip_of(&a).unwrap().reused);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -64,17 +64,15 @@ impl Project {
     }
 
     /// Finds the project at `dir` for running a binary built elsewhere (`--binary PATH`):
-    /// Cargo is asked only when the directory has a `Cargo.toml`, so a directory holding just
-    /// a `portico.toml` will do (the binary then keeps the default name `bootstrap`).
+    /// Cargo is not asked, so a directory holding just a `portico.toml` will do, and so will an
+    /// app folder whose `Cargo.toml` inherits from a workspace that is not there. The package
+    /// and binary names come from `app.package` / `app.binary`, else the app's name and
+    /// `bootstrap`; [`Project::discover`] asks Cargo when a build needs the real ones.
     ///
     /// # Errors
-    /// When there is no config, it is invalid, or a `Cargo.toml` is there and Cargo does not
-    /// know the package.
+    /// When there is no config or it is invalid.
     pub fn discover_prebuilt(dir: &Path) -> Result<Self, ProjectError> {
         let (dir, config) = Self::find_config(dir)?;
-        if dir.join("Cargo.toml").is_file() {
-            return Self::with_package(dir, config);
-        }
         Ok(Self {
             package: config
                 .app

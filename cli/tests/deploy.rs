@@ -744,6 +744,116 @@ fn code_can_go_through_s3() {
     );
 }
 
+/// The binary inside a zip of one deflated entry (the layout `portico` writes).
+fn unzipped(zip: &[u8]) -> Vec<u8> {
+    use std::io::Read as _;
+    let u16_at = |at: usize| usize::from(u16::from_le_bytes([zip[at], zip[at + 1]]));
+    let size = u32::from_le_bytes(zip[18..22].try_into().unwrap()) as usize;
+    let start = 30 + u16_at(26) + u16_at(28);
+    let mut out = Vec::new();
+    flate2::read::DeflateDecoder::new(&zip[start..start + size])
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
+
+/// The zip is kept for the next deploy of the same binary, never for another one: a rebuild
+/// at the same path, with the same size and modification time and one byte apart, is zipped
+/// anew and uploaded, and the function runs exactly its bytes.
+#[test]
+fn a_changed_binary_is_always_zipped_anew_and_uploaded() {
+    let moto = start_moto();
+    let sdk = Sdk::new(&moto);
+    let app = App::new("examples/hello", "hello-zip");
+    // Stripped first, so the zip holds the very bytes given (nothing for portico to strip).
+    let stripped = app.dir.join("stripped");
+    let status = Command::new("strip")
+        .arg("--strip-all")
+        .arg("-o")
+        .arg(&stripped)
+        .arg(&common::apps().hello)
+        .status()
+        .expect("run strip (binutils)");
+    assert!(status.success());
+    let stripped = std::fs::read(&stripped).unwrap();
+    let binary = app.dir.join("bootstrap");
+    let mtime = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+    let put = |version: u8| {
+        let mut bytes = stripped.clone();
+        bytes.extend_from_slice(&[b'v', version, b'\n']);
+        std::fs::write(&binary, &bytes).unwrap();
+        let file = std::fs::File::options().write(true).open(&binary).unwrap();
+        file.set_modified(mtime).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        bytes
+    };
+    let zip_path = app.dir.join(".portico/build/x86_64/bootstrap.zip");
+    let deployed_sha = || {
+        sdk.function(&format!("{}-api", app.prefix()))
+            .code_sha256()
+            .unwrap()
+            .to_owned()
+    };
+    let sha_of = |zip: &[u8]| {
+        use sha2::Digest as _;
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(zip))
+    };
+
+    let a = put(b'a');
+    let first = deploy(&moto, &app, &binary, &[], &[]).json();
+    assert_eq!(first["zip"]["reused"], false, "{first}");
+    let zip_a = std::fs::read(&zip_path).unwrap();
+    assert_eq!(unzipped(&zip_a), a);
+    assert_eq!(deployed_sha(), sha_of(&zip_a));
+
+    let same = deploy(&moto, &app, &binary, &[], &[]).json();
+    assert_eq!(same["zip"]["reused"], true, "{same}");
+    assert_eq!(mutating(&same), Vec::<String>::new(), "{same}");
+
+    let b = put(b'b');
+    assert_eq!(a.len(), b.len());
+    let second = deploy(&moto, &app, &binary, &[], &[]).json();
+    assert_eq!(second["zip"]["reused"], false, "{second}");
+    assert_eq!(mutating(&second), ["Lambda.UpdateFunctionCode"], "{second}");
+    let zip_b = std::fs::read(&zip_path).unwrap();
+    assert_eq!(unzipped(&zip_b), b, "the zip holds the new binary");
+    assert_eq!(deployed_sha(), sha_of(&zip_b), "the function runs it");
+    assert_eq!(record_sha(&app), sha_of(&zip_b));
+
+    // Back to the first binary: zipped anew (only the last zip is kept) and uploaded.
+    put(b'a');
+    let back = deploy(&moto, &app, &binary, &[], &[]).json();
+    assert_eq!(back["zip"]["reused"], false, "{back}");
+    assert_eq!(mutating(&back), ["Lambda.UpdateFunctionCode"], "{back}");
+    assert_eq!(deployed_sha(), sha_of(&zip_a));
+}
+
+/// `--binary` from a copy of the example outside the workspace: its `Cargo.toml` inherits
+/// from a workspace that is not there, and Cargo is not asked.
+#[test]
+fn a_prebuilt_binary_deploys_from_an_app_folder_outside_a_workspace() {
+    let moto = start_moto();
+    let sdk = Sdk::new(&moto);
+    let app = App::new("examples/hello", "hello-outside");
+    std::fs::copy(
+        common::workspace().join("examples/hello/Cargo.toml"),
+        app.dir.join("Cargo.toml"),
+    )
+    .unwrap();
+    assert!(
+        std::fs::read_to_string(app.dir.join("Cargo.toml"))
+            .unwrap()
+            .contains("version.workspace = true")
+    );
+    let run = deploy(&moto, &app, &common::apps().hello, &[], &[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    check_hello(&sdk, &app);
+}
+
 fn record_sha(app: &App) -> String {
     let record: Value =
         serde_json::from_str(&std::fs::read_to_string(app.record()).unwrap()).unwrap();

@@ -231,7 +231,9 @@ impl Aws {
                 .await;
             match result {
                 Ok(out) => {
-                    self.wait_for_function(name).await?;
+                    if !ready(out.state.as_ref(), out.last_update_status.as_ref()) {
+                        self.wait_for_function(name).await?;
+                    }
                     return Ok(out.function_arn.unwrap_or_default());
                 }
                 Err(e) => {
@@ -271,7 +273,7 @@ impl Aws {
             Code::Zip(bytes) => call.zip_file(Blob::new(bytes)),
             Code::S3 { bucket, key } => call.s3_bucket(bucket).s3_key(key),
         };
-        call.send().await.map_err(|e| {
+        let out = call.send().await.map_err(|e| {
             AwsError::from_sdk(
                 "Lambda",
                 "UpdateFunctionCode",
@@ -279,6 +281,9 @@ impl Aws {
                 e,
             )
         })?;
+        if ready(out.state.as_ref(), out.last_update_status.as_ref()) {
+            return Ok(());
+        }
         self.wait_for_function(name).await
     }
 
@@ -307,6 +312,9 @@ impl Aws {
                 .send()
                 .await;
             match result {
+                Ok(out) if ready(out.state.as_ref(), out.last_update_status.as_ref()) => {
+                    return Ok(());
+                }
                 Ok(_) => return self.wait_for_function(name).await,
                 Err(e) => {
                     let err = AwsError::from_sdk(
@@ -327,7 +335,7 @@ impl Aws {
     }
 
     /// Waits until function `name` is active and no update is in progress (Lambda refuses the
-    /// next change until then).
+    /// next change until then). Not called when the change's own answer already says so.
     async fn wait_for_function(&self, name: &str) -> Result<(), AwsError> {
         let done = poll(Duration::from_secs(1), 300, || async {
             let c = self
@@ -482,4 +490,11 @@ impl Aws {
 /// at once (IAM is eventually consistent), so creating or moving a function onto it is retried.
 fn role_not_ready(err: &AwsError) -> bool {
     err.code.as_deref() == Some("InvalidParameterValueException") && err.message.contains("role")
+}
+
+/// Whether a create or update answer already says the function is active with no update in
+/// progress, so there is nothing to wait for (Lambda itself answers `Pending` / `InProgress`).
+fn ready(state: Option<&State>, last_update: Option<&LastUpdateStatus>) -> bool {
+    state == Some(&State::Active)
+        && matches!(last_update, None | Some(LastUpdateStatus::Successful))
 }

@@ -317,3 +317,36 @@ where
     }
     Ok(None)
 }
+
+/// Runs `futures` concurrently and returns their values in order, or the first error (the
+/// others are then dropped). For a handful of independent reads, as `tokio::try_join!` is for
+/// a fixed number.
+///
+/// # Errors
+/// The first error one of them returns.
+pub async fn try_join_all<T, E, F>(futures: impl IntoIterator<Item = F>) -> Result<Vec<T>, E>
+where
+    F: std::future::Future<Output = Result<T, E>>,
+{
+    let mut pending: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut done: Vec<Option<T>> = pending.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut all = true;
+        for (future, slot) in pending.iter_mut().zip(done.iter_mut()) {
+            if slot.is_some() {
+                continue;
+            }
+            match future.as_mut().poll(cx) {
+                std::task::Poll::Ready(Ok(value)) => *slot = Some(value),
+                std::task::Poll::Ready(Err(err)) => return std::task::Poll::Ready(Err(err)),
+                std::task::Poll::Pending => all = false,
+            }
+        }
+        if all {
+            std::task::Poll::Ready(Ok(done.iter_mut().filter_map(Option::take).collect()))
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await
+}

@@ -350,6 +350,8 @@ impl<'a> Executor<'a> {
                 std::process::exit(FAIL_AFTER_STEP_EXIT);
             }
         }
+        self.record.complete = true;
+        self.record.save(&self.record_path)?;
         Ok(())
     }
 

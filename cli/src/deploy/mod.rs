@@ -194,9 +194,11 @@ pub(crate) fn build(
         },
     )?;
     // The manifest is the same whatever the target: a host build prints it when the Lambda
-    // binary cannot run here.
+    // binary cannot run here (only then is Cargo asked about the package, with `--binary`).
     let manifest = if artifact.runs_here() {
         project::read_manifest(&artifact.binary_path)?
+    } else if binary.is_some() {
+        project::read_manifest(&Project::discover(&project.dir)?.build(false)?)?
     } else {
         project::read_manifest(&project.build(false)?)?
     };
@@ -224,10 +226,15 @@ pub fn run(args: Args) -> Result<(), CliError> {
         args.target.as_ref(),
     )?;
     lines.say(&format!(
-        "build  {} ({}, {})",
+        "build  {} ({}, {}{})",
         artifact.zip_path.display(),
         artifact::human_size(artifact.zip_len()),
-        artifact.architecture
+        artifact.architecture,
+        if artifact.reused {
+            "; same binary as last time, zip reused"
+        } else {
+            ""
+        }
     ));
     for verdict in artifact.verdicts() {
         lines.say(&format!("check  {verdict}"));
@@ -418,6 +425,7 @@ async fn deploy(
                 "url": url,
                 "record": record_path,
                 "calls": stats,
+                "zip": {"code_sha256": artifact.sha256_base64, "reused": artifact.reused},
                 "wall_ms": ms(elapsed),
                 "phases_ms": {"build": ms(built), "plan": ms(planned), "apply": ms(applied)},
                 "smoke": smoke,

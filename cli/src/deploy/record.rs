@@ -134,6 +134,11 @@ pub struct Record {
     /// The S3 object of the code, when it went through S3.
     #[serde(default)]
     pub code_object: Option<String>,
+    /// The deploy that wrote it ran every step: the record names everything the stage has, so
+    /// the next deploy reads only that and the config's resources. A record of an interrupted
+    /// deploy (or of an older portico) makes the next one look for the stage by name and tags.
+    #[serde(default)]
+    pub complete: bool,
 }
 
 impl Record {
@@ -162,6 +167,7 @@ impl Record {
             activities: BTreeMap::new(),
             state_machines: BTreeMap::new(),
             code_object: None,
+            complete: false,
         }
     }
 

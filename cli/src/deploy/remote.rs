@@ -156,20 +156,80 @@ fn config_name(name: &str, prefix: &str) -> String {
 
 impl Remote {
     /// Reads what exists of `desired`, and what the stage has that the config no longer
-    /// declares: found by the record, or by the stage's name prefix plus its tags (so a fresh
-    /// checkout finds it too).
+    /// declares.
+    ///
+    /// With a record of a deploy that finished ([`Record::complete`]), only what the config
+    /// or the record says can exist is read. Without one, or when AWS disagrees with it (a
+    /// recorded resource is gone, or the stage has a log group the record does not know), the
+    /// stage is discovered by its name prefix and tags, so a fresh checkout, an interrupted
+    /// deploy or a deploy from another checkout still finds everything.
     ///
     /// # Errors
     /// When a read call fails.
-    #[allow(
-        clippy::too_many_lines,
-        reason = "one read per kind of resource, in one place"
-    )]
     pub async fn read(
         aws: &Aws,
         desired: &Desired,
         record: Option<&Record>,
     ) -> Result<Self, AwsError> {
+        if let Some(trusted) = record.filter(|r| r.complete) {
+            let remote = Self::read_scoped(aws, desired, record, true).await?;
+            if remote.agrees_with(trusted, desired) {
+                return Ok(remote);
+            }
+        }
+        Self::read_scoped(aws, desired, record, false).await
+    }
+
+    /// Whether what was read matches `record` (then nothing outside it needs looking for).
+    fn agrees_with(&self, record: &Record, desired: &Desired) -> bool {
+        let recorded_found = record.functions.iter().all(|(entry, _)| {
+            self.functions.contains_key(entry) || self.stale_functions.contains_key(entry)
+        }) && record
+            .rules
+            .keys()
+            .all(|s| self.rules.contains_key(s) || self.stale_rules.contains_key(s))
+            && record.usage_plans.keys().all(|p| {
+                self.usage_plans.contains_key(p) || self.stale_usage_plans.contains_key(p)
+            })
+            && record
+                .api_keys
+                .keys()
+                .all(|k| self.api_keys.contains_key(k) || self.stale_api_keys.contains_key(k))
+            && record
+                .activities
+                .keys()
+                .all(|a| self.activities.contains_key(a) || self.stale_activities.contains_key(a))
+            && record.state_machines.keys().all(|m| {
+                self.state_machines.contains_key(m) || self.stale_state_machines.contains_key(m)
+            })
+            && (record.api.is_none() || self.api.is_some());
+        let roles_found = desired.functions.iter().all(|f| {
+            self.roles.contains_key(&f.entry)
+                || !record.roles.values().any(|r| r.name == f.role.name)
+        });
+        // A log group of the stage the record does not know: another checkout deployed more.
+        let groups_known = self
+            .log_groups
+            .keys()
+            .chain(&self.stale_log_groups)
+            .all(|g| record.log_groups.contains(g));
+        recorded_found && roles_found && groups_known && self.clashes.is_empty()
+    }
+
+    /// [`Remote::read`]: with `scoped`, the kinds of resource that neither the config nor the
+    /// record has are not listed.
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one read per kind of resource, in one place"
+    )]
+    async fn read_scoped(
+        aws: &Aws,
+        desired: &Desired,
+        record: Option<&Record>,
+        scoped: bool,
+    ) -> Result<Self, AwsError> {
+        use crate::aws::try_join_all;
+
         let names = desired.names();
         let mut remote = Self::default();
         let prefix = format!("{}-", names.prefix());
@@ -178,29 +238,111 @@ impl Remote {
         let shared_role_name = names.shared_role();
         let recorded_role =
             |name: &str| record.is_some_and(|r| r.roles.values().any(|n| n.name == name));
+        // What to look for beyond the config's own names.
+        let look = |declared: bool, recorded: fn(&Record) -> bool| {
+            !scoped || declared || record.is_some_and(recorded)
+        };
+        let look_shared = !scoped || recorded_role(&shared_role_name);
+        let look_states = look(desired.states_role.is_some(), |r| {
+            r.roles.contains_key("state_machines")
+        });
+        let look_plans = look(!desired.usage_plans.is_empty(), |r| {
+            !r.usage_plans.is_empty()
+        });
+        let look_keys = look(!desired.api_keys.is_empty(), |r| !r.api_keys.is_empty());
+        let look_activities = look(!desired.activities.is_empty(), |r| !r.activities.is_empty());
+        let look_machines = look(!desired.state_machines.is_empty(), |r| {
+            !r.state_machines.is_empty()
+        });
+        // Scoped, a rule that left the config is found through the record.
+        let look_rules = !scoped;
+        let custom: BTreeSet<&String> = desired
+            .functions
+            .iter()
+            .map(|f| &f.log_group)
+            .filter(|g| !g.starts_with(&log_prefix))
+            .collect();
+        // Every independent read at once.
         let (
-            shared_role,
-            states_role,
-            log_groups,
-            api,
-            all_plans,
-            all_keys,
-            all_activities,
-            all_machines,
-            rule_names,
+            (shared_role, states_role, log_groups, api),
+            (all_plans, all_keys, all_activities, all_machines, rule_names),
+            (roles, functions, rules, custom_groups),
         ) = tokio::try_join!(
-            aws.get_role(&shared_role_name),
-            aws.get_role(&states_role_name),
-            aws.list_log_groups(&log_prefix),
-            read_api(aws, desired, record),
-            aws.list_usage_plans(),
-            aws.list_api_keys(),
-            aws.list_activities(),
-            aws.list_state_machines(),
-            aws.list_rule_names(&prefix),
+            async {
+                tokio::try_join!(
+                    async {
+                        if look_shared {
+                            aws.get_role(&shared_role_name).await
+                        } else {
+                            Ok(None)
+                        }
+                    },
+                    async {
+                        if look_states {
+                            aws.get_role(&states_role_name).await
+                        } else {
+                            Ok(None)
+                        }
+                    },
+                    aws.list_log_groups(&log_prefix),
+                    read_api(aws, desired, record),
+                )
+            },
+            async {
+                tokio::try_join!(
+                    async {
+                        if look_plans {
+                            aws.list_usage_plans().await
+                        } else {
+                            Ok(Default::default())
+                        }
+                    },
+                    async {
+                        if look_keys {
+                            aws.list_api_keys().await
+                        } else {
+                            Ok(Default::default())
+                        }
+                    },
+                    async {
+                        if look_activities {
+                            aws.list_activities().await
+                        } else {
+                            Ok(Default::default())
+                        }
+                    },
+                    async {
+                        if look_machines {
+                            aws.list_state_machines().await
+                        } else {
+                            Ok(Default::default())
+                        }
+                    },
+                    async {
+                        if look_rules {
+                            aws.list_rule_names(&prefix).await
+                        } else {
+                            Ok(Default::default())
+                        }
+                    },
+                )
+            },
+            async {
+                tokio::try_join!(
+                    try_join_all(desired.functions.iter().map(|f| aws.get_role(&f.role.name))),
+                    try_join_all(desired.functions.iter().map(|f| async {
+                        tokio::try_join!(
+                            aws.get_function(&f.name),
+                            aws.get_function_policy(&f.name)
+                        )
+                    })),
+                    try_join_all(desired.schedules.iter().map(|s| aws.get_rule(&s.rule))),
+                    try_join_all(custom.iter().map(|name| aws.get_log_group(name))),
+                )
+            },
         )?;
-        for f in &desired.functions {
-            if let Some(role) = aws.get_role(&f.role.name).await? {
+        for (f, role) in desired.functions.iter().zip(roles) {
+            if let Some(role) = role {
                 if owned_by(&role.tags, desired) || recorded_role(&role.name) {
                     remote.roles.insert(f.entry.clone(), role);
                 } else {
@@ -257,16 +399,8 @@ impl Remote {
         }
         // Custom log groups (`log_group = ...`): the config's by name; the record's that left
         // the config are removed only when they carry the stage's tags (the app made them).
-        let custom: BTreeSet<&String> = desired
-            .functions
-            .iter()
-            .map(|f| &f.log_group)
-            .filter(|g| !g.starts_with(&log_prefix))
-            .collect();
-        for name in &custom {
-            if let Some(group) = aws.get_log_group(name).await? {
-                remote.log_groups.insert(group.name.clone(), group);
-            }
+        for group in custom_groups.into_iter().flatten() {
+            remote.log_groups.insert(group.name.clone(), group);
         }
         let recorded_custom = record
             .iter()
@@ -285,8 +419,8 @@ impl Remote {
 
         let recorded_function =
             |name: &str| record.is_some_and(|r| r.functions.values().any(|f| f.name == name));
-        for f in &desired.functions {
-            if let Some(function) = aws.get_function(&f.name).await? {
+        for (f, (function, policy)) in desired.functions.iter().zip(functions) {
+            if let Some(function) = function {
                 if !(owned_by(&function.tags, desired) || recorded_function(&f.name)) {
                     remote.clashes.push(Clash {
                         kind: "function",
@@ -295,9 +429,7 @@ impl Remote {
                     });
                     continue;
                 }
-                remote
-                    .permissions
-                    .insert(f.entry.clone(), aws.get_function_policy(&f.name).await?);
+                remote.permissions.insert(f.entry.clone(), policy);
                 remote.functions.insert(f.entry.clone(), function);
             }
         }
@@ -362,8 +494,8 @@ impl Remote {
 
         let recorded_rule =
             |name: &str| record.is_some_and(|r| r.rules.values().any(|x| x.name == name));
-        for s in &desired.schedules {
-            if let Some(rule) = aws.get_rule(&s.rule).await? {
+        for (s, rule) in desired.schedules.iter().zip(rules) {
+            if let Some(rule) = rule {
                 if owned_by(&rule.tags, desired) || recorded_rule(&rule.name) {
                     remote.rules.insert(s.entry.clone(), rule);
                 } else {
