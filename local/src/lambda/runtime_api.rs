@@ -229,6 +229,15 @@ impl RuntimeApi {
             .is_some_and(|f| invocation_id.is_none_or(|id| id == f.invocation_id.as_bytes()))
     }
 
+    /// Checks the `Lambda-Runtime-Invocation-Id` a runtime echoes on its answer to
+    /// `request_id`: whether it sent one; `None` when the id is not one expected.
+    fn echoed_invocation_id(&self, request_id: &str, headers: &HeaderMap) -> Option<bool> {
+        let echoed = headers
+            .get("lambda-runtime-invocation-id")
+            .map(HeaderValue::as_bytes);
+        self.expects(request_id, echoed).then_some(echoed.is_some())
+    }
+
     /// Delivers the answer for `request_id`; false when it is not one expected.
     fn answer(&self, request_id: &str, answer: Answer, echoed: bool) -> bool {
         let Some(in_flight) = lock(&self.in_flight).remove(request_id) else {
@@ -418,14 +427,9 @@ pub(crate) async fn invocation_response(
     request_id: &str,
     request: Request<Incoming>,
 ) -> Reply {
-    let echoed = request
-        .headers()
-        .get("lambda-runtime-invocation-id")
-        .map(HeaderValue::as_bytes);
-    if !api.expects(request_id, echoed) {
+    let Some(echoed) = api.echoed_invocation_id(request_id, request.headers()) else {
         return invalid_request_id();
-    }
-    let echoed = echoed.is_some();
+    };
     let body = match content_length(request.headers()) {
         Some(len) if len > DISCARD_LIMIT as u64 => Err(BodyError::TooLarge(None)),
         _ => read_body(request.into_body(), MAX_RESPONSE_BYTES).await,
@@ -480,14 +484,9 @@ pub(crate) async fn invocation_error(
     request_id: &str,
     request: Request<Incoming>,
 ) -> Reply {
-    let echoed = request
-        .headers()
-        .get("lambda-runtime-invocation-id")
-        .map(HeaderValue::as_bytes);
-    if !api.expects(request_id, echoed) {
+    let Some(echoed) = api.echoed_invocation_id(request_id, request.headers()) else {
         return invalid_request_id();
-    }
-    let echoed = echoed.is_some();
+    };
     let (error_type, error_message) = match read_error(request, "Unhandled").await {
         Ok(fields) => fields,
         Err(reply) => return reply,
