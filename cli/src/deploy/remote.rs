@@ -240,7 +240,8 @@ impl Remote {
     }
 
     /// [`Remote::read`]: with `scoped`, the kinds of resource that neither the config nor the
-    /// record has are not listed.
+    /// record has are not listed; with `sweep` (the config's custom log groups), also what
+    /// [`Remote::sweep`] looks for.
     #[allow(
         clippy::too_many_lines,
         reason = "one read per kind of resource, in one place"
@@ -386,7 +387,8 @@ impl Remote {
             }
         }
         // The role of deployments made before each function had its own: removed once the
-        // functions have moved to theirs, and only when it carries the stage's tags.
+        // functions have moved to theirs, and only when it carries the stage's tags or the
+        // record lists it.
         if let Some(role) = shared_role
             && (owned_by(&role.tags, desired) || recorded_role(&role.name))
         {
