@@ -12,6 +12,11 @@ use portico_e2e::moto::{self, Moto};
 
 /// Runs `portico ARGS --app DIR` against moto with `stdin`.
 fn portico(moto: &Moto, app: &App, args: &[&str], stdin: &str) -> Run {
+    portico_with(moto, app, args, stdin, &[])
+}
+
+/// [`portico`] with environment variables `env` set.
+fn portico_with(moto: &Moto, app: &App, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Run {
     use std::io::Write as _;
     let started = Instant::now();
     let mut cmd = Command::new(common::PORTICO);
@@ -22,6 +27,9 @@ fn portico(moto: &Moto, app: &App, args: &[&str], stdin: &str) -> Run {
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     for (k, v) in moto::env(&moto.endpoint()) {
+        cmd.env(k, v);
+    }
+    for (k, v) in env {
         cmd.env(k, v);
     }
     let mut child = cmd.spawn().expect("run portico");
@@ -238,4 +246,105 @@ fn delete_leaves_same_named_resources_without_the_stages_tags() {
             )
             .is_ok()
     );
+}
+
+#[test]
+fn a_dry_run_delete_lists_the_deletions_and_changes_nothing() {
+    let moto = start_moto();
+    let sdk = Sdk::new(&moto);
+    let app = App::new("cli/tests/fixtures/deploy-fixture", "fixture-del-dry");
+    let prefix = app.prefix();
+    deploy(&moto, &app, &common::apps().fixture, &[], &[]).json();
+    let before = sdk.census(&app);
+    let record = std::fs::read_to_string(app.record()).unwrap();
+
+    let dry = portico(&moto, &app, &["delete", "--stage", STAGE, "--dry-run"], "");
+    let text = ok(&dry).to_owned();
+    for step in [
+        format!("delete function {prefix}-api\n"),
+        format!("delete rule {prefix}-tick\n"),
+        format!("delete REST API {prefix} ("),
+        format!("delete usage plan {prefix}-gold ("),
+        format!("delete state machine {prefix}-Promotion\n"),
+        format!("delete role {prefix}-api\n"),
+    ] {
+        assert!(text.contains(&step), "{step} missing:\n{text}");
+    }
+    // The plan's own count of the calls that change something, and what moto holds.
+    assert!(text.contains(", 0 changing something)"), "{text}");
+    assert!(!text.contains("[1/"), "{text}");
+    assert_eq!(sdk.census(&app), before);
+    assert_eq!(std::fs::read_to_string(app.record()).unwrap(), record);
+}
+
+#[test]
+fn an_interrupted_delete_finishes_when_run_again() {
+    let moto = start_moto();
+    let sdk = Sdk::new(&moto);
+    let app = App::new("cli/tests/fixtures/deploy-fixture", "fixture-del-resume");
+    let prefix = app.prefix();
+    deploy(&moto, &app, &common::apps().fixture, &[], &[]).json();
+
+    // Killed after its third deletion (the testing hook the deploy executor shares).
+    let args = ["delete", "--stage", STAGE, "--yes"];
+    let killed = portico_with(&moto, &app, &args, "", &[("PORTICO_FAIL_AFTER_STEP", "3")]);
+    assert_eq!(
+        killed.code,
+        Some(86),
+        "{}\n{}",
+        killed.stdout,
+        killed.stderr
+    );
+    let first_plan = killed.stdout.clone();
+    // The steps it finished, from their progress lines (`[ 1/31] delete …`).
+    let done: Vec<&str> = first_plan
+        .lines()
+        .filter(|l| l.starts_with('['))
+        .filter_map(|l| l.split_once("] ").map(|(_, d)| d))
+        .collect();
+    assert_eq!(done.len(), 3, "{first_plan}");
+    assert!(
+        first_plan.contains(&format!("delete function {prefix}-api\n")),
+        "{first_plan}"
+    );
+    assert!(app.record().exists());
+    let census = sdk.census(&app);
+    assert!(
+        census["functions"] == 4 && census["rest_apis"] == 1,
+        "{census:?}"
+    );
+
+    // Meanwhile the API function is deleted by hand.
+    sdk.rt
+        .block_on(
+            sdk.lambda
+                .delete_function()
+                .function_name(format!("{prefix}-api"))
+                .send(),
+        )
+        .unwrap();
+
+    let resumed = portico(&moto, &app, &args, "");
+    let text = ok(&resumed).to_owned();
+    // Only what is left is planned: not the three deletions done, nor the function gone.
+    for step in done {
+        assert!(!text.contains(step), "{step} planned again:\n{text}");
+    }
+    assert!(
+        !text.contains(&format!("delete function {prefix}-api\n")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("delete function {prefix}-tick\n")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("delete log group /aws/lambda/{prefix}-api\n")),
+        "{text}"
+    );
+    let census = sdk.census(&app);
+    assert!(census.values().all(|n| *n == 0), "{census:?}\n{text}");
+    assert!(!app.record().exists());
+    let again = portico(&moto, &app, &args, "");
+    assert!(ok(&again).contains("nothing to delete"), "{}", again.stdout);
 }

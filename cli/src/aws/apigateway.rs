@@ -9,7 +9,7 @@ use aws_sdk_apigateway::types::{
 };
 use serde::Serialize;
 
-use super::{Aws, AwsError};
+use super::{Aws, AwsError, gone_is_fine};
 
 /// A REST API as it exists.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -977,5 +977,104 @@ impl Aws {
                 err
             })?;
         Ok(out.id.unwrap_or_default())
+    }
+
+    /// Deletes REST API `id` with its stages and deployments (gone already is fine).
+    ///
+    /// # Errors
+    /// When the call fails.
+    pub async fn delete_rest_api(&self, id: &str) -> Result<(), AwsError> {
+        gone_is_fine(
+            self.apigateway
+                .delete_rest_api()
+                .rest_api_id(id)
+                .send()
+                .await
+                .map_err(|e| {
+                    AwsError::from_sdk("API Gateway", "DeleteRestApi", format!("REST API {id}"), e)
+                }),
+        )
+    }
+
+    /// Detaches the API stages `(api id, stage)` from usage plan `id`, then deletes it (gone
+    /// already is fine).
+    ///
+    /// # Errors
+    /// When a call fails.
+    pub async fn delete_usage_plan(
+        &self,
+        id: &str,
+        api_stages: &[(String, String)],
+    ) -> Result<(), AwsError> {
+        let what = || format!("usage plan {id}");
+        if !api_stages.is_empty() {
+            let ops = api_stages
+                .iter()
+                .map(|(api, stage)| {
+                    PatchOperation::builder()
+                        .op(Op::Remove)
+                        .path("/apiStages")
+                        .value(format!("{api}:{stage}"))
+                        .build()
+                })
+                .collect();
+            gone_is_fine(
+                self.apigateway
+                    .update_usage_plan()
+                    .usage_plan_id(id)
+                    .set_patch_operations(Some(ops))
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("API Gateway", "UpdateUsagePlan", what(), e)),
+            )?;
+        }
+        gone_is_fine(
+            self.apigateway
+                .delete_usage_plan()
+                .usage_plan_id(id)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("API Gateway", "DeleteUsagePlan", what(), e)),
+        )
+    }
+
+    /// Removes key `key` from usage plan `plan` (gone already is fine).
+    ///
+    /// # Errors
+    /// When the call fails.
+    pub async fn delete_usage_plan_key(&self, plan: &str, key: &str) -> Result<(), AwsError> {
+        gone_is_fine(
+            self.apigateway
+                .delete_usage_plan_key()
+                .usage_plan_id(plan)
+                .key_id(key)
+                .send()
+                .await
+                .map_err(|e| {
+                    AwsError::from_sdk(
+                        "API Gateway",
+                        "DeleteUsagePlanKey",
+                        format!("usage plan {plan} key {key}"),
+                        e,
+                    )
+                }),
+        )
+    }
+
+    /// Deletes API key `id` (gone already is fine).
+    ///
+    /// # Errors
+    /// When the call fails.
+    pub async fn delete_api_key(&self, id: &str) -> Result<(), AwsError> {
+        gone_is_fine(
+            self.apigateway
+                .delete_api_key()
+                .api_key(id)
+                .send()
+                .await
+                .map_err(|e| {
+                    AwsError::from_sdk("API Gateway", "DeleteApiKey", format!("API key {id}"), e)
+                }),
+        )
     }
 }

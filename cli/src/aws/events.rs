@@ -217,4 +217,35 @@ impl Aws {
             })?;
         Ok(())
     }
+
+    /// The names of the rules (default bus) whose name starts with `prefix`.
+    ///
+    /// # Errors
+    /// When a call fails.
+    pub async fn list_rule_names(&self, prefix: &str) -> Result<Vec<String>, AwsError> {
+        let mut found = Vec::new();
+        let mut token = None;
+        loop {
+            let out = self
+                .events
+                .list_rules()
+                .name_prefix(prefix)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| {
+                    AwsError::from_sdk("EventBridge", "ListRules", format!("rules {prefix}*"), e)
+                })?;
+            found.extend(
+                out.rules
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|r| r.name),
+            );
+            token = out.next_token;
+            if token.is_none() {
+                return Ok(found);
+            }
+        }
+    }
 }

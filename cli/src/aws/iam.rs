@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use aws_sdk_iam::types::Tag;
 use serde_json::Value;
 
-use super::{Aws, AwsError};
+use super::{Aws, AwsError, gone_is_fine};
 
 /// A role as it exists, with its inline policies (documents parsed, so comparisons ignore
 /// formatting and IAM's URL-encoding).
@@ -211,5 +211,49 @@ impl Aws {
             .await
             .map_err(|e| AwsError::from_sdk("IAM", "TagRole", format!("role {name}"), e))?;
         Ok(())
+    }
+
+    /// The names of the roles whose name starts with `prefix` (IAM lists them all; the
+    /// filter is ours).
+    ///
+    /// # Errors
+    /// When a call fails.
+    pub async fn list_role_names(&self, prefix: &str) -> Result<Vec<String>, AwsError> {
+        let mut found = Vec::new();
+        let mut marker = None;
+        loop {
+            let out = self
+                .iam
+                .list_roles()
+                .set_marker(marker)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("IAM", "ListRoles", "roles", e))?;
+            found.extend(
+                out.roles
+                    .into_iter()
+                    .map(|r| r.role_name)
+                    .filter(|n| n.starts_with(prefix)),
+            );
+            if !out.is_truncated {
+                return Ok(found);
+            }
+            marker = out.marker;
+        }
+    }
+
+    /// Deletes role `name` (its inline policies must be gone; gone already is fine).
+    ///
+    /// # Errors
+    /// When the call fails.
+    pub async fn delete_role(&self, name: &str) -> Result<(), AwsError> {
+        gone_is_fine(
+            self.iam
+                .delete_role()
+                .role_name(name)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("IAM", "DeleteRole", format!("role {name}"), e)),
+        )
     }
 }

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{
-    Architecture, Environment, FunctionCode, LastUpdateStatus, LogFormat, LoggingConfig, Runtime,
-    State,
+    Architecture, Environment, FunctionCode, InvocationType, LastUpdateStatus, LogFormat,
+    LoggingConfig, Runtime, State,
 };
 use serde_json::Value;
 
@@ -497,4 +497,68 @@ fn role_not_ready(err: &AwsError) -> bool {
 fn ready(state: Option<&State>, last_update: Option<&LastUpdateStatus>) -> bool {
     state == Some(&State::Active)
         && matches!(last_update, None | Some(LastUpdateStatus::Successful))
+}
+
+/// What a synchronous invocation returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    /// The function's result (or its error document).
+    pub payload: Vec<u8>,
+    /// Lambda's `X-Amz-Function-Error` (`Unhandled`, …) when the function failed.
+    pub function_error: Option<String>,
+}
+
+impl Aws {
+    /// Invokes function `name` synchronously (`RequestResponse`) with `payload`.
+    ///
+    /// # Errors
+    /// When the call fails (the function's own failure is in [`Invocation::function_error`]).
+    pub async fn invoke_function(
+        &self,
+        name: &str,
+        payload: &[u8],
+    ) -> Result<Invocation, AwsError> {
+        let out = self
+            .lambda
+            .invoke()
+            .function_name(name)
+            .invocation_type(InvocationType::RequestResponse)
+            .payload(Blob::new(payload.to_vec()))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("Lambda", "Invoke", format!("function {name}"), e))?;
+        Ok(Invocation {
+            payload: out.payload.map(Blob::into_inner).unwrap_or_default(),
+            function_error: out.function_error,
+        })
+    }
+
+    /// The names of every function whose name starts with `prefix`.
+    ///
+    /// # Errors
+    /// When a call fails.
+    pub async fn list_function_names(&self, prefix: &str) -> Result<Vec<String>, AwsError> {
+        let mut found = Vec::new();
+        let mut marker = None;
+        loop {
+            let out = self
+                .lambda
+                .list_functions()
+                .set_marker(marker)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("Lambda", "ListFunctions", "functions", e))?;
+            found.extend(
+                out.functions
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|f| f.function_name)
+                    .filter(|n| n.starts_with(prefix)),
+            );
+            marker = out.next_marker;
+            if marker.is_none() {
+                return Ok(found);
+            }
+        }
+    }
 }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Aws, AwsError};
+use super::{Aws, AwsError, gone_is_fine};
 
 /// A log group as it exists.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,5 +171,27 @@ impl Aws {
                 )
             })?;
         Ok(())
+    }
+
+    /// Deletes log group `name` (gone already is fine).
+    ///
+    /// # Errors
+    /// When the call fails.
+    pub async fn delete_log_group(&self, name: &str) -> Result<(), AwsError> {
+        gone_is_fine(
+            self.logs
+                .delete_log_group()
+                .log_group_name(name)
+                .send()
+                .await
+                .map_err(|e| {
+                    AwsError::from_sdk(
+                        "CloudWatch Logs",
+                        "DeleteLogGroup",
+                        format!("log group {name}"),
+                        e,
+                    )
+                }),
+        )
     }
 }

@@ -16,7 +16,6 @@ pub mod log_events;
 mod logs;
 mod s3;
 mod sfn;
-mod teardown;
 
 use std::fmt;
 use std::time::Duration;
@@ -41,6 +40,15 @@ pub use lambda::{
 };
 pub use logs::LogGroup;
 pub use sfn::{Activity, StateMachine};
+
+/// `Ok(())` when the call succeeded or the thing was already gone.
+pub(crate) fn gone_is_fine<T>(result: Result<T, AwsError>) -> Result<(), AwsError> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_not_found() => Ok(()),
+        Err(e) => Err(e),
+    }
+}
 
 /// The environment variable that makes the N-th mutating AWS call fail before it is sent
 /// (a testing hook: it simulates an AWS error in the middle of a deploy).

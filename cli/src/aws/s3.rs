@@ -3,7 +3,7 @@
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
 
-use super::{Aws, AwsError};
+use super::{Aws, AwsError, gone_is_fine};
 
 impl Aws {
     /// Whether bucket `bucket` exists (and is ours to use).
@@ -84,5 +84,24 @@ impl Aws {
                 AwsError::from_sdk("S3", "PutObject", format!("s3://{bucket}/{key}"), e)
             })?;
         Ok(())
+    }
+
+    /// Deletes object `key` of `bucket` (gone already is fine; the bucket stays: other stages
+    /// share it).
+    ///
+    /// # Errors
+    /// When the call fails.
+    pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<(), AwsError> {
+        gone_is_fine(
+            self.s3
+                .delete_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .map_err(|e| {
+                    AwsError::from_sdk("S3", "DeleteObject", format!("s3://{bucket}/{key}"), e)
+                }),
+        )
     }
 }

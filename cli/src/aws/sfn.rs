@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_sfn::types::Tag;
 
-use super::{Aws, AwsError};
+use super::{Aws, AwsError, gone_is_fine};
 
 /// A state machine as it exists.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -269,5 +269,39 @@ impl Aws {
             .await
             .map_err(|e| AwsError::from_sdk("Step Functions", "TagResource", arn.to_owned(), e))?;
         Ok(())
+    }
+
+    /// Deletes state machine `arn` (gone already is fine).
+    ///
+    /// # Errors
+    /// When the call fails.
+    pub async fn delete_state_machine(&self, arn: &str) -> Result<(), AwsError> {
+        gone_is_fine(
+            self.sfn
+                .delete_state_machine()
+                .state_machine_arn(arn)
+                .send()
+                .await
+                .map_err(|e| {
+                    AwsError::from_sdk("Step Functions", "DeleteStateMachine", arn.to_owned(), e)
+                }),
+        )
+    }
+
+    /// Deletes activity `arn` (gone already is fine).
+    ///
+    /// # Errors
+    /// When the call fails.
+    pub async fn delete_activity(&self, arn: &str) -> Result<(), AwsError> {
+        gone_is_fine(
+            self.sfn
+                .delete_activity()
+                .activity_arn(arn)
+                .send()
+                .await
+                .map_err(|e| {
+                    AwsError::from_sdk("Step Functions", "DeleteActivity", arn.to_owned(), e)
+                }),
+        )
     }
 }

@@ -22,10 +22,12 @@ pub const FAIL_AFTER_STEP_EXIT: i32 = 86;
 pub enum ApplyError {
     /// An AWS call of a step failed.
     #[error(
-        "step {step}/{total} ({description}) failed: {source}\nthe steps before it are done and recorded in {}; fix the cause and run the same `portico deploy` again: it continues from there",
+        "step {step}/{total} ({description}) failed: {source}\nthe steps before it are done and recorded in {}; fix the cause and run the same `portico {command}` again: it continues from there",
         record.display()
     )]
     Step {
+        /// `deploy` or `delete`.
+        command: &'static str,
         /// 1-based.
         step: usize,
         /// Steps in the plan.
@@ -83,6 +85,7 @@ pub struct Executor<'a> {
     record: Record,
     record_path: PathBuf,
     fail_after: Option<usize>,
+    command: &'static str,
 }
 
 /// The base URL of a REST API's stage.
@@ -300,6 +303,10 @@ impl<'a> Executor<'a> {
                 },
             );
         }
+        record.code_object = remote
+            .code_object
+            .as_ref()
+            .map(|(bucket, key)| format!("s3://{bucket}/{key}"));
         let fail_after = std::env::var(FAIL_AFTER_STEP_VAR)
             .ok()
             .and_then(|v| v.parse().ok());
@@ -311,7 +318,15 @@ impl<'a> Executor<'a> {
             record,
             record_path: record_path.to_owned(),
             fail_after,
+            command: "deploy",
         }
+    }
+
+    /// Names `command` (`delete`) instead of `deploy` in the message of a failed step.
+    #[must_use]
+    pub fn for_command(mut self, command: &'static str) -> Self {
+        self.command = command;
+        self
     }
 
     /// The record as it stands.
@@ -333,6 +348,7 @@ impl<'a> Executor<'a> {
         for (index, step) in plan.iter().enumerate() {
             progress(Progress::Start { index, total, step });
             self.step(step).await.map_err(|source| ApplyError::Step {
+                command: self.command,
                 step: index + 1,
                 total,
                 description: step.describe(self.desired),
@@ -621,6 +637,16 @@ impl<'a> Executor<'a> {
                 });
                 self.ids.api = Some(id);
             }
+            Instruction::DeleteRestApi { id } => {
+                aws.delete_rest_api(id).await?;
+                if self.record.api.as_ref().is_some_and(|a| &a.id == id) {
+                    self.record.api = None;
+                }
+                if self.ids.api.as_ref() == Some(id) {
+                    self.ids.api = None;
+                    self.ids.resources.clear();
+                }
+            }
             Instruction::SetBinaryMediaTypes { add, remove } => {
                 aws.update_binary_media_types(self.api_id()?, add, remove)
                     .await?;
@@ -823,6 +849,10 @@ impl<'a> Executor<'a> {
             Instruction::DeleteRule { schedule, name } => {
                 aws.delete_rule(name).await?;
                 self.record.rules.remove(schedule);
+            }
+            Instruction::DeleteCode { bucket, key } => {
+                aws.delete_object(bucket, key).await?;
+                self.record.code_object = None;
             }
         }
         Ok(())

@@ -165,7 +165,8 @@ pub struct ApiSpec {
     pub stage: String,
     /// Binary media types, sorted.
     pub binary_media_types: Vec<String>,
-    /// Resources by path, each with its methods; parents sort before children.
+    /// Resources by path, each with its methods; parents sort before children. None: the
+    /// stage has no API (the empty desired state of `delete`, [`Desired::empty`]).
     pub resources: BTreeMap<String, BTreeMap<String, MethodSpec>>,
     /// Gateway responses (`DEFAULT_4XX`, `DEFAULT_5XX`) and their header mappings.
     pub gateway_responses: BTreeMap<String, BTreeMap<String, String>>,
@@ -525,6 +526,54 @@ impl Desired {
                 })
                 .collect(),
         })
+    }
+
+    /// The empty desired state of a stage: nothing. Planned against what exists, it deletes
+    /// everything the stage has (`portico delete`); the names are those [`Desired::new`] gives.
+    pub fn empty(config: &Config, stage: &str, location: Location) -> Self {
+        let app = config.app.name.get_ref().clone();
+        let names = Names {
+            app: app.clone(),
+            stage: stage.to_owned(),
+        };
+        Self {
+            tags: BTreeMap::from([
+                (TAG_APP.to_owned(), app.clone()),
+                (TAG_STAGE.to_owned(), stage.to_owned()),
+            ]),
+            api: ApiSpec {
+                name: names.rest_api(),
+                stage: config.api_stage_name(stage),
+                binary_media_types: Vec::new(),
+                resources: BTreeMap::new(),
+                gateway_responses: BTreeMap::new(),
+                integration_uri: String::new(),
+                timeout_ms: 0,
+                function: String::new(),
+                hash: String::new(),
+            },
+            app,
+            stage: stage.to_owned(),
+            location,
+            states_role: None,
+            log_retention: None,
+            functions: Vec::new(),
+            schedules: Vec::new(),
+            usage_plans: Vec::new(),
+            api_keys: Vec::new(),
+            activities: Vec::new(),
+            state_machines: Vec::new(),
+            code: CodeSpec {
+                sha256: String::new(),
+                s3: None,
+            },
+            secrets: Vec::new(),
+        }
+    }
+
+    /// Whether the stage should have a REST API (every app has one; the empty state none).
+    pub fn wants_api(&self) -> bool {
+        !self.api.resources.is_empty()
     }
 
     /// Gives every function the `values` (by name) of the secrets it gets

@@ -13,6 +13,9 @@
 //! deployed functions, or generated.
 //!
 //! Then one smoke request to the API ([`smoke`]), and a summary with the URL.
+//!
+//! `portico delete` (`delete.rs`) is the same read → plan → apply against
+//! [`desired::Desired::empty`], read by [`remote::Remote::sweep`].
 
 pub mod apply;
 pub mod desired;

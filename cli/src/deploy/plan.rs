@@ -124,6 +124,9 @@ pub enum Instruction {
     DeleteActivity { activity: String, arn: String },
     /// Create the REST API (with tags).
     CreateRestApi,
+    /// Delete a REST API with its stages and deployments (the stage has none any more, or this
+    /// one is a duplicate).
+    DeleteRestApi { id: String },
     /// Add and remove binary media types.
     SetBinaryMediaTypes {
         add: Vec<String>,
@@ -193,6 +196,9 @@ pub enum Instruction {
     TagRule { schedule: String },
     /// Delete a rule whose schedule left the app.
     DeleteRule { schedule: String, name: String },
+    /// Delete the code zip uploaded to S3 once no function runs it (the bucket stays: stages
+    /// share it).
+    DeleteCode { bucket: String, key: String },
 }
 
 impl Instruction {
@@ -275,6 +281,7 @@ impl Instruction {
                 format!("delete activity {}", scoped(activity))
             }
             Self::CreateRestApi => format!("create REST API {}", desired.api.name),
+            Self::DeleteRestApi { id } => format!("delete REST API {} ({id})", desired.api.name),
             Self::SetBinaryMediaTypes { add, remove } => {
                 let mut parts = Vec::new();
                 if !add.is_empty() {
@@ -369,6 +376,7 @@ impl Instruction {
             ),
             Self::TagRule { schedule } => format!("tag rule {}", names.rule(schedule)),
             Self::DeleteRule { name, .. } => format!("delete rule {name}"),
+            Self::DeleteCode { bucket, key } => format!("delete s3://{bucket}/{key}"),
         }
     }
 
@@ -424,6 +432,17 @@ pub fn plan(desired: &Desired, remote: &Remote) -> Vec<Instruction> {
     plan_step_functions(&mut out, desired, remote);
     plan_api(&mut out, desired, remote);
     plan_usage_plans(&mut out, desired, remote);
+    if !desired.wants_api() {
+        // After the usage plans are detached from its stage.
+        let ids = remote
+            .api
+            .iter()
+            .map(|a| &a.api.id)
+            .chain(&remote.other_apis);
+        for id in ids {
+            out.push(Instruction::DeleteRestApi { id: id.clone() });
+        }
+    }
     plan_schedules(&mut out, desired, remote);
     for (schedule, name) in &remote.stale_rules {
         out.push(Instruction::DeleteRule {
@@ -496,6 +515,12 @@ pub fn plan(desired: &Desired, remote: &Remote) -> Vec<Instruction> {
             });
         }
         out.push(Instruction::DeleteRole { role });
+    }
+    if let (true, Some((bucket, key))) = (desired.functions.is_empty(), &remote.code_object) {
+        out.push(Instruction::DeleteCode {
+            bucket: bucket.clone(),
+            key: key.clone(),
+        });
     }
     out
 }
@@ -704,6 +729,9 @@ fn plan_step_functions(out: &mut Vec<Instruction>, desired: &Desired, remote: &R
 }
 
 fn plan_api(out: &mut Vec<Instruction>, desired: &Desired, remote: &Remote) {
+    if !desired.wants_api() {
+        return;
+    }
     let spec = &desired.api;
     let start = out.len();
     let put_all = |out: &mut Vec<Instruction>, path: &str, replace: bool| {
@@ -1873,6 +1901,134 @@ retention_days = 14
                 },
             ]
         );
+    }
+
+    #[test]
+    fn against_the_empty_state_everything_found_is_deleted_in_dependency_order() {
+        let tmp = crate::test_support::TempDir::new("plan", "empty");
+        let old = with_extras(&tmp.0);
+        let empty = Desired::empty(&config(FIXTURE), "dev", old.location.clone());
+        assert!(!empty.wants_api());
+        // What `Remote::sweep` finds for the empty state where `old` was deployed: all of it
+        // stale, a duplicate REST API, the shared role of an older deploy, the code in S3.
+        let converged = converged(&old);
+        let mut remote = Remote {
+            api: converged.api.clone(),
+            other_apis: vec![s("dup1")],
+            shared_role: Some(vec![s("logs")]),
+            code_object: Some((s("bucket"), s("shop/dev/abc.zip"))),
+            stale_states_role: Some(vec![s("invoke-functions")]),
+            stale_log_groups: converged.log_groups.keys().cloned().collect(),
+            ..Remote::default()
+        };
+        for (entry, f) in &converged.functions {
+            remote.stale_functions.insert(entry.clone(), f.name.clone());
+        }
+        for (entry, role) in &converged.roles {
+            let policies = role.inline_policies.keys().cloned().collect();
+            remote.stale_roles.insert(entry.clone(), policies);
+        }
+        for (schedule, rule) in &converged.rules {
+            remote
+                .stale_rules
+                .insert(schedule.clone(), rule.name.clone());
+        }
+        for (key, plan) in &converged.usage_plans {
+            remote
+                .stale_usage_plans
+                .insert(key.clone(), plan.plan.clone());
+        }
+        remote.stale_api_keys = converged.api_keys.clone();
+        for (key, a) in &converged.activities {
+            remote.stale_activities.insert(key.clone(), a.arn.clone());
+        }
+        for (key, m) in &converged.state_machines {
+            remote
+                .stale_state_machines
+                .insert(key.clone(), m.arn.clone());
+        }
+
+        let mut want = vec![
+            I::DeleteUsagePlan {
+                plan: s("gold"),
+                id: s("plan-gold"),
+                api_stages: vec![(s("a1b2c3"), s("dev"))],
+            },
+            I::DeleteUsagePlan {
+                plan: s("silver"),
+                id: s("plan-silver"),
+                api_stages: vec![(s("a1b2c3"), s("dev"))],
+            },
+            I::DeleteApiKey {
+                key: s("partner"),
+                id: s("key-partner"),
+            },
+            I::DeleteApiKey {
+                key: s("spare"),
+                id: s("key-spare"),
+            },
+            I::DeleteRestApi { id: s("a1b2c3") },
+            I::DeleteRestApi { id: s("dup1") },
+            I::DeleteRule {
+                schedule: s("cleanup"),
+                name: s("shop-dev-cleanup"),
+            },
+            I::DeleteFunction {
+                entry: s("api"),
+                name: s("shop-dev-api"),
+            },
+            I::DeleteFunction {
+                entry: s("cleanup"),
+                name: s("shop-dev-cleanup"),
+            },
+            I::DeleteLogGroup {
+                log_group: s("/aws/lambda/shop-dev-api"),
+            },
+            I::DeleteLogGroup {
+                log_group: s("/aws/lambda/shop-dev-cleanup"),
+            },
+            I::DeleteStateMachine {
+                state_machine: s("Flow"),
+                arn: s("arn:aws:states:eu-west-1:123456789012:stateMachine:shop-dev-Flow"),
+            },
+            I::DeleteActivity {
+                activity: s("Approve"),
+                arn: s("arn:aws:states:eu-west-1:123456789012:activity:shop-dev-Approve"),
+            },
+            I::DeleteRolePolicy {
+                role: RoleKind::StateMachines,
+                policy: s("invoke-functions"),
+            },
+            I::DeleteRole {
+                role: RoleKind::StateMachines,
+            },
+        ];
+        let shared = vec![s("logs")];
+        let roles = remote
+            .stale_roles
+            .iter()
+            .map(|(entry, policies)| (RoleKind::Function(entry.clone()), policies))
+            .chain([(RoleKind::Shared, &shared)]);
+        for (role, policies) in roles {
+            assert!(!policies.is_empty(), "{role:?}");
+            for policy in policies {
+                want.push(I::DeleteRolePolicy {
+                    role: role.clone(),
+                    policy: policy.clone(),
+                });
+            }
+            want.push(I::DeleteRole { role });
+        }
+        want.push(I::DeleteCode {
+            bucket: s("bucket"),
+            key: s("shop/dev/abc.zip"),
+        });
+        let steps = plan(&empty, &remote);
+        assert_eq!(steps, want);
+        let text = render_text(&steps, &empty);
+        assert!(text.contains("delete REST API shop-dev (dup1)\n"), "{text}");
+        // What is gone is not planned again: the plan of an interrupted delete is the rest.
+        assert_eq!(plan(&empty, &Remote::default()), vec![]);
     }
 
     #[test]

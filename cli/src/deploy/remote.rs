@@ -120,6 +120,9 @@ pub struct Remote {
     pub state_machines: BTreeMap<String, StateMachine>,
     /// The REST API.
     pub api: Option<RemoteApi>,
+    /// The ids of other REST APIs with the stage's name and tags (duplicates: `deploy` warns
+    /// about them, `delete` deletes them).
+    pub other_apis: Vec<String>,
     /// Usage plans by config name.
     pub usage_plans: BTreeMap<String, RemotePlan>,
     /// API keys by config name.
@@ -141,6 +144,8 @@ pub struct Remote {
     /// The state machines' role, with the names of its inline policies, when the config has
     /// no state machine left.
     pub stale_states_role: Option<Vec<String>>,
+    /// The code zip the record says was uploaded to S3: bucket and key.
+    pub code_object: Option<(String, String)>,
     /// Things worth telling (duplicates found, …).
     pub warnings: Vec<String>,
 }
@@ -172,12 +177,30 @@ impl Remote {
         record: Option<&Record>,
     ) -> Result<Self, AwsError> {
         if let Some(trusted) = record.filter(|r| r.complete) {
-            let remote = Self::read_scoped(aws, desired, record, true).await?;
+            let remote = Self::read_scoped(aws, desired, record, true, None).await?;
             if remote.agrees_with(trusted, desired) {
                 return Ok(remote);
             }
         }
-        Self::read_scoped(aws, desired, record, false).await
+        Self::read_scoped(aws, desired, record, false, None).await
+    }
+
+    /// What `delete` reads: everything of the stage, found as an unscoped [`Remote::read`]
+    /// finds it, and also by the places `deploy` need not look: every function and role named
+    /// with the stage's prefix (a function with a custom log group, a role whose function is
+    /// gone), the record's REST API whatever its name and tags now, every REST API with the
+    /// stage's name and tags, Lambda's default log group of each function found, and the
+    /// custom `log_groups` the config names (deleted only when they carry the stage's tags).
+    ///
+    /// # Errors
+    /// When a read call fails.
+    pub async fn sweep(
+        aws: &Aws,
+        desired: &Desired,
+        record: Option<&Record>,
+        log_groups: &BTreeSet<String>,
+    ) -> Result<Self, AwsError> {
+        Self::read_scoped(aws, desired, record, false, Some(log_groups)).await
     }
 
     /// Whether what was read matches `record` (then nothing outside it needs looking for).
@@ -217,7 +240,8 @@ impl Remote {
     }
 
     /// [`Remote::read`]: with `scoped`, the kinds of resource that neither the config nor the
-    /// record has are not listed.
+    /// record has are not listed; with `sweep` (the config's custom log groups), also what
+    /// [`Remote::sweep`] looks for.
     #[allow(
         clippy::too_many_lines,
         reason = "one read per kind of resource, in one place"
@@ -227,11 +251,19 @@ impl Remote {
         desired: &Desired,
         record: Option<&Record>,
         scoped: bool,
+        sweep: Option<&BTreeSet<String>>,
     ) -> Result<Self, AwsError> {
         use crate::aws::try_join_all;
 
         let names = desired.names();
-        let mut remote = Self::default();
+        let mut remote = Self {
+            code_object: record
+                .and_then(|r| r.code_object.as_deref())
+                .and_then(|o| o.strip_prefix("s3://"))
+                .and_then(|o| o.split_once('/'))
+                .map(|(bucket, key)| (bucket.to_owned(), key.to_owned())),
+            ..Self::default()
+        };
         let prefix = format!("{}-", names.prefix());
         let log_prefix = format!("/aws/lambda/{prefix}");
         let states_role_name = names.states_role();
@@ -285,7 +317,7 @@ impl Remote {
                         }
                     },
                     aws.list_log_groups(&log_prefix),
-                    read_api(aws, desired, record),
+                    read_api(aws, desired, record, sweep.is_some()),
                 )
             },
             async {
@@ -355,9 +387,10 @@ impl Remote {
             }
         }
         // The role of deployments made before each function had its own: removed once the
-        // functions have moved to theirs, and only when it carries the stage's tags.
+        // functions have moved to theirs, and only when it carries the stage's tags or the
+        // record lists it.
         if let Some(role) = shared_role
-            && owned_by(&role.tags, desired)
+            && (owned_by(&role.tags, desired) || recorded_role(&role.name))
         {
             remote.shared_role = Some(role.inline_policies.keys().cloned().collect());
         }
@@ -388,6 +421,7 @@ impl Remote {
             .filter_map(|g| g.name.strip_prefix("/aws/lambda/"))
             .map(str::to_owned)
             .collect();
+        let mut unclaimed = Vec::new();
         for group in log_groups {
             if desired.functions.iter().any(|f| f.log_group == group.name) {
                 remote.log_groups.insert(group.name.clone(), group);
@@ -395,6 +429,8 @@ impl Remote {
                 || record.is_some_and(|r| r.log_groups.contains(&group.name))
             {
                 remote.stale_log_groups.insert(group.name);
+            } else {
+                unclaimed.push(group.name);
             }
         }
         // Custom log groups (`log_group = ...`): the config's by name; the record's that left
@@ -402,10 +438,16 @@ impl Remote {
         for group in custom_groups.into_iter().flatten() {
             remote.log_groups.insert(group.name.clone(), group);
         }
-        let recorded_custom = record
+        let recorded_custom: BTreeSet<&String> = record
             .iter()
-            .flat_map(|r| &r.log_groups)
-            .filter(|g| !g.starts_with(&log_prefix) && !custom.contains(g));
+            .flat_map(|r| {
+                r.log_groups
+                    .iter()
+                    .chain(r.functions.values().filter_map(|f| f.log_group.as_ref()))
+            })
+            .chain(sweep.into_iter().flatten())
+            .filter(|g| !g.starts_with(&log_prefix) && !custom.contains(g))
+            .collect();
         for name in recorded_custom {
             if let Some(group) = aws.get_log_group(name).await?
                 && owned_by(&group.tags, desired)
@@ -413,9 +455,12 @@ impl Remote {
                 remote.stale_log_groups.insert(group.name);
             }
         }
-        let (mut api, warning) = api;
-        remote.warnings.extend(warning);
-        remote.api = api.take();
+        let (api, others, warning) = api;
+        if sweep.is_none() {
+            remote.warnings.extend(warning);
+        }
+        remote.api = api;
+        remote.other_apis = others;
 
         let recorded_function =
             |name: &str| record.is_some_and(|r| r.functions.values().any(|f| f.name == name));
@@ -459,6 +504,13 @@ impl Remote {
             .into_iter()
             .map(|n| (n.clone(), (config_name(&n, &prefix), false)))
             .collect();
+        if sweep.is_some() {
+            for name in aws.list_function_names(&prefix).await? {
+                candidates
+                    .entry(name.clone())
+                    .or_insert_with(|| (config_name(&name, &prefix), false));
+            }
+        }
         for (entry, f) in record.iter().flat_map(|r| &r.functions) {
             candidates.insert(f.name.clone(), (entry.clone(), true));
         }
@@ -472,8 +524,32 @@ impl Remote {
                 remote.stale_functions.insert(entry, name);
             }
         }
+        // Lambda's default groups of those functions, when the stage is swept (Lambda makes
+        // them, untagged, when a function logs without its group).
+        if sweep.is_some() {
+            for name in unclaimed {
+                let default_of_stale = remote
+                    .stale_functions
+                    .values()
+                    .any(|f| name == format!("/aws/lambda/{f}"));
+                if default_of_stale {
+                    remote.stale_log_groups.insert(name);
+                }
+            }
+        }
         // Their roles, and those the record lists of functions already gone.
         let mut stale_entries: BTreeSet<String> = remote.stale_functions.keys().cloned().collect();
+        if sweep.is_some() {
+            // Roles named like the stage's functions, whose functions may be gone already.
+            stale_entries.extend(
+                aws.list_role_names(&prefix)
+                    .await?
+                    .iter()
+                    .filter(|n| **n != states_role_name)
+                    .map(|n| config_name(n, &prefix))
+                    .filter(|e| desired.function(e).is_none()),
+            );
+        }
         stale_entries.extend(
             record
                 .iter()
@@ -647,19 +723,32 @@ impl Remote {
 }
 
 /// The stage's REST API: the record's id if it still names our API, else the oldest API with
-/// the name and our tags.
+/// the name and our tags; and the ids of the other APIs with the name and our tags (looked for
+/// only when none was recorded, or when `sweep`ing: then the record's API is the stage's
+/// whatever its name and tags now).
 async fn read_api(
     aws: &Aws,
     desired: &Desired,
     record: Option<&Record>,
-) -> Result<(Option<RemoteApi>, Option<String>), AwsError> {
+    sweep: bool,
+) -> Result<(Option<RemoteApi>, Vec<String>, Option<String>), AwsError> {
     let mut warning = None;
     let mut api = None;
+    let mut others = Vec::new();
     if let Some(id) = record.and_then(|r| r.api.as_ref()).map(|a| a.id.as_str()) {
         api = aws
             .get_rest_api(id)
             .await?
-            .filter(|a| a.name == desired.api.name && owned_by(&a.tags, desired));
+            .filter(|a| sweep || (a.name == desired.api.name && owned_by(&a.tags, desired)));
+    }
+    if sweep && let Some(recorded) = &api {
+        others = aws
+            .find_rest_apis(&desired.api.name)
+            .await?
+            .into_iter()
+            .filter(|a| owned_by(&a.tags, desired) && a.id != recorded.id)
+            .map(|a| a.id)
+            .collect();
     }
     if api.is_none() {
         let mut found: Vec<RestApi> = aws
@@ -682,10 +771,12 @@ async fn read_api(
                     .join(", ")
             ));
         }
-        api = found.into_iter().next();
+        let mut found = found.into_iter();
+        api = found.next();
+        others = found.map(|a| a.id).collect();
     }
     let Some(api) = api else {
-        return Ok((None, warning));
+        return Ok((None, others, warning));
     };
     let (resources, gateway_responses, stage) = tokio::try_join!(
         aws.get_resources(&api.id),
@@ -699,6 +790,7 @@ async fn read_api(
             gateway_responses,
             stage,
         }),
+        others,
         warning,
     ))
 }
