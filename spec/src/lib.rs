@@ -15,7 +15,8 @@
 //! - `config` and `definition` (feature `config`): the project file `portico.toml` and the
 //!   `${...}` references of the state machine definitions it names.
 //!
-//! Without features the crate depends on `std` only (the macro crate uses it so).
+//! Without features the crate depends on `std` and `time` (no features: the calendar of cron
+//! next-fire times) only; the macro crate uses it so.
 //!
 //! ```
 //! use portico_spec::route_path::{Segment, parse_route_path};
