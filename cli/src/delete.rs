@@ -19,16 +19,13 @@ use crate::aws::{Aws, AwsArgs, AwsError};
 use crate::deploy::desired::{APIGATEWAY_PERMISSION_SID, EVENTS_PERMISSION_SID};
 use crate::deploy::record::Record;
 use crate::url::StageTarget;
-use crate::{AppDir, CliError};
+use crate::{AppStage, CliError};
 
 /// Arguments of `portico delete`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    app: AppDir,
-    /// The stage to delete (`[stages.<name>]` in portico.toml).
-    #[arg(long, default_value = "dev")]
-    stage: String,
+    app_stage: AppStage,
     /// Delete without asking (required when stdin is not a terminal).
     #[arg(long)]
     yes: bool,
@@ -419,7 +416,7 @@ pub async fn find(aws: &Aws, target: &StageTarget) -> Result<Vec<Deletion>, AwsE
 /// When AWS cannot be read or a deletion fails (re-running resumes), or confirmation is
 /// needed and stdin is not a terminal.
 pub fn run(args: Args) -> Result<(), CliError> {
-    let mut target = StageTarget::find(&args.app, &args.stage)?;
+    let mut target = StageTarget::find(&args.app_stage.app, &args.app_stage.stage)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
