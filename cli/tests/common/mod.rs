@@ -796,6 +796,22 @@ pub struct App {
 }
 
 impl App {
+    /// Gives the deploy fixture's `nightly` function a custom log group,
+    /// `/custom/<name>/nightly-jobs`, in its portico.toml; returns the group and the file as
+    /// it was.
+    pub fn with_custom_nightly_log_group(&self) -> (String, String) {
+        let config_path = self.dir.join("portico.toml");
+        let full = std::fs::read_to_string(&config_path).unwrap();
+        let custom = format!("/custom/{}/nightly-jobs", self.name);
+        let with_custom = full.replace(
+            "[functions.nightly]\ntimeout = 300\n",
+            &format!("[functions.nightly]\ntimeout = 300\nlog_group = \"{custom}\"\n"),
+        );
+        assert_ne!(with_custom, full, "the fixture has [functions.nightly]");
+        std::fs::write(&config_path, &with_custom).unwrap();
+        (custom, full)
+    }
+
     pub fn new(fixture: &str, name: &str) -> Self {
         let dir = std::env::temp_dir()
             .join(format!("portico-deploy-tests-{}", std::process::id()))
@@ -971,6 +987,15 @@ impl Sdk {
     }
 
     pub fn role_policies(&self, role: &str) -> BTreeMap<String, Value> {
+        self.role_policies_read_as(role, parse_policy)
+    }
+
+    /// Role `role`'s inline policies, each document read by `parse`.
+    pub fn role_policies_read_as(
+        &self,
+        role: &str,
+        parse: impl Fn(&str) -> Value,
+    ) -> BTreeMap<String, Value> {
         self.rt.block_on(async {
             let names = self
                 .iam
@@ -990,7 +1015,7 @@ impl Sdk {
                     .await
                     .unwrap()
                     .policy_document;
-                out.insert(name, parse_policy(&doc));
+                out.insert(name, parse(&doc));
             }
             out
         })
