@@ -102,24 +102,20 @@ def main():
     portico = os.path.abspath(args.portico)
 
     moto, endpoint = start_moto()
-    env = dict(
-        os.environ,
+    # The CLI under test and this script's own client reach moto through the same settings.
+    os.environ.update(
         AWS_ENDPOINT_URL=endpoint,
         AWS_ACCESS_KEY_ID="testing",
         AWS_SECRET_ACCESS_KEY="testing",
         AWS_REGION="us-east-1",
+        AWS_DEFAULT_REGION="us-east-1",
         AWS_CONFIG_FILE="/dev/null",
         AWS_SHARED_CREDENTIALS_FILE="/dev/null",
         AWS_EC2_METADATA_DISABLED="true",
     )
-    env.pop("NO_COLOR", None)
-    logs = boto3.client(
-        "logs",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    os.environ.pop("NO_COLOR", None)
+    env = dict(os.environ)
+    logs = boto3.client("logs")
     try:
         with tempfile.TemporaryDirectory(prefix="portico-bench-logs-") as app:
             with open(os.path.join(app, "portico.toml"), "w") as f:

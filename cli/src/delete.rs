@@ -26,16 +26,13 @@ use crate::deploy::desired::{Desired, Location};
 use crate::deploy::plan;
 use crate::deploy::remote::Remote;
 use crate::url::StageTarget;
-use crate::{AppDir, CliError};
+use crate::{AppStage, CliError};
 
 /// Arguments of `portico delete`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    app: AppDir,
-    /// The stage to delete (`[stages.<name>]` in portico.toml).
-    #[arg(long, default_value = "dev")]
-    stage: String,
+    app_stage: AppStage,
     /// Delete without asking (required when stdin is not a terminal).
     #[arg(long)]
     yes: bool,
@@ -52,7 +49,7 @@ pub struct Args {
 /// When AWS cannot be read or a deletion fails (re-running resumes), or confirmation is
 /// needed and stdin is not a terminal.
 pub fn run(args: Args) -> Result<(), CliError> {
-    let target = StageTarget::find(&args.app, &args.stage)?;
+    let target = StageTarget::find(&args.app_stage.app, &args.app_stage.stage)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

@@ -70,6 +70,16 @@ struct AppDir {
     dir: PathBuf,
 }
 
+/// An app and one of its stages: `--app DIR --stage NAME`.
+#[derive(Debug, Clone, clap::Args)]
+struct AppStage {
+    #[command(flatten)]
+    app: AppDir,
+    /// The stage (`[stages.<name>]` in portico.toml).
+    #[arg(long, default_value = "dev")]
+    stage: String,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {

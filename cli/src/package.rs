@@ -28,7 +28,7 @@ use crate::deploy::desired::{Desired, Inputs, Location, SecretSpec};
 use crate::deploy::plan::{RULE_TARGET_ID, stage_description};
 use crate::deploy::secrets::encoded_len;
 use crate::deploy::{self, Built, OutputFormat};
-use crate::{AppDir, CliError};
+use crate::{AppStage, CliError};
 
 /// The template's file name in `--out`.
 pub const TEMPLATE_FILE: &str = "template.json";
@@ -43,10 +43,7 @@ pub const KEY_PARAMETER: &str = "CodeS3Key";
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    app: AppDir,
-    /// The stage to describe (`[stages.<name>]` in portico.toml).
-    #[arg(long, default_value = "dev")]
-    stage: String,
+    app_stage: AppStage,
     /// The directory to write `bootstrap.zip` and `template.json` to (created if missing).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
@@ -82,8 +79,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
         manifest,
         ..
     } = deploy::build(
-        &args.app,
-        &args.stage,
+        &args.app_stage.app,
+        &args.app_stage.stage,
         args.binary.as_ref(),
         args.target.as_ref(),
     )?;
@@ -103,7 +100,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         &project.config,
         &manifest,
         &Inputs {
-            stage: &args.stage,
+            stage: &args.app_stage.stage,
             location: pseudo_location(),
             code_sha256: artifact.sha256_base64.clone(),
             code_s3: None,

@@ -13,16 +13,13 @@ use crate::deploy::apply::stage_url;
 use crate::deploy::desired::{Names, TAG_APP, TAG_STAGE};
 use crate::deploy::record::Record;
 use crate::project::Project;
-use crate::{AppDir, CliError};
+use crate::{AppDir, AppStage, CliError};
 
 /// Arguments of `portico url`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    app: AppDir,
-    /// The stage (`[stages.<name>]` in portico.toml).
-    #[arg(long, default_value = "dev")]
-    stage: String,
+    app_stage: AppStage,
     #[command(flatten)]
     aws: AwsArgs,
 }
@@ -108,7 +105,7 @@ impl StageTarget {
 /// # Errors
 /// When the stage has no deployment, or AWS cannot be asked.
 pub fn run(args: Args) -> Result<(), CliError> {
-    let target = StageTarget::find(&args.app, &args.stage)?;
+    let target = StageTarget::find(&args.app_stage.app, &args.app_stage.stage)?;
     if let Some(api) = target.record.as_ref().and_then(|r| r.api.as_ref()) {
         println!("{}", api.url);
         return Ok(());

@@ -301,7 +301,7 @@ fn activity_design_mails_on_the_worker_and_an_approval_survives_a_restart() {
         200,
         &[
             "Approve the promotion?",
-            "Jim O&#39;Neil",
+            "Jim O&#x27;Neil",
             "<form method=\"post\" action=\"succeed\">",
         ],
     );
@@ -321,7 +321,7 @@ fn activity_design_mails_on_the_worker_and_an_approval_survives_a_restart() {
     assert_page(
         &post(&server, &mail.approve),
         200,
-        &["Promotion approved", "Jim O&#39;Neil"],
+        &["Promotion approved", "Jim O&#x27;Neil"],
     );
     let execution = wait_for_execution(&server, "PromotionApproval", &id, WAIT);
     assert_eq!(execution["status"], "SUCCEEDED", "{execution}");
@@ -426,7 +426,7 @@ fn callback_design_mails_at_once_and_a_rejection_fails_the_execution() {
     assert_page(
         &get(&server, &reject_mail.reject),
         200,
-        &["Reject the promotion?", "Jim O&#39;Neil"],
+        &["Reject the promotion?", "Jim O&#x27;Neil"],
     );
     assert_page(
         &post(&server, &reject_mail.reject),
@@ -532,7 +532,7 @@ fn expired_links_answer_410_and_an_undecided_request_times_out() {
     assert_page(
         &get(&server, &first.approve),
         410,
-        &["Link expired", "Jim O&#39;Neil"],
+        &["Link expired", "Jim O&#x27;Neil"],
     );
     assert_page(&post(&server, &first.approve), 410, &["Link expired"]);
 

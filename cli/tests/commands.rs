@@ -161,15 +161,7 @@ fn delete_removes_a_custom_log_group_of_the_stage_and_nothing_like_it() {
     let sdk = Sdk::new(&moto);
     let app = App::new("cli/tests/fixtures/deploy-fixture", "fixture-del-logs");
     let binary = &common::apps().fixture;
-    let config_path = app.dir.join("portico.toml");
-    let full = std::fs::read_to_string(&config_path).unwrap();
-    let custom = format!("/custom/{}/nightly-jobs", app.name);
-    let with_custom = full.replace(
-        "[functions.nightly]\ntimeout = 300\n",
-        &format!("[functions.nightly]\ntimeout = 300\nlog_group = \"{custom}\"\n"),
-    );
-    assert_ne!(with_custom, full, "the fixture has [functions.nightly]");
-    std::fs::write(&config_path, &with_custom).unwrap();
+    let (custom, _) = app.with_custom_nightly_log_group();
     // A group whose name starts like the custom one, not the app's (no tags).
     let foreign = format!("{custom}-archive");
     sdk.rt

@@ -1428,15 +1428,8 @@ fn a_custom_log_group_is_created_granted_recorded_and_removed_only_when_ours() {
     let sdk = Sdk::new(&moto);
     let app = App::new("cli/tests/fixtures/deploy-fixture", "fixture-loggroup");
     let binary = &common::apps().fixture;
+    let (custom, full) = app.with_custom_nightly_log_group();
     let config_path = app.dir.join("portico.toml");
-    let full = std::fs::read_to_string(&config_path).unwrap();
-    let custom = format!("/custom/{}/nightly-jobs", app.name);
-    let with_custom = full.replace(
-        "[functions.nightly]\ntimeout = 300\n",
-        &format!("[functions.nightly]\ntimeout = 300\nlog_group = \"{custom}\"\n"),
-    );
-    assert_ne!(with_custom, full, "the fixture has [functions.nightly]");
-    std::fs::write(&config_path, &with_custom).unwrap();
     let prefix = app.prefix();
     let default_group = format!("/aws/lambda/{prefix}-nightly");
 

@@ -11,11 +11,12 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 use common::{AppDir, PORTICO, Server, apps, fixture, send_signal, wait_for};
 use portico_e2e::moto::{self, Moto};
+use portico_local::clock::now_ms;
 use serde_json::Value;
 
 const API: &str = "/aws/lambda/shop-dev-api";
@@ -26,32 +27,11 @@ const C: &str = "2026/11/26/[$LATEST]cccccccc33333333";
 
 const CONFIG: &str = "[app]\nname = \"shop\"\n\n[stages.dev]\n\n[stages.prod]\n";
 
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
 /// `YYYY-MM-DD HH:MM:SS.mmm` (UTC), as `portico logs` prints times.
 fn stamp(ms: i64) -> String {
-    let days = ms.div_euclid(86_400_000);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    let t = ms.rem_euclid(86_400_000);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{:03}",
-        t / 3_600_000,
-        t / 60_000 % 60,
-        t / 1_000 % 60,
-        t % 1_000
-    )
+    let mut out = String::new();
+    portico_local::clock::write_utc(&mut out, ms, ' ');
+    out
 }
 
 /// `stamp` in ISO-8601, for --since and --until.

@@ -331,34 +331,11 @@ fn the_packaged_template_creates_the_stack_in_cloudformation() {
 /// as Python's `repr` of them (`{'Version': '2012-10-17', ...}`), which `GetRolePolicy` then
 /// returns: read that form too (the documents have no quotes of their own).
 fn role_policies(sdk: &Sdk, role: &str) -> BTreeMap<String, Value> {
-    sdk.rt.block_on(async {
-        let names = sdk
-            .iam
-            .list_role_policies()
-            .role_name(role)
-            .send()
-            .await
-            .unwrap();
-        let mut out = BTreeMap::new();
-        for name in names.policy_names {
-            let text = sdk
-                .iam
-                .get_role_policy()
-                .role_name(role)
-                .policy_name(&name)
-                .send()
-                .await
-                .unwrap()
-                .policy_document;
-            let text = percent_encoding::percent_decode_str(&text)
-                .decode_utf8_lossy()
-                .into_owned();
-            let doc = serde_json::from_str(&text)
-                .or_else(|_| serde_json::from_str(&text.replace('\'', "\"")))
-                .unwrap_or_else(|e| panic!("policy {name} of {role}: {e}: {text}"));
-            out.insert(name, doc);
-        }
-        out
+    sdk.role_policies_read_as(role, |text| {
+        let text = percent_encoding::percent_decode_str(text).decode_utf8_lossy();
+        serde_json::from_str(&text)
+            .or_else(|_| serde_json::from_str(&text.replace('\'', "\"")))
+            .unwrap_or_else(|e| panic!("policy of {role}: {e}: {text}"))
     })
 }
 

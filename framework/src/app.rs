@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use crate::cors::Cors;
+use crate::error::UrlError;
 use crate::function::Function;
-use crate::request::StateMap;
+use crate::request::{AppLinks, StateMap};
 use crate::route::{Route, Schedule};
 use crate::router::{RouteConflict, Router};
 
@@ -312,6 +313,16 @@ pub(crate) struct AppInner {
     /// The service that answers what no route matches.
     #[cfg(feature = "tower")]
     pub(crate) service: Option<crate::service::ServiceFallback>,
+}
+
+impl AppLinks for AppInner {
+    fn public_url(&self) -> Option<&str> {
+        self.public_url.as_deref()
+    }
+
+    fn path_for(&self, name: &str, params: &[(&str, &str)]) -> Result<String, UrlError> {
+        self.router.path_for(name, params)
+    }
 }
 
 /// Checks a configured public base URL: `http(s)://host[/base]`, no query or fragment.

@@ -15,7 +15,7 @@ use crate::cors::{self, Cors};
 use crate::error::HttpError;
 use crate::event::{self, Incoming};
 use crate::function::FunctionInvocation;
-use crate::request::{EventSource, Request};
+use crate::request::{AppLinks, EventSource, Request};
 use crate::response::{IntoResponse, Response};
 use crate::route::{Route, RouteMethod, ScheduleInvocation};
 use crate::router::RouteMatch;
@@ -83,7 +83,7 @@ fn with_app_cors(app: &BuiltApp, mut res: Response) -> Response {
 /// Routes and runs one HTTP request. Never panics: a handler panic becomes a 500.
 pub(crate) async fn handle_request(app: &BuiltApp, mut req: Request) -> Response {
     req.state = Arc::clone(&app.state);
-    req.app = Some(Arc::clone(&app.inner));
+    req.app = Some(Arc::clone(&app.inner) as Arc<dyn AppLinks>);
     let inner = &app.inner;
     match inner.router.at(&req.method, &req.path) {
         #[cfg(feature = "tower")]

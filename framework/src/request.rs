@@ -5,6 +5,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{HeaderMap, Method};
 
+use crate::error::UrlError;
+
 /// Shared state values, by type (what [`App::state`](crate::App::state) adds).
 pub(crate) type StateMap = http::Extensions;
 
@@ -59,6 +61,16 @@ pub struct RequestContext {
     pub api_key_id: Option<String>,
 }
 
+/// What a request needs of the app that serves it, for the URLs it builds. The app
+/// implements it; naming it here keeps this module from depending on the app's, which
+/// depends on this one (through the routes).
+pub(crate) trait AppLinks: Send + Sync + std::fmt::Debug {
+    /// The configured public base URL, if any.
+    fn public_url(&self) -> Option<&str>;
+    /// The path of the route named `name` with `params` filled in.
+    fn path_for(&self, name: &str, params: &[(&str, &str)]) -> Result<String, UrlError>;
+}
+
 /// An HTTP request decoded from a Lambda event.
 ///
 /// The path never contains the API stage or a custom domain's base path: it is the path the
@@ -75,7 +87,7 @@ pub struct Request {
     pub(crate) lambda: Option<Arc<lambda_runtime::Context>>,
     pub(crate) params: Vec<(Arc<str>, String)>,
     pub(crate) state: Arc<StateMap>,
-    pub(crate) app: Option<Arc<crate::app::AppInner>>,
+    pub(crate) app: Option<Arc<dyn AppLinks>>,
 }
 
 impl Request {
@@ -178,9 +190,9 @@ impl Request {
         self.public_base().ok()
     }
 
-    fn public_base(&self) -> Result<String, crate::UrlError> {
+    fn public_base(&self) -> Result<String, UrlError> {
         public_base(
-            self.app.as_ref().and_then(|app| app.public_url.as_deref()),
+            self.app.as_ref().and_then(|app| app.public_url()),
             self.source,
             &self.context,
             self.headers.get("x-forwarded-proto"),
@@ -192,12 +204,12 @@ impl Request {
     /// when the client's URL has one, the configured public URL when there is one.
     ///
     /// # Errors
-    /// [`UrlError`](crate::UrlError) when the route is unknown, a parameter is missing, the
+    /// [`UrlError`](UrlError) when the route is unknown, a parameter is missing, the
     /// event names no host, or the only host is the client's choice (ALB) and no public URL
     /// is configured.
-    pub fn url_for(&self, name: &str, params: &[(&str, &str)]) -> Result<String, crate::UrlError> {
-        let app = self.app.as_ref().ok_or(crate::UrlError::NoApp)?;
-        let path = app.router.path_for(name, params)?;
+    pub fn url_for(&self, name: &str, params: &[(&str, &str)]) -> Result<String, UrlError> {
+        let app = self.app.as_ref().ok_or(UrlError::NoApp)?;
+        let path = app.path_for(name, params)?;
         let base = self.public_base()?;
         Ok(format!("{base}{path}"))
     }
@@ -210,18 +222,18 @@ pub(crate) fn public_base(
     source: EventSource,
     context: &RequestContext,
     forwarded_proto: Option<&http::HeaderValue>,
-) -> Result<String, crate::UrlError> {
+) -> Result<String, UrlError> {
     if let Some(url) = configured {
         return Ok(url.to_owned());
     }
     if source == EventSource::Alb {
-        return Err(crate::UrlError::UntrustedHost);
+        return Err(UrlError::UntrustedHost);
     }
     let host = context
         .domain_name
         .as_deref()
         .filter(|h| !h.is_empty())
-        .ok_or(crate::UrlError::NoHost)?;
+        .ok_or(UrlError::NoHost)?;
     let proto = forwarded_proto
         .and_then(|h| h.to_str().ok())
         .filter(|p| *p == "http" || *p == "https")

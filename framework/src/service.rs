@@ -18,9 +18,8 @@ use http_body_util::{BodyExt, Full};
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use tower_service::Service;
 
-use crate::app::AppInner;
 use crate::error::{HttpError, UrlError};
-use crate::request::{EventSource, Request, RequestContext};
+use crate::request::{AppLinks, EventSource, Request, RequestContext};
 use crate::response::{Body, IntoResponse, Response};
 use crate::route::BoxFuture;
 
@@ -55,7 +54,7 @@ pub struct ServiceContext {
     source: EventSource,
     context: Arc<RequestContext>,
     lambda: Option<Arc<lambda_runtime::Context>>,
-    app: Arc<AppInner>,
+    app: Arc<dyn AppLinks>,
     forwarded_proto: Option<HeaderValue>,
 }
 
@@ -93,7 +92,7 @@ impl ServiceContext {
 
     fn public_base(&self) -> Result<String, UrlError> {
         crate::request::public_base(
-            self.app.public_url.as_deref(),
+            self.app.public_url(),
             self.source,
             &self.context,
             self.forwarded_proto.as_ref(),
@@ -118,7 +117,7 @@ impl ServiceContext {
     /// # Errors
     /// As [`Request::url_for`].
     pub fn url_for(&self, name: &str, params: &[(&str, &str)]) -> Result<String, UrlError> {
-        let path = self.app.router.path_for(name, params)?;
+        let path = self.app.path_for(name, params)?;
         Ok(format!("{}{path}", self.public_base()?))
     }
 }

@@ -399,21 +399,11 @@ impl TestResponse {
             .unwrap_or_else(|e| panic!("the app's reply is not a REST proxy response: {e}"));
         let raw: Value = serde_json::from_str(out).expect("a proxy response is JSON");
         let status = StatusCode::from_u16(proxy.status).expect("statusCode is a valid status");
-        let base64 = proxy.body.is_base64();
-        let body = match proxy.body {
-            apigw::ResponseBody::Text(text) => text.into_bytes(),
-            apigw::ResponseBody::Base64 { bytes, .. } => bytes,
-        };
-        let headers = proxy
-            .headers
-            .into_iter()
-            .flat_map(|(name, values)| values.into_iter().map(move |v| (name.clone(), v)))
-            .collect();
         Self {
             status,
-            headers,
-            body,
-            base64,
+            headers: proxy.header_pairs(),
+            base64: proxy.body.is_base64(),
+            body: proxy.body.into_bytes(),
             raw,
         }
     }
@@ -425,19 +415,12 @@ impl TestResponse {
 
     /// The first value of a header (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        apigw::first_header(&self.headers, name)
     }
 
     /// Every value of a header (case-insensitive), e.g. each `Set-Cookie`.
     pub fn header_all(&self, name: &str) -> Vec<&str> {
-        self.headers
-            .iter()
-            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-            .collect()
+        apigw::header_values(&self.headers, name)
     }
 
     /// The body bytes (base64-decoded when it was sent encoded).

@@ -1,8 +1,9 @@
 //! What every handler attribute checks on the function it is put on.
 
-use proc_macro2::{TokenStream, TokenTree};
+use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::ToTokens;
-use syn::{Attribute, FnArg, ItemFn, Signature, Type};
+use syn::spanned::Spanned;
+use syn::{Attribute, FnArg, ItemFn, ReturnType, Signature, Type};
 
 use crate::errors::Errors;
 
@@ -152,6 +153,153 @@ fn is_handler_attribute(attr: &Attribute) -> bool {
         _ => false,
     };
     in_portico && HANDLER_ATTRIBUTES.iter().any(|name| last.ident == name)
+}
+
+/// The argument types of `func`; `None` when it takes `self` (which [`check_signature`]
+/// reports).
+pub(crate) fn arg_types(func: &ItemFn) -> Option<Vec<Type>> {
+    func.sig
+        .inputs
+        .iter()
+        .map(|input| match input {
+            FnArg::Typed(arg) => Some((*arg.ty).clone()),
+            FnArg::Receiver(_) => None,
+        })
+        .collect()
+}
+
+/// The declared return type of `func`, unless it is `()` or mentions `impl Trait` (not
+/// nameable).
+pub(crate) fn output_type(func: &ItemFn) -> Option<Type> {
+    match &func.sig.output {
+        ReturnType::Default => None,
+        ReturnType::Type(_, ty) if contains_impl_trait(ty) => None,
+        ReturnType::Type(_, ty) => Some((**ty).clone()),
+    }
+}
+
+/// Whether `name` can name an entry point (and the deployed resource named after it): 1 to
+/// 64 ASCII letters, digits, `-` or `_`.
+pub(crate) fn is_entry_point_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// A handler closure's statements for arguments extracted from an invocation `__inv` (functions
+/// and schedules): per argument an assertion that its type can be extracted (`assert`) and
+/// the extraction (`extract`), whose error is returned as is, bound to `__arg<i>`.
+pub(crate) struct Extractions {
+    /// `assert::<T>();` per argument; the output's assertion is added by [`output`].
+    pub(crate) assertions: Vec<TokenStream>,
+    /// `let __arg<i> = match extract::<T>(&__inv) { ... };` per argument.
+    pub(crate) extractions: Vec<TokenStream>,
+    /// `__arg0`, `__arg1`, …: the call's arguments.
+    pub(crate) bindings: Vec<proc_macro2::Ident>,
+}
+
+/// [`Extractions`] of `args` with the runtime's `assert` and `extract` paths.
+pub(crate) fn invocation_extractions(
+    args: &[Type],
+    assert: fn(Span) -> TokenStream,
+    extract: fn(Span) -> TokenStream,
+) -> Extractions {
+    let mut out = Extractions {
+        assertions: Vec::new(),
+        extractions: Vec::new(),
+        bindings: Vec::new(),
+    };
+    for (i, ty) in args.iter().enumerate() {
+        let binding = quote::format_ident!("__arg{i}");
+        // Spanned at the type, in the same body as the call: a missing impl is reported once,
+        // on the user's type.
+        let span = ty.span();
+        let (assert, extract) = (assert(span), extract(span));
+        out.assertions
+            .push(quote::quote_spanned!(span=> #assert::<#ty>();));
+        out.extractions.push(quote::quote! {
+            let #binding = match #extract::<#ty>(&__inv) {
+                ::core::result::Result::Ok(value) => value,
+                ::core::result::Result::Err(error) => return ::core::result::Result::Err(error),
+            };
+        });
+        out.bindings.push(binding);
+    }
+    out
+}
+
+/// The handler's output converted by `into` (`into_response`, `into_schedule_result`, …),
+/// spanned at the declared output type when there is one, whose assertion (`assert_into`)
+/// joins `assertions`; `ident` is the handler, which spans a unit output.
+pub(crate) fn output(
+    output: Option<&Type>,
+    ident: &proc_macro2::Ident,
+    assert_into: fn(Span) -> TokenStream,
+    into: fn(Span) -> TokenStream,
+    assertions: &mut Vec<TokenStream>,
+) -> TokenStream {
+    let (span, output) = match output {
+        Some(ty) => {
+            let span = ty.span();
+            let assert = assert_into(span);
+            assertions.push(quote::quote_spanned!(span=> #assert::<#ty>();));
+            (span, output_spanned_as(ty))
+        }
+        None => (ident.span(), quote::quote!(__output)),
+    };
+    let into = into(span);
+    quote::quote!(#into(#output))
+}
+
+/// The call of handler `ident` with `bindings`, awaited when it is `async`.
+pub(crate) fn call(
+    ident: &proc_macro2::Ident,
+    bindings: &[proc_macro2::Ident],
+    is_async: bool,
+) -> TokenStream {
+    if is_async {
+        quote::quote!(#ident(#(#bindings),*).await)
+    } else {
+        quote::quote!(#ident(#(#bindings),*))
+    }
+}
+
+/// The pipeline every handler attribute runs: its parsed arguments (`args`) and the function
+/// are validated together; a valid result becomes the function followed by its descriptor
+/// (`expand`), else the errors become `compile_error!`s next to the unchanged function and a
+/// `placeholder` stands in for the descriptor. `attribute` names the attribute in messages.
+pub(crate) fn expand_attribute<A, S>(
+    attribute: &str,
+    args: syn::Result<A>,
+    item: TokenStream,
+    validate: impl FnOnce(Option<A>, &ItemFn, &mut Errors) -> Option<S>,
+    expand: impl FnOnce(&S) -> TokenStream,
+    placeholder: impl FnOnce(&ItemFn) -> TokenStream,
+) -> TokenStream {
+    let mut errors = Errors::default();
+    let args = errors.take(args);
+    let mut func = match parse_fn(item.clone(), attribute) {
+        Ok(func) => func,
+        Err(error) => {
+            errors.push(error);
+            let errors = errors.to_compile_errors();
+            return quote::quote!(#errors #item);
+        }
+    };
+    take_other_handler_attributes(&mut func, attribute, &mut errors);
+    match validate(args, &func, &mut errors) {
+        Some(spec) if errors.is_empty() => {
+            let descriptor = expand(&spec);
+            quote::quote!(#item #descriptor)
+        }
+        _ => {
+            let errors = errors.to_compile_errors();
+            let placeholder = placeholder(&func);
+            quote::quote!(#errors #func #placeholder)
+        }
+    }
 }
 
 /// What an attribute emits instead of its descriptor when it has errors: a type named like the

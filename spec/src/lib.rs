@@ -13,9 +13,11 @@
 //!   parser;
 //! - [`names`]: the names and ARNs of a stage's resources (deploy and local cloud alike);
 //! - `config` and `definition` (feature `config`): the project file `portico.toml` and the
-//!   `${...}` references of the state machine definitions it names.
+//!   `${...}` references of the state machine definitions it names;
+//! - `lambda_zip` (feature `zip`): the deployment package of a custom-runtime function.
 //!
-//! Without features the crate depends on `std` only (the macro crate uses it so).
+//! Without features the crate depends on `std` and `time` (no features: the calendar of cron
+//! next-fire times) only; the macro crate uses it so.
 //!
 //! ```
 //! use portico_spec::route_path::{Segment, parse_route_path};
@@ -42,6 +44,8 @@ pub mod apigw;
 pub mod config;
 #[cfg(feature = "config")]
 pub mod definition;
+#[cfg(feature = "zip")]
+pub mod lambda_zip;
 #[cfg(feature = "serde")]
 pub mod manifest;
 pub mod names;

@@ -25,6 +25,8 @@
 
 use std::fmt;
 
+use time::{Date, Month, OffsetDateTime};
+
 /// A parsed schedule expression.
 // A few hundred bytes, parsed once per schedule: not worth a `Box`.
 #[allow(clippy::large_enum_variant)]
@@ -706,57 +708,30 @@ fn parse_day_of_week(text: &str, at: usize) -> Result<DayOfWeek, ScheduleError> 
     }
 }
 
-// Civil-date arithmetic in the proleptic Gregorian calendar (Howard Hinnant's algorithms).
+// The calendar is the `time` crate's (proleptic Gregorian, UTC); the search below only walks
+// it. `y` stays within `YEAR` (1970 to 2199), `m` within 1 to 12 and `d` within the month.
 
-/// Days since 1970-01-01 of `y-m-d`.
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = i64::from((m + 9) % 12);
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+fn month(m: u32) -> Month {
+    u8::try_from(m)
+        .ok()
+        .and_then(|m| Month::try_from(m).ok())
+        .expect("a month from 1 to 12")
 }
 
-/// `(year, month, day)` of a day count since 1970-01-01.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (
-        if m <= 2 {
-            yoe + era * 400 + 1
-        } else {
-            yoe + era * 400
-        },
-        m,
-        d,
-    )
+fn date(y: i32, m: u32, d: u32) -> Date {
+    u8::try_from(d)
+        .ok()
+        .and_then(|d| Date::from_calendar_date(y, month(m), d).ok())
+        .expect("a day of the month in the supported years")
 }
 
-fn is_leap(y: i64) -> bool {
-    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+fn days_in_month(y: i32, m: u32) -> u32 {
+    u32::from(month(m).length(y))
 }
 
-fn days_in_month(y: i64, m: u32) -> u32 {
-    match m {
-        2 if is_leap(y) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Day of week, 1 (Sunday) to 7 (Saturday).
-fn weekday(y: i64, m: u32, d: u32) -> u32 {
-    // 1970-01-01 was a Thursday (5).
-    (days_from_civil(y, m, d) + 4).rem_euclid(7) as u32 + 1
+/// Day of week, 1 (Sunday) to 7 (Saturday), as cron numbers them.
+fn weekday(y: i32, m: u32, d: u32) -> u32 {
+    u32::from(date(y, m, d).weekday().number_from_sunday())
 }
 
 impl CronExpr {
@@ -765,13 +740,21 @@ impl CronExpr {
     pub fn next_after(&self, unix_secs: i64) -> Option<i64> {
         // The next whole minute strictly after `unix_secs`.
         let start = unix_secs.div_euclid(60).checked_add(1)?.checked_mul(60)?;
-        let (mut y, mut mo, mut d) = civil_from_days(start.div_euclid(86_400));
-        let second_of_day = start.rem_euclid(86_400);
-        let mut h = (second_of_day / 3600) as u32;
-        let mut mi = (second_of_day % 3600 / 60) as u32;
-        if y < i64::from(YEAR.min) {
-            (y, mo, d, h, mi) = (i64::from(YEAR.min), 1, 1, 0, 0);
-        }
+        let first = (YEAR.min as i32, 1, 1, 0, 0);
+        let (mut y, mut mo, mut d, mut h, mut mi) = match OffsetDateTime::from_unix_timestamp(start)
+        {
+            Ok(t) if t.year() >= first.0 => (
+                t.year(),
+                u32::from(u8::from(t.month())),
+                u32::from(t.day()),
+                u32::from(t.hour()),
+                u32::from(t.minute()),
+            ),
+            // Before the first year the field allows (or before any year `time` knows).
+            Ok(_) => first,
+            Err(_) if start < 0 => first,
+            Err(_) => return None,
+        };
         // Each step moves forward to the next candidate minute, skipping whole years, months,
         // days and hours that cannot match; the year bound ends the search.
         loop {
@@ -781,13 +764,14 @@ impl CronExpr {
             if h > 23 {
                 (d, h) = (d + 1, 0);
             }
-            if d > days_in_month(y, mo) {
+            // (A month skipped past December already starts on day 1.)
+            if mo <= 12 && d > days_in_month(y, mo) {
                 (mo, d) = (mo + 1, 1);
             }
             if mo > 12 {
                 (y, mo) = (y + 1, 1);
             }
-            if y > i64::from(YEAR.max) {
+            if y > YEAR.max as i32 {
                 return None;
             }
             if !self.years.contains(y as u32) {
@@ -801,13 +785,13 @@ impl CronExpr {
             } else if !self.minutes.contains(mi) {
                 mi += 1;
             } else {
-                let days = days_from_civil(y, mo, d);
-                return Some(days * 86_400 + i64::from(h) * 3600 + i64::from(mi) * 60);
+                let midnight = date(y, mo, d).midnight().assume_utc().unix_timestamp();
+                return Some(midnight + i64::from(h) * 3600 + i64::from(mi) * 60);
             }
         }
     }
 
-    fn day_matches(&self, y: i64, m: u32, d: u32) -> bool {
+    fn day_matches(&self, y: i32, m: u32, d: u32) -> bool {
         let last = days_in_month(y, m);
         let by_month = match &self.day_of_month {
             DayOfMonth::Any => None,
@@ -870,8 +854,10 @@ mod tests {
     }
 
     /// Unix seconds of a UTC date and time.
-    fn ts(y: i64, mo: u32, d: u32, h: u32, mi: u32) -> i64 {
-        days_from_civil(y, mo, d) * 86_400 + i64::from(h) * 3600 + i64::from(mi) * 60
+    fn ts(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> i64 {
+        date(y, mo, d).midnight().assume_utc().unix_timestamp()
+            + i64::from(h) * 3600
+            + i64::from(mi) * 60
     }
 
     /// The first `n` firings after `from`.
@@ -886,22 +872,74 @@ mod tests {
     }
 
     #[test]
-    fn calendar_arithmetic() {
-        assert_eq!(days_from_civil(1970, 1, 1), 0);
+    fn calendar() {
+        assert_eq!(ts(1970, 1, 1, 0, 0), 0);
         assert_eq!(ts(2000, 1, 1, 0, 0), 946_684_800);
         assert_eq!(ts(2024, 2, 29, 0, 0), 1_709_164_800);
-        assert_eq!(ts(1969, 12, 31, 0, 0), -86_400);
-        for z in [-800_000, -1, 0, 1, 11_016, 19_782, 83_000, 200_000] {
-            let (y, m, d) = civil_from_days(z);
-            assert_eq!(days_from_civil(y, m, d), z);
-        }
-        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
-        assert_eq!(weekday(1970, 1, 1), 5);
+        assert_eq!(weekday(1970, 1, 1), 5, "a Thursday");
         assert_eq!(weekday(2024, 3, 1), 6, "a Friday");
         assert_eq!(weekday(2024, 6, 30), 1, "a Sunday");
+        assert_eq!(weekday(2025, 5, 31), 7, "a Saturday");
         assert_eq!(days_in_month(2024, 2), 29);
-        assert_eq!(days_in_month(1900, 2), 28);
+        assert_eq!(days_in_month(2100, 2), 28);
         assert_eq!(days_in_month(2000, 2), 29);
+        assert_eq!(days_in_month(2025, 4), 30);
+        assert_eq!(days_in_month(2025, 12), 31);
+    }
+
+    #[test]
+    fn next_after_crosses_month_and_year_ends() {
+        let every_minute = cron("cron(* * * * ? *)");
+        // Last minute of a leap February, of a 30-day month, of a year.
+        assert_eq!(
+            every_minute.next_after(ts(2024, 2, 28, 23, 59)),
+            Some(ts(2024, 2, 29, 0, 0))
+        );
+        assert_eq!(
+            every_minute.next_after(ts(2024, 2, 29, 23, 59)),
+            Some(ts(2024, 3, 1, 0, 0))
+        );
+        assert_eq!(
+            every_minute.next_after(ts(2025, 2, 28, 23, 59)),
+            Some(ts(2025, 3, 1, 0, 0))
+        );
+        assert_eq!(
+            every_minute.next_after(ts(2025, 4, 30, 23, 59) + 30),
+            Some(ts(2025, 5, 1, 0, 0))
+        );
+        assert_eq!(
+            every_minute.next_after(ts(2025, 12, 31, 23, 59)),
+            Some(ts(2026, 1, 1, 0, 0))
+        );
+        // The 31st skips the 30-day months and February.
+        let c = cron("cron(30 12 31 * ? *)");
+        assert_eq!(
+            firings(&c, ts(2025, 1, 31, 13, 0), 4),
+            [
+                ts(2025, 3, 31, 12, 30),
+                ts(2025, 5, 31, 12, 30),
+                ts(2025, 7, 31, 12, 30),
+                ts(2025, 8, 31, 12, 30)
+            ]
+        );
+        // The 30th skips February only, in leap years too.
+        let c = cron("cron(0 0 30 * ? *)");
+        assert_eq!(
+            firings(&c, ts(2024, 1, 30, 0, 0), 2),
+            [ts(2024, 3, 30, 0, 0), ts(2024, 4, 30, 0, 0)]
+        );
+        // The last day of February in a century year that is not a leap year.
+        let c = cron("cron(0 0 L 2 ? *)");
+        assert_eq!(
+            c.next_after(ts(2100, 1, 1, 0, 0)),
+            Some(ts(2100, 2, 28, 0, 0))
+        );
+        // The year field ends at 2199: the last firing of every minute, then none.
+        assert_eq!(
+            every_minute.next_after(ts(2199, 12, 31, 23, 58)),
+            Some(ts(2199, 12, 31, 23, 59))
+        );
+        assert_eq!(every_minute.next_after(ts(2199, 12, 31, 23, 59)), None);
     }
 
     #[test]

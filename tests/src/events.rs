@@ -329,33 +329,19 @@ impl ProxyResponse {
         let parsed = apigw::parse_proxy_response(payload, format)
             .map_err(|e| format!("{e}: {}", String::from_utf8_lossy(payload)))?;
         let raw: Value = serde_json::from_slice(payload).map_err(|e| e.to_string())?;
-        let is_base64_encoded = parsed.body.is_base64();
-        let body = match parsed.body {
-            apigw::ResponseBody::Text(text) => text.into_bytes(),
-            apigw::ResponseBody::Base64 { bytes, .. } => bytes,
-        };
-        let headers = parsed
-            .headers
-            .into_iter()
-            .flat_map(|(name, values)| values.into_iter().map(move |v| (name.clone(), v)))
-            .collect();
         Ok(Self {
             status: parsed.status,
-            headers,
+            headers: parsed.header_pairs(),
             cookies: parsed.cookies,
-            body,
-            is_base64_encoded,
+            is_base64_encoded: parsed.body.is_base64(),
+            body: parsed.body.into_bytes(),
             raw,
         })
     }
 
     /// Every value of header `name` (case-insensitive).
     pub fn header_values(&self, name: &str) -> Vec<&str> {
-        self.headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-            .collect()
+        apigw::header_values(&self.headers, name)
     }
 
     /// The first value of header `name` (case-insensitive).

@@ -889,7 +889,7 @@ impl Aws {
     /// # Errors
     /// When the call fails.
     pub async fn create_usage_plan_key(&self, plan: &str, key: &str) -> Result<(), AwsError> {
-        match self
+        let result = self
             .apigateway
             .create_usage_plan_key()
             .usage_plan_id(plan)
@@ -897,21 +897,11 @@ impl Aws {
             .key_type("API_KEY")
             .send()
             .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let err = Self::apigw_err(
-                    "CreateUsagePlanKey",
-                    format!("key {key} in usage plan {plan}"),
-                    e,
-                );
-                if err.code.as_deref() == Some("ConflictException") {
-                    Ok(())
-                } else {
-                    Err(err)
-                }
-            }
-        }
+            .map_err(|e| {
+                let resource = format!("key {key} in usage plan {plan}");
+                Self::apigw_err("CreateUsagePlanKey", resource, e)
+            });
+        AwsError::unless_code(result, "ConflictException")
     }
 
     /// Every API key (names, ids, tags; never values).

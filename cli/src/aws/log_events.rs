@@ -114,29 +114,18 @@ impl Aws {
     /// When the call fails.
     #[allow(dead_code, reason = "tests and benchmarks write events to read")]
     pub async fn create_log_stream(&self, group: &str, stream: &str) -> Result<(), AwsError> {
-        match self
+        let result = self
             .logs
             .create_log_stream()
             .log_group_name(group)
             .log_stream_name(stream)
             .send()
             .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let err = AwsError::from_sdk(
-                    "CloudWatch Logs",
-                    "CreateLogStream",
-                    format!("log stream {group} {stream}"),
-                    e,
-                );
-                if err.code.as_deref() == Some("ResourceAlreadyExistsException") {
-                    Ok(())
-                } else {
-                    Err(err)
-                }
-            }
-        }
+            .map_err(|e| {
+                let resource = format!("log stream {group} {stream}");
+                AwsError::from_sdk("CloudWatch Logs", "CreateLogStream", resource, e)
+            });
+        AwsError::unless_code(result, "ResourceAlreadyExistsException")
     }
 
     /// Appends `events` (`(timestamp ms, message)`, oldest first) to `stream` of `group`.

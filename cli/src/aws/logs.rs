@@ -91,29 +91,22 @@ impl Aws {
         name: &str,
         tags: &BTreeMap<String, String>,
     ) -> Result<(), AwsError> {
-        match self
+        let result = self
             .logs
             .create_log_group()
             .log_group_name(name)
             .set_tags(Some(tags.clone().into_iter().collect()))
             .send()
             .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let err = AwsError::from_sdk(
+            .map_err(|e| {
+                AwsError::from_sdk(
                     "CloudWatch Logs",
                     "CreateLogGroup",
                     format!("log group {name}"),
                     e,
-                );
-                if err.code.as_deref() == Some("ResourceAlreadyExistsException") {
-                    Ok(())
-                } else {
-                    Err(err)
-                }
-            }
-        }
+                )
+            });
+        AwsError::unless_code(result, "ResourceAlreadyExistsException")
     }
 
     /// Sets (`Some`) or removes (`None`) log group `name`'s retention.

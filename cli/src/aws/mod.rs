@@ -147,6 +147,15 @@ impl AwsError {
         }
     }
 
+    /// `Ok(())` also when the call failed with AWS error `code` only, which says that what it
+    /// was to make is there already (`ResourceAlreadyExistsException`, …).
+    fn unless_code<T>(result: Result<T, Self>, code: &str) -> Result<(), Self> {
+        match result {
+            Err(err) if err.code.as_deref() != Some(code) => Err(err),
+            _ => Ok(()),
+        }
+    }
+
     /// True when AWS said the thing does not exist.
     pub fn is_not_found(&self) -> bool {
         matches!(

@@ -38,17 +38,11 @@ impl Aws {
                     .build(),
             );
         }
-        match call.send().await {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let err = AwsError::from_sdk("S3", "CreateBucket", format!("bucket {bucket}"), e);
-                if err.code.as_deref() == Some("BucketAlreadyOwnedByYou") {
-                    Ok(())
-                } else {
-                    Err(err)
-                }
-            }
-        }
+        let result = call
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("S3", "CreateBucket", format!("bucket {bucket}"), e));
+        AwsError::unless_code(result, "BucketAlreadyOwnedByYou")
     }
 
     /// Uploads `bytes` as `bucket/key` unless that key already exists (keys carry the zip's

@@ -34,7 +34,7 @@ use serde_json::{Value, json};
 use crate::artifact::{self, Arch, BuildOptions};
 use crate::aws::{Aws, AwsArgs, CallStats};
 use crate::project::{self, Project};
-use crate::{AppDir, CliError};
+use crate::{AppDir, AppStage, CliError};
 
 use apply::{Executor, Progress};
 use desired::{Desired, Inputs, Location};
@@ -59,10 +59,7 @@ pub enum OutputFormat {
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    app: AppDir,
-    /// The stage to deploy (`[stages.<name>]` in portico.toml).
-    #[arg(long, default_value = "dev")]
-    stage: String,
+    app_stage: AppStage,
     /// Print the plan and stop: nothing is changed.
     #[arg(long)]
     dry_run: bool,
@@ -223,8 +220,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
         artifact,
         manifest,
     } = build(
-        &args.app,
-        &args.stage,
+        &args.app_stage.app,
+        &args.app_stage.stage,
         args.binary.as_ref(),
         args.target.as_ref(),
     )?;
@@ -280,14 +277,14 @@ async fn deploy(
     let code_s3 = via_s3.then(|| {
         (
             format!("portico-code-{account}-{region}"),
-            format!("{app}/{}/{}.zip", args.stage, artifact.sha256_hex),
+            format!("{app}/{}/{}.zip", args.app_stage.stage, artifact.sha256_hex),
         )
     });
     let mut desired = Desired::new(
         &project.config,
         manifest,
         &Inputs {
-            stage: &args.stage,
+            stage: &args.app_stage.stage,
             location: Location::new(&region, &account),
             code_sha256: artifact.sha256_base64.clone(),
             code_s3,
@@ -295,7 +292,7 @@ async fn deploy(
             config_dir: &project.dir,
         },
     )?;
-    let record_path = Record::path(&project.dir, &args.stage);
+    let record_path = Record::path(&project.dir, &args.app_stage.stage);
     // A record of another account, region or endpoint describes another deployment.
     let record = Record::load(&record_path)?.filter(|r| {
         r.account == account
@@ -341,14 +338,14 @@ async fn deploy(
                 lines.say(&format!(
                     "plan   {} for {app} stage {} in {region} ({read_calls} AWS calls, none changed anything)",
                     plural(steps.len(), "step"),
-                    args.stage
+                    args.app_stage.stage
                 ));
                 print!("{}", plan::render_text(&steps, &desired));
             }
             OutputFormat::Json => {
                 let out = json!({
                     "app": app,
-                    "stage": args.stage,
+                    "stage": args.app_stage.stage,
                     "region": region,
                     "dry_run": true,
                     "plan": plan_json(&steps, &desired),
@@ -388,13 +385,19 @@ async fn deploy(
             ),
         }
     } else {
-        smoke::check(&url, &args.stage).await
+        smoke::check(&url, &args.app_stage.stage).await
     };
     let stats = aws.stats();
     let elapsed = started.elapsed();
     match args.output {
         OutputFormat::Text => {
-            lines.say(&summary(&app, &args.stage, steps.len(), &stats, elapsed));
+            lines.say(&summary(
+                &app,
+                &args.app_stage.stage,
+                steps.len(),
+                &stats,
+                elapsed,
+            ));
             lines.say(&match &smoke {
                 Smoke::Ok { status } => format!("smoke  GET / answered {status}"),
                 Smoke::Problem {
@@ -420,7 +423,7 @@ async fn deploy(
         OutputFormat::Json => {
             let out = json!({
                 "app": app,
-                "stage": args.stage,
+                "stage": args.app_stage.stage,
                 "region": region,
                 "dry_run": false,
                 "plan": plan_json(&steps, &desired),

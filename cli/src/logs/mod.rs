@@ -20,7 +20,7 @@ use crate::config::Config;
 use crate::deploy::desired::Names;
 use crate::project::Project;
 use crate::url::StageTarget;
-use crate::{AppDir, CliError};
+use crate::{AppStage, CliError};
 
 pub use follow::{FollowLimits, Printer, follow, print_window};
 pub use render::{Format, Renderer};
@@ -30,10 +30,7 @@ pub use source::{AwsSource, Clock, Group, LocalSource, Query, Source, SystemCloc
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    app: AppDir,
-    /// The stage (`[stages.<name>]` in portico.toml).
-    #[arg(long, default_value = "dev")]
-    stage: String,
+    app_stage: AppStage,
     /// Only this function (`api`, a schedule, or the full function name); repeatable.
     #[arg(short = 'n', long = "function", value_name = "FUNCTION")]
     functions: Vec<String>,
@@ -299,11 +296,11 @@ pub fn run(args: Args) -> Result<(), CliError> {
         .build()?;
     let result = rt.block_on(async {
         if args.local {
-            let project = Project::discover_prebuilt(&args.app.dir)?;
-            project.config.stage(&args.stage)?;
+            let project = Project::discover_prebuilt(&args.app_stage.app.dir)?;
+            project.config.stage(&args.app_stage.stage)?;
             let names = Names {
                 app: project.config.app.name.get_ref().clone(),
-                stage: args.stage.clone(),
+                stage: args.app_stage.stage.clone(),
             };
             let mut source = LocalSource::open(&LocalSource::path(&project.dir), query.pattern)?;
             let all = source
@@ -318,7 +315,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
             let limits = args.follow.then_some(FollowLimits::DEFAULT);
             drive(&source, &clock, &query, limits, &mut printer).await
         } else {
-            let target = StageTarget::find(&args.app, &args.stage)?;
+            let target = StageTarget::find(&args.app_stage.app, &args.app_stage.stage)?;
             // The stage's region, else the one it was deployed to.
             let region = target
                 .region()

@@ -75,20 +75,13 @@ mod tests {
 
     #[test]
     fn iso_times_in_utc_unless_an_offset_says_otherwise() {
+        // The forms themselves are `portico_local::clock::parse_iso8601`'s (tested there):
+        // here, that they are taken as they are, not as a time before `now`.
         assert_eq!(parse_time("2024-02-29T13:04:05.006Z", 0).unwrap(), T);
-        assert_eq!(parse_time("2024-02-29T13:04:05.006789Z", 0).unwrap(), T);
-        assert_eq!(
-            parse_time("2024-02-29T13:04:05.6Z", 0).unwrap(),
-            T - 6 + 600
-        );
-        assert_eq!(parse_time("2024-02-29T14:04:05.006+01:00", 0).unwrap(), T);
-        assert_eq!(parse_time("2024-02-29T08:04:05.006-0500", 0).unwrap(), T);
-        assert_eq!(parse_time("2024-02-29 13:04:05.006", 0).unwrap(), T);
-        assert_eq!(parse_time("2024-02-29T13:04", 0).unwrap(), T - 5_006);
-        assert_eq!(parse_time("2024-02-29", 0).unwrap(), T - 47_045_006);
+        assert_eq!(parse_time("2024-02-29T14:04:05.006+01:00", 5).unwrap(), T);
+        assert_eq!(parse_time(" 2024-02-29 ", T).unwrap(), T - 47_045_006);
         assert_eq!(parse_time("1970-01-01", 5).unwrap(), 0);
         assert_eq!(rfc3339_millis(T), "2024-02-29T13:04:05.006Z");
-        assert_eq!(rfc3339_millis(0), "1970-01-01T00:00:00.000Z");
     }
 
     #[test]
@@ -101,10 +94,6 @@ mod tests {
             "10y",
             "-5m",
             "2023-02-29",
-            "2024-13-01",
-            "2024-02-29T25:00",
-            "2024-02-29T13:04:05.Z",
-            "2024-02-29T13:04:05+1",
             "2024-02-29T13:04:05 UTC",
             "yesterday",
             "99999999999999999999d",

@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use portico_e2e::moto::{self, Moto};
+use portico_spec::apigw::{first_header, header_values};
 use serde_json::Value;
 
 /// The `portico` binary under test.
@@ -711,19 +712,12 @@ impl Res {
 
     /// The first value of header `name` (any case).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        first_header(&self.headers, name)
     }
 
     /// Every value of header `name` (any case), in order.
     pub fn header_all(&self, name: &str) -> Vec<&str> {
-        self.headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-            .collect()
+        header_values(&self.headers, name)
     }
 
     /// The body as text.
@@ -802,6 +796,22 @@ pub struct App {
 }
 
 impl App {
+    /// Gives the deploy fixture's `nightly` function a custom log group,
+    /// `/custom/<name>/nightly-jobs`, in its portico.toml; returns the group and the file as
+    /// it was.
+    pub fn with_custom_nightly_log_group(&self) -> (String, String) {
+        let config_path = self.dir.join("portico.toml");
+        let full = std::fs::read_to_string(&config_path).unwrap();
+        let custom = format!("/custom/{}/nightly-jobs", self.name);
+        let with_custom = full.replace(
+            "[functions.nightly]\ntimeout = 300\n",
+            &format!("[functions.nightly]\ntimeout = 300\nlog_group = \"{custom}\"\n"),
+        );
+        assert_ne!(with_custom, full, "the fixture has [functions.nightly]");
+        std::fs::write(&config_path, &with_custom).unwrap();
+        (custom, full)
+    }
+
     pub fn new(fixture: &str, name: &str) -> Self {
         let dir = std::env::temp_dir()
             .join(format!("portico-deploy-tests-{}", std::process::id()))
@@ -977,6 +987,15 @@ impl Sdk {
     }
 
     pub fn role_policies(&self, role: &str) -> BTreeMap<String, Value> {
+        self.role_policies_read_as(role, parse_policy)
+    }
+
+    /// Role `role`'s inline policies, each document read by `parse`.
+    pub fn role_policies_read_as(
+        &self,
+        role: &str,
+        parse: impl Fn(&str) -> Value,
+    ) -> BTreeMap<String, Value> {
         self.rt.block_on(async {
             let names = self
                 .iam
@@ -996,7 +1015,7 @@ impl Sdk {
                     .await
                     .unwrap()
                     .policy_document;
-                out.insert(name, parse_policy(&doc));
+                out.insert(name, parse(&doc));
             }
             out
         })

@@ -1,7 +1,8 @@
 //! The event mix: API Gateway REST API (payload 1.0) proxy events as an edge-optimized API
 //! delivers them, CloudFront headers included, built from one template.
 
-use serde_json::{Map, Value, json};
+use portico_spec::apigw::{Resource, RestContext, RestRequest};
+use serde_json::Value;
 
 /// The template every event is built from: the workspace's fixture
 /// `framework/tests/fixtures/events/rest_v1_cloudfront.json`, a `GET /users/42` on stage `prod`
@@ -150,62 +151,76 @@ fn event(spec: &RequestSpec, n: usize) -> Event {
     }
 }
 
-/// Builds the REST API proxy event API Gateway would send for `spec`; `n` varies the request
-/// ids so that no two events of a run are byte-identical.
+/// Builds the REST API proxy event API Gateway would send for `spec`, with the workspace's
+/// one REST v1 builder (`portico_spec::apigw`, which the local gateway and the test client
+/// use too) fed the template's headers and request context; `n` varies the request ids so
+/// that no two events of a run are byte-identical.
 ///
 /// # Panics
-/// If [`TEMPLATE`] is not the JSON object it ships as.
+/// If [`TEMPLATE`] is not the event it ships as.
 pub fn rest_event(spec: &RequestSpec, n: usize) -> Vec<u8> {
-    let mut ev: Value = serde_json::from_str(TEMPLATE).expect("the event template is JSON");
-    let root = spec.path == "/";
-    let resource = if root { "/" } else { "/{proxy+}" };
-    let o = ev.as_object_mut().expect("the event template is an object");
-    o.insert("resource".into(), json!(resource));
-    o.insert("path".into(), json!(spec.path));
-    o.insert("httpMethod".into(), json!(spec.method));
-    o.insert(
-        "pathParameters".into(),
-        if root {
-            Value::Null
-        } else {
-            json!({ "proxy": &spec.path[1..] })
-        },
-    );
-    let (single, multi) = if spec.query.is_empty() {
-        (Value::Null, Value::Null)
-    } else {
-        let mut single = Map::new();
-        let mut multi = Map::new();
-        for (k, v) in spec.query {
-            single.insert((*k).into(), json!(v));
-            multi.insert((*k).into(), json!([v]));
-        }
-        (Value::Object(single), Value::Object(multi))
+    let template: Value = serde_json::from_str(TEMPLATE).expect("the event template is JSON");
+    let text = |v: &Value| {
+        v.as_str()
+            .expect("a string in the event template")
+            .to_owned()
     };
-    o.insert("queryStringParameters".into(), single);
-    o.insert("multiValueQueryStringParameters".into(), multi);
+    let mut headers: Vec<(String, String)> = template["headers"]
+        .as_object()
+        .expect("the template has headers")
+        .iter()
+        .map(|(name, value)| (name.clone(), text(value)))
+        .collect();
     if let Some((content_type, body)) = spec.body {
-        for (name, value) in [
-            ("Content-Type", content_type.to_owned()),
-            ("Content-Length", body.len().to_string()),
-        ] {
-            o["headers"][name] = json!(value);
-            o["multiValueHeaders"][name] = json!([value]);
-        }
-        o.insert("body".into(), json!(body));
+        headers.push(("Content-Type".to_owned(), content_type.to_owned()));
+        headers.push(("Content-Length".to_owned(), body.len().to_string()));
     }
-    let ctx = &mut o["requestContext"];
-    ctx["resourcePath"] = json!(resource);
-    ctx["httpMethod"] = json!(spec.method);
-    ctx["path"] = json!(format!("/{STAGE}{}", spec.path));
-    ctx["requestId"] = json!(format!("5c8f2d1e-9a7b-4c3d-8e6f-{n:012x}"));
-    ctx["requestTimeEpoch"] = json!(1_764_175_001_123_u64 + n as u64);
-    serde_json::to_vec(&ev).expect("a JSON value serializes")
+    let query: Vec<String> = spec.query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let query = query.join("&");
+    let ctx = &template["requestContext"];
+    let field = |name: &str| text(&ctx[name]);
+    let (resource_id, extended_request_id, request_time) = (
+        field("resourceId"),
+        field("extendedRequestId"),
+        field("requestTime"),
+    );
+    let (account_id, protocol, domain_name, api_id) = (
+        field("accountId"),
+        field("protocol"),
+        field("domainName"),
+        field("apiId"),
+    );
+    let source_ip = text(&ctx["identity"]["sourceIp"]);
+    let context_path = format!("/{STAGE}{}", spec.path);
+    let request_id = format!("5c8f2d1e-9a7b-4c3d-8e6f-{n:012x}");
+    let mut context = RestContext::new(STAGE, &context_path, &domain_name);
+    context.resource_id = &resource_id;
+    context.extended_request_id = &extended_request_id;
+    context.request_time = &request_time;
+    context.request_time_epoch = 1_764_175_001_123 + n as i64;
+    context.account_id = &account_id;
+    context.protocol = &protocol;
+    context.request_id = &request_id;
+    context.source_ip = &source_ip;
+    context.api_id = &api_id;
+    RestRequest {
+        method: spec.method,
+        path: spec.path,
+        query: (!query.is_empty()).then_some(query.as_str()),
+        headers: &headers,
+        body: spec.body.map_or(&b""[..], |(_, body)| body.as_bytes()),
+        binary_body: false,
+        resource: &Resource::for_path(spec.path),
+        context,
+    }
+    .to_vec()
+    .expect("a REST event serializes")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn events_are_the_size_api_gateway_sends() {
@@ -225,5 +240,36 @@ mod tests {
         assert_eq!(ev["path"], "/users/42");
         assert_eq!(ev["requestContext"]["path"], "/prod/users/42");
         assert_eq!(ev["pathParameters"]["proxy"], "users/42");
+    }
+
+    #[test]
+    fn events_keep_the_template_and_vary_per_request() {
+        let template: Value = serde_json::from_str(TEMPLATE).unwrap();
+        let root: Value = serde_json::from_slice(&mix()[0].payload).unwrap();
+        assert_eq!(
+            (&root["resource"], &root["pathParameters"]),
+            (&json!("/"), &Value::Null)
+        );
+        let post: Value = serde_json::from_slice(&mix()[2].payload).unwrap();
+        assert_eq!(post["headers"]["Content-Length"], "49");
+        assert_eq!(post["headers"]["Via"], template["headers"]["Via"]);
+        assert_eq!(
+            post["requestContext"]["identity"],
+            template["requestContext"]["identity"]
+        );
+        assert_eq!(post["requestContext"]["domainPrefix"], "a1b2c3d4e5");
+        let token: Value = serde_json::from_slice(&mix()[3].payload).unwrap();
+        assert_eq!(
+            token["multiValueQueryStringParameters"]["taskToken"],
+            json!(["AAAAKgAAAAIAAAAAAAAAAb0cL9Zq2lN1x"])
+        );
+        let ids: Vec<Value> = mix()
+            .iter()
+            .map(|e| {
+                serde_json::from_slice::<Value>(&e.payload).unwrap()["requestContext"]["requestId"]
+                    .clone()
+            })
+            .collect();
+        assert!(ids.windows(2).all(|w| w[0] != w[1]), "{ids:?}");
     }
 }

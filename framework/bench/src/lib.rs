@@ -33,7 +33,6 @@ pub mod floor;
 pub mod lambda_http_peer;
 pub mod model;
 pub mod stats;
-pub mod zip;
 
 use std::collections::BTreeMap;
 use std::process::Command;

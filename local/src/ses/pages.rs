@@ -4,20 +4,9 @@ use std::fmt::Write as _;
 
 use crate::ses::types::Mail;
 
-/// Escapes text for HTML content and attribute values.
+/// Escapes text for HTML content and quoted attribute values (`&<>"'`, with `html-escape`).
 pub(crate) fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    html_escape::encode_quoted_attribute(text).into_owned()
 }
 
 /// Escaped text with its `http(s)://` URLs as links.
@@ -74,7 +63,7 @@ mod tests {
     fn pages_escape_what_they_show() {
         assert_eq!(
             escape("<script>alert('x')</script> & \"q\""),
-            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"
+            "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; &quot;q&quot;"
         );
         assert_eq!(
             linkify("go to https://example.com/a?x=1&y=\"2\". <b>"),

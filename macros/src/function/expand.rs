@@ -1,9 +1,8 @@
 //! The code `#[function]` generates next to the function.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
+use quote::{format_ident, quote};
 use syn::ItemFn;
-use syn::spanned::Spanned;
 
 use super::validate::FunctionSpec;
 use crate::{handler, paths};
@@ -47,33 +46,22 @@ pub(crate) fn expand(spec: &FunctionSpec) -> TokenStream {
     let invocation = paths::function_invocation(site);
     let boxed = paths::boxed(site);
 
-    let mut assertions = Vec::new();
-    let mut extractions = Vec::new();
-    let mut bindings = Vec::new();
-    for (i, ty) in spec.args.iter().enumerate() {
-        let binding = format_ident!("__arg{i}");
-        let span = ty.span();
-        let assert = paths::assert_from_function(span);
-        let extract = paths::extract_function(span);
-        assertions.push(quote_spanned!(span=> #assert::<#ty>();));
-        extractions.push(quote! {
-            let #binding = match #extract::<#ty>(&__inv) {
-                ::core::result::Result::Ok(value) => value,
-                ::core::result::Result::Err(error) => return ::core::result::Result::Err(error),
-            };
-        });
-        bindings.push(binding);
-    }
-    let (output_span, output) = match &spec.output {
-        Some(ty) => {
-            let span = ty.span();
-            let assert = paths::assert_into_function_result(span);
-            assertions.push(quote_spanned!(span=> #assert::<#ty>();));
-            (span, handler::output_spanned_as(ty))
-        }
-        None => (ident.span(), quote!(__output)),
-    };
-    let into_result = paths::into_function_result(output_span);
+    let handler::Extractions {
+        mut assertions,
+        extractions,
+        bindings,
+    } = handler::invocation_extractions(
+        &spec.args,
+        paths::assert_from_function,
+        paths::extract_function,
+    );
+    let output = handler::output(
+        spec.output.as_ref(),
+        ident,
+        paths::assert_into_function_result,
+        paths::into_function_result,
+        &mut assertions,
+    );
     let inv = if spec.args.is_empty() {
         quote!(_)
     } else {
@@ -96,7 +84,7 @@ pub(crate) fn expand(spec: &FunctionSpec) -> TokenStream {
                         #boxed::pin(async move {
                             #(#extractions)*
                             let __output = #ident(#(#bindings),*).await;
-                            #into_result(#output)
+                            #output
                         })
                     },
                 }

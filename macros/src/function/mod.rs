@@ -6,40 +6,25 @@ mod parse;
 mod validate;
 
 use proc_macro2::TokenStream;
-use quote::quote;
 
-use crate::errors::Errors;
 use crate::handler;
 
 /// Expands `#[function]`; errors become `compile_error!`s next to the unchanged function.
 pub(crate) fn attribute(attr: TokenStream, item: TokenStream) -> TokenStream {
-    let mut errors = Errors::default();
-    let args = errors.take(parse::parse_args(attr));
-    let mut func = match handler::parse_fn(item.clone(), "function") {
-        Ok(func) => func,
-        Err(error) => {
-            errors.push(error);
-            let errors = errors.to_compile_errors();
-            return quote!(#errors #item);
-        }
-    };
-    handler::take_other_handler_attributes(&mut func, "function", &mut errors);
-    let spec = validate::validate(args, &func, &mut errors);
-    match spec {
-        Some(spec) if errors.is_empty() => {
-            let descriptor = expand::expand(&spec);
-            quote!(#item #descriptor)
-        }
-        _ => {
-            let errors = errors.to_compile_errors();
-            let placeholder = expand::placeholder(&func);
-            quote!(#errors #func #placeholder)
-        }
-    }
+    handler::expand_attribute(
+        "function",
+        parse::parse_args(attr),
+        item,
+        validate::validate,
+        expand::expand,
+        expand::placeholder,
+    )
 }
 
 #[cfg(test)]
 mod tests {
+    use quote::quote;
+
     use super::*;
 
     #[test]

@@ -1,7 +1,7 @@
 //! Checks `#[function]` against the function it is put on, and resolves what to generate.
 
 use syn::ext::IdentExt;
-use syn::{FnArg, Ident, ItemFn, LitStr, ReturnType, Type, Visibility};
+use syn::{Ident, ItemFn, LitStr, Type, Visibility};
 
 use crate::errors::Errors;
 use crate::handler;
@@ -47,20 +47,8 @@ pub(crate) fn validate(
             name
         }
     };
-    let arg_types = func
-        .sig
-        .inputs
-        .iter()
-        .map(|input| match input {
-            FnArg::Typed(arg) => Some((*arg.ty).clone()),
-            FnArg::Receiver(_) => None,
-        })
-        .collect::<Option<Vec<_>>>()?;
-    let output = match &func.sig.output {
-        ReturnType::Default => None,
-        ReturnType::Type(_, ty) if handler::contains_impl_trait(ty) => None,
-        ReturnType::Type(_, ty) => Some((**ty).clone()),
-    };
+    let arg_types = handler::arg_types(func)?;
+    let output = handler::output_type(func);
     Some(FunctionSpec {
         vis: func.vis.clone(),
         ident: ident.clone(),
@@ -95,12 +83,7 @@ fn check_name(name: &LitStr, errors: &mut Errors) -> Option<()> {
         ));
         return None;
     }
-    if value.is_empty()
-        || value.len() > 64
-        || !value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
+    if !handler::is_entry_point_name(&value) {
         errors.push(syn::Error::new(
             name.span(),
             format!(

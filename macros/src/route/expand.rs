@@ -99,21 +99,14 @@ pub(crate) fn expand(spec: &RouteSpec) -> TokenStream {
         bindings.push(binding);
     }
 
-    let (output_span, output) = match &spec.output {
-        Some(ty) => {
-            let span = ty.span();
-            let assert = paths::assert_into_response(span);
-            assertions.push(quote_spanned!(span=> #assert::<#ty>();));
-            (span, handler::output_spanned_as(ty))
-        }
-        None => (ident.span(), quote!(__output)),
-    };
-    let into_response = paths::into_response(output_span);
-    let call = if spec.is_async {
-        quote!(#ident(#(#bindings),*).await)
-    } else {
-        quote!(#ident(#(#bindings),*))
-    };
+    let output = handler::output(
+        spec.output.as_ref(),
+        ident,
+        paths::assert_into_response,
+        paths::into_response,
+        &mut assertions,
+    );
+    let call = handler::call(ident, &bindings, spec.is_async);
     let req = if spec
         .args
         .iter()
@@ -145,7 +138,7 @@ pub(crate) fn expand(spec: &RouteSpec) -> TokenStream {
                         #boxed::pin(async move {
                             #(#extractions)*
                             let __output = #call;
-                            #into_response(#output)
+                            #output
                         })
                     },
                 }

@@ -6,9 +6,7 @@ mod parse;
 mod validate;
 
 use proc_macro2::TokenStream;
-use quote::quote;
 
-use crate::errors::Errors;
 use crate::handler;
 
 /// Which attribute is being expanded.
@@ -32,34 +30,20 @@ impl RouteKind {
 
 /// Expands a route attribute; errors become `compile_error!`s next to the unchanged function.
 pub(crate) fn attribute(kind: RouteKind, attr: TokenStream, item: TokenStream) -> TokenStream {
-    let mut errors = Errors::default();
-    let attribute_name = kind.attribute_name();
-    let args = errors.take(parse::parse_args(kind, attr));
-    let mut func = match handler::parse_fn(item.clone(), &attribute_name) {
-        Ok(func) => func,
-        Err(error) => {
-            errors.push(error);
-            let errors = errors.to_compile_errors();
-            return quote!(#errors #item);
-        }
-    };
-    handler::take_other_handler_attributes(&mut func, &attribute_name, &mut errors);
-    let spec = validate::validate(kind, args, &func, &mut errors);
-    match spec {
-        Some(spec) if errors.is_empty() => {
-            let descriptor = expand::expand(&spec);
-            quote!(#item #descriptor)
-        }
-        _ => {
-            let errors = errors.to_compile_errors();
-            let placeholder = expand::placeholder(&func);
-            quote!(#errors #func #placeholder)
-        }
-    }
+    handler::expand_attribute(
+        &kind.attribute_name(),
+        parse::parse_args(kind, attr),
+        item,
+        |args, func, errors| validate::validate(kind, args, func, errors),
+        expand::expand,
+        expand::placeholder,
+    )
 }
 
 #[cfg(test)]
 mod tests {
+    use quote::quote;
+
     use super::*;
 
     fn expand_to_string(kind: RouteKind, attr: TokenStream, item: TokenStream) -> String {

@@ -3,7 +3,7 @@
 use proc_macro2::Span;
 use quote::ToTokens;
 use syn::ext::IdentExt;
-use syn::{FnArg, Ident, ItemFn, Lit, LitBool, LitStr, Pat, ReturnType, Type, Visibility};
+use syn::{FnArg, Ident, ItemFn, Lit, LitBool, LitStr, Pat, Type, Visibility};
 
 use super::RouteKind;
 use super::parse::RouteArgs;
@@ -95,11 +95,7 @@ pub(crate) fn validate(
     let route_path = errors.take(validate_path(&args.path));
     let options = validate_options(&args.options, &kind.attribute_name(), errors);
     let handler_args = classify_args(func, &args.path, route_path.as_ref(), errors);
-    let output = match &func.sig.output {
-        ReturnType::Default => None,
-        ReturnType::Type(_, ty) if handler::contains_impl_trait(ty) => None,
-        ReturnType::Type(_, ty) => Some((**ty).clone()),
-    };
+    let output = handler::output_type(func);
     Some(RouteSpec {
         vis: func.vis.clone(),
         ident: func.sig.ident.clone(),

@@ -1,9 +1,8 @@
 //! The code `#[schedule]` generates next to the function.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
+use quote::{format_ident, quote};
 use syn::ItemFn;
-use syn::spanned::Spanned;
 
 use super::validate::ScheduleSpec;
 use crate::{handler, paths};
@@ -52,40 +51,23 @@ pub(crate) fn expand(spec: &ScheduleSpec) -> TokenStream {
     let invocation = paths::schedule_invocation(site);
     let boxed = paths::boxed(site);
 
-    let mut assertions = Vec::new();
-    let mut extractions = Vec::new();
-    let mut bindings = Vec::new();
-    for (i, ty) in spec.args.iter().enumerate() {
-        let binding = format_ident!("__arg{i}");
-        // Spanned at the type, in the same body as the call: a missing impl is reported once,
-        // on the user's type.
-        let span = ty.span();
-        let assert = paths::assert_from_schedule(span);
-        let extract = paths::extract_schedule(span);
-        assertions.push(quote_spanned!(span=> #assert::<#ty>();));
-        extractions.push(quote! {
-            let #binding = match #extract::<#ty>(&__inv) {
-                ::core::result::Result::Ok(value) => value,
-                ::core::result::Result::Err(error) => return ::core::result::Result::Err(error),
-            };
-        });
-        bindings.push(binding);
-    }
-    let (output_span, output) = match &spec.output {
-        Some(ty) => {
-            let span = ty.span();
-            let assert = paths::assert_into_schedule_result(span);
-            assertions.push(quote_spanned!(span=> #assert::<#ty>();));
-            (span, handler::output_spanned_as(ty))
-        }
-        None => (ident.span(), quote!(__output)),
-    };
-    let into_result = paths::into_schedule_result(output_span);
-    let call = if spec.is_async {
-        quote!(#ident(#(#bindings),*).await)
-    } else {
-        quote!(#ident(#(#bindings),*))
-    };
+    let handler::Extractions {
+        mut assertions,
+        extractions,
+        bindings,
+    } = handler::invocation_extractions(
+        &spec.args,
+        paths::assert_from_schedule,
+        paths::extract_schedule,
+    );
+    let output = handler::output(
+        spec.output.as_ref(),
+        ident,
+        paths::assert_into_schedule_result,
+        paths::into_schedule_result,
+        &mut assertions,
+    );
+    let call = handler::call(ident, &bindings, spec.is_async);
     let inv = if spec.args.is_empty() {
         quote!(_)
     } else {
@@ -109,7 +91,7 @@ pub(crate) fn expand(spec: &ScheduleSpec) -> TokenStream {
                         #boxed::pin(async move {
                             #(#extractions)*
                             let __output = #call;
-                            #into_result(#output)
+                            #output
                         })
                     },
                 }

@@ -1,7 +1,7 @@
 //! Checks `#[schedule]` against the function it is put on, and resolves what to generate.
 
 use syn::ext::IdentExt;
-use syn::{FnArg, Ident, ItemFn, LitStr, ReturnType, Type, Visibility};
+use syn::{Ident, ItemFn, LitStr, Type, Visibility};
 
 use super::parse::ScheduleArgs;
 use crate::errors::Errors;
@@ -42,20 +42,8 @@ pub(crate) fn validate(
         Some(None) => LitStr::new(&ident.unraw().to_string(), ident.span()),
         None => return None,
     };
-    let arg_types = func
-        .sig
-        .inputs
-        .iter()
-        .map(|input| match input {
-            FnArg::Typed(arg) => Some((*arg.ty).clone()),
-            FnArg::Receiver(_) => None,
-        })
-        .collect::<Option<Vec<_>>>()?;
-    let output = match &func.sig.output {
-        ReturnType::Default => None,
-        ReturnType::Type(_, ty) if handler::contains_impl_trait(ty) => None,
-        ReturnType::Type(_, ty) => Some((**ty).clone()),
-    };
+    let arg_types = handler::arg_types(func)?;
+    let output = handler::output_type(func);
     Some(ScheduleSpec {
         vis: func.vis.clone(),
         ident: ident.clone(),
@@ -92,12 +80,7 @@ fn validate_options(raw: &[RawOption], errors: &mut Errors) -> Option<Option<Lit
     };
     let name = errors.take(options::str_value(option, "nightly-cleanup"))?;
     let value = name.value();
-    if value.is_empty()
-        || value.len() > 64
-        || !value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
+    if !handler::is_entry_point_name(&value) {
         errors.push(syn::Error::new(
             name.span(),
             format!(

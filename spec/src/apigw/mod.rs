@@ -81,6 +81,15 @@ pub fn first_header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&
         .map(|(_, v)| v.as_str())
 }
 
+/// Every value of header `name` (any case), in order.
+pub fn header_values<'h>(headers: &'h [(String, String)], name: &str) -> Vec<&'h str> {
+    headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
 /// The bare media type of a `Content-Type` or `Accept` value's first entry.
 pub fn media_type(value: &str) -> &str {
     let first = value.split(',').next().unwrap_or_default();

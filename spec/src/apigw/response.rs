@@ -69,6 +69,24 @@ impl ResponseBody {
     pub fn is_base64(&self) -> bool {
         matches!(self, Self::Base64 { .. })
     }
+
+    /// The bytes the function meant, owned: the text, or the decoded base64.
+    pub fn into_bytes(self) -> Vec<u8> {
+        match self {
+            Self::Text(text) => text.into_bytes(),
+            Self::Base64 { bytes, .. } => bytes,
+        }
+    }
+}
+
+impl ProxyResponse {
+    /// The headers one `(name, value)` pair per value, in order (what a client receives).
+    pub fn header_pairs(&self) -> Vec<(String, String)> {
+        self.headers
+            .iter()
+            .flat_map(|(name, values)| values.iter().map(move |v| (name.clone(), v.clone())))
+            .collect()
+    }
 }
 
 /// Why a function's reply is not a proxy response.

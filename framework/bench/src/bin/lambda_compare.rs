@@ -23,9 +23,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use portico_bench::stats::{cpu_model, median, min_max, verdict};
-use portico_bench::zip::lambda_zip;
 use portico_bench::{LAMBDA_HTTP_ENV, answer, events};
 use portico_e2e::runtime_api::{Invocation, RuntimeApi};
+use portico_spec::lambda_zip::lambda_zip;
 
 const INVOKE_TIMEOUT: Duration = Duration::from_secs(10);
 
