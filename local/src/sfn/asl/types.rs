@@ -13,8 +13,20 @@ pub const INTRINSICS: &[&str] = &[
     "States.StringToJson",
     "States.JsonToString",
     "States.Array",
-    "States.UUID",
+    "States.ArrayPartition",
+    "States.ArrayContains",
+    "States.ArrayRange",
+    "States.ArrayGetItem",
+    "States.ArrayLength",
+    "States.ArrayUnique",
+    "States.Base64Encode",
+    "States.Base64Decode",
+    "States.Hash",
+    "States.JsonMerge",
+    "States.MathRandom",
     "States.MathAdd",
+    "States.StringSplit",
+    "States.UUID",
 ];
 
 /// A parsed, validated state machine definition.
