@@ -380,6 +380,54 @@ async fn task_timeouts_use_the_clock_and_heartbeats_extend_them() {
 }
 
 #[tokio::test]
+async fn timeout_and_heartbeat_seconds_paths_read_the_state_input() {
+    let f = Fixture::new();
+    let arn = f.start(
+        activity_machine(json!({"TimeoutSecondsPath": "$.limits.timeout",
+            "HeartbeatSecondsPath": "$.limits.heartbeat",
+            "Catch": [{"ErrorEquals": ["States.Timeout"], "Next": "Caught"}]})),
+        json!({"limits": {"timeout": 5, "heartbeat": 2}}),
+    );
+    f.task().await;
+    f.tick(&arn, 1_999);
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    assert_eq!(f.engine.execution(&arn).unwrap().status, "RUNNING");
+    f.tick(&arn, 1);
+    let done = f.settled(&arn, "SUCCEEDED").await;
+    assert_eq!(
+        serde_json::from_str::<Value>(done.output.as_deref().unwrap()).unwrap()["Error"],
+        "States.HeartbeatTimeout"
+    );
+    let (_, details) = f
+        .engine
+        .history(&arn)
+        .unwrap()
+        .into_iter()
+        .find(|e| e.kind == "ActivityScheduled")
+        .and_then(|e| e.details)
+        .expect("ActivityScheduled");
+    assert_eq!(
+        (&details["timeoutInSeconds"], &details["heartbeatInSeconds"]),
+        (&json!(5), &json!(2))
+    );
+
+    // A value that is not a positive integer fails the execution (States.Runtime).
+    let arn = f.start(
+        activity_machine(json!({"TimeoutSecondsPath": "$.timeout",
+            "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}]})),
+        json!({"timeout": 0}),
+    );
+    let done = f.settled(&arn, "FAILED").await;
+    assert_eq!(done.error.as_deref(), Some("States.Runtime"));
+    assert!(
+        done.cause
+            .as_deref()
+            .is_some_and(|c| c.contains("TimeoutSecondsPath")),
+        "{done:?}"
+    );
+}
+
+#[tokio::test]
 async fn lambda_invoke_retries_with_backoff_then_catches() {
     let f = Fixture::new();
     let definition = json!({"StartAt": "Call", "States": {
