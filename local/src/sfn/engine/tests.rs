@@ -785,3 +785,47 @@ async fn executions_are_idempotent_by_name_and_machines_by_definition() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn keys_keep_their_written_order_through_templates_restarts_and_history() {
+    let f = Fixture::new();
+    let definition = json!({"StartAt": "Build", "States": {
+        "Build": {"Type": "Pass", "Parameters": {"zeta": 1, "alpha.$": "$.b", "mid": {"y": 1, "x": 2}},
+            "ResultPath": "$.built", "Next": "Pause"},
+        "Pause": {"Type": "Wait", "Seconds": 30, "Next": "Text"},
+        "Text": {"Type": "Pass", "Parameters": {"text.$": "States.JsonToString($.built)", "all.$": "$"},
+            "End": true}}});
+    let arn = f.start(definition, json!({"b": "bee", "a": "ay"}));
+    f.reached(&arn, "WaitStateEntered").await;
+    // The cursor (with the state's input) is in SQLite; a new engine reads it back.
+    let restarted = Fixture::engine(&f.store, &f.host, &f.clock);
+    restarted.resume().unwrap();
+    f.clock.0.fetch_add(30_000, Ordering::SeqCst);
+    restarted.wake(&arn);
+    for _ in 0..2000 {
+        if restarted.execution(&arn).unwrap().status != "RUNNING" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let built = r#"{"zeta":1,"alpha":"bee","mid":{"y":1,"x":2}}"#;
+    let expected = format!(
+        r#"{{"text":{},"all":{{"b":"bee","a":"ay","built":{built}}}}}"#,
+        Value::String(built.to_owned())
+    );
+    assert_eq!(
+        restarted.execution(&arn).unwrap().output.as_deref(),
+        Some(expected.as_str())
+    );
+    let (_, details) = restarted
+        .history(&arn)
+        .unwrap()
+        .into_iter()
+        .find(|e| e.kind == "PassStateExited")
+        .and_then(|e| e.details)
+        .expect("PassStateExited");
+    assert_eq!(
+        details["output"],
+        json!(format!(r#"{{"b":"bee","a":"ay","built":{built}}}"#))
+    );
+}
