@@ -36,4 +36,6 @@ fn documented_step_functions_behaviour_holds_under_portico_local() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(stdout.contains(" cases pass"), "{stdout}");
+    // `cargo test … -- --nocapture` shows the count.
+    println!("{stdout}");
 }

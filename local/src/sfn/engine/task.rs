@@ -422,52 +422,55 @@ impl Run {
             return Ok(Exit::Fail(Failure::runtime("not a Task state")));
         };
         let context = self.context(None);
-        Ok(match result {
-            Ok(value) => {
-                let output = (|| {
-                    let selected = match &task.result_selector {
-                        Some(selector) => asl::evaluate_template(selector, &value, &context)?,
-                        None => value,
-                    };
-                    let combined =
-                        asl::apply_result_path(&task.result_path, &self.cursor.input, selected)?;
-                    asl::apply_path(&state.output_path, &combined, &context)
-                })();
-                output.map_or_else(Exit::Fail, Exit::Output)
-            }
-            Err(failure) => {
-                if let Some(i) = task.retry.iter().position(|r| r.handles(&failure.error)) {
-                    if self.cursor.retries.len() < task.retry.len() {
-                        self.cursor.retries.resize(task.retry.len(), 0);
-                    }
-                    let used = self.cursor.retries[i];
-                    if used < task.retry[i].max_attempts {
-                        self.cursor.retries[i] += 1;
-                        self.cursor.phase = Phase::Backoff {
-                            until_ms: now + task.retry[i].wait_ms(used, crate::ids::u64()),
-                        };
-                        return Ok(Exit::Continue);
-                    }
-                }
-                match task.catch.iter().find(|c| c.handles(&failure.error)) {
-                    Some(catcher) => {
-                        let error = json!({"Error": failure.error, "Cause": failure.cause});
-                        match asl::apply_result_path(
-                            &catcher.result_path,
-                            &self.cursor.input,
-                            error,
-                        ) {
-                            Ok(output) => Exit::Goto {
-                                next: catcher.next.clone(),
-                                output,
-                            },
-                            Err(f) => Exit::Fail(f),
-                        }
-                    }
-                    None => Exit::Fail(failure),
-                }
-            }
+        let output = result.and_then(|value| {
+            let selected = match &task.result_selector {
+                Some(selector) => asl::evaluate_template(selector, &value, &context)?,
+                None => value,
+            };
+            // A `ResultPath` that cannot be applied is the state's error
+            // (`States.ResultPathMatchFailure`): retriers and catchers see it like a
+            // task's own failure. (`States.Runtime` passes both by.)
+            let combined = asl::apply_result_path(&task.result_path, &self.cursor.input, selected)?;
+            asl::apply_path(&state.output_path, &combined, &context)
+        });
+        Ok(match output {
+            Ok(output) => Exit::Output(output),
+            Err(failure) => self.handle_failure(now, task, failure),
         })
+    }
+
+    /// The current `Task` state failed with `failure`: a retrier waits, a catcher goes on, or
+    /// the execution fails.
+    fn handle_failure(&mut self, now: i64, task: &asl::Task, failure: Failure) -> Exit {
+        if failure.error == asl::RUNTIME {
+            return Exit::Fail(failure);
+        }
+        if let Some(i) = task.retry.iter().position(|r| r.handles(&failure.error)) {
+            if self.cursor.retries.len() < task.retry.len() {
+                self.cursor.retries.resize(task.retry.len(), 0);
+            }
+            let used = self.cursor.retries[i];
+            if used < task.retry[i].max_attempts {
+                self.cursor.retries[i] += 1;
+                self.cursor.phase = Phase::Backoff {
+                    until_ms: now + task.retry[i].wait_ms(used, crate::ids::u64()),
+                };
+                return Exit::Continue;
+            }
+        }
+        match task.catch.iter().find(|c| c.handles(&failure.error)) {
+            Some(catcher) => {
+                let error = json!({"Error": failure.error, "Cause": failure.cause});
+                match asl::apply_result_path(&catcher.result_path, &self.cursor.input, error) {
+                    Ok(output) => Exit::Goto {
+                        next: catcher.next.clone(),
+                        output,
+                    },
+                    Err(f) => Exit::Fail(f),
+                }
+            }
+            None => Exit::Fail(failure),
+        }
     }
 }
 

@@ -829,3 +829,41 @@ async fn keys_keep_their_written_order_through_templates_restarts_and_history() 
         json!(format!(r#"{{"b":"bee","a":"ay","built":{built}}}"#))
     );
 }
+
+#[tokio::test]
+async fn a_result_path_that_cannot_apply_is_an_error_catchers_see() {
+    let f = Fixture::new();
+    // `$.a` is a string: the result cannot go to `$.a.b`.
+    let arn = f.start(
+        activity_machine(json!({"ResultPath": "$.a.b",
+            "Catch": [{"ErrorEquals": ["States.ResultPathMatchFailure"], "ResultPath": "$.error", "Next": "Caught"}]})),
+        json!({"a": "text"}),
+    );
+    let task = f.task().await;
+    f.engine.send_task_success(&task.token, "{}").unwrap();
+    let done = f.settled(&arn, "SUCCEEDED").await;
+    let output: Value = serde_json::from_str(done.output.as_deref().unwrap()).unwrap();
+    assert_eq!(output["a"], "text");
+    assert_eq!(output["error"]["Error"], "States.ResultPathMatchFailure");
+
+    // Without a catcher it fails the execution with that error.
+    let arn = f.start(
+        activity_machine(json!({"ResultPath": "$.a.b"})),
+        json!({"a": 1}),
+    );
+    let task = f.task().await;
+    f.engine.send_task_success(&task.token, "{}").unwrap();
+    let done = f.settled(&arn, "FAILED").await;
+    assert_eq!(done.error.as_deref(), Some("States.ResultPathMatchFailure"));
+
+    // A ResultSelector path that selects nothing is States.Runtime: States.ALL does not catch it.
+    let arn = f.start(
+        activity_machine(json!({"ResultSelector": {"x.$": "$.missing"},
+            "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}]})),
+        json!({}),
+    );
+    let task = f.task().await;
+    f.engine.send_task_success(&task.token, "{}").unwrap();
+    let done = f.settled(&arn, "FAILED").await;
+    assert_eq!(done.error.as_deref(), Some("States.Runtime"));
+}
