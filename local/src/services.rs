@@ -428,7 +428,7 @@ fn invoke_reply(result: InvocationResult, arn: &str, request_id: &str) -> Reply 
 }
 
 fn error_body(error_type: &str, error_message: &str) -> Bytes {
-    let body = serde_json::json!({ "errorType": error_type, "errorMessage": error_message });
+    let body = serde_json::json!({ "errorMessage": error_message, "errorType": error_type });
     Bytes::from(body.to_string())
 }
 

@@ -215,7 +215,11 @@ fn parse_json(mut object: Map<String, Value>) -> Parsed<'static> {
             other => other.to_string(),
         });
     let mut text = message.unwrap_or_default();
-    for (k, v) in &object {
+    // By name: the same line renders the same whether or not serde_json keeps key order (its
+    // `preserve_order` feature, which portico-local turns on for the whole build).
+    let mut rest: Vec<(&String, &Value)> = object.iter().collect();
+    rest.sort_by(|a, b| a.0.cmp(b.0));
+    for (k, v) in rest {
         if !text.is_empty() {
             text.push(' ');
         }

@@ -415,7 +415,7 @@ async fn dispatch<I: Invoker>(
                     if let Some((key, mut details)) = e.details {
                         if !include_data && let Some(d) = details.as_object_mut() {
                             for field in ["input", "output", "parameters"] {
-                                d.remove(field);
+                                d.shift_remove(field);
                             }
                         }
                         out[key] = details;

@@ -156,7 +156,13 @@ mod tests {
             &context,
         )
         .unwrap_err();
-        assert_eq!(bad.error, "States.IntrinsicFailure");
+        assert_eq!(bad.error, RUNTIME);
+        assert!(
+            bad.cause
+                .starts_with("Invalid arguments in States.StringToJson: "),
+            "{}",
+            bad.cause
+        );
     }
 
     #[test]

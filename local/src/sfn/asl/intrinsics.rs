@@ -1,5 +1,7 @@
 //! Intrinsic functions (`States.Format`, `States.StringToJson`, …): parsed at load, evaluated
-//! in templates.
+//! in templates (what each computes: [`functions`]).
+
+mod functions;
 
 use serde_json::Value;
 
@@ -46,66 +48,10 @@ impl Intrinsic {
                 Arg::Call(c) => c.evaluate(input, context),
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let fail = |message: String| Failure {
-            error: "States.IntrinsicFailure".to_owned(),
-            cause: format!("{}: {message}", self.name),
-        };
-        match self.name.as_str() {
-            "States.Format" => {
-                let Some(Value::String(template)) = args.first() else {
-                    return Err(fail("the first argument must be a string".into()));
-                };
-                let mut values = args[1..].iter();
-                let mut out = String::new();
-                let mut chars = template.chars().peekable();
-                while let Some(c) = chars.next() {
-                    match c {
-                        '\\' => out.extend(chars.next()),
-                        '{' if chars.peek() == Some(&'}') => {
-                            chars.next();
-                            let value = values
-                                .next()
-                                .ok_or_else(|| fail("more `{}` than arguments".into()))?;
-                            match value {
-                                Value::String(s) => out.push_str(s),
-                                Value::Array(_) | Value::Object(_) => {
-                                    return Err(fail(
-                                        "arguments must be strings, numbers, booleans or null"
-                                            .into(),
-                                    ));
-                                }
-                                other => out.push_str(&other.to_string()),
-                            }
-                        }
-                        c => out.push(c),
-                    }
-                }
-                if values.next().is_some() {
-                    return Err(fail("more arguments than `{}`".into()));
-                }
-                Ok(Value::String(out))
-            }
-            "States.StringToJson" => match args.as_slice() {
-                [Value::String(s)] => serde_json::from_str(s)
-                    .map_err(|e| fail(format!("the argument is not JSON: {e}"))),
-                _ => Err(fail("takes one string".into())),
-            },
-            "States.JsonToString" => match args.as_slice() {
-                [value] => Ok(Value::String(value.to_string())),
-                _ => Err(fail("takes one argument".into())),
-            },
-            "States.Array" => Ok(Value::Array(args)),
-            "States.UUID" if args.is_empty() => Ok(Value::String(crate::ids::uuid_v4())),
-            "States.UUID" => Err(fail("takes no argument".into())),
-            "States.MathAdd" => match args.as_slice() {
-                [a, b] => match (a.as_i64(), b.as_i64()) {
-                    (Some(a), Some(b)) => Ok(Value::from(a.saturating_add(b))),
-                    _ => Err(fail("takes two integers".into())),
-                },
-                _ => Err(fail("takes two integers".into())),
-            },
-            other => Err(fail(format!("`{other}` is not supported"))),
-        }
+        functions::apply(&self.name, args).map_err(|message| {
+            // AWS's cause names the function: `Invalid arguments in States.MathAdd`.
+            Failure::runtime(format!("Invalid arguments in {}: {message}", self.name))
+        })
     }
 }
 

@@ -302,6 +302,9 @@ fn parse_state(name: &str, value: &Value, errors: &mut Vec<String>) -> Option<St
             "Catch",
             "TimeoutSeconds",
             "HeartbeatSeconds",
+            "TimeoutSecondsPath",
+            "HeartbeatSecondsPath",
+            "Credentials",
         ],
         "Choice" => &["Choices", "Default"],
         "Wait" => &[
@@ -597,6 +600,20 @@ fn parse_task(object: &Map<String, Value>, at: &str, errors: &mut Vec<String>) -
     };
     let timeout_seconds = seconds_field(object, "TimeoutSeconds", at, errors);
     let heartbeat_seconds = seconds_field(object, "HeartbeatSeconds", at, errors);
+    let timeout_seconds_path = seconds_path_field(
+        object,
+        "TimeoutSeconds",
+        timeout_seconds.is_some(),
+        at,
+        errors,
+    );
+    let heartbeat_seconds_path = seconds_path_field(
+        object,
+        "HeartbeatSeconds",
+        heartbeat_seconds.is_some(),
+        at,
+        errors,
+    );
     if let (Some(t), Some(h)) = (timeout_seconds, heartbeat_seconds)
         && h >= t
     {
@@ -607,19 +624,27 @@ fn parse_task(object: &Map<String, Value>, at: &str, errors: &mut Vec<String>) -
             ),
         );
     }
-    if heartbeat_seconds.is_some()
+    if (heartbeat_seconds.is_some() || heartbeat_seconds_path.is_some())
         && matches!(
             resource,
             Resource::LambdaInvoke | Resource::LambdaFunction(_)
         )
     {
+        let field = if heartbeat_seconds.is_some() {
+            "HeartbeatSeconds"
+        } else {
+            "HeartbeatSecondsPath"
+        };
         schema(
             errors,
             format!(
-                "HeartbeatSeconds applies to activities and .waitForTaskToken tasks only at {at}/HeartbeatSeconds"
+                "{field} applies to activities and .waitForTaskToken tasks only at {at}/{field}"
             ),
         );
     }
+    // `Credentials` (a role for the task to assume): checked like a template, not used, as
+    // the local cloud assumes no role.
+    template_field(object, "Credentials", at, errors);
     Some(Task {
         resource,
         parameters,
@@ -633,7 +658,46 @@ fn parse_task(object: &Map<String, Value>, at: &str, errors: &mut Vec<String>) -
         catch,
         timeout_seconds,
         heartbeat_seconds,
+        timeout_seconds_path,
+        heartbeat_seconds_path,
     })
+}
+
+/// `TimeoutSecondsPath` / `HeartbeatSecondsPath`: a reference path, not with the fixed field.
+fn seconds_path_field(
+    object: &Map<String, Value>,
+    fixed: &str,
+    fixed_set: bool,
+    at: &str,
+    errors: &mut Vec<String>,
+) -> Option<JsonPath> {
+    let field = format!("{fixed}Path");
+    let value = object.get(&field)?;
+    let here = format!("{at}/{field}");
+    if fixed_set {
+        schema(
+            errors,
+            format!("\"{fixed}\" and \"{field}\" cannot both be set at {here}"),
+        );
+    }
+    match value.as_str().map(JsonPath::parse) {
+        Some(Ok(path)) if !path.context => Some(path),
+        Some(Ok(_)) => {
+            schema(
+                errors,
+                format!("{field} must be a reference path into the state's input at {here}"),
+            );
+            None
+        }
+        Some(Err(e)) => {
+            schema(errors, format!("{e} at {here}"));
+            None
+        }
+        None => {
+            schema(errors, format!("{field} must be a path at {here}"));
+            None
+        }
+    }
 }
 
 fn error_equals(object: &Map<String, Value>, at: &str, errors: &mut Vec<String>) -> Vec<String> {
@@ -684,6 +748,7 @@ fn parse_retrier(value: &Value, at: &str, errors: &mut Vec<String>) -> Option<Re
             "MaxAttempts",
             "BackoffRate",
             "MaxDelaySeconds",
+            "JitterStrategy",
             "Comment",
         ],
         at,
@@ -719,13 +784,42 @@ fn parse_retrier(value: &Value, at: &str, errors: &mut Vec<String>) -> Option<Re
             }
         },
     };
-    let max_delay_seconds = seconds_field(object, "MaxDelaySeconds", at, errors);
+    let max_delay_seconds = match object.get("MaxDelaySeconds") {
+        None => None,
+        Some(v) => match v.as_u64() {
+            Some(n) if (1..=31_622_400).contains(&n) => Some(n),
+            _ => {
+                schema(
+                    errors,
+                    format!(
+                        "MaxDelaySeconds must be an integer greater than 0 and less than 31622401 at {at}/MaxDelaySeconds"
+                    ),
+                );
+                None
+            }
+        },
+    };
+    let full_jitter = match object.get("JitterStrategy") {
+        None => false,
+        Some(v) if v == "NONE" => false,
+        Some(v) if v == "FULL" => true,
+        Some(other) => {
+            schema(
+                errors,
+                format!(
+                    "JitterStrategy must be \"FULL\" or \"NONE\", not {other} at {at}/JitterStrategy"
+                ),
+            );
+            false
+        }
+    };
     Some(Retrier {
         errors: errors_list,
         interval_seconds,
         max_attempts,
         backoff_rate,
         max_delay_seconds,
+        full_jitter,
     })
 }
 
@@ -1052,7 +1146,7 @@ pub(crate) mod tests {
             (
                 with_state(
                     "P",
-                    json!({"Type": "Pass", "Parameters": {"h.$": "States.Hash($.a, 'SHA-1')"}, "End": true}),
+                    json!({"Type": "Pass", "Parameters": {"h.$": "States.Unknown($.a)"}, "End": true}),
                 ),
                 "/States/P/Parameters/h.$",
             ),
@@ -1111,6 +1205,54 @@ pub(crate) mod tests {
             ),
             (
                 with_state(
+                    "T",
+                    json!({"Type": "Task", "Resource": "arn:aws:states:us-east-1:0:activity:a",
+                    "Retry": [{"ErrorEquals": ["X"], "JitterStrategy": "HALF"}], "End": true}),
+                ),
+                "JitterStrategy must be \"FULL\" or \"NONE\", not \"HALF\" at /States/T/Retry[0]/JitterStrategy",
+            ),
+            (
+                with_state(
+                    "T",
+                    json!({"Type": "Task", "Resource": "arn:aws:states:us-east-1:0:activity:a",
+                    "Retry": [{"ErrorEquals": ["X"], "MaxDelaySeconds": 31_622_401}], "End": true}),
+                ),
+                "/States/T/Retry[0]/MaxDelaySeconds",
+            ),
+            (
+                with_state(
+                    "T",
+                    json!({"Type": "Task", "Resource": "arn:aws:states:us-east-1:0:activity:a",
+                    "TimeoutSeconds": 5, "TimeoutSecondsPath": "$.t", "End": true}),
+                ),
+                "\"TimeoutSeconds\" and \"TimeoutSecondsPath\" cannot both be set at /States/T/TimeoutSecondsPath",
+            ),
+            (
+                with_state(
+                    "T",
+                    json!({"Type": "Task", "Resource": "arn:aws:states:us-east-1:0:activity:a",
+                    "HeartbeatSecondsPath": "$$.Execution.Input.h", "End": true}),
+                ),
+                "HeartbeatSecondsPath must be a reference path into the state's input at /States/T/HeartbeatSecondsPath",
+            ),
+            (
+                with_state(
+                    "T",
+                    json!({"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:0:function:f",
+                    "HeartbeatSecondsPath": "$.h", "End": true}),
+                ),
+                "HeartbeatSecondsPath applies to activities and .waitForTaskToken tasks only at /States/T/HeartbeatSecondsPath",
+            ),
+            (
+                with_state(
+                    "T",
+                    json!({"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:0:function:f",
+                    "Credentials": "arn:aws:iam::0:role/r", "End": true}),
+                ),
+                "The field 'Credentials' must be an object at /States/T/Credentials",
+            ),
+            (
+                with_state(
                     "C",
                     json!({"Type": "Choice", "Choices": [{"Variable": "$.a", "StringLooksLike": "x", "Next": "C"}]}),
                 ),
@@ -1156,6 +1298,43 @@ pub(crate) mod tests {
                 .unwrap_err()
                 .starts_with("INVALID_JSON_DESCRIPTION")
         );
+    }
+
+    #[test]
+    fn retrier_jitter_dynamic_timeouts_credentials_and_comments_are_accepted() {
+        let d = parse(json!({
+            "Comment": "c",
+            "StartAt": "T",
+            "States": {
+                "T": {"Type": "Task", "Comment": "c", "Resource": "arn:aws:states:us-east-1:0:activity:a",
+                    "TimeoutSecondsPath": "$.limits.timeout", "HeartbeatSecondsPath": "$.limits['heartbeat']",
+                    "Credentials": {"RoleArn.$": "$.role"},
+                    "Retry": [{"Comment": "c", "ErrorEquals": ["X"], "MaxDelaySeconds": 31_622_400, "JitterStrategy": "FULL"},
+                              {"ErrorEquals": ["Y"], "JitterStrategy": "NONE"}],
+                    "Catch": [{"Comment": "c", "ErrorEquals": ["States.ALL"], "Next": "C"}],
+                    "Next": "C"},
+                "C": {"Type": "Choice", "Comment": "c", "Choices": [
+                    {"Comment": "c", "Not": {"Comment": "c", "Variable": "$.a", "IsPresent": true}, "Next": "T"}],
+                    "Default": "S"},
+                "S": {"Type": "Succeed", "Comment": "c"}
+            }
+        }))
+        .unwrap();
+        let Kind::Task(task) = &d.states["T"].kind else {
+            panic!("a task")
+        };
+        assert_eq!(
+            task.timeout_seconds_path,
+            Some(JsonPath::parse("$.limits.timeout").unwrap())
+        );
+        assert_eq!(
+            task.heartbeat_seconds_path,
+            Some(JsonPath::parse("$.limits.heartbeat").unwrap())
+        );
+        assert_eq!((task.timeout_seconds, task.heartbeat_seconds), (None, None));
+        assert!(task.retry[0].full_jitter);
+        assert_eq!(task.retry[0].max_delay_seconds, Some(31_622_400));
+        assert!(!task.retry[1].full_jitter);
     }
 
     fn rule(value: Value) -> Rule {

@@ -32,6 +32,17 @@ impl Retrier {
         };
         (seconds.min(99_999_999.0) * 1000.0) as i64
     }
+
+    /// The wait before retry number `attempt`, with the jitter of `JitterStrategy`: `random`
+    /// (uniform over `u64`) picks the wait between 0 and [`Retrier::delay_ms`] under `FULL`.
+    pub fn wait_ms(&self, attempt: u32, random: u64) -> i64 {
+        let delay = self.delay_ms(attempt);
+        if !self.full_jitter || delay <= 0 {
+            return delay;
+        }
+        let span = u64::try_from(delay).unwrap_or(0) + 1;
+        i64::try_from(random % span).unwrap_or(delay)
+    }
 }
 
 impl Catcher {
@@ -61,10 +72,23 @@ mod tests {
             max_attempts: 3,
             backoff_rate: 2.0,
             max_delay_seconds: Some(5),
+            full_jitter: false,
         };
         assert_eq!(
             (0..3).map(|n| retrier.delay_ms(n)).collect::<Vec<_>>(),
             [2000, 4000, 5000]
         );
+        assert_eq!(retrier.wait_ms(2, 12_345), 5000, "no jitter");
+        let jittered = Retrier {
+            full_jitter: true,
+            ..retrier
+        };
+        // FULL: anywhere from 0 to the capped interval, never over it.
+        let waits: Vec<i64> = [0, 1, 2_500, 5_000, 5_001, u64::MAX]
+            .into_iter()
+            .map(|r| jittered.wait_ms(2, r))
+            .collect();
+        assert_eq!(waits[..5], [0, 1, 2_500, 5_000, 0]);
+        assert!((0..=5_000).contains(&waits[5]));
     }
 }

@@ -13,8 +13,20 @@ pub const INTRINSICS: &[&str] = &[
     "States.StringToJson",
     "States.JsonToString",
     "States.Array",
-    "States.UUID",
+    "States.ArrayPartition",
+    "States.ArrayContains",
+    "States.ArrayRange",
+    "States.ArrayGetItem",
+    "States.ArrayLength",
+    "States.ArrayUnique",
+    "States.Base64Encode",
+    "States.Base64Decode",
+    "States.Hash",
+    "States.JsonMerge",
+    "States.MathRandom",
     "States.MathAdd",
+    "States.StringSplit",
+    "States.UUID",
 ];
 
 /// A parsed, validated state machine definition.
@@ -127,6 +139,10 @@ pub struct Task {
     pub timeout_seconds: Option<u64>,
     /// `HeartbeatSeconds`.
     pub heartbeat_seconds: Option<u64>,
+    /// `TimeoutSecondsPath`: the timeout read from the state's input (after `InputPath`).
+    pub timeout_seconds_path: Option<JsonPath>,
+    /// `HeartbeatSecondsPath`: the heartbeat interval read like `TimeoutSecondsPath`.
+    pub heartbeat_seconds_path: Option<JsonPath>,
 }
 
 /// What a `Task` runs.
@@ -155,6 +171,9 @@ pub struct Retrier {
     pub backoff_rate: f64,
     /// `MaxDelaySeconds`.
     pub max_delay_seconds: Option<u64>,
+    /// `JitterStrategy: "FULL"` (`"NONE"`, the default, is `false`): each wait is drawn
+    /// between 0 and the computed interval.
+    pub full_jitter: bool,
 }
 
 /// A `Catch` entry.

@@ -30,24 +30,39 @@ impl Run {
         let token = needs_token.then(crate::sfn::token::random_token);
         let context = self.context(token.as_deref());
         let raw = self.cursor.input.clone();
-        let parameters = asl::apply_path(&state.input_path, &raw, &context).and_then(|effective| {
-            match &task.parameters {
-                Some(template) => asl::evaluate_template(template, &effective, &context),
-                None => Ok(effective),
-            }
+        let prepared = asl::apply_path(&state.input_path, &raw, &context).and_then(|effective| {
+            let timeout = limit_seconds(
+                task.timeout_seconds,
+                task.timeout_seconds_path.as_ref(),
+                "TimeoutSecondsPath",
+                &effective,
+                &context,
+            )?;
+            let heartbeat = limit_seconds(
+                task.heartbeat_seconds,
+                task.heartbeat_seconds_path.as_ref(),
+                "HeartbeatSecondsPath",
+                &effective,
+                &context,
+            )?;
+            let parameters = match &task.parameters {
+                Some(template) => asl::evaluate_template(template, &effective, &context)?,
+                None => effective,
+            };
+            Ok((parameters, timeout, heartbeat))
         });
-        let parameters = match parameters {
-            Ok(p) => p,
+        let (parameters, timeout_seconds, heartbeat_seconds) = match prepared {
+            Ok(prepared) => prepared,
             Err(failure) => return Ok(Exit::Fail(failure)),
         };
         let seconds = |s: Option<u64>| s.map(|s| i64::try_from(s).unwrap_or(i64::MAX / 2_000));
-        let timeout_at = seconds(task.timeout_seconds).map(|s| now + s * 1000);
-        let heartbeat = seconds(task.heartbeat_seconds);
+        let timeout_at = seconds(timeout_seconds).map(|s| now + s * 1000);
+        let heartbeat = seconds(heartbeat_seconds);
         let mut limits = Map::new();
-        if let Some(t) = task.timeout_seconds {
+        if let Some(t) = timeout_seconds {
             limits.insert("timeoutInSeconds".into(), json!(t));
         }
-        if let Some(h) = task.heartbeat_seconds {
+        if let Some(h) = heartbeat_seconds {
             limits.insert("heartbeatInSeconds".into(), json!(h));
         }
         let with_limits = |mut details: Value| {
@@ -89,7 +104,7 @@ impl Run {
                     // as on AWS: until then only the machine's own timeout bounds the wait.
                     "INSERT INTO sfn_tasks (token, execution_arn, activity_arn, status, input, created_ms, timeout_seconds, heartbeat_seconds)
                      VALUES (?1, ?2, ?3, 'scheduled', ?4, ?5, ?6, ?7)",
-                    params![token, self.arn, activity, parameters.to_string(), now, seconds(task.timeout_seconds), heartbeat],
+                    params![token, self.arn, activity, parameters.to_string(), now, seconds(timeout_seconds), heartbeat],
                 )?;
                 append_event(
                     tx,
@@ -407,51 +422,75 @@ impl Run {
             return Ok(Exit::Fail(Failure::runtime("not a Task state")));
         };
         let context = self.context(None);
-        Ok(match result {
-            Ok(value) => {
-                let output = (|| {
-                    let selected = match &task.result_selector {
-                        Some(selector) => asl::evaluate_template(selector, &value, &context)?,
-                        None => value,
-                    };
-                    let combined =
-                        asl::apply_result_path(&task.result_path, &self.cursor.input, selected)?;
-                    asl::apply_path(&state.output_path, &combined, &context)
-                })();
-                output.map_or_else(Exit::Fail, Exit::Output)
-            }
-            Err(failure) => {
-                if let Some(i) = task.retry.iter().position(|r| r.handles(&failure.error)) {
-                    if self.cursor.retries.len() < task.retry.len() {
-                        self.cursor.retries.resize(task.retry.len(), 0);
-                    }
-                    let used = self.cursor.retries[i];
-                    if used < task.retry[i].max_attempts {
-                        self.cursor.retries[i] += 1;
-                        self.cursor.phase = Phase::Backoff {
-                            until_ms: now + task.retry[i].delay_ms(used),
-                        };
-                        return Ok(Exit::Continue);
-                    }
-                }
-                match task.catch.iter().find(|c| c.handles(&failure.error)) {
-                    Some(catcher) => {
-                        let error = json!({"Error": failure.error, "Cause": failure.cause});
-                        match asl::apply_result_path(
-                            &catcher.result_path,
-                            &self.cursor.input,
-                            error,
-                        ) {
-                            Ok(output) => Exit::Goto {
-                                next: catcher.next.clone(),
-                                output,
-                            },
-                            Err(f) => Exit::Fail(f),
-                        }
-                    }
-                    None => Exit::Fail(failure),
-                }
-            }
+        let output = result.and_then(|value| {
+            let selected = match &task.result_selector {
+                Some(selector) => asl::evaluate_template(selector, &value, &context)?,
+                None => value,
+            };
+            // A `ResultPath` that cannot be applied is the state's error
+            // (`States.ResultPathMatchFailure`): retriers and catchers see it like a
+            // task's own failure. (`States.Runtime` passes both by.)
+            let combined = asl::apply_result_path(&task.result_path, &self.cursor.input, selected)?;
+            asl::apply_path(&state.output_path, &combined, &context)
+        });
+        Ok(match output {
+            Ok(output) => Exit::Output(output),
+            Err(failure) => self.handle_failure(now, task, failure),
         })
+    }
+
+    /// The current `Task` state failed with `failure`: a retrier waits, a catcher goes on, or
+    /// the execution fails.
+    fn handle_failure(&mut self, now: i64, task: &asl::Task, failure: Failure) -> Exit {
+        if failure.error == asl::RUNTIME {
+            return Exit::Fail(failure);
+        }
+        if let Some(i) = task.retry.iter().position(|r| r.handles(&failure.error)) {
+            if self.cursor.retries.len() < task.retry.len() {
+                self.cursor.retries.resize(task.retry.len(), 0);
+            }
+            let used = self.cursor.retries[i];
+            if used < task.retry[i].max_attempts {
+                self.cursor.retries[i] += 1;
+                self.cursor.phase = Phase::Backoff {
+                    until_ms: now + task.retry[i].wait_ms(used, crate::ids::u64()),
+                };
+                return Exit::Continue;
+            }
+        }
+        match task.catch.iter().find(|c| c.handles(&failure.error)) {
+            Some(catcher) => {
+                let error = json!({"Error": failure.error, "Cause": failure.cause});
+                match asl::apply_result_path(&catcher.result_path, &self.cursor.input, error) {
+                    Ok(output) => Exit::Goto {
+                        next: catcher.next.clone(),
+                        output,
+                    },
+                    Err(f) => Exit::Fail(f),
+                }
+            }
+            None => Exit::Fail(failure),
+        }
+    }
+}
+
+/// A task's `TimeoutSeconds`/`HeartbeatSeconds`, or the value its `…SecondsPath` selects in
+/// the state's input: a positive integer, or the `States.Runtime` failure AWS reports.
+fn limit_seconds(
+    fixed: Option<u64>,
+    path: Option<&asl::JsonPath>,
+    field: &str,
+    input: &Value,
+    context: &Value,
+) -> Result<Option<u64>, Failure> {
+    let Some(path) = path else {
+        return Ok(fixed);
+    };
+    let value = path.select(input, context)?;
+    match value.as_u64() {
+        Some(n) if (1..=99_999_999).contains(&n) => Ok(Some(n)),
+        _ => Err(Failure::runtime(format!(
+            "The {field} parameter does not reference a valid positive integer: {value}"
+        ))),
     }
 }

@@ -380,6 +380,54 @@ async fn task_timeouts_use_the_clock_and_heartbeats_extend_them() {
 }
 
 #[tokio::test]
+async fn timeout_and_heartbeat_seconds_paths_read_the_state_input() {
+    let f = Fixture::new();
+    let arn = f.start(
+        activity_machine(json!({"TimeoutSecondsPath": "$.limits.timeout",
+            "HeartbeatSecondsPath": "$.limits.heartbeat",
+            "Catch": [{"ErrorEquals": ["States.Timeout"], "Next": "Caught"}]})),
+        json!({"limits": {"timeout": 5, "heartbeat": 2}}),
+    );
+    f.task().await;
+    f.tick(&arn, 1_999);
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    assert_eq!(f.engine.execution(&arn).unwrap().status, "RUNNING");
+    f.tick(&arn, 1);
+    let done = f.settled(&arn, "SUCCEEDED").await;
+    assert_eq!(
+        serde_json::from_str::<Value>(done.output.as_deref().unwrap()).unwrap()["Error"],
+        "States.HeartbeatTimeout"
+    );
+    let (_, details) = f
+        .engine
+        .history(&arn)
+        .unwrap()
+        .into_iter()
+        .find(|e| e.kind == "ActivityScheduled")
+        .and_then(|e| e.details)
+        .expect("ActivityScheduled");
+    assert_eq!(
+        (&details["timeoutInSeconds"], &details["heartbeatInSeconds"]),
+        (&json!(5), &json!(2))
+    );
+
+    // A value that is not a positive integer fails the execution (States.Runtime).
+    let arn = f.start(
+        activity_machine(json!({"TimeoutSecondsPath": "$.timeout",
+            "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}]})),
+        json!({"timeout": 0}),
+    );
+    let done = f.settled(&arn, "FAILED").await;
+    assert_eq!(done.error.as_deref(), Some("States.Runtime"));
+    assert!(
+        done.cause
+            .as_deref()
+            .is_some_and(|c| c.contains("TimeoutSecondsPath")),
+        "{done:?}"
+    );
+}
+
+#[tokio::test]
 async fn lambda_invoke_retries_with_backoff_then_catches() {
     let f = Fixture::new();
     let definition = json!({"StartAt": "Call", "States": {
@@ -736,4 +784,86 @@ async fn executions_are_idempotent_by_name_and_machines_by_definition() {
             .unwrap()
             .is_empty()
     );
+}
+
+#[tokio::test]
+async fn keys_keep_their_written_order_through_templates_restarts_and_history() {
+    let f = Fixture::new();
+    let definition = json!({"StartAt": "Build", "States": {
+        "Build": {"Type": "Pass", "Parameters": {"zeta": 1, "alpha.$": "$.b", "mid": {"y": 1, "x": 2}},
+            "ResultPath": "$.built", "Next": "Pause"},
+        "Pause": {"Type": "Wait", "Seconds": 30, "Next": "Text"},
+        "Text": {"Type": "Pass", "Parameters": {"text.$": "States.JsonToString($.built)", "all.$": "$"},
+            "End": true}}});
+    let arn = f.start(definition, json!({"b": "bee", "a": "ay"}));
+    f.reached(&arn, "WaitStateEntered").await;
+    // The cursor (with the state's input) is in SQLite; a new engine reads it back.
+    let restarted = Fixture::engine(&f.store, &f.host, &f.clock);
+    restarted.resume().unwrap();
+    f.clock.0.fetch_add(30_000, Ordering::SeqCst);
+    restarted.wake(&arn);
+    for _ in 0..2000 {
+        if restarted.execution(&arn).unwrap().status != "RUNNING" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let built = r#"{"zeta":1,"alpha":"bee","mid":{"y":1,"x":2}}"#;
+    let expected = format!(
+        r#"{{"text":{},"all":{{"b":"bee","a":"ay","built":{built}}}}}"#,
+        Value::String(built.to_owned())
+    );
+    assert_eq!(
+        restarted.execution(&arn).unwrap().output.as_deref(),
+        Some(expected.as_str())
+    );
+    let (_, details) = restarted
+        .history(&arn)
+        .unwrap()
+        .into_iter()
+        .find(|e| e.kind == "PassStateExited")
+        .and_then(|e| e.details)
+        .expect("PassStateExited");
+    assert_eq!(
+        details["output"],
+        json!(format!(r#"{{"b":"bee","a":"ay","built":{built}}}"#))
+    );
+}
+
+#[tokio::test]
+async fn a_result_path_that_cannot_apply_is_an_error_catchers_see() {
+    let f = Fixture::new();
+    // `$.a` is a string: the result cannot go to `$.a.b`.
+    let arn = f.start(
+        activity_machine(json!({"ResultPath": "$.a.b",
+            "Catch": [{"ErrorEquals": ["States.ResultPathMatchFailure"], "ResultPath": "$.error", "Next": "Caught"}]})),
+        json!({"a": "text"}),
+    );
+    let task = f.task().await;
+    f.engine.send_task_success(&task.token, "{}").unwrap();
+    let done = f.settled(&arn, "SUCCEEDED").await;
+    let output: Value = serde_json::from_str(done.output.as_deref().unwrap()).unwrap();
+    assert_eq!(output["a"], "text");
+    assert_eq!(output["error"]["Error"], "States.ResultPathMatchFailure");
+
+    // Without a catcher it fails the execution with that error.
+    let arn = f.start(
+        activity_machine(json!({"ResultPath": "$.a.b"})),
+        json!({"a": 1}),
+    );
+    let task = f.task().await;
+    f.engine.send_task_success(&task.token, "{}").unwrap();
+    let done = f.settled(&arn, "FAILED").await;
+    assert_eq!(done.error.as_deref(), Some("States.ResultPathMatchFailure"));
+
+    // A ResultSelector path that selects nothing is States.Runtime: States.ALL does not catch it.
+    let arn = f.start(
+        activity_machine(json!({"ResultSelector": {"x.$": "$.missing"},
+            "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}]})),
+        json!({}),
+    );
+    let task = f.task().await;
+    f.engine.send_task_success(&task.token, "{}").unwrap();
+    let done = f.settled(&arn, "FAILED").await;
+    assert_eq!(done.error.as_deref(), Some("States.Runtime"));
 }
