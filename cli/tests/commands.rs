@@ -407,6 +407,14 @@ fn iam_statements_managed_policies_and_own_roles_deploy_and_delete() {
         .unwrap()
         .arn;
 
+    // First without `[iam]`: nightly gets a role of Portico's, which goes once it has its own.
+    deploy(&moto, &app, binary, &[], &[]).json();
+    let nightly_role = format!("{prefix}-nightly");
+    assert!(
+        sdk.rt
+            .block_on(sdk.iam.get_role().role_name(&nightly_role).send())
+            .is_ok()
+    );
     let config_path = app.dir.join("portico.toml");
     let base = std::fs::read_to_string(&config_path).unwrap();
     let iam = format!(
@@ -428,7 +436,15 @@ role_arn = "{own_role_arn}"
 "#
     );
     std::fs::write(&config_path, format!("{base}{iam}")).unwrap();
-    deploy(&moto, &app, binary, &[], &[]).json();
+    let switched = deploy(&moto, &app, binary, &[], &[]).json();
+    let operations = common::mutating(&switched);
+    for op in [
+        "IAM.AttachRolePolicy",
+        "IAM.PutRolePolicy",
+        "IAM.DeleteRole",
+    ] {
+        assert!(operations.iter().any(|o| o == op), "{op}: {switched}");
+    }
 
     // The roles Portico makes: the statements in their own inline policy, the managed policy.
     let api_role = format!("{prefix}-api");
@@ -462,14 +478,9 @@ role_arn = "{own_role_arn}"
     // The function with a role of its own: no role made, the function runs under the given one.
     assert!(
         sdk.rt
-            .block_on(
-                sdk.iam
-                    .get_role()
-                    .role_name(format!("{prefix}-nightly"))
-                    .send()
-            )
+            .block_on(sdk.iam.get_role().role_name(&nightly_role).send())
             .is_err(),
-        "no role made for nightly"
+        "nightly's former role is deleted"
     );
     assert_eq!(
         sdk.function(&format!("{prefix}-nightly")).role(),
