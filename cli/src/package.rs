@@ -375,9 +375,9 @@ pub fn template(desired: &Desired, code_key: &str) -> Value {
         parameters.insert(id.clone(), secret_parameter(spec));
     }
 
-    // Roles, with the same inline policies as deploy's.
+    // Roles, with the same inline and managed policies as deploy's.
     let role_resource = |spec: &crate::deploy::desired::RoleSpec| {
-        json!({
+        let mut role = json!({
             "Type": "AWS::IAM::Role",
             "Properties": {
                 "RoleName": spec.name,
@@ -388,11 +388,16 @@ pub fn template(desired: &Desired, code_key: &str) -> Value {
                 })).collect::<Vec<_>>(),
                 "Tags": tags,
             }
-        })
+        });
+        if !spec.managed_policies.is_empty() {
+            role["Properties"]["ManagedPolicyArns"] = json!(spec.managed_policies);
+        }
+        role
     };
-    // Each function its own role, as deploy makes them.
+    // Each function its own role, as deploy makes them; none for a `role_arn` of the app's
+    // own, which the function names as it is.
     let mut role_ids = BTreeMap::new();
-    for f in &desired.functions {
+    for f in desired.functions.iter().filter(|f| f.own_role) {
         let id = ids.get("Role", &format!("function {}", f.entry));
         resources.insert(id.clone(), role_resource(&f.role));
         role_ids.insert(f.entry.clone(), id);
@@ -438,7 +443,9 @@ pub fn template(desired: &Desired, code_key: &str) -> Value {
                 "DependsOn": [log_id],
                 "Properties": {
                     "FunctionName": f.name,
-                    "Role": get_att(&role_ids[&f.entry], "Arn"),
+                    "Role": role_ids
+                        .get(&f.entry)
+                        .map_or_else(|| json!(c.role_arn), |id| get_att(id, "Arn")),
                     "Runtime": c.runtime,
                     "Handler": c.handler,
                     "Architectures": [c.architecture],
@@ -1139,6 +1146,59 @@ team = "shop"
         assert_eq!(
             t["Outputs"]["ApiUrl"]["Value"]["Fn::Sub"],
             "https://${RestApiApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/dev"
+        );
+    }
+
+    #[test]
+    fn iam_statements_managed_policies_and_role_arn_are_deploys() {
+        let tmp = crate::test_support::TempDir::new("package", "iam");
+        let text = CONFIG.replace(
+            "[logs]",
+            r#"[[functions.api.iam.statements]]
+actions = ["dynamodb:GetItem"]
+resources = ["arn:aws:dynamodb:eu-west-1:123456789012:table/orders"]
+
+[functions.api.iam]
+managed_policies = ["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"]
+
+[functions.cleanup.iam]
+role_arn = "arn:aws:iam::123456789012:role/cleanup-jobs"
+
+[logs]"#,
+        );
+        let d = desired_with(&tmp.0, &text);
+        let t = template(&d, "k");
+        let api = &t["Resources"]["RoleFunctionApi"]["Properties"];
+        assert_eq!(
+            api["ManagedPolicyArns"],
+            json!(["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"])
+        );
+        let statements = api["Policies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["PolicyName"] == "statements")
+            .expect("the statements policy");
+        assert_eq!(
+            statements["PolicyDocument"]["Statement"][0]["Action"],
+            json!(["dynamodb:GetItem"])
+        );
+        // No role for the function with its own; it names that role.
+        let roles = of_type(&t, "AWS::IAM::Role");
+        assert!(
+            !roles
+                .iter()
+                .any(|(_, r)| r["Properties"]["RoleName"] == "shop-dev-cleanup"),
+            "{roles:?}"
+        );
+        let cleanup = of_type(&t, "AWS::Lambda::Function")
+            .into_iter()
+            .find(|(_, r)| r["Properties"]["FunctionName"] == "shop-dev-cleanup")
+            .unwrap()
+            .1;
+        assert_eq!(
+            cleanup["Properties"]["Role"],
+            "arn:aws:iam::123456789012:role/cleanup-jobs"
         );
     }
 

@@ -340,3 +340,210 @@ fn an_interrupted_delete_finishes_when_run_again() {
     let again = portico(&moto, &app, &args, "");
     assert!(ok(&again).contains("nothing to delete"), "{}", again.stdout);
 }
+
+/// The managed policies attached to `role`.
+fn attached(sdk: &Sdk, role: &str) -> Vec<String> {
+    let out = sdk
+        .rt
+        .block_on(sdk.iam.list_attached_role_policies().role_name(role).send())
+        .unwrap();
+    let mut arns: Vec<String> = out
+        .attached_policies()
+        .iter()
+        .filter_map(|p| p.policy_arn().map(str::to_owned))
+        .collect();
+    arns.sort();
+    arns
+}
+
+#[test]
+fn iam_statements_managed_policies_and_own_roles_deploy_and_delete() {
+    let moto = start_moto();
+    let sdk = Sdk::new(&moto);
+    let app = App::new("cli/tests/fixtures/deploy-fixture", "fixture-iam");
+    let binary = &common::apps().fixture;
+    let prefix = app.prefix();
+    // Two customer managed policies (one for the config, one attached by hand) and a role of
+    // the app's own.
+    let document = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::reports/*"}]}"#;
+    let create_policy = |name: &str| {
+        sdk.rt
+            .block_on(
+                sdk.iam
+                    .create_policy()
+                    .policy_name(name)
+                    .policy_document(document)
+                    .send(),
+            )
+            .unwrap()
+            .policy
+            .unwrap()
+            .arn
+            .unwrap()
+    };
+    let declared = create_policy(&format!("{}-declared", app.name));
+    let by_hand = create_policy(&format!("{}-by-hand", app.name));
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    let own_role = format!("{}-own-jobs", app.name);
+    let own_role_arn = sdk
+        .rt
+        .block_on(
+            sdk.iam
+                .create_role()
+                .role_name(&own_role)
+                .assume_role_policy_document(trust)
+                .send(),
+        )
+        .unwrap()
+        .role
+        .unwrap()
+        .arn;
+
+    // First without `[iam]`: nightly gets a role of Portico's, which goes once it has its own.
+    deploy(&moto, &app, binary, &[], &[]).json();
+    let nightly_role = format!("{prefix}-nightly");
+    assert!(
+        sdk.rt
+            .block_on(sdk.iam.get_role().role_name(&nightly_role).send())
+            .is_ok()
+    );
+    let config_path = app.dir.join("portico.toml");
+    let base = std::fs::read_to_string(&config_path).unwrap();
+    let iam = format!(
+        r#"
+[iam]
+managed_policies = ["{declared}"]
+
+[[iam.statements]]
+actions = ["dynamodb:GetItem", "dynamodb:Query"]
+resources = ["arn:aws:dynamodb:us-east-1:123456789012:table/orders"]
+
+[[functions.api.iam.statements]]
+actions = ["s3:PutObject"]
+resources = ["arn:aws:s3:::uploads/*"]
+condition = {{ StringEquals = {{ "s3:x-amz-acl" = "private" }} }}
+
+[functions.nightly.iam]
+role_arn = "{own_role_arn}"
+"#
+    );
+    std::fs::write(&config_path, format!("{base}{iam}")).unwrap();
+    let switched = deploy(&moto, &app, binary, &[], &[]).json();
+    let operations = common::mutating(&switched);
+    for op in [
+        "IAM.AttachRolePolicy",
+        "IAM.PutRolePolicy",
+        "IAM.DeleteRole",
+    ] {
+        assert!(operations.iter().any(|o| o == op), "{op}: {switched}");
+    }
+
+    // The roles Portico makes: the statements in their own inline policy, the managed policy.
+    let api_role = format!("{prefix}-api");
+    let api = sdk.role_policies(&api_role);
+    assert_eq!(
+        api["statements"]["Statement"],
+        serde_json::json!([
+            {"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:Query"],
+             "Resource": ["arn:aws:dynamodb:us-east-1:123456789012:table/orders"]},
+            {"Effect": "Allow", "Action": ["s3:PutObject"], "Resource": ["arn:aws:s3:::uploads/*"],
+             "Condition": {"StringEquals": {"s3:x-amz-acl": "private"}}}
+        ])
+    );
+    assert!(
+        api.contains_key("logs") && api.contains_key("step-functions"),
+        "{api:?}"
+    );
+    let tick = sdk.role_policies(&format!("{prefix}-tick"));
+    assert_eq!(
+        tick["statements"]["Statement"].as_array().unwrap().len(),
+        1,
+        "the app-wide statement only"
+    );
+    for entry in ["api", "tick", "notify"] {
+        assert_eq!(
+            attached(&sdk, &format!("{prefix}-{entry}")),
+            std::slice::from_ref(&declared),
+            "{entry}"
+        );
+    }
+    // The function with a role of its own: no role made, the function runs under the given one.
+    assert!(
+        sdk.rt
+            .block_on(sdk.iam.get_role().role_name(&nightly_role).send())
+            .is_err(),
+        "nightly's former role is deleted"
+    );
+    assert_eq!(
+        sdk.function(&format!("{prefix}-nightly")).role(),
+        Some(own_role_arn.as_str())
+    );
+
+    // By hand: an inline policy and a managed policy on a role Portico made. Deploy leaves
+    // both alone and changes nothing.
+    sdk.rt
+        .block_on(
+            sdk.iam
+                .put_role_policy()
+                .role_name(&api_role)
+                .policy_name("added-by-hand")
+                .policy_document(document)
+                .send(),
+        )
+        .unwrap();
+    sdk.rt
+        .block_on(
+            sdk.iam
+                .attach_role_policy()
+                .role_name(&api_role)
+                .policy_arn(&by_hand)
+                .send(),
+        )
+        .unwrap();
+    let noop = deploy(&moto, &app, binary, &[], &[]).json();
+    assert_eq!(common::mutating(&noop), Vec::<String>::new(), "{noop}");
+    assert!(sdk.role_policies(&api_role).contains_key("added-by-hand"));
+
+    // The managed policy leaves the config: detached from each role, the hand-attached one
+    // stays.
+    let without =
+        format!("{base}{iam}").replace(&format!("managed_policies = [\"{declared}\"]\n"), "");
+    std::fs::write(&config_path, without).unwrap();
+    let detached = deploy(&moto, &app, binary, &[], &[]).json();
+    assert_eq!(
+        common::mutating(&detached),
+        ["IAM.DetachRolePolicy"; 3],
+        "{detached}"
+    );
+    assert_eq!(attached(&sdk, &api_role), std::slice::from_ref(&by_hand));
+    assert_eq!(
+        attached(&sdk, &format!("{prefix}-tick")),
+        Vec::<String>::new()
+    );
+
+    // Delete: the hand-attached policy is detached and the hand-made inline policy deleted so
+    // the role can go; the app's own role stays, with its policies.
+    let deleted = portico(&moto, &app, &["delete", "--stage", STAGE, "--yes"], "");
+    let text = ok(&deleted).to_owned();
+    assert!(
+        text.contains(&format!(
+            "detach managed policy {by_hand} from role {api_role}"
+        )),
+        "{text}"
+    );
+    assert!(
+        sdk.rt
+            .block_on(sdk.iam.get_role().role_name(&api_role).send())
+            .is_err(),
+        "{text}"
+    );
+    assert!(
+        sdk.rt
+            .block_on(sdk.iam.get_role().role_name(&own_role).send())
+            .is_ok(),
+        "the app's own role stays"
+    );
+    assert!(!text.contains(&own_role), "{text}");
+    let census = sdk.census(&app);
+    assert!(census.values().all(|n| *n == 0), "{census:?}\n{text}");
+}

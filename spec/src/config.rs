@@ -71,6 +71,73 @@ pub struct Config {
     /// `[[secrets]]`: environment variables whose values are generated, never written here.
     #[serde(default)]
     pub secrets: Vec<Secret>,
+    /// `[iam]`: what every function's role gets beyond Portico's own policies.
+    #[serde(default)]
+    pub iam: IamSection,
+}
+
+/// `[iam]` (app-wide) or `[functions.<entry>.iam]`: the role's extra permissions, or a role
+/// of the app's own. See `docs/permissions.md`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IamSection {
+    /// `[[iam.statements]]`: added to the role's `statements` inline policy.
+    #[serde(default)]
+    pub statements: Vec<IamStatement>,
+    /// ARNs of managed policies to attach to the role.
+    #[serde(default)]
+    pub managed_policies: Vec<Spanned<String>>,
+    /// An existing role the function runs under: Portico then creates, changes and deletes
+    /// no role for it.
+    pub role_arn: Option<Spanned<String>>,
+}
+
+/// One `[[iam.statements]]` entry: an IAM policy statement.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IamStatement {
+    /// `Allow` (the default) or `Deny`.
+    pub effect: Option<Spanned<String>>,
+    /// `service:Action` names (wildcards such as `dynamodb:Get*` allowed).
+    pub actions: Spanned<Vec<Spanned<String>>>,
+    /// Resource ARNs; `*` only with `allow_any_resource = true`.
+    pub resources: Spanned<Vec<Spanned<String>>>,
+    /// An IAM `Condition` block, written as a table (`{ StringEquals = { ... } }`).
+    pub condition: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Allows `resources = ["*"]` (off: a statement on every resource is refused).
+    #[serde(default)]
+    pub allow_any_resource: bool,
+}
+
+impl IamStatement {
+    /// The statement as IAM policy JSON.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut out = serde_json::Map::new();
+        out.insert(
+            "Effect".to_owned(),
+            self.effect
+                .as_ref()
+                .map_or("Allow", |e| e.get_ref().as_str())
+                .into(),
+        );
+        let list = |v: &Spanned<Vec<Spanned<String>>>| {
+            serde_json::Value::from(
+                v.get_ref()
+                    .iter()
+                    .map(|a| a.get_ref().clone())
+                    .collect::<Vec<_>>(),
+            )
+        };
+        out.insert("Action".to_owned(), list(&self.actions));
+        out.insert("Resource".to_owned(), list(&self.resources));
+        if let Some(condition) = &self.condition {
+            out.insert(
+                "Condition".to_owned(),
+                serde_json::Value::Object(condition.clone()),
+            );
+        }
+        serde_json::Value::Object(out)
+    }
 }
 
 /// `[[secrets]]`: a variable every function gets, its value random bytes generated once.
@@ -217,6 +284,9 @@ pub struct FunctionSettings {
     /// The AWS actions the function's own role allows, each scoped to the app's declared
     /// resources ([`permission_scope`]); a stage's list replaces the default one.
     pub permissions: Option<Vec<Spanned<String>>>,
+    /// `[functions.<entry>.iam]`: this function's extra statements, managed policies, or own
+    /// role (added to `[iam]`'s; a stage's `role_arn` replaces the default one).
+    pub iam: Option<IamSection>,
 }
 
 /// What an action in `permissions` is allowed on: always the app's own declared resources.
@@ -369,12 +439,154 @@ pub struct ResolvedFunction {
     /// The actions its role allows (the stage's list, else the default's; none when neither
     /// sets one), sorted, without duplicates.
     pub permissions: Vec<String>,
+    /// Extra statements for its role: `[iam]`'s, then the function's, then the stage's.
+    pub statements: Vec<serde_json::Value>,
+    /// Managed policy ARNs to attach to its role, sorted, without duplicates.
+    pub managed_policies: Vec<String>,
+    /// The role of the app's own it runs under (Portico then manages no role for it).
+    pub role_arn: Option<String>,
 }
 
 const RETENTION_DAYS: [u32; 22] = [
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
     3288, 3653,
 ];
+
+impl IamSection {
+    fn validate(&self, c: &mut Checker<'_>, table: &str) {
+        for statement in &self.statements {
+            statement.validate(c, table);
+        }
+        for arn in &self.managed_policies {
+            if !is_iam_arn(arn.get_ref(), "policy", true) {
+                c.error(
+                    arn.span().start,
+                    &format!(
+                        "`{table}.managed_policies`: `{}` is not a managed policy ARN (arn:aws:iam::aws:policy/<name> or arn:aws:iam::<account>:policy/<name>)",
+                        arn.get_ref()
+                    ),
+                );
+            }
+        }
+        if let Some(arn) = &self.role_arn {
+            if !is_iam_arn(arn.get_ref(), "role", false) {
+                c.error(
+                    arn.span().start,
+                    &format!(
+                        "`{table}.role_arn`: `{}` is not a role ARN (arn:aws:iam::<account>:role/<name>)",
+                        arn.get_ref()
+                    ),
+                );
+            } else if !self.statements.is_empty() || !self.managed_policies.is_empty() {
+                c.error(
+                    arn.span().start,
+                    &format!(
+                        "`{table}.role_arn` with `statements` or `managed_policies` beside it: Portico does not change a role of your own; give that role the permissions, or drop `role_arn`"
+                    ),
+                );
+            }
+        }
+    }
+}
+
+impl IamStatement {
+    fn validate(&self, c: &mut Checker<'_>, table: &str) {
+        if let Some(effect) = &self.effect {
+            if !matches!(effect.get_ref().as_str(), "Allow" | "Deny") {
+                c.error(
+                    effect.span().start,
+                    &format!("`{table}.statements.effect` must be `Allow` or `Deny`"),
+                );
+            }
+        }
+        if self.actions.get_ref().is_empty() {
+            c.error(
+                self.actions.span().start,
+                &format!("`{table}.statements.actions` must name at least one action"),
+            );
+        }
+        for action in self.actions.get_ref() {
+            if !is_action(action.get_ref()) {
+                c.error(
+                    action.span().start,
+                    &format!(
+                        "`{table}.statements.actions`: `{}` is not an IAM action; write `service:Action` (e.g. `dynamodb:GetItem`)",
+                        action.get_ref()
+                    ),
+                );
+            }
+        }
+        if self.resources.get_ref().is_empty() {
+            c.error(
+                self.resources.span().start,
+                &format!("`{table}.statements.resources` must name at least one ARN"),
+            );
+        }
+        for resource in self.resources.get_ref() {
+            let r = resource.get_ref();
+            if r == "*" {
+                if !self.allow_any_resource {
+                    c.error(
+                        resource.span().start,
+                        &format!(
+                            "`{table}.statements.resources`: `*` allows the actions on every resource; name the ARNs, or set `allow_any_resource = true` on this statement if the actions take no resource"
+                        ),
+                    );
+                }
+            } else if !is_arn(r) {
+                c.error(
+                    resource.span().start,
+                    &format!(
+                        "`{table}.statements.resources`: `{r}` is not an ARN (arn:<partition>:<service>:<region>:<account>:<resource>)"
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// `service:Action`: a lowercase service prefix, an action name of letters, digits and `*`.
+fn is_action(action: &str) -> bool {
+    let Some((service, name)) = action.split_once(':') else {
+        return false;
+    };
+    !service.is_empty()
+        && service
+            .chars()
+            .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-')
+        && !name.is_empty()
+        && name
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ch == '*' || ch == '?')
+}
+
+/// `arn:<partition>:<service>:<region>:<account>:<resource>`, the partition and service set.
+fn is_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    parts.len() == 6
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && !parts[2].is_empty()
+        && !parts[5].is_empty()
+}
+
+/// An IAM ARN of `kind` (`role`, `policy`): `arn:aws:iam::<account>:<kind>/<path/name>`;
+/// `aws` as the account only when `aws_owned` (AWS managed policies).
+fn is_iam_arn(arn: &str, kind: &str, aws_owned: bool) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    if parts.len() != 6 || parts[0] != "arn" || !parts[1].starts_with("aws") {
+        return false;
+    }
+    let account_ok = (parts[4].len() == 12 && parts[4].chars().all(|ch| ch.is_ascii_digit()))
+        || (aws_owned && parts[4] == "aws");
+    let name = parts[5]
+        .strip_prefix(kind)
+        .and_then(|r| r.strip_prefix('/'));
+    parts[2] == "iam"
+        && parts[3].is_empty()
+        && account_ok
+        && name.is_some_and(|n| !n.is_empty() && !n.ends_with('/'))
+}
 
 impl Config {
     /// Reads and validates `path`.
@@ -479,12 +691,20 @@ impl Config {
             for settings in stage.functions.values() {
                 settings.validate(c);
                 self.check_permissions(settings, c);
+                if let Some(iam) = &settings.iam {
+                    iam.validate(c, "functions.<entry>.iam");
+                }
             }
         }
         for settings in self.functions.values() {
             settings.validate(c);
             self.check_permissions(settings, c);
+            if let Some(iam) = &settings.iam {
+                iam.validate(c, "functions.<entry>.iam");
+            }
         }
+        self.iam.validate(c, "iam");
+        self.check_own_roles(c);
         let mut seen_keys: Vec<&str> = Vec::new();
         for key in &self.api_keys {
             if seen_keys.contains(&key.name.get_ref().as_str()) {
@@ -656,6 +876,44 @@ impl Config {
         }
     }
 
+    /// A function's own `statements` or `managed_policies` under a `role_arn` that reaches it
+    /// from `[iam]` or a stage: refused, as Portico would drop them.
+    fn check_own_roles(&self, c: &mut Checker<'_>) {
+        let app_role = self.iam.role_arn.is_some();
+        let tables = self
+            .functions
+            .iter()
+            .chain(self.stages.values().flat_map(|s| s.functions.iter()));
+        for (entry, settings) in tables {
+            let Some(iam) = &settings.iam else { continue };
+            let own_role = app_role
+                || self.stages.values().any(|s| {
+                    s.functions
+                        .get(entry)
+                        .and_then(|f| f.iam.as_ref())
+                        .is_some_and(|i| i.role_arn.is_some())
+                })
+                || self
+                    .functions
+                    .get(entry)
+                    .and_then(|f| f.iam.as_ref())
+                    .is_some_and(|i| i.role_arn.is_some());
+            let extra = iam
+                .statements
+                .first()
+                .map(|s| s.actions.span().start)
+                .or_else(|| iam.managed_policies.first().map(|a| a.span().start));
+            if let (true, Some(at), None) = (own_role, extra, &iam.role_arn) {
+                c.error(
+                    at,
+                    &format!(
+                        "function `{entry}`: `iam.statements`/`iam.managed_policies` beside a `role_arn` for the same function; Portico does not change a role of your own"
+                    ),
+                );
+            }
+        }
+    }
+
     /// The stage named `name`.
     ///
     /// # Errors
@@ -686,6 +944,19 @@ impl Config {
             log_group: None,
             env: BTreeMap::new(),
             permissions: Vec::new(),
+            statements: self
+                .iam
+                .statements
+                .iter()
+                .map(IamStatement::to_json)
+                .collect(),
+            managed_policies: self
+                .iam
+                .managed_policies
+                .iter()
+                .map(|a| a.get_ref().clone())
+                .collect(),
+            role_arn: self.iam.role_arn.as_ref().map(|a| a.get_ref().clone()),
         };
         let stage = self.stages.get(stage);
         if let Some(stage) = stage {
@@ -711,9 +982,28 @@ impl Config {
             if let Some(p) = &settings.permissions {
                 resolved.permissions = p.iter().map(|a| a.get_ref().clone()).collect();
             }
+            if let Some(iam) = &settings.iam {
+                resolved
+                    .statements
+                    .extend(iam.statements.iter().map(IamStatement::to_json));
+                resolved
+                    .managed_policies
+                    .extend(iam.managed_policies.iter().map(|a| a.get_ref().clone()));
+                if let Some(arn) = &iam.role_arn {
+                    resolved.role_arn = Some(arn.get_ref().clone());
+                }
+            }
         }
         resolved.permissions.sort();
         resolved.permissions.dedup();
+        resolved.managed_policies.sort();
+        resolved.managed_policies.dedup();
+        if resolved.role_arn.is_some() {
+            // A role of the app's own gets nothing from Portico (the check refuses a function's
+            // own statements beside it; `[iam]`'s are for the roles Portico makes).
+            resolved.statements.clear();
+            resolved.managed_policies.clear();
+        }
         resolved
     }
 }
@@ -882,6 +1172,121 @@ mod tests {
 
     fn parse(text: &str) -> Result<Config, String> {
         Config::parse(Path::new("portico.toml"), text).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn iam_keys_resolve_per_function() {
+        let config = parse(
+            r#"
+[app]
+name = "shop"
+
+[iam]
+managed_policies = ["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"]
+
+[[iam.statements]]
+actions = ["dynamodb:GetItem", "dynamodb:Query"]
+resources = ["arn:aws:dynamodb:eu-west-1:123456789012:table/orders"]
+
+[functions.api.iam]
+managed_policies = ["arn:aws:iam::123456789012:policy/team/reports"]
+
+[[functions.api.iam.statements]]
+effect = "Deny"
+actions = ["s3:DeleteObject"]
+resources = ["arn:aws:s3:::shop-files/*"]
+condition = { StringEquals = { "aws:RequestedRegion" = "eu-west-1" } }
+
+[functions.nightly.iam]
+role_arn = "arn:aws:iam::123456789012:role/nightly-jobs"
+
+[[functions.xray.iam.statements]]
+actions = ["xray:PutTraceSegments"]
+resources = ["*"]
+allow_any_resource = true
+"#,
+        )
+        .unwrap();
+        let api = config.function("dev", "api");
+        assert_eq!(
+            api.managed_policies,
+            [
+                "arn:aws:iam::123456789012:policy/team/reports",
+                "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
+            ]
+        );
+        assert_eq!(api.statements.len(), 2);
+        assert_eq!(
+            api.statements[0],
+            serde_json::json!({"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:Query"],
+                "Resource": ["arn:aws:dynamodb:eu-west-1:123456789012:table/orders"]})
+        );
+        assert_eq!(
+            api.statements[1]["Condition"],
+            serde_json::json!({"StringEquals": {"aws:RequestedRegion": "eu-west-1"}})
+        );
+        assert_eq!(api.role_arn, None);
+        // A role of the app's own: no statements or policies from Portico.
+        let nightly = config.function("dev", "nightly");
+        assert_eq!(
+            nightly.role_arn.as_deref(),
+            Some("arn:aws:iam::123456789012:role/nightly-jobs")
+        );
+        assert!(nightly.statements.is_empty() && nightly.managed_policies.is_empty());
+    }
+
+    #[test]
+    fn iam_errors_name_the_key() {
+        let base = "[app]\nname = \"shop\"\n";
+        let cases = [
+            (
+                "[[iam.statements]]\nactions = [\"GetItem\"]\nresources = [\"arn:aws:dynamodb:eu-west-1:123456789012:table/t\"]\n",
+                "portico.toml:4: `iam.statements.actions`: `GetItem` is not an IAM action",
+            ),
+            (
+                "[[iam.statements]]\nactions = [\"dynamodb:GetItem\"]\nresources = [\"table/t\"]\n",
+                "portico.toml:5: `iam.statements.resources`: `table/t` is not an ARN",
+            ),
+            (
+                "[[iam.statements]]\nactions = [\"dynamodb:GetItem\"]\nresources = [\"*\"]\n",
+                "portico.toml:5: `iam.statements.resources`: `*` allows the actions on every resource",
+            ),
+            (
+                "[[iam.statements]]\neffect = \"allow\"\nactions = [\"s3:GetObject\"]\nresources = [\"arn:aws:s3:::b/*\"]\n",
+                "portico.toml:4: `iam.statements.effect` must be `Allow` or `Deny`",
+            ),
+            (
+                "[[iam.statements]]\nactions = []\nresources = [\"arn:aws:s3:::b/*\"]\n",
+                "portico.toml:4: `iam.statements.actions` must name at least one action",
+            ),
+            (
+                "[iam]\nmanaged_policies = [\"AmazonS3ReadOnlyAccess\"]\n",
+                "portico.toml:4: `iam.managed_policies`: `AmazonS3ReadOnlyAccess` is not a managed policy ARN",
+            ),
+            (
+                "[functions.api.iam]\nrole_arn = \"arn:aws:iam::aws:role/x\"\n",
+                "portico.toml:4: `functions.<entry>.iam.role_arn`: `arn:aws:iam::aws:role/x` is not a role ARN",
+            ),
+            (
+                "[functions.api.iam]\nrole_arn = \"arn:aws:iam::123456789012:role/x\"\nmanaged_policies = [\"arn:aws:iam::aws:policy/P\"]\n",
+                "portico.toml:4: `functions.<entry>.iam.role_arn` with `statements` or `managed_policies` beside it",
+            ),
+            (
+                "[iam]\nrole_arn = \"arn:aws:iam::123456789012:role/x\"\n[functions.api.iam]\nmanaged_policies = [\"arn:aws:iam::aws:policy/P\"]\n",
+                "portico.toml:6: function `api`: `iam.statements`/`iam.managed_policies` beside a `role_arn`",
+            ),
+            (
+                "[[iam.statements]]\nactions = [\"s3:GetObject\"]\nresource = [\"arn:aws:s3:::b/*\"]\n",
+                "unknown field `resource`",
+            ),
+        ];
+        for (extra, expected) in cases {
+            let err = parse(&format!("{base}{extra}")).unwrap_err();
+            assert!(
+                err.contains(expected),
+                "{extra}\n got: {err}\n want: {expected}"
+            );
+        }
     }
 
     const FULL: &str = r#"

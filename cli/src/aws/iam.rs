@@ -1,6 +1,6 @@
 //! IAM: roles and their inline policies.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_iam::types::Tag;
 use serde_json::Value;
@@ -19,6 +19,8 @@ pub struct Role {
     pub assume_policy: Value,
     /// Inline policies by name.
     pub inline_policies: BTreeMap<String, Value>,
+    /// The ARNs of the managed policies attached to it.
+    pub managed_policies: BTreeSet<String>,
     /// Tags.
     pub tags: BTreeMap<String, String>,
 }
@@ -83,11 +85,34 @@ impl Aws {
             }
             marker = out.marker;
         }
+        let mut managed_policies = BTreeSet::new();
+        let mut marker = None;
+        loop {
+            let out = self
+                .iam
+                .list_attached_role_policies()
+                .role_name(name)
+                .set_marker(marker)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("IAM", "ListAttachedRolePolicies", what(), e))?;
+            managed_policies.extend(
+                out.attached_policies
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|p| p.policy_arn),
+            );
+            if !out.is_truncated {
+                break;
+            }
+            marker = out.marker;
+        }
         Ok(Some(Role {
             name: role.role_name().to_owned(),
             arn: role.arn().to_owned(),
             assume_policy: parse_policy(role.assume_role_policy_document().unwrap_or("{}")),
             inline_policies,
+            managed_policies,
             tags: role
                 .tags()
                 .iter()
@@ -194,6 +219,51 @@ impl Aws {
         }
     }
 
+    /// Attaches the managed policy `arn` to role `role`.
+    ///
+    /// # Errors
+    /// When the call fails (e.g. no such policy).
+    pub async fn attach_role_policy(&self, role: &str, arn: &str) -> Result<(), AwsError> {
+        self.iam
+            .attach_role_policy()
+            .role_name(role)
+            .policy_arn(arn)
+            .send()
+            .await
+            .map_err(|e| {
+                AwsError::from_sdk(
+                    "IAM",
+                    "AttachRolePolicy",
+                    format!("role {role} policy {arn}"),
+                    e,
+                )
+            })?;
+        Ok(())
+    }
+
+    /// Detaches the managed policy `arn` from role `role` (not attached is fine).
+    ///
+    /// # Errors
+    /// When the call fails.
+    pub async fn detach_role_policy(&self, role: &str, arn: &str) -> Result<(), AwsError> {
+        gone_is_fine(
+            self.iam
+                .detach_role_policy()
+                .role_name(role)
+                .policy_arn(arn)
+                .send()
+                .await
+                .map_err(|e| {
+                    AwsError::from_sdk(
+                        "IAM",
+                        "DetachRolePolicy",
+                        format!("role {role} policy {arn}"),
+                        e,
+                    )
+                }),
+        )
+    }
+
     /// Adds (or overwrites) tags on role `name`.
     ///
     /// # Errors
@@ -242,7 +312,8 @@ impl Aws {
         }
     }
 
-    /// Deletes role `name` (its inline policies must be gone; gone already is fine).
+    /// Deletes role `name` (its inline policies must be gone and its managed policies
+    /// detached; gone already is fine).
     ///
     /// # Errors
     /// When the call fails.

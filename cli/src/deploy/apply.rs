@@ -110,6 +110,7 @@ impl<'a> Executor<'a> {
             &desired.location.account,
             aws.endpoint_url(),
         );
+        record.attached_policies = remote.attached.clone();
         for (entry, role) in &remote.roles {
             record.roles.insert(
                 RoleKind::Function(entry.clone()).record_key(),
@@ -445,9 +446,29 @@ impl<'a> Executor<'a> {
             Instruction::DeleteRolePolicy { role, policy } => {
                 aws.delete_role_policy(&role_name(role), policy).await?;
             }
+            Instruction::AttachRolePolicy { role, arn } => {
+                let name = role_name(role);
+                aws.attach_role_policy(&name, arn).await?;
+                self.record
+                    .attached_policies
+                    .entry(name)
+                    .or_default()
+                    .insert(arn.clone());
+            }
+            Instruction::DetachRolePolicy { role, arn } => {
+                let name = role_name(role);
+                aws.detach_role_policy(&name, arn).await?;
+                if let Some(set) = self.record.attached_policies.get_mut(&name) {
+                    set.remove(arn);
+                    if set.is_empty() {
+                        self.record.attached_policies.remove(&name);
+                    }
+                }
+            }
             Instruction::TagRole { role } => aws.tag_role(&role_name(role), &d.tags).await?,
             Instruction::DeleteRole { role } => {
                 aws.delete_role(&role_name(role)).await?;
+                self.record.attached_policies.remove(&role_name(role));
                 self.record.roles.remove(&role_key(role));
             }
             Instruction::CreateLogGroup { log_group } => {

@@ -5,7 +5,7 @@
 //! compare before anything exists, and `delete`, `url` and `invoke` can find the same
 //! resources again ([`Names`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use serde::Serialize;
@@ -65,9 +65,22 @@ pub struct RoleSpec {
     pub name: String,
     /// Trust policy.
     pub assume_policy: Value,
-    /// Inline policies by name.
+    /// Inline policies by name (their names are among [`OWNED_POLICIES`]).
     pub policies: BTreeMap<String, Value>,
+    /// The ARNs of the managed policies the config attaches to it.
+    pub managed_policies: BTreeSet<String>,
 }
+
+/// The names of the inline policies Portico writes on the roles it makes. Any other inline
+/// policy on such a role was added by someone else: `deploy` leaves it alone (only deleting
+/// the role takes it along).
+pub const OWNED_POLICIES: [&str; 5] = [
+    "logs",
+    "step-functions",
+    "ses",
+    "statements",
+    "invoke-functions",
+];
 
 /// A Lambda function.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -82,8 +95,12 @@ pub struct FunctionSpec {
     pub log_group: String,
     /// Settings, without the secrets' values (see [`FunctionSpec::deployed_config`]).
     pub config: FunctionConfig,
-    /// Its own execution role: its log group, and the `permissions` of its config.
+    /// Its own execution role: its log group, and the `permissions` and `iam` of its config.
+    /// Unused when the config gives a `role_arn` ([`Self::own_role`] false).
     pub role: RoleSpec,
+    /// Whether it runs under the role Portico makes ([`Self::role`]), not a `role_arn` of the
+    /// app's own.
+    pub own_role: bool,
     /// The `[[secrets]]` it gets: those its stage or function `env` does not set.
     pub secrets: Vec<String>,
     /// Their values, once [`Desired::set_secret_values`] ran: never serialized, and `Debug`
@@ -355,10 +372,15 @@ impl Desired {
                 role: RoleSpec {
                     assume_policy: trust_policy("lambda.amazonaws.com", None),
                     policies: BTreeMap::new(),
+                    managed_policies: settings.managed_policies.iter().cloned().collect(),
                     name: role_name.clone(),
                 },
+                own_role: settings.role_arn.is_none(),
                 config: FunctionConfig {
-                    role_arn: loc.role_arn(&role_name),
+                    role_arn: settings
+                        .role_arn
+                        .clone()
+                        .unwrap_or_else(|| loc.role_arn(&role_name)),
                     memory: settings.memory,
                     timeout: settings.timeout,
                     env,
@@ -422,15 +444,20 @@ impl Desired {
         }
 
         for f in &mut functions {
-            let permissions = config.function(&stage, &f.entry).permissions;
+            let settings = config.function(&stage, &f.entry);
             f.role.policies = function_policies(
                 config,
                 loc,
                 &f.log_group,
-                &permissions,
+                &settings.permissions,
                 &activities,
                 &state_machines,
             );
+            if !settings.statements.is_empty() {
+                f.role
+                    .policies
+                    .insert("statements".to_owned(), policy(settings.statements));
+            }
         }
         // The state machines may invoke the functions their definitions name, and no other.
         let invoked: Vec<String> = functions
@@ -463,6 +490,7 @@ impl Desired {
                     policy(vec![statement(&["lambda:InvokeFunction"], invoked)]),
                 )])
             },
+            managed_policies: BTreeSet::new(),
         });
 
         let api = api_spec(

@@ -10,7 +10,9 @@ use serde_json::Value;
 
 use crate::aws::{FunctionConfig, Role};
 
-use super::desired::{APIGATEWAY_PERMISSION_SID, Desired, EVENTS_PERMISSION_SID, RoleSpec};
+use super::desired::{
+    APIGATEWAY_PERMISSION_SID, Desired, EVENTS_PERMISSION_SID, OWNED_POLICIES, RoleSpec,
+};
 use super::remote::Remote;
 
 /// The id of the target Portico puts on a schedule's rule.
@@ -72,6 +74,11 @@ pub enum Instruction {
     PutRolePolicy { role: RoleKind, policy: String },
     /// Remove an inline policy the config no longer asks for.
     DeleteRolePolicy { role: RoleKind, policy: String },
+    /// Attach a managed policy the config names to a role.
+    AttachRolePolicy { role: RoleKind, arn: String },
+    /// Detach a managed policy from a role (one Portico attached that left the config, or
+    /// any, before the role is deleted).
+    DetachRolePolicy { role: RoleKind, arn: String },
     /// Add the stage's tags to a role.
     TagRole { role: RoleKind },
     /// Delete a role (its inline policies are deleted by the steps before).
@@ -217,6 +224,12 @@ impl Instruction {
             }
             Self::DeleteRolePolicy { role: r, policy } => {
                 format!("delete policy {policy} of role {}", role(r))
+            }
+            Self::AttachRolePolicy { role: r, arn } => {
+                format!("attach managed policy {arn} to role {}", role(r))
+            }
+            Self::DetachRolePolicy { role: r, arn } => {
+                format!("detach managed policy {arn} from role {}", role(r))
             }
             Self::TagRole { role: r } => format!("tag role {}", role(r)),
             Self::DeleteRole { role: r } => format!("delete role {}", role(r)),
@@ -409,12 +422,13 @@ fn has_tags(remote: &BTreeMap<String, String>, desired: &BTreeMap<String, String
 /// The plan that makes `remote` match `desired`.
 pub fn plan(desired: &Desired, remote: &Remote) -> Vec<Instruction> {
     let mut out = Vec::new();
-    for f in &desired.functions {
+    for f in desired.functions.iter().filter(|f| f.own_role) {
         plan_role(
             &mut out,
             &RoleKind::Function(f.entry.clone()),
             &f.role,
             remote.roles.get(&f.entry),
+            &remote.attached,
             desired,
         );
     }
@@ -424,6 +438,7 @@ pub fn plan(desired: &Desired, remote: &Remote) -> Vec<Instruction> {
             &RoleKind::StateMachines,
             spec,
             remote.states_role.as_ref(),
+            &remote.attached,
             desired,
         );
     }
@@ -497,6 +512,7 @@ pub fn plan(desired: &Desired, remote: &Remote) -> Vec<Instruction> {
                 policy: policy.clone(),
             });
         }
+        detach_all(&mut out, &RoleKind::StateMachines, desired, remote);
         out.push(Instruction::DeleteRole {
             role: RoleKind::StateMachines,
         });
@@ -514,6 +530,7 @@ pub fn plan(desired: &Desired, remote: &Remote) -> Vec<Instruction> {
                 policy: policy.clone(),
             });
         }
+        detach_all(&mut out, &role, desired, remote);
         out.push(Instruction::DeleteRole { role });
     }
     if let (true, Some((bucket, key))) = (desired.functions.is_empty(), &remote.code_object) {
@@ -525,11 +542,27 @@ pub fn plan(desired: &Desired, remote: &Remote) -> Vec<Instruction> {
     out
 }
 
+/// Detaches every managed policy of a role about to be deleted, whoever attached it.
+fn detach_all(out: &mut Vec<Instruction>, role: &RoleKind, desired: &Desired, remote: &Remote) {
+    let attached = remote.stale_managed.get(&role.name(desired));
+    for arn in attached.into_iter().flatten() {
+        out.push(Instruction::DetachRolePolicy {
+            role: role.clone(),
+            arn: arn.clone(),
+        });
+    }
+}
+
+/// A role Portico makes: its trust policy, its inline policies among [`OWNED_POLICIES`] (an
+/// inline policy of another name was added by hand and stays), the managed policies the config
+/// names (one Portico attached that left the config is detached; one attached by hand stays),
+/// and its tags.
 fn plan_role(
     out: &mut Vec<Instruction>,
     kind: &RoleKind,
     spec: &RoleSpec,
     remote: Option<&Role>,
+    attached: &BTreeMap<String, BTreeSet<String>>,
     desired: &Desired,
 ) {
     let Some(remote) = remote else {
@@ -538,6 +571,12 @@ fn plan_role(
             out.push(Instruction::PutRolePolicy {
                 role: kind.clone(),
                 policy: policy.clone(),
+            });
+        }
+        for arn in &spec.managed_policies {
+            out.push(Instruction::AttachRolePolicy {
+                role: kind.clone(),
+                arn: arn.clone(),
             });
         }
         return;
@@ -554,10 +593,25 @@ fn plan_role(
         }
     }
     for name in remote.inline_policies.keys() {
-        if !spec.policies.contains_key(name) {
+        if OWNED_POLICIES.contains(&name.as_str()) && !spec.policies.contains_key(name) {
             out.push(Instruction::DeleteRolePolicy {
                 role: kind.clone(),
                 policy: name.clone(),
+            });
+        }
+    }
+    for arn in spec.managed_policies.difference(&remote.managed_policies) {
+        out.push(Instruction::AttachRolePolicy {
+            role: kind.clone(),
+            arn: arn.clone(),
+        });
+    }
+    let ours = attached.get(&spec.name).into_iter().flatten();
+    for arn in ours {
+        if !spec.managed_policies.contains(arn) && remote.managed_policies.contains(arn) {
+            out.push(Instruction::DetachRolePolicy {
+                role: kind.clone(),
+                arn: arn.clone(),
             });
         }
     }
@@ -1150,6 +1204,7 @@ retention_days = 14
             arn: d.location.role_arn(&spec.name),
             assume_policy: spec.assume_policy.clone(),
             inline_policies: spec.policies.clone(),
+            managed_policies: spec.managed_policies.clone(),
             tags: d.tags.clone(),
         };
         let api_id = "a1b2c3";
@@ -1765,8 +1820,13 @@ retention_days = 14
         let d = desired(FIXTURE);
         let mut remote = converged(&d);
         let role = remote.roles.get_mut("api").unwrap();
+        // `ses` is Portico's own name, not asked for: deleted; `admin` was added by hand: kept.
+        role.inline_policies
+            .insert(s("ses"), serde_json::json!({"Statement": []}));
         role.inline_policies
             .insert(s("admin"), serde_json::json!({"Statement": []}));
+        role.managed_policies
+            .insert(s("arn:aws:iam::aws:policy/ByHand"));
         role.inline_policies
             .insert(s("logs"), serde_json::json!({"Statement": []}));
         remote
@@ -1808,7 +1868,7 @@ retention_days = 14
                 },
                 I::DeleteRolePolicy {
                     role: RoleKind::Function(s("api")),
-                    policy: s("admin")
+                    policy: s("ses")
                 },
                 I::SetLogRetention {
                     log_group: s("/aws/lambda/shop-dev-api"),
@@ -2275,6 +2335,93 @@ retention_days = 14
         );
         let text = render_text(&plan(&d, &remote), &d);
         assert!(text.contains("delete role shop-dev-gone"), "{text}");
+    }
+
+    #[test]
+    fn managed_policies_are_attached_and_only_portico_s_detached() {
+        let config = format!(
+            "{FIXTURE}\n[iam]\nmanaged_policies = [\"arn:aws:iam::aws:policy/Declared\"]\n"
+        );
+        let d = desired(&config);
+        let role = |e: &str| RoleKind::Function(s(e));
+        // Created: attached after the inline policies.
+        let fresh = plan(&d, &Remote::default());
+        assert_eq!(
+            fresh[..3],
+            [
+                I::CreateRole { role: role("api") },
+                I::PutRolePolicy {
+                    role: role("api"),
+                    policy: s("logs")
+                },
+                I::AttachRolePolicy {
+                    role: role("api"),
+                    arn: s("arn:aws:iam::aws:policy/Declared")
+                },
+            ]
+        );
+        // Existing: one Portico attached earlier (the record says) and the config dropped is
+        // detached; one attached by hand stays.
+        let mut remote = converged(&d);
+        let api = remote.roles.get_mut("api").unwrap();
+        api.managed_policies
+            .insert(s("arn:aws:iam::aws:policy/Old"));
+        api.managed_policies
+            .insert(s("arn:aws:iam::aws:policy/ByHand"));
+        remote.attached.insert(
+            s("shop-dev-api"),
+            [
+                s("arn:aws:iam::aws:policy/Declared"),
+                s("arn:aws:iam::aws:policy/Old"),
+            ]
+            .into(),
+        );
+        assert_eq!(
+            plan(&d, &remote),
+            [I::DetachRolePolicy {
+                role: role("api"),
+                arn: s("arn:aws:iam::aws:policy/Old")
+            }]
+        );
+        // A role about to be deleted loses every managed policy first, whoever attached it.
+        let mut remote = converged(&d);
+        remote.stale_functions.insert(s("gone"), s("shop-dev-gone"));
+        remote.stale_roles.insert(s("gone"), vec![s("logs")]);
+        remote.stale_managed.insert(
+            s("shop-dev-gone"),
+            [s("arn:aws:iam::aws:policy/ByHand")].into(),
+        );
+        let steps = plan(&d, &remote);
+        assert_eq!(
+            steps[steps.len() - 2..],
+            [
+                I::DetachRolePolicy {
+                    role: role("gone"),
+                    arn: s("arn:aws:iam::aws:policy/ByHand")
+                },
+                I::DeleteRole { role: role("gone") },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_function_with_a_role_arn_gets_no_role() {
+        let own = "arn:aws:iam::123456789012:role/cleanup-jobs";
+        let config = format!("{FIXTURE}\n[functions.cleanup.iam]\nrole_arn = \"{own}\"\n");
+        let d = desired(&config);
+        let cleanup = d.function("cleanup").unwrap();
+        assert!(!cleanup.own_role);
+        assert_eq!(cleanup.config.role_arn, own);
+        let steps = plan(&d, &Remote::default());
+        assert!(
+            !steps.iter().any(|i| matches!(i,
+                I::CreateRole { role } | I::PutRolePolicy { role, .. }
+                    if *role == RoleKind::Function(s("cleanup")))),
+            "{steps:?}"
+        );
+        assert!(steps.contains(&I::CreateRole {
+            role: RoleKind::Function(s("api"))
+        }));
     }
 
     #[test]

@@ -107,6 +107,10 @@ pub struct Record {
     /// Roles: `functions` and `state_machines`.
     #[serde(default)]
     pub roles: BTreeMap<String, Named>,
+    /// The managed policies Portico attached, by role name: `deploy` detaches only these
+    /// when the config drops them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attached_policies: BTreeMap<String, BTreeSet<String>>,
     /// Log groups.
     #[serde(default)]
     pub log_groups: BTreeSet<String>,
@@ -158,6 +162,7 @@ impl Record {
             account: account.to_owned(),
             endpoint_url: endpoint_url.map(str::to_owned),
             roles: BTreeMap::new(),
+            attached_policies: BTreeMap::new(),
             log_groups: BTreeSet::new(),
             functions: BTreeMap::new(),
             api: None,

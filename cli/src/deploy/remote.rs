@@ -100,8 +100,15 @@ pub struct Remote {
     /// The role every function shared before each got its own, with the names of its inline
     /// policies, when it carries the stage's tags: removed at the end of the plan.
     pub shared_role: Option<Vec<String>>,
-    /// Roles of functions that left the app: entry point → inline policy names.
+    /// Roles of functions that left the app (or now run under a `role_arn` of the app's
+    /// own): entry point → inline policy names.
     pub stale_roles: BTreeMap<String, Vec<String>>,
+    /// The managed policies attached to the roles about to be deleted (stale, shared, the
+    /// state machines' one), by role name, whoever attached them: detached first, or
+    /// `DeleteRole` fails.
+    pub stale_managed: BTreeMap<String, BTreeSet<String>>,
+    /// The managed policies the record says Portico attached, by role name.
+    pub attached: BTreeMap<String, BTreeSet<String>>,
     /// Resources named like the stage's that it did not make (see [`Clash`]).
     pub clashes: Vec<Clash>,
     /// The state machines' role.
@@ -228,6 +235,7 @@ impl Remote {
             && (record.api.is_none() || self.api.is_some());
         let roles_found = desired.functions.iter().all(|f| {
             self.roles.contains_key(&f.entry)
+                || self.stale_roles.contains_key(&f.entry)
                 || !record.roles.values().any(|r| r.name == f.role.name)
         });
         // A log group of the stage the record does not know: another checkout deployed more.
@@ -262,6 +270,9 @@ impl Remote {
                 .and_then(|o| o.strip_prefix("s3://"))
                 .and_then(|o| o.split_once('/'))
                 .map(|(bucket, key)| (bucket.to_owned(), key.to_owned())),
+            attached: record
+                .map(|r| r.attached_policies.clone())
+                .unwrap_or_default(),
             ..Self::default()
         };
         let prefix = format!("{}-", names.prefix());
@@ -375,7 +386,19 @@ impl Remote {
         )?;
         for (f, role) in desired.functions.iter().zip(roles) {
             if let Some(role) = role {
-                if owned_by(&role.tags, desired) || recorded_role(&role.name) {
+                let owned = owned_by(&role.tags, desired) || recorded_role(&role.name);
+                if !f.own_role {
+                    // The function now runs under a role of the app's own: the one Portico
+                    // made for it goes; someone else's of that name stays.
+                    if owned {
+                        remote
+                            .stale_managed
+                            .insert(role.name, role.managed_policies);
+                        remote
+                            .stale_roles
+                            .insert(f.entry.clone(), role.inline_policies.into_keys().collect());
+                    }
+                } else if owned {
                     remote.roles.insert(f.entry.clone(), role);
                 } else {
                     remote.clashes.push(Clash {
@@ -393,6 +416,9 @@ impl Remote {
             && (owned_by(&role.tags, desired) || recorded_role(&role.name))
         {
             remote.shared_role = Some(role.inline_policies.keys().cloned().collect());
+            remote
+                .stale_managed
+                .insert(role.name, role.managed_policies);
         }
         let foreign = states_role
             .as_ref()
@@ -410,6 +436,9 @@ impl Remote {
             Some(role) if desired.states_role.is_some() => remote.states_role = Some(role),
             Some(role) => {
                 remote.stale_states_role = Some(role.inline_policies.keys().cloned().collect());
+                remote
+                    .stale_managed
+                    .insert(role.name, role.managed_policies);
             }
             None => {}
         }
@@ -565,6 +594,9 @@ impl Remote {
                 remote
                     .stale_roles
                     .insert(entry, role.inline_policies.keys().cloned().collect());
+                remote
+                    .stale_managed
+                    .insert(role.name, role.managed_policies);
             }
         }
 
