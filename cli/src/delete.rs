@@ -58,19 +58,12 @@ pub fn run(args: Args) -> Result<(), CliError> {
 
 /// The custom `log_group`s the config gives the stage's functions.
 fn configured_log_groups(target: &StageTarget) -> BTreeSet<String> {
-    let config = &target.config;
     let stage = &target.names.stage;
-    config
-        .functions
-        .keys()
-        .chain(
-            config
-                .stages
-                .get(stage)
-                .into_iter()
-                .flat_map(|s| s.functions.keys()),
-        )
-        .filter_map(|entry| config.function(stage, entry).log_group)
+    target
+        .config
+        .function_entries(stage)
+        .into_iter()
+        .filter_map(|entry| target.config.function(stage, entry).log_group)
         .collect()
 }
 

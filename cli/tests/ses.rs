@@ -6,10 +6,10 @@
 mod common;
 
 use std::io::Write as _;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
-use common::{AppDir, Req, Res, Server, apps, fixture};
+use common::{AppDir, Req, Res, Server, apps, boto3_script, fixture};
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -19,15 +19,8 @@ const APPROVE: &str = "http://127.0.0.1:9/dev/approve?token=abc&decision=yes";
 
 /// Runs `fixtures/ses.py` with `args`, `stdin` as its input; its stdout as JSON.
 fn python(args: &[&str], stdin: &[u8]) -> Value {
-    let mut child = Command::new("python3")
-        .arg(fixture("ses.py"))
+    let mut child = boto3_script("ses.py")
         .args(args)
-        // Only what the script gives boto3 counts: no profile, no endpoint from outside.
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_ENDPOINT_URL")
-        .env_remove("AWS_ENDPOINT_URL_SESV2")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{AppDir, PORTICO, Server, apps, fixture};
+use common::{AppDir, PORTICO, Server, apps, boto3_script, fixture};
 
 /// A fresh copy of `tests/fixtures/sfn/` (the config and the definitions).
 fn sfn_app(test: &str) -> AppDir {
@@ -29,17 +29,10 @@ fn sfn_app(test: &str) -> AppDir {
 /// Runs `sfn_client.py ARGS…` against `server`; panics with its output when it fails.
 fn boto3(server: &Server, args: &[&str]) {
     let endpoint = format!("http://{}", server.services);
-    let output = Command::new("python3")
-        .arg(fixture("sfn/sfn_client.py"))
+    let output = boto3_script("sfn/sfn_client.py")
         .arg(args[0])
         .arg(&endpoint)
         .args(&args[1..])
-        // Only what the script passes explicitly: no profile, no metadata service.
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env_remove("AWS_ENDPOINT_URL")
-        .env_remove("AWS_PROFILE")
         .output()
         .expect("run python3 (boto3 is needed: python3 -m pip install boto3)");
     assert!(

@@ -8,25 +8,16 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::{AppDir, Server, apps, fixture};
+use common::{AppDir, Server, apps, boto3_script, fixture};
 
 #[test]
 fn documented_step_functions_behaviour_holds_under_portico_local() {
     let dir = AppDir::new("sfn-conformance", &fixture("sfn/conformance/portico.toml"));
     let server = Server::start(&dir.path, &apps().fixture, &["--no-schedules"]);
-    let output = Command::new("python3")
-        .arg(fixture("sfn/conformance/conformance.py"))
+    let output = boto3_script("sfn/conformance/conformance.py")
         .arg(format!("http://{}", server.services))
         .arg(fixture("sfn/conformance"))
         .arg(std::env::var("SFN_CONFORMANCE").unwrap_or_default())
-        // Only what the script passes explicitly: no profile, no metadata service.
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env_remove("AWS_ENDPOINT_URL")
-        .env_remove("AWS_PROFILE")
         .output()
         .expect("run python3 (boto3 is needed: python3 -m pip install boto3)");
     let stdout = String::from_utf8_lossy(&output.stdout);

@@ -3,7 +3,7 @@
 //! Every table rejects unknown keys, and every error names the file, the line and the key.
 //! The reference for each key is `docs/config.md`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -933,6 +933,21 @@ impl Config {
             .get(stage)
             .and_then(|s| s.api_stage.as_ref())
             .map_or_else(|| stage.to_owned(), |s| s.get_ref().clone())
+    }
+
+    /// The function entries the config names for `stage` (`[functions.*]` and
+    /// `[stages.<stage>.functions.*]`), each once, in name order.
+    pub fn function_entries(&self, stage: &str) -> BTreeSet<&str> {
+        let staged = self
+            .stages
+            .get(stage)
+            .into_iter()
+            .flat_map(|s| s.functions.keys());
+        self.functions
+            .keys()
+            .chain(staged)
+            .map(String::as_str)
+            .collect()
     }
 
     /// The settings of function `function` (`api` or a schedule name) in `stage`.

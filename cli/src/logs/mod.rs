@@ -235,22 +235,12 @@ async fn aws_groups(target: &StageTarget, aws: &Aws) -> Result<Vec<Group>, CliEr
 
 /// The functions of `stage` whose config names a custom log group: entry → group.
 fn custom_log_groups(config: &Config, stage: &str) -> Vec<(String, String)> {
-    let entries: BTreeSet<&String> = config
-        .functions
-        .keys()
-        .chain(
-            config
-                .stages
-                .get(stage)
-                .into_iter()
-                .flat_map(|s| s.functions.keys()),
-        )
-        .collect();
-    entries
+    config
+        .function_entries(stage)
         .into_iter()
         .filter_map(|entry| {
             let group = config.function(stage, entry).log_group?;
-            Some((entry.clone(), group))
+            Some((entry.to_owned(), group))
         })
         .collect()
 }

@@ -47,6 +47,22 @@ pub fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// `python3 fixtures/<script>` with boto3 seeing only what the script passes it: no profile,
+/// no shared config or credentials, no endpoint from outside, no metadata service.
+pub fn boto3_script(script: &str) -> Command {
+    let mut command = Command::new("python3");
+    command
+        .arg(fixture(script))
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_ENDPOINT_URL_SESV2")
+        .env_remove("AWS_ENDPOINT_URL_SFN")
+        .env_remove("AWS_PROFILE");
+    command
+}
+
 /// The app binaries the tests run, built once per test binary.
 pub struct Apps {
     /// `tests/src/bin/fixture_app.rs`.
