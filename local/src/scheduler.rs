@@ -9,7 +9,7 @@
 //! Promises: a slot fires at most once (slots only move forward, whatever the wall clock does);
 //! a slot that comes while the previous invocation of the same schedule is still running is
 //! skipped and reported, never queued; slots that passed while the machine slept are reported
-//! and only the latest of them fires. Time comes from a `Clock`, so tests never wait.
+//! and only the latest of them fires. Time comes from a [`WakeClock`], so tests never wait.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -20,7 +20,7 @@ use bytes::Bytes;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::clock::rfc3339_seconds;
+use crate::clock::{self, SystemClock, rfc3339_seconds};
 use crate::invoker::{ACCOUNT, Invoker, REGION};
 use crate::lambda::{InvocationResult, InvokeOutcome, LambdaHost};
 use crate::logs::LogSink;
@@ -60,25 +60,18 @@ impl SystemLog for LogSink {
     }
 }
 
-/// Wall-clock time, in Unix seconds (UTC).
-pub(crate) trait Clock: Send + Sync + 'static {
+/// The local cloud's clock ([`clock::Clock`]) read in Unix seconds (UTC), and a wait for a
+/// time: what the scheduler needs of a clock.
+pub(crate) trait WakeClock: clock::Clock {
     /// The current time, rounded down to the second.
-    fn now(&self) -> i64;
-    /// Completes once [`now`](Self::now) is at least `unix_secs`.
+    fn now_secs(&self) -> i64 {
+        self.now_ms().div_euclid(1000)
+    }
+    /// Completes once [`now_secs`](Self::now_secs) is at least `unix_secs`.
     fn sleep_until(&self, unix_secs: i64) -> impl Future<Output = ()> + Send;
 }
 
-/// The machine's clock.
-pub(crate) struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> i64 {
-        match SystemTime::now().duration_since(UNIX_EPOCH) {
-            Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
-            Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX) - 1,
-        }
-    }
-
+impl WakeClock for SystemClock {
     async fn sleep_until(&self, unix_secs: i64) {
         // Sleeps in short steps and re-reads the wall clock: tokio's timer is monotonic and
         // neither follows clock adjustments nor counts time the machine spent suspended.
@@ -169,7 +162,7 @@ struct Job {
     rule_arn: String,
 }
 
-/// The scheduler over any [`Invoker`], [`Clock`] and [`SystemLog`].
+/// The scheduler over any [`Invoker`], [`WakeClock`] and [`SystemLog`].
 pub(crate) struct Scheduler<I, C, L> {
     pub(crate) invoker: Arc<I>,
     pub(crate) clock: Arc<C>,
@@ -177,7 +170,7 @@ pub(crate) struct Scheduler<I, C, L> {
     pub(crate) rule_prefix: String,
 }
 
-impl<I: Invoker, C: Clock, L: SystemLog> Scheduler<I, C, L> {
+impl<I: Invoker, C: WakeClock, L: SystemLog> Scheduler<I, C, L> {
     /// Runs the current schedule set, following its changes, until shutdown.
     pub(crate) async fn run(
         &self,
@@ -222,7 +215,7 @@ impl<I: Invoker, C: Clock, L: SystemLog> Scheduler<I, C, L> {
             }
             keep
         });
-        let start = self.clock.now();
+        let start = self.clock.now_secs();
         for schedule in wanted {
             if running.contains_key(&schedule.name) {
                 continue;
@@ -259,7 +252,7 @@ impl<I: Invoker, C: Clock, L: SystemLog> Scheduler<I, C, L> {
 }
 
 /// Fires one schedule until shutdown (or until it never fires again).
-async fn run_job<I: Invoker, C: Clock, L: SystemLog>(
+async fn run_job<I: Invoker, C: WakeClock, L: SystemLog>(
     job: Job,
     invoker: Arc<I>,
     clock: Arc<C>,
@@ -267,7 +260,7 @@ async fn run_job<I: Invoker, C: Clock, L: SystemLog>(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let name = &job.name;
-    let mut next = job.timing.next_after(clock.now());
+    let mut next = job.timing.next_after(clock.now_secs());
     match next {
         Some(slot) => log.system(&format!(
             "schedule {name}: {}, next at {}",
@@ -284,7 +277,7 @@ async fn run_job<I: Invoker, C: Clock, L: SystemLog>(
             () = clock.sleep_until(slot) => {}
             () = stopped(&mut shutdown) => return,
         }
-        let (due, passed) = job.timing.latest_due(slot, clock.now());
+        let (due, passed) = job.timing.latest_due(slot, clock.now_secs());
         if passed > 0 {
             let more = if passed == MISSED_COUNT_LIMIT {
                 "more than "
@@ -326,7 +319,7 @@ async fn run_job<I: Invoker, C: Clock, L: SystemLog>(
     }
 }
 
-async fn sleep_until_some<C: Clock>(clock: &C, at: Option<i64>) {
+async fn sleep_until_some<C: WakeClock>(clock: &C, at: Option<i64>) {
     match at {
         Some(t) => clock.sleep_until(t).await,
         None => std::future::pending().await,
@@ -484,11 +477,13 @@ mod tests {
         }
     }
 
-    impl Clock for FakeClock {
-        fn now(&self) -> i64 {
-            *self.0.borrow()
+    impl clock::Clock for FakeClock {
+        fn now_ms(&self) -> i64 {
+            *self.0.borrow() * 1000
         }
+    }
 
+    impl WakeClock for FakeClock {
         fn sleep_until(&self, unix_secs: i64) -> impl Future<Output = ()> + Send {
             let mut rx = self.0.subscribe();
             async move {
