@@ -658,8 +658,16 @@ impl Config {
             }
         }
         if let Some(kind) = &self.api.kind {
-            if !matches!(kind.get_ref().as_str(), "rest" | "http") {
-                c.error(kind.span().start, "`api.type` must be `rest` or `http`");
+            match kind.get_ref().as_str() {
+                "rest" => {}
+                // Refused here, not only by `deploy`: `portico local` would otherwise serve a
+                // REST API's v1 events to an app configured for an HTTP API's v2 ones.
+                "http" => c.error(
+                    kind.span().start,
+                    "`api.type = \"http\"` (an HTTP API) is not supported yet: \
+                     leave `api.type` out or set it to `rest`",
+                ),
+                _ => c.error(kind.span().start, "`api.type` must be `rest`"),
             }
         }
         if let Some(t) = &self.api.timeout {
@@ -1476,6 +1484,11 @@ team = "shop"
                 "[app]\nname = \"a\"\n[api]\ntype = \"soap\"\n",
                 4,
                 "api.type",
+            ),
+            (
+                "[app]\nname = \"a\"\n[api]\ntype = \"http\"\n",
+                4,
+                "not supported yet",
             ),
             (
                 "[app]\nname = \"a\"\n[stages.dev]\nenv = { AWS_REGION = \"x\" }\n",

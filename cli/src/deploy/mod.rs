@@ -171,19 +171,6 @@ pub(crate) fn build(
         Project::discover(&app.dir)?
     };
     let stage = project.config.stage(stage)?.clone();
-    if project
-        .config
-        .api
-        .kind
-        .as_ref()
-        .is_some_and(|k| k.get_ref() == "http")
-    {
-        return Err(format!(
-            "{}: `api.type = \"http\"` (an HTTP API) is not deployed yet; remove it to deploy a REST API",
-            project.dir.join(crate::config::FILE_NAME).display()
-        )
-        .into());
-    }
     let arch = Arch::from_config(&project.config);
     let artifact = artifact::build_artifact_with(
         &project,
