@@ -9,7 +9,7 @@
 //! Promises: a slot fires at most once (slots only move forward, whatever the wall clock does);
 //! a slot that comes while the previous invocation of the same schedule is still running is
 //! skipped and reported, never queued; slots that passed while the machine slept are reported
-//! and only the latest of them fires. Time comes from a [`WakeClock`], so tests never wait.
+//! and only the latest of them fires. Time comes from a `WakeClock`, so tests never wait.
 
 use std::collections::HashMap;
 use std::future::Future;
