@@ -498,6 +498,11 @@ impl Run {
                     })
                 }
                 Kind::Task(_) => Err(Failure::runtime("a Task state is started apart")),
+                Kind::Parallel(_) | Kind::Map(_) => Err(Failure::runtime(format!(
+                    "the {} state `{}` is not run by portico local yet",
+                    type_name(&state),
+                    state.name
+                ))),
             }
         })();
         Ok(result.unwrap_or_else(Exit::Fail))

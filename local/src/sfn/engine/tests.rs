@@ -737,7 +737,7 @@ async fn executions_are_idempotent_by_name_and_machines_by_definition() {
         .unwrap_err();
     assert_eq!(invalid.kind, "InvalidDefinition");
     assert!(
-        invalid.message.contains("/States/X/Type"),
+        invalid.message.contains("/States/X/ItemProcessor"),
         "{}",
         invalid.message
     );
