@@ -13,6 +13,7 @@
 
 mod cursor;
 mod driver;
+mod fanout;
 mod records;
 mod rows;
 mod run;

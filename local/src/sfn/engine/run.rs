@@ -8,6 +8,7 @@ use crate::clock::rfc3339_millis;
 use crate::invoker::Invoker;
 use crate::sfn::asl::{self, Definition, Failure, Kind, State, Transition, WaitFor};
 use crate::sfn::engine::cursor::{Cursor, Effect, InvokeJob, MAX_HISTORY_EVENTS, Phase, Wake};
+use crate::sfn::engine::fanout;
 use crate::sfn::engine::rows::{append_event, close_tasks, type_name};
 use crate::sfn::engine::service::StepFunctions;
 
@@ -353,6 +354,8 @@ impl Run {
                 };
                 let retriers = match &next_state.kind {
                     Kind::Task(t) => t.retry.len(),
+                    Kind::Parallel(p) => p.outcome.retry.len(),
+                    Kind::Map(m) => m.outcome.retry.len(),
                     _ => 0,
                 };
                 append_event(
@@ -382,6 +385,31 @@ impl Run {
         }
     }
 
+    /// Runs the current `Parallel` or `Map` state: its branches run to their end now, their
+    /// events are written, and its retriers and catchers see a failure as a `Task`'s do.
+    fn run_fanout(&mut self, tx: &Connection, now: i64, state: &State) -> rusqlite::Result<Exit> {
+        let context = self.context(None);
+        let raw = self.cursor.input.clone();
+        let mut events = Vec::new();
+        let (outcome, output) = match asl::apply_path(&state.input_path, &raw, &context) {
+            Ok(effective) => {
+                fanout::run_fanout(state, &raw, &effective, &context, now, &mut events)
+            }
+            Err(failure) => (None, Err(failure)),
+        };
+        for (kind, key, details) in events {
+            let details = (!key.is_empty()).then_some((key, details));
+            append_event(tx, &self.arn, now, &kind, details)?;
+        }
+        Ok(match (output, outcome) {
+            (Ok(output), _) => Exit::Output(output),
+            (Err(failure), Some(outcome)) => {
+                self.handle_failure(now, &outcome.retry, &outcome.catch, failure)
+            }
+            (Err(failure), None) => Exit::Fail(failure),
+        })
+    }
+
     /// Runs the current state from its start.
     fn run_state<I: Invoker>(
         &mut self,
@@ -398,6 +426,9 @@ impl Run {
         };
         if let Kind::Task(task) = &state.kind {
             return self.start_task(tx, engine, now, &state, task, effects);
+        }
+        if matches!(state.kind, Kind::Parallel(_) | Kind::Map(_)) {
+            return self.run_fanout(tx, now, &state);
         }
         let context = self.context(None);
         let raw = self.cursor.input.clone();
@@ -498,11 +529,9 @@ impl Run {
                     })
                 }
                 Kind::Task(_) => Err(Failure::runtime("a Task state is started apart")),
-                Kind::Parallel(_) | Kind::Map(_) => Err(Failure::runtime(format!(
-                    "the {} state `{}` is not run by portico local yet",
-                    type_name(&state),
-                    state.name
-                ))),
+                Kind::Parallel(_) | Kind::Map(_) => {
+                    Err(Failure::runtime("a Parallel or Map state is run apart"))
+                }
             }
         })();
         Ok(result.unwrap_or_else(Exit::Fail))

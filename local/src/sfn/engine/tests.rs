@@ -867,3 +867,152 @@ async fn a_result_path_that_cannot_apply_is_an_error_catchers_see() {
     let done = f.settled(&arn, "FAILED").await;
     assert_eq!(done.error.as_deref(), Some("States.Runtime"));
 }
+
+#[tokio::test]
+async fn parallel_joins_branch_outputs_in_order_and_map_runs_each_item() {
+    let f = Fixture::new();
+    let arn = f.start(
+        json!({"StartAt": "Fan", "States": {
+            "Fan": {"Type": "Parallel", "InputPath": "$.order", "ResultPath": "$.both", "Next": "Each",
+                "ResultSelector": {"first.$": "$[0]", "second.$": "$[1].label"},
+                "Branches": [
+                    {"StartAt": "Total", "States": {"Total": {"Type": "Pass",
+                        "Parameters": {"sum.$": "States.MathAdd($.a, $.b)"}, "OutputPath": "$.sum", "End": true}}},
+                    {"StartAt": "Pick", "States": {
+                        "Pick": {"Type": "Choice", "Choices": [{"Variable": "$.a", "NumericGreaterThan": 1, "Next": "Big"}],
+                            "Default": "Small"},
+                        "Big": {"Type": "Pass", "Result": {"label": "big"}, "End": true},
+                        "Small": {"Type": "Pass", "Result": {"label": "small"}, "End": true}}}
+                ]},
+            "Each": {"Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 1, "ResultPath": "$.mapped", "End": true,
+                "ItemSelector": {"index.$": "$$.Map.Item.Index", "value.$": "$$.Map.Item.Value", "tag.$": "$.tag"},
+                "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "Double", "States": {
+                    "Double": {"Type": "Pass", "Parameters": {"at.$": "$.index", "twice.$": "States.MathAdd($.value, $.value)",
+                        "tag.$": "$.tag"}, "End": true}}}}
+        }}),
+        json!({"order": {"a": 2, "b": 3}, "items": [1, 5, 7], "tag": "t"}),
+    );
+    let done = f.settled(&arn, "SUCCEEDED").await;
+    let output: Value = serde_json::from_str(done.output.as_deref().unwrap()).unwrap();
+    assert_eq!(output["both"], json!({"first": 5, "second": "big"}));
+    assert_eq!(
+        output["mapped"],
+        json!([
+            {"at": 0, "twice": 2, "tag": "t"},
+            {"at": 1, "twice": 10, "tag": "t"},
+            {"at": 2, "twice": 14, "tag": "t"}
+        ])
+    );
+    let kinds = f.kinds(&arn);
+    let position = |kind: &str| {
+        kinds
+            .iter()
+            .position(|k| k == kind)
+            .unwrap_or_else(|| panic!("no {kind} in {kinds:?}"))
+    };
+    assert!(position("ParallelStateEntered") < position("ParallelStateStarted"));
+    assert!(position("ParallelStateStarted") < position("PassStateEntered"));
+    assert!(position("ChoiceStateExited") < position("ParallelStateSucceeded"));
+    assert!(position("ParallelStateSucceeded") < position("ParallelStateExited"));
+    assert!(position("MapStateEntered") < position("MapStateStarted"));
+    assert!(position("MapStateSucceeded") < position("MapStateExited"));
+    let count = |kind: &str| kinds.iter().filter(|k| *k == kind).count();
+    assert_eq!(count("MapIterationStarted"), 3);
+    assert_eq!(count("MapIterationSucceeded"), 3);
+    let history = f.engine.history(&arn).unwrap();
+    let started = history
+        .iter()
+        .find(|e| e.kind == "MapStateStarted")
+        .and_then(|e| e.details.clone());
+    assert_eq!(
+        started,
+        Some((
+            "mapStateStartedEventDetails".to_owned(),
+            json!({"length": 3})
+        ))
+    );
+    let iteration = history
+        .iter()
+        .filter(|e| e.kind == "MapIterationSucceeded")
+        .nth(2)
+        .and_then(|e| e.details.clone());
+    assert_eq!(
+        iteration,
+        Some((
+            "mapIterationSucceededEventDetails".to_owned(),
+            json!({"name": "Each", "index": 2})
+        ))
+    );
+}
+
+#[tokio::test]
+async fn a_failing_branch_fails_the_state_where_retry_and_catch_apply() {
+    let f = Fixture::new();
+    let machine = |handlers: Value| {
+        let mut fan = json!({"Type": "Parallel", "End": true, "Branches": [
+            {"StartAt": "Fine", "States": {"Fine": {"Type": "Pass", "End": true}}},
+            {"StartAt": "Boom", "States": {"Boom": {"Type": "Fail", "Error": "Boom", "Cause": "branch 1"}}}
+        ]});
+        fan.as_object_mut()
+            .unwrap()
+            .extend(handlers.as_object().unwrap().clone());
+        json!({"StartAt": "Fan", "States": {"Fan": fan,
+            "Caught": {"Type": "Pass", "End": true}}})
+    };
+    let caught = f.start(
+        machine(json!({"Catch": [{"ErrorEquals": ["Boom"], "ResultPath": "$.error", "Next": "Caught"}]})),
+        json!({"keep": 1}),
+    );
+    let done = f.settled(&caught, "SUCCEEDED").await;
+    let output: Value = serde_json::from_str(done.output.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        output,
+        json!({"keep": 1, "error": {"Error": "Boom", "Cause": "branch 1"}})
+    );
+    assert!(f.kinds(&caught).contains(&"ParallelStateFailed".to_owned()));
+
+    let retried = f.start(
+        machine(
+            json!({"Retry": [{"ErrorEquals": ["Boom"], "IntervalSeconds": 2, "MaxAttempts": 1}]}),
+        ),
+        json!({}),
+    );
+    f.reached(&retried, "ParallelStateFailed").await;
+    assert_eq!(f.engine.execution(&retried).unwrap().status, "RUNNING");
+    f.tick(&retried, 2_000);
+    let done = f.settled(&retried, "FAILED").await;
+    assert_eq!(
+        (done.error.as_deref(), done.cause.as_deref()),
+        (Some("Boom"), Some("branch 1"))
+    );
+    let kinds = f.kinds(&retried);
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| *k == "ParallelStateStarted")
+            .count(),
+        2
+    );
+
+    // A Map over something that is not an array fails with States.Runtime.
+    let not_array = f.start(
+        json!({"StartAt": "Each", "States": {"Each": {"Type": "Map", "ItemsPath": "$.items", "End": true,
+            "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}}}}),
+        json!({"items": {"a": 1}}),
+    );
+    let done = f.settled(&not_array, "FAILED").await;
+    assert_eq!(done.error.as_deref(), Some("States.Runtime"));
+
+    // A Task inside a branch is not run yet: a clear States.Runtime naming the state.
+    let task_inside = f.start(
+        json!({"StartAt": "Fan", "States": {"Fan": {"Type": "Parallel", "End": true, "Branches": [
+            {"StartAt": "Work", "States": {"Work": {"Type": "Task", "Resource": ACTIVITY, "End": true}}}]}}}),
+        json!({}),
+    );
+    let done = f.settled(&task_inside, "FAILED").await;
+    assert_eq!(done.error.as_deref(), Some("States.Runtime"));
+    assert!(
+        done.cause.as_deref().unwrap_or_default().contains("`Work`"),
+        "{done:?}"
+    );
+}
