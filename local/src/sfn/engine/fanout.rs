@@ -108,6 +108,71 @@ pub(crate) fn run_map(
     Ok(Value::Array(outputs))
 }
 
+/// Whether a `Parallel` or `Map` state's branches may wait (a `Task` or `Wait` in them, at any
+/// depth): then they run as frames kept in the execution's cursor.
+pub(crate) fn waits(state: &asl::State) -> bool {
+    fn machine_waits(machine: &Definition) -> bool {
+        machine.states.values().any(|s| match &s.kind {
+            Kind::Task(_) | Kind::Wait(_) => true,
+            Kind::Parallel(p) => p.branches.iter().any(machine_waits),
+            Kind::Map(m) => machine_waits(&m.processor),
+            _ => false,
+        })
+    }
+    match &state.kind {
+        Kind::Parallel(p) => p.branches.iter().any(machine_waits),
+        Kind::Map(m) => machine_waits(&m.processor),
+        _ => false,
+    }
+}
+
+/// The inputs of a `Parallel` state's branches or a `Map` state's iterations, and
+/// `MaxConcurrency` (0: no limit).
+pub(crate) fn frame_inputs(
+    state: &asl::State,
+    effective: &Value,
+    context: &Value,
+) -> Result<(Vec<Value>, usize), Failure> {
+    match &state.kind {
+        Kind::Parallel(parallel) => {
+            let input = match &parallel.parameters {
+                Some(template) => asl::evaluate_template(template, effective, context)?,
+                None => effective.clone(),
+            };
+            Ok((vec![input; parallel.branches.len()], 0))
+        }
+        Kind::Map(map) => {
+            let items = match &map.items_path {
+                Some(path) => path.select(effective, context)?,
+                None => effective.clone(),
+            };
+            let Value::Array(items) = items else {
+                return Err(Failure::runtime(format!(
+                    "The ItemsPath of a Map state must select an array, not {items}"
+                )));
+            };
+            let limit = match &map.max_concurrency {
+                Operand::Literal(v) => v.as_u64(),
+                Operand::Path(path) => path.select(effective, context)?.as_u64(),
+            }
+            .ok_or_else(|| {
+                Failure::runtime("MaxConcurrencyPath must select a non-negative integer")
+            })?;
+            let mut inputs = Vec::with_capacity(items.len());
+            for (index, item) in items.into_iter().enumerate() {
+                let mut item_context = context.clone();
+                item_context["Map"] = json!({"Item": {"Index": index, "Value": item}});
+                inputs.push(match &map.item_selector {
+                    Some(template) => asl::evaluate_template(template, effective, &item_context)?,
+                    None => item,
+                });
+            }
+            Ok((inputs, usize::try_from(limit).unwrap_or(usize::MAX)))
+        }
+        _ => Err(Failure::runtime("not a Parallel or Map state")),
+    }
+}
+
 /// Runs one branch from its `StartAt` to its end: its output.
 fn run_machine(
     machine: &Definition,
@@ -299,7 +364,7 @@ pub(crate) fn run_fanout<'a>(
 
 /// A `Parallel` or `Map` state's result through `ResultSelector`, `ResultPath` and
 /// `OutputPath`: its output.
-fn finish(
+pub(crate) fn finish(
     state: &asl::State,
     outcome: &asl::Outcome,
     raw: &Value,

@@ -14,6 +14,7 @@
 mod cursor;
 mod driver;
 mod fanout;
+mod frames;
 mod records;
 mod rows;
 mod run;

@@ -291,6 +291,7 @@ impl Run {
                     payload,
                     deadline_ms: timeout_at,
                     integration,
+                    frame: self.frame.clone(),
                 }))
             }
         }

@@ -1002,17 +1002,177 @@ async fn a_failing_branch_fails_the_state_where_retry_and_catch_apply() {
     );
     let done = f.settled(&not_array, "FAILED").await;
     assert_eq!(done.error.as_deref(), Some("States.Runtime"));
+}
 
-    // A Task inside a branch is not run yet: a clear States.Runtime naming the state.
-    let task_inside = f.start(
-        json!({"StartAt": "Fan", "States": {"Fan": {"Type": "Parallel", "End": true, "Branches": [
-            {"StartAt": "Work", "States": {"Work": {"Type": "Task", "Resource": ACTIVITY, "End": true}}}]}}}),
+/// The execution's saved cursor.
+fn saved_cursor(f: &Fixture, arn: &str) -> String {
+    f.store
+        .with_connection(|c| {
+            c.query_row(
+                "SELECT cursor FROM sfn_executions WHERE arn = ?1",
+                [arn],
+                |r| r.get(0),
+            )
+        })
+        .unwrap()
+}
+
+async fn settled_on(engine: &StepFunctions<StubHost>, arn: &str, status: &str) -> ExecutionRecord {
+    for _ in 0..2000 {
+        let e = engine.execution(arn).unwrap();
+        if e.status == status {
+            return e;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("{arn} is not {status}: {:?}", engine.execution(arn));
+}
+
+#[tokio::test]
+async fn a_parallel_state_waiting_on_a_task_survives_a_restart() {
+    let f = Fixture::new();
+    let arn = f.start(
+        json!({"StartAt": "Fan", "States": {"Fan": {"Type": "Parallel", "ResultPath": "$.both", "End": true,
+            "Branches": [
+                {"StartAt": "Quick", "States": {"Quick": {"Type": "Pass", "Result": "first", "End": true}}},
+                {"StartAt": "Ask", "States": {
+                    "Ask": {"Type": "Task", "Resource": ACTIVITY, "Next": "Keep"},
+                    "Keep": {"Type": "Pass", "Parameters": {"answer.$": "$.answer"}, "End": true}}}
+            ]}}}),
+        json!({"id": 7}),
+    );
+    let task = f.task().await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&task.input).unwrap(),
+        json!({"id": 7})
+    );
+    let cursor = saved_cursor(&f, &arn);
+    assert!(cursor.contains(r#""phase":"Fanout""#), "{cursor}");
+
+    // A new engine on the same store, as after a restart of `portico local`.
+    let restarted = Fixture::engine(&f.store, &f.host, &f.clock);
+    assert_eq!(restarted.resume().unwrap(), 1);
+    restarted
+        .send_task_success(&task.token, r#"{"answer": 42}"#)
+        .unwrap();
+    let done = settled_on(&restarted, &arn, "SUCCEEDED").await;
+    assert_eq!(
+        serde_json::from_str::<Value>(done.output.as_deref().unwrap()).unwrap(),
+        json!({"id": 7, "both": ["first", {"answer": 42}]})
+    );
+    let kinds = f.kinds(&arn);
+    for kind in [
+        "ParallelStateStarted",
+        "ActivityScheduled",
+        "ActivitySucceeded",
+        "ParallelStateSucceeded",
+        "ParallelStateExited",
+    ] {
+        assert!(kinds.iter().any(|k| k == kind), "no {kind} in {kinds:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_map_keeps_max_concurrency_and_item_order_across_a_restart() {
+    let f = Fixture::new();
+    let arn = f.start(
+        json!({"StartAt": "Each", "States": {"Each": {"Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 2,
+            "ItemSelector": {"n.$": "$$.Map.Item.Value", "i.$": "$$.Map.Item.Index"}, "End": true,
+            "ItemProcessor": {"StartAt": "Work", "States": {
+                "Work": {"Type": "Task", "Resource": ACTIVITY, "End": true}}}}}}),
+        json!({"items": [10, 20, 30]}),
+    );
+    let first = f.task().await;
+    let second = f.task().await;
+    // Two run at once: the third item waits.
+    assert!(
+        f.engine
+            .get_activity_task(ACTIVITY, Some("worker-1"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let restarted = Fixture::engine(&f.store, &f.host, &f.clock);
+    assert_eq!(restarted.resume().unwrap(), 1);
+    let answer = |task: &ActivityTask| {
+        let input: Value = serde_json::from_str(&task.input).unwrap();
+        json!({"doubled": input["n"].as_i64().unwrap() * 2, "i": input["i"]}).to_string()
+    };
+    // The second finishes first: the results still come in item order.
+    restarted
+        .send_task_success(&second.token, &answer(&second))
+        .unwrap();
+    let third = restarted
+        .get_activity_task(ACTIVITY, Some("worker-2"))
+        .await
+        .unwrap()
+        .expect("the third item starts when one ends");
+    assert_eq!(
+        serde_json::from_str::<Value>(&third.input).unwrap(),
+        json!({"n": 30, "i": 2})
+    );
+    restarted
+        .send_task_success(&third.token, &answer(&third))
+        .unwrap();
+    restarted
+        .send_task_success(&first.token, &answer(&first))
+        .unwrap();
+    let done = settled_on(&restarted, &arn, "SUCCEEDED").await;
+    assert_eq!(
+        serde_json::from_str::<Value>(done.output.as_deref().unwrap()).unwrap(),
+        json!([{"doubled": 20, "i": 0}, {"doubled": 40, "i": 1}, {"doubled": 60, "i": 2}])
+    );
+    let kinds = f.kinds(&arn);
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "MapIterationStarted").count(),
+        3
+    );
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| *k == "MapIterationSucceeded")
+            .count(),
+        3
+    );
+}
+
+#[tokio::test]
+async fn a_failing_branch_stops_the_waiting_ones_and_lambda_tasks_run_in_branches() {
+    let f = Fixture::new();
+    let arn = f.start(
+        json!({"StartAt": "Fan", "States": {"Fan": {"Type": "Parallel", "End": true,
+            "Catch": [{"ErrorEquals": ["Broken"], "Next": "Caught"}],
+            "Branches": [
+                {"StartAt": "Ask", "States": {"Ask": {"Type": "Task", "Resource": ACTIVITY, "End": true}}},
+                {"StartAt": "Later", "States": {
+                    "Later": {"Type": "Wait", "Seconds": 5, "Next": "Broken"},
+                    "Broken": {"Type": "Fail", "Error": "Broken", "Cause": "late"}}}
+            ]},
+            "Caught": {"Type": "Pass", "End": true}}}),
         json!({}),
     );
-    let done = f.settled(&task_inside, "FAILED").await;
-    assert_eq!(done.error.as_deref(), Some("States.Runtime"));
-    assert!(
-        done.cause.as_deref().unwrap_or_default().contains("`Work`"),
-        "{done:?}"
+    let task = f.task().await;
+    f.tick(&arn, 5_000);
+    let done = f.settled(&arn, "SUCCEEDED").await;
+    assert_eq!(
+        serde_json::from_str::<Value>(done.output.as_deref().unwrap()).unwrap(),
+        json!({"Error": "Broken", "Cause": "late"})
+    );
+    // The waiting branch's token no longer works.
+    assert!(f.engine.send_task_success(&task.token, "{}").is_err());
+
+    let mapped = f.start(
+        json!({"StartAt": "Each", "States": {"Each": {"Type": "Map", "End": true,
+            "ItemSelector": {"v.$": "$$.Map.Item.Value"},
+            "ItemProcessor": {"StartAt": "Echo", "States": {"Echo": {"Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": "echo", "Payload.$": "$"},
+                "OutputPath": "$.Payload", "End": true}}}}}}),
+        json!([1, 2, 3]),
+    );
+    let done = f.settled(&mapped, "SUCCEEDED").await;
+    assert_eq!(
+        serde_json::from_str::<Value>(done.output.as_deref().unwrap()).unwrap(),
+        json!([{"v": 1}, {"v": 2}, {"v": 3}])
     );
 }
