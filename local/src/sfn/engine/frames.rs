@@ -221,9 +221,22 @@ impl Run {
         }
         let kind = type_name(&state);
         if let Some(failure) = failed {
-            // The other frames stop: their open tasks are closed, their tokens refused.
-            for frame in &frames {
+            // The other frames stop: their open tasks are closed, their tokens refused; a
+            // `Map` records each running iteration as aborted.
+            for (i, frame) in frames.iter().enumerate() {
                 close_frame_tasks(tx, &frame.cursor)?;
+                if is_map && frame.started && !ended(frame) {
+                    append_event(
+                        tx,
+                        &self.arn,
+                        now,
+                        "MapIterationAborted",
+                        Some((
+                            "mapIterationAbortedEventDetails",
+                            json!({"name": state.name, "index": i}),
+                        )),
+                    )?;
+                }
             }
             append_event(tx, &self.arn, now, &format!("{kind}StateFailed"), None)?;
             self.cursor.phase = Phase::Run;

@@ -14,6 +14,8 @@
 mod cursor;
 mod driver;
 mod fanout;
+#[cfg(test)]
+mod fanout_tests;
 mod frames;
 mod records;
 mod rows;
