@@ -142,7 +142,7 @@ fn an_unsupported_definition_stops_portico_local_at_start() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("quick.json: state machine `Quick` cannot run under portico local")
-            && stderr.contains("at /States/Fan/Type"),
+            && stderr.contains("at /States/Fan/ItemProcessor"),
         "{stderr}"
     );
     assert!(

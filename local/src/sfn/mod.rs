@@ -157,7 +157,7 @@ mod tests {
         let err = create_from_config(&engine(), &config, "dev", &[], dir.path()).unwrap_err();
         assert!(
             err.contains("fan.json: state machine `Fan` cannot run under portico local")
-                && err.contains("at /States/Each/Type"),
+                && err.contains("at /States/Each/Branches"),
             "{err}"
         );
     }

@@ -5,13 +5,19 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
+mod fanout;
+mod fields;
+
 use crate::clock;
-use crate::sfn::asl::dataflow::check_template;
-use crate::sfn::asl::errors::ALL;
 use crate::sfn::asl::path::JsonPath;
 use crate::sfn::asl::types::{
-    Catcher, Comparison, Definition, Kind, Operand, PathField, Resource, ResultPath, Retrier, Rule,
-    State, Task, Transition, WaitFor, comparisons,
+    Comparison, Definition, Kind, Operand, Resource, Rule, State, Task, Transition, WaitFor,
+    comparisons,
+};
+use fanout::{MAP_FIELDS, PARALLEL_FIELDS, parse_map, parse_parallel};
+use fields::{
+    catch_field, path_field, result_path_value, retry_field, schema, seconds_field, string_field,
+    template_field, unknown_fields,
 };
 
 impl Definition {
@@ -32,7 +38,11 @@ impl Definition {
     /// As [`Definition::parse`].
     pub fn from_value(value: &Value) -> Result<Self, String> {
         let mut errors = Vec::new();
-        let definition = parse_definition(value, &mut errors);
+        let definition = parse_definition(value, "", &mut errors);
+        if let Some(definition) = &definition {
+            let mut seen = std::collections::BTreeSet::new();
+            duplicate_names(definition, "", &mut seen, &mut errors);
+        }
         match definition {
             Some(d) if errors.is_empty() => Ok(d),
             _ => Err(errors.join("; ")),
@@ -40,33 +50,46 @@ impl Definition {
     }
 }
 
-fn schema(errors: &mut Vec<String>, message: String) {
-    errors.push(format!("SCHEMA_VALIDATION_FAILED: {message}"));
-}
-
-fn unknown_fields(
-    object: &Map<String, Value>,
-    allowed: &[&str],
+/// State names are unique in the whole machine, branches included, as AWS requires.
+fn duplicate_names(
+    definition: &Definition,
     at: &str,
+    seen: &mut std::collections::BTreeSet<String>,
     errors: &mut Vec<String>,
 ) {
-    for key in object.keys() {
-        if !allowed.contains(&key.as_str()) {
-            schema(
-                errors,
-                format!("The field \"{key}\" is not supported by portico local at {at}/{key}"),
-            );
+    for (name, state) in &definition.states {
+        let here = format!("{at}/States/{name}");
+        if !seen.insert(name.clone()) {
+            errors.push(format!(
+                "DUPLICATE_STATE_NAME: Duplicate State name: {name} at {here}"
+            ));
+        }
+        match &state.kind {
+            Kind::Parallel(p) => {
+                for (i, branch) in p.branches.iter().enumerate() {
+                    duplicate_names(branch, &format!("{here}/Branches[{i}]"), seen, errors);
+                }
+            }
+            Kind::Map(m) => {
+                duplicate_names(&m.processor, &format!("{here}/ItemProcessor"), seen, errors)
+            }
+            _ => {}
         }
     }
 }
 
-fn parse_definition(value: &Value, errors: &mut Vec<String>) -> Option<Definition> {
+/// Parses a machine: the definition itself (`at` empty) or a `Parallel` branch or a `Map`
+/// state's processor (`at` its JSON path), whose transitions stay within it.
+fn parse_definition(value: &Value, at: &str, errors: &mut Vec<String>) -> Option<Definition> {
+    let top_level = at.is_empty();
     let Some(top) = value.as_object() else {
-        schema(errors, "the definition must be a JSON object at /".into());
+        schema(
+            errors,
+            format!("a state machine must be a JSON object at {at}/"),
+        );
         return None;
     };
-    unknown_fields(
-        top,
+    let allowed: &[&str] = if top_level {
         &[
             "StartAt",
             "States",
@@ -74,10 +97,11 @@ fn parse_definition(value: &Value, errors: &mut Vec<String>) -> Option<Definitio
             "Version",
             "TimeoutSeconds",
             "QueryLanguage",
-        ],
-        "",
-        errors,
-    );
+        ]
+    } else {
+        &["StartAt", "States", "Comment"]
+    };
+    unknown_fields(top, allowed, at, errors);
     if let Some(language) = top.get("QueryLanguage")
         && language != "JSONPath"
     {
@@ -91,33 +115,34 @@ fn parse_definition(value: &Value, errors: &mut Vec<String>) -> Option<Definitio
         _ => {
             schema(
                 errors,
-                "The field \"StartAt\" is required and must be a string at /StartAt".into(),
+                format!("The field \"StartAt\" is required and must be a string at {at}/StartAt"),
             );
             String::new()
         }
     };
-    let timeout_seconds = seconds_field(top, "TimeoutSeconds", "", errors);
+    let timeout_seconds = seconds_field(top, "TimeoutSeconds", at, errors);
     let Some(states_value) = top.get("States").and_then(Value::as_object) else {
         schema(
             errors,
-            "The field \"States\" is required and must be an object at /States".into(),
+            format!("The field \"States\" is required and must be an object at {at}/States"),
         );
         return None;
     };
     let mut states = BTreeMap::new();
     for (name, state) in states_value {
-        if let Some(state) = parse_state(name, state, errors) {
+        if let Some(state) = parse_state(name, state, at, errors) {
             states.insert(name.clone(), state);
         }
     }
     if !start_at.is_empty() && !states_value.contains_key(&start_at) {
         errors.push(format!(
-            "MISSING_TRANSITION_TARGET: Missing 'Next' target: {start_at} at /StartAt"
+            "MISSING_TRANSITION_TARGET: Missing 'Next' target: {start_at} at {at}/StartAt"
         ));
     }
-    // Every transition names a state.
+    // Every transition names a state of this machine (not of an enclosing one or a sibling
+    // branch).
     for state in states.values() {
-        let at = format!("/States/{}", state.name);
+        let at = format!("{at}/States/{}", state.name);
         let mut targets: Vec<(&str, String)> = Vec::new();
         if let Some(Transition::Next(next)) = &state.transition {
             targets.push((next, format!("{at}/Next")));
@@ -133,6 +158,16 @@ fn parse_definition(value: &Value, errors: &mut Vec<String>) -> Option<Definitio
             }
             Kind::Task(task) => {
                 for (i, c) in task.catch.iter().enumerate() {
+                    targets.push((&c.next, format!("{at}/Catch[{i}]/Next")));
+                }
+            }
+            Kind::Parallel(p) => {
+                for (i, c) in p.outcome.catch.iter().enumerate() {
+                    targets.push((&c.next, format!("{at}/Catch[{i}]/Next")));
+                }
+            }
+            Kind::Map(m) => {
+                for (i, c) in m.outcome.catch.iter().enumerate() {
                     targets.push((&c.next, format!("{at}/Catch[{i}]/Next")));
                 }
             }
@@ -153,121 +188,8 @@ fn parse_definition(value: &Value, errors: &mut Vec<String>) -> Option<Definitio
     })
 }
 
-fn seconds_field(
-    object: &Map<String, Value>,
-    field: &str,
-    at: &str,
-    errors: &mut Vec<String>,
-) -> Option<u64> {
-    let value = object.get(field)?;
-    match value.as_u64() {
-        Some(n) if (1..=99_999_999).contains(&n) => Some(n),
-        _ => {
-            schema(
-                errors,
-                format!(
-                    "The value for the field '{field}' must be an integer from 1 to 99999999 at {at}/{field}"
-                ),
-            );
-            None
-        }
-    }
-}
-
-fn string_field(
-    object: &Map<String, Value>,
-    field: &str,
-    at: &str,
-    errors: &mut Vec<String>,
-) -> Option<String> {
-    match object.get(field)? {
-        Value::String(s) => Some(s.clone()),
-        _ => {
-            schema(
-                errors,
-                format!("The field '{field}' must be a string at {at}/{field}"),
-            );
-            None
-        }
-    }
-}
-
-fn path_field(
-    object: &Map<String, Value>,
-    field: &str,
-    at: &str,
-    errors: &mut Vec<String>,
-) -> PathField {
-    match object.get(field) {
-        None => PathField::Whole,
-        Some(Value::Null) => PathField::Empty,
-        Some(Value::String(s)) if s == "$" => PathField::Whole,
-        Some(Value::String(s)) => match JsonPath::parse(s) {
-            Ok(p) => PathField::Path(p),
-            Err(e) => {
-                schema(errors, format!("{e} at {at}/{field}"));
-                PathField::Whole
-            }
-        },
-        Some(_) => {
-            schema(
-                errors,
-                format!("The field '{field}' must be a path or null at {at}/{field}"),
-            );
-            PathField::Whole
-        }
-    }
-}
-
-fn result_path_value(value: Option<&Value>, at: &str, errors: &mut Vec<String>) -> ResultPath {
-    match value {
-        None => ResultPath::Whole,
-        Some(Value::Null) => ResultPath::Discard,
-        Some(Value::String(s)) if s == "$" => ResultPath::Whole,
-        Some(Value::String(s)) => match JsonPath::parse(s) {
-            Ok(p) if p.context => {
-                schema(
-                    errors,
-                    format!("ResultPath cannot refer to the context object ($$) at {at}"),
-                );
-                ResultPath::Whole
-            }
-            Ok(p) => ResultPath::At(p),
-            Err(e) => {
-                schema(errors, format!("{e} at {at}"));
-                ResultPath::Whole
-            }
-        },
-        Some(_) => {
-            schema(
-                errors,
-                format!("ResultPath must be a reference path or null at {at}"),
-            );
-            ResultPath::Whole
-        }
-    }
-}
-
-fn template_field(
-    object: &Map<String, Value>,
-    field: &str,
-    at: &str,
-    errors: &mut Vec<String>,
-) -> Option<Value> {
-    let value = object.get(field)?;
-    if !value.is_object() {
-        schema(
-            errors,
-            format!("The field '{field}' must be an object at {at}/{field}"),
-        );
-        return None;
-    }
-    check_template(value, &format!("{at}/{field}"), errors);
-    Some(value.clone())
-}
-
-fn parse_state(name: &str, value: &Value, errors: &mut Vec<String>) -> Option<State> {
-    let at = format!("/States/{name}");
+fn parse_state(name: &str, value: &Value, prefix: &str, errors: &mut Vec<String>) -> Option<State> {
+    let at = format!("{prefix}/States/{name}");
     if name.is_empty() || name.chars().count() > 80 {
         schema(
             errors,
@@ -317,15 +239,8 @@ fn parse_state(name: &str, value: &Value, errors: &mut Vec<String>) -> Option<St
         ],
         "Succeed" => &[],
         "Fail" => &["Error", "Cause", "ErrorPath", "CausePath"],
-        "Map" | "Parallel" => {
-            schema(
-                errors,
-                format!(
-                    "the state type \"{kind_name}\" is not supported by portico local at {at}/Type"
-                ),
-            );
-            return None;
-        }
+        "Parallel" => PARALLEL_FIELDS,
+        "Map" => MAP_FIELDS,
         other => {
             schema(
                 errors,
@@ -350,7 +265,7 @@ fn parse_state(name: &str, value: &Value, errors: &mut Vec<String>) -> Option<St
     let input_path = path_field(object, "InputPath", &at, errors);
     let output_path = path_field(object, "OutputPath", &at, errors);
 
-    let needs_transition = matches!(kind_name, "Pass" | "Task" | "Wait");
+    let needs_transition = matches!(kind_name, "Pass" | "Task" | "Wait" | "Parallel" | "Map");
     let transition = if needs_transition {
         let next = string_field(object, "Next", &at, errors);
         let end = object.get("End");
@@ -390,6 +305,8 @@ fn parse_state(name: &str, value: &Value, errors: &mut Vec<String>) -> Option<St
         "Choice" => parse_choice(object, &at, errors),
         "Wait" => parse_wait(object, &at, errors)?,
         "Succeed" => Kind::Succeed,
+        "Parallel" => parse_parallel(object, &at, &|v, at, e| parse_definition(v, at, e), errors),
+        "Map" => parse_map(object, &at, &|v, at, e| parse_definition(v, at, e), errors)?,
         _ => {
             let operand = |literal: &str, path: &str, errors: &mut Vec<String>| match (
                 object.get(literal),
@@ -532,72 +449,8 @@ fn parse_task(object: &Map<String, Value>, at: &str, errors: &mut Vec<String>) -
             );
         }
     }
-    let retry = match object.get("Retry") {
-        None => Vec::new(),
-        Some(Value::Array(items)) => {
-            let mut out = Vec::new();
-            for (i, item) in items.iter().enumerate() {
-                let here = format!("{at}/Retry[{i}]");
-                if let Some(r) = parse_retrier(item, &here, errors) {
-                    out.push(r);
-                }
-            }
-            check_all_last(
-                out.iter().map(|r| &r.errors),
-                &format!("{at}/Retry"),
-                errors,
-            );
-            out
-        }
-        Some(_) => {
-            schema(errors, format!("\"Retry\" must be an array at {at}/Retry"));
-            Vec::new()
-        }
-    };
-    let catch = match object.get("Catch") {
-        None => Vec::new(),
-        Some(Value::Array(items)) => {
-            let mut out = Vec::new();
-            for (i, item) in items.iter().enumerate() {
-                let here = format!("{at}/Catch[{i}]");
-                let Some(c) = item.as_object() else {
-                    schema(errors, format!("a catcher must be an object at {here}"));
-                    continue;
-                };
-                unknown_fields(
-                    c,
-                    &["ErrorEquals", "ResultPath", "Next", "Comment"],
-                    &here,
-                    errors,
-                );
-                let errors_list = error_equals(c, &here, errors);
-                let next = string_field(c, "Next", &here, errors);
-                if next.is_none() {
-                    schema(
-                        errors,
-                        format!("The field \"Next\" is required at {here}/Next"),
-                    );
-                }
-                let result_path =
-                    result_path_value(c.get("ResultPath"), &format!("{here}/ResultPath"), errors);
-                out.push(Catcher {
-                    errors: errors_list,
-                    result_path,
-                    next: next.unwrap_or_default(),
-                });
-            }
-            check_all_last(
-                out.iter().map(|c| &c.errors),
-                &format!("{at}/Catch"),
-                errors,
-            );
-            out
-        }
-        Some(_) => {
-            schema(errors, format!("\"Catch\" must be an array at {at}/Catch"));
-            Vec::new()
-        }
-    };
+    let retry = retry_field(object, at, errors);
+    let catch = catch_field(object, at, errors);
     let timeout_seconds = seconds_field(object, "TimeoutSeconds", at, errors);
     let heartbeat_seconds = seconds_field(object, "HeartbeatSeconds", at, errors);
     let timeout_seconds_path = seconds_path_field(
@@ -698,129 +551,6 @@ fn seconds_path_field(
             None
         }
     }
-}
-
-fn error_equals(object: &Map<String, Value>, at: &str, errors: &mut Vec<String>) -> Vec<String> {
-    match object.get("ErrorEquals") {
-        Some(Value::Array(items)) if !items.is_empty() && items.iter().all(Value::is_string) => {
-            items
-                .iter()
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect()
-        }
-        _ => {
-            schema(
-                errors,
-                format!("\"ErrorEquals\" must be a non-empty array of strings at {at}/ErrorEquals"),
-            );
-            Vec::new()
-        }
-    }
-}
-
-/// `States.ALL` must be alone in its `ErrorEquals` and in the last retrier or catcher.
-fn check_all_last<'a>(
-    lists: impl ExactSizeIterator<Item = &'a Vec<String>>,
-    at: &str,
-    errors: &mut Vec<String>,
-) {
-    let count = lists.len();
-    for (i, list) in lists.enumerate() {
-        if list.iter().any(|e| e == ALL) && (list.len() > 1 || i + 1 != count) {
-            schema(
-                errors,
-                format!("States.ALL must appear alone in the last entry at {at}[{i}]/ErrorEquals"),
-            );
-        }
-    }
-}
-
-fn parse_retrier(value: &Value, at: &str, errors: &mut Vec<String>) -> Option<Retrier> {
-    let Some(object) = value.as_object() else {
-        schema(errors, format!("a retrier must be an object at {at}"));
-        return None;
-    };
-    unknown_fields(
-        object,
-        &[
-            "ErrorEquals",
-            "IntervalSeconds",
-            "MaxAttempts",
-            "BackoffRate",
-            "MaxDelaySeconds",
-            "JitterStrategy",
-            "Comment",
-        ],
-        at,
-        errors,
-    );
-    let errors_list = error_equals(object, at, errors);
-    let interval_seconds = seconds_field(object, "IntervalSeconds", at, errors).unwrap_or(1);
-    let max_attempts = match object.get("MaxAttempts") {
-        None => 3,
-        Some(v) => match v.as_u64().and_then(|n| u32::try_from(n).ok()) {
-            Some(n) if n <= 99_999_999 => n,
-            _ => {
-                schema(
-                    errors,
-                    format!(
-                        "MaxAttempts must be an integer from 0 to 99999999 at {at}/MaxAttempts"
-                    ),
-                );
-                3
-            }
-        },
-    };
-    let backoff_rate = match object.get("BackoffRate") {
-        None => 2.0,
-        Some(v) => match v.as_f64() {
-            Some(n) if n >= 1.0 => n,
-            _ => {
-                schema(
-                    errors,
-                    format!("BackoffRate must be a number of at least 1.0 at {at}/BackoffRate"),
-                );
-                2.0
-            }
-        },
-    };
-    let max_delay_seconds = match object.get("MaxDelaySeconds") {
-        None => None,
-        Some(v) => match v.as_u64() {
-            Some(n) if (1..=31_622_400).contains(&n) => Some(n),
-            _ => {
-                schema(
-                    errors,
-                    format!(
-                        "MaxDelaySeconds must be an integer greater than 0 and less than 31622401 at {at}/MaxDelaySeconds"
-                    ),
-                );
-                None
-            }
-        },
-    };
-    let full_jitter = match object.get("JitterStrategy") {
-        None => false,
-        Some(v) if v == "NONE" => false,
-        Some(v) if v == "FULL" => true,
-        Some(other) => {
-            schema(
-                errors,
-                format!(
-                    "JitterStrategy must be \"FULL\" or \"NONE\", not {other} at {at}/JitterStrategy"
-                ),
-            );
-            false
-        }
-    };
-    Some(Retrier {
-        errors: errors_list,
-        interval_seconds,
-        max_attempts,
-        backoff_rate,
-        max_delay_seconds,
-        full_jitter,
-    })
 }
 
 fn parse_choice(object: &Map<String, Value>, at: &str, errors: &mut Vec<String>) -> Kind {
@@ -1047,6 +777,7 @@ pub(crate) mod tests {
 
     use crate::sfn::asl::choice::wildcard_match;
     use crate::sfn::asl::errors::RUNTIME;
+    use crate::sfn::asl::types::ResultPath;
     use serde_json::json;
     pub(crate) fn parse(definition: Value) -> Result<Definition, String> {
         Definition::from_value(&definition)
@@ -1124,20 +855,163 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn parallel_and_map_load_with_their_branches() {
+        let definition = parse(json!({
+            "StartAt": "Fan",
+            "States": {
+                "Fan": {"Type": "Parallel", "Comment": "both", "InputPath": "$.in", "Parameters": {"x.$": "$.x"},
+                    "ResultSelector": {"first.$": "$[0]"}, "ResultPath": "$.out", "OutputPath": "$.out",
+                    "Retry": [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 1}],
+                    "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Failed"}],
+                    "Branches": [
+                        {"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}},
+                        {"Comment": "b", "StartAt": "B", "States": {
+                            "B": {"Type": "Choice", "Choices": [{"Variable": "$.x", "IsPresent": true, "Next": "B2"}], "Default": "B2"},
+                            "B2": {"Type": "Succeed"}}}
+                    ],
+                    "Next": "Each"},
+                "Each": {"Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 2,
+                    "ItemSelector": {"index.$": "$$.Map.Item.Index", "value.$": "$$.Map.Item.Value"},
+                    "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "Do",
+                        "States": {"Do": {"Type": "Pass", "End": true}}},
+                    "Next": "Old"},
+                "Old": {"Type": "Map", "Parameters": {"v.$": "$$.Map.Item.Value"},
+                    "Iterator": {"StartAt": "Step", "States": {"Step": {"Type": "Pass", "End": true}}},
+                    "Next": "Distributed"},
+                "Distributed": {"Type": "Map", "ToleratedFailurePercentage": 10, "ToleratedFailureCount": 2,
+                    "Label": "dist",
+                    "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                        "StartAt": "Work", "States": {"Work": {"Type": "Pass", "End": true}}},
+                    "End": true},
+                "Failed": {"Type": "Fail", "Error": "E"}
+            }
+        }))
+        .unwrap();
+        let Kind::Parallel(fan) = &definition.states["Fan"].kind else {
+            panic!("Fan is a Parallel state");
+        };
+        assert_eq!(fan.branches.len(), 2);
+        assert_eq!(fan.branches[1].start_at, "B");
+        assert_eq!(fan.outcome.catch[0].next, "Failed");
+        assert_eq!(fan.outcome.retry[0].max_attempts, 1);
+        let Kind::Map(each) = &definition.states["Each"].kind else {
+            panic!("Each is a Map state");
+        };
+        assert!(!each.distributed);
+        assert_eq!(each.max_concurrency, Operand::Literal(json!(2)));
+        assert!(each.items_path.is_some());
+        assert_eq!(each.processor.start_at, "Do");
+        let Kind::Map(old) = &definition.states["Old"].kind else {
+            panic!("Old is a Map state");
+        };
+        assert_eq!(old.max_concurrency, Operand::Literal(json!(0)));
+        assert!(old.item_selector.is_some());
+        assert_eq!(old.processor.start_at, "Step");
+        let Kind::Map(distributed) = &definition.states["Distributed"].kind else {
+            panic!("Distributed is a Map state");
+        };
+        assert!(distributed.distributed);
+        assert_eq!(
+            distributed.tolerated_failure_count,
+            Some(Operand::Literal(json!(2)))
+        );
+    }
+
+    #[test]
+    fn bad_branches_are_refused_naming_the_state_and_json_path() {
+        let branch = |states: Value, start: &str| json!({"StartAt": start, "States": states});
+        let cases = [
+            // A branch cannot go to a state of the enclosing machine.
+            (
+                json!({"StartAt": "Fan", "States": {
+                    "Fan": {"Type": "Parallel", "End": true, "Branches": [
+                        branch(json!({"A": {"Type": "Pass", "Next": "After"}}), "A")]},
+                    "After": {"Type": "Succeed"}}}),
+                "MISSING_TRANSITION_TARGET: Missing 'Next' target: After at /States/Fan/Branches[0]/States/A/Next",
+            ),
+            // Nor to a state of a sibling branch.
+            (
+                json!({"StartAt": "Fan", "States": {
+                    "Fan": {"Type": "Parallel", "End": true, "Branches": [
+                        branch(json!({"A": {"Type": "Pass", "End": true}}), "A"),
+                        branch(json!({"B": {"Type": "Pass", "Next": "A"}}), "B")]}}}),
+                "Missing 'Next' target: A at /States/Fan/Branches[1]/States/B/Next",
+            ),
+            (
+                json!({"StartAt": "Fan", "States": {
+                    "Fan": {"Type": "Parallel", "End": true, "Branches": [
+                        branch(json!({"A": {"Type": "Pass", "End": true}}), "Z")]}}}),
+                "Missing 'Next' target: Z at /States/Fan/Branches[0]/StartAt",
+            ),
+            // Names are unique in the whole machine.
+            (
+                json!({"StartAt": "Fan", "States": {
+                    "Fan": {"Type": "Parallel", "End": true, "Branches": [
+                        branch(json!({"A": {"Type": "Pass", "End": true}}), "A"),
+                        branch(json!({"A": {"Type": "Pass", "End": true}}), "A")]}}}),
+                "DUPLICATE_STATE_NAME: Duplicate State name: A at /States/Fan/Branches[1]/States/A",
+            ),
+            (
+                json!({"StartAt": "Each", "States": {
+                    "Each": {"Type": "Map", "End": true, "ItemProcessor": branch(
+                        json!({"Do": {"Type": "Task", "Resource": "arn:aws:states:::nope", "End": true}}), "Do")}}}),
+                "/States/Each/ItemProcessor/States/Do/Resource",
+            ),
+            (
+                json!({"StartAt": "Each", "States": {
+                    "Each": {"Type": "Map", "End": true, "MaxConcurrency": -1, "ItemProcessor": branch(
+                        json!({"Do": {"Type": "Pass", "End": true}}), "Do")}}}),
+                "The value for the field 'MaxConcurrency' must be a non-negative integer at /States/Each/MaxConcurrency",
+            ),
+            (
+                json!({"StartAt": "Each", "States": {
+                    "Each": {"Type": "Map", "End": true, "ItemSelector": {}, "Parameters": {}, "ItemProcessor": branch(
+                        json!({"Do": {"Type": "Pass", "End": true}}), "Do")}}}),
+                "\"ItemSelector\" and \"Parameters\" cannot both be set at /States/Each/Parameters",
+            ),
+            (
+                json!({"StartAt": "Each", "States": {
+                    "Each": {"Type": "Map", "End": true, "ItemProcessor": {"ProcessorConfig": {"Mode": "SIDEWAYS"},
+                        "StartAt": "Do", "States": {"Do": {"Type": "Pass", "End": true}}}}}}),
+                "at /States/Each/ItemProcessor/ProcessorConfig/Mode",
+            ),
+            (
+                json!({"StartAt": "Each", "States": {
+                    "Each": {"Type": "Map", "End": true, "ItemReader": {}, "ItemProcessor": branch(
+                        json!({"Do": {"Type": "Pass", "End": true}}), "Do")}}}),
+                "The field \"ItemReader\" is not supported for a Map state by portico local at /States/Each/ItemReader",
+            ),
+            (
+                json!({"StartAt": "Each", "States": {
+                    "Each": {"Type": "Map", "End": true, "ItemProcessor": {"StartAt": "Do", "TimeoutSeconds": 5,
+                        "States": {"Do": {"Type": "Pass", "End": true}}}}}}),
+                "at /States/Each/ItemProcessor/TimeoutSeconds",
+            ),
+        ];
+        for (definition, expected) in cases {
+            let error = rejected(definition);
+            assert!(
+                error.contains(expected),
+                "{error} should contain {expected}"
+            );
+        }
+    }
+
+    #[test]
     fn unsupported_constructs_are_refused_naming_the_state_and_field() {
         let with_state =
             |name: &str, state: Value| rejected(json!({"StartAt": name, "States": {name: state}}));
         let cases = [
             (
                 with_state("Fan", json!({"Type": "Map", "End": true})),
-                "/States/Fan/Type",
+                "The field \"ItemProcessor\" is required at /States/Fan/ItemProcessor",
             ),
             (
                 with_state(
                     "Both",
                     json!({"Type": "Parallel", "Branches": [], "End": true}),
                 ),
-                "/States/Both/Type",
+                "must be a non-empty array at /States/Both/Branches",
             ),
             (
                 with_state("P", json!({"Type": "Pass", "Foo": 1, "End": true})),

@@ -111,6 +111,10 @@ pub enum Kind {
     Wait(WaitFor),
     /// `Succeed`.
     Succeed,
+    /// `Parallel`.
+    Parallel(Box<Parallel>),
+    /// `Map`.
+    Map(Box<MapState>),
     /// `Fail`.
     Fail {
         /// `Error` or `ErrorPath`.
@@ -143,6 +147,52 @@ pub struct Task {
     pub timeout_seconds_path: Option<JsonPath>,
     /// `HeartbeatSecondsPath`: the heartbeat interval read like `TimeoutSecondsPath`.
     pub heartbeat_seconds_path: Option<JsonPath>,
+}
+
+/// What a `Parallel` or `Map` state does with its result, and its error handling: the fields
+/// it shares with `Task`.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// `ResultSelector`.
+    pub result_selector: Option<Value>,
+    /// `ResultPath`.
+    pub result_path: ResultPath,
+    /// `Retry`.
+    pub retry: Vec<Retrier>,
+    /// `Catch`.
+    pub catch: Vec<Catcher>,
+}
+
+/// A `Parallel` state's fields.
+#[derive(Debug, Clone)]
+pub struct Parallel {
+    /// `Branches`: each a machine of its own (`StartAt`, `States`).
+    pub branches: Vec<Definition>,
+    /// `Parameters`: the branches' input.
+    pub parameters: Option<Value>,
+    /// `ResultSelector`, `ResultPath`, `Retry`, `Catch`.
+    pub outcome: Outcome,
+}
+
+/// A `Map` state's fields.
+#[derive(Debug, Clone)]
+pub struct MapState {
+    /// `ItemProcessor` (or the older `Iterator`): the machine each item runs.
+    pub processor: Definition,
+    /// `ProcessorConfig.Mode: "DISTRIBUTED"` (items from the input; no `ItemReader`).
+    pub distributed: bool,
+    /// `ItemsPath` (`None`: the whole effective input).
+    pub items_path: Option<JsonPath>,
+    /// `ItemSelector` (or the older `Parameters`): each iteration's input.
+    pub item_selector: Option<Value>,
+    /// `MaxConcurrency` (0, the default: no limit) or `MaxConcurrencyPath`.
+    pub max_concurrency: Operand,
+    /// `ToleratedFailurePercentage` or `…Path` (distributed mode).
+    pub tolerated_failure_percentage: Option<Operand>,
+    /// `ToleratedFailureCount` or `…Path` (distributed mode).
+    pub tolerated_failure_count: Option<Operand>,
+    /// `ResultSelector`, `ResultPath`, `Retry`, `Catch`.
+    pub outcome: Outcome,
 }
 
 /// What a `Task` runs.

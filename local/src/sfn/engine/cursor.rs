@@ -38,6 +38,32 @@ pub(crate) enum Phase {
     Task { token: String },
     /// A synchronous Lambda invocation (`lambda:invoke` or a function ARN).
     Invoke(InvokeJob),
+    /// A frame's synchronous invocation ended with this result (the driver wrote it).
+    Invoked {
+        output: Option<Value>,
+        failure: Option<(String, String)>,
+    },
+    /// A `Parallel` or `Map` state whose branches wait (a `Task`, a `Wait`): each branch or
+    /// iteration is a frame with its own cursor, kept here, so it is saved with the execution.
+    Fanout {
+        /// One per branch or item, in order.
+        frames: Vec<Frame>,
+        /// `MaxConcurrency` (0: no limit): how many frames run at once.
+        max_concurrency: usize,
+    },
+}
+
+/// A branch or iteration of a `Parallel` or `Map` state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Frame {
+    /// Where the branch is (its `input` is the branch's input until it starts).
+    pub(crate) cursor: Cursor,
+    /// It has begun (its first state was entered).
+    pub(crate) started: bool,
+    /// Its output, once it ended.
+    pub(crate) output: Option<Value>,
+    /// Its `Error` and `Cause`, if it failed.
+    pub(crate) failure: Option<(String, String)>,
 }
 
 /// A synchronous invocation the driver makes outside the transaction.
@@ -53,6 +79,10 @@ pub(crate) struct InvokeJob {
     pub(crate) deadline_ms: Option<i64>,
     /// `lambda:invoke` (the result wraps the payload) rather than a function ARN.
     pub(crate) integration: bool,
+    /// The frame that makes it (frame indexes from the execution's cursor down; empty: the
+    /// execution itself).
+    #[serde(default)]
+    pub(crate) frame: Vec<usize>,
 }
 
 /// What the driver does next.

@@ -15,6 +15,7 @@ use crate::lambda::{InvocationResult, InvokeOutcome};
 use crate::logs::FailureLog;
 use crate::sfn::asl::{self, Failure};
 use crate::sfn::engine::cursor::{Effect, FAILURE_LOG_EVERY, InvokeJob, Phase, Wake, lock};
+use crate::sfn::engine::frames::frame_cursor_mut;
 use crate::sfn::engine::rows::append_event;
 use crate::sfn::engine::run::{Exit, Run};
 use crate::sfn::engine::service::StepFunctions;
@@ -216,7 +217,9 @@ impl<I: Invoker> StepFunctions<I> {
             let tx = c.transaction()?;
             let mut effects = Vec::new();
             if let Some(mut run) = Run::load(&tx, arn)?
-                && matches!(&run.cursor.phase, Phase::Invoke(current) if current.attempt == job.attempt)
+                && frame_cursor_mut(&mut run.cursor, &job.frame).is_some_and(
+                    |c| matches!(&c.phase, Phase::Invoke(current) if current.attempt == job.attempt),
+                )
             {
                 let (resource_type, resource) = ("lambda", "invoke");
                 let result = match outcome {
@@ -278,9 +281,21 @@ impl<I: Invoker> StepFunctions<I> {
                     ),
                 };
                 append_event(&tx, arn, now, kind, Some((key, details)))?;
+                if let Some(cursor) = frame_cursor_mut(&mut run.cursor, &job.frame)
+                    && !job.frame.is_empty()
+                {
+                    // A frame's task: its state completes when the driver next advances it.
+                    let (output, failure) = match result {
+                        Ok(output) => (Some(output), None),
+                        Err(f) => (None, Some((f.error, f.cause))),
+                    };
+                    cursor.phase = Phase::Invoked { output, failure };
+                    run.save(&tx)?;
+                } else {
                 match run.complete_task(&tx, now, result)? {
                     Exit::Continue => run.save(&tx)?,
                     exit => run.exit(&tx, now, exit, &mut effects)?,
+                }
                 }
             }
             tx.commit()?;

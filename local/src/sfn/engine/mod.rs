@@ -13,6 +13,10 @@
 
 mod cursor;
 mod driver;
+mod fanout;
+#[cfg(test)]
+mod fanout_tests;
+mod frames;
 mod records;
 mod rows;
 mod run;

@@ -64,5 +64,7 @@ pub(crate) fn type_name(state: &State) -> &'static str {
         Kind::Wait(_) => "Wait",
         Kind::Succeed => "Succeed",
         Kind::Fail { .. } => "Fail",
+        Kind::Parallel(_) => "Parallel",
+        Kind::Map(_) => "Map",
     }
 }

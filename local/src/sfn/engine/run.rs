@@ -8,6 +8,7 @@ use crate::clock::rfc3339_millis;
 use crate::invoker::Invoker;
 use crate::sfn::asl::{self, Definition, Failure, Kind, State, Transition, WaitFor};
 use crate::sfn::engine::cursor::{Cursor, Effect, InvokeJob, MAX_HISTORY_EVENTS, Phase, Wake};
+use crate::sfn::engine::fanout;
 use crate::sfn::engine::rows::{append_event, close_tasks, type_name};
 use crate::sfn::engine::service::StepFunctions;
 
@@ -22,6 +23,11 @@ pub(crate) struct Run {
     pub(crate) definition: Definition,
     pub(crate) cursor: Cursor,
     finished: bool,
+    /// The frame being advanced (indexes from the execution's cursor down; empty: the
+    /// execution itself): `definition` and `cursor` are then the branch's.
+    pub(crate) frame: Vec<usize>,
+    /// How the frame being advanced ended, once it has.
+    pub(crate) frame_end: Option<Result<Value, Failure>>,
 }
 
 /// How a state ended.
@@ -94,11 +100,14 @@ impl Run {
             definition,
             cursor,
             finished: false,
+            frame: Vec::new(),
+            frame_end: None,
         }))
     }
 
     pub(crate) fn save(&self, tx: &Connection) -> rusqlite::Result<()> {
-        if self.finished {
+        // A frame's cursor is saved within the execution's, once it is swapped back.
+        if self.finished || !self.frame.is_empty() {
             return Ok(());
         }
         tx.execute(
@@ -191,24 +200,8 @@ impl Run {
                 )?;
                 return Ok(Wake::Done);
             }
-            let exit = match self.cursor.phase.clone() {
-                Phase::Run => self.run_state(tx, engine, now, effects)?,
-                Phase::Wait { until_ms, output } => {
-                    if now >= until_ms {
-                        Exit::Output(output)
-                    } else {
-                        Exit::Pending(Some(until_ms))
-                    }
-                }
-                Phase::Backoff { until_ms } => {
-                    if now >= until_ms {
-                        self.cursor.phase = Phase::Run;
-                        continue;
-                    }
-                    Exit::Pending(Some(until_ms))
-                }
-                Phase::Task { token } => self.check_task(tx, now, &token)?,
-                Phase::Invoke(job) => Exit::Invoke(job),
+            let Some(exit) = self.phase_exit(tx, engine, now, effects)? else {
+                continue;
             };
             match exit {
                 Exit::Pending(until) => {
@@ -220,7 +213,10 @@ impl Run {
                     return Ok(Wake::Sleep(until));
                 }
                 Exit::Invoke(job) => {
-                    self.cursor.phase = Phase::Invoke(job.clone());
+                    // A frame's invocation is in the frame's cursor already.
+                    if job.frame.is_empty() {
+                        self.cursor.phase = Phase::Invoke(job.clone());
+                    }
                     self.save(tx)?;
                     return Ok(Wake::Invoke(job));
                 }
@@ -238,6 +234,47 @@ impl Run {
         }
     }
 
+    /// What the cursor's phase leads to now; `None`: look again (a backoff ended).
+    pub(crate) fn phase_exit<I: Invoker>(
+        &mut self,
+        tx: &Connection,
+        engine: &StepFunctions<I>,
+        now: i64,
+        effects: &mut Vec<Effect>,
+    ) -> rusqlite::Result<Option<Exit>> {
+        Ok(Some(match self.cursor.phase.clone() {
+            Phase::Run => self.run_state(tx, engine, now, effects)?,
+            Phase::Wait { until_ms, output } => {
+                if now >= until_ms {
+                    Exit::Output(output)
+                } else {
+                    Exit::Pending(Some(until_ms))
+                }
+            }
+            Phase::Backoff { until_ms } => {
+                if now >= until_ms {
+                    self.cursor.phase = Phase::Run;
+                    return Ok(None);
+                }
+                Exit::Pending(Some(until_ms))
+            }
+            Phase::Task { token } => self.check_task(tx, now, &token)?,
+            Phase::Invoke(job) => Exit::Invoke(job),
+            Phase::Invoked { output, failure } => {
+                let result = match (output, failure) {
+                    (Some(output), None) => Ok(output),
+                    (_, Some((error, cause))) => Err(Failure { error, cause }),
+                    (None, None) => Err(Failure::runtime("the invocation ended without a result")),
+                };
+                match self.complete_task(tx, now, result)? {
+                    Exit::Continue => return Ok(None),
+                    exit => exit,
+                }
+            }
+            Phase::Fanout { .. } => self.advance_frames(tx, engine, now, effects)?,
+        }))
+    }
+
     /// The execution ends with `status`.
     fn finish(
         &mut self,
@@ -248,6 +285,15 @@ impl Run {
         failure: Option<Failure>,
         effects: &mut Vec<Effect>,
     ) -> rusqlite::Result<()> {
+        if !self.frame.is_empty() {
+            // A branch ended: its state sees it.
+            self.frame_end = Some(match (status, failure) {
+                ("SUCCEEDED", _) => Ok(output.cloned().unwrap_or(Value::Null)),
+                (_, Some(failure)) => Err(failure),
+                (_, None) => Err(Failure::runtime("the branch failed")),
+            });
+            return Ok(());
+        }
         let output_text = output.map(Value::to_string);
         tx.execute(
             "UPDATE sfn_executions SET status = ?2, output = ?3, error = ?4, cause = ?5, stop_ms = ?6
@@ -353,6 +399,8 @@ impl Run {
                 };
                 let retriers = match &next_state.kind {
                     Kind::Task(t) => t.retry.len(),
+                    Kind::Parallel(p) => p.outcome.retry.len(),
+                    Kind::Map(m) => m.outcome.retry.len(),
                     _ => 0,
                 };
                 append_event(
@@ -382,6 +430,34 @@ impl Run {
         }
     }
 
+    /// Runs the current `Parallel` or `Map` state: its branches run to their end now, their
+    /// events are written, and its retriers and catchers see a failure as a `Task`'s do.
+    fn run_fanout(&mut self, tx: &Connection, now: i64, state: &State) -> rusqlite::Result<Exit> {
+        if fanout::waits(state) {
+            return self.start_frames(tx, now, state);
+        }
+        let context = self.context(None);
+        let raw = self.cursor.input.clone();
+        let mut events = Vec::new();
+        let (outcome, output) = match asl::apply_path(&state.input_path, &raw, &context) {
+            Ok(effective) => {
+                fanout::run_fanout(state, &raw, &effective, &context, now, &mut events)
+            }
+            Err(failure) => (None, Err(failure)),
+        };
+        for (kind, key, details) in events {
+            let details = (!key.is_empty()).then_some((key, details));
+            append_event(tx, &self.arn, now, &kind, details)?;
+        }
+        Ok(match (output, outcome) {
+            (Ok(output), _) => Exit::Output(output),
+            (Err(failure), Some(outcome)) => {
+                self.handle_failure(now, &outcome.retry, &outcome.catch, failure)
+            }
+            (Err(failure), None) => Exit::Fail(failure),
+        })
+    }
+
     /// Runs the current state from its start.
     fn run_state<I: Invoker>(
         &mut self,
@@ -398,6 +474,9 @@ impl Run {
         };
         if let Kind::Task(task) = &state.kind {
             return self.start_task(tx, engine, now, &state, task, effects);
+        }
+        if matches!(state.kind, Kind::Parallel(_) | Kind::Map(_)) {
+            return self.run_fanout(tx, now, &state);
         }
         let context = self.context(None);
         let raw = self.cursor.input.clone();
@@ -498,6 +577,9 @@ impl Run {
                     })
                 }
                 Kind::Task(_) => Err(Failure::runtime("a Task state is started apart")),
+                Kind::Parallel(_) | Kind::Map(_) => {
+                    Err(Failure::runtime("a Parallel or Map state is run apart"))
+                }
             }
         })();
         Ok(result.unwrap_or_else(Exit::Fail))

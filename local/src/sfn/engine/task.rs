@@ -291,6 +291,7 @@ impl Run {
                     payload,
                     deadline_ms: timeout_at,
                     integration,
+                    frame: self.frame.clone(),
                 }))
             }
         }
@@ -435,30 +436,36 @@ impl Run {
         });
         Ok(match output {
             Ok(output) => Exit::Output(output),
-            Err(failure) => self.handle_failure(now, task, failure),
+            Err(failure) => self.handle_failure(now, &task.retry, &task.catch, failure),
         })
     }
 
-    /// The current `Task` state failed with `failure`: a retrier waits, a catcher goes on, or
-    /// the execution fails.
-    fn handle_failure(&mut self, now: i64, task: &asl::Task, failure: Failure) -> Exit {
+    /// The current state (a `Task`, `Parallel` or `Map`, with these retriers and catchers)
+    /// failed with `failure`: a retrier waits, a catcher goes on, or the execution fails.
+    pub(crate) fn handle_failure(
+        &mut self,
+        now: i64,
+        retry: &[asl::Retrier],
+        catch: &[asl::Catcher],
+        failure: Failure,
+    ) -> Exit {
         if failure.error == asl::RUNTIME {
             return Exit::Fail(failure);
         }
-        if let Some(i) = task.retry.iter().position(|r| r.handles(&failure.error)) {
-            if self.cursor.retries.len() < task.retry.len() {
-                self.cursor.retries.resize(task.retry.len(), 0);
+        if let Some(i) = retry.iter().position(|r| r.handles(&failure.error)) {
+            if self.cursor.retries.len() < retry.len() {
+                self.cursor.retries.resize(retry.len(), 0);
             }
             let used = self.cursor.retries[i];
-            if used < task.retry[i].max_attempts {
+            if used < retry[i].max_attempts {
                 self.cursor.retries[i] += 1;
                 self.cursor.phase = Phase::Backoff {
-                    until_ms: now + task.retry[i].wait_ms(used, crate::ids::u64()),
+                    until_ms: now + retry[i].wait_ms(used, crate::ids::u64()),
                 };
                 return Exit::Continue;
             }
         }
-        match task.catch.iter().find(|c| c.handles(&failure.error)) {
+        match catch.iter().find(|c| c.handles(&failure.error)) {
             Some(catcher) => {
                 let error = json!({"Error": failure.error, "Cause": failure.cause});
                 match asl::apply_result_path(&catcher.result_path, &self.cursor.input, error) {

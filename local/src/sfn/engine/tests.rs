@@ -13,7 +13,7 @@ use crate::testing::StubHost;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 /// A clock the test moves.
-struct ManualClock(AtomicI64);
+pub(crate) struct ManualClock(AtomicI64);
 
 impl Clock for ManualClock {
     fn now_ms(&self) -> i64 {
@@ -21,14 +21,14 @@ impl Clock for ManualClock {
     }
 }
 
-struct Fixture {
+pub(crate) struct Fixture {
     pub(crate) store: Arc<Store>,
-    host: Arc<StubHost>,
+    pub(crate) host: Arc<StubHost>,
     pub(crate) clock: Arc<ManualClock>,
     pub(crate) engine: Arc<StepFunctions<StubHost>>,
 }
 
-const ACTIVITY: &str = "arn:aws:states:us-east-1:000000000000:activity:shop-dev-Approve";
+pub(crate) const ACTIVITY: &str = "arn:aws:states:us-east-1:000000000000:activity:shop-dev-Approve";
 const ROLE: &str = "arn:aws:iam::000000000000:role/shop-dev-states";
 
 impl Fixture {
@@ -63,7 +63,7 @@ impl Fixture {
     }
 
     /// Starts an execution of a machine with this definition.
-    fn start(&self, definition: Value, input: Value) -> String {
+    pub(crate) fn start(&self, definition: Value, input: Value) -> String {
         let name = crate::ids::uuid_v4();
         let (machine, _) = self
             .engine
@@ -76,12 +76,12 @@ impl Fixture {
     }
 
     /// Moves the clock and lets the execution see it.
-    fn tick(&self, arn: &str, ms: i64) {
+    pub(crate) fn tick(&self, arn: &str, ms: i64) {
         self.clock.0.fetch_add(ms, Ordering::SeqCst);
         self.engine.wake(arn);
     }
 
-    async fn settled(&self, arn: &str, status: &str) -> ExecutionRecord {
+    pub(crate) async fn settled(&self, arn: &str, status: &str) -> ExecutionRecord {
         for _ in 0..2000 {
             let e = self.engine.execution(arn).unwrap();
             if e.status == status {
@@ -115,7 +115,7 @@ impl Fixture {
             .expect("a task")
     }
 
-    fn kinds(&self, arn: &str) -> Vec<String> {
+    pub(crate) fn kinds(&self, arn: &str) -> Vec<String> {
         self.engine
             .history(arn)
             .unwrap()
@@ -737,7 +737,7 @@ async fn executions_are_idempotent_by_name_and_machines_by_definition() {
         .unwrap_err();
     assert_eq!(invalid.kind, "InvalidDefinition");
     assert!(
-        invalid.message.contains("/States/X/Type"),
+        invalid.message.contains("/States/X/ItemProcessor"),
         "{}",
         invalid.message
     );
