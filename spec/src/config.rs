@@ -11,8 +11,12 @@ use serde::Deserialize;
 use toml::Spanned;
 
 mod iam;
+mod resources;
 
 pub use iam::{IamSection, IamStatement, PERMISSIONS, PermissionScope, permission_scope};
+pub use resources::{
+    Bucket, DeadLetter, KeyAttribute, Queue, ResourceKind, StageResource, Table, Topic,
+};
 
 /// The file name looked up beside the app's `Cargo.toml`.
 pub const FILE_NAME: &str = "portico.toml";
@@ -78,6 +82,18 @@ pub struct Config {
     /// `[iam]`: what every function's role gets beyond Portico's own policies.
     #[serde(default)]
     pub iam: IamSection,
+    /// `[[tables]]`: DynamoDB tables.
+    #[serde(default)]
+    pub tables: Vec<Table>,
+    /// `[[buckets]]`: S3 buckets.
+    #[serde(default)]
+    pub buckets: Vec<Bucket>,
+    /// `[[queues]]`: SQS queues.
+    #[serde(default)]
+    pub queues: Vec<Queue>,
+    /// `[[topics]]`: SNS topics.
+    #[serde(default)]
+    pub topics: Vec<Topic>,
 }
 
 /// `[[secrets]]`: a variable every function gets, its value random bytes generated once.
@@ -480,6 +496,7 @@ impl Config {
         }
         self.iam.validate(c, "iam");
         self.check_own_roles(c);
+        self.validate_resources(c);
         let mut seen_keys: Vec<&str> = Vec::new();
         for key in &self.api_keys {
             if seen_keys.contains(&key.name.get_ref().as_str()) {

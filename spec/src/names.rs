@@ -54,9 +54,16 @@ impl Names {
         self.function(schedule)
     }
 
-    /// A usage plan, an API key, an activity or a state machine named `name` in the config.
+    /// A usage plan, an API key, an activity, a state machine, a table, a queue or a topic
+    /// named `name` in the config (a FIFO queue's or topic's real name adds `.fifo`).
     pub fn scoped(&self, name: &str) -> String {
         format!("{}-{name}", self.prefix())
+    }
+
+    /// Bucket `name` of the config in `account`: bucket names are global, so the account is
+    /// part of it, and S3 takes lower case only (`<app>-<stage>-<name>-<account>`).
+    pub fn bucket(&self, name: &str, account: &str) -> String {
+        format!("{}-{name}-{account}", self.prefix()).to_ascii_lowercase()
     }
 }
 
@@ -130,6 +137,39 @@ impl Location {
     /// An SES identity's ARN.
     pub fn ses_identity_arn(&self, identity: &str) -> String {
         self.arn("ses", true, &format!("identity/{identity}"))
+    }
+
+    /// A DynamoDB table's ARN.
+    pub fn table_arn(&self, name: &str) -> String {
+        self.arn("dynamodb", true, &format!("table/{name}"))
+    }
+
+    /// An S3 bucket's ARN (S3's ARNs carry no region or account).
+    pub fn bucket_arn(&self, name: &str) -> String {
+        format!("arn:{}:s3:::{name}", self.partition)
+    }
+
+    /// An SQS queue's ARN.
+    pub fn queue_arn(&self, name: &str) -> String {
+        self.arn("sqs", true, name)
+    }
+
+    /// An SQS queue's URL.
+    pub fn queue_url(&self, name: &str) -> String {
+        let domain = if self.partition == "aws-cn" {
+            "amazonaws.com.cn"
+        } else {
+            "amazonaws.com"
+        };
+        format!(
+            "https://sqs.{}.{domain}/{}/{name}",
+            self.region, self.account
+        )
+    }
+
+    /// An SNS topic's ARN.
+    pub fn topic_arn(&self, name: &str) -> String {
+        self.arn("sns", true, name)
     }
 
     /// A rule's ARN.
