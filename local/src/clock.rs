@@ -254,6 +254,30 @@ pub fn parse_iso8601(text: &str) -> Option<i64> {
     parse_rfc3339(&out)
 }
 
+/// A clock tests move by hand.
+#[cfg(test)]
+pub(crate) struct ManualClock(pub(crate) std::sync::atomic::AtomicI64);
+
+#[cfg(test)]
+impl ManualClock {
+    /// A clock at `ms`.
+    pub(crate) fn at(ms: i64) -> std::sync::Arc<Self> {
+        std::sync::Arc::new(Self(std::sync::atomic::AtomicI64::new(ms)))
+    }
+
+    /// Moves the clock on by `ms`.
+    pub(crate) fn advance(&self, ms: i64) {
+        self.0.fetch_add(ms, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+impl Clock for ManualClock {
+    fn now_ms(&self) -> i64 {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -29,6 +29,7 @@ pub mod server;
 pub mod services;
 pub mod ses;
 pub mod sfn;
+pub mod sqs;
 pub mod store;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;

@@ -154,9 +154,8 @@ fn make_private(path: &Path) {
 /// A shipped migration is never edited: a change is a new one appended here, with a test
 /// that opens the checked-in database of the version before (`tests/fixtures/`).
 fn migrations() -> Vec<M<'static>> {
-    vec![M::up_with_hook(
-        BASELINE,
-        |tx: &rusqlite::Transaction<'_>| -> HookResult {
+    vec![
+        M::up_with_hook(BASELINE, |tx: &rusqlite::Transaction<'_>| -> HookResult {
             // A database written before activity timeouts counted from the worker's pick-up
             // has `sfn_tasks` without this column.
             let has_column = tx
@@ -168,9 +167,41 @@ fn migrations() -> Vec<M<'static>> {
                 tx.execute_batch("ALTER TABLE sfn_tasks ADD COLUMN timeout_seconds INTEGER")?;
             }
             Ok(())
-        },
-    )]
+        }),
+        M::up(SQS),
+    ]
 }
+
+/// Migration 2: the local SQS's messages ([`crate::sqs`]). A message's `receipt` is the newest
+/// receipt handle (NULL until received); `visible_ms` is when it may be received (again);
+/// `seq` orders FIFO groups and is the sequence number, from the one-row `sqs_sequence`.
+const SQS: &str = "
+CREATE TABLE sqs_messages (
+    id TEXT PRIMARY KEY,
+    queue TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    attributes TEXT NOT NULL,
+    sent_ms INTEGER NOT NULL,
+    visible_ms INTEGER NOT NULL,
+    receive_count INTEGER NOT NULL DEFAULT 0,
+    first_receive_ms INTEGER,
+    receipt TEXT,
+    group_id TEXT,
+    dedup_id TEXT
+);
+CREATE INDEX sqs_messages_by_queue ON sqs_messages (queue, seq);
+CREATE TABLE sqs_dedup (
+    queue TEXT NOT NULL,
+    dedup_id TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    expires_ms INTEGER NOT NULL,
+    PRIMARY KEY (queue, dedup_id)
+);
+CREATE TABLE sqs_sequence (value INTEGER NOT NULL);
+INSERT INTO sqs_sequence (value) VALUES (0);
+";
 
 /// The state database could not be opened, checked or migrated.
 #[derive(Debug, thiserror::Error)]
@@ -753,7 +784,7 @@ mod tests {
                 ))
             })
             .unwrap();
-        assert_eq!((version, timeout), (1, None));
+        assert_eq!((version, timeout), (2, None), "every migration ran");
         drop(store);
         Connection::open(&path)
             .unwrap()
@@ -761,7 +792,7 @@ mod tests {
             .unwrap();
         let err = Store::open(&path).unwrap_err().to_string();
         assert!(
-            err.contains("written by a newer portico (schema version 7, this one knows 1)"),
+            err.contains("written by a newer portico (schema version 7, this one knows 2)"),
             "{err}"
         );
     }
