@@ -12,8 +12,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use portico_spec::config::Config;
+use portico_spec::config::{Config, ResourceKind};
 use portico_spec::manifest::{Manifest, ManifestSchedule};
+use portico_spec::names::{Location, Names};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -22,7 +23,7 @@ use crate::gateway::{self, GatewayConfig};
 use crate::hosts::AllowedHosts;
 use crate::lambda::{FunctionSpec, LambdaHost};
 use crate::logs::{LogSink, Style};
-use crate::{BoxError, files, scheduler, secrets, services, ses, sfn, store, usage};
+use crate::{BoxError, files, scheduler, secrets, services, ses, sfn, sqs, store, usage};
 
 /// What to run and where.
 #[derive(Debug, Clone)]
@@ -93,6 +94,8 @@ pub struct Running {
     pub keys: usage::ApiKeys,
     /// The activities and state machines created from the config.
     pub step_functions: sfn::Created,
+    /// The declared queues the local SQS serves: (name in the config, URL).
+    pub queues: Vec<(String, String)>,
     /// The names of the generated secrets (never their values).
     pub secret_names: Vec<String>,
     /// Whether the functions got dummy AWS credentials (none in the environment or `~/.aws`).
@@ -169,15 +172,41 @@ impl LocalCloud {
         let dummy = secrets::dummy_credentials(|name| std::env::var(name).ok(), home.as_deref());
         // The app's SDK clients reach the local services through the standard variables.
         let services_url = format!("http://{services_addr}");
+        let names = Names {
+            app: config.app.name.get_ref().clone(),
+            stage: stage.clone(),
+        };
+        let location = Location::new(crate::invoker::REGION, crate::invoker::ACCOUNT);
+        let resources = config.stage_resources(&names, &location, Some(&services_url));
+        let queues: Vec<(String, String)> = resources
+            .iter()
+            .filter(|r| r.kind == ResourceKind::Queue && !r.external)
+            .map(|r| (r.name.clone(), r.value.clone()))
+            .collect();
+        let sqs = Arc::new(sqs::Sqs::new(
+            Arc::clone(&store),
+            sqs::QueueSpec::from_config(&config, &names, &location),
+            Arc::new(crate::clock::SystemClock),
+        ));
         for function in &mut functions {
             secrets.apply(&mut function.env);
             for (name, value) in &dummy {
                 function.env.insert((*name).to_owned(), value.clone());
             }
-            for variable in ["AWS_ENDPOINT_URL_SFN", "AWS_ENDPOINT_URL_SESV2"] {
+            for variable in [
+                "AWS_ENDPOINT_URL_SFN",
+                "AWS_ENDPOINT_URL_SESV2",
+                "AWS_ENDPOINT_URL_SQS",
+            ] {
                 function
                     .env
                     .insert(variable.to_owned(), services_url.clone());
+            }
+            // Each declared resource's name, URL or ARN, under the variable the config names.
+            for resource in &resources {
+                function
+                    .env
+                    .insert(resource.env.clone(), resource.value.clone());
             }
         }
         let host = LambdaHost::start(functions, logs.clone()).await?;
@@ -236,6 +265,7 @@ impl LocalCloud {
         let services = services::Services::new(Arc::clone(&host), function_prefix.clone())
             .with_allowed_hosts(hosts, services_addr.ip())
             .with_step_functions(engine)
+            .with_sqs(sqs)
             .with_ses(Arc::new(ses::Ses::new(
                 local_dir.join("outbox"),
                 config
@@ -269,6 +299,7 @@ impl LocalCloud {
             logs,
             keys,
             step_functions: created,
+            queues,
             secret_names: secrets.names().map(str::to_owned).collect(),
             dummy_credentials: !dummy.is_empty(),
             schedule_updates,

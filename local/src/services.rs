@@ -7,7 +7,7 @@
 //!   (implemented), SES v2 `POST /v2/email/outbound-emails` and the outbox pages `/outbox…`
 //!   ([`crate::ses`]);
 //! - AWS JSON 1.0 services by `X-Amz-Target`: Step Functions `AWSStepFunctions.<Operation>`
-//!   ([`crate::sfn`]).
+//!   ([`crate::sfn`]), SQS `AmazonSQS.<Operation>` ([`crate::sqs`]).
 //!
 //! Requests are not signature-checked: any credentials work, as with other local emulators.
 
@@ -46,6 +46,7 @@ pub struct Services<I> {
     invoker: Arc<I>,
     function_prefix: String,
     ses: Option<Arc<crate::ses::Ses>>,
+    sqs: Option<Arc<crate::sqs::Sqs>>,
     step_functions: Option<Arc<StepFunctions<I>>>,
     hosts: AllowedHosts,
     /// The address the endpoint listens on (an accepted `Host`, as `--host` binds it).
@@ -65,6 +66,7 @@ impl<I: Invoker> Services<I> {
             invoker,
             function_prefix,
             ses: None,
+            sqs: None,
             step_functions: None,
             hosts: AllowedHosts::default(),
             local: IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
@@ -90,6 +92,12 @@ impl<I: Invoker> Services<I> {
     /// Serves Step Functions (`X-Amz-Target: AWSStepFunctions.*`) with `engine`.
     pub(crate) fn with_step_functions(mut self, engine: Arc<StepFunctions<I>>) -> Self {
         self.step_functions = Some(engine);
+        self
+    }
+
+    /// Serves SQS (`X-Amz-Target: AmazonSQS.*`) with `sqs`.
+    pub(crate) fn with_sqs(mut self, sqs: Arc<crate::sqs::Sqs>) -> Self {
+        self.sqs = Some(sqs);
         self
     }
 
@@ -123,6 +131,26 @@ impl<I: Invoker> Services<I> {
                     }
                 }
                 None => unsupported(&format!("the operation `AWSStepFunctions.{operation}`")),
+            },
+            Operation::Sqs { operation } => match &self.sqs {
+                Some(sqs) => {
+                    let (parts, body) = req.into_parts();
+                    let host = parts
+                        .headers
+                        .get(HOST)
+                        .and_then(|h| h.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned();
+                    let limit = crate::sqs::api::BODY_LIMIT;
+                    match server::read_body(&parts.headers, body, limit, self.limits.body_read)
+                        .await
+                    {
+                        Ok(body) => crate::sqs::api::handle(sqs, &operation, &host, &body).await,
+                        Err(BodyError::Timeout) => body_timeout(&self.limits),
+                        Err(_) => closing(crate::sqs::api::too_large()),
+                    }
+                }
+                None => unsupported(&format!("the operation `AmazonSQS.{operation}`")),
             },
             Operation::Ses => match &self.ses {
                 Some(ses) => ses.handle(req, self.limits.body_read).await,
@@ -270,6 +298,8 @@ enum Operation {
     LambdaInvoke { function: String },
     /// Step Functions (AWS JSON 1.0): `X-Amz-Target: AWSStepFunctions.<operation>`.
     StepFunctions { operation: String },
+    /// SQS (AWS JSON 1.0): `X-Amz-Target: AmazonSQS.<operation>`.
+    Sqs { operation: String },
     /// SES v2 (REST-JSON, `/v2/email/…`) and the outbox pages (`/outbox…`).
     Ses,
     /// Anything this endpoint does not implement (yet), described for the error message.
@@ -279,12 +309,14 @@ enum Operation {
 impl Operation {
     fn of(method: &Method, path: &str, headers: &HeaderMap) -> Self {
         if let Some(target) = headers.get("x-amz-target") {
-            let operation = target
-                .to_str()
-                .ok()
-                .and_then(|t| t.strip_prefix("AWSStepFunctions."));
-            if let Some(operation) = operation.filter(|_| method == Method::POST) {
+            let target_str = target.to_str().ok().filter(|_| method == Method::POST);
+            if let Some(operation) = target_str.and_then(|t| t.strip_prefix("AWSStepFunctions.")) {
                 return Self::StepFunctions {
+                    operation: operation.to_owned(),
+                };
+            }
+            if let Some(operation) = target_str.and_then(|t| t.strip_prefix("AmazonSQS.")) {
+                return Self::Sqs {
                     operation: operation.to_owned(),
                 };
             }

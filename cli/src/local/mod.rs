@@ -217,8 +217,11 @@ fn print_banner(plan: &Plan, running: &Running, args: &Args) {
     for (name, arn) in state_machines {
         out.push_str(&format!("  state machine {name} {arn}\n"));
     }
+    for (name, url) in &running.queues {
+        out.push_str(&format!("  queue {name} {url}\n"));
+    }
     out.push_str(&format!(
-        "AWS services (Lambda, Step Functions, SES v2): {services_url}\n"
+        "AWS services (Lambda, Step Functions, SES v2, SQS): {services_url}\n"
     ));
     out.push_str(&format!(
         "Outbox (SES): {}\n",

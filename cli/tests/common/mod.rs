@@ -290,7 +290,7 @@ impl Server {
             };
             if let (Some(api), Some(services)) = (
                 line("API: "),
-                line("AWS services (Lambda, Step Functions, SES v2): "),
+                line("AWS services (Lambda, Step Functions, SES v2, SQS): "),
             ) {
                 break (api, services);
             }

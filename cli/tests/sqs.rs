@@ -1,0 +1,62 @@
+//! `portico local`'s SQS: the queues `fixtures/sqs/portico.toml` declares, served on the
+//! services endpoint to boto3 (`fixtures/sqs/sqs_client.py`, whose assertions fail the test)
+//! as an app's SDK would call them, the functions pointed at them through their variables,
+//! and the messages kept across a restart.
+
+mod common;
+
+use common::{AppDir, Server, apps, boto3_script, fixture};
+
+/// Runs `sqs_client.py PHASE` against `server`; panics with its output when it fails.
+fn boto3(server: &Server, phase: &str) {
+    let output = boto3_script("sqs/sqs_client.py")
+        .arg(phase)
+        .arg(format!("http://{}", server.services))
+        .output()
+        .expect("run python3 (boto3 is installed by scripts/test)");
+    assert!(
+        output.status.success(),
+        "sqs_client.py {phase} failed\nstdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn boto3_uses_the_declared_queues_and_messages_survive_a_restart() {
+    let dir = AppDir::new("sqs-boto3", &fixture("sqs/portico.toml"));
+    let mut server = Server::start(&dir.path, &apps().fixture, &["--no-schedules"]);
+    let banner = server.stdout();
+    let endpoint = format!("http://{}", server.services);
+    let line = format!("  queue jobs {endpoint}/000000000000/fixture-dev-jobs");
+    assert!(banner.lines().any(|l| l == line), "{line} in\n{banner}");
+    boto3(&server, "main");
+
+    // Every function gets the endpoint and each queue's URL under its variable (a request
+    // starts the api function's process).
+    assert_eq!(server.get("/env").status, 200);
+    let environment = server
+        .children()
+        .into_iter()
+        .filter_map(|pid| std::fs::read(format!("/proc/{pid}/environ")).ok())
+        .map(|raw| String::from_utf8_lossy(&raw).into_owned())
+        .find(|env| env.split('\0').any(|v| v == "PORTICO_HANDLER=api"))
+        .expect("the api function's process");
+    let variables: Vec<&str> = environment.split('\0').collect();
+    for expected in [
+        format!("AWS_ENDPOINT_URL_SQS={endpoint}"),
+        format!("JOBS_QUEUE_URL={endpoint}/000000000000/fixture-dev-jobs"),
+        format!("JOBS_DLQ_QUEUE_URL={endpoint}/000000000000/fixture-dev-jobs-dlq"),
+        format!("ORDERS_URL={endpoint}/000000000000/fixture-dev-orders.fifo"),
+    ] {
+        assert!(
+            variables.contains(&expected.as_str()),
+            "{expected} in {variables:?}"
+        );
+    }
+
+    let stopped = server.stop_with("TERM");
+    assert!(stopped.success(), "{stopped}");
+    let server = Server::start(&dir.path, &apps().fixture, &["--no-schedules"]);
+    boto3(&server, "after-restart");
+}
