@@ -159,6 +159,31 @@ pub(crate) struct Built {
 ///
 /// # Errors
 /// When the app, the stage or the build is wrong, or a check fails.
+/// Declared resources (`[[tables]]`, `[[buckets]]`, `[[queues]]`, `[[topics]]`) are served by
+/// `portico local` before deploy creates them: refused here rather than deployed without them
+/// (the functions would miss their variables and permissions).
+fn refuse_undeployable(config: &crate::config::Config) -> Result<(), CliError> {
+    let declared: Vec<&str> = [
+        (!config.tables.is_empty()).then_some("[[tables]]"),
+        (!config.buckets.is_empty()).then_some("[[buckets]]"),
+        (!config.queues.is_empty()).then_some("[[queues]]"),
+        (!config.topics.is_empty()).then_some("[[topics]]"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if declared.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "{} declares {}: `portico local` serves declared resources, `portico deploy` and \
+         `portico package` do not create them yet (docs/config.md, \"Resources\"); nothing was deployed",
+        crate::config::FILE_NAME,
+        declared.join(", ")
+    )
+    .into())
+}
+
 pub(crate) fn build(
     app: &AppDir,
     stage: &str,
@@ -171,6 +196,7 @@ pub(crate) fn build(
         Project::discover(&app.dir)?
     };
     let stage = project.config.stage(stage)?.clone();
+    refuse_undeployable(&project.config)?;
     let arch = Arch::from_config(&project.config);
     let artifact = artifact::build_artifact_with(
         &project,

@@ -1,11 +1,14 @@
-//! `portico local`'s SQS: the queues `fixtures/sqs/portico.toml` declares, served on the
-//! services endpoint to boto3 (`fixtures/sqs/sqs_client.py`, whose assertions fail the test)
-//! as an app's SDK would call them, the functions pointed at them through their variables,
-//! and the messages kept across a restart.
+//! Declared resources (`[[queues]]`, …). `portico local`'s SQS: the queues
+//! `fixtures/sqs/portico.toml` declares, served on the services endpoint to boto3
+//! (`fixtures/sqs/sqs_client.py`, whose assertions fail the test) as an app's SDK would call
+//! them, the functions pointed at them through their variables, and the messages kept across
+//! a restart. `portico deploy` and `package` refuse them until they create them.
 
 mod common;
 
-use common::{AppDir, Server, apps, boto3_script, fixture};
+use std::process::Command;
+
+use common::{AppDir, PORTICO, Server, apps, boto3_script, fixture};
 
 /// Runs `sqs_client.py PHASE` against `server`; panics with its output when it fails.
 fn boto3(server: &Server, phase: &str) {
@@ -59,4 +62,34 @@ fn boto3_uses_the_declared_queues_and_messages_survive_a_restart() {
     assert!(stopped.success(), "{stopped}");
     let server = Server::start(&dir.path, &apps().fixture, &["--no-schedules"]);
     boto3(&server, "after-restart");
+}
+
+#[test]
+fn deploy_and_package_refuse_declared_resources_before_any_call() {
+    let dir = AppDir::new("resources-refused", &fixture("sqs/portico.toml"));
+    let out_dir = dir.path.join("out");
+    for command in ["deploy", "package"] {
+        let mut cmd = Command::new(PORTICO);
+        cmd.args([command, "--stage", "dev", "--app"])
+            .arg(&dir.path)
+            .arg("--binary")
+            .arg(&apps().fixture)
+            // Nothing listens there: a call to AWS would fail differently.
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+            .env("AWS_ACCESS_KEY_ID", "x")
+            .env("AWS_SECRET_ACCESS_KEY", "x")
+            .env("AWS_REGION", "us-east-1");
+        if command == "package" {
+            cmd.arg("--out").arg(&out_dir);
+        }
+        let out = cmd.output().expect("run portico");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{command} succeeded: {stderr}");
+        assert!(
+            stderr.contains("portico.toml declares [[queues]]")
+                && stderr.contains("nothing was deployed"),
+            "{command}: {stderr}"
+        );
+    }
+    assert!(!out_dir.exists(), "package wrote nothing");
 }
