@@ -2,24 +2,33 @@
 //! `fixtures/sqs/portico.toml` declares, served on the services endpoint to boto3
 //! (`fixtures/sqs/sqs_client.py`, whose assertions fail the test) as an app's SDK would call
 //! them, the functions pointed at them through their variables, and the messages kept across
-//! a restart. `portico deploy` and `package` refuse them until they create them.
+//! a restart. DynamoDB and S3: moto server behind the services endpoint, the declared table and
+//! bucket created, their data kept across a restart (`fixtures/data/data_client.py`), and the
+//! app still running without moto. `portico deploy` and `package` refuse declared resources
+//! until they create them.
 
 mod common;
 
 use std::process::Command;
 
-use common::{AppDir, PORTICO, Server, apps, boto3_script, fixture};
+use std::time::Duration;
+
+use common::{AppDir, PORTICO, Req, Server, apps, boto3_script, fixture};
 
 /// Runs `sqs_client.py PHASE` against `server`; panics with its output when it fails.
 fn boto3(server: &Server, phase: &str) {
-    let output = boto3_script("sqs/sqs_client.py")
+    run_script(server, "sqs/sqs_client.py", phase);
+}
+
+fn run_script(server: &Server, script: &str, phase: &str) {
+    let output = boto3_script(script)
         .arg(phase)
         .arg(format!("http://{}", server.services))
         .output()
         .expect("run python3 (boto3 is installed by scripts/test)");
     assert!(
         output.status.success(),
-        "sqs_client.py {phase} failed\nstdout:\n{}\nstderr:\n{}",
+        "{script} {phase} failed\nstdout:\n{}\nstderr:\n{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
@@ -92,4 +101,50 @@ fn deploy_and_package_refuse_declared_resources_before_any_call() {
         );
     }
     assert!(!out_dir.exists(), "package wrote nothing");
+}
+
+#[test]
+fn tables_and_buckets_run_on_moto_and_keep_their_data_across_a_restart() {
+    let dir = AppDir::new("data-moto", &fixture("data/portico.toml"));
+    let mut server = Server::start(&dir.path, &apps().fixture, &["--no-schedules"]);
+    let banner = server.stdout();
+    for line in [
+        "  table users fixture-dev-users",
+        "  bucket uploads fixture-dev-uploads-000000000000",
+    ] {
+        assert!(banner.lines().any(|l| l == line), "{line} in\n{banner}");
+    }
+    // moto server is a child of portico local: it must not outlive it.
+    assert!(!server.children().is_empty());
+    run_script(&server, "data/data_client.py", "write");
+    let stopped = server.stop_with("TERM");
+    assert!(stopped.success(), "{stopped}");
+    server.assert_no_leftovers(Duration::from_secs(10));
+
+    let server = Server::start(&dir.path, &apps().fixture, &["--no-schedules"]);
+    run_script(&server, "data/data_client.py", "read");
+}
+
+#[test]
+fn without_moto_the_app_still_runs_and_says_how_to_install_it() {
+    let dir = AppDir::new("data-no-moto", &fixture("data/portico.toml"));
+    let server = Server::start_with_env(
+        &dir.path,
+        &apps().fixture,
+        &["--no-schedules"],
+        &[("PORTICO_MOTO_SERVER", "/nonexistent/moto_server")],
+    );
+    let banner = server.stdout();
+    assert!(
+        banner.contains("python3 -m pip install 'moto[server]'"),
+        "{banner}"
+    );
+    assert_eq!(server.get("/env").status, 200, "the API still runs");
+    let res = Req::new(server.services, "POST", "/")
+        .header("x-amz-target", "DynamoDB_20120810.ListTables")
+        .header("content-type", "application/x-amz-json-1.0")
+        .body("{}")
+        .send();
+    assert_eq!(res.status, 503, "{}", res.text());
+    assert!(res.text().contains("moto[server]"), "{}", res.text());
 }

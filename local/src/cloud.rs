@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use portico_spec::config::{Config, ResourceKind};
+use portico_spec::config::Config;
 use portico_spec::manifest::{Manifest, ManifestSchedule};
 use portico_spec::names::{Location, Names};
 use serde::{Deserialize, Serialize};
@@ -23,7 +23,7 @@ use crate::gateway::{self, GatewayConfig};
 use crate::hosts::AllowedHosts;
 use crate::lambda::{FunctionSpec, LambdaHost};
 use crate::logs::{LogSink, Style};
-use crate::{BoxError, files, scheduler, secrets, services, ses, sfn, sqs, store, usage};
+use crate::{BoxError, emulator, files, scheduler, secrets, services, ses, sfn, sqs, store, usage};
 
 /// What to run and where.
 #[derive(Debug, Clone)]
@@ -94,8 +94,11 @@ pub struct Running {
     pub keys: usage::ApiKeys,
     /// The activities and state machines created from the config.
     pub step_functions: sfn::Created,
-    /// The declared queues the local SQS serves: (name in the config, URL).
-    pub queues: Vec<(String, String)>,
+    /// DynamoDB and S3 (moto server) when tables or buckets are declared: running, or why not.
+    pub emulator: Option<Result<Arc<emulator::Emulator>, String>>,
+    /// The declared resources, resolved for the local cloud (queue URLs on the services
+    /// endpoint).
+    pub resources: Vec<portico_spec::config::StageResource>,
     /// The names of the generated secrets (never their values).
     pub secret_names: Vec<String>,
     /// Whether the functions got dummy AWS credentials (none in the environment or `~/.aws`).
@@ -178,11 +181,6 @@ impl LocalCloud {
         };
         let location = Location::new(crate::invoker::REGION, crate::invoker::ACCOUNT);
         let resources = config.stage_resources(&names, &location, Some(&services_url));
-        let queues: Vec<(String, String)> = resources
-            .iter()
-            .filter(|r| r.kind == ResourceKind::Queue && !r.external)
-            .map(|r| (r.name.clone(), r.value.clone()))
-            .collect();
         let sqs = Arc::new(sqs::Sqs::new(
             Arc::clone(&store),
             sqs::QueueSpec::from_config(&config, &names, &location),
@@ -197,6 +195,8 @@ impl LocalCloud {
                 "AWS_ENDPOINT_URL_SFN",
                 "AWS_ENDPOINT_URL_SESV2",
                 "AWS_ENDPOINT_URL_SQS",
+                "AWS_ENDPOINT_URL_DYNAMODB",
+                "AWS_ENDPOINT_URL_S3",
             ] {
                 function
                     .env
@@ -209,6 +209,19 @@ impl LocalCloud {
                     .insert(resource.env.clone(), resource.value.clone());
             }
         }
+        // DynamoDB and S3 from moto server, when the config declares tables or buckets; the
+        // rest of the app runs without it.
+        let emulated = emulator::declared(&config, &names, &location);
+        let emulator = if emulated.is_empty() {
+            None
+        } else {
+            Some(
+                emulator::Emulator::start(Arc::clone(&store), &emulated)
+                    .await
+                    .map(Arc::new)
+                    .map_err(|e| e.to_string()),
+            )
+        };
         let host = LambdaHost::start(functions, logs.clone()).await?;
         let function_prefix = format!("{}-{stage}-", config.app.name.get_ref());
         let engine = Arc::new(sfn::StepFunctions::new(
@@ -262,7 +275,7 @@ impl LocalCloud {
             Arc::new(gateway),
             shutdown.subscribe(),
         ));
-        let services = services::Services::new(Arc::clone(&host), function_prefix.clone())
+        let mut services = services::Services::new(Arc::clone(&host), function_prefix.clone())
             .with_allowed_hosts(hosts, services_addr.ip())
             .with_step_functions(engine)
             .with_sqs(sqs)
@@ -275,6 +288,9 @@ impl LocalCloud {
                 Some(logs.clone()),
                 endpoint.services_url.clone(),
             )));
+        if let Some(emulator) = &emulator {
+            services = services.with_emulator(emulator.clone());
+        }
         let services_task = tokio::spawn(services::serve_with(
             services_listener,
             Arc::new(services),
@@ -299,7 +315,8 @@ impl LocalCloud {
             logs,
             keys,
             step_functions: created,
-            queues,
+            resources,
+            emulator,
             secret_names: secrets.names().map(str::to_owned).collect(),
             dummy_credentials: !dummy.is_empty(),
             schedule_updates,
@@ -360,6 +377,9 @@ impl Running {
         })
         .await;
         self.host.shutdown().await;
+        if let Some(Ok(emulator)) = &self.emulator {
+            emulator.stop().await;
+        }
         for task in self.scheduler.into_iter().chain(others) {
             let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
         }

@@ -53,6 +53,7 @@ pub use self::function::{ACCOUNT, FunctionSpec, InvocationResult, InvokeOutcome,
 pub use self::output::peak_rss_kib;
 use self::output::{MemoryGauge, Output, pump_logs};
 pub use self::process::function_env;
+pub(crate) use self::process::signal_group;
 use self::process::{
     BinaryCopy, ExitInfo, STOP_GRACE, Signal, SpawnerJob, SpawnerReply, copy_binary,
     remove_stale_bin_dirs, spawner_call, supervise,

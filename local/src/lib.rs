@@ -16,6 +16,7 @@
 pub mod clock;
 pub mod cloud;
 pub mod color;
+pub mod emulator;
 pub mod files;
 pub mod gateway;
 pub mod hosts;

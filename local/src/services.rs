@@ -47,6 +47,8 @@ pub struct Services<I> {
     function_prefix: String,
     ses: Option<Arc<crate::ses::Ses>>,
     sqs: Option<Arc<crate::sqs::Sqs>>,
+    /// DynamoDB and S3: the emulator, or why there is none.
+    emulator: Option<Result<Arc<crate::emulator::Emulator>, String>>,
     step_functions: Option<Arc<StepFunctions<I>>>,
     hosts: AllowedHosts,
     /// The address the endpoint listens on (an accepted `Host`, as `--host` binds it).
@@ -67,6 +69,7 @@ impl<I: Invoker> Services<I> {
             function_prefix,
             ses: None,
             sqs: None,
+            emulator: None,
             step_functions: None,
             hosts: AllowedHosts::default(),
             local: IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
@@ -101,6 +104,15 @@ impl<I: Invoker> Services<I> {
         self
     }
 
+    /// Forwards DynamoDB and S3 to `emulator`, or answers them with why it is missing.
+    pub(crate) fn with_emulator(
+        mut self,
+        emulator: Result<Arc<crate::emulator::Emulator>, String>,
+    ) -> Self {
+        self.emulator = Some(emulator);
+        self
+    }
+
     /// Serves SES v2 and the outbox pages with `ses`.
     pub(crate) fn with_ses(mut self, ses: Arc<crate::ses::Ses>) -> Self {
         self.ses = Some(ses);
@@ -114,7 +126,13 @@ impl<I: Invoker> Services<I> {
         B::Error: std::error::Error + Send + Sync + 'static,
     {
         let request_id = event_id();
-        let mut reply = match Operation::of(req.method(), req.uri().path(), req.headers()) {
+        let emulated = crate::emulator::service_of(req.headers(), req.uri().query());
+        let operation = match emulated {
+            Some(service) => Operation::Emulated(service),
+            None => Operation::of(req.method(), req.uri().path(), req.headers()),
+        };
+        let mut reply = match operation {
+            Operation::Emulated(service) => self.emulated(service, req).await,
             Operation::LambdaInvoke { function } => {
                 self.lambda_invoke(&function, req, &request_id).await
             }
@@ -291,6 +309,65 @@ impl<I: Invoker> Services<I> {
     }
 }
 
+/// The largest request body forwarded to the emulator (an S3 object larger than this is
+/// uploaded in parts, as the SDKs' transfer helpers do).
+const EMULATOR_BODY_LIMIT: usize = 64 * 1024 * 1024;
+
+impl<I: Invoker> Services<I> {
+    /// DynamoDB or S3: forwarded to the emulator, or `503` saying how to install it.
+    async fn emulated<B>(&self, service: crate::emulator::Service, req: Request<B>) -> Reply
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: std::error::Error + Send + Sync + 'static,
+    {
+        let emulator = match &self.emulator {
+            Some(Ok(emulator)) => emulator,
+            Some(Err(why)) => return plain(StatusCode::SERVICE_UNAVAILABLE, why),
+            None => {
+                return plain(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "DynamoDB and S3 run when portico.toml declares [[tables]] or [[buckets]]",
+                );
+            }
+        };
+        let (parts, body) = req.into_parts();
+        let target = parts
+            .uri
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_owned();
+        match server::read_body(
+            &parts.headers,
+            body,
+            EMULATOR_BODY_LIMIT,
+            self.limits.body_read,
+        )
+        .await
+        {
+            Ok(body) => {
+                emulator
+                    .forward(service, parts.method, &target, &parts.headers, body)
+                    .await
+            }
+            Err(BodyError::Timeout) => body_timeout(&self.limits),
+            Err(_) => closing(plain(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "the request body is over 64 MiB: upload large objects in parts",
+            )),
+        }
+    }
+}
+
+fn plain(status: StatusCode, text: &str) -> Reply {
+    let mut reply = Response::new(Full::new(Bytes::from(text.to_owned())));
+    *reply.status_mut() = status;
+    reply.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    reply
+}
+
 /// What a request asks for.
 #[derive(Debug, PartialEq, Eq)]
 enum Operation {
@@ -300,6 +377,8 @@ enum Operation {
     StepFunctions { operation: String },
     /// SQS (AWS JSON 1.0): `X-Amz-Target: AmazonSQS.<operation>`.
     Sqs { operation: String },
+    /// DynamoDB or S3, forwarded to the emulator.
+    Emulated(crate::emulator::Service),
     /// SES v2 (REST-JSON, `/v2/email/…`) and the outbox pages (`/outbox…`).
     Ses,
     /// Anything this endpoint does not implement (yet), described for the error message.

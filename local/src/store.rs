@@ -169,8 +169,24 @@ fn migrations() -> Vec<M<'static>> {
             Ok(())
         }),
         M::up(SQS),
+        M::up(EMULATOR),
     ]
 }
+
+/// Migration 3: the journal of writes to the DynamoDB/S3 emulator ([`crate::emulator`]),
+/// replayed in order at the next start. `upload_id`: a multipart upload's id in the original
+/// response, mapped to the new one during the replay.
+const EMULATOR: &str = "
+CREATE TABLE emulator_journal (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    service TEXT NOT NULL,
+    method TEXT NOT NULL,
+    target TEXT NOT NULL,
+    headers TEXT NOT NULL,
+    body BLOB NOT NULL,
+    upload_id TEXT
+);
+";
 
 /// Migration 2: the local SQS's messages ([`crate::sqs`]). A message's `receipt` is the newest
 /// receipt handle (NULL until received); `visible_ms` is when it may be received (again);
@@ -784,7 +800,7 @@ mod tests {
                 ))
             })
             .unwrap();
-        assert_eq!((version, timeout), (2, None), "every migration ran");
+        assert_eq!((version, timeout), (3, None), "every migration ran");
         drop(store);
         Connection::open(&path)
             .unwrap()
@@ -792,7 +808,7 @@ mod tests {
             .unwrap();
         let err = Store::open(&path).unwrap_err().to_string();
         assert!(
-            err.contains("written by a newer portico (schema version 7, this one knows 2)"),
+            err.contains("written by a newer portico (schema version 7, this one knows 3)"),
             "{err}"
         );
     }

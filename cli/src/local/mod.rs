@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use portico_local::logs::Style;
 use portico_local::{LocalCloud, Options, Running, ses, sfn, usage};
+use portico_spec::config::ResourceKind;
 
 use crate::project::{self, Manifest, Project};
 use crate::{AppDir, CliError};
@@ -217,11 +218,24 @@ fn print_banner(plan: &Plan, running: &Running, args: &Args) {
     for (name, arn) in state_machines {
         out.push_str(&format!("  state machine {name} {arn}\n"));
     }
-    for (name, url) in &running.queues {
-        out.push_str(&format!("  queue {name} {url}\n"));
+    for resource in running.resources.iter().filter(|r| !r.external) {
+        let kind = resource.kind;
+        let served = match kind {
+            ResourceKind::Queue => Some(&resource.value),
+            ResourceKind::Table | ResourceKind::Bucket => Some(&resource.physical),
+            ResourceKind::Topic => None,
+        };
+        if let Some(served) = served {
+            out.push_str(&format!("  {} {} {served}\n", kind.as_str(), resource.name));
+        }
+    }
+    if let Some(Err(why)) = &running.emulator {
+        out.push_str(&format!(
+            "warning: {why}\n  DynamoDB and S3 requests get 503 until then; the rest of the app runs\n"
+        ));
     }
     out.push_str(&format!(
-        "AWS services (Lambda, Step Functions, SES v2, SQS): {services_url}\n"
+        "AWS services (Lambda, Step Functions, SES v2, SQS, DynamoDB, S3): {services_url}\n"
     ));
     out.push_str(&format!(
         "Outbox (SES): {}\n",

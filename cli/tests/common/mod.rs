@@ -249,7 +249,18 @@ impl Server {
     /// Starts `portico local --app DIR --binary BINARY --port 0 --services-port 0 ARGS…` and
     /// waits for its banner.
     pub fn start(app_dir: &Path, binary: &Path, args: &[&str]) -> Self {
+        Self::start_with_env(app_dir, binary, args, &[])
+    }
+
+    /// [`Server::start`] with variables `env` added to `portico local`'s environment.
+    pub fn start_with_env(
+        app_dir: &Path,
+        binary: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
         let mut command = Command::new(PORTICO);
+        command.envs(env.iter().copied());
         command
             .arg("local")
             .arg("--app")
@@ -290,7 +301,7 @@ impl Server {
             };
             if let (Some(api), Some(services)) = (
                 line("API: "),
-                line("AWS services (Lambda, Step Functions, SES v2, SQS): "),
+                line("AWS services (Lambda, Step Functions, SES v2, SQS, DynamoDB, S3): "),
             ) {
                 break (api, services);
             }
