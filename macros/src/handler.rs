@@ -8,8 +8,22 @@ use syn::{Attribute, FnArg, ItemFn, ReturnType, Signature, Type};
 use crate::errors::Errors;
 
 /// The attributes that turn a function into a handler; one per function.
-const HANDLER_ATTRIBUTES: [&str; 10] = [
-    "route", "get", "post", "put", "delete", "patch", "head", "options", "schedule", "function",
+const HANDLER_ATTRIBUTES: [&str; 15] = [
+    "route",
+    "get",
+    "post",
+    "put",
+    "delete",
+    "patch",
+    "head",
+    "options",
+    "schedule",
+    "function",
+    "on_sqs_message",
+    "on_sns_message",
+    "on_s3_event",
+    "on_event",
+    "on_dynamodb_record",
 ];
 
 /// Parses the item an attribute is put on, which must be a function.

@@ -1,5 +1,7 @@
 //! Attribute macros for [Portico](https://docs.rs/portico): `#[route]`, `#[get]`, `#[post]`,
-//! `#[put]`, `#[delete]`, `#[patch]`, `#[head]`, `#[options]`, `#[schedule]` and `#[function]`.
+//! `#[put]`, `#[delete]`, `#[patch]`, `#[head]`, `#[options]`, `#[schedule]`, `#[function]` and
+//! the event handlers `#[on_sqs_message]`, `#[on_sns_message]`, `#[on_s3_event]`, `#[on_event]`
+//! and `#[on_dynamodb_record]`.
 //!
 //! Use them through `portico` (which re-exports them), not by depending on this crate.
 //!
@@ -28,10 +30,14 @@
 //! that argument and return types implement the framework's traits. All errors are reported
 //! together, and the function is emitted even then so that IDEs keep resolving it.
 //!
-//! Internals: each attribute is `parse` → `validate` → `expand`; generated code names runtime
-//! items only through `::portico::__private`, all listed in `paths.rs`.
+//! Internals: each attribute is `parse` → `validate` → `expand`; the entry-point kinds
+//! (schedules, functions, event handlers) share one such pipeline (`entry.rs`), each kind a
+//! table of its words, options and runtime items. Generated code names runtime items only
+//! through `::portico::__private`, all listed in `paths.rs`.
 
+mod entry;
 mod errors;
+mod events;
 mod function;
 mod handler;
 mod options;
@@ -156,7 +162,7 @@ pub fn options(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// `()` or `Result<(), E>`.
 #[proc_macro_attribute]
 pub fn schedule(attr: TokenStream, item: TokenStream) -> TokenStream {
-    schedule::attribute(attr.into(), item.into()).into()
+    entry::attribute(&schedule::SCHEDULE, attr.into(), item.into()).into()
 }
 
 /// Declares a function invoked directly with any JSON event (Step Functions' `lambda:invoke`
@@ -202,5 +208,155 @@ pub fn schedule(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// of a `FunctionError`).
 #[proc_macro_attribute]
 pub fn function(attr: TokenStream, item: TokenStream) -> TokenStream {
-    function::attribute(attr.into(), item.into()).into()
+    entry::attribute(&function::FUNCTION, attr.into(), item.into()).into()
+}
+
+/// Declares a handler of an SQS queue's messages, in batches.
+///
+/// ```
+/// use portico::prelude::*;
+/// use portico::events::{BatchItemFailures, SqsEvent};
+///
+/// #[on_sqs_message(queue = "jobs", batch_size = 10)]
+/// async fn resize(event: SqsEvent) -> BatchItemFailures {
+///     let mut failures = BatchItemFailures::new();
+///     for message in &event.records {
+///         if message.body.as_deref().unwrap_or_default().is_empty() {
+///             failures.push(message.message_id.clone().unwrap_or_default());
+///         }
+///     }
+///     failures
+/// }
+/// # let handlers = event_handlers![resize];
+/// # assert_eq!(handlers[0].name, "resize");
+/// ```
+///
+/// A batch over 10 needs a batching window, as AWS requires:
+///
+/// ```compile_fail
+/// use portico::prelude::*;
+///
+/// #[on_sqs_message(queue = "jobs", batch_size = 100)]
+/// async fn resize(event: portico::events::SqsEvent) {}
+/// ```
+///
+/// Options: `queue` (required: the queue's logical name in `portico.toml`), `batch_size`
+/// (1 to 10000, default 10; over 10 only with `max_batching_window` of at least 1),
+/// `max_batching_window` (seconds, 0 to 300, default 0), `name` (the entry point; the
+/// function's name by default). Arguments implement `FromEventInvocation` (`SqsEvent`,
+/// `State<T>`, `LambdaContext`); the return type is `()`, `BatchItemFailures`, or `Result` of
+/// those (an `Err` fails the whole batch).
+#[proc_macro_attribute]
+pub fn on_sqs_message(attr: TokenStream, item: TokenStream) -> TokenStream {
+    entry::attribute(&events::SQS, attr.into(), item.into()).into()
+}
+
+/// Declares a handler of an SNS topic's notifications.
+///
+/// ```
+/// use portico::prelude::*;
+/// use portico::events::SnsEvent;
+///
+/// #[on_sns_message(topic = "alerts")]
+/// async fn page(event: SnsEvent) -> Result<(), Error> {
+///     for record in &event.records {
+///         println!("{}", record.sns.message);
+///     }
+///     Ok(())
+/// }
+/// # let _ = event_handlers![page];
+/// ```
+///
+/// Options: `topic` (required: the topic's logical name in `portico.toml`), `name`. The
+/// return type is `()` or `Result<(), E>`.
+#[proc_macro_attribute]
+pub fn on_sns_message(attr: TokenStream, item: TokenStream) -> TokenStream {
+    entry::attribute(&events::SNS, attr.into(), item.into()).into()
+}
+
+/// Declares a handler of an S3 bucket's event notifications.
+///
+/// ```
+/// use portico::prelude::*;
+/// use portico::events::S3Event;
+///
+/// #[on_s3_event(bucket = "uploads", events = ["s3:ObjectCreated:*"], prefix = "in/", suffix = ".jpg")]
+/// async fn thumbnail(event: S3Event) -> Result<(), Error> {
+///     for record in &event.records {
+///         println!("{:?}", record.s3.object.key);
+///     }
+///     Ok(())
+/// }
+/// # let _ = event_handlers![thumbnail];
+/// ```
+///
+/// An event type S3 does not send does not compile:
+///
+/// ```compile_fail
+/// use portico::prelude::*;
+///
+/// #[on_s3_event(bucket = "uploads", events = ["s3:ObjectCreated:Upload"])]
+/// async fn thumbnail(event: portico::events::S3Event) {}
+/// ```
+///
+/// Options: `bucket` (required: the bucket's logical name in `portico.toml`), `events` (S3
+/// event types, default `["s3:ObjectCreated:*"]`), `prefix` and `suffix` (object key
+/// filters), `name`. The return type is `()` or `Result<(), E>`.
+#[proc_macro_attribute]
+pub fn on_s3_event(attr: TokenStream, item: TokenStream) -> TokenStream {
+    entry::attribute(&events::S3, attr.into(), item.into()).into()
+}
+
+/// Declares a handler of the EventBridge events that match a pattern.
+///
+/// ```
+/// use portico::prelude::*;
+/// use portico::events::EventBridgeEvent;
+///
+/// #[on_event(pattern = r#"{"source": ["shop.orders"], "detail": {"total": [{"numeric": [">", 100]}]}}"#)]
+/// async fn big_order(event: EventBridgeEvent) -> Result<(), Error> {
+///     println!("{}", event.detail);
+///     Ok(())
+/// }
+/// # let _ = event_handlers![big_order];
+/// ```
+///
+/// A pattern EventBridge would refuse does not compile:
+///
+/// ```compile_fail
+/// use portico::prelude::*;
+///
+/// #[on_event(pattern = r#"{"source": "shop.orders"}"#)] // values are arrays: ["shop.orders"]
+/// async fn orders(event: portico::events::EventBridgeEvent) {}
+/// ```
+///
+/// Options: `pattern` (required: the rule's event pattern as JSON, checked at compile time by
+/// the matcher the local cloud uses), `name`. Arguments: `EventBridgeEvent<T>` (`T`: the
+/// `detail`, `serde_json::Value` by default), `State<T>`, `LambdaContext`; the return type is
+/// `()` or `Result<(), E>`.
+#[proc_macro_attribute]
+pub fn on_event(attr: TokenStream, item: TokenStream) -> TokenStream {
+    entry::attribute(&events::EVENTBRIDGE, attr.into(), item.into()).into()
+}
+
+/// Declares a handler of a DynamoDB table's stream records, in batches.
+///
+/// ```
+/// use portico::prelude::*;
+/// use portico::events::{BatchItemFailures, DynamoDbEvent};
+///
+/// #[on_dynamodb_record(table = "users", starting_position = "TRIM_HORIZON", batch_size = 100)]
+/// async fn audit(event: DynamoDbEvent) -> BatchItemFailures {
+///     BatchItemFailures::new()
+/// }
+/// # let _ = event_handlers![audit];
+/// ```
+///
+/// Options: `table` (required: the table's logical name in `portico.toml`),
+/// `starting_position` (`TRIM_HORIZON` or `LATEST`, the default), `batch_size` (1 to 10000,
+/// default 100), `name`. The return type is `()`, `BatchItemFailures` (by sequence number),
+/// or `Result` of those.
+#[proc_macro_attribute]
+pub fn on_dynamodb_record(attr: TokenStream, item: TokenStream) -> TokenStream {
+    entry::attribute(&events::DYNAMODB, attr.into(), item.into()).into()
 }
