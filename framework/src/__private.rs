@@ -4,9 +4,7 @@
 pub use http;
 pub use std::boxed::Box;
 
-pub use crate::events::{
-    EventHandler, EventInvocation, EventTrigger, FromEventInvocation, IntoEventResult,
-};
+pub use crate::events::{EventHandler, EventTrigger, FromEventInvocation, IntoEventResult};
 pub use crate::extract::{FromRequest, FromScheduleInvocation};
 pub use crate::function::{
     FromFunctionInvocation, Function, FunctionError, FunctionInvocation, IntoFunctionResult,
@@ -44,7 +42,7 @@ pub trait EventHandlerDef {
 
 /// Runs event handler argument extractor `T`.
 #[inline]
-pub fn extract_event<T: FromEventInvocation>(inv: &EventInvocation) -> Result<T, FunctionError> {
+pub fn extract_event<T: FromEventInvocation>(inv: &FunctionInvocation) -> Result<T, FunctionError> {
     T::from_invocation(inv)
 }
 

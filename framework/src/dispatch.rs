@@ -14,7 +14,6 @@ use crate::app::BuiltApp;
 use crate::cors::{self, Cors};
 use crate::error::HttpError;
 use crate::event::{self, Incoming};
-use crate::events::EventInvocation;
 use crate::function::{FunctionError, FunctionInvocation};
 use crate::request::{AppLinks, EventSource, Request};
 use crate::response::{IntoResponse, Response};
@@ -354,7 +353,7 @@ async fn run_event_handler(
             message: format!("this app has no event handler `{name}`"),
         };
     };
-    let inv = EventInvocation {
+    let inv = FunctionInvocation {
         event: Arc::from(raw),
         lambda,
         state: Arc::clone(&app.state),

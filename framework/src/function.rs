@@ -211,23 +211,16 @@ pub(crate) fn decode_event<T: DeserializeOwned>(event: &str) -> Result<T, Functi
 
 impl<T: Clone + Send + Sync + 'static> FromFunctionInvocation for State<T> {
     fn from_invocation(inv: &FunctionInvocation) -> Result<Self, FunctionError> {
-        state_from(&inv.state)
+        inv.state.get::<T>().cloned().map(State).ok_or_else(|| {
+            FunctionError::new(
+                "portico.MissingState",
+                format!(
+                    "no shared state of type `{}`; add it with `App::state(...)`",
+                    std::any::type_name::<T>()
+                ),
+            )
+        })
     }
-}
-
-/// The app's shared `T` for an entry-point handler; `portico.MissingState` without one.
-pub(crate) fn state_from<T: Clone + Send + Sync + 'static>(
-    state: &StateMap,
-) -> Result<State<T>, FunctionError> {
-    state.get::<T>().cloned().map(State).ok_or_else(|| {
-        FunctionError::new(
-            "portico.MissingState",
-            format!(
-                "no shared state of type `{}`; add it with `App::state(...)`",
-                std::any::type_name::<T>()
-            ),
-        )
-    })
 }
 
 impl FromFunctionInvocation for LambdaContext {

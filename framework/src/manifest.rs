@@ -86,7 +86,8 @@ pub fn manifest(app: &App) -> Manifest {
     manifest
 }
 
-fn trigger(trigger: &EventTrigger) -> spec::EventTrigger {
+/// The manifest's form of a handler's trigger.
+pub(crate) fn trigger(trigger: &EventTrigger) -> spec::EventTrigger {
     let owned = |names: &[&str]| names.iter().map(|&n| n.to_owned()).collect();
     match *trigger {
         EventTrigger::Sqs {

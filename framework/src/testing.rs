@@ -246,7 +246,8 @@ impl TestClient {
     /// handler (`portico.NoEventHandler`).
     pub async fn invoke_event_sample(&self, name: &str) -> Result<EventResult, (String, String)> {
         let handler = self.event_handler(name)?;
-        let sample = portico_spec::event_samples::sample(handler.trigger.kind());
+        let kind = crate::manifest::trigger(&handler.trigger).kind();
+        let sample = portico_spec::event_samples::sample(kind);
         self.invoke_event_raw(name, sample).await
     }
 

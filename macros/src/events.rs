@@ -36,7 +36,8 @@ const fn event_kind(
             def: paths::event_handler_def,
             descriptor: paths::event_handler,
             method: "event_handler",
-            invocation: paths::event_invocation,
+            // Invoked like a `#[function]`: the payload is the event.
+            invocation: paths::function_invocation,
             assert_from: paths::assert_from_event,
             extract: paths::extract_event,
             assert_into: paths::assert_into_event_result,

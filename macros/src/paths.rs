@@ -81,8 +81,6 @@ private_paths! {
     event_handler => EventHandler;
     /// What fires an event handler (`EventTrigger::Sqs { .. }`, …).
     event_trigger => EventTrigger;
-    /// What an event handler receives.
-    event_invocation => EventInvocation;
     /// Runs a `FromEventInvocation` extractor.
     extract_event => extract_event;
     /// `IntoEventResult::into_event_result`.
