@@ -53,10 +53,8 @@ pub(crate) async fn handle_event(
     raw: &str,
     lambda: Option<Arc<lambda_runtime::Context>>,
 ) -> Outcome {
-    match entry {
-        Entry::Function(name) => return run_function(app, name, raw, lambda).await,
-        Entry::Event(name) => return run_event_handler(app, name, raw, lambda).await,
-        Entry::Api | Entry::Schedule(_) => {}
+    if let Entry::Function(_) | Entry::Event(_) = entry {
+        return run_direct(app, entry, raw, lambda).await;
     }
     match event::decode_event(raw) {
         Ok(Incoming::Http(mut req, format)) => {
@@ -317,18 +315,39 @@ async fn run_schedule(
     }
 }
 
-/// Runs the function handler `name` with the payload as its event. Never panics: a handler
-/// panic is a failed invocation (`FunctionPanic`).
-async fn run_function(
+/// Runs the function or event handler `entry` names with the payload as its event. Never
+/// panics: a handler panic is a failed invocation (`FunctionPanic`).
+async fn run_direct(
     app: &BuiltApp,
-    name: &str,
+    entry: &Entry,
     raw: &str,
     lambda: Option<Arc<lambda_runtime::Context>>,
 ) -> Outcome {
-    let Some(function) = app.functions.iter().find(|f| f.name == name) else {
+    let (what, missing, wanted, found) = match *entry {
+        Entry::Function(name) => (
+            "function",
+            "portico.NoFunctionHandler",
+            name,
+            app.functions
+                .iter()
+                .find(|f| f.name == name)
+                .map(|f| (f.name, f.handler)),
+        ),
+        Entry::Event(name) => (
+            "event handler",
+            "portico.NoEventHandler",
+            name,
+            app.event_handlers
+                .iter()
+                .find(|h| h.name == name)
+                .map(|h| (h.name, h.handler)),
+        ),
+        Entry::Api | Entry::Schedule(_) => ("function", "portico.NoFunctionHandler", "", None),
+    };
+    let Some((name, handler)) = found else {
         return Outcome::Failed {
-            error_type: "portico.NoFunctionHandler".into(),
-            message: format!("this app has no function `{name}`"),
+            error_type: missing.into(),
+            message: format!("this app has no {what} `{wanted}`"),
         };
     };
     let inv = FunctionInvocation {
@@ -336,33 +355,7 @@ async fn run_function(
         lambda,
         state: Arc::clone(&app.state),
     };
-    let handler = function.handler;
-    guarded("function", function.name, async move { handler(inv).await }).await
-}
-
-/// Runs the event handler `name` with the payload as its event; like [`run_function`].
-async fn run_event_handler(
-    app: &BuiltApp,
-    name: &str,
-    raw: &str,
-    lambda: Option<Arc<lambda_runtime::Context>>,
-) -> Outcome {
-    let Some(event_handler) = app.event_handlers.iter().find(|h| h.name == name) else {
-        return Outcome::Failed {
-            error_type: "portico.NoEventHandler".into(),
-            message: format!("this app has no event handler `{name}`"),
-        };
-    };
-    let inv = FunctionInvocation {
-        event: Arc::from(raw),
-        lambda,
-        state: Arc::clone(&app.state),
-    };
-    let handler = event_handler.handler;
-    guarded("event handler", event_handler.name, async move {
-        handler(inv).await
-    })
-    .await
+    guarded(what, name, async move { handler(inv).await }).await
 }
 
 /// The outcome of an entry-point handler's future (`what` `name` in messages); a panic is a

@@ -182,12 +182,7 @@ impl TestClient {
         name: &str,
         event: &impl serde::Serialize,
     ) -> Result<Value, (String, String)> {
-        let payload = serde_json::to_string(event).map_err(|e| {
-            (
-                "portico.EncodeError".to_owned(),
-                format!("the test event cannot be serialized: {e}"),
-            )
-        })?;
+        let payload = test_event_json(event)?;
         self.invoke_function_raw(name, &payload)
             .await
             .map(|raw| serde_json::from_str(&raw).unwrap_or(Value::String(raw)))
@@ -262,12 +257,7 @@ impl TestClient {
         name: &str,
         event: &impl serde::Serialize,
     ) -> Result<EventResult, (String, String)> {
-        let payload = serde_json::to_string(event).map_err(|e| {
-            (
-                "portico.EncodeError".to_owned(),
-                format!("the test event cannot be serialized: {e}"),
-            )
-        })?;
+        let payload = test_event_json(event)?;
         self.invoke_event_raw(name, &payload).await
     }
 
@@ -300,6 +290,17 @@ impl TestClient {
                 )
             })
     }
+}
+
+/// A test's event as JSON text; a value that does not serialize is the error a failed
+/// invocation would be.
+fn test_event_json(event: &impl serde::Serialize) -> Result<String, (String, String)> {
+    serde_json::to_string(event).map_err(|e| {
+        (
+            "portico.EncodeError".to_owned(),
+            format!("the test event cannot be serialized: {e}"),
+        )
+    })
 }
 
 /// What a successful event-handler invocation answered.
