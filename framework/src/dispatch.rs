@@ -14,7 +14,7 @@ use crate::app::BuiltApp;
 use crate::cors::{self, Cors};
 use crate::error::HttpError;
 use crate::event::{self, Incoming};
-use crate::function::{FunctionError, FunctionInvocation};
+use crate::function::{FunctionError, FunctionFn, FunctionInvocation};
 use crate::request::{AppLinks, EventSource, Request};
 use crate::response::{IntoResponse, Response};
 use crate::route::{Route, RouteMethod, ScheduleInvocation};
@@ -323,26 +323,25 @@ async fn run_direct(
     raw: &str,
     lambda: Option<Arc<lambda_runtime::Context>>,
 ) -> Outcome {
-    let (what, missing, wanted, found) = match *entry {
-        Entry::Function(name) => (
-            "function",
-            "portico.NoFunctionHandler",
-            name,
-            app.functions
-                .iter()
-                .find(|f| f.name == name)
-                .map(|f| (f.name, f.handler)),
-        ),
-        Entry::Event(name) => (
-            "event handler",
-            "portico.NoEventHandler",
-            name,
-            app.event_handlers
-                .iter()
-                .find(|h| h.name == name)
-                .map(|h| (h.name, h.handler)),
-        ),
-        Entry::Api | Entry::Schedule(_) => ("function", "portico.NoFunctionHandler", "", None),
+    let (Entry::Function(wanted) | Entry::Event(wanted)) = *entry else {
+        return Outcome::Failed {
+            error_type: "portico.NoFunctionHandler".into(),
+            message: format!("{entry:?} is not a function or event handler"),
+        };
+    };
+    let is_event = matches!(entry, Entry::Event(_));
+    let found = if is_event {
+        named(
+            app.event_handlers.iter().map(|h| (h.name, h.handler)),
+            wanted,
+        )
+    } else {
+        named(app.functions.iter().map(|f| (f.name, f.handler)), wanted)
+    };
+    let (what, missing) = if is_event {
+        ("event handler", "portico.NoEventHandler")
+    } else {
+        ("function", "portico.NoFunctionHandler")
     };
     let Some((name, handler)) = found else {
         return Outcome::Failed {
@@ -356,6 +355,14 @@ async fn run_direct(
         state: Arc::clone(&app.state),
     };
     guarded(what, name, async move { handler(inv).await }).await
+}
+
+/// The `(name, handler)` of `entries` named `wanted`.
+fn named(
+    mut entries: impl Iterator<Item = (&'static str, FunctionFn)>,
+    wanted: &str,
+) -> Option<(&'static str, FunctionFn)> {
+    entries.find(|(name, _)| *name == wanted)
 }
 
 /// The outcome of an entry-point handler's future (`what` `name` in messages); a panic is a
