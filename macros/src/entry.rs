@@ -77,23 +77,23 @@ pub(crate) struct EntryKind {
 
 /// The arguments as written.
 pub(crate) struct EntryArgs {
-    positional: Option<LitStr>,
-    options: Vec<RawOption>,
+    pub(crate) positional: Option<LitStr>,
+    pub(crate) options: Vec<RawOption>,
 }
 
 /// A validated handler, ready to expand.
 pub(crate) struct EntrySpec {
     vis: Visibility,
     ident: Ident,
-    is_async: bool,
+    pub(crate) is_async: bool,
     /// The entry-point name: the `name` option or the function's name.
-    name: LitStr,
+    pub(crate) name: LitStr,
     /// The kind's own descriptor fields.
     fields: TokenStream,
     /// Argument types (the kind's extractors).
-    args: Vec<Type>,
+    pub(crate) args: Vec<Type>,
     /// The declared return type, unless it is `()` or mentions `impl Trait` (not nameable).
-    output: Option<Type>,
+    pub(crate) output: Option<Type>,
 }
 
 /// Expands the attribute of `kind`; errors become `compile_error!`s next to the unchanged
@@ -326,5 +326,5 @@ fn placeholder(kind: &EntryKind, func: &ItemFn) -> TokenStream {
     )
 }
 
-#[cfg(test)]
-mod tests;
+// The pipeline's tests run it for every kind, so they live beside the kinds, in the crate
+// root's `entry_kinds_tests` (a test module here would make `entry` depend on its kinds).

@@ -36,6 +36,8 @@
 //! through `::portico::__private`, all listed in `paths.rs`.
 
 mod entry;
+#[cfg(test)]
+mod entry_kinds_tests;
 mod errors;
 mod events;
 mod function;

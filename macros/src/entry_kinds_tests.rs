@@ -1,9 +1,12 @@
-//! The pipeline, run for each kind: what every entry-point attribute does the same way.
+//! The entry-point pipeline (`entry.rs`), run for each kind: what every entry-point attribute
+//! does the same way.
 
+use proc_macro2::{Span, TokenStream};
 use quote::quote;
-use syn::parse_quote;
+use syn::{ItemFn, parse_quote};
 
-use super::*;
+use crate::entry::{EntryKind, EntrySpec, attribute, parse_args, validate};
+use crate::errors::Errors;
 use crate::events::{DYNAMODB, EVENTBRIDGE, S3, SNS, SQS};
 use crate::function::FUNCTION;
 use crate::schedule::SCHEDULE;
