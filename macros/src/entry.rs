@@ -262,12 +262,6 @@ pub(crate) fn expand(kind: &EntryKind, spec: &EntrySpec) -> TokenStream {
         ..
     } = spec;
     let paths = &kind.paths;
-    let def = (paths.def)(site);
-    let descriptor = (paths.descriptor)(site);
-    let method = format_ident!("{}", paths.method);
-    let invocation = (paths.invocation)(site);
-    let boxed = crate::paths::boxed(site);
-
     let handler::Extractions {
         mut assertions,
         extractions,
@@ -280,37 +274,25 @@ pub(crate) fn expand(kind: &EntryKind, spec: &EntrySpec) -> TokenStream {
         paths.into,
         &mut assertions,
     );
-    let call = handler::call(ident, &bindings, spec.is_async);
-    let inv = if spec.args.is_empty() {
-        quote!(_)
-    } else {
-        quote!(__inv)
-    };
-
-    quote! {
-        #[allow(non_camel_case_types, dead_code)]
-        #[doc(hidden)]
-        #vis struct #ident {}
-
-        impl #def for #ident {
-            fn #method() -> #descriptor {
-                #(#assertions)*
-                #descriptor {
-                    name: #name,
-                    #fields
-                    file: ::core::file!(),
-                    line: ::core::line!(),
-                    handler: |#inv: #invocation| {
-                        #boxed::pin(async move {
-                            #(#extractions)*
-                            let __output = #call;
-                            #output
-                        })
-                    },
-                }
-            }
-        }
+    handler::Descriptor {
+        vis,
+        ident,
+        def: (paths.def)(site),
+        method: format_ident!("{}", paths.method),
+        ty: (paths.descriptor)(site),
+        fields: quote!(name: #name, #fields),
+        param: if spec.args.is_empty() {
+            quote!(_)
+        } else {
+            quote!(__inv)
+        },
+        param_ty: (paths.invocation)(site),
+        assertions,
+        extractions,
+        call: handler::call(ident, &bindings, spec.is_async),
+        output,
     }
+    .expand()
 }
 
 /// What is emitted instead of the descriptor when the attribute has errors: the same type with

@@ -267,6 +267,70 @@ pub(crate) fn output(
     quote::quote!(#into(#output))
 }
 
+/// What every attribute generates next to its function: a hidden type named like the function
+/// and its impl of the descriptor trait `def`, whose `method` builds the descriptor `ty` from
+/// `fields`, the attribute's source location and the handler closure. The closure takes
+/// `param: param_ty`, runs `assertions` (compile-time checks, spanned at the user's types) and
+/// `extractions`, binds `call`'s result to `__output` and converts it with `output`.
+pub(crate) struct Descriptor<'a> {
+    pub(crate) vis: &'a syn::Visibility,
+    pub(crate) ident: &'a proc_macro2::Ident,
+    pub(crate) def: TokenStream,
+    pub(crate) method: proc_macro2::Ident,
+    pub(crate) ty: TokenStream,
+    pub(crate) fields: TokenStream,
+    pub(crate) param: TokenStream,
+    pub(crate) param_ty: TokenStream,
+    pub(crate) assertions: Vec<TokenStream>,
+    pub(crate) extractions: Vec<TokenStream>,
+    pub(crate) call: TokenStream,
+    pub(crate) output: TokenStream,
+}
+
+impl Descriptor<'_> {
+    /// The generated items.
+    pub(crate) fn expand(&self) -> TokenStream {
+        let Descriptor {
+            vis,
+            ident,
+            def,
+            method,
+            ty,
+            fields,
+            param,
+            param_ty,
+            assertions,
+            extractions,
+            call,
+            output,
+        } = self;
+        let boxed = crate::paths::boxed(Span::call_site());
+        quote::quote! {
+            #[allow(non_camel_case_types, dead_code)]
+            #[doc(hidden)]
+            #vis struct #ident {}
+
+            impl #def for #ident {
+                fn #method() -> #ty {
+                    #(#assertions)*
+                    #ty {
+                        #fields
+                        file: ::core::file!(),
+                        line: ::core::line!(),
+                        handler: |#param: #param_ty| {
+                            #boxed::pin(async move {
+                                #(#extractions)*
+                                let __output = #call;
+                                #output
+                            })
+                        },
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The call of handler `ident` with `bindings`, awaited when it is `async`.
 pub(crate) fn call(
     ident: &proc_macro2::Ident,
