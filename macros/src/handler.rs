@@ -305,29 +305,22 @@ impl Descriptor<'_> {
             output,
         } = self;
         let boxed = crate::paths::boxed(Span::call_site());
-        quote::quote! {
-            #[allow(non_camel_case_types, dead_code)]
-            #[doc(hidden)]
-            #vis struct #ident {}
-
-            impl #def for #ident {
-                fn #method() -> #ty {
-                    #(#assertions)*
-                    #ty {
-                        #fields
-                        file: ::core::file!(),
-                        line: ::core::line!(),
-                        handler: |#param: #param_ty| {
-                            #boxed::pin(async move {
-                                #(#extractions)*
-                                let __output = #call;
-                                #output
-                            })
-                        },
-                    }
-                }
+        let body = quote::quote! {
+            #(#assertions)*
+            #ty {
+                #fields
+                file: ::core::file!(),
+                line: ::core::line!(),
+                handler: |#param: #param_ty| {
+                    #boxed::pin(async move {
+                        #(#extractions)*
+                        let __output = #call;
+                        #output
+                    })
+                },
             }
-        }
+        };
+        descriptor_type(vis, ident, def, method, ty, body)
     }
 }
 
@@ -399,8 +392,26 @@ pub(crate) fn placeholder(
     {
         return TokenStream::new();
     }
-    let vis = &func.vis;
-    let ident = &func.sig.ident;
+    descriptor_type(
+        &func.vis,
+        &func.sig.ident,
+        def,
+        method,
+        ty,
+        quote::quote!(::core::unreachable!()),
+    )
+}
+
+/// The hidden type named like the handler `ident` and its impl of the descriptor trait `def`,
+/// whose `method` returning `ty` has the body `body`.
+fn descriptor_type(
+    vis: &syn::Visibility,
+    ident: &proc_macro2::Ident,
+    def: &TokenStream,
+    method: &proc_macro2::Ident,
+    ty: &TokenStream,
+    body: TokenStream,
+) -> TokenStream {
     quote::quote! {
         #[allow(non_camel_case_types, dead_code)]
         #[doc(hidden)]
@@ -408,7 +419,7 @@ pub(crate) fn placeholder(
 
         impl #def for #ident {
             fn #method() -> #ty {
-                ::core::unreachable!()
+                #body
             }
         }
     }
