@@ -4,6 +4,7 @@
 pub use http;
 pub use std::boxed::Box;
 
+pub use crate::events::{EventHandler, EventTrigger, FromEventInvocation, IntoEventResult};
 pub use crate::extract::{FromRequest, FromScheduleInvocation};
 pub use crate::function::{
     FromFunctionInvocation, Function, FunctionError, FunctionInvocation, IntoFunctionResult,
@@ -32,6 +33,30 @@ pub trait FunctionDef {
     /// The function descriptor.
     fn function() -> Function;
 }
+
+/// Implemented by the item an event-handler attribute generates next to the handler function.
+pub trait EventHandlerDef {
+    /// The event handler descriptor.
+    fn event_handler() -> EventHandler;
+}
+
+/// Runs event handler argument extractor `T`.
+#[inline]
+pub fn extract_event<T: FromEventInvocation>(inv: &FunctionInvocation) -> Result<T, FunctionError> {
+    T::from_invocation(inv)
+}
+
+/// Converts an event handler's return value into its JSON result.
+#[inline]
+pub fn into_event_result<T: IntoEventResult>(value: T) -> Result<Vec<u8>, FunctionError> {
+    value.into_event_result()
+}
+
+/// Compile-time check, spanned on an event handler argument's type by the macros.
+pub const fn assert_from_event<T: FromEventInvocation>() {}
+
+/// Compile-time check, spanned on an event handler's return type by the macros.
+pub const fn assert_into_event_result<T: IntoEventResult>() {}
 
 /// Parses the path parameter `name` into `T`; a failure is a 400 response naming the parameter.
 // The response is returned by value on purpose: it is the handler's answer, built once.

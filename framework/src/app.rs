@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::cors::Cors;
 use crate::error::UrlError;
+use crate::events::EventHandler;
 use crate::function::Function;
 use crate::request::{AppLinks, StateMap};
 use crate::route::{Route, Schedule};
@@ -27,6 +28,7 @@ pub struct App {
     pub(crate) routes: Vec<Route>,
     pub(crate) schedules: Vec<Schedule>,
     pub(crate) functions: Vec<Function>,
+    pub(crate) event_handlers: Vec<EventHandler>,
     pub(crate) state: StateMap,
     pub(crate) cors: Option<Cors>,
     pub(crate) public_url: Option<String>,
@@ -61,6 +63,12 @@ impl App {
     /// Adds direct-invocation functions (see [`functions!`](crate::functions)).
     pub fn functions(mut self, functions: impl IntoIterator<Item = Function>) -> Self {
         self.functions.extend(functions);
+        self
+    }
+
+    /// Adds event handlers (see [`event_handlers!`](crate::event_handlers)).
+    pub fn event_handlers(mut self, handlers: impl IntoIterator<Item = EventHandler>) -> Self {
+        self.event_handlers.extend(handlers);
         self
     }
 
@@ -179,6 +187,11 @@ impl App {
         &self.functions
     }
 
+    /// The event handlers added so far.
+    pub fn event_handler_list(&self) -> &[EventHandler] {
+        &self.event_handlers
+    }
+
     /// Validates the app and compiles its router.
     ///
     /// # Errors
@@ -196,7 +209,7 @@ impl App {
                 });
             }
         }
-        // Every entry point in declaration order: schedules, then functions.
+        // Every entry point in declaration order: schedules, functions, event handlers.
         let entries: Vec<(&'static str, String)> = self
             .schedules
             .iter()
@@ -205,6 +218,11 @@ impl App {
                 self.functions
                     .iter()
                     .map(|f| (f.name, format!("function at {}:{}", f.file, f.line))),
+            )
+            .chain(
+                self.event_handlers
+                    .iter()
+                    .map(|h| (h.name, format!("event handler at {}:{}", h.file, h.line))),
             )
             .collect();
         for (i, (name, source)) in entries.iter().enumerate() {
@@ -233,6 +251,7 @@ impl App {
             inner,
             schedules: self.schedules,
             functions: self.functions,
+            event_handlers: self.event_handlers,
             state: Arc::new(self.state),
         })
     }
@@ -349,5 +368,6 @@ pub struct BuiltApp {
     pub(crate) inner: Arc<AppInner>,
     pub(crate) schedules: Vec<Schedule>,
     pub(crate) functions: Vec<Function>,
+    pub(crate) event_handlers: Vec<EventHandler>,
     pub(crate) state: Arc<StateMap>,
 }

@@ -14,7 +14,7 @@ use crate::app::BuiltApp;
 use crate::cors::{self, Cors};
 use crate::error::HttpError;
 use crate::event::{self, Incoming};
-use crate::function::FunctionInvocation;
+use crate::function::{FunctionError, FunctionFn, FunctionInvocation};
 use crate::request::{AppLinks, EventSource, Request};
 use crate::response::{IntoResponse, Response};
 use crate::route::{Route, RouteMethod, ScheduleInvocation};
@@ -30,6 +30,8 @@ pub(crate) enum Entry {
     Schedule(&'static str),
     /// One function handler, by name: every payload is its event.
     Function(&'static str),
+    /// One event handler, by name: every payload is its event.
+    Event(&'static str),
 }
 
 /// What to send back to the Runtime API.
@@ -51,8 +53,8 @@ pub(crate) async fn handle_event(
     raw: &str,
     lambda: Option<Arc<lambda_runtime::Context>>,
 ) -> Outcome {
-    if let Entry::Function(name) = entry {
-        return run_function(app, name, raw, lambda).await;
+    if let Entry::Function(_) | Entry::Event(_) = entry {
+        return run_direct(app, entry, raw, lambda).await;
     }
     match event::decode_event(raw) {
         Ok(Incoming::Http(mut req, format)) => {
@@ -259,8 +261,8 @@ async fn run_schedule(
 ) -> Outcome {
     let schedule = match entry {
         Entry::Schedule(name) => app.schedules.iter().find(|s| s.name == *name),
-        // Function entry points never decode events (see `handle_event`).
-        Entry::Function(_) => None,
+        // Function and event-handler entry points never decode events (see `handle_event`).
+        Entry::Function(_) | Entry::Event(_) => None,
         // The API function only gets a scheduled event when a rule targets it directly:
         // route by the rule name's suffix, which the CLI names `<app>-<stage>-<schedule>`.
         Entry::Api => app.schedules.iter().find(|s| {
@@ -313,18 +315,38 @@ async fn run_schedule(
     }
 }
 
-/// Runs the function handler `name` with the payload as its event. Never panics: a handler
-/// panic is a failed invocation (`FunctionPanic`).
-async fn run_function(
+/// Runs the function or event handler `entry` names with the payload as its event. Never
+/// panics: a handler panic is a failed invocation (`FunctionPanic`).
+async fn run_direct(
     app: &BuiltApp,
-    name: &str,
+    entry: &Entry,
     raw: &str,
     lambda: Option<Arc<lambda_runtime::Context>>,
 ) -> Outcome {
-    let Some(function) = app.functions.iter().find(|f| f.name == name) else {
+    let (Entry::Function(wanted) | Entry::Event(wanted)) = *entry else {
         return Outcome::Failed {
             error_type: "portico.NoFunctionHandler".into(),
-            message: format!("this app has no function `{name}`"),
+            message: format!("{entry:?} is not a function or event handler"),
+        };
+    };
+    let is_event = matches!(entry, Entry::Event(_));
+    let found = if is_event {
+        named(
+            app.event_handlers.iter().map(|h| (h.name, h.handler)),
+            wanted,
+        )
+    } else {
+        named(app.functions.iter().map(|f| (f.name, f.handler)), wanted)
+    };
+    let (what, missing) = if is_event {
+        ("event handler", "portico.NoEventHandler")
+    } else {
+        ("function", "portico.NoFunctionHandler")
+    };
+    let Some((name, handler)) = found else {
+        return Outcome::Failed {
+            error_type: missing.into(),
+            message: format!("this app has no {what} `{wanted}`"),
         };
     };
     let inv = FunctionInvocation {
@@ -332,11 +354,26 @@ async fn run_function(
         lambda,
         state: Arc::clone(&app.state),
     };
-    let handler = function.handler;
-    match AssertUnwindSafe(async move { handler(inv).await })
-        .catch_unwind()
-        .await
-    {
+    guarded(what, name, async move { handler(inv).await }).await
+}
+
+/// The `(name, handler)` of `entries` named `wanted`.
+fn named(
+    mut entries: impl Iterator<Item = (&'static str, FunctionFn)>,
+    wanted: &str,
+) -> Option<(&'static str, FunctionFn)> {
+    entries.find(|(name, _)| *name == wanted)
+}
+
+/// The outcome of an entry-point handler's future (`what` `name` in messages); a panic is a
+/// failed invocation (`FunctionPanic`), never the process's end. The handler is called inside
+/// the future, so a panic while building it is caught too.
+async fn guarded(
+    what: &str,
+    name: &str,
+    run: impl std::future::Future<Output = Result<Vec<u8>, FunctionError>>,
+) -> Outcome {
+    match AssertUnwindSafe(run).catch_unwind().await {
         Ok(Ok(result)) => Outcome::Reply(result),
         Ok(Err(err)) => {
             let (error_type, message) = err.into_parts();
@@ -347,11 +384,7 @@ async fn run_function(
         }
         Err(panic) => Outcome::Failed {
             error_type: "FunctionPanic".into(),
-            message: format!(
-                "function `{}` panicked: {}",
-                function.name,
-                panic_message(&panic)
-            ),
+            message: format!("{what} `{name}` panicked: {}", panic_message(&panic)),
         },
     }
 }
@@ -367,6 +400,9 @@ pub(crate) fn entry_from(app: &BuiltApp, value: Option<&str>) -> Result<Entry, S
             if let Some(f) = app.functions.iter().find(|f| f.name == name) {
                 return Ok(Entry::Function(f.name));
             }
+            if let Some(h) = app.event_handlers.iter().find(|h| h.name == name) {
+                return Ok(Entry::Event(h.name));
+            }
             let list = |names: Vec<&str>| {
                 if names.is_empty() {
                     "none".to_owned()
@@ -375,10 +411,11 @@ pub(crate) fn entry_from(app: &BuiltApp, value: Option<&str>) -> Result<Entry, S
                 }
             };
             Err(format!(
-                "PORTICO_HANDLER is `{name}`, which is neither `api` nor a schedule or function of \
-                 this app (schedules: {}; functions: {})",
+                "PORTICO_HANDLER is `{name}`, which is neither `api` nor a schedule, function or \
+                 event handler of this app (schedules: {}; functions: {}; event handlers: {})",
                 list(app.schedules.iter().map(|s| s.name).collect()),
                 list(app.functions.iter().map(|f| f.name).collect()),
+                list(app.event_handlers.iter().map(|h| h.name).collect()),
             ))
         }
     }

@@ -62,6 +62,7 @@ mod cors;
 mod dispatch;
 mod error;
 mod event;
+pub mod events;
 mod extract;
 mod function;
 mod log;
@@ -92,7 +93,10 @@ pub use function::{
     FromFunctionInvocation, Function, FunctionError, FunctionInvocation, IntoFunctionResult,
 };
 pub use http::{self, HeaderMap, HeaderValue, Method, StatusCode, header};
-pub use portico_macros::{delete, function, get, head, options, patch, post, put, route, schedule};
+pub use portico_macros::{
+    delete, function, get, head, on_dynamodb_record, on_event, on_s3_event, on_sns_message,
+    on_sqs_message, options, patch, post, put, route, schedule,
+};
 pub use request::{EventSource, Request, RequestContext};
 pub use response::{BinaryBody, Body, Html, IntoResponse, Json, Redirect, Response};
 pub use route::{Route, RouteCors, RouteMethod, RouteOptions, Schedule};
@@ -115,7 +119,8 @@ pub mod prelude {
     pub use crate::{
         App, Bytes, Cors, Error, Form, FunctionError, HeaderMap, Html, HttpError, IntoResponse,
         Json, LambdaContext, Query, Redirect, Request, RequestContext, ResponseError,
-        ScheduledEvent, State, StatusCode, delete, function, functions, get, head, options, patch,
+        ScheduledEvent, State, StatusCode, delete, event_handlers, function, functions, get, head,
+        on_dynamodb_record, on_event, on_s3_event, on_sns_message, on_sqs_message, options, patch,
         post, put, route, routes, schedule, schedules,
     };
 }
@@ -149,6 +154,22 @@ macro_rules! routes {
 macro_rules! functions {
     ($($handler:path),* $(,)?) => {
         ::std::vec![$(<$handler as $crate::__private::FunctionDef>::function()),*]
+    };
+}
+
+/// The descriptors of event handlers (`#[on_sqs_message]`, …), for [`App::event_handlers`].
+///
+/// ```
+/// use portico::prelude::*;
+/// #[on_sns_message(topic = "alerts", name = "pager")]
+/// async fn page(Json(event): Json<serde_json::Value>) {}
+/// let handlers = event_handlers![page];
+/// assert_eq!(handlers[0].name, "pager");
+/// ```
+#[macro_export]
+macro_rules! event_handlers {
+    ($($handler:path),* $(,)?) => {
+        ::std::vec![$(<$handler as $crate::__private::EventHandlerDef>::event_handler()),*]
     };
 }
 

@@ -8,6 +8,7 @@
 use portico_spec::manifest::{self as spec, Manifest};
 
 use crate::app::App;
+use crate::events::EventTrigger;
 use crate::route::{RouteCors, RouteMethod, RouteOptions};
 
 pub use portico_spec::manifest::MANIFEST_VERSION;
@@ -25,6 +26,7 @@ pub fn manifest(app: &App) -> Manifest {
             .iter()
             .map(|s| s.name)
             .chain(app.functions.iter().map(|f| f.name))
+            .chain(app.event_handlers.iter().map(|h| h.name))
             .map(str::to_owned),
     );
     manifest.routes = app
@@ -72,7 +74,59 @@ pub fn manifest(app: &App) -> Manifest {
             source: format!("{}:{}", f.file, f.line),
         })
         .collect();
+    manifest.event_handlers = app
+        .event_handlers
+        .iter()
+        .map(|h| spec::ManifestEventHandler {
+            name: h.name.to_owned(),
+            trigger: trigger(&h.trigger),
+            source: format!("{}:{}", h.file, h.line),
+        })
+        .collect();
     manifest
+}
+
+/// The manifest's form of a handler's trigger.
+pub(crate) fn trigger(trigger: &EventTrigger) -> spec::EventTrigger {
+    let owned = |names: &[&str]| names.iter().map(|&n| n.to_owned()).collect();
+    match *trigger {
+        EventTrigger::Sqs {
+            queue,
+            batch_size,
+            max_batching_window,
+        } => spec::EventTrigger::Sqs {
+            queue: queue.to_owned(),
+            batch_size,
+            max_batching_window,
+        },
+        EventTrigger::Sns { topic } => spec::EventTrigger::Sns {
+            topic: topic.to_owned(),
+        },
+        EventTrigger::S3 {
+            bucket,
+            events,
+            prefix,
+            suffix,
+        } => spec::EventTrigger::S3 {
+            bucket: bucket.to_owned(),
+            events: owned(events),
+            prefix: prefix.map(str::to_owned),
+            suffix: suffix.map(str::to_owned),
+        },
+        EventTrigger::EventBridge { pattern } => spec::EventTrigger::EventBridge {
+            // Validated as JSON by the attribute at compile time.
+            pattern: serde_json::from_str(pattern).unwrap_or(serde_json::Value::Null),
+        },
+        EventTrigger::DynamoDb {
+            table,
+            starting_position,
+            batch_size,
+        } => spec::EventTrigger::DynamoDb {
+            table: table.to_owned(),
+            starting_position: starting_position.to_owned(),
+            batch_size,
+        },
+    }
 }
 
 /// The manifest of `app` as pretty JSON.

@@ -182,12 +182,7 @@ impl TestClient {
         name: &str,
         event: &impl serde::Serialize,
     ) -> Result<Value, (String, String)> {
-        let payload = serde_json::to_string(event).map_err(|e| {
-            (
-                "portico.EncodeError".to_owned(),
-                format!("the test event cannot be serialized: {e}"),
-            )
-        })?;
+        let payload = test_event_json(event)?;
         self.invoke_function_raw(name, &payload)
             .await
             .map(|raw| serde_json::from_str(&raw).unwrap_or(Value::String(raw)))
@@ -216,6 +211,119 @@ impl TestClient {
             })?;
         self.invoke_as(&Entry::Function(function.name), payload)
             .await
+    }
+}
+
+impl TestClient {
+    /// Invokes the event handler `name` with the AWS-shaped sample event of its kind
+    /// (`portico_spec::event_samples`: two SQS messages, one SNS notification, one S3
+    /// `ObjectCreated:Put`, one EventBridge event, three DynamoDB stream records), as the
+    /// function whose `PORTICO_HANDLER` is `name`, and returns its result.
+    ///
+    /// ```
+    /// use portico::prelude::*;
+    /// use portico::events::{BatchItemFailures, SqsEvent};
+    ///
+    /// #[on_sqs_message(queue = "jobs")]
+    /// async fn first_fails(event: SqsEvent) -> BatchItemFailures {
+    ///     event.records.into_iter().take(1).filter_map(|m| m.message_id).collect()
+    /// }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let client = portico::testing::TestClient::new(App::new().event_handlers(event_handlers![first_fails]));
+    /// let result = client.invoke_event_sample("first_fails").await.unwrap();
+    /// assert_eq!(result.batch_item_failures(), ["059f36b4-87a3-44ab-83d2-661975830a7d"]);
+    /// # });
+    /// ```
+    ///
+    /// # Errors
+    /// `(errorType, errorMessage)` when the invocation fails, or there is no such event
+    /// handler (`portico.NoEventHandler`).
+    pub async fn invoke_event_sample(&self, name: &str) -> Result<EventResult, (String, String)> {
+        let handler = self.event_handler(name)?;
+        let kind = crate::manifest::trigger(&handler.trigger).kind();
+        let sample = portico_spec::event_samples::sample(kind);
+        self.invoke_event_raw(name, sample).await
+    }
+
+    /// Invokes the event handler `name` with `event` (a typed event such as
+    /// `portico::events::SqsEvent`, or any serializable value), as
+    /// [`invoke_event_sample`](Self::invoke_event_sample) does with the sample.
+    ///
+    /// # Errors
+    /// As [`invoke_event_sample`](Self::invoke_event_sample).
+    pub async fn invoke_event(
+        &self,
+        name: &str,
+        event: &impl serde::Serialize,
+    ) -> Result<EventResult, (String, String)> {
+        let payload = test_event_json(event)?;
+        self.invoke_event_raw(name, &payload).await
+    }
+
+    /// Invokes the event handler `name` with a raw payload (any text, as Lambda would pass it
+    /// on: a malformed event is the handler's `InvalidEvent`).
+    ///
+    /// # Errors
+    /// As [`invoke_event_sample`](Self::invoke_event_sample).
+    pub async fn invoke_event_raw(
+        &self,
+        name: &str,
+        payload: &str,
+    ) -> Result<EventResult, (String, String)> {
+        let handler = self.event_handler(name)?;
+        let raw = self.invoke_as(&Entry::Event(handler.name), payload).await?;
+        Ok(EventResult {
+            value: serde_json::from_str(&raw).unwrap_or(Value::String(raw)),
+        })
+    }
+
+    fn event_handler(&self, name: &str) -> Result<&crate::events::EventHandler, (String, String)> {
+        self.app
+            .event_handlers
+            .iter()
+            .find(|h| h.name == name)
+            .ok_or_else(|| {
+                (
+                    "portico.NoEventHandler".to_owned(),
+                    format!("no event handler `{name}`"),
+                )
+            })
+    }
+}
+
+/// A test's event as JSON text; a value that does not serialize is the error a failed
+/// invocation would be.
+fn test_event_json(event: &impl serde::Serialize) -> Result<String, (String, String)> {
+    serde_json::to_string(event).map_err(|e| {
+        (
+            "portico.EncodeError".to_owned(),
+            format!("the test event cannot be serialized: {e}"),
+        )
+    })
+}
+
+/// What a successful event-handler invocation answered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventResult {
+    value: Value,
+}
+
+impl EventResult {
+    /// The `itemIdentifier`s of the answer's `batchItemFailures` (none when the handler
+    /// returned `()` or an empty list).
+    pub fn batch_item_failures(&self) -> Vec<String> {
+        self.value["batchItemFailures"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f["itemIdentifier"].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    /// The answer as JSON (`null` for `()`).
+    pub fn json(&self) -> &Value {
+        &self.value
     }
 }
 

@@ -8,8 +8,22 @@ use syn::{Attribute, FnArg, ItemFn, ReturnType, Signature, Type};
 use crate::errors::Errors;
 
 /// The attributes that turn a function into a handler; one per function.
-const HANDLER_ATTRIBUTES: [&str; 10] = [
-    "route", "get", "post", "put", "delete", "patch", "head", "options", "schedule", "function",
+const HANDLER_ATTRIBUTES: [&str; 15] = [
+    "route",
+    "get",
+    "post",
+    "put",
+    "delete",
+    "patch",
+    "head",
+    "options",
+    "schedule",
+    "function",
+    "on_sqs_message",
+    "on_sns_message",
+    "on_s3_event",
+    "on_event",
+    "on_dynamodb_record",
 ];
 
 /// Parses the item an attribute is put on, which must be a function.
@@ -253,6 +267,63 @@ pub(crate) fn output(
     quote::quote!(#into(#output))
 }
 
+/// What every attribute generates next to its function: a hidden type named like the function
+/// and its impl of the descriptor trait `def`, whose `method` builds the descriptor `ty` from
+/// `fields`, the attribute's source location and the handler closure. The closure takes
+/// `param: param_ty`, runs `assertions` (compile-time checks, spanned at the user's types) and
+/// `extractions`, binds `call`'s result to `__output` and converts it with `output`.
+pub(crate) struct Descriptor<'a> {
+    pub(crate) vis: &'a syn::Visibility,
+    pub(crate) ident: &'a proc_macro2::Ident,
+    pub(crate) def: TokenStream,
+    pub(crate) method: proc_macro2::Ident,
+    pub(crate) ty: TokenStream,
+    pub(crate) fields: TokenStream,
+    pub(crate) param: TokenStream,
+    pub(crate) param_ty: TokenStream,
+    pub(crate) assertions: Vec<TokenStream>,
+    pub(crate) extractions: Vec<TokenStream>,
+    pub(crate) call: TokenStream,
+    pub(crate) output: TokenStream,
+}
+
+impl Descriptor<'_> {
+    /// The generated items.
+    pub(crate) fn expand(&self) -> TokenStream {
+        let Descriptor {
+            vis,
+            ident,
+            def,
+            method,
+            ty,
+            fields,
+            param,
+            param_ty,
+            assertions,
+            extractions,
+            call,
+            output,
+        } = self;
+        let boxed = crate::paths::boxed(Span::call_site());
+        let body = quote::quote! {
+            #(#assertions)*
+            #ty {
+                #fields
+                file: ::core::file!(),
+                line: ::core::line!(),
+                handler: |#param: #param_ty| {
+                    #boxed::pin(async move {
+                        #(#extractions)*
+                        let __output = #call;
+                        #output
+                    })
+                },
+            }
+        };
+        descriptor_type(vis, ident, def, method, ty, body)
+    }
+}
+
 /// The call of handler `ident` with `bindings`, awaited when it is `async`.
 pub(crate) fn call(
     ident: &proc_macro2::Ident,
@@ -321,8 +392,26 @@ pub(crate) fn placeholder(
     {
         return TokenStream::new();
     }
-    let vis = &func.vis;
-    let ident = &func.sig.ident;
+    descriptor_type(
+        &func.vis,
+        &func.sig.ident,
+        def,
+        method,
+        ty,
+        quote::quote!(::core::unreachable!()),
+    )
+}
+
+/// The hidden type named like the handler `ident` and its impl of the descriptor trait `def`,
+/// whose `method` returning `ty` has the body `body`.
+fn descriptor_type(
+    vis: &syn::Visibility,
+    ident: &proc_macro2::Ident,
+    def: &TokenStream,
+    method: &proc_macro2::Ident,
+    ty: &TokenStream,
+    body: TokenStream,
+) -> TokenStream {
     quote::quote! {
         #[allow(non_camel_case_types, dead_code)]
         #[doc(hidden)]
@@ -330,7 +419,7 @@ pub(crate) fn placeholder(
 
         impl #def for #ident {
             fn #method() -> #ty {
-                ::core::unreachable!()
+                #body
             }
         }
     }

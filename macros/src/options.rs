@@ -146,6 +146,32 @@ pub(crate) fn str_value(option: &RawOption, example: &str) -> syn::Result<LitStr
     }
 }
 
+/// The value of a whole-number option, which must lie in `range`.
+pub(crate) fn u32_value(
+    option: &RawOption,
+    range: std::ops::RangeInclusive<u32>,
+) -> syn::Result<u32> {
+    let error = |message: String| Err(syn::Error::new(option.value.span(), message));
+    let Some(Lit::Int(int)) = lit(&option.value) else {
+        return error(format!(
+            "`{}` takes a whole number from {} to {}",
+            option.name,
+            range.start(),
+            range.end()
+        ));
+    };
+    match int.base10_parse::<u32>() {
+        Ok(value) if range.contains(&value) => Ok(value),
+        _ => error(format!(
+            "`{} = {}` is out of range: AWS takes {} to {}",
+            option.name,
+            int.base10_digits(),
+            range.start(),
+            range.end()
+        )),
+    }
+}
+
 /// The value of a `["a", "b"]` option.
 pub(crate) fn str_array_value(option: &RawOption, example: &str) -> syn::Result<Vec<LitStr>> {
     let error = |span| {

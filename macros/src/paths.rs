@@ -75,4 +75,18 @@ private_paths! {
     assert_from_function => assert_from_function;
     /// Compile-time `T: IntoFunctionResult` check.
     assert_into_function_result => assert_into_function_result;
+    /// Trait implemented by an event handler's descriptor type.
+    event_handler_def => EventHandlerDef;
+    /// Event handler descriptor struct.
+    event_handler => EventHandler;
+    /// What fires an event handler (`EventTrigger::Sqs { .. }`, …).
+    event_trigger => EventTrigger;
+    /// Runs a `FromEventInvocation` extractor.
+    extract_event => extract_event;
+    /// `IntoEventResult::into_event_result`.
+    into_event_result => into_event_result;
+    /// Compile-time `T: FromEventInvocation` check.
+    assert_from_event => assert_from_event;
+    /// Compile-time `T: IntoEventResult` check.
+    assert_into_event_result => assert_into_event_result;
 }

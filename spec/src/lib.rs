@@ -11,6 +11,9 @@
 //! - `manifest` (feature `serde`): the app manifest, written and read through one type;
 //! - `apigw` (feature `serde`): REST v1 and HTTP API v2 event builders and the proxy-response
 //!   parser;
+//! - [`event_sources`]: what AWS accepts in event source mappings and S3 notifications;
+//! - `event_pattern` (feature `serde`): EventBridge event patterns, validated and matched;
+//! - `event_samples` (feature `serde`): sample events of each event-handler kind;
 //! - [`names`]: the names and ARNs of a stage's resources (deploy and local cloud alike);
 //! - `config` and `definition` (feature `config`): the project file `portico.toml` and the
 //!   `${...}` references of the state machine definitions it names;
@@ -44,6 +47,11 @@ pub mod apigw;
 pub mod config;
 #[cfg(feature = "config")]
 pub mod definition;
+#[cfg(feature = "serde")]
+pub mod event_pattern;
+#[cfg(feature = "serde")]
+pub mod event_samples;
+pub mod event_sources;
 #[cfg(feature = "zip")]
 pub mod lambda_zip;
 #[cfg(feature = "serde")]

@@ -49,7 +49,7 @@ pub struct Manifest {
     /// The app's name, when it set one.
     #[serde(default)]
     pub app_name: Option<String>,
-    /// Entry-point names: `api`, one per schedule, one per function; deploy sets
+    /// Entry-point names: `api`, one per schedule, function and event handler; deploy sets
     /// [`entry_point_variable`](Self::entry_point_variable) to one.
     pub entry_points: Vec<String>,
     /// The variable that selects the entry point ([`ENTRY_POINT_VARIABLE`]).
@@ -62,6 +62,10 @@ pub struct Manifest {
     /// that do not know the field ignore it, and it is an empty list when there are none).
     #[serde(default)]
     pub functions: Vec<ManifestFunction>,
+    /// Event handlers (`#[on_sqs_message]`, …; added without a version bump, like
+    /// `functions`): each its own entry point, fired by the resource it names.
+    #[serde(default)]
+    pub event_handlers: Vec<ManifestEventHandler>,
 }
 
 /// A route in the manifest.
@@ -139,6 +143,98 @@ pub struct ManifestFunction {
     pub source: String,
 }
 
+/// An event handler in the manifest: its entry point, what fires it and the attribute's place.
+///
+/// On the wire the trigger's fields sit beside the name, tagged by `kind`:
+/// `{"name": "resize", "kind": "sqs", "queue": "jobs", "batch_size": 10,
+/// "max_batching_window": 0, "source": "src/main.rs:12"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestEventHandler {
+    /// Entry-point name.
+    pub name: String,
+    /// What fires the handler, with the attribute's options.
+    #[serde(flatten)]
+    pub trigger: EventTrigger,
+    /// `file:line` of the attribute.
+    #[serde(default)]
+    pub source: String,
+}
+
+/// What fires an event handler: the kind, the logical name of the resource the app declares
+/// in `portico.toml` (none for EventBridge), and the kind's options.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum EventTrigger {
+    /// `#[on_sqs_message]`.
+    Sqs {
+        /// The queue's logical name.
+        queue: String,
+        /// Records per invocation (`BatchSize`).
+        batch_size: u32,
+        /// Seconds to gather a batch (`MaximumBatchingWindowInSeconds`).
+        max_batching_window: u32,
+    },
+    /// `#[on_sns_message]`.
+    Sns {
+        /// The topic's logical name.
+        topic: String,
+    },
+    /// `#[on_s3_event]`.
+    S3 {
+        /// The bucket's logical name.
+        bucket: String,
+        /// S3 event types (`s3:ObjectCreated:*`, …).
+        events: Vec<String>,
+        /// Object key prefix filter.
+        #[serde(default)]
+        prefix: Option<String>,
+        /// Object key suffix filter.
+        #[serde(default)]
+        suffix: Option<String>,
+    },
+    /// `#[on_event]`.
+    #[serde(rename = "eventbridge")]
+    EventBridge {
+        /// The rule's event pattern (validated at compile time).
+        pattern: serde_json::Value,
+    },
+    /// `#[on_dynamodb_record]`.
+    #[serde(rename = "dynamodb")]
+    DynamoDb {
+        /// The table's logical name (its stream fires the handler).
+        table: String,
+        /// `TRIM_HORIZON` or `LATEST`.
+        starting_position: String,
+        /// Records per invocation (`BatchSize`).
+        batch_size: u32,
+    },
+}
+
+impl EventTrigger {
+    /// The kind of handler.
+    pub fn kind(&self) -> crate::event_sources::EventKind {
+        use crate::event_sources::EventKind;
+        match self {
+            EventTrigger::Sqs { .. } => EventKind::Sqs,
+            EventTrigger::Sns { .. } => EventKind::Sns,
+            EventTrigger::S3 { .. } => EventKind::S3,
+            EventTrigger::EventBridge { .. } => EventKind::EventBridge,
+            EventTrigger::DynamoDb { .. } => EventKind::DynamoDb,
+        }
+    }
+
+    /// The logical name of the resource that fires the handler (none for EventBridge rules).
+    pub fn resource(&self) -> Option<&str> {
+        match self {
+            EventTrigger::Sqs { queue, .. } => Some(queue),
+            EventTrigger::Sns { topic } => Some(topic),
+            EventTrigger::S3 { bucket, .. } => Some(bucket),
+            EventTrigger::EventBridge { .. } => None,
+            EventTrigger::DynamoDb { table, .. } => Some(table),
+        }
+    }
+}
+
 impl Manifest {
     /// An empty manifest (only the `api` entry point) for `framework_version`.
     pub fn new(framework_version: impl Into<String>) -> Self {
@@ -151,6 +247,7 @@ impl Manifest {
             routes: Vec::new(),
             schedules: Vec::new(),
             functions: Vec::new(),
+            event_handlers: Vec::new(),
         }
     }
 
@@ -187,6 +284,7 @@ mod tests {
         assert!(manifest.routes[0].options.api_key_required);
         assert_eq!(manifest.routes[0].options.cors, RouteCors::Inherit);
         assert!(manifest.functions.is_empty());
+        assert!(manifest.event_handlers.is_empty());
         assert_eq!(manifest.schedules[0].expression, "rate(1 minute)");
     }
 
@@ -209,5 +307,34 @@ mod tests {
             serde_json::to_string(&RouteCors::Disabled).unwrap(),
             r#"{"mode":"disabled"}"#
         );
+    }
+
+    #[test]
+    fn event_handlers_carry_their_kind_beside_the_name() {
+        let handler = ManifestEventHandler {
+            name: "resize".into(),
+            trigger: EventTrigger::Sqs {
+                queue: "jobs".into(),
+                batch_size: 10,
+                max_batching_window: 0,
+            },
+            source: "src/main.rs:12".into(),
+        };
+        let json = serde_json::to_string(&handler).unwrap();
+        assert_eq!(
+            json,
+            r#"{"name":"resize","kind":"sqs","queue":"jobs","batch_size":10,"max_batching_window":0,"source":"src/main.rs:12"}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<ManifestEventHandler>(&json).unwrap(),
+            handler
+        );
+        let rule: ManifestEventHandler = serde_json::from_str(
+            r#"{"name": "orders", "kind": "eventbridge", "pattern": {"source": ["shop.orders"]}}"#,
+        )
+        .unwrap();
+        assert_eq!(rule.trigger.kind().as_str(), "eventbridge");
+        assert_eq!(rule.trigger.resource(), None);
+        assert_eq!(handler.trigger.resource(), Some("jobs"));
     }
 }

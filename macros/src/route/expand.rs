@@ -49,7 +49,6 @@ pub(crate) fn expand(spec: &RouteSpec) -> TokenStream {
     let route_def = paths::route_def(site);
     let route = paths::route(site);
     let request = paths::request(site);
-    let boxed = paths::boxed(site);
 
     let route_method = paths::route_method(site);
     let method = match &spec.method {
@@ -119,32 +118,26 @@ pub(crate) fn expand(spec: &RouteSpec) -> TokenStream {
         quote!(__req)
     };
 
-    quote! {
-        #[allow(non_camel_case_types, dead_code)]
-        #[doc(hidden)]
-        #vis struct #ident {}
-
-        impl #route_def for #ident {
-            fn route() -> #route {
-                #(#assertions)*
-                #route {
-                    method: #method,
-                    path: #path,
-                    handler_name: #handler_name,
-                    options: #options,
-                    file: ::core::file!(),
-                    line: ::core::line!(),
-                    handler: |#req: #request| {
-                        #boxed::pin(async move {
-                            #(#extractions)*
-                            let __output = #call;
-                            #output
-                        })
-                    },
-                }
-            }
-        }
+    handler::Descriptor {
+        vis,
+        ident,
+        def: route_def,
+        method: format_ident!("route"),
+        ty: route,
+        fields: quote! {
+            method: #method,
+            path: #path,
+            handler_name: #handler_name,
+            options: #options,
+        },
+        param: req,
+        param_ty: request,
+        assertions,
+        extractions,
+        call,
+        output,
     }
+    .expand()
 }
 
 /// `RouteOptions::new()` followed by one builder call per option given.
