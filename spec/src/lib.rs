@@ -51,3 +51,5 @@ pub mod manifest;
 pub mod names;
 pub mod route_path;
 pub mod schedule_expr;
+#[cfg(test)]
+mod test_support;
