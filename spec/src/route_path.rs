@@ -12,8 +12,6 @@
 //! - a parameter name appears at most once;
 //! - literal segments use only `A-Z a-z 0-9 - . _ ~ : @ ! $ & ' ( ) * + , ; = %`.
 
-use std::fmt;
-
 /// A parsed route path template, such as `/users/{id}` or `/files/{path+}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoutePath {
@@ -32,34 +30,11 @@ pub enum Segment {
     Greedy(String),
 }
 
-/// Why a template is not a valid route path.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PathError {
-    /// What is wrong and how to fix it.
-    pub message: String,
-    /// Byte offset of the offending part in the template.
-    pub offset: usize,
-    /// Byte length of the offending part (0 when something is missing at `offset`).
-    pub len: usize,
-}
-
-impl PathError {
-    fn new(message: impl Into<String>, offset: usize, len: usize) -> Self {
-        Self {
-            message: message.into(),
-            offset,
-            len,
-        }
-    }
-}
-
-impl fmt::Display for PathError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for PathError {}
+input_error!(
+    /// Why a template is not a valid route path.
+    PathError,
+    "template"
+);
 
 /// Characters allowed in a literal segment besides ASCII letters and digits.
 const LITERAL_PUNCTUATION: &str = "-._~:@!$&'()*+,;=%";

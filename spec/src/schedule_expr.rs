@@ -137,34 +137,11 @@ impl fmt::Debug for ValueSet {
     }
 }
 
-/// Why an expression is not a valid EventBridge schedule expression.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScheduleError {
-    /// What is wrong and how to fix it; quotes the offending part.
-    pub message: String,
-    /// Byte offset of the offending part in the expression.
-    pub offset: usize,
-    /// Byte length of the offending part (0 when something is missing at `offset`).
-    pub len: usize,
-}
-
-impl ScheduleError {
-    fn new(message: impl Into<String>, offset: usize, len: usize) -> Self {
-        Self {
-            message: message.into(),
-            offset,
-            len,
-        }
-    }
-}
-
-impl fmt::Display for ScheduleError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for ScheduleError {}
+input_error!(
+    /// Why an expression is not a valid EventBridge schedule expression.
+    ScheduleError,
+    "expression"
+);
 
 const SYNTAX: &str = "a schedule expression is `rate(value unit)`, e.g. `rate(5 minutes)`, or \
                       `cron(minutes hours day-of-month month day-of-week year)`, e.g. \
@@ -475,6 +452,21 @@ impl FieldSpec {
         Ok(())
     }
 
+    /// The text of a day field, upper-cased for matching its wildcards; `None` for `?` (any
+    /// day). A wildcard of `not_here` is an error.
+    fn day_text(
+        &self,
+        text: &str,
+        at: usize,
+        not_here: &str,
+    ) -> Result<Option<String>, ScheduleError> {
+        if text == "?" {
+            return Ok(None);
+        }
+        self.reject_wildcards(text, at, not_here)?;
+        Ok(Some(text.to_ascii_uppercase()))
+    }
+
     /// An error for a wildcard of `wildcards` in `text`, which this field does not accept.
     ///
     /// Letters count as a wildcard only in a run of letters made of `L` and `W` alone, so that
@@ -601,11 +593,9 @@ fn parse_cron(inner: &str, offset: usize) -> Result<CronExpr, ScheduleError> {
 
 fn parse_day_of_month(text: &str, at: usize) -> Result<DayOfMonth, ScheduleError> {
     let spec = &DAY_OF_MONTH;
-    if text == "?" {
+    let Some(upper) = spec.day_text(text, at, "#")? else {
         return Ok(DayOfMonth::Any);
-    }
-    spec.reject_wildcards(text, at, "#")?;
-    let upper = text.to_ascii_uppercase();
+    };
     if !upper.contains(['?', 'L', 'W']) {
         return spec.set(text, at).map(DayOfMonth::Days);
     }
@@ -640,11 +630,9 @@ fn parse_day_of_month(text: &str, at: usize) -> Result<DayOfMonth, ScheduleError
 
 fn parse_day_of_week(text: &str, at: usize) -> Result<DayOfWeek, ScheduleError> {
     let spec = &DAY_OF_WEEK;
-    if text == "?" {
+    let Some(upper) = spec.day_text(text, at, "W")? else {
         return Ok(DayOfWeek::Any);
-    }
-    spec.reject_wildcards(text, at, "W")?;
-    let upper = text.to_ascii_uppercase();
+    };
     if upper.contains('#') {
         if text.contains(',') {
             return Err(ScheduleError::new(
