@@ -96,6 +96,27 @@ impl Fixture {
         );
     }
 
+    /// Waits until `arn` succeeds; its output.
+    pub(crate) async fn output(&self, arn: &str) -> Value {
+        let done = self.settled(arn, "SUCCEEDED").await;
+        serde_json::from_str(done.output.as_deref().expect("an output")).unwrap()
+    }
+
+    /// Gives the execution time to act on the clock, and checks that it is still running.
+    pub(crate) async fn still_running(&self, arn: &str, why: &str) {
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        assert_eq!(
+            self.engine.execution(arn).unwrap().status,
+            "RUNNING",
+            "{why}"
+        );
+    }
+
+    /// The error kind with which a task success for `token` is refused.
+    pub(crate) fn refused_success(&self, token: &str) -> &'static str {
+        self.engine.send_task_success(token, "{}").unwrap_err().kind
+    }
+
     /// Waits until the history of `arn` has an event of `kind`.
     pub(crate) async fn reached(&self, arn: &str, kind: &str) {
         for _ in 0..2000 {
@@ -156,9 +177,8 @@ async fn an_activity_task_completes_the_execution_with_its_output() {
     f.engine
         .send_task_success(&task.token, r#"{"approved": true}"#)
         .unwrap();
-    let done = f.settled(&arn, "SUCCEEDED").await;
     assert_eq!(
-        serde_json::from_str::<Value>(done.output.as_deref().unwrap()).unwrap(),
+        f.output(&arn).await,
         json!({"who": "ada", "decision": {"approved": true}})
     );
     assert_eq!(
@@ -301,9 +321,8 @@ async fn a_task_failure_is_caught_or_fails_the_execution() {
     f.engine
         .send_task_failure(&task.token, Some("Rejected"), Some("no budget"))
         .unwrap();
-    let done = f.settled(&caught, "SUCCEEDED").await;
     assert_eq!(
-        serde_json::from_str::<Value>(done.output.as_deref().unwrap()).unwrap(),
+        f.output(&caught).await,
         json!({"id": 7, "error": {"Error": "Rejected", "Cause": "no budget"}})
     );
 
@@ -334,22 +353,11 @@ async fn task_timeouts_use_the_clock_and_heartbeats_extend_them() {
     f.tick(&arn, 8_000);
     f.engine.send_task_heartbeat(&task.token).unwrap();
     f.tick(&arn, 8_000);
-    tokio::time::sleep(Duration::from_millis(30)).await;
-    assert_eq!(
-        f.engine.execution(&arn).unwrap().status,
-        "RUNNING",
-        "the heartbeat kept it"
-    );
+    f.still_running(&arn, "the heartbeat kept it").await;
     f.tick(&arn, 3_000);
     let done = f.settled(&arn, "FAILED").await;
     assert_eq!(done.error.as_deref(), Some("States.HeartbeatTimeout"));
-    assert_eq!(
-        f.engine
-            .send_task_success(&task.token, "{}")
-            .unwrap_err()
-            .kind,
-        "TaskTimedOut"
-    );
+    assert_eq!(f.refused_success(&task.token), "TaskTimedOut");
 
     // TimeoutSeconds, caught by States.Timeout. It counts from when a worker takes the
     // task (`ActivityStarted`), as on AWS: a task nobody polls for waits.
@@ -360,22 +368,12 @@ async fn task_timeouts_use_the_clock_and_heartbeats_extend_them() {
     );
     f.reached(&arn, "ActivityScheduled").await;
     f.tick(&arn, 60_000);
-    tokio::time::sleep(Duration::from_millis(30)).await;
-    assert_eq!(
-        f.engine.execution(&arn).unwrap().status,
-        "RUNNING",
-        "not taken yet"
-    );
+    f.still_running(&arn, "not taken yet").await;
     f.task().await;
     f.tick(&arn, 4_999);
-    tokio::time::sleep(Duration::from_millis(30)).await;
-    assert_eq!(f.engine.execution(&arn).unwrap().status, "RUNNING");
+    f.still_running(&arn, "before the limit").await;
     f.tick(&arn, 1);
-    let done = f.settled(&arn, "SUCCEEDED").await;
-    assert_eq!(
-        serde_json::from_str::<Value>(done.output.as_deref().unwrap()).unwrap()["Error"],
-        "States.Timeout"
-    );
+    assert_eq!(f.output(&arn).await["Error"], "States.Timeout");
     assert!(f.kinds(&arn).contains(&"ActivityTimedOut".to_owned()));
 }
 
@@ -390,14 +388,9 @@ async fn timeout_and_heartbeat_seconds_paths_read_the_state_input() {
     );
     f.task().await;
     f.tick(&arn, 1_999);
-    tokio::time::sleep(Duration::from_millis(30)).await;
-    assert_eq!(f.engine.execution(&arn).unwrap().status, "RUNNING");
+    f.still_running(&arn, "before the limit").await;
     f.tick(&arn, 1);
-    let done = f.settled(&arn, "SUCCEEDED").await;
-    assert_eq!(
-        serde_json::from_str::<Value>(done.output.as_deref().unwrap()).unwrap()["Error"],
-        "States.HeartbeatTimeout"
-    );
+    assert_eq!(f.output(&arn).await["Error"], "States.HeartbeatTimeout");
     let (_, details) = f
         .engine
         .history(&arn)
@@ -485,9 +478,8 @@ async fn lambda_results_are_wrapped_for_lambda_invoke_and_plain_for_a_function_a
         "Plain": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:000000000000:function:shop-dev-echo",
             "Parameters": {"again.$": "$.invoked.status"}, "ResultPath": "$.plain", "End": true}}});
     let arn = f.start(definition, json!({"x": 1}));
-    let done = f.settled(&arn, "SUCCEEDED").await;
     assert_eq!(
-        serde_json::from_str::<Value>(done.output.as_deref().unwrap()).unwrap(),
+        f.output(&arn).await,
         json!({"x": 1, "invoked": {"body": {"x": 1}, "status": 200}, "plain": {"again": 200}})
     );
     let kinds = f.kinds(&arn);
@@ -649,13 +641,7 @@ async fn stopping_and_timing_out_end_executions_and_their_tokens() {
         .unwrap();
     let done = f.settled(&arn, "ABORTED").await;
     assert_eq!(done.error.as_deref(), Some("Stopped"));
-    assert_eq!(
-        f.engine
-            .send_task_success(&task.token, "{}")
-            .unwrap_err()
-            .kind,
-        "TaskTimedOut"
-    );
+    assert_eq!(f.refused_success(&task.token), "TaskTimedOut");
     assert_eq!(
         f.kinds(&arn).last().map(String::as_str),
         Some("ExecutionAborted")
