@@ -209,28 +209,38 @@ impl RoutePath {
 
     /// The template in `matchit` 0.9 syntax: `/users/{id}`, `/files/{*path}`, root `/`.
     pub fn to_matchit(&self) -> String {
-        if self.segments.is_empty() {
-            return "/".to_owned();
-        }
-        let mut out = String::new();
-        for segment in &self.segments {
-            out.push('/');
-            match segment {
-                Segment::Literal(text) => out.push_str(text),
-                Segment::Param(name) => {
-                    out.push('{');
-                    out.push_str(name);
-                    out.push('}');
-                }
-                Segment::Greedy(name) => {
-                    out.push_str("{*");
-                    out.push_str(name);
-                    out.push('}');
-                }
-            }
-        }
-        out
+        let written = write_path(&self.segments, |out, name, greedy| {
+            out.push_str(if greedy { "{*" } else { "{" });
+            out.push_str(name);
+            out.push('}');
+            Ok::<(), std::convert::Infallible>(())
+        });
+        written.unwrap_or_else(|never| match never {})
     }
+}
+
+/// Writes the path of `segments`: each one after a `/`, literals as they are and parameters as
+/// `param` writes them (given the name, and whether the parameter is greedy); the root is `/`.
+///
+/// # Errors
+/// The first error of `param`.
+pub fn write_path<E>(
+    segments: &[Segment],
+    mut param: impl FnMut(&mut String, &str, bool) -> Result<(), E>,
+) -> Result<String, E> {
+    if segments.is_empty() {
+        return Ok("/".to_owned());
+    }
+    let mut out = String::new();
+    for segment in segments {
+        out.push('/');
+        match segment {
+            Segment::Literal(text) => out.push_str(text),
+            Segment::Param(name) => param(&mut out, name, false)?,
+            Segment::Greedy(name) => param(&mut out, name, true)?,
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -146,6 +146,18 @@ impl Fixture {
     }
 }
 
+/// The details of the first event of `kind` in the history of `arn`.
+fn details_of(engine: &StepFunctions<StubHost>, arn: &str, kind: &str) -> Value {
+    engine
+        .history(arn)
+        .unwrap()
+        .into_iter()
+        .find(|e| e.kind == kind)
+        .and_then(|e| e.details)
+        .unwrap_or_else(|| panic!("no {kind} with details"))
+        .1
+}
+
 fn activity_machine(task: Value) -> Value {
     let mut state = json!({"Type": "Task", "Resource": ACTIVITY, "End": true});
     state
@@ -391,14 +403,7 @@ async fn timeout_and_heartbeat_seconds_paths_read_the_state_input() {
     f.still_running(&arn, "before the limit").await;
     f.tick(&arn, 1);
     assert_eq!(f.output(&arn).await["Error"], "States.HeartbeatTimeout");
-    let (_, details) = f
-        .engine
-        .history(&arn)
-        .unwrap()
-        .into_iter()
-        .find(|e| e.kind == "ActivityScheduled")
-        .and_then(|e| e.details)
-        .expect("ActivityScheduled");
+    let details = details_of(&f.engine, &arn, "ActivityScheduled");
     assert_eq!(
         (&details["timeoutInSeconds"], &details["heartbeatInSeconds"]),
         (&json!(5), &json!(2))
@@ -803,13 +808,7 @@ async fn keys_keep_their_written_order_through_templates_restarts_and_history() 
         restarted.execution(&arn).unwrap().output.as_deref(),
         Some(expected.as_str())
     );
-    let (_, details) = restarted
-        .history(&arn)
-        .unwrap()
-        .into_iter()
-        .find(|e| e.kind == "PassStateExited")
-        .and_then(|e| e.details)
-        .expect("PassStateExited");
+    let details = details_of(&restarted, &arn, "PassStateExited");
     assert_eq!(
         details["output"],
         json!(format!(r#"{{"b":"bee","a":"ay","built":{built}}}"#))
