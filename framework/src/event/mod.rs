@@ -505,7 +505,7 @@ struct SinglePairs<'a>(Pairs<'a>);
 impl<'de: 'a, 'a> Deserialize<'de> for SinglePairs<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer
-            .deserialize_any(PairsVisitor::<Single>(PhantomData))
+            .deserialize_any(PairsVisitor::<false>(PhantomData))
             .map(SinglePairs)
     }
 }
@@ -517,75 +517,41 @@ struct MultiPairs<'a>(Pairs<'a>);
 impl<'de: 'a, 'a> Deserialize<'de> for MultiPairs<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer
-            .deserialize_any(PairsVisitor::<Multi>(PhantomData))
+            .deserialize_any(PairsVisitor::<true>(PhantomData))
             .map(MultiPairs)
     }
 }
 
-/// How the value of one object entry becomes pairs: [`Single`] or [`Multi`].
-trait EntryValues<'a> {
-    /// What the object must be, for the error message.
-    const EXPECTING: &'static str;
+/// Visits an object (or `null`, no pairs) of strings, or with `MULTI` of string arrays (one pair
+/// per value).
+struct PairsVisitor<'a, const MULTI: bool>(PhantomData<&'a ()>);
 
-    /// Reads the value of the entry `name` and pushes its pairs.
-    fn push_entry<'de: 'a, A: MapAccess<'de>>(
-        map: &mut A,
-        name: Str<'a>,
-        pairs: &mut Pairs<'a>,
-    ) -> Result<(), A::Error>;
-}
-
-/// One string (or `null`, skipped) per entry.
-struct Single;
-
-impl<'a> EntryValues<'a> for Single {
-    const EXPECTING: &'static str = "an object of strings";
-
-    fn push_entry<'de: 'a, A: MapAccess<'de>>(
-        map: &mut A,
-        name: Str<'a>,
-        pairs: &mut Pairs<'a>,
-    ) -> Result<(), A::Error> {
-        if let Some(value) = map.next_value::<Option<Str<'a>>>()? {
-            pairs.push((name, value));
-        }
-        Ok(())
-    }
-}
-
-/// An array of strings per entry.
-struct Multi;
-
-impl<'a> EntryValues<'a> for Multi {
-    const EXPECTING: &'static str = "an object of string arrays";
-
-    fn push_entry<'de: 'a, A: MapAccess<'de>>(
-        map: &mut A,
-        name: Str<'a>,
-        pairs: &mut Pairs<'a>,
-    ) -> Result<(), A::Error> {
-        map.next_value_seed(PushValues { name: &name, pairs })
-    }
-}
-
-/// Visits an object (or `null`, no pairs) whose entries `E` turns into pairs.
-struct PairsVisitor<'a, E>(PhantomData<(&'a (), E)>);
-
-impl<'de: 'a, 'a, E: EntryValues<'a>> Visitor<'de> for PairsVisitor<'a, E> {
+impl<'de: 'a, 'a, const MULTI: bool> Visitor<'de> for PairsVisitor<'a, MULTI> {
     type Value = Pairs<'a>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(E::EXPECTING)
+        f.write_str(if MULTI {
+            "an object of string arrays"
+        } else {
+            "an object of strings"
+        })
     }
 
-    fn visit_unit<Er: de::Error>(self) -> Result<Self::Value, Er> {
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
         Ok(Vec::new())
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut pairs = Vec::with_capacity(map.size_hint().unwrap_or(16).min(64));
         while let Some(name) = map.next_key::<Str<'a>>()? {
-            E::push_entry(&mut map, name, &mut pairs)?;
+            if MULTI {
+                map.next_value_seed(PushValues {
+                    name: &name,
+                    pairs: &mut pairs,
+                })?;
+            } else if let Some(value) = map.next_value::<Option<Str<'a>>>()? {
+                pairs.push((name, value));
+            }
         }
         Ok(pairs)
     }
