@@ -77,8 +77,24 @@ impl Fixture {
 
     /// Moves the clock and lets the execution see it.
     pub(crate) fn tick(&self, arn: &str, ms: i64) {
+        self.tick_on(&self.engine, arn, ms);
+    }
+
+    /// Moves the clock and lets the execution see it, on `engine` (a restarted one).
+    pub(crate) fn tick_on(&self, engine: &StepFunctions<StubHost>, arn: &str, ms: i64) {
         self.clock.0.fetch_add(ms, Ordering::SeqCst);
-        self.engine.wake(arn);
+        engine.wake(arn);
+    }
+
+    /// Waits until the execution `arn` on `engine` is no longer running.
+    pub(crate) async fn stopped_running(engine: &StepFunctions<StubHost>, arn: &str) {
+        for _ in 0..2000 {
+            if engine.execution(arn).unwrap().status != "RUNNING" {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        panic!("{arn} still runs");
     }
 
     pub(crate) async fn settled(&self, arn: &str, status: &str) -> ExecutionRecord {
@@ -618,18 +634,11 @@ async fn a_wait_state_resumes_at_its_deadline_after_a_restart() {
     }
     let restarted = Fixture::engine(&f.store, &f.host, &f.clock);
     restarted.resume().unwrap();
-    f.clock.0.fetch_add(29_000, Ordering::SeqCst);
-    restarted.wake(&arn);
+    f.tick_on(&restarted, &arn, 29_000);
     tokio::time::sleep(Duration::from_millis(30)).await;
     assert_eq!(restarted.execution(&arn).unwrap().status, "RUNNING");
-    f.clock.0.fetch_add(1_000, Ordering::SeqCst);
-    restarted.wake(&arn);
-    for _ in 0..2000 {
-        if restarted.execution(&arn).unwrap().status != "RUNNING" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    f.tick_on(&restarted, &arn, 1_000);
+    Fixture::stopped_running(&restarted, &arn).await;
     assert_eq!(
         restarted.execution(&arn).unwrap().output.as_deref(),
         Some("\"long\"")
@@ -791,14 +800,8 @@ async fn keys_keep_their_written_order_through_templates_restarts_and_history() 
     // The cursor (with the state's input) is in SQLite; a new engine reads it back.
     let restarted = Fixture::engine(&f.store, &f.host, &f.clock);
     restarted.resume().unwrap();
-    f.clock.0.fetch_add(30_000, Ordering::SeqCst);
-    restarted.wake(&arn);
-    for _ in 0..2000 {
-        if restarted.execution(&arn).unwrap().status != "RUNNING" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    f.tick_on(&restarted, &arn, 30_000);
+    Fixture::stopped_running(&restarted, &arn).await;
     let built = r#"{"zeta":1,"alpha":"bee","mid":{"y":1,"x":2}}"#;
     let expected = format!(
         r#"{{"text":{},"all":{{"b":"bee","a":"ay","built":{built}}}}}"#,
