@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 use crate::clock::epoch_seconds;
 use crate::invoker::Invoker;
 use crate::invoker::{ACCOUNT, REGION};
-use crate::sfn::engine::{ApiError, ExecutionRecord, StepFunctions};
+use crate::sfn::engine::{ApiError, ExecutionRecord, StateMachineRecord, StepFunctions};
 
 /// The largest request body read (Step Functions' own limits are lower: 256 KiB of input).
 pub const BODY_LIMIT: usize = 1_048_576;
@@ -224,6 +224,16 @@ fn check_token(request: &Request) -> Result<&str, ApiError> {
     Ok(token)
 }
 
+/// An activity as `ListActivities` and `DescribeActivity` answer it.
+fn activity_summary((arn, name, created): (String, String, i64)) -> Value {
+    json!({"activityArn": arn, "name": name, "creationDate": epoch_seconds(created)})
+}
+
+/// A state machine as `ListStateMachines` lists it.
+fn state_machine_summary(m: StateMachineRecord) -> Value {
+    json!({"stateMachineArn": m.arn, "name": m.name, "type": "STANDARD", "creationDate": epoch_seconds(m.created_ms)})
+}
+
 fn execution_summary(e: &ExecutionRecord) -> Value {
     let mut out = json!({
         "executionArn": e.arn,
@@ -252,7 +262,7 @@ async fn dispatch<I: Invoker>(
         "DescribeActivity" => {
             let arn = check_arn(request.required("activityArn")?, "activity")?;
             let (name, created) = engine.activity(arn)?;
-            Ok(json!({"activityArn": arn, "name": name, "creationDate": epoch_seconds(created)}))
+            Ok(activity_summary((arn.to_owned(), name, created)))
         }
         "DeleteActivity" => {
             let arn = check_arn(request.required("activityArn")?, "activity")?;
@@ -263,7 +273,7 @@ async fn dispatch<I: Invoker>(
             engine.activities()?,
             request,
             "activities",
-            |(arn, name, created)| json!({"activityArn": arn, "name": name, "creationDate": epoch_seconds(created)}),
+            activity_summary,
         ),
         "CreateStateMachine" => {
             let name = check_name(request.required("name")?)?;
@@ -316,12 +326,10 @@ async fn dispatch<I: Invoker>(
             engine.delete_state_machine(arn)?;
             Ok(json!({}))
         }
-        "ListStateMachines" => page(
-            engine.state_machines()?,
-            request,
-            "stateMachines",
-            |m| json!({"stateMachineArn": m.arn, "name": m.name, "type": "STANDARD", "creationDate": epoch_seconds(m.created_ms)}),
-        ),
+        "ListStateMachines" => {
+            let machines = engine.state_machines()?;
+            page(machines, request, "stateMachines", state_machine_summary)
+        }
         "StartExecution" => {
             let machine = check_arn(request.required("stateMachineArn")?, "stateMachine")?;
             let name = match request.string("name")? {
