@@ -9,7 +9,7 @@ use std::sync::Arc;
 use http::Method;
 
 use crate::route::{Route, RouteMethod};
-use portico_spec::route_path::{Segment, parse_route_path};
+use portico_spec::route_path::{Segment, parse_route_path, write_path};
 
 /// Two routes that would answer the same requests.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -248,30 +248,20 @@ impl Router {
                 .map(|(_, v)| *v)
                 .ok_or_else(|| crate::UrlError::MissingParam(p.to_owned()))
         };
-        if entry.segments.is_empty() {
-            return Ok("/".to_owned());
-        }
-        let mut out = String::new();
-        for segment in &entry.segments {
-            out.push('/');
-            match segment {
-                Segment::Literal(text) => out.push_str(text),
-                Segment::Param(p) => {
-                    out.extend(percent_encoding::utf8_percent_encode(lookup(p)?, SEGMENT))
-                }
-                Segment::Greedy(p) => {
-                    let value = lookup(p)?;
-                    let parts: Vec<String> = value
-                        .split('/')
-                        .map(|part| {
-                            percent_encoding::utf8_percent_encode(part, SEGMENT).to_string()
-                        })
-                        .collect();
-                    out.push_str(&parts.join("/"));
-                }
+        write_path(&entry.segments, |out, name, greedy| {
+            let value = lookup(name)?;
+            if greedy {
+                // A greedy value keeps its slashes; each part between them is encoded.
+                let parts: Vec<String> = value
+                    .split('/')
+                    .map(|part| percent_encoding::utf8_percent_encode(part, SEGMENT).to_string())
+                    .collect();
+                out.push_str(&parts.join("/"));
+            } else {
+                out.extend(percent_encoding::utf8_percent_encode(value, SEGMENT));
             }
-        }
-        Ok(out)
+            Ok(())
+        })
     }
 }
 

@@ -152,31 +152,6 @@ async fn rest_api_events_run_keyed_routes_only_through_their_resource_with_a_key
     // As API Gateway sends it for the keyed method: served.
     let (status, body, _) = call(&client, &fixture(REST_API_KEY)).await;
     assert_eq!((status, body.as_str()), (202, "started"));
-    let (status, body, _) = call(
-        &client,
-        &rest(
-            "GET",
-            "/requests/7",
-            "/requests/{id}",
-            json!({"id": "7"}),
-            true,
-        ),
-    )
-    .await;
-    assert_eq!((status, body.as_str()), (200, "status of 7"));
-    let (status, body, _) = call(
-        &client,
-        &rest(
-            "DELETE",
-            "/admin/a/b",
-            "/admin/{path+}",
-            json!({"path": "a/b"}),
-            true,
-        ),
-    )
-    .await;
-    assert_eq!((status, body.as_str()), (200, "admin a/b"));
-
     // The issue's case: `//requests` through `/{proxy+}`, no key. The router sees `/requests`
     // (the extra segment looks like a base path); the resource says otherwise.
     assert_refused(&client, &fixture(REST_DOUBLE_SLASH), "POST //requests").await;
@@ -186,54 +161,89 @@ async fn rest_api_events_run_keyed_routes_only_through_their_resource_with_a_key
     status_event["pathParameters"] = json!({"proxy": "/requests/7"});
     assert_refused(&client, &status_event, "GET //requests/7").await;
 
-    // Through the proxy, even with a key (another keyed method's), or with `path` normalised.
-    for key in [false, true] {
-        assert_refused(
-            &client,
-            &rest(
-                "POST",
-                "/requests",
-                "/{proxy+}",
-                json!({"proxy": "requests"}),
-                key,
-            ),
-            &format!("proxy, key {key}"),
-        )
-        .await;
-    }
-    // Its own resource without a key: a method the resource lacks (its open `ANY`), such as
-    // HEAD, which the router serves with the keyed GET.
-    assert_refused(
-        &client,
-        &rest(
+    // `Ok(body)`: served; `Err(case)`: refused.
+    for (method, path, resource, params, key, outcome) in [
+        // Through their own resources, with a key.
+        (
+            "GET",
+            "/requests/7",
+            "/requests/{id}",
+            json!({"id": "7"}),
+            true,
+            Ok("status of 7"),
+        ),
+        (
+            "DELETE",
+            "/admin/a/b",
+            "/admin/{path+}",
+            json!({"path": "a/b"}),
+            true,
+            Ok("admin a/b"),
+        ),
+        // Routes without gateway options are untouched, through any resource.
+        (
+            "GET",
+            "/open/x",
+            "/{proxy+}",
+            json!({"proxy": "open/x"}),
+            false,
+            Ok("open x"),
+        ),
+        // Through the proxy, even with a key (another keyed method's), or with `path`
+        // normalised.
+        (
+            "POST",
+            "/requests",
+            "/{proxy+}",
+            json!({"proxy": "requests"}),
+            false,
+            Err("proxy"),
+        ),
+        (
+            "POST",
+            "/requests",
+            "/{proxy+}",
+            json!({"proxy": "requests"}),
+            true,
+            Err("proxy, key"),
+        ),
+        // Its own resource without a key: a method the resource lacks (its open `ANY`), such
+        // as HEAD, which the router serves with the keyed GET.
+        (
             "HEAD",
             "/requests/7",
             "/requests/{id}",
             json!({"id": "7"}),
             false,
+            Err("HEAD, no key"),
         ),
-        "HEAD without key",
-    )
-    .await;
-    assert_refused(
-        &client,
-        &rest("POST", "/requests", "/requests", Value::Null, false),
-        "own resource, no key",
-    )
-    .await;
-    // Another keyed resource's key and template.
-    assert_refused(
-        &client,
-        &rest(
+        (
+            "POST",
+            "/requests",
+            "/requests",
+            Value::Null,
+            false,
+            Err("own resource, no key"),
+        ),
+        // Another keyed resource's key and template.
+        (
             "GET",
             "/requests/7",
             "/admin/{path+}",
             json!({"path": "x"}),
             true,
+            Err("another resource"),
         ),
-        "another resource",
-    )
-    .await;
+    ] {
+        let event = rest(method, path, resource, params, key);
+        match outcome {
+            Ok(want) => {
+                let (status, body, _) = call(&client, &event).await;
+                assert_eq!((status, body.as_str()), (200, want), "{method} {path}");
+            }
+            Err(case) => assert_refused(&client, &event, case).await,
+        }
+    }
     // `resource` and `requestContext.resourcePath` disagree, or are missing.
     let mut forged = fixture(REST_API_KEY);
     forged["requestContext"]["resourcePath"] = json!("/{proxy+}");
@@ -248,20 +258,6 @@ async fn rest_api_events_run_keyed_routes_only_through_their_resource_with_a_key
     let mut empty_id = fixture(REST_API_KEY);
     empty_id["requestContext"]["identity"]["apiKeyId"] = json!("");
     assert_refused(&client, &empty_id, "empty apiKeyId").await;
-
-    // Routes without gateway options are untouched, through any resource.
-    let (status, body, _) = call(
-        &client,
-        &rest(
-            "GET",
-            "/open/x",
-            "/{proxy+}",
-            json!({"proxy": "open/x"}),
-            false,
-        ),
-    )
-    .await;
-    assert_eq!((status, body.as_str()), (200, "open x"));
 }
 
 #[tokio::test]
@@ -366,33 +362,34 @@ async fn links_use_the_host_the_front_door_vouches_for() {
     let cases = [
         (
             "REST",
-            link(fixture(REST_API_KEY), "evil.example"),
+            REST_API_KEY,
             "https://gy415nuibc.execute-api.us-east-1.amazonaws.com/testStage/respond/succeed",
         ),
         (
             "HTTP API 2.0",
-            link(fixture(HTTP_API_V2), "evil.example"),
+            HTTP_API_V2,
             "https://id.execute-api.us-east-1.amazonaws.com/respond/succeed",
         ),
         (
             "function URL",
-            link(fixture(FUNCTION_URL), "evil.example"),
+            FUNCTION_URL,
             "https://<url-id>.lambda-url.us-west-2.on.aws/respond/succeed",
         ),
         // No `domainName` (the documented proxy example has none): no link, rather than one
         // on the `Host` header.
         (
             "REST without domainName",
-            link(fixture(REST_PROXY), "evil.example"),
+            REST_PROXY,
             "error: the event carries no domain name",
         ),
         (
             "ALB",
-            link(fixture(ALB_SINGLE), "evil.example"),
+            ALB_SINGLE,
             "error: behind an Application Load Balancer the Host header is the client's choice; \
              set PORTICO_PUBLIC_URL (or App::public_url) to the app's public base URL",
         ),
     ];
+    let cases = cases.map(|(name, raw, want)| (name, link(fixture(raw), "evil.example"), want));
     for (name, event, want) in &cases {
         let (status, body, reply) = call(&client, event).await;
         assert_eq!(status, 200, "{name}: {reply}");

@@ -20,7 +20,9 @@
 use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use ::time::format_description::BorrowedFormatItem;
 use ::time::format_description::well_known::Rfc3339;
+use ::time::macros::format_description;
 use ::time::{Date, Month, OffsetDateTime, Time};
 
 /// Where a component reads the time (a trait, so tests move time themselves).
@@ -82,14 +84,6 @@ pub fn start_of_month(unix_secs: i64) -> i64 {
     })
 }
 
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
-
-fn month_abbr(month: Month) -> &'static str {
-    MONTHS[usize::from(u8::from(month)) - 1]
-}
-
 /// `2026-12-07T17:12:32.123Z` for Unix milliseconds.
 pub fn rfc3339_millis(ms: i64) -> String {
     let mut out = String::with_capacity(24);
@@ -143,32 +137,25 @@ pub fn write_time_of_day(out: &mut String, ms: i64) {
 
 /// API Gateway's `requestContext.requestTime`: `07/Dec/2026:17:12:32 +0000`.
 pub fn request_time(ms: i64) -> String {
-    let at = utc(ms);
-    format!(
-        "{:02}/{}/{}:{:02}:{:02}:{:02} +0000",
-        at.day(),
-        month_abbr(at.month()),
-        at.year(),
-        at.hour(),
-        at.minute(),
-        at.second()
+    format_utc(
+        ms,
+        format_description!("[day]/[month repr:short]/[year]:[hour]:[minute]:[second] +0000"),
     )
 }
 
 /// An RFC 2822 / RFC 5322 date, as in a mail's `Date` header: `Mon, 07 Dec 2026 17:12:32 +0000`.
 pub fn rfc2822(ms: i64) -> String {
-    let at = utc(ms);
-    let weekday = at.weekday().to_string();
-    format!(
-        "{}, {:02} {} {} {:02}:{:02}:{:02} +0000",
-        &weekday[..3],
-        at.day(),
-        month_abbr(at.month()),
-        at.year(),
-        at.hour(),
-        at.minute(),
-        at.second()
+    format_utc(
+        ms,
+        format_description!(
+            "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] +0000"
+        ),
     )
+}
+
+/// Unix milliseconds as UTC in `format` (one without offset fields: it cannot fail).
+fn format_utc(ms: i64, format: &[BorrowedFormatItem<'_>]) -> String {
+    utc(ms).format(format).unwrap_or_default()
 }
 
 /// `YYYY/MM/DD` (UTC) of Unix milliseconds, as in Lambda's log stream names.

@@ -439,30 +439,16 @@ struct FunctionRef {
 impl FunctionRef {
     fn parse(raw: &str) -> Result<Self, String> {
         let parts: Vec<&str> = raw.split(':').collect();
-        let (name, qualifier) = match parts[..] {
+        // A full ARN is `arn:{partition}:lambda:{region}:` and the partial one.
+        let partial = match parts[..] {
+            ["arn", _partition, "lambda", _region, ref rest @ ..] if rest.len() >= 3 => rest,
+            ref all => all,
+        };
+        let (name, qualifier) = match *partial {
             [name] => (name, None),
             [name, qualifier] => (name, Some(qualifier)),
             [_account, "function", name] => (name, None),
             [_account, "function", name, qualifier] => (name, Some(qualifier)),
-            [
-                "arn",
-                _partition,
-                "lambda",
-                _region,
-                _account,
-                "function",
-                name,
-            ] => (name, None),
-            [
-                "arn",
-                _partition,
-                "lambda",
-                _region,
-                _account,
-                "function",
-                name,
-                qualifier,
-            ] => (name, Some(qualifier)),
             _ => ("", None),
         };
         let valid = |s: &str| {
@@ -746,6 +732,21 @@ mod tests {
         req.body(Full::new(Bytes::from(body.to_owned()))).unwrap()
     }
 
+    /// Invokes `name` through the Lambda API: status, headers and body of the reply.
+    async fn invoke<H: crate::invoker::Invoker>(
+        s: &Services<H>,
+        name: &str,
+        kind: Option<&str>,
+        body: &str,
+    ) -> (u16, HeaderMap, String) {
+        parts(s.handle(invoke_request(name, kind, body)).await).await
+    }
+
+    /// The `x-amzn-errortype` header of an error reply.
+    fn error_type(headers: &HeaderMap) -> Option<&str> {
+        header(headers, "x-amzn-errortype")
+    }
+
     async fn parts(reply: Reply) -> (u16, HeaderMap, String) {
         let status = reply.status().as_u16();
         let headers = reply.headers().clone();
@@ -829,8 +830,7 @@ mod tests {
             "arn:aws:lambda:us-east-1:000000000000:function:shop-dev-echo",
             "echo:$LATEST",
         ] {
-            let (status, headers, body) =
-                parts(s.handle(invoke_request(name, None, r#"{"a":1}"#)).await).await;
+            let (status, headers, body) = invoke(&s, name, None, r#"{"a":1}"#).await;
             assert_eq!(status, 200, "{name}");
             assert_eq!(body, r#"{"a":1}"#);
             assert_eq!(header(&headers, "x-amz-executed-version"), Some("$LATEST"));
@@ -838,7 +838,7 @@ mod tests {
             assert_eq!(header(&headers, "x-amz-function-error"), None);
         }
         assert!(host.calls.lock().unwrap().iter().all(|(f, _)| f == "echo"));
-        let (status, _, body) = parts(s.handle(invoke_request("echo", None, " ")).await).await;
+        let (status, _, body) = invoke(&s, "echo", None, " ").await;
         assert_eq!(
             (status, body.as_str()),
             (200, "{}"),
@@ -849,8 +849,7 @@ mod tests {
     #[tokio::test]
     async fn function_errors_are_200_with_the_error_header() {
         let (_, s) = services();
-        let (status, headers, body) =
-            parts(s.handle(invoke_request("boom", None, "{}")).await).await;
+        let (status, headers, body) = invoke(&s, "boom", None, "{}").await;
         assert_eq!(status, 200);
         assert_eq!(header(&headers, "x-amz-function-error"), Some("Unhandled"));
         let body: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -859,13 +858,13 @@ mod tests {
             serde_json::json!({"errorType": "MyError", "errorMessage": "it broke"})
         );
 
-        let (_, headers, body) = parts(s.handle(invoke_request("slow", None, "{}")).await).await;
+        let (_, headers, body) = invoke(&s, "slow", None, "{}").await;
         assert_eq!(header(&headers, "x-amz-function-error"), Some("Unhandled"));
         assert!(
             body.contains("Sandbox.Timedout") && body.contains("Task timed out after 3.00 seconds"),
             "{body}"
         );
-        let (_, _, body) = parts(s.handle(invoke_request("crash", None, "{}")).await).await;
+        let (_, _, body) = invoke(&s, "crash", None, "{}").await;
         assert!(
             body.contains("Runtime.ExitError") && body.contains("exit status 101"),
             "{body}"
@@ -875,11 +874,9 @@ mod tests {
     #[tokio::test]
     async fn event_and_dry_run() {
         let (host, s) = services();
-        let (status, _, body) =
-            parts(s.handle(invoke_request("echo", Some("Event"), "{}")).await).await;
+        let (status, _, body) = invoke(&s, "echo", Some("Event"), "{}").await;
         assert_eq!((status, body.as_str()), (202, ""));
-        let (status, _, _) =
-            parts(s.handle(invoke_request("echo", Some("DryRun"), "{}")).await).await;
+        let (status, _, _) = invoke(&s, "echo", Some("DryRun"), "{}").await;
         assert_eq!(status, 204);
         for _ in 0..100 {
             if !host.calls.lock().unwrap().is_empty() {
@@ -892,55 +889,35 @@ mod tests {
             1,
             "Event runs, DryRun does not"
         );
-        let (status, headers, _) =
-            parts(s.handle(invoke_request("echo", Some("Later"), "{}")).await).await;
+        let (status, headers, _) = invoke(&s, "echo", Some("Later"), "{}").await;
         assert_eq!(status, 400);
-        assert_eq!(
-            header(&headers, "x-amzn-errortype"),
-            Some("InvalidParameterValueException")
-        );
+        assert_eq!(error_type(&headers), Some("InvalidParameterValueException"));
     }
 
     #[tokio::test]
     async fn unknown_functions_and_bad_requests() {
         let (host, s) = services();
-        let (status, headers, body) =
-            parts(s.handle(invoke_request("nope", None, "{}")).await).await;
+        let (status, headers, body) = invoke(&s, "nope", None, "{}").await;
         assert_eq!(status, 404);
-        assert_eq!(
-            header(&headers, "x-amzn-errortype"),
-            Some("ResourceNotFoundException")
-        );
+        assert_eq!(error_type(&headers), Some("ResourceNotFoundException"));
         assert_eq!(
             serde_json::from_str::<serde_json::Value>(&body).unwrap(),
             serde_json::json!({"Type": "User", "message": "Function not found: arn:aws:lambda:us-east-1:000000000000:function:shop-dev-nope"})
         );
-        let (status, _, body) = parts(
-            s.handle(invoke_request("echo:live", Some("DryRun"), "{}"))
-                .await,
-        )
-        .await;
+        let (status, _, body) = invoke(&s, "echo:live", Some("DryRun"), "{}").await;
         assert_eq!(status, 404);
         assert!(body.contains("function:shop-dev-echo:live"), "{body}");
-        let (status, headers, body) =
-            parts(s.handle(invoke_request("echo", None, "{nope")).await).await;
+        let (status, headers, body) = invoke(&s, "echo", None, "{nope").await;
         assert_eq!(status, 400);
-        assert_eq!(
-            header(&headers, "x-amzn-errortype"),
-            Some("InvalidRequestContentException")
-        );
+        assert_eq!(error_type(&headers), Some("InvalidRequestContentException"));
         assert!(
             body.contains("Could not parse request body into json"),
             "{body}"
         );
         let big = format!("\"{}\"", "x".repeat(ASYNC_PAYLOAD_LIMIT));
-        let (status, headers, _) =
-            parts(s.handle(invoke_request("echo", Some("Event"), &big)).await).await;
+        let (status, headers, _) = invoke(&s, "echo", Some("Event"), &big).await;
         assert_eq!(status, 413);
-        assert_eq!(
-            header(&headers, "x-amzn-errortype"),
-            Some("RequestTooLargeException")
-        );
+        assert_eq!(error_type(&headers), Some("RequestTooLargeException"));
         let (status, headers, body) = parts(
             s.handle(
                 Request::builder()
@@ -953,10 +930,7 @@ mod tests {
         )
         .await;
         assert_eq!(status, 404);
-        assert_eq!(
-            header(&headers, "x-amzn-errortype"),
-            Some("UnknownOperationException")
-        );
+        assert_eq!(error_type(&headers), Some("UnknownOperationException"));
         assert!(body.contains("POST /v2/email/outbound-emails"), "{body}");
         assert!(host.calls.lock().unwrap().is_empty());
     }

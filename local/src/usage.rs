@@ -434,34 +434,21 @@ mod tests {
 
     #[test]
     fn a_month_starts_on_the_first() {
-        assert_eq!(
-            Period::Month.start(secs(2024, 4, 30, 13, 37)),
-            secs(2024, 4, 1, 0, 0)
-        );
-        assert_eq!(
-            Period::Month.start(secs(2024, 2, 29, 23, 59)),
-            secs(2024, 2, 1, 0, 0)
-        );
-        assert_eq!(
-            Period::Month.start(secs(2024, 3, 1, 0, 0)),
-            secs(2024, 3, 1, 0, 0)
-        );
-        assert_eq!(
-            Period::Month.start(secs(2023, 3, 1, 0, 0) - 1),
-            secs(2023, 2, 1, 0, 0)
-        );
-        assert_eq!(
-            Period::Month.start(secs(2024, 12, 31, 23, 59)),
-            secs(2024, 12, 1, 0, 0)
-        );
-        assert_eq!(
-            Period::Month.start(secs(2025, 1, 1, 0, 0)),
-            secs(2025, 1, 1, 0, 0)
-        );
-        assert_eq!(
-            Period::Month.start(secs(2000, 2, 29, 12, 0)),
-            secs(2000, 2, 1, 0, 0)
-        );
+        for (at, first) in [
+            (secs(2024, 4, 30, 13, 37), secs(2024, 4, 1, 0, 0)),
+            (secs(2024, 2, 29, 23, 59), secs(2024, 2, 1, 0, 0)),
+            (secs(2024, 3, 1, 0, 0), secs(2024, 3, 1, 0, 0)),
+            (secs(2023, 3, 1, 0, 0) - 1, secs(2023, 2, 1, 0, 0)),
+            (secs(2024, 12, 31, 23, 59), secs(2024, 12, 1, 0, 0)),
+            (secs(2025, 1, 1, 0, 0), secs(2025, 1, 1, 0, 0)),
+            (secs(2000, 2, 29, 12, 0), secs(2000, 2, 1, 0, 0)),
+        ] {
+            assert_eq!(Period::Month.start(at), first, "{at}");
+        }
+    }
+
+    fn allowed(decision: KeyDecision) -> bool {
+        matches!(decision, KeyDecision::Allowed { .. })
     }
 
     fn plans(text: &str) -> Vec<PlanSpec> {
@@ -564,26 +551,17 @@ api_keys = ["daily"]
         let key = Some("partner-key-0123456789");
         let t0 = 1_700_000_000_000;
         for _ in 0..3 {
-            assert!(matches!(
-                e.check(key, t0, &store),
-                KeyDecision::Allowed { .. }
-            ));
+            assert!(allowed(e.check(key, t0, &store)));
         }
         assert_eq!(e.check(key, t0, &store), KeyDecision::Throttled);
         // 2 per second: one token after 500 ms, not before.
         assert_eq!(e.check(key, t0 + 499, &store), KeyDecision::Throttled);
-        assert!(matches!(
-            e.check(key, t0 + 500, &store),
-            KeyDecision::Allowed { .. }
-        ));
+        assert!(allowed(e.check(key, t0 + 500, &store)));
         assert_eq!(e.check(key, t0 + 500, &store), KeyDecision::Throttled);
         // A long pause refills to the burst, not beyond.
         let later = t0 + 60_000;
         for _ in 0..3 {
-            assert!(matches!(
-                e.check(key, later, &store),
-                KeyDecision::Allowed { .. }
-            ));
+            assert!(allowed(e.check(key, later, &store)));
         }
         assert_eq!(e.check(key, later, &store), KeyDecision::Throttled);
         // A clock stepping back neither refills nor panics.
@@ -596,14 +574,8 @@ api_keys = ["daily"]
         let e = enforcer();
         let key = Some("daily-key-01234567890");
         let morning = secs(2024, 4, 30, 8, 0) * 1000;
-        assert!(matches!(
-            e.check(key, morning, &store),
-            KeyDecision::Allowed { .. }
-        ));
-        assert!(matches!(
-            e.check(key, morning + 1, &store),
-            KeyDecision::Allowed { .. }
-        ));
+        assert!(allowed(e.check(key, morning, &store)));
+        assert!(allowed(e.check(key, morning + 1, &store)));
         assert_eq!(
             e.check(key, morning + 2, &store),
             KeyDecision::QuotaExceeded
@@ -616,10 +588,7 @@ api_keys = ["daily"]
         );
         // The next UTC day starts afresh.
         let tomorrow = secs(2024, 5, 1, 0, 0) * 1000;
-        assert!(matches!(
-            restarted.check(key, tomorrow, &store),
-            KeyDecision::Allowed { .. }
-        ));
+        assert!(allowed(restarted.check(key, tomorrow, &store)));
         assert_eq!(
             store
                 .quota_used("daily", "metered", secs(2024, 4, 30, 0, 0))
@@ -648,10 +617,7 @@ api_keys = ["k"]
             ApiKeys::from_pairs(&[("k", "k-key-0123456789012345")]),
         );
         let t = secs(2024, 4, 30, 8, 0) * 1000;
-        assert!(matches!(
-            e.check(Some("k-key-0123456789012345"), t, &store),
-            KeyDecision::Allowed { .. }
-        ));
+        assert!(allowed(e.check(Some("k-key-0123456789012345"), t, &store)));
         assert_eq!(
             e.check(Some("k-key-0123456789012345"), t, &store),
             KeyDecision::Throttled

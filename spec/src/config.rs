@@ -1195,38 +1195,7 @@ team = "shop"
                 4,
                 "reserved",
             ),
-        ] {
-            let err = parse(text).map(|_| ()).unwrap_err();
-            assert!(err.contains(needle), "{text:?}: {err}");
-            assert!(
-                err.starts_with(&format!("portico.toml:{line}:")),
-                "{text:?}: {err}"
-            );
-        }
-    }
-
-    #[test]
-    fn step_functions_and_email_identities_parse() {
-        let config = parse(
-            "[app]\nname = \"a\"\n[[activities]]\nname = \"ManualStep\"\n[[state_machines]]\nname = \"Promotion\"\ndefinition = \"sm/promotion.json\"\n[[email_identities]]\naddress = \"hr@example.com\"\n[[email_identities]]\ndomain = \"example.com\"\n",
-        )
-        .unwrap();
-        assert_eq!(config.activities[0].name.get_ref(), "ManualStep");
-        assert_eq!(
-            config.state_machines[0].definition.get_ref(),
-            "sm/promotion.json"
-        );
-        let ids: Vec<&str> = config
-            .email_identities
-            .iter()
-            .map(EmailIdentity::identity)
-            .collect();
-        assert_eq!(ids, ["hr@example.com", "example.com"]);
-    }
-
-    #[test]
-    fn bad_step_functions_and_identities_name_the_line() {
-        for (text, line, needle) in [
+            // Activities, state machines and e-mail identities.
             (
                 "[app]\nname = \"a\"\n[[activities]]\nname = \"x\"\n[[activities]]\nname = \"x\"\n",
                 6,
@@ -1257,6 +1226,52 @@ team = "shop"
                 4,
                 "needs `address` or `domain`",
             ),
+            // Secrets.
+            (
+                "[app]\nname = \"a\"\n[[secrets]]\nname = \"K\"\ngenerate = \"base64-8\"\n",
+                5,
+                "16-64 bytes",
+            ),
+            (
+                "[app]\nname = \"a\"\n[[secrets]]\nname = \"K\"\ngenerate = \"base32-32\"\n",
+                5,
+                "`generate` must be",
+            ),
+            (
+                "[app]\nname = \"a\"\n[[secrets]]\nname = \"K\"\ngenerate = \"hex-65\"\n",
+                5,
+                "16-64 bytes",
+            ),
+            (
+                "[app]\nname = \"a\"\n[[secrets]]\nname = \"K\"\ngenerate = \"hex-+32\"\n",
+                5,
+                "`generate` must be",
+            ),
+            (
+                "[app]\nname = \"a\"\n[[secrets]]\nname = \"1K\"\ngenerate = \"hex-32\"\n",
+                4,
+                "environment variable name",
+            ),
+            (
+                "[app]\nname = \"a\"\n[[secrets]]\nname = \"AWS_SECRET\"\ngenerate = \"hex-32\"\n",
+                4,
+                "reserved",
+            ),
+            (
+                "[app]\nname = \"a\"\n[[secrets]]\nname = \"K\"\ngenerate = \"hex-32\"\n[[secrets]]\nname = \"K\"\ngenerate = \"hex-32\"\n",
+                7,
+                "declared twice",
+            ),
+            (
+                "[app]\nname = \"a\"\n[[secrets]]\nname = \"K\"\nvalue = \"x\"\n",
+                5,
+                "value",
+            ),
+            (
+                "[app]\nname = \"a\"\n[[secrets]]\nname = \"K\"\n",
+                3,
+                "generate",
+            ),
         ] {
             let err = parse(text).map(|_| ()).unwrap_err();
             assert!(err.contains(needle), "{text:?}: {err}");
@@ -1265,6 +1280,25 @@ team = "shop"
                 "{text:?}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn step_functions_and_email_identities_parse() {
+        let config = parse(
+            "[app]\nname = \"a\"\n[[activities]]\nname = \"ManualStep\"\n[[state_machines]]\nname = \"Promotion\"\ndefinition = \"sm/promotion.json\"\n[[email_identities]]\naddress = \"hr@example.com\"\n[[email_identities]]\ndomain = \"example.com\"\n",
+        )
+        .unwrap();
+        assert_eq!(config.activities[0].name.get_ref(), "ManualStep");
+        assert_eq!(
+            config.state_machines[0].definition.get_ref(),
+            "sm/promotion.json"
+        );
+        let ids: Vec<&str> = config
+            .email_identities
+            .iter()
+            .map(EmailIdentity::identity)
+            .collect();
+        assert_eq!(ids, ["hr@example.com", "example.com"]);
     }
 
     #[test]
@@ -1322,64 +1356,6 @@ team = "shop"
             ]
         );
         assert!(parse("[app]\nname = \"a\"\n").unwrap().secrets.is_empty());
-    }
-
-    #[test]
-    fn bad_secrets_name_the_line() {
-        for (text, line, needle) in [
-            (
-                "[app]\nname = \"a\"\n[[secrets]]\nname = \"K\"\ngenerate = \"base64-8\"\n",
-                5,
-                "16-64 bytes",
-            ),
-            (
-                "[app]\nname = \"a\"\n[[secrets]]\nname = \"K\"\ngenerate = \"base32-32\"\n",
-                5,
-                "`generate` must be",
-            ),
-            (
-                "[app]\nname = \"a\"\n[[secrets]]\nname = \"K\"\ngenerate = \"hex-65\"\n",
-                5,
-                "16-64 bytes",
-            ),
-            (
-                "[app]\nname = \"a\"\n[[secrets]]\nname = \"K\"\ngenerate = \"hex-+32\"\n",
-                5,
-                "`generate` must be",
-            ),
-            (
-                "[app]\nname = \"a\"\n[[secrets]]\nname = \"1K\"\ngenerate = \"hex-32\"\n",
-                4,
-                "environment variable name",
-            ),
-            (
-                "[app]\nname = \"a\"\n[[secrets]]\nname = \"AWS_SECRET\"\ngenerate = \"hex-32\"\n",
-                4,
-                "reserved",
-            ),
-            (
-                "[app]\nname = \"a\"\n[[secrets]]\nname = \"K\"\ngenerate = \"hex-32\"\n[[secrets]]\nname = \"K\"\ngenerate = \"hex-32\"\n",
-                7,
-                "declared twice",
-            ),
-            (
-                "[app]\nname = \"a\"\n[[secrets]]\nname = \"K\"\nvalue = \"x\"\n",
-                5,
-                "value",
-            ),
-            (
-                "[app]\nname = \"a\"\n[[secrets]]\nname = \"K\"\n",
-                3,
-                "generate",
-            ),
-        ] {
-            let err = parse(text).map(|_| ()).unwrap_err();
-            assert!(err.contains(needle), "{text:?}: {err}");
-            assert!(
-                err.starts_with(&format!("portico.toml:{line}:")),
-                "{text:?}: {err}"
-            );
-        }
     }
 
     #[test]

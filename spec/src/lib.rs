@@ -41,6 +41,41 @@
 
 #![warn(missing_docs)]
 
+/// Defines the error type of a parser: what is wrong with the input (`$input` names it in the
+/// docs) and the span of it the error points at, for a caret under the culprit.
+macro_rules! input_error {
+    ($(#[$attr:meta])* $name:ident, $input:literal) => {
+        $(#[$attr])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct $name {
+            /// What is wrong and how to fix it; quotes the offending part.
+            pub message: String,
+            #[doc = concat!("Byte offset of the offending part in the ", $input, ".")]
+            pub offset: usize,
+            /// Byte length of the offending part (0 when something is missing at `offset`).
+            pub len: usize,
+        }
+
+        impl $name {
+            fn new(message: impl Into<String>, offset: usize, len: usize) -> Self {
+                Self {
+                    message: message.into(),
+                    offset,
+                    len,
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.message)
+            }
+        }
+
+        impl std::error::Error for $name {}
+    };
+}
+
 #[cfg(feature = "serde")]
 pub mod apigw;
 #[cfg(feature = "config")]
@@ -59,3 +94,5 @@ pub mod manifest;
 pub mod names;
 pub mod route_path;
 pub mod schedule_expr;
+#[cfg(test)]
+mod test_support;

@@ -137,34 +137,11 @@ impl fmt::Debug for ValueSet {
     }
 }
 
-/// Why an expression is not a valid EventBridge schedule expression.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScheduleError {
-    /// What is wrong and how to fix it; quotes the offending part.
-    pub message: String,
-    /// Byte offset of the offending part in the expression.
-    pub offset: usize,
-    /// Byte length of the offending part (0 when something is missing at `offset`).
-    pub len: usize,
-}
-
-impl ScheduleError {
-    fn new(message: impl Into<String>, offset: usize, len: usize) -> Self {
-        Self {
-            message: message.into(),
-            offset,
-            len,
-        }
-    }
-}
-
-impl fmt::Display for ScheduleError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for ScheduleError {}
+input_error!(
+    /// Why an expression is not a valid EventBridge schedule expression.
+    ScheduleError,
+    "expression"
+);
 
 const SYNTAX: &str = "a schedule expression is `rate(value unit)`, e.g. `rate(5 minutes)`, or \
                       `cron(minutes hours day-of-month month day-of-week year)`, e.g. \
@@ -475,6 +452,21 @@ impl FieldSpec {
         Ok(())
     }
 
+    /// The text of a day field, upper-cased for matching its wildcards; `None` for `?` (any
+    /// day). A wildcard of `not_here` is an error.
+    fn day_text(
+        &self,
+        text: &str,
+        at: usize,
+        not_here: &str,
+    ) -> Result<Option<String>, ScheduleError> {
+        if text == "?" {
+            return Ok(None);
+        }
+        self.reject_wildcards(text, at, not_here)?;
+        Ok(Some(text.to_ascii_uppercase()))
+    }
+
     /// An error for a wildcard of `wildcards` in `text`, which this field does not accept.
     ///
     /// Letters count as a wildcard only in a run of letters made of `L` and `W` alone, so that
@@ -601,11 +593,9 @@ fn parse_cron(inner: &str, offset: usize) -> Result<CronExpr, ScheduleError> {
 
 fn parse_day_of_month(text: &str, at: usize) -> Result<DayOfMonth, ScheduleError> {
     let spec = &DAY_OF_MONTH;
-    if text == "?" {
+    let Some(upper) = spec.day_text(text, at, "#")? else {
         return Ok(DayOfMonth::Any);
-    }
-    spec.reject_wildcards(text, at, "#")?;
-    let upper = text.to_ascii_uppercase();
+    };
     if !upper.contains(['?', 'L', 'W']) {
         return spec.set(text, at).map(DayOfMonth::Days);
     }
@@ -640,11 +630,9 @@ fn parse_day_of_month(text: &str, at: usize) -> Result<DayOfMonth, ScheduleError
 
 fn parse_day_of_week(text: &str, at: usize) -> Result<DayOfWeek, ScheduleError> {
     let spec = &DAY_OF_WEEK;
-    if text == "?" {
+    let Some(upper) = spec.day_text(text, at, "W")? else {
         return Ok(DayOfWeek::Any);
-    }
-    spec.reject_wildcards(text, at, "W")?;
-    let upper = text.to_ascii_uppercase();
+    };
     if upper.contains('#') {
         if text.contains(',') {
             return Err(ScheduleError::new(
@@ -860,6 +848,18 @@ mod tests {
             + i64::from(mi) * 60
     }
 
+    /// Unix seconds of a UTC `YYYY-MM-DD hh:mm`.
+    fn at(text: &str) -> i64 {
+        let n: Vec<u32> = text
+            .split(['-', ' ', ':'])
+            .map(|n| n.parse().expect(text))
+            .collect();
+        let &[y, mo, d, h, mi] = n.as_slice() else {
+            panic!("{text}")
+        };
+        ts(y as i32, mo, d, h, mi)
+    }
+
     /// The first `n` firings after `from`.
     fn firings(c: &CronExpr, from: i64, n: usize) -> Vec<i64> {
         let mut out = Vec::new();
@@ -887,211 +887,172 @@ mod tests {
         assert_eq!(days_in_month(2025, 12), 31);
     }
 
+    /// Checks each `(expression, after, expected next firing)` case.
+    fn assert_next(cases: &[(&str, i64, Option<&str>)]) {
+        for &(expr, from, want) in cases {
+            let got = cron(expr).next_after(from);
+            assert_eq!(got, want.map(at), "{expr} after {from}: expected {want:?}");
+        }
+    }
+
+    /// Checks each `(expression, after, the firings that follow)` case.
+    fn assert_firings(cases: &[(&str, &str, &[&str])]) {
+        for &(expr, from, want) in cases {
+            let got = firings(&cron(expr), at(from), want.len());
+            let want: Vec<i64> = want.iter().map(|t| at(t)).collect();
+            assert_eq!(got, want, "{expr} after {from}");
+        }
+    }
+
     #[test]
     fn next_after_crosses_month_and_year_ends() {
-        let every_minute = cron("cron(* * * * ? *)");
-        // Last minute of a leap February, of a 30-day month, of a year.
-        assert_eq!(
-            every_minute.next_after(ts(2024, 2, 28, 23, 59)),
-            Some(ts(2024, 2, 29, 0, 0))
-        );
-        assert_eq!(
-            every_minute.next_after(ts(2024, 2, 29, 23, 59)),
-            Some(ts(2024, 3, 1, 0, 0))
-        );
-        assert_eq!(
-            every_minute.next_after(ts(2025, 2, 28, 23, 59)),
-            Some(ts(2025, 3, 1, 0, 0))
-        );
-        assert_eq!(
-            every_minute.next_after(ts(2025, 4, 30, 23, 59) + 30),
-            Some(ts(2025, 5, 1, 0, 0))
-        );
-        assert_eq!(
-            every_minute.next_after(ts(2025, 12, 31, 23, 59)),
-            Some(ts(2026, 1, 1, 0, 0))
-        );
-        // The 31st skips the 30-day months and February.
-        let c = cron("cron(30 12 31 * ? *)");
-        assert_eq!(
-            firings(&c, ts(2025, 1, 31, 13, 0), 4),
-            [
-                ts(2025, 3, 31, 12, 30),
-                ts(2025, 5, 31, 12, 30),
-                ts(2025, 7, 31, 12, 30),
-                ts(2025, 8, 31, 12, 30)
-            ]
-        );
-        // The 30th skips February only, in leap years too.
-        let c = cron("cron(0 0 30 * ? *)");
-        assert_eq!(
-            firings(&c, ts(2024, 1, 30, 0, 0), 2),
-            [ts(2024, 3, 30, 0, 0), ts(2024, 4, 30, 0, 0)]
-        );
-        // The last day of February in a century year that is not a leap year.
-        let c = cron("cron(0 0 L 2 ? *)");
-        assert_eq!(
-            c.next_after(ts(2100, 1, 1, 0, 0)),
-            Some(ts(2100, 2, 28, 0, 0))
-        );
-        // The year field ends at 2199: the last firing of every minute, then none.
-        assert_eq!(
-            every_minute.next_after(ts(2199, 12, 31, 23, 58)),
-            Some(ts(2199, 12, 31, 23, 59))
-        );
-        assert_eq!(every_minute.next_after(ts(2199, 12, 31, 23, 59)), None);
+        assert_next(&[
+            // Last minute of a leap February, of a 30-day month, of a year.
+            (
+                "cron(* * * * ? *)",
+                at("2024-02-28 23:59"),
+                Some("2024-02-29 00:00"),
+            ),
+            (
+                "cron(* * * * ? *)",
+                at("2024-02-29 23:59"),
+                Some("2024-03-01 00:00"),
+            ),
+            (
+                "cron(* * * * ? *)",
+                at("2025-02-28 23:59"),
+                Some("2025-03-01 00:00"),
+            ),
+            (
+                "cron(* * * * ? *)",
+                at("2025-04-30 23:59") + 30,
+                Some("2025-05-01 00:00"),
+            ),
+            (
+                "cron(* * * * ? *)",
+                at("2025-12-31 23:59"),
+                Some("2026-01-01 00:00"),
+            ),
+            // The last day of February in a century year that is not a leap year.
+            (
+                "cron(0 0 L 2 ? *)",
+                at("2100-01-01 00:00"),
+                Some("2100-02-28 00:00"),
+            ),
+            // The year field ends at 2199: the last firing of every minute, then none.
+            (
+                "cron(* * * * ? *)",
+                at("2199-12-31 23:58"),
+                Some("2199-12-31 23:59"),
+            ),
+            ("cron(* * * * ? *)", at("2199-12-31 23:59"), None),
+        ]);
+        assert_firings(&[
+            // The 31st skips the 30-day months and February.
+            (
+                "cron(30 12 31 * ? *)",
+                "2025-01-31 13:00",
+                &[
+                    "2025-03-31 12:30",
+                    "2025-05-31 12:30",
+                    "2025-07-31 12:30",
+                    "2025-08-31 12:30",
+                ],
+            ),
+            // The 30th skips February only, in leap years too.
+            (
+                "cron(0 0 30 * ? *)",
+                "2024-01-30 00:00",
+                &["2024-03-30 00:00", "2024-04-30 00:00"],
+            ),
+        ]);
     }
 
     #[test]
     fn rates() {
-        let rate = |e| parse_schedule(e).unwrap();
-        assert_eq!(
-            rate("rate(5 minutes)"),
-            ScheduleExpr::Rate {
-                value: 5,
-                unit: RateUnit::Minutes
-            }
-        );
-        assert_eq!(
-            rate("rate(1 minute)"),
-            ScheduleExpr::Rate {
-                value: 1,
-                unit: RateUnit::Minutes
-            }
-        );
-        assert_eq!(
-            rate("rate(1 hour)"),
-            ScheduleExpr::Rate {
-                value: 1,
-                unit: RateUnit::Hours
-            }
-        );
-        assert_eq!(
-            rate("rate(12 hours)"),
-            ScheduleExpr::Rate {
-                value: 12,
-                unit: RateUnit::Hours
-            }
-        );
-        assert_eq!(
-            rate("rate(1 day)"),
-            ScheduleExpr::Rate {
-                value: 1,
-                unit: RateUnit::Days
-            }
-        );
-        assert_eq!(
-            rate("rate(7 days)"),
-            ScheduleExpr::Rate {
-                value: 7,
-                unit: RateUnit::Days
-            }
-        );
+        for (expr, value, unit) in [
+            ("rate(5 minutes)", 5, RateUnit::Minutes),
+            ("rate(1 minute)", 1, RateUnit::Minutes),
+            ("rate(1 hour)", 1, RateUnit::Hours),
+            ("rate(12 hours)", 12, RateUnit::Hours),
+            ("rate(1 day)", 1, RateUnit::Days),
+            ("rate(7 days)", 7, RateUnit::Days),
+        ] {
+            assert_eq!(
+                parse_schedule(expr),
+                Ok(ScheduleExpr::Rate { value, unit }),
+                "{expr}"
+            );
+        }
         assert_eq!(RateUnit::Hours.seconds(), 3600);
     }
 
     #[test]
-    fn rate_unit_number() {
-        let (m, part) = err("rate(5 minute)");
-        assert!(
-            m.contains("needs the plural unit `minutes`") && m.contains("`rate(5 minutes)`"),
-            "{m}"
-        );
-        assert_eq!(part, "minute");
-        let (m, part) = err("rate(1 minutes)");
-        assert!(
-            m.contains("needs the singular unit `minute`") && m.contains("`rate(1 minute)`"),
-            "{m}"
-        );
-        assert_eq!(part, "minutes");
-        let (m, _) = err("rate(2 day)");
-        assert!(m.contains("`rate(2 days)`"), "{m}");
-        let (m, _) = err("rate(1 hours)");
-        assert!(m.contains("`rate(1 hour)`"), "{m}");
-    }
-
-    #[test]
-    fn rate_errors() {
-        let (m, part) = err("rate(0 minutes)");
-        assert!(m.contains("positive integer"), "{m}");
-        assert_eq!(part, "0");
-        let (m, part) = err("rate(1.5 hours)");
-        assert!(
-            m.contains("rate value `1.5` must be a positive integer"),
-            "{m}"
-        );
-        assert_eq!(part, "1.5");
-        let (m, _) = err("rate(-1 hours)");
-        assert!(m.contains("positive integer"), "{m}");
-        let (m, _) = err("rate(99999999999 minutes)");
-        assert!(m.contains("too large"), "{m}");
-        let (m, part) = err("rate(5 seconds)");
-        assert!(m.contains("unknown rate unit `seconds`"), "{m}");
-        assert_eq!(part, "seconds");
-        let (m, _) = err("rate(5 Minutes)");
-        assert!(m.contains("unknown rate unit `Minutes`"), "{m}");
-        let (m, part) = err("rate(5)");
-        assert!(m.contains("found 1 part"), "{m}");
-        assert_eq!(part, "5");
-        let (m, _) = err("rate(5 minutes now)");
-        assert!(m.contains("found 3 parts"), "{m}");
-        let (m, _) = err("rate(5 minutes");
-        assert!(m.contains("missing `)`"), "{m}");
-    }
-
-    #[test]
-    fn not_an_expression() {
-        let (m, part) = err("every 5 minutes");
-        assert!(m.contains("`rate(value unit)`"), "{m}");
-        assert_eq!(part, "every 5 minutes");
-        let (m, part) = err("Rate(5 minutes)");
-        assert!(m.contains("lowercase"), "{m}");
-        assert_eq!(part, "Rate");
-        let (m, _) = err(" rate(5 minutes)");
-        assert!(m.contains("leading whitespace"), "{m}");
-        let (m, _) = err("at(2024-01-01T00:00:00)");
-        assert!(m.contains("EventBridge Scheduler"), "{m}");
-        let (m, _) = err("");
-        assert!(m.contains("`cron(0 12 * * ? *)`"), "{m}");
-    }
-
-    #[test]
-    fn cron_field_count() {
-        let (m, part) = err("cron(0 12 * * ?)");
-        assert!(
-            m.contains("has six fields")
-                && m.contains(", not 5")
-                && m.contains("add `*` at the end"),
-            "{m}"
-        );
-        assert_eq!(part, "0 12 * * ?");
-        let (m, _) = err("cron(0 0 12 * * ? *)");
-        assert!(m.contains("not 7") && m.contains("no seconds field"), "{m}");
-        let (m, _) = err("cron()");
-        assert!(m.contains("not 0"), "{m}");
-    }
-
-    #[test]
-    fn question_mark_rule() {
-        let (m, part) = err("cron(0 12 * * MON *)");
-        assert!(
-            m.contains("you can't specify both day-of-month (`*`) and day-of-week (`MON`)")
-                && m.ends_with("write `cron(0 12 ? * MON *)`"),
-            "{m}"
-        );
-        assert_eq!(part, "* * MON");
-        let (m, _) = err("cron(0 12 1 * * *)");
-        assert!(m.ends_with("write `cron(0 12 1 * ? *)`"), "{m}");
-        let (m, _) = err("cron(0 12 1 * MON *)");
-        assert!(
-            m.ends_with("write `cron(0 12 1 * ? *)` or `cron(0 12 ? * MON *)`"),
-            "{m}"
-        );
-        let (m, _) = err("cron(0 12 ? * ? *)");
-        assert!(m.contains("cannot both be `?`"), "{m}");
-        let (m, part) = err("cron(0 12 ? ? MON *)");
-        assert!(m.contains("`?` is not allowed in the month field"), "{m}");
-        assert_eq!(part, "?");
+    fn parse_errors() {
+        // One case a line.
+        #[rustfmt::skip]
+        let cases = [
+            // The unit's number must agree with the value.
+            ("rate(5 minute)", "needs the plural unit `minutes`", "minute"),
+            ("rate(5 minute)", "`rate(5 minutes)`", "minute"),
+            ("rate(1 minutes)", "needs the singular unit `minute`", "minutes"),
+            ("rate(1 minutes)", "`rate(1 minute)`", "minutes"),
+            ("rate(2 day)", "`rate(2 days)`", "day"),
+            ("rate(1 hours)", "`rate(1 hour)`", "hours"),
+            ("rate(0 minutes)", "positive integer", "0"),
+            ("rate(1.5 hours)", "rate value `1.5` must be a positive integer", "1.5"),
+            ("rate(-1 hours)", "positive integer", "-1"),
+            ("rate(99999999999 minutes)", "too large", "99999999999"),
+            ("rate(5 seconds)", "unknown rate unit `seconds`", "seconds"),
+            ("rate(5 Minutes)", "unknown rate unit `Minutes`", "Minutes"),
+            ("rate(5)", "found 1 part", "5"),
+            ("rate(5 minutes now)", "found 3 parts", "5 minutes now"),
+            ("rate(5 minutes", "missing `)`", ""),
+            // Not an expression at all.
+            ("every 5 minutes", "`rate(value unit)`", "every 5 minutes"),
+            ("Rate(5 minutes)", "lowercase", "Rate"),
+            (" rate(5 minutes)", "leading whitespace", " rate"),
+            ("at(2024-01-01T00:00:00)", "EventBridge Scheduler", "at"),
+            ("", "`cron(0 12 * * ? *)`", ""),
+            // Cron field count.
+            ("cron(0 12 * * ?)", "has six fields", "0 12 * * ?"),
+            ("cron(0 12 * * ?)", ", not 5", "0 12 * * ?"),
+            ("cron(0 12 * * ?)", "add `*` at the end", "0 12 * * ?"),
+            ("cron(0 0 12 * * ? *)", "not 7", "0 0 12 * * ? *"),
+            ("cron(0 0 12 * * ? *)", "no seconds field", "0 0 12 * * ? *"),
+            ("cron()", "not 0", ""),
+            // One of the day fields is `?`.
+            ("cron(0 12 * * MON *)", "you can't specify both day-of-month (`*`)", "* * MON"),
+            ("cron(0 12 * * MON *)", "and day-of-week (`MON`)", "* * MON"),
+            ("cron(0 12 ? * ? *)", "cannot both be `?`", "? * ?"),
+            ("cron(0 12 ? ? MON *)", "`?` is not allowed in the month field", "?"),
+            // Wildcards in the wrong place.
+            ("cron(0 0 ? * 2W *)", "`W` is not allowed in the day-of-week field", "W"),
+            ("cron(0 0 1#2 * ? *)", "`#` is not allowed in the day-of-month field", "#"),
+            ("cron(L 0 1 * ? *)", "`L` is not allowed in the minutes field", "L"),
+            ("cron(0 0 ? * 3#1,6#3 *)", "one expression only", "3#1,6#3"),
+            ("cron(0 0 ? * 3#6 *)", "must be 1 to 5", "6"),
+            ("cron(0 0 L,15 * ? *)", "can't be combined", "L,15"),
+            ("cron(0 0 1-5W * ? *)", "invalid day-of-month `1-5W`", "1-5W"),
+            ("cron(0/0 * * * ? *)", "increment `0`", "0"),
+            ("cron(0/61 * * * ? *)", "from 1 to 60", "61"),
+            ("cron(0 0 * * ? 2030-2020)", "reversed", "2030-2020"),
+            ("cron(0,,5 * * * ? *)", "empty item", ""),
+            ("cron(0 0 1 13 ? *)", "use 1-12 or JAN-DEC", "13"),
+        ];
+        crate::test_support::assert_errors(err, &cases);
+        // The fix the question-mark rule suggests ends the message.
+        for (expr, fix) in [
+            ("cron(0 12 * * MON *)", "write `cron(0 12 ? * MON *)`"),
+            ("cron(0 12 1 * * *)", "write `cron(0 12 1 * ? *)`"),
+            (
+                "cron(0 12 1 * MON *)",
+                "write `cron(0 12 1 * ? *)` or `cron(0 12 ? * MON *)`",
+            ),
+        ] {
+            let (m, _) = err(expr);
+            assert!(m.ends_with(fix), "{expr}: {m}");
+        }
     }
 
     #[test]
@@ -1118,44 +1079,6 @@ mod tests {
             );
             assert_eq!(part, bad, "{expr}");
         }
-        let (m, _) = err("cron(0 0 1 13 ? *)");
-        assert!(m.contains("use 1-12 or JAN-DEC"), "{m}");
-    }
-
-    #[test]
-    fn misplaced_wildcards() {
-        let (m, part) = err("cron(0 0 ? * 2W *)");
-        assert!(
-            m.contains("`W` is not allowed in the day-of-week field"),
-            "{m}"
-        );
-        assert_eq!(part, "W");
-        let (m, _) = err("cron(0 0 1#2 * ? *)");
-        assert!(
-            m.contains("`#` is not allowed in the day-of-month field"),
-            "{m}"
-        );
-        let (m, _) = err("cron(L 0 1 * ? *)");
-        assert!(m.contains("`L` is not allowed in the minutes field"), "{m}");
-        let (m, _) = err("cron(0 0 ? * 3#1,6#3 *)");
-        assert!(m.contains("one expression only"), "{m}");
-        let (m, part) = err("cron(0 0 ? * 3#6 *)");
-        assert!(m.contains("must be 1 to 5"), "{m}");
-        assert_eq!(part, "6");
-        let (m, _) = err("cron(0 0 L,15 * ? *)");
-        assert!(m.contains("can't be combined"), "{m}");
-        let (m, _) = err("cron(0 0 1-5W * ? *)");
-        assert!(m.contains("invalid day-of-month `1-5W`"), "{m}");
-        let (m, part) = err("cron(0/0 * * * ? *)");
-        assert!(m.contains("increment `0`"), "{m}");
-        assert_eq!(part, "0");
-        let (m, _) = err("cron(0/61 * * * ? *)");
-        assert!(m.contains("from 1 to 60"), "{m}");
-        let (m, _) = err("cron(0 0 * * ? 2030-2020)");
-        assert!(m.contains("reversed"), "{m}");
-        let (m, part) = err("cron(0,,5 * * * ? *)");
-        assert!(m.contains("empty item"), "{m}");
-        assert_eq!(part, "");
     }
 
     #[test]
@@ -1185,214 +1108,191 @@ mod tests {
     }
 
     #[test]
-    fn next_after_daily_and_strictness() {
-        let c = cron("cron(0 12 * * ? *)");
-        let noon = ts(2024, 1, 1, 12, 0);
-        assert_eq!(
-            c.next_after(noon),
-            Some(ts(2024, 1, 2, 12, 0)),
-            "strictly after"
-        );
-        assert_eq!(c.next_after(noon - 1), Some(noon));
-        assert_eq!(c.next_after(noon - 30), Some(noon));
-        assert_eq!(
-            c.next_after(ts(2023, 12, 31, 13, 0)),
-            Some(noon),
-            "over a year end"
-        );
-    }
-
-    #[test]
-    fn next_after_steps_and_ranges() {
-        let c = cron("cron(0/15 * * * ? *)");
-        assert_eq!(
-            firings(&c, ts(2024, 1, 1, 10, 7), 4),
-            [
-                ts(2024, 1, 1, 10, 15),
-                ts(2024, 1, 1, 10, 30),
-                ts(2024, 1, 1, 10, 45),
-                ts(2024, 1, 1, 11, 0)
-            ]
-        );
-        let c = cron("cron(5/20 8-9 * * ? *)");
-        assert_eq!(
-            firings(&c, ts(2024, 1, 1, 0, 0), 7),
-            [
-                ts(2024, 1, 1, 8, 5),
-                ts(2024, 1, 1, 8, 25),
-                ts(2024, 1, 1, 8, 45),
-                ts(2024, 1, 1, 9, 5),
-                ts(2024, 1, 1, 9, 25),
-                ts(2024, 1, 1, 9, 45),
-                ts(2024, 1, 2, 8, 5)
-            ]
-        );
-        // Wrapping hour range: 22, 23, 0, 1.
-        let c = cron("cron(0 22-1 * * ? *)");
-        assert_eq!(
-            firings(&c, ts(2024, 1, 1, 12, 0), 5),
-            [
-                ts(2024, 1, 1, 22, 0),
-                ts(2024, 1, 1, 23, 0),
-                ts(2024, 1, 2, 0, 0),
-                ts(2024, 1, 2, 1, 0),
-                ts(2024, 1, 2, 22, 0)
-            ]
-        );
-    }
-
-    #[test]
-    fn next_after_weekdays_and_names() {
-        // 2024-03-01 is a Friday.
-        let c = cron("cron(0 18 ? * MON-FRI *)");
-        assert_eq!(
-            firings(&c, ts(2024, 3, 1, 18, 0), 2),
-            [ts(2024, 3, 4, 18, 0), ts(2024, 3, 5, 18, 0)]
-        );
-        let c = cron("cron(0 0 ? * FRI-MON *)");
-        assert_eq!(
-            firings(&c, ts(2024, 3, 5, 0, 0), 4),
-            [
-                ts(2024, 3, 8, 0, 0),
-                ts(2024, 3, 9, 0, 0),
-                ts(2024, 3, 10, 0, 0),
-                ts(2024, 3, 11, 0, 0)
-            ]
-        );
-        let c = cron("cron(30 6 1 JAN,jul ? *)");
-        assert_eq!(
-            firings(&c, ts(2024, 3, 1, 0, 0), 2),
-            [ts(2024, 7, 1, 6, 30), ts(2025, 1, 1, 6, 30)]
-        );
-        // `L` alone in day-of-week is Saturday; 2024-03-02 is one.
-        let c = cron("cron(0 0 ? * L *)");
-        assert_eq!(
-            c.next_after(ts(2024, 3, 1, 0, 0)),
-            Some(ts(2024, 3, 2, 0, 0))
-        );
-    }
-
-    #[test]
-    fn next_after_last_day_and_leap_years() {
-        let c = cron("cron(0 0 L * ? *)");
-        assert_eq!(
-            firings(&c, ts(2024, 1, 31, 0, 0), 2),
-            [ts(2024, 2, 29, 0, 0), ts(2024, 3, 31, 0, 0)]
-        );
-        assert_eq!(
-            c.next_after(ts(2023, 2, 1, 0, 0)),
-            Some(ts(2023, 2, 28, 0, 0))
-        );
-        let c = cron("cron(0 0 29 2 ? *)");
-        assert_eq!(
-            firings(&c, ts(2024, 3, 1, 0, 0), 2),
-            [ts(2028, 2, 29, 0, 0), ts(2032, 2, 29, 0, 0)]
-        );
-        // 2100 is not a leap year.
-        assert_eq!(
-            c.next_after(ts(2096, 3, 1, 0, 0)),
-            Some(ts(2104, 2, 29, 0, 0))
-        );
-        let c = cron("cron(0 0 31 2 ? *)");
-        assert_eq!(c.next_after(ts(2024, 1, 1, 0, 0)), None, "never fires");
-    }
-
-    #[test]
-    fn next_after_weekday_nearest() {
-        // Last weekday: 2025-08-31 is a Sunday, so Friday the 29th.
-        let c = cron("cron(0 0 LW * ? *)");
-        assert_eq!(
-            c.next_after(ts(2025, 8, 1, 0, 0)),
-            Some(ts(2025, 8, 29, 0, 0))
-        );
-        // 2024-02-29 is a Thursday.
-        assert_eq!(
-            c.next_after(ts(2024, 2, 1, 0, 0)),
-            Some(ts(2024, 2, 29, 0, 0))
-        );
-        // 15W: 2024-06-15 is a Saturday (→ 14th), 2024-09-15 a Sunday (→ 16th).
-        let c = cron("cron(0 0 15W * ? *)");
-        assert_eq!(
-            c.next_after(ts(2024, 6, 1, 0, 0)),
-            Some(ts(2024, 6, 14, 0, 0))
-        );
-        assert_eq!(
-            c.next_after(ts(2024, 9, 1, 0, 0)),
-            Some(ts(2024, 9, 16, 0, 0))
-        );
-        // 1W: 2024-06-01 is a Saturday; the month is not left, so Monday the 3rd.
-        let c = cron("cron(0 0 1W * ? *)");
-        assert_eq!(
-            c.next_after(ts(2024, 5, 31, 0, 0)),
-            Some(ts(2024, 6, 3, 0, 0))
-        );
-        // 30W: 2024-06-30 is a Sunday and the last day, so Friday the 28th.
-        let c = cron("cron(0 0 30W * ? *)");
-        assert_eq!(
-            c.next_after(ts(2024, 6, 1, 0, 0)),
-            Some(ts(2024, 6, 28, 0, 0))
-        );
-        // 31W skips 30-day months: after June 2024 comes 2024-07-31, a Wednesday.
-        let c = cron("cron(0 0 31W * ? *)");
-        assert_eq!(
-            c.next_after(ts(2024, 6, 1, 0, 0)),
-            Some(ts(2024, 7, 31, 0, 0))
-        );
+    fn next_after_single_firings() {
+        let noon = at("2024-01-01 12:00");
+        assert_next(&[
+            // Strictly after.
+            ("cron(0 12 * * ? *)", noon, Some("2024-01-02 12:00")),
+            ("cron(0 12 * * ? *)", noon - 1, Some("2024-01-01 12:00")),
+            ("cron(0 12 * * ? *)", noon - 30, Some("2024-01-01 12:00")),
+            // Over a year end.
+            (
+                "cron(0 12 * * ? *)",
+                at("2023-12-31 13:00"),
+                Some("2024-01-01 12:00"),
+            ),
+            // `L` alone in day-of-week is Saturday; 2024-03-02 is one.
+            (
+                "cron(0 0 ? * L *)",
+                at("2024-03-01 00:00"),
+                Some("2024-03-02 00:00"),
+            ),
+            (
+                "cron(0 0 L * ? *)",
+                at("2023-02-01 00:00"),
+                Some("2023-02-28 00:00"),
+            ),
+            // 2100 is not a leap year.
+            (
+                "cron(0 0 29 2 ? *)",
+                at("2096-03-01 00:00"),
+                Some("2104-02-29 00:00"),
+            ),
+            // Never fires.
+            ("cron(0 0 31 2 ? *)", at("2024-01-01 00:00"), None),
+            // Last weekday: 2025-08-31 is a Sunday, so Friday the 29th.
+            (
+                "cron(0 0 LW * ? *)",
+                at("2025-08-01 00:00"),
+                Some("2025-08-29 00:00"),
+            ),
+            // 2024-02-29 is a Thursday.
+            (
+                "cron(0 0 LW * ? *)",
+                at("2024-02-01 00:00"),
+                Some("2024-02-29 00:00"),
+            ),
+            // 15W: 2024-06-15 is a Saturday (→ 14th), 2024-09-15 a Sunday (→ 16th).
+            (
+                "cron(0 0 15W * ? *)",
+                at("2024-06-01 00:00"),
+                Some("2024-06-14 00:00"),
+            ),
+            (
+                "cron(0 0 15W * ? *)",
+                at("2024-09-01 00:00"),
+                Some("2024-09-16 00:00"),
+            ),
+            // 1W: 2024-06-01 is a Saturday; the month is not left, so Monday the 3rd.
+            (
+                "cron(0 0 1W * ? *)",
+                at("2024-05-31 00:00"),
+                Some("2024-06-03 00:00"),
+            ),
+            // 30W: 2024-06-30 is a Sunday and the last day, so Friday the 28th.
+            (
+                "cron(0 0 30W * ? *)",
+                at("2024-06-01 00:00"),
+                Some("2024-06-28 00:00"),
+            ),
+            // 31W skips 30-day months: after June 2024 comes 2024-07-31, a Wednesday.
+            (
+                "cron(0 0 31W * ? *)",
+                at("2024-06-01 00:00"),
+                Some("2024-07-31 00:00"),
+            ),
+            (
+                "cron(0 0 ? * friL *)",
+                at("2024-03-01 00:00"),
+                Some("2024-03-29 00:00"),
+            ),
+            (
+                "cron(0 0 1 1 ? 2030)",
+                at("2024-05-05 00:00"),
+                Some("2030-01-01 00:00"),
+            ),
+            ("cron(0 0 1 1 ? 2030)", at("2030-01-01 00:00"), None),
+            // Nothing before 1970.
+            ("cron(* * * * ? *)", -10_000_000, Some("1970-01-01 00:00")),
+            ("cron(* * * * ? *)", at("2199-12-31 23:59"), None),
+            ("cron(* * * * ? *)", i64::MAX, None),
+            ("cron(* * * * ? *)", i64::MIN, Some("1970-01-01 00:00")),
+        ]);
         assert_eq!(weekday(2024, 7, 31), 4, "a Wednesday");
     }
 
     #[test]
-    fn next_after_nth_and_last_weekday() {
-        // Second Tuesday: 2024-03-12, 2024-04-09.
-        let c = cron("cron(0 9 ? * 3#2 *)");
-        assert_eq!(
-            firings(&c, ts(2024, 3, 1, 0, 0), 2),
-            [ts(2024, 3, 12, 9, 0), ts(2024, 4, 9, 9, 0)]
-        );
-        // Fifth Friday: March 2024 has one (the 29th), April 2024 none, May 2024 the 31st.
-        let c = cron("cron(0 0 ? * FRI#5 *)");
-        assert_eq!(
-            firings(&c, ts(2024, 3, 1, 0, 0), 2),
-            [ts(2024, 3, 29, 0, 0), ts(2024, 5, 31, 0, 0)]
-        );
-        // Last Friday: 2024-03-29, 2024-04-26.
-        let c = cron("cron(0 0 ? * 6L *)");
-        assert_eq!(
-            firings(&c, ts(2024, 3, 1, 0, 0), 2),
-            [ts(2024, 3, 29, 0, 0), ts(2024, 4, 26, 0, 0)]
-        );
-        let c = cron("cron(0 0 ? * friL *)");
-        assert_eq!(
-            c.next_after(ts(2024, 3, 1, 0, 0)),
-            Some(ts(2024, 3, 29, 0, 0))
-        );
-    }
-
-    #[test]
-    fn next_after_years() {
-        let c = cron("cron(0 0 1 1 ? 2030)");
-        assert_eq!(
-            c.next_after(ts(2024, 5, 5, 0, 0)),
-            Some(ts(2030, 1, 1, 0, 0))
-        );
-        assert_eq!(c.next_after(ts(2030, 1, 1, 0, 0)), None);
-        let c = cron("cron(0 0 1 1 ? 2025-2031/3)");
-        assert_eq!(
-            firings(&c, ts(2024, 1, 1, 0, 0), 3),
-            [
-                ts(2025, 1, 1, 0, 0),
-                ts(2028, 1, 1, 0, 0),
-                ts(2031, 1, 1, 0, 0)
-            ]
-        );
-        let every_minute = cron("cron(* * * * ? *)");
-        assert_eq!(
-            every_minute.next_after(-10_000_000),
-            Some(0),
-            "nothing before 1970"
-        );
-        assert_eq!(every_minute.next_after(ts(2199, 12, 31, 23, 59)), None);
-        assert_eq!(every_minute.next_after(i64::MAX), None);
-        assert_eq!(every_minute.next_after(i64::MIN), Some(0));
+    fn next_after_series() {
+        assert_firings(&[
+            (
+                "cron(0/15 * * * ? *)",
+                "2024-01-01 10:07",
+                &[
+                    "2024-01-01 10:15",
+                    "2024-01-01 10:30",
+                    "2024-01-01 10:45",
+                    "2024-01-01 11:00",
+                ],
+            ),
+            (
+                "cron(5/20 8-9 * * ? *)",
+                "2024-01-01 00:00",
+                &[
+                    "2024-01-01 08:05",
+                    "2024-01-01 08:25",
+                    "2024-01-01 08:45",
+                    "2024-01-01 09:05",
+                    "2024-01-01 09:25",
+                    "2024-01-01 09:45",
+                    "2024-01-02 08:05",
+                ],
+            ),
+            // Wrapping hour range: 22, 23, 0, 1.
+            (
+                "cron(0 22-1 * * ? *)",
+                "2024-01-01 12:00",
+                &[
+                    "2024-01-01 22:00",
+                    "2024-01-01 23:00",
+                    "2024-01-02 00:00",
+                    "2024-01-02 01:00",
+                    "2024-01-02 22:00",
+                ],
+            ),
+            // 2024-03-01 is a Friday.
+            (
+                "cron(0 18 ? * MON-FRI *)",
+                "2024-03-01 18:00",
+                &["2024-03-04 18:00", "2024-03-05 18:00"],
+            ),
+            (
+                "cron(0 0 ? * FRI-MON *)",
+                "2024-03-05 00:00",
+                &[
+                    "2024-03-08 00:00",
+                    "2024-03-09 00:00",
+                    "2024-03-10 00:00",
+                    "2024-03-11 00:00",
+                ],
+            ),
+            (
+                "cron(30 6 1 JAN,jul ? *)",
+                "2024-03-01 00:00",
+                &["2024-07-01 06:30", "2025-01-01 06:30"],
+            ),
+            (
+                "cron(0 0 L * ? *)",
+                "2024-01-31 00:00",
+                &["2024-02-29 00:00", "2024-03-31 00:00"],
+            ),
+            (
+                "cron(0 0 29 2 ? *)",
+                "2024-03-01 00:00",
+                &["2028-02-29 00:00", "2032-02-29 00:00"],
+            ),
+            // Second Tuesday: 2024-03-12, 2024-04-09.
+            (
+                "cron(0 9 ? * 3#2 *)",
+                "2024-03-01 00:00",
+                &["2024-03-12 09:00", "2024-04-09 09:00"],
+            ),
+            // Fifth Friday: March 2024 has one (the 29th), April 2024 none, May 2024 the 31st.
+            (
+                "cron(0 0 ? * FRI#5 *)",
+                "2024-03-01 00:00",
+                &["2024-03-29 00:00", "2024-05-31 00:00"],
+            ),
+            // Last Friday: 2024-03-29, 2024-04-26.
+            (
+                "cron(0 0 ? * 6L *)",
+                "2024-03-01 00:00",
+                &["2024-03-29 00:00", "2024-04-26 00:00"],
+            ),
+            (
+                "cron(0 0 1 1 ? 2025-2031/3)",
+                "2024-01-01 00:00",
+                &["2025-01-01 00:00", "2028-01-01 00:00", "2031-01-01 00:00"],
+            ),
+        ]);
     }
 }

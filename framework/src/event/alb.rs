@@ -2,15 +2,13 @@
 //! group's multi-value headers setting.
 
 use std::borrow::Cow;
-use std::sync::Arc;
 
 use http::header::{SET_COOKIE, USER_AGENT};
 use percent_encoding::percent_decode_str;
 
 use super::{
-    DecodeError, Payload, RawEvent, ReplyFormat, decode_body, header_map, header_text,
-    parse_method, prefer_multi, push_body, push_joined_headers, push_json_str,
-    push_multi_value_headers, push_status, response_capacity,
+    DecodeError, Payload, RawEvent, ReplyFormat, decode_body, encode_with, header_text,
+    http_request, parse_method, push_joined_headers, push_json_str, push_multi_value_headers,
 };
 use crate::request::{EventSource, Request, RequestContext};
 use crate::response::Response;
@@ -23,7 +21,7 @@ use crate::response::Response;
 /// `multiValueQueryStringParameters` instead of `headers` / `queryStringParameters`, and the
 /// response must use the same form.
 pub(super) fn decode_alb_event(
-    event: RawEvent<'_>,
+    mut event: RawEvent<'_>,
     payload: &Payload<'_>,
 ) -> Result<(Request, ReplyFormat), DecodeError> {
     let multi_value_headers =
@@ -31,18 +29,11 @@ pub(super) fn decode_alb_event(
     let format = ReplyFormat::Alb {
         multi_value_headers,
     };
-    let headers = header_map(
-        &prefer_multi(event.multi_value_headers, event.headers, "headers")?,
-        payload,
-    );
-    let query = prefer_multi(
-        event.multi_value_query,
-        event.query,
-        "queryStringParameters",
-    )?
-    .iter()
-    .map(|(name, value)| (decode_form_component(name), decode_form_component(value)))
-    .collect();
+    let (headers, query) = event.take_headers_and_query(payload)?;
+    let query = query
+        .iter()
+        .map(|(name, value)| (decode_form_component(name), decode_form_component(value)))
+        .collect();
     let Some(raw_path) = event.path.as_deref() else {
         return Err(DecodeError::Malformed(
             "Application Load Balancer event without `path`".to_owned(),
@@ -53,12 +44,7 @@ pub(super) fn decode_alb_event(
         path => path.into_owned(),
     };
     let method = parse_method(event.http_method.as_deref().unwrap_or_default(), format)?;
-    let body = decode_body(
-        event.body,
-        event.is_base64_encoded.unwrap_or(false),
-        format,
-        payload,
-    )?;
+    let body = decode_body(event.body, event.is_base64_encoded, format, payload)?;
 
     // The load balancer appends the address it saw to `X-Forwarded-For`: the last entry is the
     // one a client cannot forge.
@@ -71,15 +57,20 @@ pub(super) fn decode_alb_event(
         .map(|ip| ip.trim().to_owned())
         .filter(|ip| !ip.is_empty());
     let user_agent = headers.get(USER_AGENT).map(|v| header_text(v).into_owned());
-    let mut request = Request::new(method, path, EventSource::Alb);
-    request.query = query;
-    request.headers = headers;
-    request.body = body;
-    request.context = Arc::new(RequestContext {
+    let context = RequestContext {
         source_ip,
         user_agent,
         ..RequestContext::default()
-    });
+    };
+    let request = http_request(
+        method,
+        path,
+        EventSource::Alb,
+        query,
+        headers,
+        body,
+        context,
+    );
     Ok((request, format))
 }
 
@@ -104,65 +95,57 @@ pub(super) fn encode_alb_response(
     head_request: bool,
     multi_value_headers: bool,
 ) -> Vec<u8> {
-    let mut out = Vec::with_capacity(response_capacity(res));
-    out.push(b'{');
-    push_status(&mut out, res);
-    out.extend_from_slice(b",\"statusDescription\":");
-    let status = res.status();
-    let description = format!(
-        "{} {}",
-        status.as_str(),
-        status.canonical_reason().unwrap_or("Unknown")
-    );
-    push_json_str(&mut out, &description);
-    if multi_value_headers {
-        out.extend_from_slice(b",\"multiValueHeaders\":");
-        push_multi_value_headers(&mut out, res.headers());
-    } else {
-        out.extend_from_slice(b",\"headers\":");
-        push_joined_headers(&mut out, res.headers(), Some(&SET_COOKIE));
-        if let Some(cookie) = res.headers().get_all(SET_COOKIE).iter().next_back() {
-            out.pop(); // the object's closing brace
-            if !out.ends_with(b"{") {
-                out.push(b',');
+    encode_with(res, head_request, |out| {
+        out.extend_from_slice(b",\"statusDescription\":");
+        let status = res.status();
+        let description = format!(
+            "{} {}",
+            status.as_str(),
+            status.canonical_reason().unwrap_or("Unknown")
+        );
+        push_json_str(out, &description);
+        if multi_value_headers {
+            out.extend_from_slice(b",\"multiValueHeaders\":");
+            push_multi_value_headers(out, res.headers());
+        } else {
+            out.extend_from_slice(b",\"headers\":");
+            push_joined_headers(out, res.headers(), Some(&SET_COOKIE));
+            if let Some(cookie) = res.headers().get_all(SET_COOKIE).iter().next_back() {
+                out.pop(); // the object's closing brace
+                if !out.ends_with(b"{") {
+                    out.push(b',');
+                }
+                push_json_str(out, SET_COOKIE.as_str());
+                out.push(b':');
+                push_json_str(out, &header_text(cookie));
+                out.push(b'}');
             }
-            push_json_str(&mut out, SET_COOKIE.as_str());
-            out.push(b':');
-            push_json_str(&mut out, &header_text(cookie));
-            out.push(b'}');
         }
-    }
-    out.push(b',');
-    push_body(&mut out, res, head_request);
-    out.push(b'}');
-    out
+    })
 }
 
 #[cfg(test)]
 mod tests {
-    use http::{HeaderValue, Method, StatusCode, header};
+    use http::header;
     use serde_json::{Value, json};
 
-    use super::super::tests::{decode_http, decode_value, header_values, query, response_json};
-    use super::super::{DecodeError, ReplyFormat, decode_event, encode_response};
-    use crate::request::EventSource;
+    use super::super::ReplyFormat;
+    use super::super::tests::{
+        ALB_MULTI as MULTI, ALB_SINGLE as SINGLE, COOKIES, assert_multi_value_headers, bad_request,
+        decode_http, decode_value, encoded, header_values, query, response, with_cookies,
+    };
     use crate::response::{Body, Response};
 
-    const SINGLE: &str = include_str!("../../tests/fixtures/events/alb_single_value.json");
-    const MULTI: &str = include_str!("../../tests/fixtures/events/alb_multi_value.json");
+    const SINGLE_VALUE: ReplyFormat = ReplyFormat::Alb {
+        multi_value_headers: false,
+    };
+    const MULTI_VALUE: ReplyFormat = ReplyFormat::Alb {
+        multi_value_headers: true,
+    };
 
     #[test]
     fn decodes_the_documented_single_value_event() {
-        let (req, format) = decode_http(SINGLE);
-        assert_eq!(
-            format,
-            ReplyFormat::Alb {
-                multi_value_headers: false
-            }
-        );
-        assert_eq!(req.source, EventSource::Alb);
-        assert_eq!(req.method, Method::GET);
-        assert_eq!(req.path, "/lambda");
+        let (req, _) = decode_http(SINGLE);
         assert_eq!(query(&req), [("query", "1234ABCD")]);
         assert_eq!(
             header_values(&req, "host"),
@@ -191,15 +174,7 @@ mod tests {
 
     #[test]
     fn decodes_the_documented_multi_value_event() {
-        let (req, format) = decode_http(MULTI);
-        assert_eq!(
-            format,
-            ReplyFormat::Alb {
-                multi_value_headers: true
-            }
-        );
-        assert_eq!(req.method, Method::GET);
-        assert_eq!(req.path, "/");
+        let (req, _) = decode_http(MULTI);
         assert_eq!(query(&req), [("myKey", "val1"), ("myKey", "val2")]);
         assert_eq!(
             header_values(&req, "cookie"),
@@ -230,12 +205,7 @@ mod tests {
             "headers": { "user-agent": "ELB-HealthChecker/2.0" }, "body": "", "isBase64Encoded": false
         });
         let (req, format) = decode_value(&event);
-        assert_eq!(
-            format,
-            ReplyFormat::Alb {
-                multi_value_headers: false
-            }
-        );
+        assert_eq!(format, SINGLE_VALUE);
         assert_eq!(
             req.context.user_agent.as_deref(),
             Some("ELB-HealthChecker/2.0")
@@ -248,92 +218,50 @@ mod tests {
         let mut event: Value = serde_json::from_str(MULTI).unwrap();
         event["isBase64Encoded"] = json!(true);
         event["body"] = json!("%%%");
-        let err = decode_event(&event.to_string()).unwrap_err();
-        assert_eq!(
-            err,
-            DecodeError::BadRequest {
-                format: ReplyFormat::Alb {
-                    multi_value_headers: true
-                },
-                message: err.to_string(),
-            }
-        );
+        bad_request(&event, MULTI_VALUE);
     }
 
-    fn response() -> Response {
-        let mut res = Response::new(Body::from("<h1>Hello from Lambda!</h1>"));
-        *res.status_mut() = StatusCode::NOT_FOUND;
-        let headers = res.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
-        headers.append(header::SET_COOKIE, HeaderValue::from_static("a=1"));
-        headers.append(header::SET_COOKIE, HeaderValue::from_static("b=2"));
-        headers.append(header::VARY, HeaderValue::from_static("Origin"));
-        headers.append(header::VARY, HeaderValue::from_static("Accept"));
-        res
+    fn not_found() -> Response {
+        with_cookies(404, "<h1>Hello from Lambda!</h1>", "text/html")
     }
 
     #[test]
     fn encodes_single_value_headers() {
-        let format = ReplyFormat::Alb {
-            multi_value_headers: false,
-        };
-        let out = response_json(encode_response(format, response(), false));
         assert_eq!(
-            out,
+            encoded(SINGLE_VALUE, not_found(), false),
             json!({
                 "statusCode": 404,
                 "statusDescription": "404 Not Found",
-                "headers": { "content-type": "text/html", "vary": "Origin, Accept", "set-cookie": "b=2" },
+                "headers": { "content-type": "text/html", "vary": "Origin, Accept", "set-cookie": COOKIES[1] },
                 "body": "<h1>Hello from Lambda!</h1>",
                 "isBase64Encoded": false
             })
         );
-        let mut only_cookie = Response::new(Body::empty());
-        only_cookie
-            .headers_mut()
-            .insert(header::SET_COOKIE, HeaderValue::from_static("c=3"));
-        let out = response_json(encode_response(format, only_cookie, false));
+        let only_cookie = response(200, Body::empty(), &[(header::SET_COOKIE, "c=3")]);
+        let out = encoded(SINGLE_VALUE, only_cookie, false);
         assert_eq!(out["headers"], json!({ "set-cookie": "c=3" }));
     }
 
     #[test]
     fn encodes_multi_value_headers() {
-        let format = ReplyFormat::Alb {
-            multi_value_headers: true,
-        };
-        let out = response_json(encode_response(format, response(), false));
+        let out = encoded(MULTI_VALUE, not_found(), false);
         assert_eq!(out["statusDescription"], "404 Not Found");
-        assert_eq!(
-            out["multiValueHeaders"]["set-cookie"],
-            json!(["a=1", "b=2"])
-        );
-        assert_eq!(
-            out["multiValueHeaders"]["vary"],
-            json!(["Origin", "Accept"])
-        );
-        assert!(out.get("headers").is_none());
+        assert_multi_value_headers(&out);
     }
 
     #[test]
     fn encodes_binary_head_and_unknown_statuses() {
-        let format = ReplyFormat::Alb {
-            multi_value_headers: false,
-        };
-        let mut res = Response::new(Body::from(vec![0xffu8; 3]));
-        res.headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("image/gif"));
-        let out = response_json(encode_response(format, res, false));
+        let res = response(200, vec![0xffu8; 3], &[(header::CONTENT_TYPE, "image/gif")]);
+        let out = encoded(SINGLE_VALUE, res, false);
         assert_eq!(
             (out["body"].as_str(), out["isBase64Encoded"].as_bool()),
             (Some("////"), Some(true))
         );
 
-        let out = response_json(encode_response(format, response(), true));
+        let out = encoded(SINGLE_VALUE, not_found(), true);
         assert_eq!(out["body"], "");
 
-        let mut res = Response::new(Body::empty());
-        *res.status_mut() = StatusCode::from_u16(599).unwrap();
-        let out = response_json(encode_response(format, res, false));
+        let out = encoded(SINGLE_VALUE, response(599, Body::empty(), &[]), false);
         assert_eq!(out["statusDescription"], "599 Unknown");
     }
 }

@@ -1,14 +1,12 @@
 //! API Gateway HTTP API events (payload format 2.0) and Lambda function URL events, which have
 //! the same shape and expect the same response.
 
-use std::sync::Arc;
-
 use http::HeaderValue;
 use http::header::{COOKIE, SET_COOKIE};
 
 use super::{
-    DecodeError, Payload, RawEvent, ReplyFormat, decode_body, header_map, opt_string, owned_pairs,
-    parse_method, push_body, push_joined_headers, push_json_str, push_status, response_capacity,
+    DecodeError, Payload, RawEvent, ReplyFormat, decode_body, encode_with, header_map,
+    http_request, opt_string, owned_pairs, parse_method, push_joined_headers, push_json_str,
     routed_segments, segment_count, single_pairs, split_segments, strip_stage,
 };
 use crate::request::{EventSource, Request, RequestContext};
@@ -64,12 +62,7 @@ pub(super) fn decode_http_api_event(
         ));
     };
     let method = parse_method(method, format)?;
-    let body = decode_body(
-        event.body,
-        event.is_base64_encoded.unwrap_or(false),
-        format,
-        payload,
-    )?;
+    let body = decode_body(event.body, event.is_base64_encoded, format, payload)?;
 
     let function_url = context
         .domain_name
@@ -99,11 +92,7 @@ pub(super) fn decode_http_api_event(
     } else {
         EventSource::HttpApi
     };
-    let mut request = Request::new(method, path.to_owned(), source);
-    request.query = query;
-    request.headers = headers;
-    request.body = body;
-    request.context = Arc::new(RequestContext {
+    let context = RequestContext {
         request_id: opt_string(context.request_id).unwrap_or_default(),
         stage: stage.to_owned(),
         source_ip: opt_string(http.source_ip),
@@ -117,7 +106,16 @@ pub(super) fn decode_http_api_event(
         resource_path: route_path.map(str::to_owned),
         // HTTP APIs and function URLs have no API keys.
         api_key_id: None,
-    });
+    };
+    let request = http_request(
+        method,
+        path.to_owned(),
+        source,
+        query,
+        headers,
+        body,
+        context,
+    );
     Ok((request, format))
 }
 
@@ -126,46 +124,36 @@ pub(super) fn decode_http_api_event(
 /// `cookies` is always present (an empty list when there are none): AWS accepts either, and
 /// some local emulators of function URLs reject a response without it.
 pub(super) fn encode_http_api_response(res: &Response, head_request: bool) -> Vec<u8> {
-    let mut out = Vec::with_capacity(response_capacity(res));
-    out.push(b'{');
-    push_status(&mut out, res);
-    out.extend_from_slice(b",\"headers\":");
-    push_joined_headers(&mut out, res.headers(), Some(&SET_COOKIE));
-    out.extend_from_slice(b",\"cookies\":[");
-    for (i, cookie) in res.headers().get_all(SET_COOKIE).iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
+    encode_with(res, head_request, |out| {
+        out.extend_from_slice(b",\"headers\":");
+        push_joined_headers(out, res.headers(), Some(&SET_COOKIE));
+        out.extend_from_slice(b",\"cookies\":[");
+        for (i, cookie) in res.headers().get_all(SET_COOKIE).iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            push_json_str(out, &super::header_text(cookie));
         }
-        push_json_str(&mut out, &super::header_text(cookie));
-    }
-    out.push(b']');
-    out.push(b',');
-    push_body(&mut out, res, head_request);
-    out.push(b'}');
-    out
+        out.push(b']');
+    })
 }
 
 #[cfg(test)]
 mod tests {
-    use http::{HeaderValue, Method, StatusCode, header};
+    use http::header;
     use serde_json::{Value, json};
 
-    use super::super::tests::{decode_http, decode_value, header_values, query, response_json};
-    use super::super::{DecodeError, ReplyFormat, decode_event, encode_response};
-    use crate::request::EventSource;
-    use crate::response::{Body, Response};
-
-    const V2: &str = include_str!("../../tests/fixtures/events/http_api_v2.json");
-    const V2_STAGE: &str = include_str!("../../tests/fixtures/events/http_api_v2_stage.json");
-    const FUNCTION_URL: &str = include_str!("../../tests/fixtures/events/function_url.json");
+    use super::super::tests::{
+        COOKIES, FUNCTION_URL, HTTP_API_V2 as V2, HTTP_API_V2_STAGE as V2_STAGE, assert_routed,
+        bad_request, decode_http, decode_value, encoded, header_values, query, response,
+        with_cookies,
+    };
+    use super::super::{DecodeError, ReplyFormat, decode_event};
+    use crate::response::Response;
 
     #[test]
     fn decodes_the_documented_event() {
-        let (req, format) = decode_http(V2);
-        assert_eq!(format, ReplyFormat::HttpApi);
-        assert_eq!(req.source, EventSource::HttpApi);
-        assert_eq!(req.method, Method::POST);
-        assert_eq!(req.path, "/my/path");
+        let (req, _) = decode_http(V2);
         assert_eq!(
             query(&req),
             [
@@ -178,17 +166,11 @@ mod tests {
         assert_eq!(header_values(&req, "cookie"), ["cookie1; cookie2"]);
         assert_eq!(&req.body[..], b"Hello from Lambda");
         let ctx = &req.context;
-        assert_eq!(ctx.request_id, "id");
-        assert_eq!(ctx.stage, "$default");
-        assert_eq!(ctx.base_path, "");
-        assert_eq!(ctx.source_ip.as_deref(), Some("IP"));
         assert_eq!(ctx.user_agent.as_deref(), Some("agent"));
         assert_eq!(
             ctx.domain_name.as_deref(),
             Some("id.execute-api.us-east-1.amazonaws.com")
         );
-        assert_eq!(ctx.api_id.as_deref(), Some("api-id"));
-        assert_eq!(ctx.account_id.as_deref(), Some("123456789012"));
         assert_eq!(ctx.request_time_epoch, Some(1_583_348_638_390));
         let authorizer = ctx.authorizer.as_ref().unwrap();
         assert_eq!(authorizer["jwt"]["claims"]["claim1"], "value1");
@@ -198,8 +180,6 @@ mod tests {
     #[test]
     fn a_named_stage_is_stripped_from_raw_path() {
         let (req, _) = decode_http(V2_STAGE);
-        assert_eq!(req.method, Method::GET);
-        assert_eq!(req.path, "/nodejs-apig-function-1G3XMPLZXVXYI");
         assert_eq!(req.context.base_path, "/default");
         assert_eq!(req.context.stage, "default");
         // Marked base64 without a body.
@@ -216,11 +196,7 @@ mod tests {
         let mut event: Value = serde_json::from_str(V2_STAGE).unwrap();
         event["routeKey"] = json!("$default");
         event["rawPath"] = json!("/default");
-        let (req, _) = decode_value(&event);
-        assert_eq!(
-            (req.path.as_str(), req.context.base_path.as_str()),
-            ("/", "/default")
-        );
+        assert_routed(&event, "/", "/default");
     }
 
     #[test]
@@ -230,23 +206,12 @@ mod tests {
         event["rawPath"] = json!("/orders/v1/items/7");
         event["pathParameters"] = json!({ "proxy": "items/7" });
         event["requestContext"]["domainName"] = json!("api.example.com");
-        let (req, _) = decode_value(&event);
-        assert_eq!(
-            (req.path.as_str(), req.context.base_path.as_str()),
-            ("/items/7", "/orders/v1")
-        );
+        assert_routed(&event, "/items/7", "/orders/v1");
     }
 
     #[test]
     fn decodes_the_documented_function_url_event() {
-        let (req, format) = decode_http(FUNCTION_URL);
-        assert_eq!(format, ReplyFormat::HttpApi);
-        assert_eq!(req.source, EventSource::FunctionUrl);
-        assert_eq!(req.method, Method::POST);
-        assert_eq!(req.path, "/my/path");
-        assert_eq!(req.context.stage, "");
-        assert_eq!(req.context.base_path, "");
-        assert_eq!(req.context.source_ip.as_deref(), Some("123.123.123.123"));
+        let (req, _) = decode_http(FUNCTION_URL);
         assert_eq!(
             req.context.domain_name.as_deref(),
             Some("<url-id>.lambda-url.us-west-2.on.aws")
@@ -287,22 +252,11 @@ mod tests {
         assert_eq!(&req.body[..], b"hi");
 
         event["body"] = json!("a");
-        let err = decode_event(&event.to_string()).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                DecodeError::BadRequest {
-                    format: ReplyFormat::HttpApi,
-                    ..
-                }
-            ),
-            "{err:?}"
-        );
+        bad_request(&event, ReplyFormat::HttpApi);
 
         let mut event: Value = serde_json::from_str(V2).unwrap();
         event["requestContext"]["http"]["method"] = json!("");
-        let err = decode_event(&event.to_string()).unwrap_err();
-        assert!(matches!(err, DecodeError::BadRequest { .. }), "{err:?}");
+        bad_request(&event, ReplyFormat::HttpApi);
 
         event["requestContext"]
             .as_object_mut()
@@ -313,36 +267,17 @@ mod tests {
     }
 
     fn response_with_cookies() -> Response {
-        let mut res = Response::new(Body::from("{\"ok\":true}"));
-        *res.status_mut() = StatusCode::CREATED;
-        let headers = res.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        headers.append(header::SET_COOKIE, HeaderValue::from_static("a=1; Path=/"));
-        headers.append(
-            header::SET_COOKIE,
-            HeaderValue::from_static("b=2; Expires=Wed, 21 Oct 2026 07:28:00 GMT"),
-        );
-        headers.append(header::VARY, HeaderValue::from_static("Origin"));
-        headers.append(header::VARY, HeaderValue::from_static("Accept"));
-        res
+        with_cookies(201, "{\"ok\":true}", "application/json")
     }
 
     #[test]
     fn encodes_cookies_and_joins_repeated_headers() {
-        let out = response_json(encode_response(
-            ReplyFormat::HttpApi,
-            response_with_cookies(),
-            false,
-        ));
         assert_eq!(
-            out,
+            encoded(ReplyFormat::HttpApi, response_with_cookies(), false),
             json!({
                 "statusCode": 201,
                 "headers": { "content-type": "application/json", "vary": "Origin, Accept" },
-                "cookies": ["a=1; Path=/", "b=2; Expires=Wed, 21 Oct 2026 07:28:00 GMT"],
+                "cookies": COOKIES,
                 "body": "{\"ok\":true}",
                 "isBase64Encoded": false
             })
@@ -351,23 +286,19 @@ mod tests {
 
     #[test]
     fn encodes_binary_and_head() {
-        let mut res = Response::new(Body::from(vec![0u8, 1, 2, 3]));
-        res.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/octet-stream"),
+        let res = response(
+            200,
+            vec![0u8, 1, 2, 3],
+            &[(header::CONTENT_TYPE, "application/octet-stream")],
         );
-        let out = response_json(encode_response(ReplyFormat::HttpApi, res, false));
+        let out = encoded(ReplyFormat::HttpApi, res, false);
         assert_eq!(
             (out["body"].as_str(), out["isBase64Encoded"].as_bool()),
             (Some("AAECAw=="), Some(true))
         );
         assert_eq!(out["cookies"], serde_json::json!([]));
 
-        let out = response_json(encode_response(
-            ReplyFormat::HttpApi,
-            response_with_cookies(),
-            true,
-        ));
+        let out = encoded(ReplyFormat::HttpApi, response_with_cookies(), true);
         assert_eq!(out["body"], "");
         assert_eq!(out["cookies"].as_array().unwrap().len(), 2);
     }

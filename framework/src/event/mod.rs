@@ -16,6 +16,7 @@ mod scheduled;
 use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
@@ -25,7 +26,7 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use crate::request::Request;
+use crate::request::{EventSource, Request, RequestContext};
 use crate::response::{Response, needs_base64};
 use crate::scheduled::ScheduledEvent;
 
@@ -503,26 +504,9 @@ struct SinglePairs<'a>(Pairs<'a>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for SinglePairs<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct PairsVisitor<'a>(PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for PairsVisitor<'a> {
-            type Value = SinglePairs<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an object of strings")
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(SinglePairs(Vec::new()))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut pairs = Vec::with_capacity(map.size_hint().unwrap_or(16).min(64));
-                while let Some(name) = map.next_key::<Str<'a>>()? {
-                    if let Some(value) = map.next_value::<Option<Str<'a>>>()? {
-                        pairs.push((name, value));
-                    }
-                }
-                Ok(SinglePairs(pairs))
-            }
-        }
-        deserializer.deserialize_any(PairsVisitor(PhantomData))
+        deserializer
+            .deserialize_any(PairsVisitor::<false>(PhantomData))
+            .map(SinglePairs)
     }
 }
 
@@ -532,27 +516,44 @@ struct MultiPairs<'a>(Pairs<'a>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for MultiPairs<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct PairsVisitor<'a>(PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for PairsVisitor<'a> {
-            type Value = MultiPairs<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an object of string arrays")
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(MultiPairs(Vec::new()))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut pairs = Vec::with_capacity(map.size_hint().unwrap_or(16).min(64));
-                while let Some(name) = map.next_key::<Str<'a>>()? {
-                    map.next_value_seed(PushValues {
-                        name: &name,
-                        pairs: &mut pairs,
-                    })?;
-                }
-                Ok(MultiPairs(pairs))
+        deserializer
+            .deserialize_any(PairsVisitor::<true>(PhantomData))
+            .map(MultiPairs)
+    }
+}
+
+/// Visits an object (or `null`, no pairs) of strings, or with `MULTI` of string arrays (one pair
+/// per value).
+struct PairsVisitor<'a, const MULTI: bool>(PhantomData<&'a ()>);
+
+impl<'de: 'a, 'a, const MULTI: bool> Visitor<'de> for PairsVisitor<'a, MULTI> {
+    type Value = Pairs<'a>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if MULTI {
+            "an object of string arrays"
+        } else {
+            "an object of strings"
+        })
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Vec::new())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut pairs = Vec::with_capacity(map.size_hint().unwrap_or(16).min(64));
+        while let Some(name) = map.next_key::<Str<'a>>()? {
+            if MULTI {
+                map.next_value_seed(PushValues {
+                    name: &name,
+                    pairs: &mut pairs,
+                })?;
+            } else if let Some(value) = map.next_value::<Option<Str<'a>>>()? {
+                pairs.push((name, value));
             }
         }
-        deserializer.deserialize_any(PairsVisitor(PhantomData))
+        Ok(pairs)
     }
 }
 
@@ -609,6 +610,23 @@ fn single_pairs<'a>(raw: Option<&'a RawValue>, what: &str) -> Result<Pairs<'a>, 
         Some(raw) => serde_json::from_str::<SinglePairs<'a>>(raw.get())
             .map(|p| p.0)
             .map_err(|err| DecodeError::Malformed(format!("`{what}`: {err}"))),
+    }
+}
+
+impl<'a> RawEvent<'a> {
+    /// The headers and the query pairs of a payload 1.0 or ALB event: each from its multi-value
+    /// form when the event has one, else from the single-value form.
+    fn take_headers_and_query(
+        &mut self,
+        payload: &Payload<'_>,
+    ) -> Result<(HeaderMap, Pairs<'a>), DecodeError> {
+        let headers = prefer_multi(self.multi_value_headers.take(), self.headers, "headers")?;
+        let query = prefer_multi(
+            self.multi_value_query.take(),
+            self.query,
+            "queryStringParameters",
+        )?;
+        Ok((header_map(&headers, payload), query))
     }
 }
 
@@ -698,18 +716,18 @@ const BASE64_LENIENT: GeneralPurpose = GeneralPurpose::new(
 /// Standard padded base64, for responses.
 const BASE64: GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
-/// The request body; base64-decoded when the event says so (invalid base64 is a 400). The bytes
-/// need not be UTF-8.
+/// The request body; base64-decoded when the event says so (`isBase64Encoded`, absent means
+/// not; invalid base64 is a 400). The bytes need not be UTF-8.
 fn decode_body(
     body: Option<Str<'_>>,
-    base64_encoded: bool,
+    base64_encoded: Option<bool>,
     format: ReplyFormat,
     payload: &Payload<'_>,
 ) -> Result<Bytes, DecodeError> {
     let Some(body) = body else {
         return Ok(Bytes::new());
     };
-    if base64_encoded {
+    if base64_encoded == Some(true) {
         BASE64_LENIENT
             .decode(body.as_bytes())
             .map(Bytes::from)
@@ -725,6 +743,24 @@ fn decode_body(
             Cow::Owned(text) => Bytes::from(text),
         })
     }
+}
+
+/// The request an HTTP event decoded into.
+fn http_request(
+    method: Method,
+    path: String,
+    source: EventSource,
+    query: Vec<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+    context: RequestContext,
+) -> Request {
+    let mut request = Request::new(method, path, source);
+    request.query = query;
+    request.headers = headers;
+    request.body = body;
+    request.context = Arc::new(context);
+    request
 }
 
 fn owned_pairs(pairs: Pairs<'_>) -> Vec<(String, String)> {
@@ -943,6 +979,19 @@ fn push_joined_headers(out: &mut Vec<u8>, headers: &HeaderMap, skip: Option<&Hea
     out.push(b'}');
 }
 
+/// Writes a response payload: the status, what `headers` appends (a comma, then the headers in
+/// the front door's form), the body.
+fn encode_with(res: &Response, head_request: bool, headers: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+    let mut out = Vec::with_capacity(response_capacity(res));
+    out.push(b'{');
+    push_status(&mut out, res);
+    headers(&mut out);
+    out.push(b',');
+    push_body(&mut out, res, head_request);
+    out.push(b'}');
+    out
+}
+
 /// A starting capacity for a response payload.
 fn response_capacity(res: &Response) -> usize {
     256 + res.headers().len() * 64 + res.body().as_bytes().len() * 4 / 3
@@ -950,10 +999,29 @@ fn response_capacity(res: &Response) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use http::Method;
+    use http::{Method, StatusCode};
     use serde_json::{Value, json};
 
     use super::*;
+    use crate::response::Body;
+
+    /// A documented example event from `tests/fixtures/events` (see the README there).
+    macro_rules! fixture {
+        ($name:literal) => {
+            include_str!(concat!("../../tests/fixtures/events/", $name, ".json"))
+        };
+    }
+
+    pub(super) const REST_PROXY: &str = fixture!("rest_v1_proxy");
+    pub(super) const REST_CONSOLE: &str = fixture!("rest_v1_console");
+    pub(super) const REST_CLOUDFRONT: &str = fixture!("rest_v1_cloudfront");
+    pub(super) const HTTP_API_V1: &str = fixture!("http_api_v1");
+    pub(super) const HTTP_API_V2: &str = fixture!("http_api_v2");
+    pub(super) const HTTP_API_V2_STAGE: &str = fixture!("http_api_v2_stage");
+    pub(super) const FUNCTION_URL: &str = fixture!("function_url");
+    pub(super) const ALB_SINGLE: &str = fixture!("alb_single_value");
+    pub(super) const ALB_MULTI: &str = fixture!("alb_multi_value");
+    const SCHEDULED: &str = fixture!("scheduled");
 
     /// Decodes an HTTP event, panicking otherwise.
     pub(super) fn decode_http(raw: &str) -> (Request, ReplyFormat) {
@@ -983,10 +1051,251 @@ mod tests {
             .collect()
     }
 
-    pub(super) fn response_json(out: Vec<u8>) -> Value {
+    /// Decodes `event` and checks the routed path and the base path in front of it.
+    #[track_caller]
+    pub(super) fn assert_routed(event: &Value, path: &str, base_path: &str) {
+        let (req, _) = decode_value(event);
+        assert_eq!(
+            (req.path.as_str(), req.context.base_path.as_str()),
+            (path, base_path)
+        );
+    }
+
+    /// A response with `status` and `body`, and `headers` appended in order.
+    pub(super) fn response(
+        status: u16,
+        body: impl Into<Body>,
+        headers: &[(HeaderName, &'static str)],
+    ) -> Response {
+        let mut res = Response::new(body.into());
+        *res.status_mut() = StatusCode::from_u16(status).unwrap();
+        for (name, value) in headers {
+            res.headers_mut()
+                .append(name.clone(), HeaderValue::from_static(value));
+        }
+        res
+    }
+
+    /// Two cookies with attributes (the second with a comma in it, as `Expires` has).
+    pub(super) const COOKIES: [&str; 2] =
+        ["a=1; Path=/", "b=2; Expires=Wed, 21 Oct 2026 07:28:00 GMT"];
+
+    /// A response with [`COOKIES`] and a repeated `Vary` header.
+    pub(super) fn with_cookies(
+        status: u16,
+        body: &'static str,
+        content_type: &'static str,
+    ) -> Response {
+        let mut res = response(status, body, &[(http::header::CONTENT_TYPE, content_type)]);
+        let headers = res.headers_mut();
+        for cookie in COOKIES {
+            headers.append(http::header::SET_COOKIE, HeaderValue::from_static(cookie));
+        }
+        for vary in ["Origin", "Accept"] {
+            headers.append(http::header::VARY, HeaderValue::from_static(vary));
+        }
+        res
+    }
+
+    /// Checks the headers of [`with_cookies`] encoded as `multiValueHeaders` (and only so).
+    #[track_caller]
+    pub(super) fn assert_multi_value_headers(out: &Value) {
+        assert_eq!(out["multiValueHeaders"]["set-cookie"], json!(COOKIES));
+        assert_eq!(
+            out["multiValueHeaders"]["vary"],
+            json!(["Origin", "Accept"])
+        );
+        assert!(out.get("headers").is_none());
+    }
+
+    /// Decodes `event`, which must fail as a bad request answered in `format`.
+    #[track_caller]
+    pub(super) fn bad_request(event: &Value, format: ReplyFormat) -> DecodeError {
+        let err = decode_event(&event.to_string()).unwrap_err();
+        assert!(
+            matches!(&err, DecodeError::BadRequest { format: f, .. } if *f == format),
+            "{err:?}"
+        );
+        assert_eq!(err.error_type(), "portico.BadRequest");
+        err
+    }
+
+    /// `res` encoded for `format`, parsed back.
+    pub(super) fn encoded(format: ReplyFormat, res: Response, head_request: bool) -> Value {
+        let out = encode_response(format, res, head_request);
         serde_json::from_slice(&out).unwrap_or_else(|err| {
             panic!("{err}: {}", String::from_utf8_lossy(&out));
         })
+    }
+
+    #[test]
+    fn documented_events_decode_to_their_source() {
+        use EventSource::{Alb, FunctionUrl, HttpApi, RestApi};
+        let alb = |multi_value_headers| ReplyFormat::Alb {
+            multi_value_headers,
+        };
+        for (name, raw, format, source, method, path) in [
+            (
+                "rest_v1_proxy",
+                REST_PROXY,
+                ReplyFormat::RestApi,
+                RestApi,
+                Method::POST,
+                "/hello/world",
+            ),
+            (
+                "rest_v1_console",
+                REST_CONSOLE,
+                ReplyFormat::RestApi,
+                RestApi,
+                Method::GET,
+                "/",
+            ),
+            (
+                "rest_v1_cloudfront",
+                REST_CLOUDFRONT,
+                ReplyFormat::RestApi,
+                RestApi,
+                Method::GET,
+                "/users/42",
+            ),
+            (
+                "http_api_v1",
+                HTTP_API_V1,
+                ReplyFormat::RestApi,
+                HttpApi,
+                Method::GET,
+                "/my/path",
+            ),
+            (
+                "http_api_v2",
+                HTTP_API_V2,
+                ReplyFormat::HttpApi,
+                HttpApi,
+                Method::POST,
+                "/my/path",
+            ),
+            (
+                "http_api_v2_stage",
+                HTTP_API_V2_STAGE,
+                ReplyFormat::HttpApi,
+                HttpApi,
+                Method::GET,
+                "/nodejs-apig-function-1G3XMPLZXVXYI",
+            ),
+            (
+                "function_url",
+                FUNCTION_URL,
+                ReplyFormat::HttpApi,
+                FunctionUrl,
+                Method::POST,
+                "/my/path",
+            ),
+            (
+                "alb_single_value",
+                ALB_SINGLE,
+                alb(false),
+                Alb,
+                Method::GET,
+                "/lambda",
+            ),
+            (
+                "alb_multi_value",
+                ALB_MULTI,
+                alb(true),
+                Alb,
+                Method::GET,
+                "/",
+            ),
+        ] {
+            let (req, got) = decode_http(raw);
+            assert_eq!(
+                (got, req.source, &req.method, req.path.as_str()),
+                (format, source, &method, path),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn documented_events_name_their_api_and_caller() {
+        let account = Some("123456789012");
+        // (fixture, request id, stage, base path, source IP, API id, account id)
+        for (name, raw, request_id, stage, base_path, source_ip, api_id, account_id) in [
+            (
+                "rest_v1_proxy",
+                REST_PROXY,
+                "deef4878-7910-11e6-8f14-25afc3e9ae33",
+                "testStage",
+                // No `requestContext.path`: the stage is in the URL of an execute-api host.
+                "/testStage",
+                "192.168.196.186",
+                "gy415nuibc",
+                Some("12345678912"),
+            ),
+            (
+                "rest_v1_cloudfront",
+                REST_CLOUDFRONT,
+                "8f0f9f49-8a4f-4b7e-9d3c-2b1a0e9f8c7d",
+                "prod",
+                "/prod",
+                "203.0.113.42",
+                "a1b2c3d4e5",
+                account,
+            ),
+            (
+                "http_api_v1",
+                HTTP_API_V1,
+                "id=",
+                "$default",
+                "",
+                "IP",
+                "id",
+                account,
+            ),
+            (
+                "http_api_v2",
+                HTTP_API_V2,
+                "id",
+                "$default",
+                "",
+                "IP",
+                "api-id",
+                account,
+            ),
+            // Function URLs have no stages.
+            (
+                "function_url",
+                FUNCTION_URL,
+                "id",
+                "",
+                "",
+                "123.123.123.123",
+                "<urlid>",
+                account,
+            ),
+        ] {
+            let (req, _) = decode_http(raw);
+            let ctx = &req.context;
+            assert_eq!(
+                (
+                    ctx.request_id.as_str(),
+                    ctx.stage.as_str(),
+                    ctx.base_path.as_str()
+                ),
+                (request_id, stage, base_path),
+                "{name}"
+            );
+            assert_eq!(
+                (
+                    ctx.source_ip.as_deref(),
+                    ctx.api_id.as_deref(),
+                    ctx.account_id.as_deref()
+                ),
+                (Some(source_ip), Some(api_id), account_id),
+                "{name}"
+            );
+        }
     }
 
     #[test]
@@ -1100,16 +1409,16 @@ mod tests {
     #[test]
     fn fuzz_entry_point_handles_every_fixture_and_junk() {
         for raw in [
-            include_str!("../../tests/fixtures/events/rest_v1_proxy.json"),
-            include_str!("../../tests/fixtures/events/rest_v1_console.json"),
-            include_str!("../../tests/fixtures/events/rest_v1_cloudfront.json"),
-            include_str!("../../tests/fixtures/events/http_api_v1.json"),
-            include_str!("../../tests/fixtures/events/http_api_v2.json"),
-            include_str!("../../tests/fixtures/events/http_api_v2_stage.json"),
-            include_str!("../../tests/fixtures/events/function_url.json"),
-            include_str!("../../tests/fixtures/events/alb_single_value.json"),
-            include_str!("../../tests/fixtures/events/alb_multi_value.json"),
-            include_str!("../../tests/fixtures/events/scheduled.json"),
+            REST_PROXY,
+            REST_CONSOLE,
+            REST_CLOUDFRONT,
+            HTTP_API_V1,
+            HTTP_API_V2,
+            HTTP_API_V2_STAGE,
+            FUNCTION_URL,
+            ALB_SINGLE,
+            ALB_MULTI,
+            SCHEDULED,
             "{}",
             "\u{0}",
         ] {

@@ -1,14 +1,12 @@
 //! API Gateway REST API proxy events (payload format 1.0). HTTP APIs whose integration is set to
 //! payload 1.0 send the same shape (with `"version": "1.0"`) and expect the same response.
 
-use std::sync::Arc;
-
 use http::header::HOST;
 
 use super::{
-    DecodeError, Payload, RawEvent, ReplyFormat, decode_body, header_map, opt_string, owned_pairs,
-    parse_method, prefer_multi, push_body, push_multi_value_headers, push_status,
-    response_capacity, routed_segments, segment_count, split_segments, strip_stage,
+    DecodeError, Payload, RawEvent, ReplyFormat, decode_body, encode_with, http_request,
+    opt_string, owned_pairs, parse_method, push_multi_value_headers, routed_segments,
+    segment_count, split_segments, strip_stage,
 };
 use crate::request::{EventSource, Request, RequestContext};
 use crate::response::Response;
@@ -21,35 +19,23 @@ use crate::response::Response;
 /// `pathParameters`). `requestContext.path` is the path the client called; what it has before
 /// the routed path is the base path.
 pub(super) fn decode_rest_event(
-    event: RawEvent<'_>,
+    mut event: RawEvent<'_>,
     payload: &Payload<'_>,
 ) -> Result<(Request, ReplyFormat), DecodeError> {
     let format = ReplyFormat::RestApi;
-    let context = event.request_context.unwrap_or_default();
+    let context = event.request_context.take().unwrap_or_default();
     let http_api = event.version.as_deref() == Some("1.0");
-    let Some(raw_path) = event.path.as_deref() else {
+    let Some(raw_path) = event.path.take() else {
         return Err(DecodeError::Malformed(
             "API Gateway REST API (payload 1.0) event without `path`".to_owned(),
         ));
     };
     // `multiValueHeaders` is a superset of `headers`; likewise for the query.
-    let headers = header_map(
-        &prefer_multi(event.multi_value_headers, event.headers, "headers")?,
-        payload,
-    );
-    let query = owned_pairs(prefer_multi(
-        event.multi_value_query,
-        event.query,
-        "queryStringParameters",
-    )?);
+    let (headers, query) = event.take_headers_and_query(payload)?;
+    let query = owned_pairs(query);
     let authorizer = context.authorizer_value()?;
     let method = parse_method(event.http_method.as_deref().unwrap_or_default(), format)?;
-    let body = decode_body(
-        event.body,
-        event.is_base64_encoded.unwrap_or(false),
-        format,
-        payload,
-    )?;
+    let body = decode_body(event.body, event.is_base64_encoded, format, payload)?;
 
     let stage = context.stage.as_deref().unwrap_or_default();
     let host = context
@@ -61,7 +47,7 @@ pub(super) fn decode_rest_event(
         .as_deref()
         .and_then(|template| routed_segments(template, event.path_parameters));
     let (path, base_path) = split_rest_path(
-        raw_path,
+        &raw_path,
         context.path.as_deref(),
         routed,
         stage,
@@ -90,11 +76,7 @@ pub(super) fn decode_rest_event(
         ),
         None => (None, None, None),
     };
-    let mut request = Request::new(method, path, source);
-    request.query = query;
-    request.headers = headers;
-    request.body = body;
-    request.context = Arc::new(RequestContext {
+    let context = RequestContext {
         request_id: opt_string(context.request_id).unwrap_or_default(),
         stage,
         source_ip,
@@ -107,7 +89,8 @@ pub(super) fn decode_rest_event(
         request_time_epoch: context.request_time_epoch.and_then(|epoch| epoch.0),
         resource_path,
         api_key_id,
-    });
+    };
+    let request = http_request(method, path, source, query, headers, body, context);
     Ok((request, format))
 }
 
@@ -162,39 +145,28 @@ fn fallback_base_path(stage: &str, host: Option<&str>) -> String {
 /// merges `headers` into it, which duplicates a header present in both on HTTP APIs set to
 /// payload 1.0.
 pub(super) fn encode_rest_response(res: &Response, head_request: bool) -> Vec<u8> {
-    let mut out = Vec::with_capacity(response_capacity(res));
-    out.push(b'{');
-    push_status(&mut out, res);
-    out.extend_from_slice(b",\"multiValueHeaders\":");
-    push_multi_value_headers(&mut out, res.headers());
-    out.push(b',');
-    push_body(&mut out, res, head_request);
-    out.push(b'}');
-    out
+    encode_with(res, head_request, |out| {
+        out.extend_from_slice(b",\"multiValueHeaders\":");
+        push_multi_value_headers(out, res.headers());
+    })
 }
 
 #[cfg(test)]
 mod tests {
-    use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+    use http::header;
     use serde_json::{Value, json};
 
-    use super::super::tests::{decode_http, decode_value, header_values, query, response_json};
+    use super::super::tests::{
+        HTTP_API_V1, REST_CLOUDFRONT as CLOUDFRONT, REST_CONSOLE as CONSOLE, REST_PROXY as PROXY,
+        assert_multi_value_headers, assert_routed, bad_request, decode_http, decode_value, encoded,
+        header_values, query, response, with_cookies,
+    };
     use super::super::{DecodeError, ReplyFormat, decode_event, encode_response};
-    use crate::request::EventSource;
     use crate::response::{Body, Response};
-
-    const PROXY: &str = include_str!("../../tests/fixtures/events/rest_v1_proxy.json");
-    const CONSOLE: &str = include_str!("../../tests/fixtures/events/rest_v1_console.json");
-    const HTTP_API_V1: &str = include_str!("../../tests/fixtures/events/http_api_v1.json");
-    const CLOUDFRONT: &str = include_str!("../../tests/fixtures/events/rest_v1_cloudfront.json");
 
     #[test]
     fn decodes_the_documented_proxy_event() {
-        let (req, format) = decode_http(PROXY);
-        assert_eq!(format, ReplyFormat::RestApi);
-        assert_eq!(req.source, EventSource::RestApi);
-        assert_eq!(req.method, Method::POST);
-        assert_eq!(req.path, "/hello/world");
+        let (req, _) = decode_http(PROXY);
         assert_eq!(
             query(&req),
             [
@@ -211,14 +183,7 @@ mod tests {
         assert_eq!(header_values(&req, "headername"), ["headerValue"]);
         assert_eq!(&req.body[..], b"{\r\n\t\"a\": 1\r\n}");
         let ctx = &req.context;
-        assert_eq!(ctx.request_id, "deef4878-7910-11e6-8f14-25afc3e9ae33");
-        assert_eq!(ctx.stage, "testStage");
-        // No `requestContext.path`: the stage is in the URL of an execute-api host.
-        assert_eq!(ctx.base_path, "/testStage");
-        assert_eq!(ctx.source_ip.as_deref(), Some("192.168.196.186"));
         assert_eq!(ctx.user_agent.as_deref(), Some("PostmanRuntime/2.4.5"));
-        assert_eq!(ctx.api_id.as_deref(), Some("gy415nuibc"));
-        assert_eq!(ctx.account_id.as_deref(), Some("12345678912"));
         assert_eq!(ctx.domain_name, None);
         assert_eq!(ctx.authorizer, None);
     }
@@ -234,8 +199,6 @@ mod tests {
     #[test]
     fn decodes_the_console_event_with_the_stage_in_the_context_path() {
         let (req, _) = decode_http(CONSOLE);
-        assert_eq!(req.method, Method::GET);
-        assert_eq!(req.path, "/");
         assert!(req.query.is_empty());
         assert!(req.body.is_empty());
         let ctx = &req.context;
@@ -258,14 +221,9 @@ mod tests {
 
     #[test]
     fn decodes_http_api_payload_1_0() {
-        let (req, format) = decode_http(HTTP_API_V1);
-        assert_eq!(format, ReplyFormat::RestApi);
-        assert_eq!(req.source, EventSource::HttpApi);
-        assert_eq!(req.method, Method::GET);
-        assert_eq!(req.path, "/my/path");
-        assert_eq!(req.context.base_path, "");
-        assert_eq!(req.context.stage, "$default");
+        let (req, _) = decode_http(HTTP_API_V1);
         assert_eq!(header_values(&req, "header2"), ["value1", "value2"]);
+
         assert_eq!(
             query(&req),
             [
@@ -280,7 +238,6 @@ mod tests {
             Some(json!({"claims": null, "scopes": null}))
         );
         assert_eq!(req.context.request_time_epoch, Some(1_583_349_317_135));
-        assert_eq!(req.context.source_ip.as_deref(), Some("IP"));
     }
 
     #[test]
@@ -289,9 +246,7 @@ mod tests {
         event["path"] = json!("/dev/my/path");
         event["requestContext"]["path"] = json!("/dev/my/path");
         event["requestContext"]["stage"] = json!("dev");
-        let (req, _) = decode_value(&event);
-        assert_eq!(req.path, "/my/path");
-        assert_eq!(req.context.base_path, "/dev");
+        assert_routed(&event, "/my/path", "/dev");
     }
 
     #[test]
@@ -301,10 +256,8 @@ mod tests {
             "the benchmark event is about 2.8 KB"
         );
         let (req, _) = decode_http(CLOUDFRONT);
-        assert_eq!(req.method, Method::GET);
-        assert_eq!(req.path, "/users/42");
-        assert_eq!(req.context.base_path, "/prod");
         assert_eq!(header_values(&req, "cloudfront-viewer-country"), ["DE"]);
+
         assert_eq!(
             header_values(&req, "accept-language"),
             ["en-GB,en;q=0.9,de;q=0.8"]
@@ -312,96 +265,91 @@ mod tests {
         assert_eq!(query(&req), [("page", "2"), ("tag", "a"), ("tag", "b")]);
     }
 
+    /// The CloudFront fixture with some of its fields replaced.
+    fn cloudfront_with(fields: &[(&str, Value)]) -> Value {
+        let mut event: Value = serde_json::from_str(CLOUDFRONT).unwrap();
+        for (name, value) in fields {
+            event[*name] = value.clone();
+        }
+        event
+    }
+
     /// The proxy fixture, as called through different front doors.
     fn proxy_event(path: &str, context_path: Option<&str>, domain: Option<&str>) -> Value {
-        let mut event: Value = serde_json::from_str(CLOUDFRONT).unwrap();
-        let proxy = path.trim_start_matches('/');
-        event["path"] = json!(path);
-        event["pathParameters"] = json!({ "proxy": proxy });
+        let mut event = cloudfront_with(&[
+            ("path", json!(path)),
+            (
+                "pathParameters",
+                json!({ "proxy": path.trim_start_matches('/') }),
+            ),
+        ]);
         event["requestContext"]["path"] = json!(context_path);
         event["requestContext"]["domainName"] = json!(domain);
         event
     }
 
+    const EXECUTE_API: &str = "abc.execute-api.eu-west-1.amazonaws.com";
+
     #[test]
-    fn the_stage_is_the_base_path_on_execute_api() {
-        let host = "abc.execute-api.eu-west-1.amazonaws.com";
-        let (req, _) = decode_value(&proxy_event(
-            "/users/42",
-            Some("/prod/users/42"),
-            Some(host),
-        ));
-        assert_eq!(
-            (req.path.as_str(), req.context.base_path.as_str()),
-            ("/users/42", "/prod")
-        );
+    fn the_base_path_is_split_off_the_path() {
+        let custom = Some("api.example.com");
+        let execute_api = Some(EXECUTE_API);
+        // (path, requestContext.path, domain, proxy parameter, routed path, base path)
+        for (path, context_path, domain, proxy, routed, base_path) in [
+            // The stage is the base path on execute-api.
+            (
+                "/users/42",
+                "/prod/users/42",
+                execute_api,
+                None,
+                "/users/42",
+                "/prod",
+            ),
+            // A custom domain at the root has none.
+            ("/users/42", "/users/42", custom, None, "/users/42", ""),
+            // API Gateway leaves a base path mapping in `path`; `resource` + `pathParameters`
+            // tell the route.
+            (
+                "/v1/users/42",
+                "/v1/users/42",
+                custom,
+                Some("users/42"),
+                "/users/42",
+                "/v1",
+            ),
+            (
+                "/api/v2/users/42/",
+                "/api/v2/users/42/",
+                custom,
+                Some("users/42/"),
+                "/users/42/",
+                "/api/v2",
+            ),
+            // A context path that does not end with the routed path falls back.
+            ("/a/b/c", "/x", execute_api, None, "/a/b/c", "/prod"),
+            ("/a/b/c", "/x", custom, None, "/a/b/c", ""),
+        ] {
+            let mut event = proxy_event(path, Some(context_path), domain);
+            if let Some(proxy) = proxy {
+                event["pathParameters"] = json!({ "proxy": proxy });
+            }
+            assert_routed(&event, routed, base_path);
+        }
     }
 
     #[test]
-    fn a_custom_domain_at_the_root_has_no_base_path() {
-        let (req, _) = decode_value(&proxy_event(
-            "/users/42",
-            Some("/users/42"),
-            Some("api.example.com"),
-        ));
-        assert_eq!(
-            (req.path.as_str(), req.context.base_path.as_str()),
-            ("/users/42", "")
-        );
-    }
-
-    #[test]
-    fn a_base_path_mapping_is_split_off_the_path() {
-        // API Gateway leaves the mapping in `path`; `resource` + `pathParameters` tell the route.
-        let mut event = proxy_event(
-            "/v1/users/42",
-            Some("/v1/users/42"),
-            Some("api.example.com"),
-        );
-        event["pathParameters"] = json!({ "proxy": "users/42" });
-        let (req, _) = decode_value(&event);
-        assert_eq!(
-            (req.path.as_str(), req.context.base_path.as_str()),
-            ("/users/42", "/v1")
-        );
-
-        let mut nested = proxy_event(
-            "/api/v2/users/42/",
-            Some("/api/v2/users/42/"),
-            Some("api.example.com"),
-        );
-        nested["pathParameters"] = json!({ "proxy": "users/42/" });
-        let (req, _) = decode_value(&nested);
-        assert_eq!(
-            (req.path.as_str(), req.context.base_path.as_str()),
-            ("/users/42/", "/api/v2")
-        );
-    }
-
-    #[test]
-    fn a_base_path_mapping_at_the_root_resource() {
-        let mut event = proxy_event("/v1", Some("/v1"), Some("api.example.com"));
-        event["resource"] = json!("/");
-        event["pathParameters"] = Value::Null;
-        let (req, _) = decode_value(&event);
-        assert_eq!(
-            (req.path.as_str(), req.context.base_path.as_str()),
-            ("/", "/v1")
-        );
-    }
-
-    #[test]
-    fn the_root_with_and_without_trailing_slash() {
-        let host = "abc.execute-api.eu-west-1.amazonaws.com";
-        for context_path in ["/prod", "/prod/"] {
-            let mut event = proxy_event("/", Some(context_path), Some(host));
+    fn the_root_resource_with_a_base_path() {
+        for (path, context_path, domain, base_path) in [
+            // A base path mapping at the root resource.
+            ("/v1", "/v1", "api.example.com", "/v1"),
+            // The root with and without trailing slash.
+            ("/", "/prod", EXECUTE_API, "/prod"),
+            ("/", "/prod/", EXECUTE_API, "/prod"),
+        ] {
+            let mut event = proxy_event(path, Some(context_path), Some(domain));
             event["resource"] = json!("/");
             event["pathParameters"] = Value::Null;
-            let (req, _) = decode_value(&event);
-            assert_eq!(
-                (req.path.as_str(), req.context.base_path.as_str()),
-                ("/", "/prod")
-            );
+            assert_routed(&event, "/", base_path);
         }
     }
 
@@ -414,39 +362,19 @@ mod tests {
         );
         event["resource"] = json!("/files/{name}");
         event["pathParameters"] = json!({ "name": "a b" });
-        let (req, _) = decode_value(&event);
-        assert_eq!(
-            (req.path.as_str(), req.context.base_path.as_str()),
-            ("/files/a b", "/api")
-        );
-    }
-
-    #[test]
-    fn mismatched_context_path_falls_back() {
-        let host = "abc.execute-api.eu-west-1.amazonaws.com";
-        let (req, _) = decode_value(&proxy_event("/a/b/c", Some("/x"), Some(host)));
-        assert_eq!(
-            (req.path.as_str(), req.context.base_path.as_str()),
-            ("/a/b/c", "/prod")
-        );
-        let (req, _) = decode_value(&proxy_event("/a/b/c", Some("/x"), Some("api.example.com")));
-        assert_eq!(req.context.base_path, "");
+        assert_routed(&event, "/files/a b", "/api");
     }
 
     #[test]
     fn without_resource_the_context_path_suffix_decides() {
         let mut event = proxy_event("/users/42", Some("/prod/users/42"), None);
         event.as_object_mut().unwrap().remove("resource");
-        let (req, _) = decode_value(&event);
-        assert_eq!(
-            (req.path.as_str(), req.context.base_path.as_str()),
-            ("/users/42", "/prod")
-        );
+        assert_routed(&event, "/users/42", "/prod");
     }
 
     #[test]
     fn cognito_claims_are_in_the_authorizer() {
-        let mut event: Value = serde_json::from_str(CLOUDFRONT).unwrap();
+        let mut event = cloudfront_with(&[]);
         event["requestContext"]["authorizer"] =
             json!({ "claims": { "sub": "u-1", "email": "ada@example.com" } });
         let (req, _) = decode_value(&event);
@@ -490,42 +418,24 @@ mod tests {
 
     #[test]
     fn base64_bodies_are_decoded_and_need_not_be_utf8() {
-        let mut event: Value = serde_json::from_str(CLOUDFRONT).unwrap();
-        event["body"] = json!("/wABAg==");
-        event["isBase64Encoded"] = json!(true);
-        let (req, _) = decode_value(&event);
-        assert_eq!(&req.body[..], [0xff, 0x00, 0x01, 0x02]);
-        event["body"] = json!("/wABAg");
-        let (req, _) = decode_value(&event);
-        assert_eq!(
-            &req.body[..],
-            [0xff, 0x00, 0x01, 0x02],
-            "padding is optional"
-        );
+        // Padding is optional.
+        for body in ["/wABAg==", "/wABAg"] {
+            let event = cloudfront_with(&[("body", json!(body)), ("isBase64Encoded", json!(true))]);
+            let (req, _) = decode_value(&event);
+            assert_eq!(&req.body[..], [0xff, 0x00, 0x01, 0x02], "{body}");
+        }
     }
 
     #[test]
     fn bad_base64_and_bad_methods_are_bad_requests() {
-        let mut event: Value = serde_json::from_str(CLOUDFRONT).unwrap();
-        event["body"] = json!("not base64!");
-        event["isBase64Encoded"] = json!(true);
-        let err = decode_event(&event.to_string()).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                DecodeError::BadRequest {
-                    format: ReplyFormat::RestApi,
-                    ..
-                }
-            ),
-            "{err:?}"
-        );
-        assert_eq!(err.error_type(), "portico.BadRequest");
+        let event = cloudfront_with(&[
+            ("body", json!("not base64!")),
+            ("isBase64Encoded", json!(true)),
+        ]);
+        bad_request(&event, ReplyFormat::RestApi);
 
-        let mut event: Value = serde_json::from_str(CLOUDFRONT).unwrap();
-        event["httpMethod"] = json!("GE T");
-        let err = decode_event(&event.to_string()).unwrap_err();
-        assert!(matches!(err, DecodeError::BadRequest { .. }), "{err:?}");
+        let mut event = cloudfront_with(&[("httpMethod", json!("GE T"))]);
+        let err = bad_request(&event, ReplyFormat::RestApi);
         assert!(err.to_string().contains("GE T"));
 
         event["httpMethod"] = json!("PROPFIND");
@@ -535,10 +445,10 @@ mod tests {
 
     #[test]
     fn invalid_header_names_and_values_are_skipped() {
-        let mut event: Value = serde_json::from_str(CLOUDFRONT).unwrap();
-        event["multiValueHeaders"] = json!({
-            "bad name": ["x"], "good": ["ok", "bad\nvalue", "also ok"], "x-utf8": ["héllo"]
-        });
+        let event = cloudfront_with(&[(
+            "multiValueHeaders",
+            json!({ "bad name": ["x"], "good": ["ok", "bad\nvalue", "also ok"], "x-utf8": ["héllo"] }),
+        )]);
         let (req, _) = decode_value(&event);
         assert_eq!(req.headers.len(), 3);
         assert_eq!(header_values(&req, "good"), ["ok", "also ok"]);
@@ -547,18 +457,16 @@ mod tests {
 
     #[test]
     fn a_wrong_shape_is_malformed() {
-        let mut event: Value = serde_json::from_str(CLOUDFRONT).unwrap();
-        event["multiValueHeaders"] = json!(["not", "a", "map"]);
+        let event = cloudfront_with(&[("multiValueHeaders", json!(["not", "a", "map"]))]);
         let err = decode_event(&event.to_string()).unwrap_err();
         assert!(matches!(err, DecodeError::Malformed(_)), "{err:?}");
         assert_eq!(err.error_type(), "portico.MalformedEvent");
 
-        let mut event: Value = serde_json::from_str(CLOUDFRONT).unwrap();
-        event["path"] = json!(42);
+        let event = cloudfront_with(&[("path", json!(42))]);
         let err = decode_event(&event.to_string()).unwrap_err();
         assert!(err.to_string().contains("REST"), "{err}");
 
-        let mut event: Value = serde_json::from_str(CLOUDFRONT).unwrap();
+        let mut event = cloudfront_with(&[]);
         event.as_object_mut().unwrap().remove("path");
         assert!(matches!(
             decode_event(&event.to_string()),
@@ -567,23 +475,17 @@ mod tests {
     }
 
     fn text_response() -> Response {
-        let mut res = Response::new(Body::from("héllo \"world\"\n"));
-        res.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; charset=utf-8"),
-        );
-        res
+        response(
+            200,
+            "héllo \"world\"\n",
+            &[(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        )
     }
 
     #[test]
     fn encodes_text() {
-        let out = response_json(encode_response(
-            ReplyFormat::RestApi,
-            text_response(),
-            false,
-        ));
         assert_eq!(
-            out,
+            encoded(ReplyFormat::RestApi, text_response(), false),
             json!({
                 "statusCode": 200,
                 "multiValueHeaders": { "content-type": ["text/plain; charset=utf-8"] },
@@ -595,13 +497,12 @@ mod tests {
 
     #[test]
     fn encodes_json_with_a_status() {
-        let mut res = Response::new(Body::from(r#"{"id":"u-1"}"#));
-        *res.status_mut() = StatusCode::CREATED;
-        res.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
+        let res = response(
+            201,
+            r#"{"id":"u-1"}"#,
+            &[(header::CONTENT_TYPE, "application/json")],
         );
-        let out = response_json(encode_response(ReplyFormat::RestApi, res, false));
+        let out = encoded(ReplyFormat::RestApi, res, false);
         assert_eq!(out["statusCode"], 201);
         assert_eq!(out["body"], r#"{"id":"u-1"}"#);
         assert_eq!(out["isBase64Encoded"], false);
@@ -609,45 +510,35 @@ mod tests {
 
     #[test]
     fn encodes_binary_as_base64() {
-        let mut res = Response::new(Body::from(vec![0x89, b'P', b'N', b'G', 0, 0xff]));
-        res.headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("image/png"));
-        let out = response_json(encode_response(ReplyFormat::RestApi, res, false));
-        assert_eq!(out["body"], "iVBORwD/");
-        assert_eq!(out["isBase64Encoded"], true);
-
-        // Text media type but not UTF-8: base64 too.
-        let mut res = Response::new(Body::from(vec![0xff, 0xfe]));
-        res.headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
-        let out = response_json(encode_response(ReplyFormat::RestApi, res, false));
-        assert_eq!(
-            (out["body"].as_str(), out["isBase64Encoded"].as_bool()),
-            (Some("//4="), Some(true))
-        );
+        for (body, content_type, base64) in [
+            (
+                vec![0x89, b'P', b'N', b'G', 0, 0xff],
+                "image/png",
+                "iVBORwD/",
+            ),
+            // Text media type but not UTF-8: base64 too.
+            (vec![0xff, 0xfe], "text/plain", "//4="),
+        ] {
+            let res = response(200, body, &[(header::CONTENT_TYPE, content_type)]);
+            let out = encoded(ReplyFormat::RestApi, res, false);
+            assert_eq!(
+                (out["body"].as_str(), out["isBase64Encoded"].as_bool()),
+                (Some(base64), Some(true)),
+                "{content_type}"
+            );
+        }
     }
 
     #[test]
     fn repeated_set_cookie_survives() {
-        let mut headers = HeaderMap::new();
-        headers.append(header::SET_COOKIE, HeaderValue::from_static("a=1; Path=/"));
-        headers.append(
-            header::SET_COOKIE,
-            HeaderValue::from_static("b=2; Expires=Wed, 21 Oct 2026 07:28:00 GMT"),
-        );
-        let mut res = text_response();
-        res.headers_mut().extend(headers);
-        let out = response_json(encode_response(ReplyFormat::RestApi, res, false));
-        assert_eq!(
-            out["multiValueHeaders"]["set-cookie"],
-            json!(["a=1; Path=/", "b=2; Expires=Wed, 21 Oct 2026 07:28:00 GMT"])
-        );
-        assert!(out.get("headers").is_none());
+        let res = with_cookies(200, "hi", "text/plain");
+        let out = encoded(ReplyFormat::RestApi, res, false);
+        assert_multi_value_headers(&out);
     }
 
     #[test]
     fn head_drops_the_body() {
-        let out = response_json(encode_response(ReplyFormat::RestApi, text_response(), true));
+        let out = encoded(ReplyFormat::RestApi, text_response(), true);
         assert_eq!(out["body"], "");
         assert_eq!(out["isBase64Encoded"], false);
         assert_eq!(

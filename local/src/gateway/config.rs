@@ -417,12 +417,8 @@ api_keys = ["partner"]
         let got = event(
             &cfg,
             &EventCase {
-                method: "GET",
-                path: "/users/42",
-                query: None,
-                headers: &[],
-                body: b"",
                 api_key: Some(("partner-key-0123456789", "abcdefghij")),
+                ..EventCase::new("GET", "/users/42")
             },
         );
         assert_eq!(got["resource"], "/users/{id}");
@@ -434,17 +430,7 @@ api_keys = ["partner"]
         );
         assert_eq!(got["requestContext"]["identity"]["apiKeyId"], "abcdefghij");
 
-        let greedy = event(
-            &cfg,
-            &EventCase {
-                method: "GET",
-                path: "/files/a/b.txt",
-                query: None,
-                headers: &[],
-                body: b"",
-                api_key: None,
-            },
-        );
+        let greedy = event(&cfg, &EventCase::new("GET", "/files/a/b.txt"));
         assert_eq!(greedy["resource"], "/files/{path+}");
         assert_eq!(
             greedy["pathParameters"],

@@ -319,6 +319,20 @@ pub(crate) mod tests {
         pub(crate) api_key: Option<(&'a str, &'a str)>,
     }
 
+    impl<'a> EventCase<'a> {
+        /// `method path`, without query, headers, body or API key.
+        pub(crate) fn new(method: &'a str, path: &'a str) -> Self {
+            Self {
+                method,
+                path,
+                query: None,
+                headers: &[],
+                body: b"",
+                api_key: None,
+            }
+        }
+    }
+
     pub(crate) fn event(cfg: &GatewayConfig, case: &EventCase<'_>) -> serde_json::Value {
         let headers = event_headers(owned(case.headers), "203.0.113.42", 8000, "Root=1-x-y");
         let route = cfg.routes.find(case.method, case.path);
@@ -360,8 +374,6 @@ pub(crate) mod tests {
         let got = event(
             &cfg,
             &EventCase {
-                method: "GET",
-                path: "/orders/42",
                 query: Some("page=2&tag=a&tag=b"),
                 headers: &[
                     ("Host", "127.0.0.1:8000"),
@@ -369,8 +381,7 @@ pub(crate) mod tests {
                     ("User-Agent", "Mozilla/5.0"),
                     ("sec-ch-ua-mobile", "?0"),
                 ],
-                body: b"",
-                api_key: None,
+                ..EventCase::new("GET", "/orders/42")
             },
         );
         let fixture: serde_json::Value = serde_json::from_str(CLOUDFRONT).unwrap();
@@ -445,17 +456,7 @@ pub(crate) mod tests {
     #[test]
     fn the_root_is_its_own_resource_without_path_parameters() {
         let cfg = gateway_config(CONFIG, true);
-        let got = event(
-            &cfg,
-            &EventCase {
-                method: "GET",
-                path: "/",
-                query: None,
-                headers: &[],
-                body: b"",
-                api_key: None,
-            },
-        );
+        let got = event(&cfg, &EventCase::new("GET", "/"));
         let console: serde_json::Value = serde_json::from_str(CONSOLE).unwrap();
         assert_eq!(got["resource"], console["resource"]);
         assert!(got["pathParameters"].is_null() && console["pathParameters"].is_null());
@@ -475,14 +476,13 @@ pub(crate) mod tests {
         let got = event(
             &cfg,
             &EventCase {
-                method: "GET",
-                path: "/api/user/test%2Balias@gmail.com/plus/test+alias@gmail.com/",
                 query: Some(
                     "email=test%2Balias@gmail.com&plus=test+alias@gmail.com&whitespace=foo%20bar&flag",
                 ),
-                headers: &[],
-                body: b"",
-                api_key: None,
+                ..EventCase::new(
+                    "GET",
+                    "/api/user/test%2Balias@gmail.com/plus/test+alias@gmail.com/",
+                )
             },
         );
         assert_eq!(
@@ -511,17 +511,7 @@ pub(crate) mod tests {
             cfg.base_url("127.0.0.1:8000".parse().unwrap()),
             "http://127.0.0.1:8000"
         );
-        let got = event(
-            &cfg,
-            &EventCase {
-                method: "GET",
-                path: "/users/me",
-                query: None,
-                headers: &[],
-                body: b"",
-                api_key: None,
-            },
-        );
+        let got = event(&cfg, &EventCase::new("GET", "/users/me"));
         assert_eq!(got["requestContext"]["path"], "/users/me");
         assert_eq!(got["requestContext"]["stage"], "dev");
     }
@@ -532,12 +522,9 @@ pub(crate) mod tests {
         let png = event(
             &cfg,
             &EventCase {
-                method: "POST",
-                path: "/upload",
-                query: None,
                 headers: &[("Content-Type", "image/png"), ("Content-Length", "4")],
                 body: &[0x89, b'P', b'N', b'G'],
-                api_key: None,
+                ..EventCase::new("POST", "/upload")
             },
         );
         assert_eq!(png["isBase64Encoded"], true);
@@ -550,12 +537,9 @@ pub(crate) mod tests {
         let json = event(
             &cfg,
             &EventCase {
-                method: "POST",
-                path: "/upload",
-                query: None,
                 headers: &[("Content-Type", "application/json; charset=utf-8")],
                 body: br#"{"a":1}"#,
-                api_key: None,
+                ..EventCase::new("POST", "/upload")
             },
         );
         assert_eq!(json["isBase64Encoded"], false);

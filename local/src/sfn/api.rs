@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 use crate::clock::epoch_seconds;
 use crate::invoker::Invoker;
 use crate::invoker::{ACCOUNT, REGION};
-use crate::sfn::engine::{ApiError, ExecutionRecord, StepFunctions};
+use crate::sfn::engine::{ApiError, ExecutionRecord, StateMachineRecord, StepFunctions};
 
 /// The largest request body read (Step Functions' own limits are lower: 256 KiB of input).
 pub const BODY_LIMIT: usize = 1_048_576;
@@ -154,14 +154,23 @@ impl Request {
     }
 }
 
-/// A page of `items` and the `nextToken` member when more follow.
-fn page<T>(items: Vec<T>, request: &Request) -> Result<(Vec<T>, Option<Value>), ApiError> {
+/// A page of `items` as the list response member `key` (each item as `item` writes it), with
+/// `nextToken` when more follow.
+fn page<T>(
+    items: Vec<T>,
+    request: &Request,
+    key: &str,
+    item: impl FnMut(T) -> Value,
+) -> Result<Value, ApiError> {
     let start = request.next_token()?;
     let size = request.max_results()?;
     let total = items.len();
-    let page: Vec<T> = items.into_iter().skip(start).take(size).collect();
-    let next = (start + size < total).then(|| json!((start + size).to_string()));
-    Ok((page, next))
+    let page: Vec<Value> = items.into_iter().skip(start).take(size).map(item).collect();
+    let mut out = json!({ key: page });
+    if start + size < total {
+        out["nextToken"] = json!((start + size).to_string());
+    }
+    Ok(out)
 }
 
 /// Checks `arn` is a Step Functions ARN of `kind` (`activity`, `stateMachine`, `execution`).
@@ -215,6 +224,16 @@ fn check_token(request: &Request) -> Result<&str, ApiError> {
     Ok(token)
 }
 
+/// An activity as `ListActivities` and `DescribeActivity` answer it.
+fn activity_summary((arn, name, created): (String, String, i64)) -> Value {
+    json!({"activityArn": arn, "name": name, "creationDate": epoch_seconds(created)})
+}
+
+/// A state machine as `ListStateMachines` lists it.
+fn state_machine_summary(m: StateMachineRecord) -> Value {
+    json!({"stateMachineArn": m.arn, "name": m.name, "type": "STANDARD", "creationDate": epoch_seconds(m.created_ms)})
+}
+
 fn execution_summary(e: &ExecutionRecord) -> Value {
     let mut out = json!({
         "executionArn": e.arn,
@@ -243,27 +262,19 @@ async fn dispatch<I: Invoker>(
         "DescribeActivity" => {
             let arn = check_arn(request.required("activityArn")?, "activity")?;
             let (name, created) = engine.activity(arn)?;
-            Ok(json!({"activityArn": arn, "name": name, "creationDate": epoch_seconds(created)}))
+            Ok(activity_summary((arn.to_owned(), name, created)))
         }
         "DeleteActivity" => {
             let arn = check_arn(request.required("activityArn")?, "activity")?;
             engine.delete_activity(arn)?;
             Ok(json!({}))
         }
-        "ListActivities" => {
-            let (items, next) = page(engine.activities()?, request)?;
-            let activities: Vec<Value> = items
-                .into_iter()
-                .map(|(arn, name, created)| {
-                    json!({"activityArn": arn, "name": name, "creationDate": epoch_seconds(created)})
-                })
-                .collect();
-            let mut out = json!({ "activities": activities });
-            if let Some(next) = next {
-                out["nextToken"] = next;
-            }
-            Ok(out)
-        }
+        "ListActivities" => page(
+            engine.activities()?,
+            request,
+            "activities",
+            activity_summary,
+        ),
         "CreateStateMachine" => {
             let name = check_name(request.required("name")?)?;
             let definition = request.required("definition")?;
@@ -316,18 +327,8 @@ async fn dispatch<I: Invoker>(
             Ok(json!({}))
         }
         "ListStateMachines" => {
-            let (items, next) = page(engine.state_machines()?, request)?;
-            let machines: Vec<Value> = items
-                .into_iter()
-                .map(|m| {
-                    json!({"stateMachineArn": m.arn, "name": m.name, "type": "STANDARD", "creationDate": epoch_seconds(m.created_ms)})
-                })
-                .collect();
-            let mut out = json!({ "stateMachines": machines });
-            if let Some(next) = next {
-                out["nextToken"] = next;
-            }
-            Ok(out)
+            let machines = engine.state_machines()?;
+            page(machines, request, "stateMachines", state_machine_summary)
         }
         "StartExecution" => {
             let machine = check_arn(request.required("stateMachineArn")?, "stateMachine")?;
@@ -380,13 +381,8 @@ async fn dispatch<I: Invoker>(
                     ),
                 ));
             }
-            let (items, next) = page(engine.executions(machine, status)?, request)?;
-            let executions: Vec<Value> = items.iter().map(execution_summary).collect();
-            let mut out = json!({ "executions": executions });
-            if let Some(next) = next {
-                out["nextToken"] = next;
-            }
-            Ok(out)
+            let executions = engine.executions(machine, status)?;
+            page(executions, request, "executions", |e| execution_summary(&e))
         }
         "StopExecution" => {
             let arn = check_arn(request.required("executionArn")?, "execution")?;
@@ -402,32 +398,23 @@ async fn dispatch<I: Invoker>(
                 events.reverse();
             }
             let include_data = request.0.get("includeExecutionData") != Some(&Value::Bool(false));
-            let (items, next) = page(events, request)?;
-            let events: Vec<Value> = items
-                .into_iter()
-                .map(|e| {
-                    let mut out = json!({
-                        "timestamp": epoch_seconds(e.timestamp_ms),
-                        "type": e.kind,
-                        "id": e.id,
-                        "previousEventId": e.previous_event_id,
-                    });
-                    if let Some((key, mut details)) = e.details {
-                        if !include_data && let Some(d) = details.as_object_mut() {
-                            for field in ["input", "output", "parameters"] {
-                                d.shift_remove(field);
-                            }
+            page(events, request, "events", |e| {
+                let mut out = json!({
+                    "timestamp": epoch_seconds(e.timestamp_ms),
+                    "type": e.kind,
+                    "id": e.id,
+                    "previousEventId": e.previous_event_id,
+                });
+                if let Some((key, mut details)) = e.details {
+                    if !include_data && let Some(d) = details.as_object_mut() {
+                        for field in ["input", "output", "parameters"] {
+                            d.shift_remove(field);
                         }
-                        out[key] = details;
                     }
-                    out
-                })
-                .collect();
-            let mut out = json!({ "events": events });
-            if let Some(next) = next {
-                out["nextToken"] = next;
-            }
-            Ok(out)
+                    out[key] = details;
+                }
+                out
+            })
         }
         "GetActivityTask" => {
             let arn = check_arn(request.required("activityArn")?, "activity")?;

@@ -34,6 +34,19 @@ pub struct StepFunctions<I> {
     pub(crate) drivers: Mutex<HashSet<String>>,
 }
 
+/// The columns [`state_machine_row`] reads, in its order.
+const STATE_MACHINE_COLUMNS: &str = "arn, name, definition, role_arn, created_ms";
+
+fn state_machine_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StateMachineRecord> {
+    Ok(StateMachineRecord {
+        arn: r.get(0)?,
+        name: r.get(1)?,
+        definition: r.get(2)?,
+        role_arn: r.get(3)?,
+        created_ms: r.get(4)?,
+    })
+}
+
 impl<I: Invoker> StepFunctions<I> {
     /// The engine over `store` (whose migrations made its tables).
     pub fn new(
@@ -144,10 +157,14 @@ impl<I: Invoker> StepFunctions<I> {
     /// # Errors
     /// On database failure.
     pub fn delete_activity(&self, arn: &str) -> Result<(), ApiError> {
-        self.store.with_connection(|c| {
-            c.execute("DELETE FROM sfn_activities WHERE arn = ?1", [arn])
-                .map(drop)
-        })?;
+        self.delete_row("sfn_activities", arn)
+    }
+
+    /// Deletes the row of `arn` from `table` (`sfn_activities`, `sfn_state_machines`).
+    fn delete_row(&self, table: &'static str, arn: &str) -> Result<(), ApiError> {
+        let sql = format!("DELETE FROM {table} WHERE arn = ?1");
+        self.store
+            .with_connection(|c| c.execute(&sql, [arn]).map(drop))?;
         Ok(())
     }
 
@@ -204,17 +221,11 @@ impl<I: Invoker> StepFunctions<I> {
         self.store
             .with_connection(|c| {
                 c.query_row(
-                    "SELECT arn, name, definition, role_arn, created_ms FROM sfn_state_machines WHERE arn = ?1",
+                    &format!(
+                        "SELECT {STATE_MACHINE_COLUMNS} FROM sfn_state_machines WHERE arn = ?1"
+                    ),
                     [arn],
-                    |r| {
-                        Ok(StateMachineRecord {
-                            arn: r.get(0)?,
-                            name: r.get(1)?,
-                            definition: r.get(2)?,
-                            role_arn: r.get(3)?,
-                            created_ms: r.get(4)?,
-                        })
-                    },
+                    state_machine_row,
                 )
                 .optional()
             })?
@@ -232,19 +243,10 @@ impl<I: Invoker> StepFunctions<I> {
     /// On database failure.
     pub fn state_machines(&self) -> Result<Vec<StateMachineRecord>, ApiError> {
         Ok(self.store.with_connection(|c| {
-            let mut stmt = c.prepare(
-                "SELECT arn, name, definition, role_arn, created_ms FROM sfn_state_machines ORDER BY name",
-            )?;
-            stmt.query_map([], |r| {
-                Ok(StateMachineRecord {
-                    arn: r.get(0)?,
-                    name: r.get(1)?,
-                    definition: r.get(2)?,
-                    role_arn: r.get(3)?,
-                    created_ms: r.get(4)?,
-                })
-            })?
-            .collect()
+            let mut stmt = c.prepare(&format!(
+                "SELECT {STATE_MACHINE_COLUMNS} FROM sfn_state_machines ORDER BY name"
+            ))?;
+            stmt.query_map([], state_machine_row)?.collect()
         })?)
     }
 
@@ -253,11 +255,7 @@ impl<I: Invoker> StepFunctions<I> {
     /// # Errors
     /// On database failure.
     pub fn delete_state_machine(&self, arn: &str) -> Result<(), ApiError> {
-        self.store.with_connection(|c| {
-            c.execute("DELETE FROM sfn_state_machines WHERE arn = ?1", [arn])
-                .map(drop)
-        })?;
-        Ok(())
+        self.delete_row("sfn_state_machines", arn)
     }
 
     // --- Executions ----------------------------------------------------------------------

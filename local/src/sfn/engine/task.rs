@@ -31,19 +31,17 @@ impl Run {
         let context = self.context(token.as_deref());
         let raw = self.cursor.input.clone();
         let prepared = asl::apply_path(&state.input_path, &raw, &context).and_then(|effective| {
-            let timeout = limit_seconds(
+            let limit =
+                |seconds, path, field| limit_seconds(seconds, path, field, &effective, &context);
+            let timeout = limit(
                 task.timeout_seconds,
                 task.timeout_seconds_path.as_ref(),
                 "TimeoutSecondsPath",
-                &effective,
-                &context,
             )?;
-            let heartbeat = limit_seconds(
+            let heartbeat = limit(
                 task.heartbeat_seconds,
                 task.heartbeat_seconds_path.as_ref(),
                 "HeartbeatSecondsPath",
-                &effective,
-                &context,
             )?;
             let parameters = match &task.parameters {
                 Some(template) => asl::evaluate_template(template, &effective, &context)?,
@@ -130,18 +128,8 @@ impl Run {
                      VALUES (?1, ?2, 'started', ?3, ?4, ?5, ?6, ?7)",
                     params![token, self.arn, parameters.to_string(), now, timeout_at, heartbeat, heartbeat.map(|h| now + h * 1000)],
                 )?;
-                append_event(
-                    tx,
-                    &self.arn,
-                    now,
-                    "TaskScheduled",
-                    Some((
-                        "taskScheduledEventDetails",
-                        with_limits(
-                            json!({"resourceType": "lambda", "resource": resource, "region": REGION, "parameters": parameters.to_string()}),
-                        ),
-                    )),
-                )?;
+                let scheduled = json!({"region": REGION, "parameters": parameters.to_string()});
+                self.lambda_task_event(tx, now, "TaskScheduled", resource, with_limits(scheduled))?;
                 self.cursor.phase = Phase::Task {
                     token: token.clone(),
                 };
@@ -151,16 +139,7 @@ impl Run {
                     .unwrap_or_default();
                 match engine.resolve_function(name) {
                     Some(function) => {
-                        append_event(
-                            tx,
-                            &self.arn,
-                            now,
-                            "TaskStarted",
-                            Some((
-                                "taskStartedEventDetails",
-                                json!({"resourceType": "lambda", "resource": resource}),
-                            )),
-                        )?;
+                        self.lambda_task_event(tx, now, "TaskStarted", resource, json!({}))?;
                         effects.push(Effect::InvokeForToken {
                             token,
                             function,
@@ -197,17 +176,13 @@ impl Run {
                     ),
                 };
                 if integration {
-                    append_event(
+                    let scheduled = json!({"region": REGION, "parameters": parameters.to_string()});
+                    self.lambda_task_event(
                         tx,
-                        &self.arn,
                         now,
                         "TaskScheduled",
-                        Some((
-                            "taskScheduledEventDetails",
-                            with_limits(
-                                json!({"resourceType": "lambda", "resource": "invoke", "region": REGION, "parameters": parameters.to_string()}),
-                            ),
-                        )),
+                        "invoke",
+                        with_limits(scheduled),
                     )?;
                 } else {
                     append_event(
@@ -228,33 +203,18 @@ impl Run {
                         error: "Lambda.ResourceNotFoundException".to_owned(),
                         cause: format!("Function not found: {name}"),
                     };
-                    let (kind, key, details) = if integration {
-                        (
-                            "TaskFailed",
-                            "taskFailedEventDetails",
-                            json!({"resourceType": "lambda", "resource": "invoke", "error": failure.error, "cause": failure.cause}),
-                        )
+                    let details = json!({"error": failure.error, "cause": failure.cause});
+                    if integration {
+                        self.lambda_task_event(tx, now, "TaskFailed", "invoke", details)?;
                     } else {
-                        (
-                            "LambdaFunctionScheduleFailed",
-                            "lambdaFunctionScheduleFailedEventDetails",
-                            json!({"error": failure.error, "cause": failure.cause}),
-                        )
-                    };
-                    append_event(tx, &self.arn, now, kind, Some((key, details)))?;
+                        let key = "lambdaFunctionScheduleFailedEventDetails";
+                        let kind = "LambdaFunctionScheduleFailed";
+                        append_event(tx, &self.arn, now, kind, Some((key, details)))?;
+                    }
                     return self.complete_task(tx, now, Err(failure));
                 };
                 if integration {
-                    append_event(
-                        tx,
-                        &self.arn,
-                        now,
-                        "TaskStarted",
-                        Some((
-                            "taskStartedEventDetails",
-                            json!({"resourceType": "lambda", "resource": "invoke"}),
-                        )),
-                    )?;
+                    self.lambda_task_event(tx, now, "TaskStarted", "invoke", json!({}))?;
                 } else {
                     append_event(tx, &self.arn, now, "LambdaFunctionStarted", None)?;
                 }
@@ -272,16 +232,8 @@ impl Run {
                         204
                     };
                     let result = json!({"Payload": "", "StatusCode": status, "SdkHttpMetadata": {"HttpStatusCode": status}});
-                    append_event(
-                        tx,
-                        &self.arn,
-                        now,
-                        "TaskSucceeded",
-                        Some((
-                            "taskSucceededEventDetails",
-                            json!({"resourceType": "lambda", "resource": "invoke", "output": result.to_string(), "outputDetails": {"truncated": false}}),
-                        )),
-                    )?;
+                    let succeeded = json!({"output": result.to_string(), "outputDetails": {"truncated": false}});
+                    self.lambda_task_event(tx, now, "TaskSucceeded", "invoke", succeeded)?;
                     return self.complete_task(tx, now, Ok(result));
                 }
                 Ok(Exit::Invoke(InvokeJob {
@@ -295,6 +247,37 @@ impl Run {
                 }))
             }
         }
+    }
+
+    /// Appends a `Task…` event of a `lambda:invoke` integration (`resource`: `invoke` or
+    /// `invoke.waitForTaskToken`); its details are `resourceType`, `resource`, then `details`.
+    fn lambda_task_event(
+        &self,
+        tx: &Connection,
+        now: i64,
+        kind: &str,
+        resource: &str,
+        details: Value,
+    ) -> rusqlite::Result<i64> {
+        let mut object = Map::new();
+        object.insert("resourceType".into(), json!("lambda"));
+        object.insert("resource".into(), json!(resource));
+        if let Value::Object(details) = details {
+            object.extend(details);
+        }
+        // `TaskScheduled` → `taskScheduledEventDetails`.
+        let key = format!(
+            "{}{}EventDetails",
+            kind[..1].to_ascii_lowercase(),
+            &kind[1..]
+        );
+        append_event(
+            tx,
+            &self.arn,
+            now,
+            kind,
+            Some((&key, Value::Object(object))),
+        )
     }
 
     /// Looks at the task row of `token`: done, failed, timed out, or still waiting.

@@ -77,8 +77,24 @@ impl Fixture {
 
     /// Moves the clock and lets the execution see it.
     pub(crate) fn tick(&self, arn: &str, ms: i64) {
+        self.tick_on(&self.engine, arn, ms);
+    }
+
+    /// Moves the clock and lets the execution see it, on `engine` (a restarted one).
+    pub(crate) fn tick_on(&self, engine: &StepFunctions<StubHost>, arn: &str, ms: i64) {
         self.clock.0.fetch_add(ms, Ordering::SeqCst);
-        self.engine.wake(arn);
+        engine.wake(arn);
+    }
+
+    /// Waits until the execution `arn` on `engine` is no longer running.
+    pub(crate) async fn stopped_running(engine: &StepFunctions<StubHost>, arn: &str) {
+        for _ in 0..2000 {
+            if engine.execution(arn).unwrap().status != "RUNNING" {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        panic!("{arn} still runs");
     }
 
     pub(crate) async fn settled(&self, arn: &str, status: &str) -> ExecutionRecord {
@@ -94,6 +110,27 @@ impl Fixture {
             self.engine.execution(arn),
             self.kinds(arn)
         );
+    }
+
+    /// Waits until `arn` succeeds; its output.
+    pub(crate) async fn output(&self, arn: &str) -> Value {
+        let done = self.settled(arn, "SUCCEEDED").await;
+        serde_json::from_str(done.output.as_deref().expect("an output")).unwrap()
+    }
+
+    /// Gives the execution time to act on the clock, and checks that it is still running.
+    pub(crate) async fn still_running(&self, arn: &str, why: &str) {
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        assert_eq!(
+            self.engine.execution(arn).unwrap().status,
+            "RUNNING",
+            "{why}"
+        );
+    }
+
+    /// The error kind with which a task success for `token` is refused.
+    pub(crate) fn refused_success(&self, token: &str) -> &'static str {
+        self.engine.send_task_success(token, "{}").unwrap_err().kind
     }
 
     /// Waits until the history of `arn` has an event of `kind`.
@@ -123,6 +160,18 @@ impl Fixture {
             .map(|e| e.kind)
             .collect()
     }
+}
+
+/// The details of the first event of `kind` in the history of `arn`.
+fn details_of(engine: &StepFunctions<StubHost>, arn: &str, kind: &str) -> Value {
+    engine
+        .history(arn)
+        .unwrap()
+        .into_iter()
+        .find(|e| e.kind == kind)
+        .and_then(|e| e.details)
+        .unwrap_or_else(|| panic!("no {kind} with details"))
+        .1
 }
 
 fn activity_machine(task: Value) -> Value {
@@ -156,9 +205,8 @@ async fn an_activity_task_completes_the_execution_with_its_output() {
     f.engine
         .send_task_success(&task.token, r#"{"approved": true}"#)
         .unwrap();
-    let done = f.settled(&arn, "SUCCEEDED").await;
     assert_eq!(
-        serde_json::from_str::<Value>(done.output.as_deref().unwrap()).unwrap(),
+        f.output(&arn).await,
         json!({"who": "ada", "decision": {"approved": true}})
     );
     assert_eq!(
@@ -301,9 +349,8 @@ async fn a_task_failure_is_caught_or_fails_the_execution() {
     f.engine
         .send_task_failure(&task.token, Some("Rejected"), Some("no budget"))
         .unwrap();
-    let done = f.settled(&caught, "SUCCEEDED").await;
     assert_eq!(
-        serde_json::from_str::<Value>(done.output.as_deref().unwrap()).unwrap(),
+        f.output(&caught).await,
         json!({"id": 7, "error": {"Error": "Rejected", "Cause": "no budget"}})
     );
 
@@ -334,22 +381,11 @@ async fn task_timeouts_use_the_clock_and_heartbeats_extend_them() {
     f.tick(&arn, 8_000);
     f.engine.send_task_heartbeat(&task.token).unwrap();
     f.tick(&arn, 8_000);
-    tokio::time::sleep(Duration::from_millis(30)).await;
-    assert_eq!(
-        f.engine.execution(&arn).unwrap().status,
-        "RUNNING",
-        "the heartbeat kept it"
-    );
+    f.still_running(&arn, "the heartbeat kept it").await;
     f.tick(&arn, 3_000);
     let done = f.settled(&arn, "FAILED").await;
     assert_eq!(done.error.as_deref(), Some("States.HeartbeatTimeout"));
-    assert_eq!(
-        f.engine
-            .send_task_success(&task.token, "{}")
-            .unwrap_err()
-            .kind,
-        "TaskTimedOut"
-    );
+    assert_eq!(f.refused_success(&task.token), "TaskTimedOut");
 
     // TimeoutSeconds, caught by States.Timeout. It counts from when a worker takes the
     // task (`ActivityStarted`), as on AWS: a task nobody polls for waits.
@@ -360,22 +396,12 @@ async fn task_timeouts_use_the_clock_and_heartbeats_extend_them() {
     );
     f.reached(&arn, "ActivityScheduled").await;
     f.tick(&arn, 60_000);
-    tokio::time::sleep(Duration::from_millis(30)).await;
-    assert_eq!(
-        f.engine.execution(&arn).unwrap().status,
-        "RUNNING",
-        "not taken yet"
-    );
+    f.still_running(&arn, "not taken yet").await;
     f.task().await;
     f.tick(&arn, 4_999);
-    tokio::time::sleep(Duration::from_millis(30)).await;
-    assert_eq!(f.engine.execution(&arn).unwrap().status, "RUNNING");
+    f.still_running(&arn, "before the limit").await;
     f.tick(&arn, 1);
-    let done = f.settled(&arn, "SUCCEEDED").await;
-    assert_eq!(
-        serde_json::from_str::<Value>(done.output.as_deref().unwrap()).unwrap()["Error"],
-        "States.Timeout"
-    );
+    assert_eq!(f.output(&arn).await["Error"], "States.Timeout");
     assert!(f.kinds(&arn).contains(&"ActivityTimedOut".to_owned()));
 }
 
@@ -390,22 +416,10 @@ async fn timeout_and_heartbeat_seconds_paths_read_the_state_input() {
     );
     f.task().await;
     f.tick(&arn, 1_999);
-    tokio::time::sleep(Duration::from_millis(30)).await;
-    assert_eq!(f.engine.execution(&arn).unwrap().status, "RUNNING");
+    f.still_running(&arn, "before the limit").await;
     f.tick(&arn, 1);
-    let done = f.settled(&arn, "SUCCEEDED").await;
-    assert_eq!(
-        serde_json::from_str::<Value>(done.output.as_deref().unwrap()).unwrap()["Error"],
-        "States.HeartbeatTimeout"
-    );
-    let (_, details) = f
-        .engine
-        .history(&arn)
-        .unwrap()
-        .into_iter()
-        .find(|e| e.kind == "ActivityScheduled")
-        .and_then(|e| e.details)
-        .expect("ActivityScheduled");
+    assert_eq!(f.output(&arn).await["Error"], "States.HeartbeatTimeout");
+    let details = details_of(&f.engine, &arn, "ActivityScheduled");
     assert_eq!(
         (&details["timeoutInSeconds"], &details["heartbeatInSeconds"]),
         (&json!(5), &json!(2))
@@ -485,9 +499,8 @@ async fn lambda_results_are_wrapped_for_lambda_invoke_and_plain_for_a_function_a
         "Plain": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:000000000000:function:shop-dev-echo",
             "Parameters": {"again.$": "$.invoked.status"}, "ResultPath": "$.plain", "End": true}}});
     let arn = f.start(definition, json!({"x": 1}));
-    let done = f.settled(&arn, "SUCCEEDED").await;
     assert_eq!(
-        serde_json::from_str::<Value>(done.output.as_deref().unwrap()).unwrap(),
+        f.output(&arn).await,
         json!({"x": 1, "invoked": {"body": {"x": 1}, "status": 200}, "plain": {"again": 200}})
     );
     let kinds = f.kinds(&arn);
@@ -621,18 +634,11 @@ async fn a_wait_state_resumes_at_its_deadline_after_a_restart() {
     }
     let restarted = Fixture::engine(&f.store, &f.host, &f.clock);
     restarted.resume().unwrap();
-    f.clock.0.fetch_add(29_000, Ordering::SeqCst);
-    restarted.wake(&arn);
+    f.tick_on(&restarted, &arn, 29_000);
     tokio::time::sleep(Duration::from_millis(30)).await;
     assert_eq!(restarted.execution(&arn).unwrap().status, "RUNNING");
-    f.clock.0.fetch_add(1_000, Ordering::SeqCst);
-    restarted.wake(&arn);
-    for _ in 0..2000 {
-        if restarted.execution(&arn).unwrap().status != "RUNNING" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    f.tick_on(&restarted, &arn, 1_000);
+    Fixture::stopped_running(&restarted, &arn).await;
     assert_eq!(
         restarted.execution(&arn).unwrap().output.as_deref(),
         Some("\"long\"")
@@ -649,13 +655,7 @@ async fn stopping_and_timing_out_end_executions_and_their_tokens() {
         .unwrap();
     let done = f.settled(&arn, "ABORTED").await;
     assert_eq!(done.error.as_deref(), Some("Stopped"));
-    assert_eq!(
-        f.engine
-            .send_task_success(&task.token, "{}")
-            .unwrap_err()
-            .kind,
-        "TaskTimedOut"
-    );
+    assert_eq!(f.refused_success(&task.token), "TaskTimedOut");
     assert_eq!(
         f.kinds(&arn).last().map(String::as_str),
         Some("ExecutionAborted")
@@ -800,14 +800,8 @@ async fn keys_keep_their_written_order_through_templates_restarts_and_history() 
     // The cursor (with the state's input) is in SQLite; a new engine reads it back.
     let restarted = Fixture::engine(&f.store, &f.host, &f.clock);
     restarted.resume().unwrap();
-    f.clock.0.fetch_add(30_000, Ordering::SeqCst);
-    restarted.wake(&arn);
-    for _ in 0..2000 {
-        if restarted.execution(&arn).unwrap().status != "RUNNING" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    f.tick_on(&restarted, &arn, 30_000);
+    Fixture::stopped_running(&restarted, &arn).await;
     let built = r#"{"zeta":1,"alpha":"bee","mid":{"y":1,"x":2}}"#;
     let expected = format!(
         r#"{{"text":{},"all":{{"b":"bee","a":"ay","built":{built}}}}}"#,
@@ -817,13 +811,7 @@ async fn keys_keep_their_written_order_through_templates_restarts_and_history() 
         restarted.execution(&arn).unwrap().output.as_deref(),
         Some(expected.as_str())
     );
-    let (_, details) = restarted
-        .history(&arn)
-        .unwrap()
-        .into_iter()
-        .find(|e| e.kind == "PassStateExited")
-        .and_then(|e| e.details)
-        .expect("PassStateExited");
+    let details = details_of(&restarted, &arn, "PassStateExited");
     assert_eq!(
         details["output"],
         json!(format!(r#"{{"b":"bee","a":"ay","built":{built}}}"#))
