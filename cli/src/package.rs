@@ -751,60 +751,7 @@ mod tests {
     use super::*;
     use crate::deploy::desired::tests::{config, manifest};
 
-    const CONFIG: &str = r#"
-[app]
-name = "shop"
-
-[api]
-cors = { allow_origin = "https://shop.example.com" }
-binary_media_types = ["image/png"]
-
-[[api_keys]]
-name = "partner"
-value = "partner-key-0123456789abcdef"
-
-[[api_keys]]
-name = "generated"
-
-[[usage_plans]]
-name = "gold"
-throttle = { rate = 10.0, burst = 20 }
-quota = { limit = 1000, period = "DAY" }
-api_keys = ["partner", "generated"]
-
-[logs]
-retention_days = 14
-
-[functions.api]
-permissions = ["states:StartExecution", "states:SendTaskSuccess"]
-
-[functions.notify]
-permissions = ["ses:SendEmail"]
-
-[[activities]]
-name = "Approve"
-
-[[state_machines]]
-name = "Flow"
-definition = "sm.json"
-
-[[email_identities]]
-address = "hr@example.com"
-
-[[secrets]]
-name = "LINK_KEY"
-generate = "base64-32"
-
-[[secrets]]
-name = "pinned"
-generate = "hex-16"
-
-[stages.dev]
-env = { pinned = "from-the-stage" }
-
-[tags]
-team = "shop"
-"#;
+    const CONFIG: &str = include_str!("fixtures/package-shop.toml");
 
     fn desired(dir: &Path) -> Desired {
         desired_with(dir, CONFIG)
