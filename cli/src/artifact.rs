@@ -1415,70 +1415,53 @@ mod tests {
     #[test]
     fn an_explicit_target_wins_if_it_fits() {
         let none = toolchain(false, None);
-        assert_eq!(
-            choose_build(
-                Arch::X86_64,
-                LINUX_X86,
-                &none,
-                Some("x86_64-unknown-linux-musl")
-            )
-            .unwrap(),
-            ReleaseBuild::Target("x86_64-unknown-linux-musl".to_owned())
-        );
-        let err = choose_build(
-            Arch::X86_64,
-            LINUX_X86,
-            &none,
-            Some("aarch64-unknown-linux-musl"),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            err.contains("does not build for `app.architecture` = `x86_64`"),
-            "{err}"
-        );
         let gnu_only = toolchain(true, Some(&["x86_64-unknown-linux-gnu"]));
-        let err = choose_build(
-            Arch::X86_64,
-            LINUX_X86,
-            &gnu_only,
-            Some("x86_64-unknown-linux-musl"),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            err.contains("`rustup target add x86_64-unknown-linux-musl`"),
-            "{err}"
-        );
-        assert_eq!(
-            choose_build(
-                Arch::X86_64,
-                LINUX_X86,
+        let zig = toolchain(true, None);
+        let zig_build =
+            |t: &str| -> Result<ReleaseBuild, &'static str> { Ok(ReleaseBuild::Zig(t.to_owned())) };
+        // (toolchain, --target, the build or a part of the error)
+        let cases = [
+            (
+                &none,
+                "x86_64-unknown-linux-musl",
+                Ok(ReleaseBuild::Target("x86_64-unknown-linux-musl".to_owned())),
+            ),
+            (
+                &none,
+                "aarch64-unknown-linux-musl",
+                Err("does not build for `app.architecture` = `x86_64`"),
+            ),
+            (
                 &gnu_only,
-                Some("x86_64-unknown-linux-gnu.2.34")
-            )
-            .unwrap(),
-            ReleaseBuild::Zig("x86_64-unknown-linux-gnu.2.34".to_owned())
-        );
-        let err = choose_build(
-            Arch::X86_64,
-            LINUX_X86,
-            &none,
-            Some("x86_64-unknown-linux-gnu.2.34"),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(err.contains("pip install ziglang cargo-zigbuild"), "{err}");
-        assert_eq!(
-            choose_build(
-                Arch::X86_64,
-                LINUX_X86,
-                &toolchain(true, None),
-                Some("x86_64-unknown-linux-gnu.2.28")
-            )
-            .unwrap(),
-            ReleaseBuild::Zig("x86_64-unknown-linux-gnu.2.28".to_owned())
-        );
+                "x86_64-unknown-linux-musl",
+                Err("`rustup target add x86_64-unknown-linux-musl`"),
+            ),
+            (
+                &gnu_only,
+                "x86_64-unknown-linux-gnu.2.34",
+                zig_build("x86_64-unknown-linux-gnu.2.34"),
+            ),
+            (
+                &none,
+                "x86_64-unknown-linux-gnu.2.34",
+                Err("pip install ziglang cargo-zigbuild"),
+            ),
+            (
+                &zig,
+                "x86_64-unknown-linux-gnu.2.28",
+                zig_build("x86_64-unknown-linux-gnu.2.28"),
+            ),
+        ];
+        for (toolchain, target, want) in cases {
+            let got = choose_build(Arch::X86_64, LINUX_X86, toolchain, Some(target));
+            match want {
+                Ok(build) => assert_eq!(got.unwrap(), build, "{target}"),
+                Err(part) => {
+                    let err = got.unwrap_err().to_string();
+                    assert!(err.contains(part), "{target}: {err}");
+                }
+            }
+        }
     }
 
     #[test]
