@@ -1061,6 +1061,7 @@ mod tests {
     use std::process::Command;
 
     use super::*;
+    use crate::test_support::assert_error_contains;
 
     /// A 64-byte ELF header and nothing else: enough for the architecture check.
     fn minimal_elf(class: u8, data: u8, file_type: u16, machine: u16) -> Vec<u8> {
@@ -1397,19 +1398,17 @@ mod tests {
         );
 
         let zig_without_std = toolchain(true, Some(&["x86_64-unknown-linux-gnu"]));
-        let err = choose_build(Arch::Arm64, LINUX_X86, &zig_without_std, None)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("rustup target add aarch64-unknown-linux-gnu"),
-            "{err}"
+        assert_error_contains(
+            choose_build(Arch::Arm64, LINUX_X86, &zig_without_std, None),
+            &["rustup target add aarch64-unknown-linux-gnu"],
         );
-
-        let err = choose_build(Arch::Arm64, LINUX_X86, &toolchain(false, None), None)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("cannot build an arm64 Linux binary"), "{err}");
-        assert!(err.contains("pip install ziglang cargo-zigbuild"), "{err}");
+        assert_error_contains(
+            choose_build(Arch::Arm64, LINUX_X86, &toolchain(false, None), None),
+            &[
+                "cannot build an arm64 Linux binary",
+                "pip install ziglang cargo-zigbuild",
+            ],
+        );
     }
 
     #[test]

@@ -900,6 +900,7 @@ fn cors_parameters(cors: &CorsSection) -> BTreeMap<String, String> {
 pub(crate) mod tests {
     use super::*;
     use crate::project::{ManifestRoute, ManifestSchedule};
+    use crate::test_support::assert_error_contains;
     use portico_spec::manifest::RouteOptions as ManifestRouteOptions;
 
     pub(crate) fn manifest(keyed: &[(&str, &str)], schedules: &[(&str, &str)]) -> Manifest {
@@ -1221,23 +1222,19 @@ pub(crate) mod tests {
             "{\n\"Resource\": \"${activity:Nope}\"}",
         )
         .unwrap();
-        let err = Desired::new(&cfg, &manifest(&[], &[]), &inputs(dir))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("sm.json:2: `${activity:Nope}`"), "{err}");
-        assert!(err.contains("declared: ManualStep"), "{err}");
+        assert_error_contains(
+            Desired::new(&cfg, &manifest(&[], &[]), &inputs(dir)),
+            &["sm.json:2: `${activity:Nope}`", "declared: ManualStep"],
+        );
     }
 
     #[test]
     fn an_entry_point_cannot_take_the_state_machines_role_name() {
-        let err = desired_from(
-            "[app]\nname = \"hr\"\n",
-            &manifest(&[], &[("states", "rate(1 day)")]),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(err.contains("entry point named `states`"), "{err}");
-        assert!(err.contains("rename the function"), "{err}");
+        let m = manifest(&[], &[("states", "rate(1 day)")]);
+        assert_error_contains(
+            desired_from("[app]\nname = \"hr\"\n", &m),
+            &["entry point named `states`", "rename the function"],
+        );
     }
 
     #[test]
