@@ -149,6 +149,11 @@ fn patch(op: Op, path: &str, value: Option<String>) -> PatchOperation {
         .build()
 }
 
+/// Binds (`Add`) or unbinds (`Remove`) stage `stage` of API `api` in a usage plan.
+fn api_stage_patch(op: Op, api: &str, stage: &str) -> PatchOperation {
+    patch(op, "/apiStages", Some(format!("{api}:{stage}")))
+}
+
 const APIGW: &str = "API Gateway";
 
 impl Aws {
@@ -740,14 +745,19 @@ impl Aws {
             Some(None) => ops.push(patch(Op::Remove, "/quota", None)),
             None => {}
         }
+        self.patch_usage_plan(id, ops).await
+    }
+
+    /// Applies `ops` to usage plan `id`.
+    async fn patch_usage_plan(&self, id: &str, ops: Vec<PatchOperation>) -> Result<(), AwsError> {
         self.apigateway
             .update_usage_plan()
             .usage_plan_id(id)
             .set_patch_operations(Some(ops))
             .send()
             .await
-            .context(APIGW, "UpdateUsagePlan", format!("usage plan {id}"))?;
-        Ok(())
+            .map(drop)
+            .context(APIGW, "UpdateUsagePlan", format!("usage plan {id}"))
     }
 
     /// Binds stage `stage` of API `api` to usage plan `id`.
@@ -760,14 +770,8 @@ impl Aws {
         api: &str,
         stage: &str,
     ) -> Result<(), AwsError> {
-        self.apigateway
-            .update_usage_plan()
-            .usage_plan_id(id)
-            .patch_operations(patch(Op::Add, "/apiStages", Some(format!("{api}:{stage}"))))
-            .send()
-            .await
-            .context(APIGW, "UpdateUsagePlan", format!("usage plan {id}"))?;
-        Ok(())
+        let bind = api_stage_patch(Op::Add, api, stage);
+        self.patch_usage_plan(id, vec![bind]).await
     }
 
     /// The ids of the keys in usage plan `id`.
@@ -896,27 +900,19 @@ impl Aws {
         id: &str,
         api_stages: &[(String, String)],
     ) -> Result<(), AwsError> {
-        let what = || format!("usage plan {id}");
         if !api_stages.is_empty() {
             let ops = api_stages
                 .iter()
-                .map(|(api, stage)| patch(Op::Remove, "/apiStages", Some(format!("{api}:{stage}"))))
+                .map(|(api, stage)| api_stage_patch(Op::Remove, api, stage))
                 .collect();
-            self.apigateway
-                .update_usage_plan()
-                .usage_plan_id(id)
-                .set_patch_operations(Some(ops))
-                .send()
-                .await
-                .context(APIGW, "UpdateUsagePlan", what())
-                .gone_is_fine()?;
+            self.patch_usage_plan(id, ops).await.gone_is_fine()?;
         }
         self.apigateway
             .delete_usage_plan()
             .usage_plan_id(id)
             .send()
             .await
-            .context(APIGW, "DeleteUsagePlan", what())
+            .context(APIGW, "DeleteUsagePlan", format!("usage plan {id}"))
             .gone_is_fine()
     }
 

@@ -123,6 +123,13 @@ async fn moto_with_groups() -> (Moto, Aws) {
     (moto, aws)
 }
 
+/// [`moto_with_groups`] holding the [`fixture`] events from `base` on.
+async fn moto_with_fixture(base: i64) -> (Moto, Aws) {
+    let (moto, aws) = moto_with_groups().await;
+    put(&aws, base, &fixture()).await;
+    (moto, aws)
+}
+
 async fn text_of(source: &impl Source, query: &Query<'_>, renderer: Renderer) -> Vec<String> {
     let mut printer = Printer::new(renderer, Vec::new());
     print_window(source, query, &mut printer).await.unwrap();
@@ -219,9 +226,8 @@ impl Clock for FakeClock<'_> {
 
 #[tokio::test]
 async fn windows_merge_the_groups_in_time_order_across_pages() {
-    let (_moto, aws) = moto_with_groups().await;
     let base = base_time();
-    put(&aws, base, &fixture()).await;
+    let (_moto, aws) = moto_with_fixture(base).await;
     let clock = FakeClock::new(base + 60_000, None, base);
     // Two events a page: every group takes several pages.
     let source = cloud(&aws, &clock, Some(2));
@@ -301,9 +307,8 @@ async fn windows_merge_the_groups_in_time_order_across_pages() {
 
 #[tokio::test]
 async fn a_request_id_brings_every_line_of_its_invocation() {
-    let (_moto, aws) = moto_with_groups().await;
     let base = base_time();
-    put(&aws, base, &fixture()).await;
+    let (_moto, aws) = moto_with_fixture(base).await;
     let clock = FakeClock::new(base + 60_000, None, base);
     let source = cloud(&aws, &clock, Some(3));
     let t = |offset| stamp(base + offset);
@@ -543,8 +548,7 @@ async fn the_local_store_reads_back_in_the_same_format() {
     let all = since(base);
 
     // The same events through CloudWatch (moto) print the same lines.
-    let (_moto, aws) = moto_with_groups().await;
-    put(&aws, base, &fixture()).await;
+    let (_moto, aws) = moto_with_fixture(base).await;
     let clock = FakeClock::new(base, None, base);
     let cloud = cloud(&aws, &clock, None);
     for include in [false, true] {
