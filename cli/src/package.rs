@@ -782,6 +782,19 @@ mod tests {
         .unwrap()
     }
 
+    /// The resource of type `kind` whose property `key` is `value`, with its logical id.
+    fn resource_with<'a>(
+        t: &'a Value,
+        kind: &str,
+        key: &str,
+        value: &str,
+    ) -> (&'a String, &'a Value) {
+        of_type(t, kind)
+            .into_iter()
+            .find(|(_, r)| r["Properties"][key] == value)
+            .unwrap_or_else(|| panic!("no {kind} with {key} = {value}"))
+    }
+
     fn of_type<'a>(t: &'a Value, kind: &str) -> Vec<(&'a String, &'a Value)> {
         t["Resources"]
             .as_object()
@@ -918,10 +931,7 @@ mod tests {
                 .collect()
         };
         for f in &d.functions {
-            let (id, role) = of_type(&t, "AWS::IAM::Role")
-                .into_iter()
-                .find(|(_, r)| r["Properties"]["RoleName"] == f.role.name.as_str())
-                .unwrap_or_else(|| panic!("no role {}", f.role.name));
+            let (id, role) = resource_with(&t, "AWS::IAM::Role", "RoleName", &f.role.name);
             let properties = &role["Properties"];
             assert_eq!(
                 policy_names(properties),
@@ -932,11 +942,7 @@ mod tests {
                 "{}",
                 f.entry
             );
-            let function = of_type(&t, "AWS::Lambda::Function")
-                .into_iter()
-                .find(|(_, r)| r["Properties"]["FunctionName"] == f.name.as_str())
-                .unwrap()
-                .1;
+            let function = resource_with(&t, "AWS::Lambda::Function", "FunctionName", &f.name).1;
             assert_eq!(
                 function["Properties"]["Role"],
                 json!({"Fn::GetAtt": [id, "Arn"]})
@@ -960,11 +966,7 @@ mod tests {
             assert!(!api_text.contains(absent), "{absent}: {api_text}");
         }
         // The states role: only this account's state machines of the stage may assume it.
-        let states = of_type(&t, "AWS::IAM::Role")
-            .into_iter()
-            .find(|(_, r)| r["Properties"]["RoleName"] == "shop-dev-states")
-            .unwrap()
-            .1;
+        let states = resource_with(&t, "AWS::IAM::Role", "RoleName", "shop-dev-states").1;
         assert_eq!(
             states["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Condition"],
             json!({
@@ -1138,11 +1140,13 @@ role_arn = "arn:aws:iam::123456789012:role/cleanup-jobs"
                 .any(|(_, r)| r["Properties"]["RoleName"] == "shop-dev-cleanup"),
             "{roles:?}"
         );
-        let cleanup = of_type(&t, "AWS::Lambda::Function")
-            .into_iter()
-            .find(|(_, r)| r["Properties"]["FunctionName"] == "shop-dev-cleanup")
-            .unwrap()
-            .1;
+        let cleanup = resource_with(
+            &t,
+            "AWS::Lambda::Function",
+            "FunctionName",
+            "shop-dev-cleanup",
+        )
+        .1;
         assert_eq!(
             cleanup["Properties"]["Role"],
             "arn:aws:iam::123456789012:role/cleanup-jobs"
