@@ -1061,6 +1061,7 @@ mod tests {
     use std::process::Command;
 
     use super::*;
+    use crate::test_support::assert_error_contains;
 
     /// A 64-byte ELF header and nothing else: enough for the architecture check.
     fn minimal_elf(class: u8, data: u8, file_type: u16, machine: u16) -> Vec<u8> {
@@ -1397,88 +1398,69 @@ mod tests {
         );
 
         let zig_without_std = toolchain(true, Some(&["x86_64-unknown-linux-gnu"]));
-        let err = choose_build(Arch::Arm64, LINUX_X86, &zig_without_std, None)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("rustup target add aarch64-unknown-linux-gnu"),
-            "{err}"
+        assert_error_contains(
+            choose_build(Arch::Arm64, LINUX_X86, &zig_without_std, None),
+            &["rustup target add aarch64-unknown-linux-gnu"],
         );
-
-        let err = choose_build(Arch::Arm64, LINUX_X86, &toolchain(false, None), None)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("cannot build an arm64 Linux binary"), "{err}");
-        assert!(err.contains("pip install ziglang cargo-zigbuild"), "{err}");
+        assert_error_contains(
+            choose_build(Arch::Arm64, LINUX_X86, &toolchain(false, None), None),
+            &[
+                "cannot build an arm64 Linux binary",
+                "pip install ziglang cargo-zigbuild",
+            ],
+        );
     }
 
     #[test]
     fn an_explicit_target_wins_if_it_fits() {
         let none = toolchain(false, None);
-        assert_eq!(
-            choose_build(
-                Arch::X86_64,
-                LINUX_X86,
-                &none,
-                Some("x86_64-unknown-linux-musl")
-            )
-            .unwrap(),
-            ReleaseBuild::Target("x86_64-unknown-linux-musl".to_owned())
-        );
-        let err = choose_build(
-            Arch::X86_64,
-            LINUX_X86,
-            &none,
-            Some("aarch64-unknown-linux-musl"),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            err.contains("does not build for `app.architecture` = `x86_64`"),
-            "{err}"
-        );
         let gnu_only = toolchain(true, Some(&["x86_64-unknown-linux-gnu"]));
-        let err = choose_build(
-            Arch::X86_64,
-            LINUX_X86,
-            &gnu_only,
-            Some("x86_64-unknown-linux-musl"),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            err.contains("`rustup target add x86_64-unknown-linux-musl`"),
-            "{err}"
-        );
-        assert_eq!(
-            choose_build(
-                Arch::X86_64,
-                LINUX_X86,
+        let zig = toolchain(true, None);
+        let zig_build =
+            |t: &str| -> Result<ReleaseBuild, &'static str> { Ok(ReleaseBuild::Zig(t.to_owned())) };
+        // (toolchain, --target, the build or a part of the error)
+        let cases = [
+            (
+                &none,
+                "x86_64-unknown-linux-musl",
+                Ok(ReleaseBuild::Target("x86_64-unknown-linux-musl".to_owned())),
+            ),
+            (
+                &none,
+                "aarch64-unknown-linux-musl",
+                Err("does not build for `app.architecture` = `x86_64`"),
+            ),
+            (
                 &gnu_only,
-                Some("x86_64-unknown-linux-gnu.2.34")
-            )
-            .unwrap(),
-            ReleaseBuild::Zig("x86_64-unknown-linux-gnu.2.34".to_owned())
-        );
-        let err = choose_build(
-            Arch::X86_64,
-            LINUX_X86,
-            &none,
-            Some("x86_64-unknown-linux-gnu.2.34"),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(err.contains("pip install ziglang cargo-zigbuild"), "{err}");
-        assert_eq!(
-            choose_build(
-                Arch::X86_64,
-                LINUX_X86,
-                &toolchain(true, None),
-                Some("x86_64-unknown-linux-gnu.2.28")
-            )
-            .unwrap(),
-            ReleaseBuild::Zig("x86_64-unknown-linux-gnu.2.28".to_owned())
-        );
+                "x86_64-unknown-linux-musl",
+                Err("`rustup target add x86_64-unknown-linux-musl`"),
+            ),
+            (
+                &gnu_only,
+                "x86_64-unknown-linux-gnu.2.34",
+                zig_build("x86_64-unknown-linux-gnu.2.34"),
+            ),
+            (
+                &none,
+                "x86_64-unknown-linux-gnu.2.34",
+                Err("pip install ziglang cargo-zigbuild"),
+            ),
+            (
+                &zig,
+                "x86_64-unknown-linux-gnu.2.28",
+                zig_build("x86_64-unknown-linux-gnu.2.28"),
+            ),
+        ];
+        for (toolchain, target, want) in cases {
+            let got = choose_build(Arch::X86_64, LINUX_X86, toolchain, Some(target));
+            match want {
+                Ok(build) => assert_eq!(got.unwrap(), build, "{target}"),
+                Err(part) => {
+                    let err = got.unwrap_err().to_string();
+                    assert!(err.contains(part), "{target}: {err}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -372,10 +372,7 @@ impl HttpReply {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn temp_dir(name: &str) -> crate::test_support::TempDir {
-        crate::test_support::TempDir::new("invoke", name)
-    }
+    use crate::test_support::TempDir;
 
     fn err(result: Result<impl std::fmt::Debug, CliError>) -> String {
         result.unwrap_err().to_string()
@@ -419,7 +416,7 @@ mod tests {
             #[command(flatten)]
             args: Args,
         }
-        let tmp = temp_dir("scheduled");
+        let tmp = TempDir::new("invoke", "scheduled");
         std::fs::write(tmp.0.join("portico.toml"), "[app]\nname = \"shop\"\n").unwrap();
         let dir = tmp.0.to_str().unwrap();
         let args =
@@ -461,7 +458,7 @@ mod tests {
 
     #[test]
     fn endpoint_file_errors_name_portico_local() {
-        let tmp = temp_dir("endpoint");
+        let tmp = TempDir::new("invoke", "endpoint");
         let m = err(read_endpoint(&tmp.0));
         assert!(m.contains("no portico.toml"), "{m}");
 

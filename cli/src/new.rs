@@ -210,10 +210,7 @@ fn write_files(name: &str, dir: &Path, dependency: &PorticoDependency) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn temp_dir(name: &str) -> crate::test_support::TempDir {
-        crate::test_support::TempDir::new("new", name)
-    }
+    use crate::test_support::TempDir;
 
     #[test]
     fn validates_names() {
@@ -247,7 +244,7 @@ mod tests {
 
     #[test]
     fn generates_a_standalone_crate() {
-        let tmp = temp_dir("gen");
+        let tmp = TempDir::new("new", "gen");
         let dir = tmp.0.join("shop");
         generate("shop", &dir, &PorticoDependency::Version("0.1")).unwrap();
 
@@ -300,7 +297,7 @@ mod tests {
 
     #[test]
     fn refuses_to_overwrite() {
-        let tmp = temp_dir("exists");
+        let tmp = TempDir::new("new", "exists");
         std::fs::write(tmp.0.join("keep.txt"), "mine").unwrap();
         let message = generate("shop", &tmp.0, &PorticoDependency::Version("0.1"))
             .unwrap_err()
@@ -335,7 +332,7 @@ mod tests {
     /// dependencies into `target/tmp/portico-new-app`), quick afterwards.
     #[test]
     fn the_generated_app_builds_and_passes_its_tests() {
-        let tmp = temp_dir("build");
+        let tmp = TempDir::new("new", "build");
         let dir = tmp.0.join("hello-app");
         let dependency = PorticoDependency::detect();
         generate("hello-app", &dir, &dependency).unwrap();

@@ -751,60 +751,7 @@ mod tests {
     use super::*;
     use crate::deploy::desired::tests::{config, manifest};
 
-    const CONFIG: &str = r#"
-[app]
-name = "shop"
-
-[api]
-cors = { allow_origin = "https://shop.example.com" }
-binary_media_types = ["image/png"]
-
-[[api_keys]]
-name = "partner"
-value = "partner-key-0123456789abcdef"
-
-[[api_keys]]
-name = "generated"
-
-[[usage_plans]]
-name = "gold"
-throttle = { rate = 10.0, burst = 20 }
-quota = { limit = 1000, period = "DAY" }
-api_keys = ["partner", "generated"]
-
-[logs]
-retention_days = 14
-
-[functions.api]
-permissions = ["states:StartExecution", "states:SendTaskSuccess"]
-
-[functions.notify]
-permissions = ["ses:SendEmail"]
-
-[[activities]]
-name = "Approve"
-
-[[state_machines]]
-name = "Flow"
-definition = "sm.json"
-
-[[email_identities]]
-address = "hr@example.com"
-
-[[secrets]]
-name = "LINK_KEY"
-generate = "base64-32"
-
-[[secrets]]
-name = "pinned"
-generate = "hex-16"
-
-[stages.dev]
-env = { pinned = "from-the-stage" }
-
-[tags]
-team = "shop"
-"#;
+    const CONFIG: &str = include_str!("fixtures/package-shop.toml");
 
     fn desired(dir: &Path) -> Desired {
         desired_with(dir, CONFIG)
@@ -833,6 +780,19 @@ team = "shop"
             },
         )
         .unwrap()
+    }
+
+    /// The resource of type `kind` whose property `key` is `value`, with its logical id.
+    fn resource_with<'a>(
+        t: &'a Value,
+        kind: &str,
+        key: &str,
+        value: &str,
+    ) -> (&'a String, &'a Value) {
+        of_type(t, kind)
+            .into_iter()
+            .find(|(_, r)| r["Properties"][key] == value)
+            .unwrap_or_else(|| panic!("no {kind} with {key} = {value}"))
     }
 
     fn of_type<'a>(t: &'a Value, kind: &str) -> Vec<(&'a String, &'a Value)> {
@@ -971,10 +931,7 @@ team = "shop"
                 .collect()
         };
         for f in &d.functions {
-            let (id, role) = of_type(&t, "AWS::IAM::Role")
-                .into_iter()
-                .find(|(_, r)| r["Properties"]["RoleName"] == f.role.name.as_str())
-                .unwrap_or_else(|| panic!("no role {}", f.role.name));
+            let (id, role) = resource_with(&t, "AWS::IAM::Role", "RoleName", &f.role.name);
             let properties = &role["Properties"];
             assert_eq!(
                 policy_names(properties),
@@ -985,11 +942,7 @@ team = "shop"
                 "{}",
                 f.entry
             );
-            let function = of_type(&t, "AWS::Lambda::Function")
-                .into_iter()
-                .find(|(_, r)| r["Properties"]["FunctionName"] == f.name.as_str())
-                .unwrap()
-                .1;
+            let function = resource_with(&t, "AWS::Lambda::Function", "FunctionName", &f.name).1;
             assert_eq!(
                 function["Properties"]["Role"],
                 json!({"Fn::GetAtt": [id, "Arn"]})
@@ -1013,11 +966,7 @@ team = "shop"
             assert!(!api_text.contains(absent), "{absent}: {api_text}");
         }
         // The states role: only this account's state machines of the stage may assume it.
-        let states = of_type(&t, "AWS::IAM::Role")
-            .into_iter()
-            .find(|(_, r)| r["Properties"]["RoleName"] == "shop-dev-states")
-            .unwrap()
-            .1;
+        let states = resource_with(&t, "AWS::IAM::Role", "RoleName", "shop-dev-states").1;
         assert_eq!(
             states["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Condition"],
             json!({
@@ -1191,11 +1140,13 @@ role_arn = "arn:aws:iam::123456789012:role/cleanup-jobs"
                 .any(|(_, r)| r["Properties"]["RoleName"] == "shop-dev-cleanup"),
             "{roles:?}"
         );
-        let cleanup = of_type(&t, "AWS::Lambda::Function")
-            .into_iter()
-            .find(|(_, r)| r["Properties"]["FunctionName"] == "shop-dev-cleanup")
-            .unwrap()
-            .1;
+        let cleanup = resource_with(
+            &t,
+            "AWS::Lambda::Function",
+            "FunctionName",
+            "shop-dev-cleanup",
+        )
+        .1;
         assert_eq!(
             cleanup["Properties"]["Role"],
             "arn:aws:iam::123456789012:role/cleanup-jobs"

@@ -22,3 +22,15 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// Asserts that `result` is an error whose message contains each of `parts`.
+#[track_caller]
+pub fn assert_error_contains<T: std::fmt::Debug, E: std::fmt::Display>(
+    result: Result<T, E>,
+    parts: &[&str],
+) {
+    let err = result.unwrap_err().to_string();
+    for part in parts {
+        assert!(err.contains(part), "{part:?} is not in: {err}");
+    }
+}

@@ -455,32 +455,7 @@ mod tests {
         PlanSpec::from_config(&config(text))
     }
 
-    const PLANS: &str = r#"
-[app]
-name = "shop"
-
-[[api_keys]]
-name = "partner"
-value = "partner-key-0123456789"
-
-[[api_keys]]
-name = "lonely"
-value = "lonely-key-0123456789"
-
-[[api_keys]]
-name = "daily"
-value = "daily-key-01234567890"
-
-[[usage_plans]]
-name = "basic"
-throttle = { rate = 2.0, burst = 3 }
-api_keys = ["partner"]
-
-[[usage_plans]]
-name = "metered"
-quota = { limit = 2, period = "DAY" }
-api_keys = ["daily"]
-"#;
+    const PLANS: &str = include_str!("fixtures/usage-plans.toml");
 
     fn enforcer() -> Enforcer {
         let keys = ApiKeys::from_pairs(&[
@@ -599,18 +574,7 @@ api_keys = ["daily"]
 
     #[test]
     fn throttled_requests_do_not_use_the_quota() {
-        let text = r#"
-[app]
-name = "shop"
-[[api_keys]]
-name = "k"
-value = "k-key-0123456789012345"
-[[usage_plans]]
-name = "both"
-throttle = { rate = 1.0, burst = 1 }
-quota = { limit = 5, period = "MONTH" }
-api_keys = ["k"]
-"#;
+        let text = include_str!("fixtures/usage-throttle-and-quota.toml");
         let store = Store::in_memory();
         let e = Enforcer::new(
             plans(text),

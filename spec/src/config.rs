@@ -1012,47 +1012,7 @@ allow_any_resource = true
         }
     }
 
-    const FULL: &str = r#"
-[app]
-name = "shop"
-
-[stages.dev]
-env = { LOG = "debug" }
-
-[stages.prod]
-region = "eu-west-1"
-api_stage = "v1"
-functions.api = { memory = 512 }
-
-[functions.api]
-memory = 256
-timeout = 20
-env = { MODE = "api" }
-
-[api]
-binary_media_types = ["image/png"]
-cors = { allow_origin = "https://shop.example.com", max_age = 600 }
-
-[[api_keys]]
-name = "hr"
-value = "generate"
-
-[[api_keys]]
-name = "partner"
-value = "0123456789abcdefghijk"
-
-[[usage_plans]]
-name = "basic"
-throttle = { rate = 10.0, burst = 20 }
-quota = { limit = 1000, period = "DAY" }
-api_keys = ["hr", "partner"]
-
-[logs]
-retention_days = 14
-
-[tags]
-team = "shop"
-"#;
+    const FULL: &str = include_str!("fixtures/full.toml");
 
     #[test]
     fn a_full_file_parses_and_resolves() {

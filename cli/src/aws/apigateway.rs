@@ -9,7 +9,7 @@ use aws_sdk_apigateway::types::{
 };
 use serde::Serialize;
 
-use super::{Aws, AwsError, gone_is_fine};
+use super::{Aws, AwsError, AwsResultExt, SdkResultExt};
 
 /// A REST API as it exists.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,53 +149,36 @@ fn patch(op: Op, path: &str, value: Option<String>) -> PatchOperation {
         .build()
 }
 
-impl Aws {
-    fn apigw_err<E, R>(
-        operation: &'static str,
-        resource: String,
-        e: aws_smithy_runtime_api::client::result::SdkError<E, R>,
-    ) -> AwsError
-    where
-        E: aws_sdk_iam::error::ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
-    {
-        AwsError::from_sdk("API Gateway", operation, resource, e)
-    }
+/// Binds (`Add`) or unbinds (`Remove`) stage `stage` of API `api` in a usage plan.
+fn api_stage_patch(op: Op, api: &str, stage: &str) -> PatchOperation {
+    patch(op, "/apiStages", Some(format!("{api}:{stage}")))
+}
 
+const APIGW: &str = "API Gateway";
+
+impl Aws {
     /// Every REST API named `name`.
     ///
     /// # Errors
     /// When a call fails.
     pub async fn find_rest_apis(&self, name: &str) -> Result<Vec<RestApi>, AwsError> {
-        let mut found = Vec::new();
-        let mut position = None;
-        loop {
-            let out = self
-                .apigateway
-                .get_rest_apis()
-                .limit(500)
-                .set_position(position)
-                .send()
-                .await
-                .map_err(|e| {
-                    Self::apigw_err("GetRestApis", format!("REST APIs named {name}"), e)
-                })?;
-            for api in out.items.unwrap_or_default() {
-                if api.name.as_deref() == Some(name) {
-                    found.push(RestApi {
-                        id: api.id.unwrap_or_default(),
-                        name: api.name.unwrap_or_default(),
-                        binary_media_types: sorted(api.binary_media_types.unwrap_or_default()),
-                        tags: tag_map(api.tags),
-                        created: api.created_date.map_or(0, |d| d.secs()),
-                    });
-                }
-            }
-            position = out.position;
-            if position.is_none() {
-                return Ok(found);
-            }
-        }
+        let apis = self.apigateway.get_rest_apis().limit(500).into_paginator();
+        Ok(apis
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .context(APIGW, "GetRestApis", format!("REST APIs named {name}"))?
+            .into_iter()
+            .filter(|api| api.name.as_deref() == Some(name))
+            .map(|api| RestApi {
+                id: api.id.unwrap_or_default(),
+                name: api.name.unwrap_or_default(),
+                binary_media_types: sorted(api.binary_media_types.unwrap_or_default()),
+                tags: tag_map(api.tags),
+                created: api.created_date.map_or(0, |d| d.secs()),
+            })
+            .collect())
     }
 
     /// The REST API `id`, or `None`.
@@ -203,23 +186,17 @@ impl Aws {
     /// # Errors
     /// When the call fails.
     pub async fn get_rest_api(&self, id: &str) -> Result<Option<RestApi>, AwsError> {
-        match self.apigateway.get_rest_api().rest_api_id(id).send().await {
-            Ok(api) => Ok(Some(RestApi {
-                id: api.id.unwrap_or_default(),
-                name: api.name.unwrap_or_default(),
-                binary_media_types: sorted(api.binary_media_types.unwrap_or_default()),
-                tags: tag_map(api.tags),
-                created: api.created_date.map_or(0, |d| d.secs()),
-            })),
-            Err(e) => {
-                let err = Self::apigw_err("GetRestApi", format!("REST API {id}"), e);
-                if err.is_not_found() {
-                    Ok(None)
-                } else {
-                    Err(err)
-                }
-            }
-        }
+        let result = self.apigateway.get_rest_api().rest_api_id(id).send().await;
+        let api = result
+            .context(APIGW, "GetRestApi", format!("REST API {id}"))
+            .found()?;
+        Ok(api.map(|api| RestApi {
+            id: api.id.unwrap_or_default(),
+            name: api.name.unwrap_or_default(),
+            binary_media_types: sorted(api.binary_media_types.unwrap_or_default()),
+            tags: tag_map(api.tags),
+            created: api.created_date.map_or(0, |d| d.secs()),
+        }))
     }
 
     /// Creates a regional REST API (binary media types are set by
@@ -246,7 +223,7 @@ impl Aws {
             .set_tags(Some(hash_map(tags)))
             .send()
             .await
-            .map_err(|e| Self::apigw_err("CreateRestApi", format!("REST API {name}"), e))?;
+            .context(APIGW, "CreateRestApi", format!("REST API {name}"))?;
         Ok((
             out.id.unwrap_or_default(),
             out.root_resource_id.unwrap_or_default(),
@@ -289,7 +266,7 @@ impl Aws {
             .set_patch_operations(Some(ops))
             .send()
             .await
-            .map_err(|e| Self::apigw_err("UpdateRestApi", format!("REST API {id}"), e))?;
+            .context(APIGW, "UpdateRestApi", format!("REST API {id}"))?;
         Ok(())
     }
 
@@ -298,21 +275,24 @@ impl Aws {
     /// # Errors
     /// When a call fails.
     pub async fn get_resources(&self, id: &str) -> Result<Vec<Resource>, AwsError> {
-        let mut found = Vec::new();
-        let mut position = None;
-        loop {
-            let out = self
-                .apigateway
-                .get_resources()
-                .rest_api_id(id)
-                .embed("methods")
-                .limit(500)
-                .set_position(position)
-                .send()
-                .await
-                .map_err(|e| Self::apigw_err("GetResources", format!("REST API {id}"), e))?;
-            for r in out.items.unwrap_or_default() {
-                let methods = r
+        let resources = self
+            .apigateway
+            .get_resources()
+            .rest_api_id(id)
+            .embed("methods")
+            .limit(500)
+            .into_paginator();
+        Ok(resources
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .context(APIGW, "GetResources", format!("REST API {id}"))?
+            .into_iter()
+            .map(|r| Resource {
+                id: r.id.unwrap_or_default(),
+                path: r.path.unwrap_or_default(),
+                methods: r
                     .resource_methods
                     .unwrap_or_default()
                     .into_iter()
@@ -322,27 +302,16 @@ impl Aws {
                             uri: i.uri.unwrap_or_default(),
                             timeout_ms: u32::try_from(i.timeout_in_millis).unwrap_or(0),
                         });
-                        (
-                            name,
-                            Method {
-                                authorization: m.authorization_type.unwrap_or_default(),
-                                api_key_required: m.api_key_required.unwrap_or(false),
-                                integration,
-                            },
-                        )
+                        let method = Method {
+                            authorization: m.authorization_type.unwrap_or_default(),
+                            api_key_required: m.api_key_required.unwrap_or(false),
+                            integration,
+                        };
+                        (name, method)
                     })
-                    .collect();
-                found.push(Resource {
-                    id: r.id.unwrap_or_default(),
-                    path: r.path.unwrap_or_default(),
-                    methods,
-                });
-            }
-            position = out.position;
-            if position.is_none() {
-                return Ok(found);
-            }
-        }
+                    .collect(),
+            })
+            .collect())
     }
 
     /// Creates resource `path_part` under `parent_id`; returns its id.
@@ -363,13 +332,11 @@ impl Aws {
             .path_part(path_part)
             .send()
             .await
-            .map_err(|e| {
-                Self::apigw_err(
-                    "CreateResource",
-                    format!("resource {path_part} of REST API {api}"),
-                    e,
-                )
-            })?;
+            .context(
+                APIGW,
+                "CreateResource",
+                format!("resource {path_part} of REST API {api}"),
+            )?;
         Ok(out.id.unwrap_or_default())
     }
 
@@ -378,24 +345,18 @@ impl Aws {
     /// # Errors
     /// When the call fails.
     pub async fn delete_resource(&self, api: &str, resource: &str) -> Result<(), AwsError> {
-        match self
-            .apigateway
+        self.apigateway
             .delete_resource()
             .rest_api_id(api)
             .resource_id(resource)
             .send()
             .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let err = Self::apigw_err(
-                    "DeleteResource",
-                    format!("resource {resource} of REST API {api}"),
-                    e,
-                );
-                if err.is_not_found() { Ok(()) } else { Err(err) }
-            }
-        }
+            .context(
+                APIGW,
+                "DeleteResource",
+                format!("resource {resource} of REST API {api}"),
+            )
+            .gone_is_fine()
     }
 
     /// Adds method `method` (no authorizer) to a resource.
@@ -418,13 +379,11 @@ impl Aws {
             .api_key_required(api_key_required)
             .send()
             .await
-            .map_err(|e| {
-                Self::apigw_err(
-                    "PutMethod",
-                    format!("{method} on resource {resource} of REST API {api}"),
-                    e,
-                )
-            })?;
+            .context(
+                APIGW,
+                "PutMethod",
+                format!("{method} on resource {resource} of REST API {api}"),
+            )?;
         Ok(())
     }
 
@@ -438,25 +397,19 @@ impl Aws {
         resource: &str,
         method: &str,
     ) -> Result<(), AwsError> {
-        match self
-            .apigateway
+        self.apigateway
             .delete_method()
             .rest_api_id(api)
             .resource_id(resource)
             .http_method(method)
             .send()
             .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let err = Self::apigw_err(
-                    "DeleteMethod",
-                    format!("{method} on resource {resource} of REST API {api}"),
-                    e,
-                );
-                if err.is_not_found() { Ok(()) } else { Err(err) }
-            }
-        }
+            .context(
+                APIGW,
+                "DeleteMethod",
+                format!("{method} on resource {resource} of REST API {api}"),
+            )
+            .gone_is_fine()
     }
 
     /// Sets a method's integration to a Lambda proxy (`AWS_PROXY`) call of `uri`.
@@ -482,13 +435,11 @@ impl Aws {
             .timeout_in_millis(i32::try_from(timeout_ms).unwrap_or(29_000))
             .send()
             .await
-            .map_err(|e| {
-                Self::apigw_err(
-                    "PutIntegration",
-                    format!("{method} on resource {resource} of REST API {api}"),
-                    e,
-                )
-            })?;
+            .context(
+                APIGW,
+                "PutIntegration",
+                format!("{method} on resource {resource} of REST API {api}"),
+            )?;
         Ok(())
     }
 
@@ -507,7 +458,7 @@ impl Aws {
             .limit(500)
             .send()
             .await
-            .map_err(|e| Self::apigw_err("GetGatewayResponses", format!("REST API {api}"), e))?;
+            .context(APIGW, "GetGatewayResponses", format!("REST API {api}"))?;
         Ok(out
             .items
             .unwrap_or_default()
@@ -545,9 +496,11 @@ impl Aws {
             .set_response_parameters(Some(parameters.clone().into_iter().collect()))
             .send()
             .await
-            .map_err(|e| {
-                Self::apigw_err("PutGatewayResponse", format!("{kind} of REST API {api}"), e)
-            })?;
+            .context(
+                APIGW,
+                "PutGatewayResponse",
+                format!("{kind} of REST API {api}"),
+            )?;
         Ok(())
     }
 
@@ -556,24 +509,18 @@ impl Aws {
     /// # Errors
     /// When the call fails.
     pub async fn delete_gateway_response(&self, api: &str, kind: &str) -> Result<(), AwsError> {
-        match self
-            .apigateway
+        self.apigateway
             .delete_gateway_response()
             .rest_api_id(api)
             .response_type(GatewayResponseType::from(kind))
             .send()
             .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let err = Self::apigw_err(
-                    "DeleteGatewayResponse",
-                    format!("{kind} of REST API {api}"),
-                    e,
-                );
-                if err.is_not_found() { Ok(()) } else { Err(err) }
-            }
-        }
+            .context(
+                APIGW,
+                "DeleteGatewayResponse",
+                format!("{kind} of REST API {api}"),
+            )
+            .gone_is_fine()
     }
 
     /// Stage `stage` of API `api`, or `None`.
@@ -581,29 +528,23 @@ impl Aws {
     /// # Errors
     /// When the call fails.
     pub async fn get_stage(&self, api: &str, stage: &str) -> Result<Option<Stage>, AwsError> {
-        match self
+        let result = self
             .apigateway
             .get_stage()
             .rest_api_id(api)
             .stage_name(stage)
             .send()
-            .await
-        {
-            Ok(out) => Ok(Some(Stage {
-                deployment_id: out.deployment_id.unwrap_or_default(),
-                description: out.description.unwrap_or_default(),
-                tags: tag_map(out.tags),
-            })),
-            Err(e) => {
-                let err =
-                    Self::apigw_err("GetStage", format!("stage {stage} of REST API {api}"), e);
-                if err.is_not_found() {
-                    Ok(None)
-                } else {
-                    Err(err)
-                }
-            }
-        }
+            .await;
+        let out = result.context(
+            APIGW,
+            "GetStage",
+            format!("stage {stage} of REST API {api}"),
+        );
+        Ok(out.found()?.map(|out| Stage {
+            deployment_id: out.deployment_id.unwrap_or_default(),
+            description: out.description.unwrap_or_default(),
+            tags: tag_map(out.tags),
+        }))
     }
 
     /// Snapshots API `api` as a deployment; returns its id.
@@ -622,7 +563,7 @@ impl Aws {
             .description(description)
             .send()
             .await
-            .map_err(|e| Self::apigw_err("CreateDeployment", format!("REST API {api}"), e))?;
+            .context(APIGW, "CreateDeployment", format!("REST API {api}"))?;
         Ok(out.id.unwrap_or_default())
     }
 
@@ -647,9 +588,11 @@ impl Aws {
             .set_tags(Some(hash_map(tags)))
             .send()
             .await
-            .map_err(|e| {
-                Self::apigw_err("CreateStage", format!("stage {stage} of REST API {api}"), e)
-            })?;
+            .context(
+                APIGW,
+                "CreateStage",
+                format!("stage {stage} of REST API {api}"),
+            )?;
         Ok(())
     }
 
@@ -680,28 +623,11 @@ impl Aws {
             ))
             .send()
             .await
-            .map_err(|e| {
-                Self::apigw_err("UpdateStage", format!("stage {stage} of REST API {api}"), e)
-            })?;
-        Ok(())
-    }
-
-    /// Adds (or overwrites) tags on an API Gateway resource `arn`.
-    ///
-    /// # Errors
-    /// When the call fails.
-    pub async fn tag_apigateway(
-        &self,
-        arn: &str,
-        tags: &BTreeMap<String, String>,
-    ) -> Result<(), AwsError> {
-        self.apigateway
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(hash_map(tags)))
-            .send()
-            .await
-            .map_err(|e| Self::apigw_err("TagResource", arn.to_owned(), e))?;
+            .context(
+                APIGW,
+                "UpdateStage",
+                format!("stage {stage} of REST API {api}"),
+            )?;
         Ok(())
     }
 
@@ -710,43 +636,38 @@ impl Aws {
     /// # Errors
     /// When a call fails.
     pub async fn list_usage_plans(&self) -> Result<Vec<UsagePlan>, AwsError> {
-        let mut found = Vec::new();
-        let mut position = None;
-        loop {
-            let out = self
-                .apigateway
-                .get_usage_plans()
-                .limit(500)
-                .set_position(position)
-                .send()
-                .await
-                .map_err(|e| Self::apigw_err("GetUsagePlans", "usage plans".to_owned(), e))?;
-            for p in out.items.unwrap_or_default() {
-                found.push(UsagePlan {
-                    id: p.id.unwrap_or_default(),
-                    name: p.name.unwrap_or_default(),
-                    throttle: p.throttle.map(|t| UsagePlanThrottle {
-                        rate: t.rate_limit,
-                        burst: u32::try_from(t.burst_limit).unwrap_or(0),
-                    }),
-                    quota: p.quota.map(|q| UsagePlanQuota {
-                        limit: u64::try_from(q.limit).unwrap_or(0),
-                        period: q.period.map(|p| p.as_str().to_owned()).unwrap_or_default(),
-                    }),
-                    api_stages: p
-                        .api_stages
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(|s| (s.api_id.unwrap_or_default(), s.stage.unwrap_or_default()))
-                        .collect(),
-                    tags: tag_map(p.tags),
-                });
-            }
-            position = out.position;
-            if position.is_none() {
-                return Ok(found);
-            }
-        }
+        let plans = self
+            .apigateway
+            .get_usage_plans()
+            .limit(500)
+            .into_paginator();
+        Ok(plans
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .context(APIGW, "GetUsagePlans", "usage plans")?
+            .into_iter()
+            .map(|p| UsagePlan {
+                id: p.id.unwrap_or_default(),
+                name: p.name.unwrap_or_default(),
+                throttle: p.throttle.map(|t| UsagePlanThrottle {
+                    rate: t.rate_limit,
+                    burst: u32::try_from(t.burst_limit).unwrap_or(0),
+                }),
+                quota: p.quota.map(|q| UsagePlanQuota {
+                    limit: u64::try_from(q.limit).unwrap_or(0),
+                    period: q.period.map(|p| p.as_str().to_owned()).unwrap_or_default(),
+                }),
+                api_stages: p
+                    .api_stages
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|s| (s.api_id.unwrap_or_default(), s.stage.unwrap_or_default()))
+                    .collect(),
+                tags: tag_map(p.tags),
+            })
+            .collect())
     }
 
     /// Creates a usage plan; returns its id.
@@ -780,7 +701,7 @@ impl Aws {
             .set_tags(Some(hash_map(tags)))
             .send()
             .await
-            .map_err(|e| Self::apigw_err("CreateUsagePlan", format!("usage plan {name}"), e))?;
+            .context(APIGW, "CreateUsagePlan", format!("usage plan {name}"))?;
         Ok(out.id.unwrap_or_default())
     }
 
@@ -824,14 +745,19 @@ impl Aws {
             Some(None) => ops.push(patch(Op::Remove, "/quota", None)),
             None => {}
         }
+        self.patch_usage_plan(id, ops).await
+    }
+
+    /// Applies `ops` to usage plan `id`.
+    async fn patch_usage_plan(&self, id: &str, ops: Vec<PatchOperation>) -> Result<(), AwsError> {
         self.apigateway
             .update_usage_plan()
             .usage_plan_id(id)
             .set_patch_operations(Some(ops))
             .send()
             .await
-            .map_err(|e| Self::apigw_err("UpdateUsagePlan", format!("usage plan {id}"), e))?;
-        Ok(())
+            .map(drop)
+            .context(APIGW, "UpdateUsagePlan", format!("usage plan {id}"))
     }
 
     /// Binds stage `stage` of API `api` to usage plan `id`.
@@ -844,14 +770,8 @@ impl Aws {
         api: &str,
         stage: &str,
     ) -> Result<(), AwsError> {
-        self.apigateway
-            .update_usage_plan()
-            .usage_plan_id(id)
-            .patch_operations(patch(Op::Add, "/apiStages", Some(format!("{api}:{stage}"))))
-            .send()
-            .await
-            .map_err(|e| Self::apigw_err("UpdateUsagePlan", format!("usage plan {id}"), e))?;
-        Ok(())
+        let bind = api_stage_patch(Op::Add, api, stage);
+        self.patch_usage_plan(id, vec![bind]).await
     }
 
     /// The ids of the keys in usage plan `id`.
@@ -859,29 +779,21 @@ impl Aws {
     /// # Errors
     /// When a call fails.
     pub async fn get_usage_plan_key_ids(&self, id: &str) -> Result<Vec<String>, AwsError> {
-        let mut found = Vec::new();
-        let mut position = None;
-        loop {
-            let out = self
-                .apigateway
-                .get_usage_plan_keys()
-                .usage_plan_id(id)
-                .limit(500)
-                .set_position(position)
-                .send()
-                .await
-                .map_err(|e| Self::apigw_err("GetUsagePlanKeys", format!("usage plan {id}"), e))?;
-            found.extend(
-                out.items
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter_map(|k| k.id),
-            );
-            position = out.position;
-            if position.is_none() {
-                return Ok(found);
-            }
-        }
+        let keys = self
+            .apigateway
+            .get_usage_plan_keys()
+            .usage_plan_id(id)
+            .limit(500);
+        Ok(keys
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .context(APIGW, "GetUsagePlanKeys", format!("usage plan {id}"))?
+            .into_iter()
+            .filter_map(|k| k.id)
+            .collect())
     }
 
     /// Puts key `key` into usage plan `plan`.
@@ -889,19 +801,19 @@ impl Aws {
     /// # Errors
     /// When the call fails.
     pub async fn create_usage_plan_key(&self, plan: &str, key: &str) -> Result<(), AwsError> {
-        let result = self
-            .apigateway
+        self.apigateway
             .create_usage_plan_key()
             .usage_plan_id(plan)
             .key_id(key)
             .key_type("API_KEY")
             .send()
             .await
-            .map_err(|e| {
-                let resource = format!("key {key} in usage plan {plan}");
-                Self::apigw_err("CreateUsagePlanKey", resource, e)
-            });
-        AwsError::unless_code(result, "ConflictException")
+            .context(
+                APIGW,
+                "CreateUsagePlanKey",
+                format!("key {key} in usage plan {plan}"),
+            )
+            .unless_code("ConflictException")
     }
 
     /// Every API key (names, ids, tags; never values).
@@ -909,30 +821,25 @@ impl Aws {
     /// # Errors
     /// When a call fails.
     pub async fn list_api_keys(&self) -> Result<Vec<ApiKey>, AwsError> {
-        let mut found = Vec::new();
-        let mut position = None;
-        loop {
-            let out = self
-                .apigateway
-                .get_api_keys()
-                .include_values(false)
-                .limit(500)
-                .set_position(position)
-                .send()
-                .await
-                .map_err(|e| Self::apigw_err("GetApiKeys", "API keys".to_owned(), e))?;
-            for k in out.items.unwrap_or_default() {
-                found.push(ApiKey {
-                    id: k.id.unwrap_or_default(),
-                    name: k.name.unwrap_or_default(),
-                    tags: tag_map(k.tags),
-                });
-            }
-            position = out.position;
-            if position.is_none() {
-                return Ok(found);
-            }
-        }
+        let keys = self
+            .apigateway
+            .get_api_keys()
+            .include_values(false)
+            .limit(500);
+        Ok(keys
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .context(APIGW, "GetApiKeys", "API keys")?
+            .into_iter()
+            .map(|k| ApiKey {
+                id: k.id.unwrap_or_default(),
+                name: k.name.unwrap_or_default(),
+                tags: tag_map(k.tags),
+            })
+            .collect())
     }
 
     /// Creates an enabled API key with `value` (or one API Gateway generates); returns its id.
@@ -955,8 +862,8 @@ impl Aws {
             .set_tags(Some(hash_map(tags)))
             .send()
             .await
-            .map_err(|e| {
-                let mut err = Self::apigw_err("CreateApiKey", format!("API key {name}"), e);
+            .context(APIGW, "CreateApiKey", format!("API key {name}"))
+            .map_err(|mut err| {
                 if err.code.as_deref() == Some("ConflictException") && value.is_some() {
                     err.message.push_str(
                         "; key values are unique per account and region, and another key (of \
@@ -974,16 +881,13 @@ impl Aws {
     /// # Errors
     /// When the call fails.
     pub async fn delete_rest_api(&self, id: &str) -> Result<(), AwsError> {
-        gone_is_fine(
-            self.apigateway
-                .delete_rest_api()
-                .rest_api_id(id)
-                .send()
-                .await
-                .map_err(|e| {
-                    AwsError::from_sdk("API Gateway", "DeleteRestApi", format!("REST API {id}"), e)
-                }),
-        )
+        self.apigateway
+            .delete_rest_api()
+            .rest_api_id(id)
+            .send()
+            .await
+            .context(APIGW, "DeleteRestApi", format!("REST API {id}"))
+            .gone_is_fine()
     }
 
     /// Detaches the API stages `(api id, stage)` from usage plan `id`, then deletes it (gone
@@ -996,36 +900,20 @@ impl Aws {
         id: &str,
         api_stages: &[(String, String)],
     ) -> Result<(), AwsError> {
-        let what = || format!("usage plan {id}");
         if !api_stages.is_empty() {
             let ops = api_stages
                 .iter()
-                .map(|(api, stage)| {
-                    PatchOperation::builder()
-                        .op(Op::Remove)
-                        .path("/apiStages")
-                        .value(format!("{api}:{stage}"))
-                        .build()
-                })
+                .map(|(api, stage)| api_stage_patch(Op::Remove, api, stage))
                 .collect();
-            gone_is_fine(
-                self.apigateway
-                    .update_usage_plan()
-                    .usage_plan_id(id)
-                    .set_patch_operations(Some(ops))
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("API Gateway", "UpdateUsagePlan", what(), e)),
-            )?;
+            self.patch_usage_plan(id, ops).await.gone_is_fine()?;
         }
-        gone_is_fine(
-            self.apigateway
-                .delete_usage_plan()
-                .usage_plan_id(id)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("API Gateway", "DeleteUsagePlan", what(), e)),
-        )
+        self.apigateway
+            .delete_usage_plan()
+            .usage_plan_id(id)
+            .send()
+            .await
+            .context(APIGW, "DeleteUsagePlan", format!("usage plan {id}"))
+            .gone_is_fine()
     }
 
     /// Removes key `key` from usage plan `plan` (gone already is fine).
@@ -1033,22 +921,18 @@ impl Aws {
     /// # Errors
     /// When the call fails.
     pub async fn delete_usage_plan_key(&self, plan: &str, key: &str) -> Result<(), AwsError> {
-        gone_is_fine(
-            self.apigateway
-                .delete_usage_plan_key()
-                .usage_plan_id(plan)
-                .key_id(key)
-                .send()
-                .await
-                .map_err(|e| {
-                    AwsError::from_sdk(
-                        "API Gateway",
-                        "DeleteUsagePlanKey",
-                        format!("usage plan {plan} key {key}"),
-                        e,
-                    )
-                }),
-        )
+        self.apigateway
+            .delete_usage_plan_key()
+            .usage_plan_id(plan)
+            .key_id(key)
+            .send()
+            .await
+            .context(
+                APIGW,
+                "DeleteUsagePlanKey",
+                format!("usage plan {plan} key {key}"),
+            )
+            .gone_is_fine()
     }
 
     /// Deletes API key `id` (gone already is fine).
@@ -1056,15 +940,12 @@ impl Aws {
     /// # Errors
     /// When the call fails.
     pub async fn delete_api_key(&self, id: &str) -> Result<(), AwsError> {
-        gone_is_fine(
-            self.apigateway
-                .delete_api_key()
-                .api_key(id)
-                .send()
-                .await
-                .map_err(|e| {
-                    AwsError::from_sdk("API Gateway", "DeleteApiKey", format!("API key {id}"), e)
-                }),
-        )
+        self.apigateway
+            .delete_api_key()
+            .api_key(id)
+            .send()
+            .await
+            .context(APIGW, "DeleteApiKey", format!("API key {id}"))
+            .gone_is_fine()
     }
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_eventbridge::types::{RuleState, Tag};
 
-use super::{Aws, AwsError};
+use super::{Aws, AwsError, AwsResultExt, SdkResultExt};
 
 /// A rule as it exists.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,11 +32,14 @@ pub struct Target {
     pub arn: String,
 }
 
-fn tags(map: &BTreeMap<String, String>) -> Vec<Tag> {
+/// The tags in the SDK's form.
+pub(super) fn tags(map: &BTreeMap<String, String>) -> Vec<Tag> {
     map.iter()
         .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
         .collect()
 }
+
+const EVENTS: &str = "EventBridge";
 
 impl Aws {
     /// The rule `name` on the default bus with its targets and tags, or `None`.
@@ -45,16 +48,9 @@ impl Aws {
     /// When a call fails.
     pub async fn get_rule(&self, name: &str) -> Result<Option<Rule>, AwsError> {
         let what = || format!("rule {name}");
-        let rule = match self.events.describe_rule().name(name).send().await {
-            Ok(out) => out,
-            Err(e) => {
-                let err = AwsError::from_sdk("EventBridge", "DescribeRule", what(), e);
-                return if err.is_not_found() {
-                    Ok(None)
-                } else {
-                    Err(err)
-                };
-            }
+        let result = self.events.describe_rule().name(name).send().await;
+        let Some(rule) = result.context(EVENTS, "DescribeRule", what()).found()? else {
+            return Ok(None);
         };
         let arn = rule.arn.unwrap_or_default();
         let targets = self
@@ -63,7 +59,7 @@ impl Aws {
             .rule(name)
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("EventBridge", "ListTargetsByRule", what(), e))?
+            .context(EVENTS, "ListTargetsByRule", what())?
             .targets
             .unwrap_or_default()
             .into_iter()
@@ -78,7 +74,7 @@ impl Aws {
             .resource_arn(&arn)
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("EventBridge", "ListTagsForResource", what(), e))?
+            .context(EVENTS, "ListTagsForResource", what())?
             .tags
             .unwrap_or_default()
             .into_iter()
@@ -115,7 +111,7 @@ impl Aws {
             .set_tags(Some(tags(tag_map)))
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("EventBridge", "PutRule", format!("rule {name}"), e))?;
+            .context(EVENTS, "PutRule", format!("rule {name}"))?;
         Ok(out.rule_arn.unwrap_or_default())
     }
 
@@ -124,17 +120,18 @@ impl Aws {
     /// # Errors
     /// When the call fails or EventBridge refuses the target.
     pub async fn put_target(&self, rule: &str, id: &str, arn: &str) -> Result<(), AwsError> {
+        let refused = |code: Option<String>, message: String| AwsError {
+            service: EVENTS,
+            operation: "PutTargets",
+            resource: format!("rule {rule}"),
+            code,
+            message,
+        };
         let target = aws_sdk_eventbridge::types::Target::builder()
             .id(id)
             .arn(arn)
             .build()
-            .map_err(|e| AwsError {
-                service: "EventBridge",
-                operation: "PutTargets",
-                resource: format!("rule {rule}"),
-                code: None,
-                message: e.to_string(),
-            })?;
+            .map_err(|e| refused(None, e.to_string()))?;
         let out = self
             .events
             .put_targets()
@@ -142,17 +139,12 @@ impl Aws {
             .targets(target)
             .send()
             .await
-            .map_err(|e| {
-                AwsError::from_sdk("EventBridge", "PutTargets", format!("rule {rule}"), e)
-            })?;
+            .context(EVENTS, "PutTargets", format!("rule {rule}"))?;
         if let Some(failed) = out.failed_entries.unwrap_or_default().first() {
-            return Err(AwsError {
-                service: "EventBridge",
-                operation: "PutTargets",
-                resource: format!("rule {rule}"),
-                code: failed.error_code.clone(),
-                message: failed.error_message.clone().unwrap_or_default(),
-            });
+            return Err(refused(
+                failed.error_code.clone(),
+                failed.error_message.clone().unwrap_or_default(),
+            ));
         }
         Ok(())
     }
@@ -168,30 +160,7 @@ impl Aws {
             .set_ids(Some(ids.to_vec()))
             .send()
             .await
-            .map_err(|e| {
-                AwsError::from_sdk("EventBridge", "RemoveTargets", format!("rule {rule}"), e)
-            })?;
-        Ok(())
-    }
-
-    /// Adds (or overwrites) tags on rule `arn`.
-    ///
-    /// # Errors
-    /// When the call fails.
-    pub async fn tag_rule(
-        &self,
-        arn: &str,
-        tag_map: &BTreeMap<String, String>,
-    ) -> Result<(), AwsError> {
-        self.events
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(tags(tag_map)))
-            .send()
-            .await
-            .map_err(|e| {
-                AwsError::from_sdk("EventBridge", "TagResource", format!("rule {arn}"), e)
-            })?;
+            .context(EVENTS, "RemoveTargets", format!("rule {rule}"))?;
         Ok(())
     }
 
@@ -207,14 +176,11 @@ impl Aws {
             let ids: Vec<String> = rule.targets.into_iter().map(|t| t.id).collect();
             self.remove_targets(name, &ids).await?;
         }
-        self.events
-            .delete_rule()
-            .name(name)
-            .send()
-            .await
-            .map_err(|e| {
-                AwsError::from_sdk("EventBridge", "DeleteRule", format!("rule {name}"), e)
-            })?;
+        self.events.delete_rule().name(name).send().await.context(
+            EVENTS,
+            "DeleteRule",
+            format!("rule {name}"),
+        )?;
         Ok(())
     }
 
@@ -223,6 +189,7 @@ impl Aws {
     /// # Errors
     /// When a call fails.
     pub async fn list_rule_names(&self, prefix: &str) -> Result<Vec<String>, AwsError> {
+        // EventBridge's model has no paginator for ListRules: page by hand.
         let mut found = Vec::new();
         let mut token = None;
         loop {
@@ -233,15 +200,8 @@ impl Aws {
                 .set_next_token(token)
                 .send()
                 .await
-                .map_err(|e| {
-                    AwsError::from_sdk("EventBridge", "ListRules", format!("rules {prefix}*"), e)
-                })?;
-            found.extend(
-                out.rules
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter_map(|r| r.name),
-            );
+                .context(EVENTS, "ListRules", format!("rules {prefix}*"))?;
+            found.extend(out.rules.into_iter().flatten().filter_map(|r| r.name));
             token = out.next_token;
             if token.is_none() {
                 return Ok(found);

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use aws_sdk_iam::types::Tag;
 use serde_json::Value;
 
-use super::{Aws, AwsError, gone_is_fine};
+use super::{Aws, AwsError, AwsResultExt, SdkResultExt};
 
 /// A role as it exists, with its inline policies (documents parsed, so comparisons ignore
 /// formatting and IAM's URL-encoding).
@@ -33,7 +33,8 @@ fn parse_policy(text: &str) -> Value {
     })
 }
 
-fn tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
+/// The tags in the SDK's form.
+pub(super) fn tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
     tags.iter()
         .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
         .collect()
@@ -46,67 +47,49 @@ impl Aws {
     /// When a call fails.
     pub async fn get_role(&self, name: &str) -> Result<Option<Role>, AwsError> {
         let what = || format!("role {name}");
-        let role = match self.iam.get_role().role_name(name).send().await {
-            Ok(out) => out.role,
-            Err(e) => {
-                let err = AwsError::from_sdk("IAM", "GetRole", what(), e);
-                return if err.is_not_found() {
-                    Ok(None)
-                } else {
-                    Err(err)
-                };
-            }
+        let result = self.iam.get_role().role_name(name).send().await;
+        let Some(role) = result
+            .context("IAM", "GetRole", what())
+            .found()?
+            .and_then(|out| out.role)
+        else {
+            return Ok(None);
         };
-        let Some(role) = role else { return Ok(None) };
+        let policy_names = self
+            .iam
+            .list_role_policies()
+            .role_name(name)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .context("IAM", "ListRolePolicies", what())?;
         let mut inline_policies = BTreeMap::new();
-        let mut marker = None;
-        loop {
-            let out = self
+        for policy in policy_names {
+            let doc = self
                 .iam
-                .list_role_policies()
+                .get_role_policy()
                 .role_name(name)
-                .set_marker(marker)
+                .policy_name(&policy)
                 .send()
                 .await
-                .map_err(|e| AwsError::from_sdk("IAM", "ListRolePolicies", what(), e))?;
-            for policy in out.policy_names {
-                let doc = self
-                    .iam
-                    .get_role_policy()
-                    .role_name(name)
-                    .policy_name(&policy)
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("IAM", "GetRolePolicy", what(), e))?;
-                inline_policies.insert(policy, parse_policy(&doc.policy_document));
-            }
-            if !out.is_truncated {
-                break;
-            }
-            marker = out.marker;
+                .context("IAM", "GetRolePolicy", what())?;
+            inline_policies.insert(policy, parse_policy(&doc.policy_document));
         }
-        let mut managed_policies = BTreeSet::new();
-        let mut marker = None;
-        loop {
-            let out = self
-                .iam
-                .list_attached_role_policies()
-                .role_name(name)
-                .set_marker(marker)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("IAM", "ListAttachedRolePolicies", what(), e))?;
-            managed_policies.extend(
-                out.attached_policies
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter_map(|p| p.policy_arn),
-            );
-            if !out.is_truncated {
-                break;
-            }
-            marker = out.marker;
-        }
+        let managed_policies = self
+            .iam
+            .list_attached_role_policies()
+            .role_name(name)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .context("IAM", "ListAttachedRolePolicies", what())?
+            .into_iter()
+            .filter_map(|p| p.policy_arn)
+            .collect();
         Ok(Some(Role {
             name: role.role_name().to_owned(),
             arn: role.arn().to_owned(),
@@ -140,7 +123,7 @@ impl Aws {
             .set_tags(Some(tags(tag_map)))
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("IAM", "CreateRole", format!("role {name}"), e))?;
+            .context("IAM", "CreateRole", format!("role {name}"))?;
         Ok(out.role.map(|r| r.arn).unwrap_or_default())
     }
 
@@ -159,9 +142,7 @@ impl Aws {
             .policy_document(policy.to_string())
             .send()
             .await
-            .map_err(|e| {
-                AwsError::from_sdk("IAM", "UpdateAssumeRolePolicy", format!("role {name}"), e)
-            })?;
+            .context("IAM", "UpdateAssumeRolePolicy", format!("role {name}"))?;
         Ok(())
     }
 
@@ -182,41 +163,31 @@ impl Aws {
             .policy_document(document.to_string())
             .send()
             .await
-            .map_err(|e| {
-                AwsError::from_sdk(
-                    "IAM",
-                    "PutRolePolicy",
-                    format!("role {role} policy {policy}"),
-                    e,
-                )
-            })?;
+            .context(
+                "IAM",
+                "PutRolePolicy",
+                format!("role {role} policy {policy}"),
+            )?;
         Ok(())
     }
 
-    /// Removes the inline policy `policy` of role `role`.
+    /// Removes the inline policy `policy` of role `role` (gone already is fine).
     ///
     /// # Errors
     /// When the call fails.
     pub async fn delete_role_policy(&self, role: &str, policy: &str) -> Result<(), AwsError> {
-        match self
-            .iam
+        self.iam
             .delete_role_policy()
             .role_name(role)
             .policy_name(policy)
             .send()
             .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let err = AwsError::from_sdk(
-                    "IAM",
-                    "DeleteRolePolicy",
-                    format!("role {role} policy {policy}"),
-                    e,
-                );
-                if err.is_not_found() { Ok(()) } else { Err(err) }
-            }
-        }
+            .context(
+                "IAM",
+                "DeleteRolePolicy",
+                format!("role {role} policy {policy}"),
+            )
+            .gone_is_fine()
     }
 
     /// Attaches the managed policy `arn` to role `role`.
@@ -230,14 +201,11 @@ impl Aws {
             .policy_arn(arn)
             .send()
             .await
-            .map_err(|e| {
-                AwsError::from_sdk(
-                    "IAM",
-                    "AttachRolePolicy",
-                    format!("role {role} policy {arn}"),
-                    e,
-                )
-            })?;
+            .context(
+                "IAM",
+                "AttachRolePolicy",
+                format!("role {role} policy {arn}"),
+            )?;
         Ok(())
     }
 
@@ -246,41 +214,18 @@ impl Aws {
     /// # Errors
     /// When the call fails.
     pub async fn detach_role_policy(&self, role: &str, arn: &str) -> Result<(), AwsError> {
-        gone_is_fine(
-            self.iam
-                .detach_role_policy()
-                .role_name(role)
-                .policy_arn(arn)
-                .send()
-                .await
-                .map_err(|e| {
-                    AwsError::from_sdk(
-                        "IAM",
-                        "DetachRolePolicy",
-                        format!("role {role} policy {arn}"),
-                        e,
-                    )
-                }),
-        )
-    }
-
-    /// Adds (or overwrites) tags on role `name`.
-    ///
-    /// # Errors
-    /// When the call fails.
-    pub async fn tag_role(
-        &self,
-        name: &str,
-        tag_map: &BTreeMap<String, String>,
-    ) -> Result<(), AwsError> {
         self.iam
-            .tag_role()
-            .role_name(name)
-            .set_tags(Some(tags(tag_map)))
+            .detach_role_policy()
+            .role_name(role)
+            .policy_arn(arn)
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("IAM", "TagRole", format!("role {name}"), e))?;
-        Ok(())
+            .context(
+                "IAM",
+                "DetachRolePolicy",
+                format!("role {role} policy {arn}"),
+            )
+            .gone_is_fine()
     }
 
     /// The names of the roles whose name starts with `prefix` (IAM lists them all; the
@@ -289,27 +234,15 @@ impl Aws {
     /// # Errors
     /// When a call fails.
     pub async fn list_role_names(&self, prefix: &str) -> Result<Vec<String>, AwsError> {
-        let mut found = Vec::new();
-        let mut marker = None;
-        loop {
-            let out = self
-                .iam
-                .list_roles()
-                .set_marker(marker)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("IAM", "ListRoles", "roles", e))?;
-            found.extend(
-                out.roles
-                    .into_iter()
-                    .map(|r| r.role_name)
-                    .filter(|n| n.starts_with(prefix)),
-            );
-            if !out.is_truncated {
-                return Ok(found);
-            }
-            marker = out.marker;
-        }
+        let roles = self.iam.list_roles().into_paginator().items().send();
+        Ok(roles
+            .try_collect()
+            .await
+            .context("IAM", "ListRoles", "roles")?
+            .into_iter()
+            .map(|r| r.role_name)
+            .filter(|n| n.starts_with(prefix))
+            .collect())
     }
 
     /// Deletes role `name` (its inline policies must be gone and its managed policies
@@ -318,13 +251,12 @@ impl Aws {
     /// # Errors
     /// When the call fails.
     pub async fn delete_role(&self, name: &str) -> Result<(), AwsError> {
-        gone_is_fine(
-            self.iam
-                .delete_role()
-                .role_name(name)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("IAM", "DeleteRole", format!("role {name}"), e)),
-        )
+        self.iam
+            .delete_role()
+            .role_name(name)
+            .send()
+            .await
+            .context("IAM", "DeleteRole", format!("role {name}"))
+            .gone_is_fine()
     }
 }

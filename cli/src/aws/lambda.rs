@@ -10,7 +10,7 @@ use aws_sdk_lambda::types::{
 };
 use serde_json::Value;
 
-use super::{Aws, AwsError, poll};
+use super::{Aws, AwsError, AwsResultExt, SdkResultExt, poll, retry_until_role_ready};
 
 /// The runtime every Portico function uses.
 pub const RUNTIME: &str = "provided.al2023";
@@ -96,23 +96,20 @@ fn env_of(env: &BTreeMap<String, String>) -> Environment {
         .build()
 }
 
+const LAMBDA: &str = "Lambda";
+
 impl Aws {
     /// The function `name`, or `None`.
     ///
     /// # Errors
     /// When the call fails.
     pub async fn get_function(&self, name: &str) -> Result<Option<Function>, AwsError> {
-        let out = match self.lambda.get_function().function_name(name).send().await {
-            Ok(out) => out,
-            Err(e) => {
-                let err =
-                    AwsError::from_sdk("Lambda", "GetFunction", format!("function {name}"), e);
-                return if err.is_not_found() {
-                    Ok(None)
-                } else {
-                    Err(err)
-                };
-            }
+        let result = self.lambda.get_function().function_name(name).send().await;
+        let Some(out) = result
+            .context(LAMBDA, "GetFunction", format!("function {name}"))
+            .found()?
+        else {
+            return Ok(None);
         };
         let Some(c) = out.configuration else {
             return Ok(None);
@@ -153,16 +150,12 @@ impl Aws {
     /// # Errors
     /// When the call fails.
     pub async fn get_function_policy(&self, name: &str) -> Result<Vec<PolicyStatement>, AwsError> {
-        let out = match self.lambda.get_policy().function_name(name).send().await {
-            Ok(out) => out,
-            Err(e) => {
-                let err = AwsError::from_sdk("Lambda", "GetPolicy", format!("function {name}"), e);
-                return if err.is_not_found() {
-                    Ok(Vec::new())
-                } else {
-                    Err(err)
-                };
-            }
+        let result = self.lambda.get_policy().function_name(name).send().await;
+        let Some(out) = result
+            .context(LAMBDA, "GetPolicy", format!("function {name}"))
+            .found()?
+        else {
+            return Ok(Vec::new());
         };
         let policy: Value = out
             .policy
@@ -211,10 +204,8 @@ impl Aws {
                 .s3_key(key)
                 .build(),
         };
-        let mut attempt = 0;
-        loop {
-            let result = self
-                .lambda
+        let out = retry_until_role_ready(role_not_ready, || async {
+            self.lambda
                 .create_function()
                 .function_name(name)
                 .runtime(Runtime::from(config.runtime.as_str()))
@@ -228,30 +219,14 @@ impl Aws {
                 .code(code.clone())
                 .set_tags(Some(tags.clone().into_iter().collect()))
                 .send()
-                .await;
-            match result {
-                Ok(out) => {
-                    if !ready(out.state.as_ref(), out.last_update_status.as_ref()) {
-                        self.wait_for_function(name).await?;
-                    }
-                    return Ok(out.function_arn.unwrap_or_default());
-                }
-                Err(e) => {
-                    let err = AwsError::from_sdk(
-                        "Lambda",
-                        "CreateFunction",
-                        format!("function {name}"),
-                        e,
-                    );
-                    if role_not_ready(&err) && attempt < 12 {
-                        attempt += 1;
-                        tokio::time::sleep(Duration::from_secs(5)).await;
-                        continue;
-                    }
-                    return Err(err);
-                }
-            }
+                .await
+                .context(LAMBDA, "CreateFunction", format!("function {name}"))
+        })
+        .await?;
+        if !ready(out.state.as_ref(), out.last_update_status.as_ref()) {
+            self.wait_for_function(name).await?;
         }
+        Ok(out.function_arn.unwrap_or_default())
     }
 
     /// Replaces function `name`'s code and waits until the update is done.
@@ -273,14 +248,10 @@ impl Aws {
             Code::Zip(bytes) => call.zip_file(Blob::new(bytes)),
             Code::S3 { bucket, key } => call.s3_bucket(bucket).s3_key(key),
         };
-        let out = call.send().await.map_err(|e| {
-            AwsError::from_sdk(
-                "Lambda",
-                "UpdateFunctionCode",
-                format!("function {name}"),
-                e,
-            )
-        })?;
+        let out =
+            call.send()
+                .await
+                .context(LAMBDA, "UpdateFunctionCode", format!("function {name}"))?;
         if ready(out.state.as_ref(), out.last_update_status.as_ref()) {
             return Ok(());
         }
@@ -296,10 +267,8 @@ impl Aws {
         name: &str,
         config: &FunctionConfig,
     ) -> Result<(), AwsError> {
-        let mut attempt = 0;
-        loop {
-            let result = self
-                .lambda
+        let out = retry_until_role_ready(role_not_ready, || async {
+            self.lambda
                 .update_function_configuration()
                 .function_name(name)
                 .runtime(Runtime::from(config.runtime.as_str()))
@@ -310,28 +279,18 @@ impl Aws {
                 .environment(env_of(&config.env))
                 .logging_config(logging_of(config.log_group.as_ref()))
                 .send()
-                .await;
-            match result {
-                Ok(out) if ready(out.state.as_ref(), out.last_update_status.as_ref()) => {
-                    return Ok(());
-                }
-                Ok(_) => return self.wait_for_function(name).await,
-                Err(e) => {
-                    let err = AwsError::from_sdk(
-                        "Lambda",
-                        "UpdateFunctionConfiguration",
-                        format!("function {name}"),
-                        e,
-                    );
-                    if role_not_ready(&err) && attempt < 12 {
-                        attempt += 1;
-                        tokio::time::sleep(Duration::from_secs(5)).await;
-                        continue;
-                    }
-                    return Err(err);
-                }
-            }
+                .await
+                .context(
+                    LAMBDA,
+                    "UpdateFunctionConfiguration",
+                    format!("function {name}"),
+                )
+        })
+        .await?;
+        if ready(out.state.as_ref(), out.last_update_status.as_ref()) {
+            return Ok(());
         }
+        self.wait_for_function(name).await
     }
 
     /// Waits until function `name` is active and no update is in progress (Lambda refuses the
@@ -344,19 +303,16 @@ impl Aws {
                 .function_name(name)
                 .send()
                 .await
-                .map_err(|e| {
-                    AwsError::from_sdk(
-                        "Lambda",
-                        "GetFunctionConfiguration",
-                        format!("function {name}"),
-                        e,
-                    )
-                })?;
+                .context(
+                    LAMBDA,
+                    "GetFunctionConfiguration",
+                    format!("function {name}"),
+                )?;
             if c.state == Some(State::Failed)
                 || c.last_update_status == Some(LastUpdateStatus::Failed)
             {
                 return Err(AwsError {
-                    service: "Lambda",
+                    service: LAMBDA,
                     operation: "GetFunctionConfiguration",
                     resource: format!("function {name}"),
                     code: c
@@ -374,34 +330,13 @@ impl Aws {
         })
         .await?;
         done.ok_or_else(|| AwsError {
-            service: "Lambda",
+            service: LAMBDA,
             operation: "GetFunctionConfiguration",
             resource: format!("function {name}"),
             code: None,
             message: "the function did not become ready within 5 minutes; run the deploy again"
                 .to_owned(),
         })
-    }
-
-    /// Adds (or overwrites) tags on the function `arn`.
-    ///
-    /// # Errors
-    /// When the call fails.
-    pub async fn tag_function(
-        &self,
-        arn: &str,
-        tags: &BTreeMap<String, String>,
-    ) -> Result<(), AwsError> {
-        self.lambda
-            .tag_resource()
-            .resource(arn)
-            .set_tags(Some(tags.clone().into_iter().collect()))
-            .send()
-            .await
-            .map_err(|e| {
-                AwsError::from_sdk("Lambda", "TagResource", format!("function {arn}"), e)
-            })?;
-        Ok(())
     }
 
     /// Lets `principal` (a service) invoke function `name` from `source_arn` of account
@@ -427,14 +362,7 @@ impl Aws {
             .source_account(source_account)
             .send()
             .await
-            .map_err(|e| {
-                AwsError::from_sdk(
-                    "Lambda",
-                    "AddPermission",
-                    format!("function {name} ({sid})"),
-                    e,
-                )
-            })?;
+            .context(LAMBDA, "AddPermission", format!("function {name} ({sid})"))?;
         Ok(())
     }
 
@@ -443,25 +371,18 @@ impl Aws {
     /// # Errors
     /// When the call fails.
     pub async fn remove_permission(&self, name: &str, sid: &str) -> Result<(), AwsError> {
-        match self
-            .lambda
+        self.lambda
             .remove_permission()
             .function_name(name)
             .statement_id(sid)
             .send()
             .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let err = AwsError::from_sdk(
-                    "Lambda",
-                    "RemovePermission",
-                    format!("function {name} ({sid})"),
-                    e,
-                );
-                if err.is_not_found() { Ok(()) } else { Err(err) }
-            }
-        }
+            .context(
+                LAMBDA,
+                "RemovePermission",
+                format!("function {name} ({sid})"),
+            )
+            .gone_is_fine()
     }
 
     /// Deletes function `name` (gone already is fine).
@@ -469,20 +390,13 @@ impl Aws {
     /// # Errors
     /// When the call fails.
     pub async fn delete_function(&self, name: &str) -> Result<(), AwsError> {
-        match self
-            .lambda
+        self.lambda
             .delete_function()
             .function_name(name)
             .send()
             .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let err =
-                    AwsError::from_sdk("Lambda", "DeleteFunction", format!("function {name}"), e);
-                if err.is_not_found() { Ok(()) } else { Err(err) }
-            }
-        }
+            .context(LAMBDA, "DeleteFunction", format!("function {name}"))
+            .gone_is_fine()
     }
 }
 
@@ -526,7 +440,7 @@ impl Aws {
             .payload(Blob::new(payload.to_vec()))
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("Lambda", "Invoke", format!("function {name}"), e))?;
+            .context(LAMBDA, "Invoke", format!("function {name}"))?;
         Ok(Invocation {
             payload: out.payload.map(Blob::into_inner).unwrap_or_default(),
             function_error: out.function_error,
@@ -538,27 +452,14 @@ impl Aws {
     /// # Errors
     /// When a call fails.
     pub async fn list_function_names(&self, prefix: &str) -> Result<Vec<String>, AwsError> {
-        let mut found = Vec::new();
-        let mut marker = None;
-        loop {
-            let out = self
-                .lambda
-                .list_functions()
-                .set_marker(marker)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("Lambda", "ListFunctions", "functions", e))?;
-            found.extend(
-                out.functions
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter_map(|f| f.function_name)
-                    .filter(|n| n.starts_with(prefix)),
-            );
-            marker = out.next_marker;
-            if marker.is_none() {
-                return Ok(found);
-            }
-        }
+        let functions = self.lambda.list_functions().into_paginator().items().send();
+        Ok(functions
+            .try_collect()
+            .await
+            .context(LAMBDA, "ListFunctions", "functions")?
+            .into_iter()
+            .filter_map(|f| f.function_name)
+            .filter(|n| n.starts_with(prefix))
+            .collect())
     }
 }

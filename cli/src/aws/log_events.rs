@@ -1,7 +1,7 @@
 //! CloudWatch Logs, reading side: the events of a log group (`FilterLogEvents`), for
 //! `portico logs`; and writing events, which only tests and benchmarks do.
 
-use super::{Aws, AwsError};
+use super::{Aws, AwsError, AwsResultExt, SdkResultExt};
 
 /// One log event as CloudWatch returns it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,14 +84,11 @@ impl Aws {
             .set_limit(query.limit)
             .interleaved(true)
             .set_next_token(token);
-        let out = request.send().await.map_err(|e| {
-            AwsError::from_sdk(
-                "CloudWatch Logs",
-                "FilterLogEvents",
-                format!("log group {}", query.group),
-                e,
-            )
-        })?;
+        let out = request.send().await.context(
+            "CloudWatch Logs",
+            "FilterLogEvents",
+            format!("log group {}", query.group),
+        )?;
         let events = out
             .events
             .unwrap_or_default()
@@ -114,18 +111,18 @@ impl Aws {
     /// When the call fails.
     #[allow(dead_code, reason = "tests and benchmarks write events to read")]
     pub async fn create_log_stream(&self, group: &str, stream: &str) -> Result<(), AwsError> {
-        let result = self
-            .logs
+        self.logs
             .create_log_stream()
             .log_group_name(group)
             .log_stream_name(stream)
             .send()
             .await
-            .map_err(|e| {
-                let resource = format!("log stream {group} {stream}");
-                AwsError::from_sdk("CloudWatch Logs", "CreateLogStream", resource, e)
-            });
-        AwsError::unless_code(result, "ResourceAlreadyExistsException")
+            .context(
+                "CloudWatch Logs",
+                "CreateLogStream",
+                format!("log stream {group} {stream}"),
+            )
+            .unless_code("ResourceAlreadyExistsException")
     }
 
     /// Appends `events` (`(timestamp ms, message)`, oldest first) to `stream` of `group`.
@@ -156,14 +153,11 @@ impl Aws {
             .set_log_events(Some(events))
             .send()
             .await
-            .map_err(|e| {
-                AwsError::from_sdk(
-                    "CloudWatch Logs",
-                    "PutLogEvents",
-                    format!("log stream {group} {stream}"),
-                    e,
-                )
-            })?;
+            .context(
+                "CloudWatch Logs",
+                "PutLogEvents",
+                format!("log stream {group} {stream}"),
+            )?;
         Ok(())
     }
 }

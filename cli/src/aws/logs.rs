@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Aws, AwsError, gone_is_fine};
+use super::{Aws, AwsError, AwsResultExt, SdkResultExt};
 
 /// A log group as it exists.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,59 +15,47 @@ pub struct LogGroup {
     pub tags: BTreeMap<String, String>,
 }
 
+const LOGS: &str = "CloudWatch Logs";
+
 impl Aws {
     /// Every log group whose name starts with `prefix`, with tags.
     ///
     /// # Errors
     /// When a call fails.
     pub async fn list_log_groups(&self, prefix: &str) -> Result<Vec<LogGroup>, AwsError> {
-        let what = || format!("log groups {prefix}*");
-        let mut groups = Vec::new();
-        let mut token = None;
-        loop {
-            let out = self
+        let found = self
+            .logs
+            .describe_log_groups()
+            .log_group_name_prefix(prefix)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .context(LOGS, "DescribeLogGroups", format!("log groups {prefix}*"))?;
+        let mut groups = Vec::with_capacity(found.len());
+        for group in found {
+            let name = group.log_group_name.unwrap_or_default();
+            let arn = group.arn.unwrap_or_default();
+            let arn = arn.strip_suffix(":*").unwrap_or(&arn);
+            let tags = self
                 .logs
-                .describe_log_groups()
-                .log_group_name_prefix(prefix)
-                .set_next_token(token)
+                .list_tags_for_resource()
+                .resource_arn(arn)
                 .send()
                 .await
-                .map_err(|e| {
-                    AwsError::from_sdk("CloudWatch Logs", "DescribeLogGroups", what(), e)
-                })?;
-            for group in out.log_groups.unwrap_or_default() {
-                let name = group.log_group_name.unwrap_or_default();
-                let arn = group.arn.unwrap_or_default();
-                let arn = arn.strip_suffix(":*").unwrap_or(&arn);
-                let tags = self
-                    .logs
-                    .list_tags_for_resource()
-                    .resource_arn(arn)
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        AwsError::from_sdk(
-                            "CloudWatch Logs",
-                            "ListTagsForResource",
-                            format!("log group {name}"),
-                            e,
-                        )
-                    })?
-                    .tags
-                    .unwrap_or_default()
-                    .into_iter()
-                    .collect();
-                groups.push(LogGroup {
-                    retention_days: group.retention_in_days.and_then(|d| u32::try_from(d).ok()),
-                    name,
-                    tags,
-                });
-            }
-            token = out.next_token;
-            if token.is_none() {
-                return Ok(groups);
-            }
+                .context(LOGS, "ListTagsForResource", format!("log group {name}"))?
+                .tags
+                .unwrap_or_default()
+                .into_iter()
+                .collect();
+            groups.push(LogGroup {
+                retention_days: group.retention_in_days.and_then(|d| u32::try_from(d).ok()),
+                name,
+                tags,
+            });
         }
+        Ok(groups)
     }
 
     /// The log group named exactly `name`, with tags, or `None`.
@@ -91,22 +79,14 @@ impl Aws {
         name: &str,
         tags: &BTreeMap<String, String>,
     ) -> Result<(), AwsError> {
-        let result = self
-            .logs
+        self.logs
             .create_log_group()
             .log_group_name(name)
             .set_tags(Some(tags.clone().into_iter().collect()))
             .send()
             .await
-            .map_err(|e| {
-                AwsError::from_sdk(
-                    "CloudWatch Logs",
-                    "CreateLogGroup",
-                    format!("log group {name}"),
-                    e,
-                )
-            });
-        AwsError::unless_code(result, "ResourceAlreadyExistsException")
+            .context(LOGS, "CreateLogGroup", format!("log group {name}"))
+            .unless_code("ResourceAlreadyExistsException")
     }
 
     /// Sets (`Some`) or removes (`None`) log group `name`'s retention.
@@ -114,7 +94,7 @@ impl Aws {
     /// # Errors
     /// When the call fails.
     pub async fn set_log_retention(&self, name: &str, days: Option<u32>) -> Result<(), AwsError> {
-        let what = || format!("log group {name}");
+        let what = format!("log group {name}");
         match days {
             Some(days) => self
                 .logs
@@ -123,47 +103,17 @@ impl Aws {
                 .retention_in_days(i32::try_from(days).unwrap_or(i32::MAX))
                 .send()
                 .await
-                .map(|_| ())
-                .map_err(|e| {
-                    AwsError::from_sdk("CloudWatch Logs", "PutRetentionPolicy", what(), e)
-                }),
+                .map(drop)
+                .context(LOGS, "PutRetentionPolicy", what),
             None => self
                 .logs
                 .delete_retention_policy()
                 .log_group_name(name)
                 .send()
                 .await
-                .map(|_| ())
-                .map_err(|e| {
-                    AwsError::from_sdk("CloudWatch Logs", "DeleteRetentionPolicy", what(), e)
-                }),
+                .map(drop)
+                .context(LOGS, "DeleteRetentionPolicy", what),
         }
-    }
-
-    /// Adds (or overwrites) tags on log group `arn` (without the `:*` suffix).
-    ///
-    /// # Errors
-    /// When the call fails.
-    pub async fn tag_log_group(
-        &self,
-        arn: &str,
-        tags: &BTreeMap<String, String>,
-    ) -> Result<(), AwsError> {
-        self.logs
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(tags.clone().into_iter().collect()))
-            .send()
-            .await
-            .map_err(|e| {
-                AwsError::from_sdk(
-                    "CloudWatch Logs",
-                    "TagResource",
-                    format!("log group {arn}"),
-                    e,
-                )
-            })?;
-        Ok(())
     }
 
     /// Deletes log group `name` (gone already is fine).
@@ -171,20 +121,12 @@ impl Aws {
     /// # Errors
     /// When the call fails.
     pub async fn delete_log_group(&self, name: &str) -> Result<(), AwsError> {
-        gone_is_fine(
-            self.logs
-                .delete_log_group()
-                .log_group_name(name)
-                .send()
-                .await
-                .map_err(|e| {
-                    AwsError::from_sdk(
-                        "CloudWatch Logs",
-                        "DeleteLogGroup",
-                        format!("log group {name}"),
-                        e,
-                    )
-                }),
-        )
+        self.logs
+            .delete_log_group()
+            .log_group_name(name)
+            .send()
+            .await
+            .context(LOGS, "DeleteLogGroup", format!("log group {name}"))
+            .gone_is_fine()
     }
 }

@@ -16,6 +16,7 @@ pub mod log_events;
 mod logs;
 mod s3;
 mod sfn;
+mod tags;
 
 use std::fmt;
 use std::time::Duration;
@@ -40,13 +41,86 @@ pub use lambda::{
 };
 pub use logs::LogGroup;
 pub use sfn::{Activity, StateMachine};
+pub use tags::Tagged;
 
-/// `Ok(())` when the call succeeded or the thing was already gone.
-pub(crate) fn gone_is_fine<T>(result: Result<T, AwsError>) -> Result<(), AwsError> {
-    match result {
-        Ok(_) => Ok(()),
-        Err(e) if e.is_not_found() => Ok(()),
-        Err(e) => Err(e),
+/// An SDK call's result, its error turned into an [`AwsError`] that names the call.
+pub(crate) trait SdkResultExt<T> {
+    /// The error, if any, as `service`'s `operation` on `resource` failing.
+    fn context(
+        self,
+        service: &'static str,
+        operation: &'static str,
+        resource: impl Into<String>,
+    ) -> Result<T, AwsError>;
+}
+
+impl<T, E, R> SdkResultExt<T> for Result<T, SdkError<E, R>>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: fmt::Debug,
+{
+    fn context(
+        self,
+        service: &'static str,
+        operation: &'static str,
+        resource: impl Into<String>,
+    ) -> Result<T, AwsError> {
+        self.map_err(|e| AwsError::from_sdk(service, operation, resource, e))
+    }
+}
+
+/// What a failed call means for its caller, when a failure can be an answer.
+pub(crate) trait AwsResultExt<T> {
+    /// `Ok(None)` when AWS said the thing does not exist.
+    fn found(self) -> Result<Option<T>, AwsError>;
+    /// `Ok(())` when the call succeeded or the thing was already gone.
+    fn gone_is_fine(self) -> Result<(), AwsError>;
+    /// `Ok(())` also when the call failed with AWS error `code` only, which says that what it
+    /// was to make is there already (`ResourceAlreadyExistsException`, …).
+    fn unless_code(self, code: &str) -> Result<(), AwsError>;
+}
+
+impl<T> AwsResultExt<T> for Result<T, AwsError> {
+    fn found(self) -> Result<Option<T>, AwsError> {
+        match self {
+            Ok(value) => Ok(Some(value)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn gone_is_fine(self) -> Result<(), AwsError> {
+        self.found().map(drop)
+    }
+
+    fn unless_code(self, code: &str) -> Result<(), AwsError> {
+        match self {
+            Err(err) if err.code.as_deref() != Some(code) => Err(err),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Runs `call` until it returns, again every 5 seconds (12 times at most) while it fails as
+/// `role_not_ready` says a role made moments ago fails: IAM is eventually consistent, so a new
+/// role is not assumable at once.
+async fn retry_until_role_ready<T, F, Fut>(
+    role_not_ready: fn(&AwsError) -> bool,
+    mut call: F,
+) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, AwsError>>,
+{
+    let mut attempt = 0;
+    loop {
+        match call().await {
+            Err(err) if role_not_ready(&err) && attempt < 12 => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            }
+            result => return result,
+        }
     }
 }
 
@@ -144,15 +218,6 @@ impl AwsError {
             resource: resource.into(),
             code,
             message,
-        }
-    }
-
-    /// `Ok(())` also when the call failed with AWS error `code` only, which says that what it
-    /// was to make is there already (`ResourceAlreadyExistsException`, …).
-    fn unless_code<T>(result: Result<T, Self>, code: &str) -> Result<(), Self> {
-        match result {
-            Err(err) if err.code.as_deref() != Some(code) => Err(err),
-            _ => Ok(()),
         }
     }
 
@@ -307,9 +372,11 @@ impl Aws {
     /// # Errors
     /// When the credentials are missing or invalid.
     pub async fn account_id(&self) -> Result<String, AwsError> {
-        let out = self.sts.get_caller_identity().send().await.map_err(|e| {
-            AwsError::from_sdk("STS", "GetCallerIdentity", "the credentials in use", e)
-        })?;
+        let out = self.sts.get_caller_identity().send().await.context(
+            "STS",
+            "GetCallerIdentity",
+            "the credentials in use",
+        )?;
         Ok(out.account.unwrap_or_default())
     }
 }

@@ -3,7 +3,7 @@
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
 
-use super::{Aws, AwsError, gone_is_fine};
+use super::{Aws, AwsError, AwsResultExt, SdkResultExt};
 
 impl Aws {
     /// Whether bucket `bucket` exists (and is ours to use).
@@ -11,17 +11,12 @@ impl Aws {
     /// # Errors
     /// When the call fails for another reason than "not found".
     pub async fn bucket_exists(&self, bucket: &str) -> Result<bool, AwsError> {
-        match self.s3.head_bucket().bucket(bucket).send().await {
+        let result = self.s3.head_bucket().bucket(bucket).send().await;
+        match result.context("S3", "HeadBucket", format!("bucket {bucket}")) {
             Ok(_) => Ok(true),
-            Err(e) => {
-                let err = AwsError::from_sdk("S3", "HeadBucket", format!("bucket {bucket}"), e);
-                // HeadBucket has no body: a 404 arrives without a code.
-                if err.is_not_found() || err.message.contains("NotFound") {
-                    Ok(false)
-                } else {
-                    Err(err)
-                }
-            }
+            // HeadBucket has no body: a 404 arrives without a code.
+            Err(err) if err.is_not_found() || err.message.contains("NotFound") => Ok(false),
+            Err(err) => Err(err),
         }
     }
 
@@ -38,11 +33,10 @@ impl Aws {
                     .build(),
             );
         }
-        let result = call
-            .send()
+        call.send()
             .await
-            .map_err(|e| AwsError::from_sdk("S3", "CreateBucket", format!("bucket {bucket}"), e));
-        AwsError::unless_code(result, "BucketAlreadyOwnedByYou")
+            .context("S3", "CreateBucket", format!("bucket {bucket}"))
+            .unless_code("BucketAlreadyOwnedByYou")
     }
 
     /// Uploads `bytes` as `bucket/key` unless that key already exists (keys carry the zip's
@@ -74,9 +68,7 @@ impl Aws {
             .body(ByteStream::from(bytes.to_vec()))
             .send()
             .await
-            .map_err(|e| {
-                AwsError::from_sdk("S3", "PutObject", format!("s3://{bucket}/{key}"), e)
-            })?;
+            .context("S3", "PutObject", format!("s3://{bucket}/{key}"))?;
         Ok(())
     }
 
@@ -86,16 +78,13 @@ impl Aws {
     /// # Errors
     /// When the call fails.
     pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<(), AwsError> {
-        gone_is_fine(
-            self.s3
-                .delete_object()
-                .bucket(bucket)
-                .key(key)
-                .send()
-                .await
-                .map_err(|e| {
-                    AwsError::from_sdk("S3", "DeleteObject", format!("s3://{bucket}/{key}"), e)
-                }),
-        )
+        self.s3
+            .delete_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .context("S3", "DeleteObject", format!("s3://{bucket}/{key}"))
+            .gone_is_fine()
     }
 }

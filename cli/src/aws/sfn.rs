@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_sfn::types::Tag;
 
-use super::{Aws, AwsError, gone_is_fine};
+use super::{Aws, AwsError, AwsResultExt, SdkResultExt, retry_until_role_ready};
 
 /// A state machine as it exists.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,11 +35,14 @@ pub struct Activity {
     pub tags: BTreeMap<String, String>,
 }
 
-fn tags(map: &BTreeMap<String, String>) -> Vec<Tag> {
+/// The tags in the SDK's form.
+pub(super) fn tags(map: &BTreeMap<String, String>) -> Vec<Tag> {
     map.iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect()
 }
+
+const SFN: &str = "Step Functions";
 
 impl Aws {
     /// Every activity of the account and region: name → ARN.
@@ -47,26 +50,14 @@ impl Aws {
     /// # Errors
     /// When a call fails.
     pub async fn list_activities(&self) -> Result<BTreeMap<String, String>, AwsError> {
-        let mut found = BTreeMap::new();
-        let mut token = None;
-        loop {
-            let out = self
-                .sfn
-                .list_activities()
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| {
-                    AwsError::from_sdk("Step Functions", "ListActivities", "activities", e)
-                })?;
-            for a in out.activities {
-                found.insert(a.name, a.activity_arn);
-            }
-            token = out.next_token;
-            if token.is_none() {
-                return Ok(found);
-            }
-        }
+        let activities = self.sfn.list_activities().into_paginator().items().send();
+        Ok(activities
+            .try_collect()
+            .await
+            .context(SFN, "ListActivities", "activities")?
+            .into_iter()
+            .map(|a| (a.name, a.activity_arn))
+            .collect())
     }
 
     /// Creates activity `name` (Step Functions returns the existing one for the same name);
@@ -86,14 +77,7 @@ impl Aws {
             .set_tags(Some(tags(tag_map)))
             .send()
             .await
-            .map_err(|e| {
-                AwsError::from_sdk(
-                    "Step Functions",
-                    "CreateActivity",
-                    format!("activity {name}"),
-                    e,
-                )
-            })?;
+            .context(SFN, "CreateActivity", format!("activity {name}"))?;
         Ok(out.activity_arn)
     }
 
@@ -102,26 +86,19 @@ impl Aws {
     /// # Errors
     /// When a call fails.
     pub async fn list_state_machines(&self) -> Result<BTreeMap<String, String>, AwsError> {
-        let mut found = BTreeMap::new();
-        let mut token = None;
-        loop {
-            let out = self
-                .sfn
-                .list_state_machines()
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| {
-                    AwsError::from_sdk("Step Functions", "ListStateMachines", "state machines", e)
-                })?;
-            for m in out.state_machines {
-                found.insert(m.name, m.state_machine_arn);
-            }
-            token = out.next_token;
-            if token.is_none() {
-                return Ok(found);
-            }
-        }
+        let machines = self
+            .sfn
+            .list_state_machines()
+            .into_paginator()
+            .items()
+            .send();
+        Ok(machines
+            .try_collect()
+            .await
+            .context(SFN, "ListStateMachines", "state machines")?
+            .into_iter()
+            .map(|m| (m.name, m.state_machine_arn))
+            .collect())
     }
 
     /// The state machine `arn`.
@@ -135,14 +112,7 @@ impl Aws {
             .state_machine_arn(arn)
             .send()
             .await
-            .map_err(|e| {
-                AwsError::from_sdk(
-                    "Step Functions",
-                    "DescribeStateMachine",
-                    format!("state machine {arn}"),
-                    e,
-                )
-            })?;
+            .context(SFN, "DescribeStateMachine", format!("state machine {arn}"))?;
         Ok(StateMachine {
             name: out.name,
             arn: out.state_machine_arn,
@@ -167,38 +137,18 @@ impl Aws {
         role_arn: &str,
         tag_map: &BTreeMap<String, String>,
     ) -> Result<String, AwsError> {
-        // A role made a moment ago may not be assumable yet (IAM is eventually consistent).
-        let mut attempt = 0;
-        let out = loop {
-            let result = self
-                .sfn
+        let out = retry_until_role_ready(role_not_ready, || async {
+            self.sfn
                 .create_state_machine()
                 .name(name)
                 .definition(definition)
                 .role_arn(role_arn)
                 .set_tags(Some(tags(tag_map)))
                 .send()
-                .await;
-            match result {
-                Ok(out) => break out,
-                Err(e) => {
-                    let err = AwsError::from_sdk(
-                        "Step Functions",
-                        "CreateStateMachine",
-                        format!("state machine {name}"),
-                        e,
-                    );
-                    let role_not_ready = err.code.as_deref() == Some("AccessDeniedException")
-                        && err.message.contains("assume");
-                    if role_not_ready && attempt < 12 {
-                        attempt += 1;
-                        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
-                        continue;
-                    }
-                    return Err(err);
-                }
-            }
-        };
+                .await
+                .context(SFN, "CreateStateMachine", format!("state machine {name}"))
+        })
+        .await?;
         Ok(out.state_machine_arn)
     }
 
@@ -219,14 +169,7 @@ impl Aws {
             .role_arn(role_arn)
             .send()
             .await
-            .map_err(|e| {
-                AwsError::from_sdk(
-                    "Step Functions",
-                    "UpdateStateMachine",
-                    format!("state machine {arn}"),
-                    e,
-                )
-            })?;
+            .context(SFN, "UpdateStateMachine", format!("state machine {arn}"))?;
         Ok(())
     }
 
@@ -241,9 +184,7 @@ impl Aws {
             .resource_arn(arn)
             .send()
             .await
-            .map_err(|e| {
-                AwsError::from_sdk("Step Functions", "ListTagsForResource", arn.to_owned(), e)
-            })?;
+            .context(SFN, "ListTagsForResource", arn)?;
         Ok(out
             .tags
             .unwrap_or_default()
@@ -252,40 +193,18 @@ impl Aws {
             .collect())
     }
 
-    /// Adds (or overwrites) tags on activity or state machine `arn`.
-    ///
-    /// # Errors
-    /// When the call fails.
-    pub async fn tag_sfn(
-        &self,
-        arn: &str,
-        tag_map: &BTreeMap<String, String>,
-    ) -> Result<(), AwsError> {
-        self.sfn
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(tags(tag_map)))
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("Step Functions", "TagResource", arn.to_owned(), e))?;
-        Ok(())
-    }
-
     /// Deletes state machine `arn` (gone already is fine).
     ///
     /// # Errors
     /// When the call fails.
     pub async fn delete_state_machine(&self, arn: &str) -> Result<(), AwsError> {
-        gone_is_fine(
-            self.sfn
-                .delete_state_machine()
-                .state_machine_arn(arn)
-                .send()
-                .await
-                .map_err(|e| {
-                    AwsError::from_sdk("Step Functions", "DeleteStateMachine", arn.to_owned(), e)
-                }),
-        )
+        self.sfn
+            .delete_state_machine()
+            .state_machine_arn(arn)
+            .send()
+            .await
+            .context(SFN, "DeleteStateMachine", arn)
+            .gone_is_fine()
     }
 
     /// Deletes activity `arn` (gone already is fine).
@@ -293,15 +212,17 @@ impl Aws {
     /// # Errors
     /// When the call fails.
     pub async fn delete_activity(&self, arn: &str) -> Result<(), AwsError> {
-        gone_is_fine(
-            self.sfn
-                .delete_activity()
-                .activity_arn(arn)
-                .send()
-                .await
-                .map_err(|e| {
-                    AwsError::from_sdk("Step Functions", "DeleteActivity", arn.to_owned(), e)
-                }),
-        )
+        self.sfn
+            .delete_activity()
+            .activity_arn(arn)
+            .send()
+            .await
+            .context(SFN, "DeleteActivity", arn)
+            .gone_is_fine()
     }
+}
+
+/// Whether Step Functions refused a role it cannot assume yet.
+fn role_not_ready(err: &AwsError) -> bool {
+    err.code.as_deref() == Some("AccessDeniedException") && err.message.contains("assume")
 }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::aws::{Aws, AwsError, Code};
+use crate::aws::{Aws, AwsError, Code, Tagged};
 
 use super::desired::{APIGATEWAY_PERMISSION_SID, Desired, EVENTS_PERMISSION_SID};
 use super::plan::{Instruction, Invoker, RULE_TARGET_ID, RoleKind, stage_description};
@@ -114,10 +114,7 @@ impl<'a> Executor<'a> {
         for (entry, role) in &remote.roles {
             record.roles.insert(
                 RoleKind::Function(entry.clone()).record_key(),
-                Named {
-                    name: role.name.clone(),
-                    arn: role.arn.clone(),
-                },
+                Named::new(&role.name, &role.arn),
             );
         }
         let stale_roles = remote
@@ -127,22 +124,15 @@ impl<'a> Executor<'a> {
             .chain(remote.shared_role.as_ref().map(|_| RoleKind::Shared));
         for kind in stale_roles {
             let name = kind.name(desired);
-            record.roles.insert(
-                kind.record_key(),
-                Named {
-                    arn: desired.location.role_arn(&name),
-                    name,
-                },
-            );
+            let arn = desired.location.role_arn(&name);
+            record
+                .roles
+                .insert(kind.record_key(), Named::new(name, arn));
         }
         if let Some(role) = &remote.states_role {
-            record.roles.insert(
-                "state_machines".into(),
-                Named {
-                    name: role.name.clone(),
-                    arn: role.arn.clone(),
-                },
-            );
+            record
+                .roles
+                .insert("state_machines".into(), Named::new(&role.name, &role.arn));
         }
         record.log_groups = remote
             .log_groups
@@ -152,13 +142,10 @@ impl<'a> Executor<'a> {
             .collect();
         if remote.stale_states_role.is_some() {
             let name = desired.names().states_role();
-            record.roles.insert(
-                "state_machines".into(),
-                Named {
-                    arn: desired.location.role_arn(&name),
-                    name,
-                },
-            );
+            let arn = desired.location.role_arn(&name);
+            record
+                .roles
+                .insert("state_machines".into(), Named::new(name, arn));
         }
         for (entry, f) in &remote.functions {
             record.functions.insert(
@@ -213,96 +200,57 @@ impl<'a> Executor<'a> {
         }
         for (key, plan) in &remote.usage_plans {
             ids.plans.insert(key.clone(), plan.plan.id.clone());
-            record.usage_plans.insert(
-                key.clone(),
-                Identified {
-                    name: plan.plan.name.clone(),
-                    id: plan.plan.id.clone(),
-                },
-            );
+            record
+                .usage_plans
+                .insert(key.clone(), Identified::new(&plan.plan.name, &plan.plan.id));
         }
         for (key, k) in &remote.api_keys {
             ids.keys.insert(key.clone(), k.id.clone());
-            record.api_keys.insert(
-                key.clone(),
-                Identified {
-                    name: k.name.clone(),
-                    id: k.id.clone(),
-                },
-            );
+            record
+                .api_keys
+                .insert(key.clone(), Identified::new(&k.name, &k.id));
         }
         for (entry, rule) in &remote.rules {
-            record.rules.insert(
-                entry.clone(),
-                Named {
-                    name: rule.name.clone(),
-                    arn: rule.arn.clone(),
-                },
-            );
+            record
+                .rules
+                .insert(entry.clone(), Named::new(&rule.name, &rule.arn));
         }
         for (entry, name) in &remote.stale_rules {
             record.rules.insert(
                 entry.clone(),
-                Named {
-                    name: name.clone(),
-                    arn: desired.location.rule_arn(name),
-                },
+                Named::new(name, desired.location.rule_arn(name)),
             );
         }
         for (key, a) in &remote.activities {
-            record.activities.insert(
-                key.clone(),
-                Named {
-                    name: a.name.clone(),
-                    arn: a.arn.clone(),
-                },
-            );
+            record
+                .activities
+                .insert(key.clone(), Named::new(&a.name, &a.arn));
         }
         for (key, arn) in &remote.stale_activities {
-            record.activities.insert(
-                key.clone(),
-                Named {
-                    name: desired.names().scoped(key),
-                    arn: arn.clone(),
-                },
-            );
+            record
+                .activities
+                .insert(key.clone(), Named::new(desired.names().scoped(key), arn));
         }
         for (key, arn) in &remote.stale_state_machines {
-            record.state_machines.insert(
-                key.clone(),
-                Named {
-                    name: desired.names().scoped(key),
-                    arn: arn.clone(),
-                },
-            );
+            record
+                .state_machines
+                .insert(key.clone(), Named::new(desired.names().scoped(key), arn));
         }
         for (key, plan) in &remote.stale_usage_plans {
-            record.usage_plans.insert(
-                key.clone(),
-                Identified {
-                    name: plan.name.clone(),
-                    id: plan.id.clone(),
-                },
-            );
+            record
+                .usage_plans
+                .insert(key.clone(), Identified::new(&plan.name, &plan.id));
         }
         for (key, k) in &remote.stale_api_keys {
-            record.api_keys.insert(
-                key.clone(),
-                Identified {
-                    name: k.name.clone(),
-                    id: k.id.clone(),
-                },
-            );
+            record
+                .api_keys
+                .insert(key.clone(), Identified::new(&k.name, &k.id));
         }
         for (key, m) in &remote.state_machines {
             ids.state_machines.insert(key.clone(), m.arn.clone());
-            record.state_machines.insert(
-                key.clone(),
-                Named {
-                    name: m.name.clone(),
-                    arn: m.arn.clone(),
-                },
-            );
+            record
+                .state_machines
+                .insert(key.clone(), Named::new(&m.name, &m.arn));
         }
         record.code_object = remote
             .code_object
@@ -425,13 +373,9 @@ impl<'a> Executor<'a> {
                 let arn = aws
                     .create_role(&spec.name, &spec.assume_policy, &d.tags)
                     .await?;
-                self.record.roles.insert(
-                    role_key(role),
-                    Named {
-                        name: spec.name.clone(),
-                        arn,
-                    },
-                );
+                self.record
+                    .roles
+                    .insert(role_key(role), Named::new(&spec.name, arn));
             }
             Instruction::UpdateTrustPolicy { role } => {
                 let spec = role_spec(role)?;
@@ -465,7 +409,9 @@ impl<'a> Executor<'a> {
                     }
                 }
             }
-            Instruction::TagRole { role } => aws.tag_role(&role_name(role), &d.tags).await?,
+            Instruction::TagRole { role } => {
+                aws.tag(Tagged::Role(&role_name(role)), &d.tags).await?
+            }
             Instruction::DeleteRole { role } => {
                 aws.delete_role(&role_name(role)).await?;
                 self.record.attached_policies.remove(&role_name(role));
@@ -480,7 +426,7 @@ impl<'a> Executor<'a> {
             }
             Instruction::TagLogGroup { log_group } => {
                 let arn = loc.log_group_arn(log_group);
-                aws.tag_log_group(arn.trim_end_matches(":*"), &d.tags)
+                aws.tag(Tagged::LogGroup(arn.trim_end_matches(":*")), &d.tags)
                     .await?;
             }
             Instruction::DeleteLogGroup { log_group } => {
@@ -536,7 +482,8 @@ impl<'a> Executor<'a> {
                 }
             }
             Instruction::TagFunction { entry } => {
-                aws.tag_function(&function(entry)?.arn, &d.tags).await?
+                aws.tag(Tagged::Function(&function(entry)?.arn), &d.tags)
+                    .await?
             }
             Instruction::AllowInvoke {
                 entry,
@@ -578,14 +525,10 @@ impl<'a> Executor<'a> {
                 let arn = aws.create_activity(&name, &d.tags).await?;
                 self.record
                     .activities
-                    .insert(activity.clone(), Named { name, arn });
+                    .insert(activity.clone(), Named::new(name, arn));
             }
             Instruction::CreateStateMachine { state_machine } => {
-                let spec = d
-                    .state_machines
-                    .iter()
-                    .find(|m| &m.key == state_machine)
-                    .ok_or_else(|| missing(state_machine))?;
+                let spec = find(&d.state_machines, state_machine, |m| &m.key)?;
                 let role = loc.role_arn(&role_spec(&RoleKind::StateMachines)?.name);
                 let arn = aws
                     .create_state_machine(
@@ -598,20 +541,12 @@ impl<'a> Executor<'a> {
                 self.ids
                     .state_machines
                     .insert(state_machine.clone(), arn.clone());
-                self.record.state_machines.insert(
-                    state_machine.clone(),
-                    Named {
-                        name: spec.name.clone(),
-                        arn,
-                    },
-                );
+                self.record
+                    .state_machines
+                    .insert(state_machine.clone(), Named::new(&spec.name, arn));
             }
             Instruction::UpdateStateMachine { state_machine } => {
-                let spec = d
-                    .state_machines
-                    .iter()
-                    .find(|m| &m.key == state_machine)
-                    .ok_or_else(|| missing(state_machine))?;
+                let spec = find(&d.state_machines, state_machine, |m| &m.key)?;
                 let arn = self
                     .ids
                     .state_machines
@@ -627,7 +562,7 @@ impl<'a> Executor<'a> {
                     || loc.activity_arn(&d.names().scoped(activity)),
                     |a| a.arn.clone(),
                 );
-                aws.tag_sfn(&arn, &d.tags).await?;
+                aws.tag(Tagged::StepFunctions(&arn), &d.tags).await?;
             }
             Instruction::TagStateMachine { state_machine } => {
                 let arn = self
@@ -636,7 +571,7 @@ impl<'a> Executor<'a> {
                     .get(state_machine)
                     .cloned()
                     .unwrap_or_else(|| loc.state_machine_arn(&d.names().scoped(state_machine)));
-                aws.tag_sfn(&arn, &d.tags).await?;
+                aws.tag(Tagged::StepFunctions(&arn), &d.tags).await?;
             }
             Instruction::DeleteStateMachine { state_machine, arn } => {
                 aws.delete_state_machine(arn).await?;
@@ -673,8 +608,11 @@ impl<'a> Executor<'a> {
                     .await?;
             }
             Instruction::TagRestApi => {
-                aws.tag_apigateway(&loc.rest_api_arn(self.api_id()?), &d.tags)
-                    .await?;
+                aws.tag(
+                    Tagged::ApiGateway(&loc.rest_api_arn(self.api_id()?)),
+                    &d.tags,
+                )
+                .await?;
             }
             Instruction::CreateResource { path } => {
                 let (parent, part) = path.rsplit_once('/').unwrap_or(("", path));
@@ -752,30 +690,18 @@ impl<'a> Executor<'a> {
                 }
             }
             Instruction::CreateUsagePlan { plan } => {
-                let spec = d
-                    .usage_plans
-                    .iter()
-                    .find(|p| &p.key == plan)
-                    .ok_or_else(|| missing(plan))?;
+                let spec = find(&d.usage_plans, plan, |p| &p.key)?;
                 let id = aws
                     .create_usage_plan(&spec.name, spec.throttle, spec.quota.as_ref(), &d.tags)
                     .await?;
                 self.ids.plans.insert(plan.clone(), id.clone());
-                self.record.usage_plans.insert(
-                    plan.clone(),
-                    Identified {
-                        name: spec.name.clone(),
-                        id,
-                    },
-                );
+                self.record
+                    .usage_plans
+                    .insert(plan.clone(), Identified::new(&spec.name, id));
             }
             Instruction::UpdateUsagePlan { plan, changes } => {
-                let spec = d
-                    .usage_plans
-                    .iter()
-                    .find(|p| &p.key == plan)
-                    .ok_or_else(|| missing(plan))?;
-                let id = self.ids.plans.get(plan).ok_or_else(|| missing(plan))?;
+                let spec = find(&d.usage_plans, plan, |p| &p.key)?;
+                let id = known(&self.ids.plans, plan)?;
                 let changed = |what: &str| changes.iter().any(|c| c == what);
                 aws.update_usage_plan_limits(
                     id,
@@ -785,44 +711,38 @@ impl<'a> Executor<'a> {
                 .await?;
             }
             Instruction::BindUsagePlan { plan } => {
-                let id = self.ids.plans.get(plan).ok_or_else(|| missing(plan))?;
+                let id = known(&self.ids.plans, plan)?;
                 aws.add_usage_plan_stage(id, self.api_id()?, &d.api.stage)
                     .await?;
             }
             Instruction::CreateApiKey { key } => {
-                let spec = d
-                    .api_keys
-                    .iter()
-                    .find(|k| &k.key == key)
-                    .ok_or_else(|| missing(key))?;
+                let spec = find(&d.api_keys, key, |k| &k.key)?;
                 let id = aws
                     .create_api_key(&spec.name, spec.value.as_deref(), &d.tags)
                     .await?;
                 self.ids.keys.insert(key.clone(), id.clone());
-                self.record.api_keys.insert(
-                    key.clone(),
-                    Identified {
-                        name: spec.name.clone(),
-                        id,
-                    },
-                );
+                self.record
+                    .api_keys
+                    .insert(key.clone(), Identified::new(&spec.name, id));
             }
             Instruction::AddApiKeyToPlan { plan, key } => {
-                let plan_id = self.ids.plans.get(plan).ok_or_else(|| missing(plan))?;
-                let key_id = self.ids.keys.get(key).ok_or_else(|| missing(key))?;
+                let plan_id = known(&self.ids.plans, plan)?;
+                let key_id = known(&self.ids.keys, key)?;
                 aws.create_usage_plan_key(plan_id, key_id).await?;
             }
             Instruction::RemoveApiKeyFromPlan { plan, key_id, .. } => {
-                let plan_id = self.ids.plans.get(plan).ok_or_else(|| missing(plan))?;
+                let plan_id = known(&self.ids.plans, plan)?;
                 aws.delete_usage_plan_key(plan_id, key_id).await?;
             }
             Instruction::TagUsagePlan { plan } => {
-                let id = self.ids.plans.get(plan).ok_or_else(|| missing(plan))?;
-                aws.tag_apigateway(&loc.usage_plan_arn(id), &d.tags).await?;
+                let id = known(&self.ids.plans, plan)?;
+                aws.tag(Tagged::ApiGateway(&loc.usage_plan_arn(id)), &d.tags)
+                    .await?;
             }
             Instruction::TagApiKey { key } => {
-                let id = self.ids.keys.get(key).ok_or_else(|| missing(key))?;
-                aws.tag_apigateway(&loc.api_key_arn(id), &d.tags).await?;
+                let id = known(&self.ids.keys, key)?;
+                aws.tag(Tagged::ApiGateway(&loc.api_key_arn(id)), &d.tags)
+                    .await?;
             }
             Instruction::DeleteUsagePlan {
                 plan,
@@ -837,35 +757,26 @@ impl<'a> Executor<'a> {
                 self.record.api_keys.remove(key);
             }
             Instruction::PutRule { schedule } => {
-                let s = d
-                    .schedules
-                    .iter()
-                    .find(|s| &s.entry == schedule)
-                    .ok_or_else(|| missing(schedule))?;
+                let s = find(&d.schedules, schedule, |s| &s.entry)?;
                 let description = format!("portico: runs {} on schedule", s.function);
                 let arn = aws
                     .put_rule(&s.rule, &s.expression, &description, &d.tags)
                     .await?;
-                self.record.rules.insert(
-                    schedule.clone(),
-                    Named {
-                        name: s.rule.clone(),
-                        arn,
-                    },
-                );
+                self.record
+                    .rules
+                    .insert(schedule.clone(), Named::new(&s.rule, arn));
             }
             Instruction::PutRuleTarget { schedule } => {
-                let s = d
-                    .schedules
-                    .iter()
-                    .find(|s| &s.entry == schedule)
-                    .ok_or_else(|| missing(schedule))?;
+                let s = find(&d.schedules, schedule, |s| &s.entry)?;
                 aws.put_target(&s.rule, RULE_TARGET_ID, &s.function_arn)
                     .await?;
             }
             Instruction::TagRule { schedule } => {
-                aws.tag_rule(&loc.rule_arn(&d.names().rule(schedule)), &d.tags)
-                    .await?;
+                aws.tag(
+                    Tagged::Rule(&loc.rule_arn(&d.names().rule(schedule))),
+                    &d.tags,
+                )
+                .await?;
             }
             Instruction::DeleteRule { schedule, name } => {
                 aws.delete_rule(name).await?;
@@ -880,7 +791,23 @@ impl<'a> Executor<'a> {
     }
 }
 
-/// A step needs something an earlier step should have made: a planner bug, reported as such.
+/// The desired item of `items` whose key (`key_of`) is `key`.
+fn find<'d, T>(
+    items: &'d [T],
+    key: &str,
+    key_of: impl Fn(&T) -> &String,
+) -> Result<&'d T, AwsError> {
+    items
+        .iter()
+        .find(|item| key_of(item) == key)
+        .ok_or_else(|| missing(key))
+}
+
+/// The id an earlier step made (or the remote state had) for `key`.
+fn known<'i>(ids: &'i BTreeMap<String, String>, key: &str) -> Result<&'i String, AwsError> {
+    ids.get(key).ok_or_else(|| missing(key))
+}
+
 /// `group` as the record keeps it: `None` for Lambda's default group of function `name`.
 fn custom_log_group(name: &str, group: Option<&String>) -> Option<String> {
     group
@@ -888,6 +815,7 @@ fn custom_log_group(name: &str, group: Option<&String>) -> Option<String> {
         .cloned()
 }
 
+/// A step needs something an earlier step should have made: a planner bug, reported as such.
 fn missing(what: &str) -> AwsError {
     AwsError {
         service: "portico",

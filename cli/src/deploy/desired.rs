@@ -900,6 +900,7 @@ fn cors_parameters(cors: &CorsSection) -> BTreeMap<String, String> {
 pub(crate) mod tests {
     use super::*;
     use crate::project::{ManifestRoute, ManifestSchedule};
+    use crate::test_support::assert_error_contains;
     use portico_spec::manifest::RouteOptions as ManifestRouteOptions;
 
     pub(crate) fn manifest(keyed: &[(&str, &str)], schedules: &[(&str, &str)]) -> Manifest {
@@ -946,6 +947,11 @@ pub(crate) mod tests {
         Config::parse(Path::new("portico.toml"), text).unwrap()
     }
 
+    /// The desired state of `text` (a `portico.toml`) and `manifest`, stage `dev`.
+    fn desired_from(text: &str, manifest: &Manifest) -> Result<Desired, DesiredError> {
+        Desired::new(&config(text), manifest, &inputs(Path::new(".")))
+    }
+
     pub(crate) fn inputs(dir: &Path) -> Inputs<'_> {
         Inputs {
             stage: "dev",
@@ -959,10 +965,9 @@ pub(crate) mod tests {
 
     #[test]
     fn names_and_arns_follow_the_app_and_stage() {
-        let desired = Desired::new(
-            &config("[app]\nname = \"shop\"\n"),
+        let desired = desired_from(
+            "[app]\nname = \"shop\"\n",
             &manifest(&[], &[("cleanup", "rate(5 minutes)")]),
-            &inputs(Path::new(".")),
         )
         .unwrap();
         let entries: Vec<&str> = desired.functions.iter().map(|f| f.entry.as_str()).collect();
@@ -995,10 +1000,9 @@ pub(crate) mod tests {
         );
         assert_eq!(desired.schedules[0].rule, "shop-dev-cleanup");
         assert_eq!(desired.api.stage, "dev");
-        let v1 = Desired::new(
-            &config("[app]\nname = \"shop\"\n[stages.dev]\napi_stage = \"v1\"\n"),
+        let v1 = desired_from(
+            "[app]\nname = \"shop\"\n[stages.dev]\napi_stage = \"v1\"\n",
             &manifest(&[], &[]),
-            &inputs(Path::new(".")),
         )
         .unwrap();
         assert_eq!(v1.api.stage, "v1", "the API Gateway stage is `api_stage`");
@@ -1012,10 +1016,9 @@ pub(crate) mod tests {
 
     #[test]
     fn only_keyed_routes_get_explicit_resources() {
-        let desired = Desired::new(
-            &config("[app]\nname = \"shop\"\n[api]\ncors = {}\n"),
+        let desired = desired_from(
+            "[app]\nname = \"shop\"\n[api]\ncors = {}\n",
             &manifest(&[("GET", "/private"), ("POST", "/admin/users/{id}")], &[]),
-            &inputs(Path::new(".")),
         )
         .unwrap();
         let shape: Vec<(String, Vec<(String, bool)>)> = desired
@@ -1219,45 +1222,30 @@ pub(crate) mod tests {
             "{\n\"Resource\": \"${activity:Nope}\"}",
         )
         .unwrap();
-        let err = Desired::new(&cfg, &manifest(&[], &[]), &inputs(dir))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("sm.json:2: `${activity:Nope}`"), "{err}");
-        assert!(err.contains("declared: ManualStep"), "{err}");
+        assert_error_contains(
+            Desired::new(&cfg, &manifest(&[], &[]), &inputs(dir)),
+            &["sm.json:2: `${activity:Nope}`", "declared: ManualStep"],
+        );
     }
 
     #[test]
     fn an_entry_point_cannot_take_the_state_machines_role_name() {
-        let err = Desired::new(
-            &config("[app]\nname = \"hr\"\n"),
-            &manifest(&[], &[("states", "rate(1 day)")]),
-            &inputs(Path::new(".")),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(err.contains("entry point named `states`"), "{err}");
-        assert!(err.contains("rename the function"), "{err}");
+        let m = manifest(&[], &[("states", "rate(1 day)")]);
+        assert_error_contains(
+            desired_from("[app]\nname = \"hr\"\n", &m),
+            &["entry point named `states`", "rename the function"],
+        );
     }
 
     #[test]
     fn the_api_hash_follows_the_api_definition_only() {
         let m = manifest(&[("GET", "/private")], &[]);
-        let base = Desired::new(
-            &config("[app]\nname = \"a\"\n"),
+        let base = desired_from("[app]\nname = \"a\"\n", &m).unwrap();
+        let memory =
+            desired_from("[app]\nname = \"a\"\n[functions.api]\nmemory = 512\n", &m).unwrap();
+        let binary = desired_from(
+            "[app]\nname = \"a\"\n[api]\nbinary_media_types = [\"image/png\"]\n",
             &m,
-            &inputs(Path::new(".")),
-        )
-        .unwrap();
-        let memory = Desired::new(
-            &config("[app]\nname = \"a\"\n[functions.api]\nmemory = 512\n"),
-            &m,
-            &inputs(Path::new(".")),
-        )
-        .unwrap();
-        let binary = Desired::new(
-            &config("[app]\nname = \"a\"\n[api]\nbinary_media_types = [\"image/png\"]\n"),
-            &m,
-            &inputs(Path::new(".")),
         )
         .unwrap();
         assert_eq!(base.api.hash, memory.api.hash);

@@ -344,6 +344,21 @@ async fn deploy(
     let steps = plan::plan(&desired, &remote);
     let read_calls = aws.stats().total;
     let planned = planning.elapsed();
+    // `--output json`: what a dry run and a deploy both report, then `more`.
+    let json_report = |more: Value| {
+        let mut out = json!({
+            "app": app,
+            "stage": args.app_stage.stage,
+            "region": region,
+            "dry_run": args.dry_run,
+            "plan": plan_json(&steps, &desired),
+            "secrets": resolved.origins,
+        });
+        if let (Value::Object(out), Value::Object(more)) = (&mut out, more) {
+            out.extend(more);
+        }
+        out
+    };
 
     if args.dry_run {
         match args.output {
@@ -356,15 +371,7 @@ async fn deploy(
                 print!("{}", plan::render_text(&steps, &desired));
             }
             OutputFormat::Json => {
-                let out = json!({
-                    "app": app,
-                    "stage": args.app_stage.stage,
-                    "region": region,
-                    "dry_run": true,
-                    "plan": plan_json(&steps, &desired),
-                    "secrets": resolved.origins,
-                    "calls": aws.stats(),
-                });
+                let out = json_report(json!({ "calls": aws.stats() }));
                 println!("{}", serde_json::to_string_pretty(&out)?);
             }
         }
@@ -434,13 +441,7 @@ async fn deploy(
             lines.say(&url);
         }
         OutputFormat::Json => {
-            let out = json!({
-                "app": app,
-                "stage": args.app_stage.stage,
-                "region": region,
-                "dry_run": false,
-                "plan": plan_json(&steps, &desired),
-                "secrets": resolved.origins,
+            let out = json_report(json!({
                 "url": url,
                 "record": record_path,
                 "calls": stats,
@@ -448,7 +449,7 @@ async fn deploy(
                 "wall_ms": ms(elapsed),
                 "phases_ms": {"build": ms(built), "plan": ms(planned), "apply": ms(applied)},
                 "smoke": smoke,
-            });
+            }));
             println!("{}", serde_json::to_string_pretty(&out)?);
         }
     }

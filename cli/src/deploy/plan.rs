@@ -1166,27 +1166,7 @@ mod tests {
     use crate::deploy::desired::tests::{config, inputs, manifest};
     use crate::deploy::remote::{RemoteApi, RemotePlan};
 
-    const FIXTURE: &str = r#"
-[app]
-name = "shop"
-
-[api]
-cors = { allow_origin = "https://shop.example.com" }
-binary_media_types = ["image/png"]
-
-[[api_keys]]
-name = "partner"
-value = "partner-key-0123456789abcdef"
-
-[[usage_plans]]
-name = "gold"
-throttle = { rate = 10.0, burst = 20 }
-quota = { limit = 1000, period = "DAY" }
-api_keys = ["partner"]
-
-[logs]
-retention_days = 14
-"#;
+    const FIXTURE: &str = include_str!("fixtures/shop.toml");
 
     fn desired(text: &str) -> Desired {
         Desired::new(

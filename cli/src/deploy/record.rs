@@ -42,6 +42,16 @@ pub struct Named {
     pub arn: String,
 }
 
+impl Named {
+    /// `name` with `arn`.
+    pub fn new(name: impl Into<String>, arn: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            arn: arn.into(),
+        }
+    }
+}
+
 /// A resource known by name and id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identified {
@@ -49,6 +59,16 @@ pub struct Identified {
     pub name: String,
     /// Id.
     pub id: String,
+}
+
+impl Identified {
+    /// `name` with `id`.
+    pub fn new(name: impl Into<String>, id: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            id: id.into(),
+        }
+    }
 }
 
 /// A deployed function.

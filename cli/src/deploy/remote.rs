@@ -157,6 +157,14 @@ pub struct Remote {
     pub warnings: Vec<String>,
 }
 
+/// What `read` answers when `wanted`, else the empty answer without a call.
+async fn read_if<T: Default>(
+    wanted: bool,
+    read: impl std::future::Future<Output = Result<T, AwsError>>,
+) -> Result<T, AwsError> {
+    if wanted { read.await } else { Ok(T::default()) }
+}
+
 fn owned_by(tags: &BTreeMap<String, String>, desired: &Desired) -> bool {
     tags.get(TAG_APP) == Some(&desired.app) && tags.get(TAG_STAGE) == Some(&desired.stage)
 }
@@ -313,61 +321,19 @@ impl Remote {
         ) = tokio::try_join!(
             async {
                 tokio::try_join!(
-                    async {
-                        if look_shared {
-                            aws.get_role(&shared_role_name).await
-                        } else {
-                            Ok(None)
-                        }
-                    },
-                    async {
-                        if look_states {
-                            aws.get_role(&states_role_name).await
-                        } else {
-                            Ok(None)
-                        }
-                    },
+                    read_if(look_shared, aws.get_role(&shared_role_name)),
+                    read_if(look_states, aws.get_role(&states_role_name)),
                     aws.list_log_groups(&log_prefix),
                     read_api(aws, desired, record, sweep.is_some()),
                 )
             },
             async {
                 tokio::try_join!(
-                    async {
-                        if look_plans {
-                            aws.list_usage_plans().await
-                        } else {
-                            Ok(Default::default())
-                        }
-                    },
-                    async {
-                        if look_keys {
-                            aws.list_api_keys().await
-                        } else {
-                            Ok(Default::default())
-                        }
-                    },
-                    async {
-                        if look_activities {
-                            aws.list_activities().await
-                        } else {
-                            Ok(Default::default())
-                        }
-                    },
-                    async {
-                        if look_machines {
-                            aws.list_state_machines().await
-                        } else {
-                            Ok(Default::default())
-                        }
-                    },
-                    async {
-                        if look_rules {
-                            aws.list_rule_names(&prefix).await
-                        } else {
-                            Ok(Default::default())
-                        }
-                    },
+                    read_if(look_plans, aws.list_usage_plans()),
+                    read_if(look_keys, aws.list_api_keys()),
+                    read_if(look_activities, aws.list_activities()),
+                    read_if(look_machines, aws.list_state_machines()),
+                    read_if(look_rules, aws.list_rule_names(&prefix)),
                 )
             },
             async {

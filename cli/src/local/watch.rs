@@ -425,10 +425,7 @@ fn set_diff(old: &BTreeSet<String>, new: &BTreeSet<String>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn temp_dir(name: &str) -> crate::test_support::TempDir {
-        crate::test_support::TempDir::new("watch", name)
-    }
+    use crate::test_support::TempDir;
 
     #[test]
     fn reads_cargo_dep_info() {
@@ -448,7 +445,7 @@ mod tests {
 
     #[test]
     fn snapshots_see_edits_new_files_and_deletions() {
-        let tmp = temp_dir("snap");
+        let tmp = TempDir::new("watch", "snap");
         let src = tmp.0.join("src");
         std::fs::create_dir_all(src.join("nested")).unwrap();
         std::fs::write(src.join("main.rs"), "fn main() {}").unwrap();
@@ -496,7 +493,7 @@ mod tests {
 
     #[test]
     fn finds_the_crate_of_a_source_file() {
-        let tmp = temp_dir("crate");
+        let tmp = TempDir::new("watch", "crate");
         std::fs::create_dir_all(tmp.0.join("fw/src/event")).unwrap();
         std::fs::write(tmp.0.join("fw/Cargo.toml"), "").unwrap();
         assert_eq!(

@@ -458,16 +458,31 @@ mod tests {
         }
     }
 
-    fn text(message: &str, include_platform: bool) -> Option<String> {
+    /// The line `message` renders as, if shown; `terminal`: coloured and sanitized.
+    fn render(
+        format: Format,
+        terminal: bool,
+        include_platform: bool,
+        message: &str,
+    ) -> Option<String> {
         let r = Renderer {
-            format: Format::Text,
-            color: false,
-            sanitize: false,
+            format,
+            color: terminal,
+            sanitize: terminal,
             include_platform,
         };
         let mut out = String::new();
-        r.write(&mut out, &event(message))
-            .then(|| out.trim_end_matches('\n').to_owned())
+        r.write(&mut out, &event(message)).then_some(out)
+    }
+
+    fn text(message: &str, include_platform: bool) -> Option<String> {
+        render(Format::Text, false, include_platform, message)
+            .map(|out| out.trim_end_matches('\n').to_owned())
+    }
+
+    /// What `message` (not a platform line) renders as in `format` on a terminal.
+    fn on_terminal(format: Format, message: &str) -> String {
+        render(format, true, false, message).unwrap()
     }
 
     #[test]
@@ -527,16 +542,9 @@ mod tests {
 
     #[test]
     fn colour_and_terminal_escapes() {
-        let r = Renderer {
-            format: Format::Text,
-            color: true,
-            sanitize: true,
-            include_platform: false,
-        };
-        let mut out = String::new();
-        r.write(
-            &mut out,
-            &event(r#"{"level":"error","message":"bad \u001b[2Jthing\r\nfake line \u202e"}"#),
+        let out = on_terminal(
+            Format::Text,
+            r#"{"level":"error","message":"bad \u001b[2Jthing\r\nfake line \u202e"}"#,
         );
         assert!(out.contains("\x1b[1m\x1b[31mERROR\x1b[0m"), "{out:?}");
         assert!(
@@ -551,21 +559,13 @@ mod tests {
 
     #[test]
     fn json_output_keeps_the_raw_message_and_what_was_read() {
-        let r = Renderer {
-            format: Format::Json,
-            color: true,
-            sanitize: true,
-            include_platform: false,
-        };
-        let mut out = String::new();
-        r.write(
-            &mut out,
-            &event("{\"level\":\"info\",\"message\":\"hi\",\"requestId\":\"r-1\"}\n"),
+        let out = on_terminal(
+            Format::Json,
+            "{\"level\":\"info\",\"message\":\"hi\",\"requestId\":\"r-1\"}\n",
         );
         let v: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(out.matches('\n').count(), 1);
-        let mut hostile = String::new();
-        r.write(&mut hostile, &event("a\u{9b}2J\u{7f}\u{202e}b\u{1b}"));
+        let hostile = on_terminal(Format::Json, "a\u{9b}2J\u{7f}\u{202e}b\u{1b}");
         assert!(
             !hostile.trim_end().chars().any(|c| c.is_control()),
             "{hostile:?}"

@@ -123,6 +123,13 @@ async fn moto_with_groups() -> (Moto, Aws) {
     (moto, aws)
 }
 
+/// [`moto_with_groups`] holding the [`fixture`] events from `base` on.
+async fn moto_with_fixture(base: i64) -> (Moto, Aws) {
+    let (moto, aws) = moto_with_groups().await;
+    put(&aws, base, &fixture()).await;
+    (moto, aws)
+}
+
 async fn text_of(source: &impl Source, query: &Query<'_>, renderer: Renderer) -> Vec<String> {
     let mut printer = Printer::new(renderer, Vec::new());
     print_window(source, query, &mut printer).await.unwrap();
@@ -131,6 +138,45 @@ async fn text_of(source: &impl Source, query: &Query<'_>, renderer: Renderer) ->
         .lines()
         .map(str::to_owned)
         .collect()
+}
+
+/// Every event from `start_ms` on.
+fn since(start_ms: i64) -> Query<'static> {
+    Query {
+        start_ms,
+        end_ms: None,
+        pattern: None,
+        request_id: None,
+    }
+}
+
+/// The app's groups in moto, `page_limit` events a page.
+fn cloud<'a>(
+    aws: &'a Aws,
+    clock: &'a FakeClock<'a>,
+    page_limit: Option<i32>,
+) -> AwsSource<'a, FakeClock<'a>> {
+    AwsSource {
+        aws,
+        groups: groups(),
+        clock,
+        page_limit,
+    }
+}
+
+/// What following `query` printed (platform lines left out), and its stats.
+async fn follow_lines(
+    source: &impl Source,
+    clock: &FakeClock<'_>,
+    query: &Query<'_>,
+    limits: FollowLimits,
+) -> (Vec<String>, super::follow::FollowStats) {
+    let mut printer = Printer::new(plain(false), Vec::new());
+    let stats = follow(source, clock, query, &mut printer, limits)
+        .await
+        .unwrap();
+    let out = String::from_utf8(printer.into_inner()).unwrap();
+    (out.lines().map(str::to_owned).collect(), stats)
 }
 
 /// (log group, stream, offset ms from the base, message).
@@ -180,23 +226,12 @@ impl Clock for FakeClock<'_> {
 
 #[tokio::test]
 async fn windows_merge_the_groups_in_time_order_across_pages() {
-    let (_moto, aws) = moto_with_groups().await;
     let base = base_time();
-    put(&aws, base, &fixture()).await;
+    let (_moto, aws) = moto_with_fixture(base).await;
     let clock = FakeClock::new(base + 60_000, None, base);
     // Two events a page: every group takes several pages.
-    let source = AwsSource {
-        aws: &aws,
-        groups: groups(),
-        clock: &clock,
-        page_limit: Some(2),
-    };
-    let all = Query {
-        start_ms: base,
-        end_ms: None,
-        pattern: None,
-        request_id: None,
-    };
+    let source = cloud(&aws, &clock, Some(2));
+    let all = since(base);
     let t = |offset| stamp(base + offset);
     assert_eq!(
         text_of(&source, &all, plain(false)).await,
@@ -272,22 +307,14 @@ async fn windows_merge_the_groups_in_time_order_across_pages() {
 
 #[tokio::test]
 async fn a_request_id_brings_every_line_of_its_invocation() {
-    let (_moto, aws) = moto_with_groups().await;
     let base = base_time();
-    put(&aws, base, &fixture()).await;
+    let (_moto, aws) = moto_with_fixture(base).await;
     let clock = FakeClock::new(base + 60_000, None, base);
-    let source = AwsSource {
-        aws: &aws,
-        groups: groups(),
-        clock: &clock,
-        page_limit: Some(3),
-    };
+    let source = cloud(&aws, &clock, Some(3));
     let t = |offset| stamp(base + offset);
     let query = |id| Query {
-        start_ms: base,
-        end_ms: None,
-        pattern: None,
         request_id: Some(id),
+        ..since(base)
     };
     // Plain lines carry no id: they belong to req-1 by stream and time (between its START
     // and its REPORT in stream A), not to req-2 (stream B) nor req-3 (later in A).
@@ -366,31 +393,17 @@ async fn following_prints_what_arrives_exactly_once_with_bounded_memory() {
         }
         arrivals.push_back(vec![(API, A, 70_000, "much later\n".into())]);
     }
-    let source = AwsSource {
-        aws: &aws,
-        groups: groups(),
-        clock: &clock,
-        page_limit: Some(2),
-    };
-    let query = Query {
-        start_ms: base,
-        end_ms: None,
-        pattern: None,
-        request_id: None,
-    };
-    let mut printer = Printer::new(plain(false), Vec::new());
+    let source = cloud(&aws, &clock, Some(2));
+    let query = since(base);
     let limits = FollowLimits {
         poll_every: Duration::from_secs(2),
         lookback: Duration::from_secs(30),
         max_remembered: 1_000,
     };
-    let stats = follow(&source, &clock, &query, &mut printer, limits)
-        .await
-        .unwrap();
+    let (lines, stats) = follow_lines(&source, &clock, &query, limits).await;
     let t = |offset| stamp(base + offset);
-    let out = String::from_utf8(printer.into_inner()).unwrap();
     assert_eq!(
-        out.lines().collect::<Vec<_>>(),
+        lines,
         [
             format!("{} api aaaaaaaa GET /users/42", t(1_000)),
             format!(
@@ -431,29 +444,14 @@ async fn following_many_events_keeps_at_most_the_cap_and_prints_each_once() {
         .arrivals
         .borrow_mut()
         .extend([vec![(API, A, 6_000, "line 600\n".into())], vec![]]);
-    let source = AwsSource {
-        aws: &aws,
-        groups: groups(),
-        clock: &clock,
-        page_limit: None,
-    };
-    let query = Query {
-        start_ms: base,
-        end_ms: None,
-        pattern: None,
-        request_id: None,
-    };
-    let mut printer = Printer::new(plain(false), Vec::new());
+    let source = cloud(&aws, &clock, None);
+    let query = since(base);
     let limits = FollowLimits {
         poll_every: Duration::from_secs(1),
         lookback: Duration::from_secs(3_600),
         max_remembered: 100,
     };
-    let stats = follow(&source, &clock, &query, &mut printer, limits)
-        .await
-        .unwrap();
-    let out = String::from_utf8(printer.into_inner()).unwrap();
-    let lines: Vec<&str> = out.lines().collect();
+    let (lines, stats) = follow_lines(&source, &clock, &query, limits).await;
     assert_eq!(lines.len(), 601);
     for (i, line) in lines.iter().enumerate() {
         assert!(line.ends_with(&format!(" line {i}")), "{line}");
@@ -547,23 +545,12 @@ async fn the_local_store_reads_back_in_the_same_format() {
     let mut local = LocalSource::open(&path, None).unwrap();
     assert_eq!(local.functions().unwrap(), ["api", "cleanup"]);
     local.groups = groups();
-    let all = Query {
-        start_ms: base,
-        end_ms: None,
-        pattern: None,
-        request_id: None,
-    };
+    let all = since(base);
 
     // The same events through CloudWatch (moto) print the same lines.
-    let (_moto, aws) = moto_with_groups().await;
-    put(&aws, base, &fixture()).await;
+    let (_moto, aws) = moto_with_fixture(base).await;
     let clock = FakeClock::new(base, None, base);
-    let cloud = AwsSource {
-        aws: &aws,
-        groups: groups(),
-        clock: &clock,
-        page_limit: None,
-    };
+    let cloud = cloud(&aws, &clock, None);
     for include in [false, true] {
         let local_lines = text_of(&local, &all, plain(include)).await;
         assert_eq!(local_lines, text_of(&cloud, &all, plain(include)).await);
@@ -628,10 +615,8 @@ async fn an_end_and_report_row_reads_back_as_two_lines() {
     let mut local = LocalSource::open(&path, None).unwrap();
     local.groups = groups();
     let query = Query {
-        start_ms: base,
-        end_ms: None,
-        pattern: None,
         request_id: Some("req-9"),
+        ..since(base)
     };
     let mut events = Vec::new();
     local

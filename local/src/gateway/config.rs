@@ -332,28 +332,7 @@ pub(crate) mod tests {
     use crate::gateway::event::tests::{EventCase, event};
     use std::path::Path;
 
-    pub(crate) const CONFIG: &str = r#"
-[app]
-name = "shop"
-
-[api]
-binary_media_types = ["image/*", "application/octet-stream"]
-cors = { allow_origin = "https://shop.example.com" }
-
-[[api_keys]]
-name = "partner"
-value = "partner-key-0123456789"
-
-[[api_keys]]
-name = "outsider"
-value = "outsider-key-012345678"
-
-[[usage_plans]]
-name = "basic"
-throttle = { rate = 0.001, burst = 2 }
-quota = { limit = 100, period = "DAY" }
-api_keys = ["partner"]
-"#;
+    pub(crate) const CONFIG: &str = include_str!("fixtures/shop.toml");
 
     fn manifest() -> Manifest {
         serde_json::from_value(serde_json::json!({
