@@ -12,3 +12,15 @@
 pub mod events;
 pub mod moto;
 pub mod runtime_api;
+
+/// A request's headers as JSON, for a handler that shows what it was sent: each name (lower
+/// case) with all its values, in order (lossy UTF-8).
+pub fn headers_json(req: &portico::Request) -> serde_json::Value {
+    let mut headers = serde_json::Map::new();
+    for name in req.headers().keys() {
+        let values = req.headers().get_all(name).iter();
+        let values = values.map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        headers.insert(name.as_str().to_owned(), values.collect());
+    }
+    serde_json::Value::Object(headers)
+}

@@ -46,16 +46,7 @@ impl FromRequest for Seen {
     type Rejection = std::convert::Infallible;
 
     fn from_request(req: &mut Request) -> Result<Self, Self::Rejection> {
-        let mut headers = serde_json::Map::new();
-        for name in req.headers().keys() {
-            let values: Vec<Value> = req
-                .headers()
-                .get_all(name)
-                .iter()
-                .map(|v| Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned()))
-                .collect();
-            headers.insert(name.as_str().to_owned(), Value::Array(values));
-        }
+        let headers = portico_e2e::headers_json(req);
         let body = req.body();
         let context = req.context();
         let lambda = req.lambda_context().map(|ctx| {
