@@ -24,3 +24,25 @@ pub fn headers_json(req: &portico::Request) -> serde_json::Value {
     }
     serde_json::Value::Object(headers)
 }
+
+/// What a handler sees of a request that every front door sets, as JSON: method, path, query,
+/// headers, body, source and the gateway's context.
+pub fn request_json(req: &portico::Request) -> serde_json::Value {
+    let context = req.context();
+    serde_json::json!({
+        "method": req.method().as_str(),
+        "path": req.path(),
+        "query": req.query_pairs(),
+        "headers": headers_json(req),
+        "body": req.body().to_vec(),
+        "source": req.source(),
+        "context": {
+            "stage": context.stage,
+            "base_path": context.base_path,
+            "source_ip": context.source_ip,
+            "user_agent": context.user_agent,
+            "domain_name": context.domain_name,
+            "authorizer": context.authorizer,
+        },
+    })
+}

@@ -22,24 +22,7 @@ impl FromRequest for Seen {
     type Rejection = std::convert::Infallible;
 
     fn from_request(req: &mut Request) -> Result<Self, Self::Rejection> {
-        let headers = portico_e2e::headers_json(req);
-        let context = req.context();
-        Ok(Self(json!({
-            "method": req.method().as_str(),
-            "path": req.path(),
-            "query": req.query_pairs(),
-            "headers": headers,
-            "body": req.body().to_vec(),
-            "source": req.source(),
-            "context": {
-                "stage": context.stage,
-                "base_path": context.base_path,
-                "source_ip": context.source_ip,
-                "user_agent": context.user_agent,
-                "domain_name": context.domain_name,
-                "authorizer": context.authorizer,
-            },
-        })))
+        Ok(Self(portico_e2e::request_json(req)))
     }
 }
 

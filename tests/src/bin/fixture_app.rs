@@ -261,29 +261,27 @@ struct NotifyInput {
     employee: String,
 }
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("cannot notify: {0}")]
 struct NotifyError(&'static str);
-
-impl std::fmt::Display for NotifyError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "cannot notify: {}", self.0)
-    }
-}
 
 #[function]
 async fn notify(
-    Json(input): Json<NotifyInput>,
+    Json(NotifyInput {
+        task_token,
+        employee,
+    }): Json<NotifyInput>,
     State(greeting): State<Greeting>,
     ctx: LambdaContext,
 ) -> Result<Json<Value>, NotifyError> {
-    match input.employee.as_str() {
+    match employee.as_str() {
         "" => Err(NotifyError("no employee given")),
         "panic" => panic!("the fixture function panics on purpose"),
         employee => {
             println!("{LOG_PREFIX} notify {employee}");
             Ok(Json(json!({
                 "notified": employee,
-                "task_token": input.task_token,
+                "task_token": task_token,
                 "greeting": greeting.0,
                 "request_id": ctx.request_id,
                 "pid": std::process::id(),

@@ -19,16 +19,13 @@ struct RawClient {
 #[derive(Debug)]
 struct RawResponse {
     status: u16,
-    headers: Vec<(String, String)>,
+    headers: portico::HeaderMap,
     body: Vec<u8>,
 }
 
 impl RawResponse {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.get(name)?.to_str().ok()
     }
 
     fn json(&self) -> serde_json::Value {
@@ -89,7 +86,7 @@ impl RawClient {
             .nth(1)
             .and_then(|s| s.parse().ok())
             .unwrap_or_else(|| panic!("bad status line {line:?}"));
-        let mut headers = Vec::new();
+        let mut headers = portico::HeaderMap::new();
         loop {
             let mut line = String::new();
             self.reader.read_line(&mut line).unwrap();
@@ -98,7 +95,8 @@ impl RawClient {
                 break;
             }
             let (name, value) = line.split_once(':').expect("a header line");
-            headers.push((name.to_owned(), value.trim().to_owned()));
+            let name = portico::header::HeaderName::from_bytes(name.as_bytes()).unwrap();
+            headers.append(name, value.trim().parse().unwrap());
         }
         let mut response = RawResponse {
             status,
