@@ -1,6 +1,6 @@
 //! What the in-process and the local-cloud tests of the axum app share.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The request both send to the echo route: method, target (stage-relative), a header, body.
 pub const ECHO_PATCH: (&str, &str, (&str, &str), &str) = (
@@ -18,4 +18,11 @@ pub fn assert_echoed_patch(seen: &Value) {
     assert_eq!(seen["query"], "x=1&y=two+words", "{seen}");
     assert_eq!(seen["headers"]["x-team"], "payments", "{seen}");
     assert_eq!(seen["body"], "patch body", "{seen}");
+}
+
+/// The answer to `/boom`, whose handler panics: Portico's 500 (not the gateway's 502).
+pub fn assert_panic_answer(status: u16, body: &Value) {
+    let expected =
+        json!({"code": "InternalServerError", "message": "An internal server error occurred."});
+    assert_eq!((status, body), (500, &expected));
 }
