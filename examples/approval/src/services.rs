@@ -52,8 +52,6 @@ pub struct ExecutionInfo {
     pub status: String,
     /// The execution's input (JSON).
     pub input: Option<String>,
-    /// The execution's output, once it succeeded.
-    pub output: Option<String>,
     /// The error it failed with (`Rejected`, `NoDecision`, …).
     pub error: Option<String>,
 }
@@ -241,7 +239,6 @@ impl StepFunctions for Aws {
             Ok(ExecutionInfo {
                 status,
                 input: out.input().map(str::to_owned),
-                output: out.output().map(str::to_owned),
                 error: out.error().map(str::to_owned),
             })
         })

@@ -98,7 +98,6 @@ impl StepFunctions for FakeSfn {
                 ExecutionInfo {
                     status: "RUNNING".to_owned(),
                     input: Some(input),
-                    output: None,
                     error: None,
                 },
             );
@@ -454,7 +453,6 @@ async fn status_follows_the_execution() {
             ExecutionInfo {
                 status: status.to_owned(),
                 input: Some(r#"{"employeeName":"Jim","managerEmailAddress":"b@x.io"}"#.to_owned()),
-                output: None,
                 error: error.map(str::to_owned),
             },
         );
@@ -621,7 +619,6 @@ async fn the_confirmation_page_says_already_decided_when_the_execution_is_over()
         ExecutionInfo {
             status: "SUCCEEDED".to_owned(),
             input: None,
-            output: None,
             error: None,
         },
     );
