@@ -27,6 +27,8 @@ import time
 import urllib.error
 import urllib.request
 
+from bench_local import wait_or_kill
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLE = os.path.join(ROOT, "examples", "approval")
 PORTICO = os.path.join(ROOT, "target", "debug", "portico")
@@ -84,11 +86,7 @@ class Local:
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        wait_or_kill(self.proc, 20)
         self.out.close()
 
 

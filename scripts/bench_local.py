@@ -44,6 +44,15 @@ EXPECTED_BODY = b'{"id":"42"}'
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
+def wait_or_kill(proc: subprocess.Popen, timeout: float) -> None:
+    """Waits up to `timeout` seconds for `proc` to exit, then kills it (and reaps it)."""
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def log(msg: str) -> None:
     print(f"[bench-local] {msg}", file=sys.stderr, flush=True)
 
@@ -252,11 +261,7 @@ class Running:
                 except ProcessLookupError:
                     pass
             time.sleep(1)
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        wait_or_kill(self.proc, 5)
         self.log_file.close()
         still = alive(self.known)
         if still:

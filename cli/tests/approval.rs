@@ -216,6 +216,18 @@ fn post(server: &Server, link: &str) -> Res {
         .send()
 }
 
+/// The page at `link` (the confirmation page): `status`, and it says each of `needles`.
+#[track_caller]
+fn assert_get(server: &Server, link: &str, status: u16, needles: &[&str]) {
+    assert_page(&get(server, link), status, needles);
+}
+
+/// Submitting the form of the page at `link`: `status`, and the page says each of `needles`.
+#[track_caller]
+fn assert_post(server: &Server, link: &str, status: u16, needles: &[&str]) {
+    assert_page(&post(server, link), status, needles);
+}
+
 fn assert_page(res: &Res, status: u16, needles: &[&str]) {
     let text = res.text();
     assert_eq!(res.status, status, "{text}");
@@ -296,8 +308,9 @@ fn activity_design_mails_on_the_worker_and_an_approval_survives_a_restart() {
     assert!(!mail.approve.contains("token"), "{}", mail.approve);
 
     // GET decides nothing: the confirmation page names the employee and the decision.
-    assert_page(
-        &get(&server, &mail.approve),
+    assert_get(
+        &server,
+        &mail.approve,
         200,
         &[
             "Approve the promotion?",
@@ -318,8 +331,9 @@ fn activity_design_mails_on_the_worker_and_an_approval_survives_a_restart() {
     assert_eq!(api_key(&dir), key, "the generated key survives the restart");
     assert_eq!(status(&server, &key, &id), "pending");
 
-    assert_page(
-        &post(&server, &mail.approve),
+    assert_post(
+        &server,
+        &mail.approve,
         200,
         &["Promotion approved", "Jim O&#x27;Neil"],
     );
@@ -344,12 +358,13 @@ fn activity_design_mails_on_the_worker_and_an_approval_survives_a_restart() {
     let rejected = start_request(&server, &key, "Ada");
     fire_worker(&dir);
     let mail = wait_for_mails(&server, "Ada", 1).remove(0);
-    assert_page(
-        &get(&server, &mail.reject),
+    assert_get(
+        &server,
+        &mail.reject,
         200,
         &["Reject the promotion?", "Ada"],
     );
-    assert_page(&post(&server, &mail.reject), 200, &["Promotion rejected"]);
+    assert_post(&server, &mail.reject, 200, &["Promotion rejected"]);
     let execution = wait_for_execution(&server, "PromotionApproval", &rejected, WAIT);
     assert_eq!(execution["status"], "FAILED", "{execution}");
     assert_eq!(execution["error"], "Rejected", "{execution}");
@@ -401,54 +416,39 @@ fn callback_design_mails_at_once_and_a_rejection_fails_the_execution() {
     let at = tampered.len() - 20;
     tampered[at] = if tampered[at] == b'A' { b'B' } else { b'A' };
     let tampered = String::from_utf8(tampered).expect("ASCII");
-    assert_page(&get(&server, &tampered), 400, &["Invalid link"]);
-    assert_page(&post(&server, &tampered), 400, &["Invalid link"]);
+    assert_get(&server, &tampered, 400, &["Invalid link"]);
+    assert_post(&server, &tampered, 400, &["Invalid link"]);
     // An approve link on the reject page.
     let crossed = format!(
         "{}?link={}",
         approve_mail.reject.split('?').next().expect("a path"),
         sealed(&approve_mail.approve)
     );
-    assert_page(&get(&server, &crossed), 400, &["Invalid link"]);
+    assert_get(&server, &crossed, 400, &["Invalid link"]);
     let bare = approve_mail
         .approve
         .split('?')
         .next()
         .expect("a path")
         .to_owned();
-    assert_page(&get(&server, &bare), 400, &["Incomplete link"]);
-    assert_page(
-        &get(&server, &format!("{bare}?link=")),
-        400,
-        &["Incomplete link"],
-    );
+    assert_get(&server, &bare, 400, &["Incomplete link"]);
+    assert_get(&server, &format!("{bare}?link="), 400, &["Incomplete link"]);
 
-    assert_page(
-        &get(&server, &reject_mail.reject),
+    assert_get(
+        &server,
+        &reject_mail.reject,
         200,
         &["Reject the promotion?", "Jim O&#x27;Neil"],
     );
-    assert_page(
-        &post(&server, &reject_mail.reject),
-        200,
-        &["Promotion rejected"],
-    );
+    assert_post(&server, &reject_mail.reject, 200, &["Promotion rejected"]);
     let execution = wait_for_execution(&server, "PromotionApprovalCallback", &rejected, WAIT);
     assert_eq!(execution["status"], "FAILED", "{execution}");
     assert_eq!(execution["error"], "Rejected", "{execution}");
     assert_eq!(execution["cause"], format!("rejected by {MANAGER}"));
     assert_eq!(status(&server, &key, &rejected), "rejected");
-    assert_page(
-        &get(&server, &reject_mail.approve),
-        200,
-        &["Already decided"],
-    );
+    assert_get(&server, &reject_mail.approve, 200, &["Already decided"]);
 
-    assert_page(
-        &post(&server, &approve_mail.approve),
-        200,
-        &["Promotion approved"],
-    );
+    assert_post(&server, &approve_mail.approve, 200, &["Promotion approved"]);
     let execution = wait_for_execution(&server, "PromotionApprovalCallback", &approved, WAIT);
     assert_eq!(execution["status"], "SUCCEEDED", "{execution}");
     assert_eq!(status(&server, &key, &approved), "approved");
@@ -491,12 +491,8 @@ fn callback_restart_while_waiting_then_a_decision_completes_it() {
     let server = start(&dir);
     server.wait_for_line(&["states: resumed 1 running execution(s)"], WAIT);
     // The same generated link key: the link sent before the restart still opens.
-    assert_page(
-        &get(&server, &mail.approve),
-        200,
-        &["Approve the promotion?"],
-    );
-    assert_page(&post(&server, &mail.approve), 200, &["Promotion approved"]);
+    assert_get(&server, &mail.approve, 200, &["Approve the promotion?"]);
+    assert_post(&server, &mail.approve, 200, &["Promotion approved"]);
     let execution = wait_for_execution(&server, "PromotionApprovalCallback", &id, WAIT);
     assert_eq!(execution["status"], "SUCCEEDED", "{execution}");
     assert_eq!(status(&server, &key, &id), "approved");
@@ -529,12 +525,13 @@ fn expired_links_answer_410_and_an_undecided_request_times_out() {
     let first = wait_for_mails(&server, EMPLOYEE, 1).remove(0);
     // Expiry is checked in whole seconds: wait past it.
     std::thread::sleep(Duration::from_millis(2100).saturating_sub(started.elapsed()));
-    assert_page(
-        &get(&server, &first.approve),
+    assert_get(
+        &server,
+        &first.approve,
         410,
         &["Link expired", "Jim O&#x27;Neil"],
     );
-    assert_page(&post(&server, &first.approve), 410, &["Link expired"]);
+    assert_post(&server, &first.approve, 410, &["Link expired"]);
 
     let execution = wait_for_execution(&server, "PromotionApprovalCallback", &id, WAIT);
     assert_eq!(execution["status"], "FAILED", "{execution}");
@@ -573,8 +570,8 @@ fn a_state_machine_timeout_ends_the_execution_timed_out() {
     assert_eq!(execution["status"], "TIMED_OUT", "{execution}");
     assert_eq!(status(&server, &key, &id), "timedOut");
     // The task went with the execution: its links say so instead of failing.
-    assert_page(&get(&server, &mail.approve), 200, &["Already decided"]);
-    assert_page(&post(&server, &mail.reject), 200, &["Already decided"]);
+    assert_get(&server, &mail.approve, 200, &["Already decided"]);
+    assert_post(&server, &mail.reject, 200, &["Already decided"]);
 }
 
 // --- Headless Chromium --------------------------------------------------------------------
@@ -880,8 +877,8 @@ fn activity_design_times_out_after_two_unanswered_mails() {
     assert_eq!(execution["error"], "NoDecision", "{execution}");
     assert_eq!(status(&server, &key, &id), "timedOut");
     // The first mail's token is spent: its links, still within their hour, say so.
-    assert_page(&get(&server, &first.approve), 200, &["Already decided"]);
-    assert_page(&post(&server, &first.approve), 200, &["Already decided"]);
+    assert_get(&server, &first.approve, 200, &["Already decided"]);
+    assert_post(&server, &first.approve, 200, &["Already decided"]);
 }
 
 /// Issue 12, defects 1, 2 and 8, over real HTTP: a doubled slash reaches the keyed resource

@@ -10,14 +10,13 @@
 
 mod common;
 
-use std::io::Read;
 use std::net::{SocketAddr, TcpListener};
 use std::os::unix::process::CommandExt as _;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{AppDir, Req, Res, Server, approval_binary, apps, workspace};
+use common::{AppDir, Req, Res, Server, approval_binary, apps, poll, workspace};
 
 /// The cargo-lambda release the tests (and `scripts/test`, `scripts/bench-local.sh`) use.
 const CARGO_LAMBDA_VERSION: &str = "1.9.2";
@@ -58,34 +57,8 @@ impl CargoLambda {
         for (name, value) in env {
             command.arg("--env-var").arg(format!("{name}={value}"));
         }
-        let mut child = command
-            .process_group(0)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start cargo lambda watch");
         let output = Arc::new(Mutex::new(String::new()));
-        for stream in [
-            Box::new(child.stdout.take().expect("stdout")) as Box<dyn Read + Send>,
-            Box::new(child.stderr.take().expect("stderr")),
-        ] {
-            let output = Arc::clone(&output);
-            std::thread::spawn(move || {
-                let mut stream = stream;
-                let mut buf = [0u8; 8192];
-                while let Ok(n) = stream.read(&mut buf) {
-                    if n == 0 {
-                        break;
-                    }
-                    let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-                    output
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push_str(&text);
-                }
-            });
-        }
+        let child = common::spawn_collected(command.process_group(0), &output, &output);
         let mut server = Self {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
@@ -99,28 +72,25 @@ impl CargoLambda {
     /// Waits until the function answers at all (cargo-lambda builds it on the first
     /// request, which it may time out while the build runs).
     fn wait_for_first_answer(&mut self) {
-        let deadline = Instant::now() + FIRST_ANSWER;
-        loop {
+        let req = Req::new(self.addr, "GET", &format!("{}/", self.prefix));
+        let output = Arc::clone(&self.output);
+        let answered = || {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!(
                     "cargo lambda watch exited with {status}:\n{}",
                     self.output()
                 );
             }
-            let req = Req::new(self.addr, "GET", &format!("{}/", self.prefix));
-            if let Ok(res) = common::exchange(self.addr, &req.bytes(), Duration::from_secs(120)) {
-                // Anything but cargo-lambda's own "no function answered yet" errors.
-                if res.status < 500 {
-                    return;
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
+            let res = common::exchange(self.addr, &req.bytes(), Duration::from_secs(120));
+            // Anything but cargo-lambda's own "no function answered yet" errors.
+            res.ok().filter(|res| res.status < 500).map(drop)
+        };
+        poll(FIRST_ANSWER, Duration::from_millis(200), answered, || {
+            format!(
                 "the function under cargo lambda watch did not answer within {FIRST_ANSWER:?}:\n{}",
-                self.output()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
+                output.lock().unwrap_or_else(|e| e.into_inner())
+            )
+        });
     }
 
     fn output(&self) -> String {

@@ -7,7 +7,7 @@ mod common;
 use std::process::Command;
 use std::time::Instant;
 
-use common::{App, Run, STAGE, Sdk, deploy, start_moto};
+use common::{App, Run, STAGE, Sdk, deploy, fixture_stage, stage};
 use portico_e2e::moto::{self, Moto};
 
 /// Runs `portico ARGS --app DIR` against moto with `stdin`.
@@ -55,10 +55,7 @@ fn ok(run: &Run) -> &str {
 
 #[test]
 fn url_invoke_and_delete_a_deployed_stage() {
-    let moto = start_moto();
-    let sdk = Sdk::new(&moto);
-    let app = App::new("cli/tests/fixtures/deploy-fixture", "fixture-cmds");
-    let binary = &common::apps().fixture;
+    let (moto, sdk, app, binary) = fixture_stage("fixture-cmds");
 
     // Nothing deployed: each command says so and how to fix it.
     let url = portico(&moto, &app, &["url", "--stage", STAGE], "");
@@ -157,10 +154,7 @@ fn url_invoke_and_delete_a_deployed_stage() {
 
 #[test]
 fn delete_removes_a_custom_log_group_of_the_stage_and_nothing_like_it() {
-    let moto = start_moto();
-    let sdk = Sdk::new(&moto);
-    let app = App::new("cli/tests/fixtures/deploy-fixture", "fixture-del-logs");
-    let binary = &common::apps().fixture;
+    let (moto, sdk, app, binary) = fixture_stage("fixture-del-logs");
     let (custom, _) = app.with_custom_nightly_log_group();
     // A group whose name starts like the custom one, not the app's (no tags).
     let foreign = format!("{custom}-archive");
@@ -195,9 +189,7 @@ fn delete_removes_a_custom_log_group_of_the_stage_and_nothing_like_it() {
 
 #[test]
 fn delete_leaves_same_named_resources_without_the_stages_tags() {
-    let moto = start_moto();
-    let sdk = Sdk::new(&moto);
-    let app = App::new("cli/tests/fixtures/deploy-fixture", "fixture-del-foreign");
+    let (moto, sdk, app) = stage("cli/tests/fixtures/deploy-fixture", "fixture-del-foreign");
     let prefix = app.prefix();
     // Another team's resources named as the stage's would be (the function's role among
     // them, named like the shared role of older deployments): never deployed by this stage.
@@ -242,11 +234,9 @@ fn delete_leaves_same_named_resources_without_the_stages_tags() {
 
 #[test]
 fn a_dry_run_delete_lists_the_deletions_and_changes_nothing() {
-    let moto = start_moto();
-    let sdk = Sdk::new(&moto);
-    let app = App::new("cli/tests/fixtures/deploy-fixture", "fixture-del-dry");
+    let (moto, sdk, app, binary) = fixture_stage("fixture-del-dry");
     let prefix = app.prefix();
-    deploy(&moto, &app, &common::apps().fixture, &[], &[]).json();
+    deploy(&moto, &app, binary, &[], &[]).json();
     let before = sdk.census(&app);
     let record = std::fs::read_to_string(app.record()).unwrap();
 
@@ -271,11 +261,9 @@ fn a_dry_run_delete_lists_the_deletions_and_changes_nothing() {
 
 #[test]
 fn an_interrupted_delete_finishes_when_run_again() {
-    let moto = start_moto();
-    let sdk = Sdk::new(&moto);
-    let app = App::new("cli/tests/fixtures/deploy-fixture", "fixture-del-resume");
+    let (moto, sdk, app, binary) = fixture_stage("fixture-del-resume");
     let prefix = app.prefix();
-    deploy(&moto, &app, &common::apps().fixture, &[], &[]).json();
+    deploy(&moto, &app, binary, &[], &[]).json();
 
     // Killed after its third deletion (the testing hook the deploy executor shares).
     let args = ["delete", "--stage", STAGE, "--yes"];
@@ -322,18 +310,14 @@ fn an_interrupted_delete_finishes_when_run_again() {
     for step in done {
         assert!(!text.contains(step), "{step} planned again:\n{text}");
     }
-    assert!(
-        !text.contains(&format!("delete function {prefix}-api\n")),
-        "{text}"
-    );
-    assert!(
-        text.contains(&format!("delete function {prefix}-tick\n")),
-        "{text}"
-    );
-    assert!(
-        text.contains(&format!("delete log group /aws/lambda/{prefix}-api\n")),
-        "{text}"
-    );
+    // Each step of the plan, and whether it is planned.
+    for (step, planned) in [
+        (format!("delete function {prefix}-api\n"), false),
+        (format!("delete function {prefix}-tick\n"), true),
+        (format!("delete log group /aws/lambda/{prefix}-api\n"), true),
+    ] {
+        assert_eq!(text.contains(&step), planned, "{step}in:\n{text}");
+    }
     let census = sdk.census(&app);
     assert!(census.values().all(|n| *n == 0), "{census:?}\n{text}");
     assert!(!app.record().exists());
@@ -358,10 +342,7 @@ fn attached(sdk: &Sdk, role: &str) -> Vec<String> {
 
 #[test]
 fn iam_statements_managed_policies_and_own_roles_deploy_and_delete() {
-    let moto = start_moto();
-    let sdk = Sdk::new(&moto);
-    let app = App::new("cli/tests/fixtures/deploy-fixture", "fixture-iam");
-    let binary = &common::apps().fixture;
+    let (moto, sdk, app, binary) = fixture_stage("fixture-iam");
     let prefix = app.prefix();
     // Two customer managed policies (one for the config, one attached by hand) and a role of
     // the app's own.
@@ -402,11 +383,7 @@ fn iam_statements_managed_policies_and_own_roles_deploy_and_delete() {
     // First without `[iam]`: nightly gets a role of Portico's, which goes once it has its own.
     deploy(&moto, &app, binary, &[], &[]).json();
     let nightly_role = format!("{prefix}-nightly");
-    assert!(
-        sdk.rt
-            .block_on(sdk.iam.get_role().role_name(&nightly_role).send())
-            .is_ok()
-    );
+    assert!(sdk.role_exists(&nightly_role));
     let config_path = app.dir.join("portico.toml");
     let base = std::fs::read_to_string(&config_path).unwrap();
     let iam = format!(
@@ -469,9 +446,7 @@ role_arn = "{own_role_arn}"
     }
     // The function with a role of its own: no role made, the function runs under the given one.
     assert!(
-        sdk.rt
-            .block_on(sdk.iam.get_role().role_name(&nightly_role).send())
-            .is_err(),
+        !sdk.role_exists(&nightly_role),
         "nightly's former role is deleted"
     );
     assert_eq!(
@@ -531,18 +506,8 @@ role_arn = "{own_role_arn}"
         )),
         "{text}"
     );
-    assert!(
-        sdk.rt
-            .block_on(sdk.iam.get_role().role_name(&api_role).send())
-            .is_err(),
-        "{text}"
-    );
-    assert!(
-        sdk.rt
-            .block_on(sdk.iam.get_role().role_name(&own_role).send())
-            .is_ok(),
-        "the app's own role stays"
-    );
+    assert!(!sdk.role_exists(&api_role), "{text}");
+    assert!(sdk.role_exists(&own_role), "the app's own role stays");
     assert!(!text.contains(&own_role), "{text}");
     let census = sdk.census(&app);
     assert!(census.values().all(|n| *n == 0), "{census:?}\n{text}");

@@ -8,21 +8,43 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::process::Command;
 
 use base64::Engine as _;
 use common::deploy_as;
 use common::{
-    App, STAGE, Sdk, assert_no_wildcard_actions, changed_copy, deploy, env_of, mutating,
-    parse_policy, start_moto,
+    App, STAGE, Sdk, assert_no_wildcard_actions, changed_copy, deploy, env_of, fixture_stage,
+    mutating, stage,
 };
-use portico_e2e::moto;
+use portico_e2e::moto::{self, Moto};
 use serde_json::Value;
 
 /// The fixture's `[[secrets]]` entry.
 const SECRET: &str = "FIXTURE_LINK_KEY";
 /// The fixture's functions.
 const ENTRIES: [&str; 4] = ["api", "tick", "nightly", "notify"];
+
+/// What the fixture app deploys: how many resources of each kind.
+const FIXTURE_CENSUS: [(&str, usize); 10] = [
+    ("activities", 1),
+    ("api_keys", 2),
+    ("api_resources", 4),
+    ("functions", 4),
+    ("log_groups", 4),
+    ("rest_apis", 1),
+    ("roles", 5),
+    ("rules", 2),
+    ("state_machines", 1),
+    ("usage_plans", 2),
+];
+
+/// Deploying again, with nothing changed, changes nothing.
+#[track_caller]
+fn assert_redeploy_changes_nothing(moto: &Moto, app: &App, binary: &Path) {
+    let again = deploy(moto, app, binary, &[], &[]).json();
+    assert_eq!(mutating(&again), Vec::<String>::new(), "{again}");
+}
 
 /// The value of the fixture's secret, the same in every function (asserted).
 fn link_key(sdk: &Sdk, app: &App) -> String {
@@ -50,21 +72,12 @@ fn printed(run: &common::Run, value: &str) -> bool {
 fn check_hello(sdk: &Sdk, app: &App) {
     let prefix = app.prefix();
     // The API function's own role (named like it); no role shared by every function.
-    let trust = sdk
-        .rt
-        .block_on(sdk.iam.get_role().role_name(format!("{prefix}-api")).send())
-        .unwrap();
-    let trust = parse_policy(trust.role().unwrap().assume_role_policy_document().unwrap());
+    let trust = sdk.role_trust(&format!("{prefix}-api"));
     assert_eq!(
         trust["Statement"][0]["Principal"]["Service"],
         "lambda.amazonaws.com"
     );
-    assert!(
-        sdk.rt
-            .block_on(sdk.iam.get_role().role_name(&prefix).send())
-            .is_err(),
-        "no shared role {prefix}"
-    );
+    assert!(!sdk.role_exists(&prefix), "no shared role {prefix}");
     let policies = sdk.role_policies(&format!("{prefix}-api"));
     assert_eq!(policies.keys().collect::<Vec<_>>(), ["logs"]);
     assert_no_wildcard_actions(&policies);
@@ -142,9 +155,7 @@ fn check_hello(sdk: &Sdk, app: &App) {
 
 #[test]
 fn the_hello_example_deploys_and_redeploys_only_what_changed() {
-    let moto = start_moto();
-    let sdk = Sdk::new(&moto);
-    let app = App::new("examples/hello", "hello-e2e");
+    let (moto, sdk, app) = stage("examples/hello", "hello-e2e");
     let hello = &common::apps().hello;
 
     let first = deploy(&moto, &app, hello, &[], &[]);
@@ -184,8 +195,7 @@ fn the_hello_example_deploys_and_redeploys_only_what_changed() {
 
     // A fresh checkout: no record. The same resources are found; nothing is created.
     std::fs::remove_dir_all(app.dir.join(".portico").join("deployed")).unwrap();
-    let fresh = deploy(&moto, &app, &v2, &[], &[]).json();
-    assert_eq!(mutating(&fresh), Vec::<String>::new(), "{fresh}");
+    assert_redeploy_changes_nothing(&moto, &app, &v2);
     assert_eq!(sdk.census(&app)["rest_apis"], 1);
     check_hello(&sdk, &app);
 
@@ -263,22 +273,7 @@ fn check_fixture(sdk: &Sdk, app: &App) {
     let states_policies = sdk.role_policies(&format!("{prefix}-states"));
     assert_no_wildcard_actions(&states_policies);
     // Only this account's state machines of the stage may assume the states role.
-    let states_trust = sdk
-        .rt
-        .block_on(
-            sdk.iam
-                .get_role()
-                .role_name(format!("{prefix}-states"))
-                .send(),
-        )
-        .unwrap();
-    let states_trust = parse_policy(
-        states_trust
-            .role()
-            .unwrap()
-            .assume_role_policy_document()
-            .unwrap(),
-    );
+    let states_trust = sdk.role_trust(&format!("{prefix}-states"));
     assert_eq!(
         states_trust["Statement"][0]["Condition"],
         serde_json::json!({
@@ -443,15 +438,9 @@ fn check_fixture(sdk: &Sdk, app: &App) {
             .block_on(sdk.events.describe_rule().name(&rule_name).send())
             .unwrap();
         assert_eq!(rule.schedule_expression(), Some(expression));
-        let targets = sdk
-            .rt
-            .block_on(sdk.events.list_targets_by_rule().rule(&rule_name).send())
-            .unwrap();
-        let targets = targets.targets.unwrap_or_default();
-        assert_eq!(targets.len(), 1);
         assert_eq!(
-            targets[0].arn,
-            arn("lambda", &format!("function:{rule_name}"))
+            sdk.rule_targets(&rule_name),
+            [arn("lambda", &format!("function:{rule_name}"))]
         );
         let policy = sdk.function_policy(&rule_name);
         assert_eq!(
@@ -501,10 +490,7 @@ fn check_fixture(sdk: &Sdk, app: &App) {
 
 #[test]
 fn the_fixture_app_deploys_schedules_keys_cors_and_step_functions() {
-    let moto = start_moto();
-    let sdk = Sdk::new(&moto);
-    let app = App::new("cli/tests/fixtures/deploy-fixture", "fixture-full");
-    let binary = &common::apps().fixture;
+    let (moto, sdk, app, binary) = fixture_stage("fixture-full");
 
     // The dry run reads only, and shows the plan.
     let dry = deploy(&moto, &app, binary, &["--dry-run"], &[]).json();
@@ -535,8 +521,7 @@ fn the_fixture_app_deploys_schedules_keys_cors_and_step_functions() {
         "the record has no key values"
     );
 
-    let again = deploy(&moto, &app, binary, &[], &[]).json();
-    assert_eq!(mutating(&again), Vec::<String>::new(), "{again}");
+    assert_redeploy_changes_nothing(&moto, &app, binary);
 
     // The text output: short step lines, then the URL on its own last line.
     let text = {
@@ -566,10 +551,7 @@ fn the_fixture_app_deploys_schedules_keys_cors_and_step_functions() {
 
 #[test]
 fn interrupted_deploys_converge_without_duplicates() {
-    let moto = start_moto();
-    let sdk = Sdk::new(&moto);
-    let app = App::new("cli/tests/fixtures/deploy-fixture", "fixture-crash");
-    let binary = &common::apps().fixture;
+    let (moto, sdk, app, binary) = fixture_stage("fixture-crash");
 
     // Killed after a few steps (role and policies done), then after more steps of the resumed
     // plan (inside the REST API), then an AWS error in the middle, then killed again with the
@@ -608,33 +590,17 @@ fn interrupted_deploys_converge_without_duplicates() {
     let last = deploy(&moto, &app, binary, &[], &[]).json();
     assert!(!mutating(&last).is_empty());
     check_fixture(&sdk, &app);
-    let census = sdk.census(&app);
     assert_eq!(
-        census,
-        BTreeMap::from([
-            ("activities", 1),
-            ("api_keys", 2),
-            ("api_resources", 4),
-            ("functions", 4),
-            ("log_groups", 4),
-            ("rest_apis", 1),
-            ("roles", 5),
-            ("rules", 2),
-            ("state_machines", 1),
-            ("usage_plans", 2),
-        ]),
+        sdk.census(&app),
+        BTreeMap::from(FIXTURE_CENSUS),
         "nothing duplicated"
     );
-    let noop = deploy(&moto, &app, binary, &[], &[]).json();
-    assert_eq!(mutating(&noop), Vec::<String>::new(), "{noop}");
+    assert_redeploy_changes_nothing(&moto, &app, binary);
 }
 
 #[test]
 fn config_changes_are_applied_in_place() {
-    let moto = start_moto();
-    let sdk = Sdk::new(&moto);
-    let app = App::new("cli/tests/fixtures/deploy-fixture", "fixture-change");
-    let binary = &common::apps().fixture;
+    let (moto, sdk, app, binary) = fixture_stage("fixture-change");
     deploy(&moto, &app, binary, &[], &[]).json();
     let api_before = sdk.rest_apis(&app.prefix())[0].id.clone();
 
@@ -697,25 +663,19 @@ fn config_changes_are_applied_in_place() {
     let groups = sdk.log_groups(&format!("/aws/lambda/{}", app.prefix()));
     assert!(groups.values().all(|r| *r == Some(30)), "{groups:?}");
 
-    let again = deploy(&moto, &app, binary, &[], &[]).json();
-    assert_eq!(mutating(&again), Vec::<String>::new(), "{again}");
+    assert_redeploy_changes_nothing(&moto, &app, binary);
 }
 
 #[test]
 fn code_can_go_through_s3() {
-    let moto = start_moto();
-    let sdk = Sdk::new(&moto);
-    let app = App::new("examples/hello", "hello-s3");
+    let (moto, sdk, app) = stage("examples/hello", "hello-s3");
     let hello = &common::apps().hello;
     let via_s3 = [("PORTICO_UPLOAD_VIA_S3", "1")];
     let first = deploy(&moto, &app, hello, &[], &via_s3).json();
     assert_eq!(first["plan"][0]["action"], "create_role");
-    let upload = first["plan"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["action"] == "upload_code")
-        .expect("an upload step");
+    let plan = first["plan"].as_array().unwrap();
+    let upload = plan.iter().find(|s| s["action"] == "upload_code");
+    let upload = upload.expect("an upload step");
     let bucket = upload["bucket"].as_str().unwrap();
     assert_eq!(bucket, "portico-code-123456789012-us-east-1");
     check_hello(&sdk, &app);
@@ -762,9 +722,7 @@ fn unzipped(zip: &[u8]) -> Vec<u8> {
 /// anew and uploaded, and the function runs exactly its bytes.
 #[test]
 fn a_changed_binary_is_always_zipped_anew_and_uploaded() {
-    let moto = start_moto();
-    let sdk = Sdk::new(&moto);
-    let app = App::new("examples/hello", "hello-zip");
+    let (moto, sdk, app) = stage("examples/hello", "hello-zip");
     // Stripped first, so the zip holds the very bytes given (nothing for portico to strip).
     let stripped = app.dir.join("stripped");
     let status = Command::new("strip")
@@ -836,9 +794,7 @@ fn a_changed_binary_is_always_zipped_anew_and_uploaded() {
 /// from a workspace that is not there, and Cargo is not asked.
 #[test]
 fn a_prebuilt_binary_deploys_from_an_app_folder_outside_a_workspace() {
-    let moto = start_moto();
-    let sdk = Sdk::new(&moto);
-    let app = App::new("examples/hello", "hello-outside");
+    let (moto, sdk, app) = stage("examples/hello", "hello-outside");
     std::fs::copy(
         common::workspace().join("examples/hello/Cargo.toml"),
         app.dir.join("Cargo.toml"),
@@ -904,25 +860,11 @@ fn operations(result: &Value) -> Vec<String> {
 
 #[test]
 fn resources_that_leave_the_config_are_removed_with_or_without_the_record() {
-    let moto = start_moto();
-    let sdk = Sdk::new(&moto);
-    let app = App::new("cli/tests/fixtures/deploy-fixture", "fixture-shrink");
-    let binary = &common::apps().fixture;
+    let (moto, sdk, app, binary) = fixture_stage("fixture-shrink");
     let config_path = app.dir.join("portico.toml");
     let full = std::fs::read_to_string(&config_path).unwrap();
     let shrunk = without_extras(&full);
-    let full_census = BTreeMap::from([
-        ("activities", 1),
-        ("api_keys", 2),
-        ("api_resources", 4),
-        ("functions", 4),
-        ("log_groups", 4),
-        ("rest_apis", 1),
-        ("roles", 5),
-        ("rules", 2),
-        ("state_machines", 1),
-        ("usage_plans", 2),
-    ]);
+    let full_census = BTreeMap::from(FIXTURE_CENSUS);
     let shrunk_census = BTreeMap::from([
         ("activities", 0),
         ("api_keys", 1),
@@ -1000,17 +942,13 @@ fn resources_that_leave_the_config_are_removed_with_or_without_the_record() {
         assert!(record["api_keys"].get("generated").is_none(), "{record}");
         assert!(record["roles"].get("state_machines").is_none(), "{record}");
 
-        let again = deploy(&moto, &app, binary, &[], &[]).json();
-        assert_eq!(mutating(&again), Vec::<String>::new(), "{again}");
+        assert_redeploy_changes_nothing(&moto, &app, binary);
     }
 }
 
 #[test]
 fn step_functions_tags_are_checked_and_put_back() {
-    let moto = start_moto();
-    let sdk = Sdk::new(&moto);
-    let app = App::new("cli/tests/fixtures/deploy-fixture", "fixture-tags");
-    let binary = &common::apps().fixture;
+    let (moto, sdk, app, binary) = fixture_stage("fixture-tags");
     deploy(&moto, &app, binary, &[], &[]).json();
     let (activity, machine) = sdk.rt.block_on(async {
         let a = sdk.sfn.list_activities().send().await.unwrap().activities[0]
@@ -1048,29 +986,17 @@ fn step_functions_tags_are_checked_and_put_back() {
         "{repaired}"
     );
     for arn in [&activity, &machine] {
-        let tags: BTreeMap<String, String> = sdk
-            .rt
-            .block_on(sdk.sfn.list_tags_for_resource().resource_arn(arn).send())
-            .unwrap()
-            .tags
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|t| Some((t.key?, t.value?)))
-            .collect();
+        let tags = sdk.sfn_tags(arn);
         assert_eq!(tags["portico:app"], app.name, "{arn}: {tags:?}");
         assert_eq!(tags["portico:stage"], STAGE, "{arn}: {tags:?}");
         assert_eq!(tags["team"], "platform", "{arn}: {tags:?}");
     }
-    let again = deploy(&moto, &app, binary, &[], &[]).json();
-    assert_eq!(mutating(&again), Vec::<String>::new(), "{again}");
+    assert_redeploy_changes_nothing(&moto, &app, binary);
 }
 
 #[test]
 fn secrets_are_generated_once_kept_from_the_functions_and_never_shown() {
-    let moto = start_moto();
-    let sdk = Sdk::new(&moto);
-    let app = App::new("cli/tests/fixtures/deploy-fixture", "fixture-secret");
-    let binary = &common::apps().fixture;
+    let (moto, sdk, app, binary) = fixture_stage("fixture-secret");
     let config_path = app.dir.join("portico.toml");
     let full = std::fs::read_to_string(&config_path).unwrap();
 
@@ -1192,9 +1118,7 @@ fn secrets_are_generated_once_kept_from_the_functions_and_never_shown() {
 
 #[test]
 fn the_approval_example_deploys_its_workflow_with_scoped_permissions() {
-    let moto = start_moto();
-    let sdk = Sdk::new(&moto);
-    let app = App::new("examples/approval", "approval-e2e");
+    let (moto, sdk, app) = stage("examples/approval", "approval-e2e");
     // The definitions live in a subdirectory, which `App::new` does not copy.
     let machines = app.dir.join("statemachines");
     std::fs::create_dir_all(&machines).unwrap();
@@ -1243,36 +1167,14 @@ fn the_approval_example_deploys_its_workflow_with_scoped_permissions() {
     );
 
     // The worker's schedule; notify has no rule.
-    let rules = sdk
-        .rt
-        .block_on(sdk.events.list_rules().name_prefix(&prefix).send())
-        .unwrap();
-    let rules: Vec<(String, String)> = rules
-        .rules()
-        .iter()
-        .map(|r| {
-            (
-                r.name().unwrap_or_default().to_owned(),
-                r.schedule_expression().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect();
+    let rules = sdk.schedule_rules(&prefix);
     assert_eq!(
         rules,
         [(format!("{prefix}-worker"), "rate(1 minute)".to_owned())]
     );
-    let targets = sdk
-        .rt
-        .block_on(
-            sdk.events
-                .list_targets_by_rule()
-                .rule(format!("{prefix}-worker"))
-                .send(),
-        )
-        .unwrap();
     assert_eq!(
-        Some(targets.targets()[0].arn()),
-        worker.function_arn(),
+        sdk.rule_targets(&format!("{prefix}-worker")),
+        [worker.function_arn().unwrap()],
         "the rule runs the worker"
     );
 
@@ -1406,8 +1308,7 @@ fn the_approval_example_deploys_its_workflow_with_scoped_permissions() {
     assert_eq!(sdk.api_keys(&format!("{prefix}-hr-system")).len(), 1);
 
     // Deployed as declared: a second deploy changes nothing.
-    let again = deploy(&moto, &app, binary, &[], &[]).json();
-    assert_eq!(mutating(&again), Vec::<String>::new(), "{again}");
+    assert_redeploy_changes_nothing(&moto, &app, binary);
 }
 
 /// The tags of log group `name`.
@@ -1424,10 +1325,7 @@ fn log_group_tags(sdk: &Sdk, name: &str) -> BTreeMap<String, String> {
 
 #[test]
 fn a_custom_log_group_is_created_granted_recorded_and_removed_only_when_ours() {
-    let moto = start_moto();
-    let sdk = Sdk::new(&moto);
-    let app = App::new("cli/tests/fixtures/deploy-fixture", "fixture-loggroup");
-    let binary = &common::apps().fixture;
+    let (moto, sdk, app, binary) = fixture_stage("fixture-loggroup");
     let (custom, full) = app.with_custom_nightly_log_group();
     let config_path = app.dir.join("portico.toml");
     let prefix = app.prefix();
@@ -1480,8 +1378,7 @@ fn a_custom_log_group_is_created_granted_recorded_and_removed_only_when_ours() {
     );
 
     // Nothing to do: moto does not report LoggingConfig, and the comparison tolerates it.
-    let noop = deploy(&moto, &app, binary, &[], &[]).json();
-    assert_eq!(mutating(&noop), Vec::<String>::new(), "{noop}");
+    assert_redeploy_changes_nothing(&moto, &app, binary);
 
     // A group in the record that the app did not make (no tags) is never deleted.
     let foreign = format!("/custom/{}/not-ours", app.name);
@@ -1521,16 +1418,12 @@ fn a_custom_log_group_is_created_granted_recorded_and_removed_only_when_ours() {
         sdk.log_groups(&default_group),
         BTreeMap::from([(default_group.clone(), Some(14))])
     );
-    let again = deploy(&moto, &app, binary, &[], &[]).json();
-    assert_eq!(mutating(&again), Vec::<String>::new(), "{again}");
+    assert_redeploy_changes_nothing(&moto, &app, binary);
 }
 
 #[test]
 fn same_named_resources_without_the_stages_tags_stop_the_deploy_untouched() {
-    let moto = start_moto();
-    let sdk = Sdk::new(&moto);
-    let app = App::new("cli/tests/fixtures/deploy-fixture", "fixture-clash");
-    let binary = &common::apps().fixture;
+    let (moto, sdk, app, binary) = fixture_stage("fixture-clash");
     let prefix = app.prefix();
     // Another team's function, activity and state machine that happen to have the names this
     // stage would give its own; none carries the stage's tags, no record lists them.
@@ -1639,10 +1532,7 @@ fn same_named_resources_without_the_stages_tags_stop_the_deploy_untouched() {
 
 #[test]
 fn a_shared_role_deployment_moves_to_per_function_roles() {
-    let moto = start_moto();
-    let sdk = Sdk::new(&moto);
-    let app = App::new("cli/tests/fixtures/deploy-fixture", "fixture-upgrade");
-    let binary = &common::apps().fixture;
+    let (moto, sdk, app, binary) = fixture_stage("fixture-upgrade");
     let prefix = app.prefix();
     deploy(&moto, &app, binary, &[], &[]).json();
 
@@ -1651,32 +1541,8 @@ fn a_shared_role_deployment_moves_to_per_function_roles() {
     // running under it, invoke permissions without the account condition, and a record
     // naming that role.
     let shared_arn = sdk.rt.block_on(async {
-        let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
-        let arn = sdk
-            .iam
-            .create_role()
-            .role_name(&prefix)
-            .assume_role_policy_document(trust)
-            .tags(
-                aws_sdk_iam::types::Tag::builder()
-                    .key("portico:app")
-                    .value(&app.name)
-                    .build()
-                    .unwrap(),
-            )
-            .tags(
-                aws_sdk_iam::types::Tag::builder()
-                    .key("portico:stage")
-                    .value(STAGE)
-                    .build()
-                    .unwrap(),
-            )
-            .send()
-            .await
-            .unwrap()
-            .role
-            .unwrap()
-            .arn;
+        let tags = [("portico:app", app.name.as_str()), ("portico:stage", STAGE)];
+        let arn = sdk.create_lambda_role(&prefix, &tags).await;
         for (name, document) in [
             ("logs", r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["logs:PutLogEvents"],"Resource":["arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/x:*"]}]}"#),
             ("ses", r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ses:SendRawEmail"],"Resource":["arn:aws:ses:us-east-1:123456789012:identity/hr@example.com"]}]}"#),
@@ -1796,7 +1662,6 @@ fn a_shared_role_deployment_moves_to_per_function_roles() {
                 .send(),
         )
         .unwrap();
-    let again = deploy(&moto, &app, binary, &[], &[]).json();
-    assert_eq!(mutating(&again), Vec::<String>::new(), "{again}");
+    assert_redeploy_changes_nothing(&moto, &app, binary);
     assert!(sdk.role_exists(&prefix));
 }

@@ -12,6 +12,8 @@ mod common;
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::net::TcpStream;
+use std::path::Path;
+use std::process::Output;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
@@ -35,6 +37,27 @@ fn fixture_server(test: &str, args: &[&str]) -> (AppDir, Server) {
     let dir = AppDir::new(test, &fixture("fixture.toml"));
     let server = Server::start(&dir.path, &apps().fixture, args);
     (dir, server)
+}
+
+/// `value`'s fields: each `(name, expected)`, named when it differs.
+#[track_caller]
+fn assert_fields(value: &Value, expected: &[(&str, Value)]) {
+    for (name, want) in expected {
+        assert_eq!(&value[*name], want, "`{name}` in {value}");
+    }
+}
+
+/// `GET /private` with API key `key`.
+fn get_private(server: &Server, key: &str) -> Res {
+    let request = server.request("GET", "/private");
+    request.header("x-api-key", key).send()
+}
+
+/// API Gateway's 502 for a function that failed or answered with what is no proxy response.
+#[track_caller]
+fn assert_internal_error(res: &Res) {
+    let error_type = Some("InternalServerErrorException");
+    assert_gateway_error(res, 502, INTERNAL_ERROR, error_type, true);
 }
 
 /// A gateway-made error: status, body byte for byte, `Content-Type`, `x-amzn-ErrorType`,
@@ -295,20 +318,20 @@ fn events_are_built_as_api_gateway_builds_them() {
     assert_eq!(headers["X-Forwarded-Proto"], "http");
 
     let ctx = &event["requestContext"];
-    assert_eq!(
-        ctx["path"], "/wire/raw/event",
-        "requestContext.path has the stage"
-    );
-    assert_eq!(ctx["stage"], "wire");
-    assert_eq!(ctx["resourcePath"], "/{proxy+}");
-    assert_eq!(ctx["httpMethod"], "GET");
-    assert_eq!(ctx["protocol"], "HTTP/1.1");
-    assert_eq!(ctx["accountId"], "123456789012");
-    assert_eq!(ctx["domainName"], server.addr.to_string());
-    assert_eq!(ctx["requestId"], res.header("x-amzn-requestid").unwrap());
-    assert_eq!(
-        ctx["extendedRequestId"],
-        res.header("x-amz-apigw-id").unwrap()
+    assert_fields(
+        ctx,
+        &[
+            // The path has the stage.
+            ("path", json!("/wire/raw/event")),
+            ("stage", json!("wire")),
+            ("resourcePath", json!("/{proxy+}")),
+            ("httpMethod", json!("GET")),
+            ("protocol", json!("HTTP/1.1")),
+            ("accountId", json!("123456789012")),
+            ("domainName", json!(server.addr.to_string())),
+            ("requestId", json!(res.header("x-amzn-requestid"))),
+            ("extendedRequestId", json!(res.header("x-amz-apigw-id"))),
+        ],
     );
     assert!(ctx["requestTimeEpoch"].is_i64(), "{ctx}");
     assert!(
@@ -363,11 +386,7 @@ fn events_are_built_as_api_gateway_builds_them() {
     }
 
     // A route that requires an API key is its own resource, and the key is in the identity.
-    let event = server
-        .request("GET", "/private")
-        .header("x-api-key", PARTNER_KEY)
-        .send()
-        .json();
+    let event = get_private(&server, PARTNER_KEY).json();
     assert_eq!(event["resource"], "/private");
     assert_eq!(event["requestContext"]["resourcePath"], "/private");
     assert_eq!(event["pathParameters"], Value::Null);
@@ -456,13 +475,7 @@ fn proxy_responses_are_read_as_api_gateway_reads_them() {
 
     for path in ["/raw/not-json", "/raw/unknown-field", "/raw/body-number"] {
         let res = server.get(path);
-        assert_gateway_error(
-            &res,
-            502,
-            INTERNAL_ERROR,
-            Some("InternalServerErrorException"),
-            true,
-        );
+        assert_internal_error(&res);
     }
     server.wait_for_line(
         &[
@@ -496,24 +509,24 @@ fn functions_run_as_lambda_processes_with_lambda_variables() {
     assert_eq!(res.status, 200, "{}", res.text());
     let seen = res.json();
     let env = &seen["env"];
-    assert_eq!(env["AWS_LAMBDA_FUNCTION_NAME"], "fixture-dev-api");
-    assert_eq!(env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"], "256");
-    assert_eq!(env["AWS_LAMBDA_FUNCTION_VERSION"], "$LATEST");
-    assert_eq!(
-        env["AWS_LAMBDA_LOG_GROUP_NAME"],
-        "/aws/lambda/fixture-dev-api"
-    );
-    assert_eq!(env["AWS_LAMBDA_INITIALIZATION_TYPE"], "on-demand");
-    assert_eq!(env["AWS_REGION"], "us-east-1");
-    assert_eq!(env["AWS_DEFAULT_REGION"], "us-east-1");
-    assert_eq!(env["AWS_EXECUTION_ENV"], "AWS_Lambda_provided.al2023");
-    assert_eq!(env["_HANDLER"], "bootstrap");
-    assert_eq!(env["TZ"], ":UTC");
-    assert_eq!(env["PORTICO_HANDLER"], "api");
-    assert_eq!(
-        env["FIXTURE_STAGE"], "dev",
-        "the stage's env from portico.toml"
-    );
+    // Lambda's variables, and the stage's env from portico.toml (`FIXTURE_STAGE`).
+    for variable in [
+        "AWS_LAMBDA_FUNCTION_NAME=fixture-dev-api",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256",
+        "AWS_LAMBDA_FUNCTION_VERSION=$LATEST",
+        "AWS_LAMBDA_LOG_GROUP_NAME=/aws/lambda/fixture-dev-api",
+        "AWS_LAMBDA_INITIALIZATION_TYPE=on-demand",
+        "AWS_REGION=us-east-1",
+        "AWS_DEFAULT_REGION=us-east-1",
+        "AWS_EXECUTION_ENV=AWS_Lambda_provided.al2023",
+        "_HANDLER=bootstrap",
+        "TZ=:UTC",
+        "PORTICO_HANDLER=api",
+        "FIXTURE_STAGE=dev",
+    ] {
+        let (name, value) = variable.split_once('=').unwrap();
+        assert_eq!(env[name], value, "{name} in {env}");
+    }
     let runtime_api = env["AWS_LAMBDA_RUNTIME_API"]
         .as_str()
         .expect("AWS_LAMBDA_RUNTIME_API");
@@ -570,13 +583,7 @@ fn the_function_timeout_comes_from_the_config() {
     // Over the function's 1 s (under the gateway's 2 s): Lambda fails it, API Gateway 502s.
     let started = Instant::now();
     let res = server.get("/slow?ms=1800");
-    assert_gateway_error(
-        &res,
-        502,
-        INTERNAL_ERROR,
-        Some("InternalServerErrorException"),
-        true,
-    );
+    assert_internal_error(&res);
     assert!(
         started.elapsed() >= Duration::from_millis(950),
         "{:?}",
@@ -608,13 +615,7 @@ fn a_crash_is_a_502_and_the_process_is_replaced() {
     assert_eq!(served_by(&server), first, "a panic keeps the process");
 
     let res = server.get("/crash");
-    assert_gateway_error(
-        &res,
-        502,
-        INTERNAL_ERROR,
-        Some("InternalServerErrorException"),
-        true,
-    );
+    assert_internal_error(&res);
     server.wait_for_line(&["Runtime exited with error"], Duration::from_secs(10));
     server.wait_for_line(
         &["/dev/crash -> 502", "the function crashed"],
@@ -755,13 +756,7 @@ fn request_and_response_size_limits() {
 
     // A response over Lambda's 6 MB.
     let res = server.get("/big");
-    assert_gateway_error(
-        &res,
-        502,
-        INTERNAL_ERROR,
-        Some("InternalServerErrorException"),
-        true,
-    );
+    assert_internal_error(&res);
     let res = server.get("/big?bytes=1000");
     assert_eq!((res.status, res.body.len()), (200, 1000));
     let res = server.get("/big?bytes=5000000");
@@ -861,12 +856,7 @@ fn usage_plan_throttling_is_a_429() {
     let (_dir, server) = fixture_server("throttle", &["--no-schedules"]);
     // A warm process, so that the key's requests follow each other closely.
     assert_eq!(server.get("/echo/warm").status, 200);
-    let burst = || {
-        server
-            .request("GET", "/private")
-            .header("x-api-key", BURST_KEY)
-            .send()
-    };
+    let burst = || get_private(&server, BURST_KEY);
     // burst 2, rate 1/s: two at once pass, the third finds the bucket empty unless a second
     // went by (then the machine is too slow for this check: try again with a full bucket).
     let mut attempts = 0;
@@ -897,22 +887,10 @@ fn usage_plan_throttling_is_a_429() {
         (burst().status == 200).then_some(())
     });
     // Other keys have buckets of their own.
-    assert_eq!(
-        server
-            .request("GET", "/private")
-            .header("x-api-key", PARTNER_KEY)
-            .send()
-            .status,
-        200
-    );
+    assert_eq!(get_private(&server, PARTNER_KEY).status, 200);
 
     // A throttled request does not count against the quota (burst 1, rate 0.5/s, quota 2).
-    let combo = || {
-        server
-            .request("GET", "/private")
-            .header("x-api-key", COMBO_KEY)
-            .send()
-    };
+    let combo = || get_private(&server, COMBO_KEY);
     let too_many = r#"{"message":"Too Many Requests"}"#;
     assert_eq!(combo().status, 200);
     let next_not_throttled = || {
@@ -943,12 +921,7 @@ fn quotas_survive_a_restart() {
     let dir = AppDir::new("quota", &fixture("fixture.toml"));
     let day = || now_ms() / 86_400_000;
     let first_day = day();
-    let metered = |server: &Server| {
-        server
-            .request("GET", "/private")
-            .header("x-api-key", METERED_KEY)
-            .send()
-    };
+    let metered = |server: &Server| get_private(server, METERED_KEY);
     let limit_exceeded = r#"{"message":"Limit Exceeded"}"#;
     let generated;
     {
@@ -980,14 +953,7 @@ fn quotas_survive_a_restart() {
         eprintln!("the UTC day changed during the test: the quota period restarted");
     }
     // Keys without a quota are not affected; a generated key keeps its value.
-    assert_eq!(
-        server
-            .request("GET", "/private")
-            .header("x-api-key", PARTNER_KEY)
-            .send()
-            .status,
-        200
-    );
+    assert_eq!(get_private(&server, PARTNER_KEY).status, 200);
     assert_eq!(
         std::fs::read_to_string(dir.local_dir().join("api-keys.json")).unwrap(),
         generated
@@ -1264,16 +1230,7 @@ fn stops_every_child(test: &str, signal: &str) {
     for thread in threads {
         assert_eq!(thread.join().unwrap().status, 200);
     }
-    let app = dir.path.to_str().unwrap();
-    let out = common::portico(
-        &["invoke", "--local", "tick", "--app", app],
-        scheduled_event("fixture-dev-tick").as_bytes(),
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    invoke_scheduled_ok(&dir.path, "tick", "fixture-dev-tick");
     let children = server.children();
     assert_eq!(
         children.len(),
@@ -1451,6 +1408,25 @@ fn scheduled_event(rule: &str) -> String {
     .to_string()
 }
 
+/// `portico invoke --local <function>` for the app in `dir`, with a scheduled event of `rule`.
+fn invoke_scheduled(dir: &Path, function: &str, rule: &str) -> Output {
+    let app = dir.to_str().unwrap();
+    let event = scheduled_event(rule);
+    common::portico(
+        &["invoke", "--local", function, "--app", app],
+        event.as_bytes(),
+    )
+}
+
+/// [`invoke_scheduled`], which succeeds; what it printed.
+#[track_caller]
+fn invoke_scheduled_ok(dir: &Path, function: &str, rule: &str) -> String {
+    let out = invoke_scheduled(dir, function, rule);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 #[test]
 fn invoke_local_sends_an_event_to_a_running_function() {
     let (dir, mut server) = fixture_server("invoke", &["--no-schedules"]);
@@ -1459,13 +1435,8 @@ fn invoke_local_sends_an_event_to_a_running_function() {
         common::portico(&["invoke", "--local", name, "--app", app], stdin.as_bytes())
     };
 
-    let out = invoke("tick", &scheduled_event("fixture-dev-tick"));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "null\n");
+    let out = invoke_scheduled_ok(&dir.path, "tick", "fixture-dev-tick");
+    assert_eq!(out, "null\n");
     server.wait_for_line(
         &[
             " tick [",
@@ -1474,18 +1445,13 @@ fn invoke_local_sends_an_event_to_a_running_function() {
         Duration::from_secs(10),
     );
     // The full function name works too.
-    let out = invoke("fixture-dev-tick", &scheduled_event("by-full-name"));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    invoke_scheduled_ok(&dir.path, "fixture-dev-tick", "by-full-name");
     server.wait_for_line(
         &["fixture: tick ran at", "rule/by-full-name"],
         Duration::from_secs(10),
     );
 
-    let out = invoke("nightly", &scheduled_event("fixture-dev-nightly"));
+    let out = invoke_scheduled(&dir.path, "nightly", "fixture-dev-nightly");
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -1608,16 +1574,7 @@ fn schedules_fire_unless_turned_off() {
     assert!(!out.contains("tick ran at"), "{out}");
     assert!(!out.contains("schedule tick:"), "{out}");
     // Its schedule functions still answer `portico invoke`.
-    let app = off_dir.path.to_str().unwrap();
-    let invoked = common::portico(
-        &["invoke", "--local", "tick", "--app", app],
-        scheduled_event("manual").as_bytes(),
-    );
-    assert!(
-        invoked.status.success(),
-        "{}",
-        String::from_utf8_lossy(&invoked.stderr)
-    );
+    invoke_scheduled_ok(&off_dir.path, "tick", "manual");
     off.wait_for_line(
         &["fixture: tick ran at", "rule/manual"],
         Duration::from_secs(10),

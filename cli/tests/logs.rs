@@ -9,7 +9,7 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -54,6 +54,29 @@ async fn client(moto: &Moto) -> aws_sdk_cloudwatchlogs::Client {
         .load()
         .await;
     aws_sdk_cloudwatchlogs::Client::new(&config)
+}
+
+/// A moto server holding log groups `names`, tagged with `tags`; a CloudWatch Logs client of
+/// it.
+async fn moto_with_groups(
+    names: &[&str],
+    tags: &[(&str, &str)],
+) -> (Moto, aws_sdk_cloudwatchlogs::Client) {
+    let moto = Moto::start().expect("moto server");
+    let logs = client(&moto).await;
+    for name in names {
+        create_group(&logs, name, tags).await;
+    }
+    (moto, logs)
+}
+
+/// The tags deploy gives the stage's log groups.
+const STAGE_TAGS: [(&str, &str); 2] = [("portico:app", "shop"), ("portico:stage", "dev")];
+
+/// An untagged log group `name` (not the app's) with one event, "not ours", at `time`.
+async fn put_stranger(logs: &aws_sdk_cloudwatchlogs::Client, name: &str, time: i64) {
+    create_group(logs, name, &[]).await;
+    put(logs, name, C, &[(time, "not ours\n".to_owned())]).await;
 }
 
 async fn create_group(logs: &aws_sdk_cloudwatchlogs::Client, name: &str, tags: &[(&str, &str)]) {
@@ -103,57 +126,54 @@ fn report(id: &str) -> String {
     )
 }
 
+/// One invocation's events as Lambda writes them, at offsets from `base`: START, `lines`, END
+/// and REPORT (a millisecond after END).
+fn invocation(
+    base: i64,
+    id: &str,
+    start: i64,
+    lines: &[(i64, &str)],
+    end: i64,
+) -> Vec<(i64, String)> {
+    let mut events = vec![(
+        base + start,
+        format!("START RequestId: {id} Version: $LATEST\n"),
+    )];
+    events.extend(
+        lines
+            .iter()
+            .map(|(at, line)| (base + at, (*line).to_owned())),
+    );
+    events.push((base + end, format!("END RequestId: {id}\n")));
+    events.push((base + end + 1, report(id)));
+    events
+}
+
 /// The app's events: two invocations in `api` (two streams), one in `cleanup`, a later one in
 /// `api`'s first stream.
 async fn put_fixture(logs: &aws_sdk_cloudwatchlogs::Client, base: i64) {
-    let at = |offset: i64, message: &str| (base + offset, message.to_owned());
-    put(
-        logs,
-        API,
-        A,
-        &[
-            at(0, "START RequestId: req-1 Version: $LATEST\n"),
-            at(1_000, "GET /users/42\n"),
-            at(
-                2_000,
-                r#"{"timestamp":"2026-11-26T20:00:02Z","level":"INFO","fields":{"message":"loaded user","id":42},"target":"shop"}"#,
-            ),
-            at(3_000, "END RequestId: req-1\n"),
-            at(3_001, &report("req-1")),
-            at(10_000, "START RequestId: req-3 Version: $LATEST\n"),
-            at(11_000, "ERROR db timeout\n"),
-            at(12_000, "END RequestId: req-3\n"),
-            at(12_001, &report("req-3")),
-        ],
-    )
-    .await;
-    put(
-        logs,
-        API,
-        B,
-        &[
-            at(1_500, "START RequestId: req-2 Version: $LATEST\n"),
-            at(2_500, "2026-11-26T20:00:02.500Z\treq-2\tWARN\tslow query\n"),
-            at(4_000, "END RequestId: req-2\n"),
-            at(4_001, &report("req-2")),
-        ],
-    )
-    .await;
-    put(
-        logs,
-        CLEANUP,
-        C,
-        &[
-            at(5_000, "START RequestId: req-4 Version: $LATEST\n"),
-            at(
-                6_000,
-                r#"{"level":"ERROR","message":"cleanup failed","requestId":"req-4"}"#,
-            ),
-            at(7_000, "END RequestId: req-4\n"),
-            at(7_001, &report("req-4")),
-        ],
-    )
-    .await;
+    let loaded = r#"{"timestamp":"2026-11-26T20:00:02Z","level":"INFO","fields":{"message":"loaded user","id":42},"target":"shop"}"#;
+    let first = invocation(
+        base,
+        "req-1",
+        0,
+        &[(1_000, "GET /users/42\n"), (2_000, loaded)],
+        3_000,
+    );
+    let later = invocation(
+        base,
+        "req-3",
+        10_000,
+        &[(11_000, "ERROR db timeout\n")],
+        12_000,
+    );
+    put(logs, API, A, &[first, later].concat()).await;
+    let slow = "2026-11-26T20:00:02.500Z\treq-2\tWARN\tslow query\n";
+    let events = invocation(base, "req-2", 1_500, &[(2_500, slow)], 4_000);
+    put(logs, API, B, &events).await;
+    let failed = r#"{"level":"ERROR","message":"cleanup failed","requestId":"req-4"}"#;
+    let events = invocation(base, "req-4", 5_000, &[(6_000, failed)], 7_000);
+    put(logs, CLEANUP, C, &events).await;
 }
 
 fn app_dir(test: &str) -> AppDir {
@@ -162,7 +182,8 @@ fn app_dir(test: &str) -> AppDir {
     dir
 }
 
-fn write_record(dir: &Path) {
+/// Stage dev's deploy record; `custom` is `cleanup`'s own log group, if it has one.
+fn write_record(dir: &Path, custom: Option<&str>) {
     let function = |entry: &str| {
         serde_json::json!({
             "name": format!("shop-dev-{entry}"),
@@ -170,11 +191,15 @@ fn write_record(dir: &Path) {
             "code_sha256": "x",
         })
     };
+    let mut cleanup = function("cleanup");
+    if let Some(group) = custom {
+        cleanup["log_group"] = group.into();
+    }
     let record = serde_json::json!({
         "version": 1, "app": "shop", "stage": "dev", "region": "us-east-1",
         "account": "123456789012", "endpoint_url": null,
-        "log_groups": [API, CLEANUP],
-        "functions": {"api": function("api"), "cleanup": function("cleanup")},
+        "log_groups": [API, custom.unwrap_or(CLEANUP)],
+        "functions": {"api": function("api"), "cleanup": cleanup},
     });
     let path = dir.join(".portico/deployed/dev.json");
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -209,6 +234,16 @@ fn lines(output: &Output) -> Vec<String> {
         .collect()
 }
 
+/// `--output json`'s lines.
+#[track_caller]
+fn json_lines(output: &Output) -> Vec<Value> {
+    let lines = lines(output);
+    lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 #[track_caller]
 fn error(output: &Output) -> String {
     assert!(!output.status.success(), "should have failed");
@@ -216,33 +251,37 @@ fn error(output: &Output) -> String {
     String::from_utf8(output.stderr.clone()).unwrap()
 }
 
+/// What `portico logs` prints of `put_fixture`'s events by default (Lambda's lines hidden):
+/// each line's time as an offset from the base time, and the rest of the line.
+const VISIBLE: [(i64, &str); 5] = [
+    (1_000, "api aaaaaaaa GET /users/42"),
+    (2_000, "api aaaaaaaa INFO loaded user id=42 target=shop"),
+    (2_500, "api bbbbbbbb WARN slow query"),
+    (6_000, "cleanup cccccccc ERROR cleanup failed"),
+    (11_000, "api aaaaaaaa ERROR db timeout"),
+];
+
+/// `lines` as `portico logs` prints them, their times offsets from `base`.
+fn printed(base: i64, lines: &[(i64, &str)]) -> Vec<String> {
+    lines
+        .iter()
+        .map(|(offset, rest)| format!("{} {rest}", stamp(base + offset)))
+        .collect()
+}
+
 #[tokio::test]
 async fn a_deployed_stage_by_its_record_windows_filters_request_ids_and_json() {
-    let moto = Moto::start().expect("moto server");
-    let logs = client(&moto).await;
-    for group in [API, CLEANUP] {
-        create_group(&logs, group, &[]).await;
-    }
+    let (moto, logs) = moto_with_groups(&[API, CLEANUP], &[]).await;
     let base = base_time();
     put_fixture(&logs, base).await;
     let dir = app_dir("logs-record");
-    write_record(&dir.path);
-    let t = |offset| stamp(base + offset);
+    write_record(&dir.path, None);
     let since = iso(base);
 
     // Default: the last 10 minutes, every function, Lambda's lines hidden.
     assert_eq!(
         lines(&portico_logs(&dir.path, Some(&moto), &[])),
-        [
-            format!("{} api aaaaaaaa GET /users/42", t(1_000)),
-            format!(
-                "{} api aaaaaaaa INFO loaded user id=42 target=shop",
-                t(2_000)
-            ),
-            format!("{} api bbbbbbbb WARN slow query", t(2_500)),
-            format!("{} cleanup cccccccc ERROR cleanup failed", t(6_000)),
-            format!("{} api aaaaaaaa ERROR db timeout", t(11_000)),
-        ]
+        printed(base, &VISIBLE)
     );
     // A window, both ends inclusive.
     assert_eq!(
@@ -251,14 +290,7 @@ async fn a_deployed_stage_by_its_record_windows_filters_request_ids_and_json() {
             Some(&moto),
             &["--since", &iso(base + 2_000), "--until", &iso(base + 6_000)]
         )),
-        [
-            format!(
-                "{} api aaaaaaaa INFO loaded user id=42 target=shop",
-                t(2_000)
-            ),
-            format!("{} api bbbbbbbb WARN slow query", t(2_500)),
-            format!("{} cleanup cccccccc ERROR cleanup failed", t(6_000)),
-        ]
+        printed(base, &VISIBLE[1..4])
     );
     // A window that ended before the events.
     assert!(
@@ -276,7 +308,7 @@ async fn a_deployed_stage_by_its_record_windows_filters_request_ids_and_json() {
             Some(&moto),
             &["--filter", "ERROR", "-n", "shop-dev-api"]
         )),
-        [format!("{} api aaaaaaaa ERROR db timeout", t(11_000))]
+        printed(base, &VISIBLE[4..])
     );
     // Lambda's lines, REPORT summarised.
     assert_eq!(
@@ -291,18 +323,21 @@ async fn a_deployed_stage_by_its_record_windows_filters_request_ids_and_json() {
                 &since
             ]
         )),
-        [
-            format!(
-                "{} cleanup cccccccc START RequestId: req-4 Version: $LATEST",
-                t(5_000)
-            ),
-            format!("{} cleanup cccccccc ERROR cleanup failed", t(6_000)),
-            format!("{} cleanup cccccccc END RequestId: req-4", t(7_000)),
-            format!(
-                "{} cleanup cccccccc REPORT req-4 2.50 ms (billed 3 ms), 20/128 MB, init 40.10 ms",
-                t(7_001)
-            ),
-        ]
+        printed(
+            base,
+            &[
+                (
+                    5_000,
+                    "cleanup cccccccc START RequestId: req-4 Version: $LATEST"
+                ),
+                VISIBLE[3],
+                (7_000, "cleanup cccccccc END RequestId: req-4"),
+                (
+                    7_001,
+                    "cleanup cccccccc REPORT req-4 2.50 ms (billed 3 ms), 20/128 MB, init 40.10 ms"
+                ),
+            ]
+        )
     );
     // One invocation: its plain lines by stream and time.
     assert_eq!(
@@ -311,22 +346,19 @@ async fn a_deployed_stage_by_its_record_windows_filters_request_ids_and_json() {
             Some(&moto),
             &["--request-id", "req-1", "--include-lambda-messages"]
         )),
-        [
-            format!(
-                "{} api aaaaaaaa START RequestId: req-1 Version: $LATEST",
-                t(0)
-            ),
-            format!("{} api aaaaaaaa GET /users/42", t(1_000)),
-            format!(
-                "{} api aaaaaaaa INFO loaded user id=42 target=shop",
-                t(2_000)
-            ),
-            format!("{} api aaaaaaaa END RequestId: req-1", t(3_000)),
-            format!(
-                "{} api aaaaaaaa REPORT req-1 2.50 ms (billed 3 ms), 20/128 MB, init 40.10 ms",
-                t(3_001)
-            ),
-        ]
+        printed(
+            base,
+            &[
+                (0, "api aaaaaaaa START RequestId: req-1 Version: $LATEST"),
+                VISIBLE[0],
+                VISIBLE[1],
+                (3_000, "api aaaaaaaa END RequestId: req-1"),
+                (
+                    3_001,
+                    "api aaaaaaaa REPORT req-1 2.50 ms (billed 3 ms), 20/128 MB, init 40.10 ms"
+                ),
+            ]
+        )
     );
     assert_eq!(
         lines(&portico_logs(
@@ -334,17 +366,14 @@ async fn a_deployed_stage_by_its_record_windows_filters_request_ids_and_json() {
             Some(&moto),
             &["--request-id", "req-3"]
         )),
-        [format!("{} api aaaaaaaa ERROR db timeout", t(11_000))]
+        printed(base, &VISIBLE[4..])
     );
     // JSON for scripts.
-    let json: Vec<Value> = lines(&portico_logs(
+    let json = json_lines(&portico_logs(
         &dir.path,
         Some(&moto),
         &["--output", "json", "--since", &since, "-n", "cleanup"],
-    ))
-    .iter()
-    .map(|l| serde_json::from_str(l).unwrap())
-    .collect();
+    ));
     assert_eq!(json.len(), 1, "{json:?}");
     let event = &json[0];
     assert_eq!(event["timestamp"], iso(base + 6_000));
@@ -395,22 +424,11 @@ async fn a_deployed_stage_by_its_record_windows_filters_request_ids_and_json() {
 
 #[tokio::test]
 async fn without_a_record_the_groups_are_found_by_name_and_tags() {
-    let moto = Moto::start().expect("moto server");
-    let logs = client(&moto).await;
-    let tags = [("portico:app", "shop"), ("portico:stage", "dev")];
-    create_group(&logs, API, &tags).await;
-    create_group(&logs, CLEANUP, &tags).await;
-    // Named like the stage's but not tagged as it: not the app's.
-    create_group(&logs, "/aws/lambda/shop-dev-stranger", &[]).await;
+    let (moto, logs) = moto_with_groups(&[API, CLEANUP], &STAGE_TAGS).await;
     let base = base_time();
     put_fixture(&logs, base).await;
-    put(
-        &logs,
-        "/aws/lambda/shop-dev-stranger",
-        C,
-        &[(base + 1_200, "not ours\n".to_owned())],
-    )
-    .await;
+    // Named like the stage's but not tagged as it: not the app's.
+    put_stranger(&logs, "/aws/lambda/shop-dev-stranger", base + 1_200).await;
     let dir = app_dir("logs-tags");
     assert_eq!(
         lines(&portico_logs(
@@ -418,13 +436,7 @@ async fn without_a_record_the_groups_are_found_by_name_and_tags() {
             Some(&moto),
             &["--filter", "ERROR"]
         )),
-        [
-            format!(
-                "{} cleanup cccccccc ERROR cleanup failed",
-                stamp(base + 6_000)
-            ),
-            format!("{} api aaaaaaaa ERROR db timeout", stamp(base + 11_000)),
-        ]
+        printed(base, &VISIBLE[3..])
     );
     assert_eq!(
         lines(&portico_logs(&dir.path, Some(&moto), &[])).len(),
@@ -446,11 +458,7 @@ async fn without_a_record_the_groups_are_found_by_name_and_tags() {
 
 #[tokio::test]
 async fn on_a_terminal_levels_are_coloured_and_control_characters_escaped() {
-    let moto = Moto::start().expect("moto server");
-    let logs = client(&moto).await;
-    for group in [API, CLEANUP] {
-        create_group(&logs, group, &[]).await;
-    }
+    let (moto, logs) = moto_with_groups(&[API, CLEANUP], &[]).await;
     let base = base_time();
     let hostile = "evil \x1b[2J\rfake line";
     put(
@@ -464,7 +472,7 @@ async fn on_a_terminal_levels_are_coloured_and_control_characters_escaped() {
     )
     .await;
     let dir = app_dir("logs-tty");
-    write_record(&dir.path);
+    write_record(&dir.path, None);
     let since = iso(base);
     // `script` gives the command a pseudo-terminal as stdout.
     let on_terminal = |extra: &str, no_color: bool| {
@@ -514,11 +522,7 @@ async fn on_a_terminal_levels_are_coloured_and_control_characters_escaped() {
 
 #[tokio::test]
 async fn more_than_a_page_of_history_comes_in_order() {
-    let moto = Moto::start().expect("moto server");
-    let logs = client(&moto).await;
-    for group in [API, CLEANUP] {
-        create_group(&logs, group, &[]).await;
-    }
+    let (moto, logs) = moto_with_groups(&[API, CLEANUP], &[]).await;
     let base = base_time();
     // 12,000 events in api (AWS pages at 10,000), 3 in cleanup, interleaved in time.
     let busy: Vec<(i64, String)> = (0..12_000)
@@ -531,7 +535,7 @@ async fn more_than_a_page_of_history_comes_in_order() {
         .collect();
     put(&logs, CLEANUP, C, &quiet).await;
     let dir = app_dir("logs-pages");
-    write_record(&dir.path);
+    write_record(&dir.path, None);
     let out = lines(&portico_logs(
         &dir.path,
         Some(&moto),
@@ -583,68 +587,94 @@ async fn more_than_a_page_of_history_comes_in_order() {
     assert_eq!(stderr, "");
 }
 
+/// `portico logs --follow …` running, its stdout lines collected as they come.
+struct Following {
+    child: Child,
+    printed: Arc<Mutex<Vec<String>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Following {
+    fn start(command: &mut Command) -> Self {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start portico logs --follow");
+        let printed = Arc::new(Mutex::new(Vec::<String>::new()));
+        let stdout = child.stdout.take().unwrap();
+        let reader = std::thread::spawn({
+            let printed = Arc::clone(&printed);
+            move || {
+                for line in BufReader::new(stdout).lines() {
+                    printed.lock().unwrap().push(line.unwrap());
+                }
+            }
+        });
+        Self {
+            child,
+            printed,
+            reader: Some(reader),
+        }
+    }
+
+    /// How many printed lines end with `text`.
+    fn count(&self, text: &str) -> usize {
+        let printed = self.printed.lock().unwrap();
+        printed.iter().filter(|l| l.ends_with(text)).count()
+    }
+
+    /// Waits until a printed line ends with `text`.
+    fn wait_printed(&self, text: &str) {
+        wait_for(text, Duration::from_secs(30), || {
+            (self.count(text) > 0).then_some(())
+        });
+    }
+
+    /// Stops it as Ctrl-C does; how it exited and what it wrote to stderr.
+    fn interrupt(&mut self) -> (ExitStatus, String) {
+        send_signal(self.child.id(), "INT");
+        let status = wait_for("portico logs to exit", Duration::from_secs(10), || {
+            self.child.try_wait().unwrap()
+        });
+        self.reader.take().unwrap().join().unwrap();
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut self.child.stderr.take().unwrap(), &mut stderr).unwrap();
+        (status, stderr)
+    }
+}
+
 #[tokio::test]
 async fn following_prints_new_events_once_and_stops_on_ctrl_c() {
-    let moto = Moto::start().expect("moto server");
-    let logs = client(&moto).await;
-    for group in [API, CLEANUP] {
-        create_group(&logs, group, &[]).await;
-    }
+    let (moto, logs) = moto_with_groups(&[API, CLEANUP], &[]).await;
     let dir = app_dir("logs-follow");
-    write_record(&dir.path);
+    write_record(&dir.path, None);
     put(&logs, API, A, &[(now_ms() - 1_000, "before\n".to_owned())]).await;
-    let mut child = Command::new(PORTICO)
-        .args(["logs", "--follow", "--app"])
-        .arg(&dir.path)
-        .envs(moto::env(&moto.endpoint()))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start portico logs --follow");
-    let printed = Arc::new(Mutex::new(Vec::<String>::new()));
-    let reader = {
-        let printed = Arc::clone(&printed);
-        let stdout = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                printed.lock().unwrap().push(line.unwrap());
-            }
-        })
-    };
-    let count = |text: &str| {
-        printed
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|l| l.ends_with(text))
-            .count()
-    };
-    let wait_printed = |text: &str| {
-        wait_for(text, Duration::from_secs(30), || {
-            (count(text) > 0).then_some(())
-        });
-    };
-    wait_printed(" api aaaaaaaa before");
+    let mut following = Following::start(
+        Command::new(PORTICO)
+            .args(["logs", "--follow", "--app"])
+            .arg(&dir.path)
+            .envs(moto::env(&moto.endpoint())),
+    );
+    following.wait_printed(" api aaaaaaaa before");
     put(&logs, CLEANUP, C, &[(now_ms(), "after\n".to_owned())]).await;
-    wait_printed(" cleanup cccccccc after");
+    following.wait_printed(" cleanup cccccccc after");
     // A later event shows that polls went on after `after` was printed.
     put(&logs, API, B, &[(now_ms(), "marker\n".to_owned())]).await;
-    wait_printed(" api bbbbbbbb marker");
-    assert_eq!(
-        (count(" before"), count(" after"), count(" marker")),
-        (1, 1, 1),
-        "{:?}",
-        printed.lock().unwrap()
-    );
-    send_signal(child.id(), "INT");
-    let status = wait_for("portico logs to exit", Duration::from_secs(10), || {
-        child.try_wait().unwrap()
-    });
-    reader.join().unwrap();
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    following.wait_printed(" api bbbbbbbb marker");
+    let (status, stderr) = following.interrupt();
     assert!(status.success(), "{status:?} {stderr}");
     assert_eq!(stderr, "");
+    assert_eq!(
+        (
+            following.count(" before"),
+            following.count(" after"),
+            following.count(" marker")
+        ),
+        (1, 1, 1),
+        "{:?}",
+        following.printed.lock().unwrap()
+    );
 }
 
 #[test]
@@ -717,15 +747,11 @@ fn local_logs_show_what_portico_local_kept() {
         "{out:?}"
     );
     assert!(!out.iter().any(|l| l.contains("RequestId")), "{out:?}");
-    let json = lines(&portico_logs(
+    let json = json_lines(&portico_logs(
         &dir.path,
         None,
         &["--local", "--output", "json", "--filter", "stdout"],
     ));
-    let json: Vec<Value> = json
-        .iter()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
     let ours: Vec<&Value> = json
         .iter()
         .filter(|e| e["request_id"] == request_id.as_str())
@@ -735,45 +761,18 @@ fn local_logs_show_what_portico_local_kept() {
     assert_eq!(ours[0]["log_group"], "/aws/lambda/fixture-dev-api");
 
     // Following the store: a new invocation's line shows up.
-    let mut child = Command::new(PORTICO)
-        .args(["logs", "--local", "--follow", "--since", "1m", "--app"])
-        .arg(&dir.path)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start portico logs --local --follow");
-    let printed = Arc::new(Mutex::new(Vec::<String>::new()));
-    let reader = {
-        let printed = Arc::clone(&printed);
-        let stdout = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                printed.lock().unwrap().push(line.unwrap());
-            }
-        })
-    };
-    let has = |text: &str| {
-        printed
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|l| l.ends_with(text))
-            .count()
-    };
-    wait_for("the first line", Duration::from_secs(30), || {
-        (has(" fixture: stdout hello-from-logs") == 1).then_some(())
-    });
+    let mut following = Following::start(
+        Command::new(PORTICO)
+            .args(["logs", "--local", "--follow", "--since", "1m", "--app"])
+            .arg(&dir.path),
+    );
+    following.wait_printed(" fixture: stdout hello-from-logs");
     assert_eq!(server.get("/log?msg=while-following").status, 200);
-    wait_for("the new line", Duration::from_secs(30), || {
-        (has(" fixture: stdout while-following") == 1).then_some(())
-    });
-    send_signal(child.id(), "INT");
-    let status = wait_for("portico logs to exit", Duration::from_secs(10), || {
-        child.try_wait().unwrap()
-    });
-    reader.join().unwrap();
-    assert!(status.success(), "{status:?}");
-    assert_eq!(has(" fixture: stdout hello-from-logs"), 1);
+    following.wait_printed(" fixture: stdout while-following");
+    let (status, stderr) = following.interrupt();
+    assert!(status.success(), "{status:?} {stderr}");
+    assert_eq!(following.count(" fixture: stdout hello-from-logs"), 1);
+    assert_eq!(following.count(" fixture: stdout while-following"), 1);
 
     let err = error(&portico_logs(&dir.path, None, &["--local", "-n", "nope"]));
     assert!(err.contains("no function `nope`"), "{err}");
@@ -798,14 +797,10 @@ const CUSTOM: &str = "/custom/shop/cleanup-jobs";
 
 #[tokio::test]
 async fn a_custom_log_group_is_read_under_its_function_with_or_without_the_record() {
-    let moto = Moto::start().expect("moto server");
-    let logs = client(&moto).await;
-    let tags = [("portico:app", "shop"), ("portico:stage", "dev")];
-    create_group(&logs, API, &tags).await;
-    create_group(&logs, CUSTOM, &tags).await;
-    // Another app's group under the same custom prefix: never read.
-    create_group(&logs, "/custom/shop/cleanup-jobs-other", &[]).await;
+    let (moto, logs) = moto_with_groups(&[API, CUSTOM], &STAGE_TAGS).await;
     let base = base_time();
+    // Another app's group under the same custom prefix: never read.
+    put_stranger(&logs, "/custom/shop/cleanup-jobs-other", base + 2_500).await;
     let at = |offset: i64, message: &str| (base + offset, message.to_owned());
     put(&logs, API, A, &[at(1_000, "GET /users/42\n")]).await;
     put(
@@ -818,26 +813,16 @@ async fn a_custom_log_group_is_read_under_its_function_with_or_without_the_recor
         ],
     )
     .await;
-    put(
-        &logs,
-        "/custom/shop/cleanup-jobs-other",
-        B,
-        &[at(2_500, "not ours\n")],
-    )
-    .await;
     let dir = app_dir("logs-custom");
     std::fs::write(
         dir.path.join("portico.toml"),
         format!("{CONFIG}\n[functions.cleanup]\nlog_group = \"{CUSTOM}\"\n"),
     )
     .unwrap();
-    let expected = [
-        format!("{} api aaaaaaaa GET /users/42", stamp(base + 1_000)),
-        format!(
-            "{} cleanup cccccccc ERROR cleanup failed",
-            stamp(base + 3_000)
-        ),
-    ];
+    let expected = printed(
+        base,
+        &[VISIBLE[0], (3_000, "cleanup cccccccc ERROR cleanup failed")],
+    );
 
     // Without the record: portico.toml names the group, which carries the stage's tags.
     assert_eq!(lines(&portico_logs(&dir.path, Some(&moto), &[])), expected);
@@ -848,36 +833,13 @@ async fn a_custom_log_group_is_read_under_its_function_with_or_without_the_recor
 
     // With the record: the function's recorded group (portico.toml no longer consulted).
     std::fs::write(dir.path.join("portico.toml"), CONFIG).unwrap();
-    let record = serde_json::json!({
-        "version": 1, "app": "shop", "stage": "dev", "region": "us-east-1",
-        "account": "123456789012", "endpoint_url": null,
-        "log_groups": [API, CUSTOM],
-        "functions": {
-            "api": {
-                "name": "shop-dev-api",
-                "arn": "arn:aws:lambda:us-east-1:123456789012:function:shop-dev-api",
-                "code_sha256": "x",
-            },
-            "cleanup": {
-                "name": "shop-dev-cleanup",
-                "arn": "arn:aws:lambda:us-east-1:123456789012:function:shop-dev-cleanup",
-                "code_sha256": "x",
-                "log_group": CUSTOM,
-            },
-        },
-    });
-    let path = dir.path.join(".portico/deployed/dev.json");
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, record.to_string()).unwrap();
+    write_record(&dir.path, Some(CUSTOM));
     assert_eq!(lines(&portico_logs(&dir.path, Some(&moto), &[])), expected);
-    let json: Vec<Value> = lines(&portico_logs(
+    let json = json_lines(&portico_logs(
         &dir.path,
         Some(&moto),
         &["--output", "json", "-n", "cleanup"],
-    ))
-    .iter()
-    .map(|l| serde_json::from_str(l).unwrap())
-    .collect();
+    ));
     assert_eq!(json.len(), 1, "{json:?}");
     assert_eq!(json[0]["function"], "cleanup");
     assert_eq!(json[0]["log_group"], CUSTOM);

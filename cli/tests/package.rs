@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_cloudformation::types::{Capability, Parameter, StackStatus};
 use base64::Engine as _;
-use common::{App, STAGE, Sdk, assert_no_wildcard_actions, env_of, start_moto};
+use common::{App, STAGE, Sdk, assert_no_wildcard_actions, env_of, stage};
 use portico_e2e::moto;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
@@ -36,9 +36,7 @@ const NOT_IN_MOTO: [&str; 6] = [
 
 #[test]
 fn the_packaged_template_creates_the_stack_in_cloudformation() {
-    let moto = start_moto();
-    let sdk = Sdk::new(&moto);
-    let app = App::new("cli/tests/fixtures/deploy-fixture", "fixture-pkg");
+    let (moto, sdk, app) = stage("cli/tests/fixtures/deploy-fixture", "fixture-pkg");
     let out_dir = app.dir.join("out");
 
     // Package: no AWS call, the same checked zip as deploy, and the template.

@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::io::Write as _;
-use std::process::Stdio;
 use std::time::Duration;
 
 use common::{AppDir, Req, Res, Server, apps, boto3_script, fixture};
@@ -19,20 +17,8 @@ const APPROVE: &str = "http://127.0.0.1:9/dev/approve?token=abc&decision=yes";
 
 /// Runs `fixtures/ses.py` with `args`, `stdin` as its input; its stdout as JSON.
 fn python(args: &[&str], stdin: &[u8]) -> Value {
-    let mut child = boto3_script("ses.py")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run python3 (boto3 is installed by scripts/test)");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin)
-        .expect("write the requests");
-    let out = child.wait_with_output().expect("wait for python3");
+    // boto3 is installed by scripts/test.
+    let out = common::run_with_input(boto3_script("ses.py").args(args), stdin);
     assert!(
         out.status.success(),
         "ses.py {args:?} failed: {}",
@@ -360,6 +346,11 @@ fn ses_errors_have_the_aws_shape() {
     );
 }
 
+/// Sends a mail with text `t` through the SES v2 endpoint.
+fn send_text(server: &Server, from: &str, to: &[&str], subject: &str) -> Res {
+    post_mail(server, &simple(from, to, subject, Some("t"), None))
+}
+
 fn post_mail(server: &Server, body: &Value) -> Res {
     Req::new(server.services, "POST", "/v2/email/outbound-emails")
         .header("Content-Type", "application/json")
@@ -380,10 +371,7 @@ fn addresses_ses_refuses_are_refused() {
         ".boss@example.com",
         "boss@-example.com",
     ] {
-        let res = post_mail(
-            &server,
-            &simple("hr@example.com", &[bad], "s", Some("t"), None),
-        );
+        let res = send_text(&server, "hr@example.com", &[bad], "s");
         assert_eq!(res.status, 400, "{bad}: {}", res.text());
         assert_eq!(
             res.header("x-amzn-errortype"),
@@ -396,16 +384,7 @@ fn addresses_ses_refuses_are_refused() {
             .to_owned();
         assert!(message.starts_with("Illegal address"), "{bad}: {message}");
     }
-    let res = post_mail(
-        &server,
-        &simple(
-            "hr@@example.com",
-            &["boss@example.com"],
-            "s",
-            Some("t"),
-            None,
-        ),
-    );
+    let res = send_text(&server, "hr@@example.com", &["boss@example.com"], "s");
     assert_eq!(res.status, 400, "the sender too");
     assert!(
         !dir.local_dir().join("outbox").exists(),
@@ -417,10 +396,7 @@ fn addresses_ses_refuses_are_refused() {
         "o'brien+hr@mail.example.co.uk",
         "Jürgen Müller <j@example.com>",
     ] {
-        let res = post_mail(
-            &server,
-            &simple("hr@example.com", &[good], "s", Some("t"), None),
-        );
+        let res = send_text(&server, "hr@example.com", &[good], "s");
         assert_eq!(res.status, 200, "{good}: {}", res.text());
     }
 }
@@ -431,15 +407,11 @@ fn the_outbox_is_listed_a_page_at_a_time_from_an_index() {
     let server = Server::start(&dir.path, &apps().fixture, &["--no-schedules"]);
     let mut sent = Vec::new();
     for n in 0..120 {
-        let res = post_mail(
+        let res = send_text(
             &server,
-            &simple(
-                "hr@example.com",
-                &["boss@example.com"],
-                &format!("mail {n}"),
-                Some("t"),
-                None,
-            ),
+            "hr@example.com",
+            &["boss@example.com"],
+            &format!("mail {n}"),
         );
         assert_eq!(res.status, 200, "{}", res.text());
         sent.push(res.json()["MessageId"].as_str().unwrap().to_owned());

@@ -8,10 +8,9 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
-use common::{AppDir, PORTICO, Server, apps, boto3_script, fixture};
+use common::{AppDir, Server, apps, boto3_script, fixture};
 
 /// A fresh copy of `tests/fixtures/sfn/` (the config and the definitions).
 fn sfn_app(test: &str) -> AppDir {
@@ -129,13 +128,8 @@ fn an_unsupported_definition_stops_portico_local_at_start() {
         r#"{"StartAt": "Fan", "States": {"Fan": {"Type": "Map", "ItemsPath": "$.items", "End": true}}}"#,
     )
     .expect("write a definition");
-    let output = Command::new(PORTICO)
-        .arg("local")
-        .arg("--app")
-        .arg(&dir.path)
-        .arg("--binary")
-        .arg(&apps().fixture)
-        .args(["--port", "0", "--services-port", "0", "--no-schedules"])
+    let output = common::local_command(&dir.path, &apps().fixture)
+        .arg("--no-schedules")
         .output()
         .expect("run portico local");
     assert!(!output.status.success());

@@ -11,10 +11,9 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
-use common::{AppDir, PORTICO, Req, Server, approval_binary, apps, fixture, portico, wait_for};
+use common::{AppDir, Req, Server, approval_binary, apps, fixture, portico, wait_for};
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -196,13 +195,7 @@ fn run_on_damaged(test: &str, bytes: &[u8]) -> (AppDir, std::process::ExitStatus
     std::fs::create_dir_all(dir.local_dir()).unwrap();
     let db = dir.local_dir().join("state.db");
     std::fs::write(&db, bytes).unwrap();
-    let out = Command::new(PORTICO)
-        .arg("local")
-        .arg("--app")
-        .arg(&dir.path)
-        .arg("--binary")
-        .arg(&apps().fixture)
-        .args(["--port", "0", "--services-port", "0"])
+    let out = common::local_command(&dir.path, &apps().fixture)
         .stdin(std::process::Stdio::null())
         .output()
         .unwrap();

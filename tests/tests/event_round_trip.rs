@@ -13,7 +13,7 @@ use portico::{FromRequest, Request};
 use portico_spec::apigw::{
     self, HttpApiContext, HttpApiRequest, Resource, RestContext, RestRequest,
 };
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 /// What a handler sees of a request, as JSON.
 struct Seen(Value);
@@ -22,33 +22,7 @@ impl FromRequest for Seen {
     type Rejection = std::convert::Infallible;
 
     fn from_request(req: &mut Request) -> Result<Self, Self::Rejection> {
-        let mut headers = Map::new();
-        for name in req.headers().keys() {
-            let values: Vec<Value> = req
-                .headers()
-                .get_all(name)
-                .iter()
-                .map(|v| Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned()))
-                .collect();
-            headers.insert(name.as_str().to_owned(), Value::Array(values));
-        }
-        let context = req.context();
-        Ok(Self(json!({
-            "method": req.method().as_str(),
-            "path": req.path(),
-            "query": req.query_pairs(),
-            "headers": headers,
-            "body": req.body().to_vec(),
-            "source": req.source(),
-            "context": {
-                "stage": context.stage,
-                "base_path": context.base_path,
-                "source_ip": context.source_ip,
-                "user_agent": context.user_agent,
-                "domain_name": context.domain_name,
-                "authorizer": context.authorizer,
-            },
-        })))
+        Ok(Self(portico_e2e::request_json(req)))
     }
 }
 

@@ -439,13 +439,14 @@ fn http_api_v2_events_are_answered_in_the_v2_format() {
     assert_eq!(seen["context"]["source_ip"], "198.51.100.7");
     assert_eq!(seen["context"]["base_path"], "");
 
-    let res = call(
-        &api,
-        &function,
-        events::http_api_v2("GET", "/cookies", "")
-            .to_string()
-            .as_bytes(),
-    );
+    let get_v2 = |path| {
+        call(
+            &api,
+            &function,
+            events::http_api_v2("GET", path, "").to_string().as_bytes(),
+        )
+    };
+    let res = get_v2("/cookies");
     assert_eq!(
         res.cookies,
         [
@@ -459,13 +460,7 @@ fn http_api_v2_events_are_answered_in_the_v2_format() {
         res.raw
     );
 
-    let res = call(
-        &api,
-        &function,
-        events::http_api_v2("GET", "/binary", "")
-            .to_string()
-            .as_bytes(),
-    );
+    let res = get_v2("/binary");
     assert!(res.is_base64_encoded);
     assert!(res.body.starts_with(b"\x89PNG"));
 }
@@ -641,26 +636,19 @@ fn a_function_entry_point_takes_any_json_event_and_answers_json() {
 fn a_function_error_or_panic_is_a_function_error_and_the_process_keeps_serving() {
     let (api, mut function) = start(&[("PORTICO_HANDLER", "notify")]);
     let pid = function.pid();
-    let (error_type, message) = invocation_error(
-        &api,
-        &function,
-        json!({"task_token": "t", "employee": ""})
-            .to_string()
-            .as_bytes(),
-    );
+    // `notify` for `employee`; the error it fails with.
+    let notify = |function: &FunctionProcess, employee: &str| {
+        let event = json!({"task_token": "t", "employee": employee}).to_string();
+        invocation_error(&api, function, event.as_bytes())
+    };
+    let (error_type, message) = notify(&function, "");
     assert_eq!(
         (error_type.as_str(), message.as_str()),
         ("NotifyError", "cannot notify: no employee given")
     );
 
     for _ in 0..2 {
-        let (error_type, message) = invocation_error(
-            &api,
-            &function,
-            json!({"task_token": "t", "employee": "panic"})
-                .to_string()
-                .as_bytes(),
-        );
+        let (error_type, message) = notify(&function, "panic");
         assert_eq!(error_type, "FunctionPanic");
         assert_eq!(
             message,
@@ -984,14 +972,7 @@ fn a_huge_malformed_event_is_logged_as_an_excerpt_and_the_process_keeps_serving(
 #[test]
 fn max_concurrency_takes_that_many_invocations_at_once() {
     let (api, function) = start(&[("AWS_LAMBDA_MAX_CONCURRENCY", "3")]);
-    let event = rest_v1("GET", "/echo/warm").to_bytes();
-    assert_eq!(call(&api, &function, &event).status, 200);
-    let slow = rest_v1("GET", "/slow").query("ms", "700").to_bytes();
-    let ids: Vec<String> = (0..3).map(|_| api.enqueue(&slow, WAIT)).collect();
-    let records: Vec<_> = ids
-        .iter()
-        .map(|id| api.wait_for(id, WAIT).expect("an answer"))
-        .collect();
+    let records = warm_then_sleep(&api, &function, 3, 700);
     let first_done = records.iter().map(|r| r.completed_at).min().unwrap();
     for record in &records {
         let res = ProxyResponse::parse(&record_payload(record)).expect("a proxy response");
@@ -1003,6 +984,7 @@ fn max_concurrency_takes_that_many_invocations_at_once() {
     }
     // Several invocations at once share one environment: no `_X_AMZN_TRACE_ID`, as in
     // `lambda_runtime::run_concurrent`; the context still has the trace.
+    let event = rest_v1("GET", "/echo/warm").to_bytes();
     let seen = call(&api, &function, &event).json();
     assert_eq!(seen["lambda"]["trace_env"], Value::Null);
     assert!(seen["lambda"]["xray_trace_id"].is_string());
@@ -1011,17 +993,31 @@ fn max_concurrency_takes_that_many_invocations_at_once() {
 #[test]
 fn without_max_concurrency_invocations_are_taken_one_at_a_time() {
     let (api, function) = start(&[("AWS_LAMBDA_MAX_CONCURRENCY", "not a number")]);
-    let warm = rest_v1("GET", "/echo/warm").to_bytes();
-    assert_eq!(call(&api, &function, &warm).status, 200);
-    let slow = rest_v1("GET", "/slow").query("ms", "300").to_bytes();
-    let ids: Vec<String> = (0..2).map(|_| api.enqueue(&slow, WAIT)).collect();
-    let first = api.wait_for(&ids[0], WAIT).expect("an answer");
-    let second = api.wait_for(&ids[1], WAIT).expect("an answer");
+    let [first, second] = warm_then_sleep(&api, &function, 2, 300).try_into().unwrap();
     assert!(
         second.delivered_at >= first.completed_at,
         "the second was taken before the first was answered\n{}",
         function.output()
     );
+}
+
+/// Once a first request has warmed the function, `count` requests that each sleep `ms`,
+/// queued at once; their records.
+fn warm_then_sleep(
+    api: &RuntimeApi,
+    function: &FunctionProcess,
+    count: usize,
+    ms: u64,
+) -> Vec<portico_e2e::runtime_api::InvocationRecord> {
+    let warm = rest_v1("GET", "/echo/warm").to_bytes();
+    assert_eq!(call(api, function, &warm).status, 200);
+    let slow = rest_v1("GET", "/slow")
+        .query("ms", &ms.to_string())
+        .to_bytes();
+    let ids: Vec<String> = (0..count).map(|_| api.enqueue(&slow, WAIT)).collect();
+    ids.iter()
+        .map(|id| api.wait_for(id, WAIT).expect("an answer"))
+        .collect()
 }
 
 /// The payload of a successful record (for comparing outcomes).

@@ -209,17 +209,29 @@ impl Drop for AppDir {
 }
 
 /// Polls `check` until it returns `Some`, or panics with `what` after `timeout`.
-pub fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+pub fn wait_for<T>(what: &str, timeout: Duration, check: impl FnMut() -> Option<T>) -> T {
+    poll(timeout, Duration::from_millis(25), check, || {
+        format!("timed out after {timeout:?} waiting for {what}")
+    })
+}
+
+/// What `check` finds, asked every `every` until it finds something; after `timeout`, a panic
+/// saying `failure()`.
+pub fn poll<T>(
+    timeout: Duration,
+    every: Duration,
+    mut check: impl FnMut() -> Option<T>,
+    failure: impl FnOnce() -> String,
+) -> T {
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(value) = check() {
             return value;
         }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(25));
+        if Instant::now() >= deadline {
+            panic!("{}", failure());
+        }
+        std::thread::sleep(every);
     }
 }
 
@@ -245,6 +257,19 @@ pub struct Server {
     seen_children: Vec<(u32, u64)>,
 }
 
+/// `portico local --app DIR --binary BINARY --port 0 --services-port 0`, on free ports.
+pub fn local_command(app_dir: &Path, binary: &Path) -> Command {
+    let mut command = Command::new(PORTICO);
+    command
+        .arg("local")
+        .arg("--app")
+        .arg(app_dir)
+        .arg("--binary")
+        .arg(binary)
+        .args(["--port", "0", "--services-port", "0"]);
+    command
+}
+
 impl Server {
     /// Starts `portico local --app DIR --binary BINARY --port 0 --services-port 0 ARGS…` and
     /// waits for its banner.
@@ -259,25 +284,14 @@ impl Server {
         args: &[&str],
         env: &[(&str, &str)],
     ) -> Self {
-        let mut command = Command::new(PORTICO);
-        command.envs(env.iter().copied());
+        let mut command = local_command(app_dir, binary);
         command
-            .arg("local")
-            .arg("--app")
-            .arg(app_dir)
-            .arg("--binary")
-            .arg(binary)
-            .args(["--port", "0", "--services-port", "0"])
             .args(args)
             .env_remove("NO_COLOR")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = command.spawn().expect("start portico local");
+            .envs(env.iter().copied());
         let stdout = Arc::new(Mutex::new(String::new()));
         let stderr = Arc::new(Mutex::new(String::new()));
-        collect(child.stdout.take().expect("stdout"), Arc::clone(&stdout));
-        collect(child.stderr.take().expect("stderr"), Arc::clone(&stderr));
+        let child = spawn_collected(&mut command, &stdout, &stderr);
         let pid = child.id();
         let mut server = Self {
             child,
@@ -352,22 +366,20 @@ impl Server {
 
     /// Waits until stdout has a line containing every one of `needles`; returns that line.
     pub fn wait_for_line(&self, needles: &[&str], timeout: Duration) -> String {
-        let deadline = Instant::now() + timeout;
-        loop {
+        let found = || {
             let out = self.stdout();
-            if let Some(line) = out
+            let line = out
                 .lines()
-                .find(|line| needles.iter().all(|n| line.contains(n)))
-            {
-                return line.to_owned();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no line with {needles:?} within {timeout:?} in the output of portico local:\n{out}\nstderr:\n{}",
+                .find(|line| needles.iter().all(|n| line.contains(n)));
+            line.map(str::to_owned)
+        };
+        poll(timeout, Duration::from_millis(25), found, || {
+            format!(
+                "no line with {needles:?} within {timeout:?} in the output of portico local:\n{}\nstderr:\n{}",
+                self.stdout(),
                 self.stderr()
-            );
-            std::thread::sleep(Duration::from_millis(25));
-        }
+            )
+        })
     }
 
     /// A request to the API: `path` is below the API's base URL (the stage is added).
@@ -454,19 +466,14 @@ impl Server {
 
     /// Waits (up to `timeout`) until no child of the server is left; panics naming them.
     pub fn assert_no_leftovers(&self, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = self.leftovers();
-            if left.is_empty() {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "processes outlived portico local: {left:?}\nstdout:\n{}",
+        let none_left = || self.leftovers().is_empty().then_some(());
+        poll(timeout, Duration::from_millis(25), none_left, || {
+            format!(
+                "processes outlived portico local: {:?}\nstdout:\n{}",
+                self.leftovers(),
                 self.stdout()
-            );
-            std::thread::sleep(Duration::from_millis(25));
-        }
+            )
+        });
     }
 }
 
@@ -490,6 +497,29 @@ impl Drop for Server {
             );
         }
     }
+}
+
+/// Spawns `command` with stdin closed and its stdout and stderr collected, line by line as
+/// they come, into `stdout` and `stderr` (which may be one buffer).
+pub fn spawn_collected(
+    command: &mut Command,
+    stdout: &Arc<Mutex<String>>,
+    stderr: &Arc<Mutex<String>>,
+) -> Child {
+    let mut child = spawn_piped(command, Stdio::null());
+    collect(child.stdout.take().expect("stdout"), Arc::clone(stdout));
+    collect(child.stderr.take().expect("stderr"), Arc::clone(stderr));
+    child
+}
+
+/// Spawns `command` with `stdin`, and its stdout and stderr piped.
+fn spawn_piped(command: &mut Command, stdin: Stdio) -> Child {
+    command
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {command:?}: {e}"))
 }
 
 fn collect(stream: impl Read + Send + 'static, into: Arc<Mutex<String>>) {
@@ -782,13 +812,12 @@ fn dechunk(mut data: &[u8]) -> Result<Vec<u8>, String> {
 
 /// Runs `portico ARGS…` with `stdin` and waits for it (with a deadline).
 pub fn portico(args: &[&str], stdin: &[u8]) -> std::process::Output {
-    let mut child = Command::new(PORTICO)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run portico");
+    run_with_input(Command::new(PORTICO).args(args), stdin)
+}
+
+/// Runs `command` with `stdin` as its input and waits for it (killed after 60 s).
+pub fn run_with_input(command: &mut Command, stdin: &[u8]) -> std::process::Output {
+    let mut child = spawn_piped(command, Stdio::piped());
     let mut input = child.stdin.take().expect("stdin");
     let stdin = stdin.to_vec();
     let writer = std::thread::spawn(move || {
@@ -800,10 +829,10 @@ pub fn portico(args: &[&str], stdin: &[u8]) -> std::process::Output {
         let _ = done.send(child.wait_with_output());
     });
     let output = match wait.recv_timeout(Duration::from_secs(60)) {
-        Ok(output) => output.expect("wait for portico"),
+        Ok(output) => output.expect("wait for the child"),
         Err(_) => {
             send_signal(pid, "KILL");
-            panic!("portico {args:?} did not finish within 60 s");
+            panic!("{command:?} did not finish within 60 s");
         }
     };
     let _ = writer.join();
@@ -973,6 +1002,20 @@ pub fn start_moto() -> Moto {
     Moto::start().unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// A deploy test's own moto server, an SDK client of it, and a copy of the app in `dir` (from
+/// the workspace root) named `name`.
+pub fn stage(dir: &str, name: &str) -> (Moto, Sdk, App) {
+    let moto = start_moto();
+    let sdk = Sdk::new(&moto);
+    (moto, sdk, App::new(dir, name))
+}
+
+/// [`stage`] for the fixture app (`cli/tests/fixtures/deploy-fixture`), and its binary.
+pub fn fixture_stage(name: &str) -> (Moto, Sdk, App, &'static Path) {
+    let (moto, sdk, app) = stage("cli/tests/fixtures/deploy-fixture", name);
+    (moto, sdk, app, &apps().fixture)
+}
+
 /// The AWS SDK pointed at moto, for checking what a deploy made.
 pub struct Sdk {
     pub rt: tokio::runtime::Runtime,
@@ -1013,6 +1056,22 @@ impl Sdk {
         }
     }
 
+    /// What `list` lists (`items` of its output), whose name passes `keep`. (API Gateway
+    /// lists one page of up to 500, more than the tests make.)
+    fn named<O, T, E: std::fmt::Debug>(
+        &self,
+        list: impl std::future::Future<Output = Result<O, E>>,
+        items: impl FnOnce(O) -> Option<Vec<T>>,
+        name: impl Fn(&T) -> Option<&str>,
+        keep: impl Fn(&str) -> bool,
+    ) -> Vec<T> {
+        let items = items(self.rt.block_on(list).unwrap()).unwrap_or_default();
+        items
+            .into_iter()
+            .filter(|item| keep(name(item).unwrap_or("")))
+            .collect()
+    }
+
     pub fn role_policies(&self, role: &str) -> BTreeMap<String, Value> {
         self.role_policies_read_as(role, parse_policy)
     }
@@ -1023,29 +1082,20 @@ impl Sdk {
         role: &str,
         parse: impl Fn(&str) -> Value,
     ) -> BTreeMap<String, Value> {
-        self.rt.block_on(async {
-            let names = self
-                .iam
-                .list_role_policies()
-                .role_name(role)
-                .send()
-                .await
-                .unwrap();
-            let mut out = BTreeMap::new();
-            for name in names.policy_names {
-                let doc = self
+        let listed = self.iam.list_role_policies().role_name(role).send();
+        let names = self.rt.block_on(listed).unwrap().policy_names;
+        names
+            .into_iter()
+            .map(|name| {
+                let policy = self
                     .iam
                     .get_role_policy()
                     .role_name(role)
-                    .policy_name(&name)
-                    .send()
-                    .await
-                    .unwrap()
-                    .policy_document;
-                out.insert(name, parse(&doc));
-            }
-            out
-        })
+                    .policy_name(&name);
+                let doc = self.rt.block_on(policy.send()).unwrap().policy_document;
+                (name, parse(&doc))
+            })
+            .collect()
     }
 
     pub fn function(&self, name: &str) -> FunctionConfig {
@@ -1068,15 +1118,8 @@ impl Sdk {
     }
 
     pub fn rest_apis(&self, name: &str) -> Vec<aws_sdk_apigateway::types::RestApi> {
-        let out = self
-            .rt
-            .block_on(self.apigw.get_rest_apis().limit(500).send())
-            .unwrap();
-        out.items
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|a| a.name.as_deref() == Some(name))
-            .collect()
+        let list = self.apigw.get_rest_apis().limit(500).send();
+        self.named(list, |o| o.items, |a| a.name.as_deref(), |n| n == name)
     }
 
     pub fn api_shape(&self, api: &str) -> ApiShape {
@@ -1131,27 +1174,13 @@ impl Sdk {
     }
 
     pub fn usage_plans(&self, name: &str) -> Vec<aws_sdk_apigateway::types::UsagePlan> {
-        let out = self
-            .rt
-            .block_on(self.apigw.get_usage_plans().limit(500).send())
-            .unwrap();
-        out.items
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|p| p.name.as_deref() == Some(name))
-            .collect()
+        let list = self.apigw.get_usage_plans().limit(500).send();
+        self.named(list, |o| o.items, |p| p.name.as_deref(), |n| n == name)
     }
 
     pub fn api_keys(&self, name: &str) -> Vec<aws_sdk_apigateway::types::ApiKey> {
-        let out = self
-            .rt
-            .block_on(self.apigw.get_api_keys().limit(500).send())
-            .unwrap();
-        out.items
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|k| k.name.as_deref() == Some(name))
-            .collect()
+        let list = self.apigw.get_api_keys().limit(500).send();
+        self.named(list, |o| o.items, |k| k.name.as_deref(), |n| n == name)
     }
 
     pub fn log_groups(&self, prefix: &str) -> BTreeMap<String, Option<i32>> {
@@ -1177,54 +1206,22 @@ impl Sdk {
         let prefix = app.prefix();
         let mut out = BTreeMap::new();
         out.insert("rest_apis", self.rest_apis(&prefix).len());
-        let plans = self
-            .rt
-            .block_on(self.apigw.get_usage_plans().limit(500).send())
-            .unwrap();
-        out.insert(
-            "usage_plans",
-            plans
-                .items
-                .unwrap_or_default()
-                .iter()
-                .filter(|p| p.name.as_deref().unwrap_or("").starts_with(&prefix))
-                .count(),
+        let ours = |name: &str| name.starts_with(&prefix);
+        let plans = self.apigw.get_usage_plans().limit(500).send();
+        let plans = self.named(plans, |o| o.items, |p| p.name.as_deref(), ours);
+        out.insert("usage_plans", plans.len());
+        let keys = self.apigw.get_api_keys().limit(500).send();
+        let keys = self.named(keys, |o| o.items, |k| k.name.as_deref(), ours);
+        out.insert("api_keys", keys.len());
+        let functions = self.lambda.list_functions().send();
+        let functions = self.named(
+            functions,
+            |o| o.functions,
+            |f| f.function_name.as_deref(),
+            ours,
         );
-        let keys = self
-            .rt
-            .block_on(self.apigw.get_api_keys().limit(500).send())
-            .unwrap();
-        out.insert(
-            "api_keys",
-            keys.items
-                .unwrap_or_default()
-                .iter()
-                .filter(|k| k.name.as_deref().unwrap_or("").starts_with(&prefix))
-                .count(),
-        );
-        let functions = self
-            .rt
-            .block_on(self.lambda.list_functions().send())
-            .unwrap();
-        out.insert(
-            "functions",
-            functions
-                .functions
-                .unwrap_or_default()
-                .iter()
-                .filter(|f| {
-                    f.function_name
-                        .as_deref()
-                        .unwrap_or("")
-                        .starts_with(&prefix)
-                })
-                .count(),
-        );
-        let rules = self
-            .rt
-            .block_on(self.events.list_rules().name_prefix(&prefix).send())
-            .unwrap();
-        out.insert("rules", rules.rules.unwrap_or_default().len());
+        out.insert("functions", functions.len());
+        out.insert("rules", self.schedule_rules(&prefix).len());
         out.insert(
             "log_groups",
             self.log_groups(&format!("/aws/lambda/{prefix}")).len(),
@@ -1332,6 +1329,21 @@ pub fn changed_copy(binary: &Path, dir: &Path) -> PathBuf {
 }
 
 impl Sdk {
+    /// Creates role `name`, which Lambda may assume, with `tags`; its ARN.
+    pub async fn create_lambda_role(&self, name: &str, tags: &[(&str, &str)]) -> String {
+        let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+        let mut request = self
+            .iam
+            .create_role()
+            .role_name(name)
+            .assume_role_policy_document(trust);
+        for (key, value) in tags {
+            let tag = aws_sdk_iam::types::Tag::builder().key(*key).value(*value);
+            request = request.tags(tag.build().unwrap());
+        }
+        request.send().await.unwrap().role.unwrap().arn
+    }
+
     /// Makes what another team might have: role `role` (trusting Lambda), function `function`
     /// running under it, activity `activity` and state machine `machine` — all without tags.
     /// Returns the function's, the activity's and the state machine's ARNs.
@@ -1345,18 +1357,7 @@ impl Sdk {
         use aws_sdk_lambda::primitives::Blob;
         use aws_sdk_lambda::types::{Environment, FunctionCode, Runtime};
         self.rt.block_on(async {
-            let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
-            let role_arn = self
-                .iam
-                .create_role()
-                .role_name(role)
-                .assume_role_policy_document(trust)
-                .send()
-                .await
-                .unwrap()
-                .role
-                .unwrap()
-                .arn;
+            let role_arn = self.create_lambda_role(role, &[]).await;
             let function_arn = self
                 .lambda
                 .create_function()
@@ -1412,6 +1413,39 @@ impl Sdk {
             .into_iter()
             .filter_map(|t| Some((t.key?, t.value?)))
             .collect()
+    }
+
+    /// The EventBridge rules named `prefix…`: name and schedule expression.
+    pub fn schedule_rules(&self, prefix: &str) -> Vec<(String, String)> {
+        let listed = self.events.list_rules().name_prefix(prefix).send();
+        let rules = self.rt.block_on(listed).unwrap().rules.unwrap_or_default();
+        rules
+            .into_iter()
+            .map(|r| {
+                (
+                    r.name.unwrap_or_default(),
+                    r.schedule_expression.unwrap_or_default(),
+                )
+            })
+            .collect()
+    }
+
+    /// The ARNs of rule `name`'s targets.
+    pub fn rule_targets(&self, name: &str) -> Vec<String> {
+        let listed = self.events.list_targets_by_rule().rule(name).send();
+        let targets = self.rt.block_on(listed).unwrap().targets;
+        targets
+            .unwrap_or_default()
+            .into_iter()
+            .map(|t| t.arn)
+            .collect()
+    }
+
+    /// Role `name`'s trust policy (who may assume it).
+    pub fn role_trust(&self, name: &str) -> Value {
+        let out = self.rt.block_on(self.iam.get_role().role_name(name).send());
+        let role = out.unwrap().role.unwrap();
+        parse_policy(&role.assume_role_policy_document.unwrap())
     }
 
     /// Whether role `name` exists.

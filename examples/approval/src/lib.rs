@@ -249,7 +249,7 @@ pub fn execution_arn(state_machine_arn: &str, name: &str) -> Option<String> {
 }
 
 /// What the app needs at run time: the AWS services and the settings.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Services {
     /// Step Functions.
     pub sfn: Arc<dyn StepFunctions>,
@@ -257,14 +257,6 @@ pub struct Services {
     pub mailer: Arc<dyn Mailer>,
     /// Configuration.
     pub settings: Arc<Settings>,
-}
-
-impl fmt::Debug for Services {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Services")
-            .field("settings", &self.settings)
-            .finish_non_exhaustive()
-    }
 }
 
 impl Services {

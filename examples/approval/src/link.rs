@@ -53,8 +53,8 @@ impl Decision {
     }
 }
 
-/// What a link stands for. Its `Debug` hides the task token.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What a link stands for. Its `Debug` hides the task token (as [`TaskToken`]'s does).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkClaims {
     /// The Step Functions task token.
     #[serde(rename = "t")]
@@ -71,18 +71,6 @@ pub struct LinkClaims {
     /// Expiry, seconds since the Unix epoch.
     #[serde(rename = "x")]
     pub expires_at: u64,
-}
-
-impl fmt::Debug for LinkClaims {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LinkClaims")
-            .field("task_token", &self.task_token)
-            .field("request_id", &self.request_id)
-            .field("employee", &self.employee)
-            .field("approver", &self.approver)
-            .field("expires_at", &self.expires_at)
-            .finish()
-    }
 }
 
 /// Why a sealed value was refused.

@@ -52,8 +52,6 @@ pub struct ExecutionInfo {
     pub status: String,
     /// The execution's input (JSON).
     pub input: Option<String>,
-    /// The execution's output, once it succeeded.
-    pub output: Option<String>,
     /// The error it failed with (`Rejected`, `NoDecision`, …).
     pub error: Option<String>,
 }
@@ -68,7 +66,7 @@ pub struct ActivityTask {
 }
 
 /// The Step Functions calls the app makes.
-pub trait StepFunctions: Send + Sync {
+pub trait StepFunctions: Send + Sync + fmt::Debug {
     /// `StartExecution`; the execution's ARN.
     fn start_execution<'a>(
         &'a self,
@@ -122,7 +120,7 @@ pub struct Mail {
 }
 
 /// Sends e-mail.
-pub trait Mailer: Send + Sync {
+pub trait Mailer: Send + Sync + fmt::Debug {
     /// Sends `mail`; the error says why not (never the body, which holds the links).
     fn send(&self, mail: Mail) -> BoxFuture<'_, Result<(), String>>;
 }
@@ -178,10 +176,9 @@ impl Aws {
 }
 
 /// Classifies an SDK error by its code; the message loses any task token in it.
-fn sfn_error<E: ProvideErrorMetadata>(
+fn sfn_error<E: ProvideErrorMetadata + std::error::Error>(
     err: E,
     token: Option<&TaskToken>,
-    fallback: String,
 ) -> SfnError {
     match err.code() {
         Some("TaskTimedOut" | "TaskDoesNotExist" | "InvalidToken") => SfnError::TaskGone,
@@ -191,7 +188,7 @@ fn sfn_error<E: ProvideErrorMetadata>(
             let mut message = match (code, err.message()) {
                 (Some(code), Some(message)) => format!("{code}: {message}"),
                 (Some(code), None) => code.to_owned(),
-                _ => fallback,
+                _ => aws_sdk_sfn::error::DisplayErrorContext(&err).to_string(),
             };
             if let Some(token) = token {
                 if !token.expose().is_empty() {
@@ -201,10 +198,6 @@ fn sfn_error<E: ProvideErrorMetadata>(
             SfnError::Other(message)
         }
     }
-}
-
-fn display<E: std::error::Error>(err: &E) -> String {
-    aws_sdk_sfn::error::DisplayErrorContext(err).to_string()
 }
 
 impl StepFunctions for Aws {
@@ -224,10 +217,7 @@ impl StepFunctions for Aws {
                 .input(input)
                 .send()
                 .await
-                .map_err(|e| {
-                    let text = display(&e);
-                    sfn_error(e, None, text)
-                })?;
+                .map_err(|e| sfn_error(e, None))?;
             Ok(out.execution_arn().to_owned())
         })
     }
@@ -244,15 +234,11 @@ impl StepFunctions for Aws {
                 .execution_arn(execution_arn)
                 .send()
                 .await
-                .map_err(|e| {
-                    let text = display(&e);
-                    sfn_error(e, None, text)
-                })?;
+                .map_err(|e| sfn_error(e, None))?;
             let status = out.status().as_str().to_owned();
             Ok(ExecutionInfo {
                 status,
                 input: out.input().map(str::to_owned),
-                output: out.output().map(str::to_owned),
                 error: out.error().map(str::to_owned),
             })
         })
@@ -271,10 +257,7 @@ impl StepFunctions for Aws {
                 .output(output)
                 .send()
                 .await
-                .map_err(|e| {
-                    let text = display(&e);
-                    sfn_error(e, Some(token), text)
-                })?;
+                .map_err(|e| sfn_error(e, Some(token)))?;
             Ok(())
         })
     }
@@ -294,10 +277,7 @@ impl StepFunctions for Aws {
                 .cause(cause)
                 .send()
                 .await
-                .map_err(|e| {
-                    let text = display(&e);
-                    sfn_error(e, Some(token), text)
-                })?;
+                .map_err(|e| sfn_error(e, Some(token)))?;
             Ok(())
         })
     }
@@ -316,10 +296,7 @@ impl StepFunctions for Aws {
                 .worker_name(worker_name)
                 .send()
                 .await
-                .map_err(|e| {
-                    let text = display(&e);
-                    sfn_error(e, None, text)
-                })?;
+                .map_err(|e| sfn_error(e, None))?;
             // No task within the poll: an empty or missing token.
             Ok(match out.task_token() {
                 Some(token) if !token.is_empty() => Some(ActivityTask {

@@ -3,11 +3,15 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use portico::testing::TestClient;
+use portico::testing::{TestClient, TestResponse};
 use serde_json::{Value, json};
 
 use super::*;
 use crate::services::{ActivityTask, BoxFuture, ExecutionInfo};
+use pages::{decide, page};
+
+#[path = "../tests/common/pages.rs"]
+mod pages;
 
 const MACHINE: &str =
     "arn:aws:states:us-east-1:123456789012:stateMachine:approval-test-PromotionApproval";
@@ -38,7 +42,7 @@ enum Call {
 }
 
 /// Step Functions in memory: tokens are single-use, like the real service's.
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct FakeSfn {
     calls: Mutex<Vec<Call>>,
     live_tokens: Mutex<HashSet<String>>,
@@ -94,7 +98,6 @@ impl StepFunctions for FakeSfn {
                 ExecutionInfo {
                     status: "RUNNING".to_owned(),
                     input: Some(input),
-                    output: None,
                     error: None,
                 },
             );
@@ -165,7 +168,7 @@ impl StepFunctions for FakeSfn {
 }
 
 /// SES in memory.
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct FakeMailer {
     sent: Mutex<Vec<Mail>>,
     refuse: Mutex<Option<String>>,
@@ -220,6 +223,25 @@ fn world_with(settings: Settings) -> World {
         mailer,
         services,
         client,
+    }
+}
+
+impl World {
+    /// Asks the app to start a promotion request.
+    async fn start(&self, employee: &str, manager: &str) -> TestResponse {
+        let body = json!({"employeeName": employee, "managerEmailAddress": manager});
+        self.client.post("/requests").json(&body).send().await
+    }
+
+    /// Invokes `notify`, which fails with `NotificationFailed`; the error's message.
+    async fn notify_failure(&self, event: &Value) -> String {
+        let (kind, message) = self
+            .client
+            .invoke_function("notify", event)
+            .await
+            .unwrap_err();
+        assert_eq!(kind, "NotificationFailed", "{message}");
+        message
     }
 }
 
@@ -284,12 +306,7 @@ fn the_start_and_status_routes_require_an_api_key_and_the_pages_do_not() {
 #[tokio::test]
 async fn starting_a_request_starts_an_execution_with_the_links_and_answers_202() {
     let w = world();
-    let res = w
-        .client
-        .post("/requests")
-        .json(&json!({"employeeName": " Jim ", "managerEmailAddress": "boss@example.com"}))
-        .send()
-        .await;
+    let res = w.start(" Jim ", "boss@example.com").await;
     assert_eq!(res.status(), 202, "{}", res.text());
     let body = res.json();
     let id = body["requestId"].as_str().unwrap().to_owned();
@@ -341,12 +358,7 @@ async fn a_configured_public_url_is_the_base_of_the_links() {
         public_url: Some("https://hr.example.com/approval".to_owned()),
         ..settings()
     });
-    let res = w
-        .client
-        .post("/requests")
-        .json(&json!({"employeeName": "Jim", "managerEmailAddress": "boss@example.com"}))
-        .send()
-        .await;
+    let res = w.start("Jim", "boss@example.com").await;
     assert_eq!(res.status(), 202, "{}", res.text());
     let calls = w.sfn.calls();
     let [Call::Start { input, .. }] = calls.as_slice() else {
@@ -389,33 +401,27 @@ async fn bad_start_requests_are_400s_and_start_nothing() {
         assert_eq!(res.status(), 400, "{body}: {}", res.text());
         assert_eq!(res.json()["code"], "BadRequestError");
     }
-    let res = w
-        .client
-        .post("/requests")
-        .json(&json!({"employeeName": "Jim", "managerEmailAddress": "boss@@example.com"}))
-        .send()
-        .await;
+    let res = w.start("Jim", "boss@@example.com").await;
     assert!(
         res.text()
             .contains("`managerEmailAddress` is not an address SES can send to"),
         "{}",
         res.text()
     );
-    let res = w
-        .client
-        .post("/requests")
-        .header("Content-Type", "text/plain")
-        .body("Jim")
-        .send()
-        .await;
-    assert_eq!(res.status(), 415);
+    // A body that is not JSON.
+    for (content_type, body, status) in [("text/plain", "Jim", 415), ("application/json", "{", 400)]
+    {
+        let request = w
+            .client
+            .post("/requests")
+            .header("Content-Type", content_type);
+        let res = request.body(body).send().await;
+        assert_eq!(res.status(), status, "{content_type}: {body}");
+    }
     assert!(w.sfn.calls().is_empty(), "{:?}", w.sfn.calls());
     // Non-Latin names and Punycode domains are fine.
     let res = w
-        .client
-        .post("/requests")
-        .json(&json!({"employeeName": "Jürgen Ωmega", "managerEmailAddress": "o'brien+hr@xn--exmple-cua.example"}))
-        .send()
+        .start("Jürgen Ωmega", "o'brien+hr@xn--exmple-cua.example")
         .await;
     assert_eq!(res.status(), 202, "{}", res.text());
 }
@@ -424,12 +430,7 @@ async fn bad_start_requests_are_400s_and_start_nothing() {
 async fn a_step_functions_outage_on_start_is_a_500_without_detail() {
     let w = world();
     *w.sfn.outage.lock().unwrap() = Some("ServiceUnavailable: try later".to_owned());
-    let res = w
-        .client
-        .post("/requests")
-        .json(&json!({"employeeName": "Jim", "managerEmailAddress": "boss@example.com"}))
-        .send()
-        .await;
+    let res = w.start("Jim", "boss@example.com").await;
     assert_eq!(res.status(), 500);
     assert!(!res.text().contains("ServiceUnavailable"), "{}", res.text());
 }
@@ -452,7 +453,6 @@ async fn status_follows_the_execution() {
             ExecutionInfo {
                 status: status.to_owned(),
                 input: Some(r#"{"employeeName":"Jim","managerEmailAddress":"b@x.io"}"#.to_owned()),
-                output: None,
                 error: error.map(str::to_owned),
             },
         );
@@ -520,12 +520,7 @@ async fn the_worker_mails_links_that_confirm_then_decide_once() {
     assert_eq!(w.sfn.calls().len(), 1, "{:?}", w.sfn.calls());
 
     // The form's POST decides.
-    let res = w
-        .client
-        .post("/respond/succeed")
-        .form(&[("link", &sealed_of(&approve))])
-        .send()
-        .await;
+    let res = decide(&w.client, "/respond/succeed", &sealed_of(&approve)).await;
     assert_eq!(res.status(), 200);
     assert!(res.text().contains("is approved"), "{}", res.text());
     assert_eq!(
@@ -538,12 +533,7 @@ async fn the_worker_mails_links_that_confirm_then_decide_once() {
 
     // Replays, and the other link, find the task gone: a friendly page, not an error.
     for (path, link) in [("/respond/succeed", &approve), ("/respond/fail", &reject)] {
-        let res = w
-            .client
-            .post(path)
-            .form(&[("link", &sealed_of(link))])
-            .send()
-            .await;
+        let res = decide(&w.client, path, &sealed_of(link)).await;
         assert_eq!(res.status(), 200, "{path}");
         assert!(res.text().contains("Already decided"), "{}", res.text());
     }
@@ -555,19 +545,10 @@ async fn a_reject_link_fails_the_task_with_rejected() {
     let w = world();
     w.sfn.add_token(TOKEN);
     let sealed = key().seal(&fresh_claims(), Decision::Reject);
-    let res = w
-        .client
-        .get(&format!("/respond/fail?link={sealed}"))
-        .send()
-        .await;
+    let res = page(&w.client, "/respond/fail", &sealed).await;
     assert_eq!(res.status(), 200);
     assert!(res.text().contains(r#"action="fail""#));
-    let res = w
-        .client
-        .post("/respond/fail")
-        .form(&[("link", &sealed)])
-        .send()
-        .await;
+    let res = decide(&w.client, "/respond/fail", &sealed).await;
     assert_eq!(res.status(), 200);
     assert!(res.text().contains("is rejected"));
     assert_eq!(
@@ -611,7 +592,7 @@ async fn bad_links_get_400_and_410_pages_and_reach_no_service() {
         assert_eq!(res.status(), *status, "GET {path} {sealed:.20}");
         assert!(res.text().contains(title), "{}", res.text());
         assert_eq!(res.header("content-type"), Some("text/html; charset=utf-8"));
-        let res = w.client.post(path).form(&[("link", sealed)]).send().await;
+        let res = decide(&w.client, path, sealed).await;
         assert_eq!(res.status(), *status, "POST {path} {sealed:.20}");
         assert!(res.text().contains(title), "{}", res.text());
     }
@@ -638,18 +619,13 @@ async fn the_confirmation_page_says_already_decided_when_the_execution_is_over()
         ExecutionInfo {
             status: "SUCCEEDED".to_owned(),
             input: None,
-            output: None,
             error: None,
         },
     );
     let mut c = fresh_claims();
     c.request_id = Some(id.to_owned());
     let sealed = key().seal(&c, Decision::Approve);
-    let res = w
-        .client
-        .get(&format!("/respond/succeed?link={sealed}"))
-        .send()
-        .await;
+    let res = page(&w.client, "/respond/succeed", &sealed).await;
     assert_eq!(res.status(), 200);
     assert!(res.text().contains("Already decided"), "{}", res.text());
 }
@@ -660,22 +636,12 @@ async fn an_outage_while_deciding_is_a_500_page_and_the_link_still_works_later()
     w.sfn.add_token(TOKEN);
     *w.sfn.outage.lock().unwrap() = Some("ServiceUnavailable".to_owned());
     let sealed = key().seal(&fresh_claims(), Decision::Approve);
-    let res = w
-        .client
-        .post("/respond/succeed")
-        .form(&[("link", &sealed)])
-        .send()
-        .await;
+    let res = decide(&w.client, "/respond/succeed", &sealed).await;
     assert_eq!(res.status(), 500);
     assert!(res.text().contains("Try again later"));
     assert!(!res.text().contains("ServiceUnavailable"));
     *w.sfn.outage.lock().unwrap() = None;
-    let res = w
-        .client
-        .post("/respond/succeed")
-        .form(&[("link", &sealed)])
-        .send()
-        .await;
+    let res = decide(&w.client, "/respond/succeed", &sealed).await;
     assert_eq!(res.status(), 200);
     assert!(res.text().contains("is approved"));
 }
@@ -687,11 +653,7 @@ async fn without_a_link_key_the_pages_fail_clearly_and_safely() {
         ..settings()
     });
     let sealed = key().seal(&fresh_claims(), Decision::Approve);
-    let res = w
-        .client
-        .get(&format!("/respond/succeed?link={sealed}"))
-        .send()
-        .await;
+    let res = page(&w.client, "/respond/succeed", &sealed).await;
     assert_eq!(res.status(), 500);
     assert!(
         w.services
@@ -786,36 +748,21 @@ async fn notify_mails_the_callback_token_and_falls_back_to_the_public_url() {
         design: Ok(Design::Callback),
         ..settings()
     });
-    let (kind, message) = w
-        .client
-        .invoke_function("notify", &event)
-        .await
-        .unwrap_err();
-    assert_eq!(kind, "NotificationFailed");
+    let message = w.notify_failure(&event).await;
     assert!(message.contains("APPROVAL_PUBLIC_URL"), "{message}");
     let w = world_with(Settings {
         sender: None,
         public_url: Some("https://hr.example.com".to_owned()),
         ..settings()
     });
-    let (kind, message) = w
-        .client
-        .invoke_function("notify", &event)
-        .await
-        .unwrap_err();
-    assert_eq!(kind, "NotificationFailed");
+    let message = w.notify_failure(&event).await;
     assert!(message.contains("APPROVAL_SENDER"), "{message}");
     let w = world_with(Settings {
         public_url: Some("https://hr.example.com".to_owned()),
         ..settings()
     });
     *w.mailer.refuse.lock().unwrap() = Some("MessageRejected: not verified".to_owned());
-    let (kind, message) = w
-        .client
-        .invoke_function("notify", &event)
-        .await
-        .unwrap_err();
-    assert_eq!(kind, "NotificationFailed");
+    let message = w.notify_failure(&event).await;
     assert!(message.contains("MessageRejected"), "{message}");
     assert!(!message.contains(TOKEN), "{message}");
 

@@ -3,15 +3,17 @@
 //! callback state machine, the `notify` entry point mails the manager through SES v2, and the
 //! decision page completes the execution. Neither process may log the task token or a link.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use approval::TaskToken;
 use approval::link::{Decision, LinkClaims, LinkKey};
-use aws_sdk_sfn::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
+use common::{create_callback_machine, first_scheduled_task, sdk_config};
 use portico_e2e::events::{ProxyResponse, rest_v1};
-use portico_e2e::moto::{self, Moto};
+use portico_e2e::moto;
 use portico_e2e::runtime_api::{FunctionProcess, Invocation, RuntimeApi};
 use serde_json::{Value, json};
+
+mod common;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_approval");
 /// Only reached when something is wrong (debug binary, loaded machine).
@@ -53,47 +55,19 @@ impl Function {
     }
 }
 
-fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::SdkConfig::builder()
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            "testing", "testing", None, None, "moto",
-        )))
-        .behavior_version(BehaviorVersion::latest())
-        .build()
-}
-
 #[tokio::test]
 async fn the_binary_runs_the_callback_design_against_moto_without_logging_secrets() {
-    let moto = Moto::start().expect("moto server");
-    moto.request(
-        "POST",
-        "/moto-api/config",
-        r#"{"lambda":{"use_docker":false}}"#,
-    )
-    .expect("moto config");
+    let moto = common::moto_without_docker();
     let config = sdk_config(&moto.endpoint());
     let sfn = aws_sdk_sfn::Client::new(&config);
-    let machine = sfn
-        .create_state_machine()
-        .name(MACHINE_NAME)
-        .definition(include_str!("../statemachines/callback.asl.json").replace(
-            "${function:notify}",
-            "arn:aws:lambda:us-east-1:123456789012:function:approval-e2e-notify",
-        ))
-        .role_arn("arn:aws:iam::123456789012:role/approval-e2e-states")
-        .send()
-        .await
-        .expect("CreateStateMachine")
-        .state_machine_arn()
-        .to_owned();
-    aws_sdk_sesv2::Client::new(&config)
-        .create_email_identity()
-        .email_identity("hr@example.com")
-        .send()
-        .await
-        .expect("CreateEmailIdentity");
+    let machine = create_callback_machine(
+        &sfn,
+        MACHINE_NAME,
+        include_str!("../statemachines/callback.asl.json"),
+        "arn:aws:lambda:us-east-1:123456789012:function:approval-e2e-notify",
+    )
+    .await;
+    common::verify_sender(&config, "hr@example.com").await;
 
     let mut env: Vec<(&str, String)> = moto::env(&moto.endpoint());
     env.extend([
@@ -116,23 +90,7 @@ async fn the_binary_runs_the_callback_design_against_moto_without_logging_secret
 
     // Step Functions (moto) scheduled the notification with the task token.
     let execution = format!("arn:aws:states:us-east-1:123456789012:execution:{MACHINE_NAME}:{id}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let payload = loop {
-        let history = sfn
-            .get_execution_history()
-            .execution_arn(&execution)
-            .send()
-            .await
-            .expect("GetExecutionHistory");
-        if let Some(parameters) = history.events().iter().find_map(|e| {
-            e.task_scheduled_event_details()
-                .map(|d| d.parameters().to_owned())
-        }) {
-            break serde_json::from_str::<Value>(&parameters).unwrap()["Payload"].clone();
-        }
-        assert!(Instant::now() < deadline, "no TaskScheduled event");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let payload = first_scheduled_task(&sfn, &execution).await["Payload"].clone();
     let token = payload["taskToken"].as_str().unwrap().to_owned();
     assert_eq!(payload["request"]["requestId"], id);
 
@@ -177,21 +135,10 @@ async fn the_binary_runs_the_callback_design_against_moto_without_logging_secret
     assert_eq!(res.status, 200, "{}", res.text());
     assert!(res.text().contains("is approved"), "{}", res.text());
 
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let out = sfn
-            .describe_execution()
-            .execution_arn(&execution)
-            .send()
-            .await
-            .expect("DescribeExecution");
-        if out.status().as_str() != "RUNNING" {
-            assert_eq!(out.status().as_str(), "SUCCEEDED");
-            break;
-        }
-        assert!(Instant::now() < deadline, "still RUNNING");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    assert_eq!(
+        common::final_status(&sfn, &execution).await,
+        ("SUCCEEDED".to_owned(), None)
+    );
     let res = api.call(
         through_keyed_resource(
             rest_v1("GET", &format!("/requests/{id}")),

@@ -3,28 +3,22 @@
 //! and the decision pages send the task token back.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use approval::link::{Decision, LinkClaims, LinkKey};
 use approval::services::Aws;
 use approval::{Design, Services, Settings, TaskToken};
-use aws_sdk_sfn::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
-use portico::testing::TestClient;
+use common::{create_callback_machine, first_scheduled_task, sdk_config};
+use pages::{decide, page};
+use portico::testing::{TestClient, TestResponse};
 use portico_e2e::moto::Moto;
 use serde_json::{Value, json};
 
-const NOTIFY_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:approval-test-notify";
+mod common;
+#[path = "common/pages.rs"]
+mod pages;
 
-fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::SdkConfig::builder()
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            "testing", "testing", None, None, "moto",
-        )))
-        .behavior_version(BehaviorVersion::latest())
-        .build()
-}
+const NOTIFY_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:approval-test-notify";
 
 fn now() -> u64 {
     SystemTime::now()
@@ -47,49 +41,52 @@ async fn setup() -> Setup {
 
 /// moto with `definition` as the callback state machine.
 async fn setup_with(definition: String) -> Setup {
-    let moto = Moto::start().expect("moto server");
-    // moto's Lambda answers the state machine's invoke itself instead of running the
-    // function in Docker: the notification is not under test here, the decision is.
-    moto.request(
-        "POST",
-        "/moto-api/config",
-        r#"{"lambda":{"use_docker":false}}"#,
-    )
-    .expect("moto config");
+    let moto = common::moto_without_docker();
     let config = sdk_config(&moto.endpoint());
     let sfn = aws_sdk_sfn::Client::new(&config);
-    let definition = definition.replace("${function:notify}", NOTIFY_ARN);
-    assert!(!definition.contains("${"), "unresolved substitution");
-    let machine = sfn
-        .create_state_machine()
-        .name("approval-test-PromotionApprovalCallback")
-        .definition(definition)
-        .role_arn("arn:aws:iam::123456789012:role/approval-test-states")
-        .send()
-        .await
-        .expect("CreateStateMachine")
-        .state_machine_arn()
-        .to_owned();
+    let machine = create_callback_machine(
+        &sfn,
+        "approval-test-PromotionApprovalCallback",
+        &definition,
+        NOTIFY_ARN,
+    )
+    .await;
     let key = LinkKey::from_bytes(&[42; 32]);
-    let aws = Arc::new(Aws::from_config(config));
-    let services = Services {
-        sfn: aws.clone(),
-        mailer: aws,
-        settings: Arc::new(Settings {
-            design: Ok(Design::Callback),
-            link_key: Ok(key.clone()),
-            sender: Some("hr@example.com".to_owned()),
+    let services = services(
+        &config,
+        Settings {
             state_machine_arn: Some(machine),
-            activity_arn: None,
-            public_url: None,
-            link_ttl: 3600,
-        }),
-    };
+            ..callback_settings(key.clone())
+        },
+    );
     Setup {
         _moto: moto,
         sfn,
         key,
         client: TestClient::new(approval::app_with(services)),
+    }
+}
+
+/// The callback design's settings, without a state machine or a public URL.
+fn callback_settings(key: LinkKey) -> Settings {
+    Settings {
+        design: Ok(Design::Callback),
+        link_key: Ok(key),
+        sender: Some("hr@example.com".to_owned()),
+        state_machine_arn: None,
+        activity_arn: None,
+        public_url: None,
+        link_ttl: 3600,
+    }
+}
+
+/// The app's services: the real SDK clients of `config`.
+fn services(config: &aws_config::SdkConfig, settings: Settings) -> Services {
+    let aws = Arc::new(Aws::from_config(config.clone()));
+    Services {
+        sfn: aws.clone(),
+        mailer: aws,
+        settings: Arc::new(settings),
     }
 }
 
@@ -113,73 +110,71 @@ fn execution_arn(id: &str) -> String {
 
 /// Every `Payload` moto's engine invoked `notify` with, from the TaskScheduled events.
 async fn notify_payloads(sfn: &aws_sdk_sfn::Client, id: &str) -> Vec<Value> {
-    let history = sfn
-        .get_execution_history()
-        .execution_arn(execution_arn(id))
-        .send()
-        .await
-        .expect("GetExecutionHistory");
-    history
-        .events()
-        .iter()
-        .filter_map(|e| e.task_scheduled_event_details())
-        .map(|d| serde_json::from_str::<Value>(d.parameters()).unwrap()["Payload"].clone())
-        .collect()
+    let tasks = common::scheduled_tasks(sfn, &execution_arn(id)).await;
+    tasks.iter().map(|t| t["Payload"].clone()).collect()
 }
 
 /// The `Payload` moto's engine invoked `notify` with, from the TaskScheduled event.
 async fn notify_payload(sfn: &aws_sdk_sfn::Client, id: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let history = sfn
-            .get_execution_history()
-            .execution_arn(execution_arn(id))
-            .send()
-            .await
-            .expect("GetExecutionHistory");
-        let scheduled = history.events().iter().find_map(|e| {
-            e.task_scheduled_event_details()
-                .map(|d| d.parameters().to_owned())
-        });
-        if let Some(parameters) = scheduled {
-            let parameters: Value = serde_json::from_str(&parameters).unwrap();
-            assert_eq!(parameters["FunctionName"], NOTIFY_ARN);
-            return parameters["Payload"].clone();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no TaskScheduled event: {history:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let parameters = first_scheduled_task(sfn, &execution_arn(id)).await;
+    assert_eq!(parameters["FunctionName"], NOTIFY_ARN);
+    parameters["Payload"].clone()
 }
 
 /// The execution's status once it leaves RUNNING, and its error.
 async fn final_status(sfn: &aws_sdk_sfn::Client, id: &str) -> (String, Option<String>) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let out = sfn
-            .describe_execution()
-            .execution_arn(execution_arn(id))
-            .send()
-            .await
-            .expect("DescribeExecution");
-        let status = out.status().as_str().to_owned();
-        if status != "RUNNING" {
-            return (status, out.error().map(str::to_owned));
-        }
-        assert!(Instant::now() < deadline, "still RUNNING");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    common::final_status(sfn, &execution_arn(id)).await
 }
 
 /// Seals the link a manager would get for the waiting task of request `id`.
+impl Setup {
+    /// A link for `token` that the app's key seals, as a mail would carry it.
+    fn seal(&self, token: &str, request_id: Option<&str>, decision: Decision) -> String {
+        let claims = LinkClaims {
+            task_token: TaskToken::new(token),
+            request_id: request_id.map(str::to_owned),
+            employee: "Jim".to_owned(),
+            approver: "boss@example.com".to_owned(),
+            expires_at: now() + 600,
+        };
+        self.key.seal(&claims, decision)
+    }
+
+    /// Decides, and the answer is a 200 page that `says` so.
+    async fn expect_decision(&self, path: &str, sealed: &str, says: &str) {
+        assert_page(&decide(&self.client, path, sealed).await, says);
+    }
+
+    /// Opens the confirmation page `path` of a link: a 200 page that `says` so.
+    async fn expect_page(&self, path: &str, sealed: &str, says: &str) {
+        assert_page(&page(&self.client, path, sealed).await, says);
+    }
+
+    /// The link's task is gone: deciding, and its confirmation page, say so without an error.
+    async fn expect_spent(&self, path: &str, sealed: &str) {
+        self.expect_decision(path, sealed, "Already decided").await;
+        self.expect_page(path, sealed, "Already decided").await;
+    }
+
+    /// The app's status of request `id`.
+    async fn status(&self, id: &str) -> Value {
+        self.client
+            .get(&format!("/requests/{id}"))
+            .send()
+            .await
+            .json()
+    }
+}
+
+/// A 200 page that `says` so.
+fn assert_page(res: &TestResponse, says: &str) {
+    assert_eq!(res.status(), 200, "{}", res.text());
+    assert!(res.text().contains(says), "{}", res.text());
+}
+
 async fn link_for(setup: &Setup, id: &str, decision: Decision) -> String {
     let payload = notify_payload(&setup.sfn, id).await;
-    let token = payload["taskToken"]
-        .as_str()
-        .expect("a task token")
-        .to_owned();
+    let token = payload["taskToken"].as_str().expect("a task token");
     // The function gets the execution's input: who, and where the links point.
     assert_eq!(payload["request"]["requestId"], id);
     assert_eq!(payload["request"]["employeeName"], "Jim");
@@ -190,14 +185,7 @@ async fn link_for(setup: &Setup, id: &str, decision: Decision) -> String {
             .ends_with("/respond/succeed"),
         "{payload}"
     );
-    let claims = LinkClaims {
-        task_token: TaskToken::new(token),
-        request_id: Some(id.to_owned()),
-        employee: "Jim".to_owned(),
-        approver: "boss@example.com".to_owned(),
-        expires_at: now() + 600,
-    };
-    setup.key.seal(&claims, decision)
+    setup.seal(token, Some(id), decision)
 }
 
 #[tokio::test]
@@ -207,53 +195,25 @@ async fn an_approval_completes_the_execution_and_a_replay_is_already_decided() {
     let sealed = link_for(&setup, &id, Decision::Approve).await;
 
     // The confirmation page decides nothing.
-    let res = setup
-        .client
-        .get(&format!("/respond/succeed?link={sealed}"))
-        .send()
+    setup
+        .expect_page("/respond/succeed", &sealed, "Approve the promotion")
         .await;
-    assert_eq!(res.status(), 200);
-    assert!(
-        res.text().contains("Approve the promotion"),
-        "{}",
-        res.text()
-    );
-    let status = setup.client.get(&format!("/requests/{id}")).send().await;
-    assert_eq!(status.json()["status"], "pending");
+    assert_eq!(setup.status(&id).await["status"], "pending");
 
-    let res = setup
-        .client
-        .post("/respond/succeed")
-        .form(&[("link", &sealed)])
-        .send()
+    setup
+        .expect_decision("/respond/succeed", &sealed, "is approved")
         .await;
-    assert_eq!(res.status(), 200);
-    assert!(res.text().contains("is approved"), "{}", res.text());
     assert_eq!(
         final_status(&setup.sfn, &id).await,
         ("SUCCEEDED".to_owned(), None)
     );
-    let status = setup.client.get(&format!("/requests/{id}")).send().await;
     assert_eq!(
-        status.json(),
+        setup.status(&id).await,
         json!({"requestId": id, "employeeName": "Jim", "status": "approved"})
     );
 
     // The token is spent: a replay, and the confirmation page, say so without an error.
-    let res = setup
-        .client
-        .post("/respond/succeed")
-        .form(&[("link", &sealed)])
-        .send()
-        .await;
-    assert_eq!(res.status(), 200);
-    assert!(res.text().contains("Already decided"), "{}", res.text());
-    let res = setup
-        .client
-        .get(&format!("/respond/succeed?link={sealed}"))
-        .send()
-        .await;
-    assert!(res.text().contains("Already decided"), "{}", res.text());
+    setup.expect_spent("/respond/succeed", &sealed).await;
 }
 
 #[tokio::test]
@@ -262,59 +222,29 @@ async fn a_rejection_fails_the_execution_with_rejected() {
     let id = start(&setup, "Jim").await;
     let sealed = link_for(&setup, &id, Decision::Reject).await;
     // The reject link does not open on the approve page.
-    let res = setup
-        .client
-        .post("/respond/succeed")
-        .form(&[("link", &sealed)])
-        .send()
-        .await;
+    let res = decide(&setup.client, "/respond/succeed", &sealed).await;
     assert_eq!(res.status(), 400);
 
-    let res = setup
-        .client
-        .post("/respond/fail")
-        .form(&[("link", &sealed)])
-        .send()
+    setup
+        .expect_decision("/respond/fail", &sealed, "is rejected")
         .await;
-    assert_eq!(res.status(), 200);
-    assert!(res.text().contains("is rejected"), "{}", res.text());
     assert_eq!(
         final_status(&setup.sfn, &id).await,
         ("FAILED".to_owned(), Some("Rejected".to_owned()))
     );
-    let status = setup.client.get(&format!("/requests/{id}")).send().await;
-    assert_eq!(status.json()["status"], "rejected");
+    assert_eq!(setup.status(&id).await["status"], "rejected");
 
     // The spent token: an approve link for it finds the task gone. (Replaying the reject
     // itself is not asked of moto 5.2.5, whose SendTaskFailure accepts tokens of executions
     // that have ended; the unit tests cover that path.)
-    let claims = LinkClaims {
-        task_token: TaskToken::new(
-            notify_payload(&setup.sfn, &id).await["taskToken"]
-                .as_str()
-                .unwrap(),
-        ),
-        request_id: Some(id.clone()),
-        employee: "Jim".to_owned(),
-        approver: "boss@example.com".to_owned(),
-        expires_at: now() + 600,
-    };
-    let approve = setup.key.seal(&claims, Decision::Approve);
-    let res = setup
-        .client
-        .post("/respond/succeed")
-        .form(&[("link", &approve)])
-        .send()
-        .await;
-    assert_eq!(res.status(), 200);
-    assert!(res.text().contains("Already decided"), "{}", res.text());
+    let payload = notify_payload(&setup.sfn, &id).await;
+    let token = payload["taskToken"].as_str().unwrap();
+    let approve = setup.seal(token, Some(&id), Decision::Approve);
+    setup.expect_spent("/respond/succeed", &approve).await;
     // The confirmation page knows from the execution.
-    let res = setup
-        .client
-        .get(&format!("/respond/fail?link={sealed}"))
-        .send()
+    setup
+        .expect_page("/respond/fail", &sealed, "Already decided")
         .await;
-    assert!(res.text().contains("Already decided"), "{}", res.text());
 }
 
 #[tokio::test]
@@ -328,42 +258,21 @@ async fn unknown_requests_and_tokens_are_handled_as_such() {
     assert_eq!(res.status(), 404, "{}", res.text());
 
     // A well-sealed link whose token Step Functions never issued.
-    let claims = LinkClaims {
-        task_token: TaskToken::new("never-issued"),
-        request_id: None,
-        employee: "Jim".to_owned(),
-        approver: "boss@example.com".to_owned(),
-        expires_at: now() + 600,
-    };
-    let sealed = setup.key.seal(&claims, Decision::Approve);
-    let res = setup
-        .client
-        .post("/respond/succeed")
-        .form(&[("link", &sealed)])
-        .send()
+    let sealed = setup.seal("never-issued", None, Decision::Approve);
+    setup
+        .expect_decision("/respond/succeed", &sealed, "Already decided")
         .await;
-    assert_eq!(res.status(), 200);
-    assert!(res.text().contains("Already decided"), "{}", res.text());
 }
 
 #[tokio::test]
 async fn notify_sends_through_ses_v2_from_a_verified_identity_only() {
     let moto = Moto::start().expect("moto server");
     let config = sdk_config(&moto.endpoint());
-    let aws = Arc::new(Aws::from_config(config.clone()));
-    let client = TestClient::new(approval::app_with(Services {
-        sfn: aws.clone(),
-        mailer: aws,
-        settings: Arc::new(Settings {
-            design: Ok(Design::Callback),
-            link_key: Ok(LinkKey::from_bytes(&[42; 32])),
-            sender: Some("hr@example.com".to_owned()),
-            state_machine_arn: None,
-            activity_arn: None,
-            public_url: Some("https://hr.example.com/prod".to_owned()),
-            link_ttl: 3600,
-        }),
-    }));
+    let settings = Settings {
+        public_url: Some("https://hr.example.com/prod".to_owned()),
+        ..callback_settings(LinkKey::from_bytes(&[42; 32]))
+    };
+    let client = TestClient::new(approval::app_with(services(&config, settings)));
     let event = json!({
         "taskToken": "a-task-token",
         "request": {"employeeName": "Jim", "managerEmailAddress": "boss@example.com"}
@@ -376,12 +285,7 @@ async fn notify_sends_through_ses_v2_from_a_verified_identity_only() {
     assert!(message.contains("MessageRejected"), "{message}");
     assert!(!message.contains("a-task-token"), "{message}");
 
-    aws_sdk_sesv2::Client::new(&config)
-        .create_email_identity()
-        .email_identity("hr@example.com")
-        .send()
-        .await
-        .expect("CreateEmailIdentity");
+    common::verify_sender(&config, "hr@example.com").await;
     let result = client.invoke_function("notify", &event).await.unwrap();
     assert_eq!(result, json!({"notified": "boss@example.com"}));
 }
@@ -404,24 +308,12 @@ async fn a_request_nobody_decides_is_sent_again_then_times_out() {
     assert_eq!(payloads.len(), 2, "{payloads:?}");
     assert_eq!(payloads[0]["request"], payloads[1]["request"]);
     assert_eq!(payloads[0]["request"]["requestId"], id);
-    let status = setup.client.get(&format!("/requests/{id}")).send().await;
-    assert_eq!(status.json()["status"], "timedOut");
+    assert_eq!(setup.status(&id).await["status"], "timedOut");
 
     // A link from the first mail finds the task gone.
-    let claims = LinkClaims {
-        task_token: TaskToken::new(payloads[0]["taskToken"].as_str().unwrap()),
-        request_id: Some(id.clone()),
-        employee: "Jim".to_owned(),
-        approver: "boss@example.com".to_owned(),
-        expires_at: now() + 600,
-    };
-    let sealed = setup.key.seal(&claims, Decision::Approve);
-    let res = setup
-        .client
-        .post("/respond/succeed")
-        .form(&[("link", &sealed)])
-        .send()
+    let token = payloads[0]["taskToken"].as_str().unwrap();
+    let sealed = setup.seal(token, Some(&id), Decision::Approve);
+    setup
+        .expect_decision("/respond/succeed", &sealed, "Already decided")
         .await;
-    assert_eq!(res.status(), 200);
-    assert!(res.text().contains("Already decided"), "{}", res.text());
 }

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+mod common;
+
 const BOOTSTRAP: &str = env!("CARGO_BIN_EXE_axum-app");
 /// Only reached when something is wrong (debug builds, a loaded machine).
 const START_TIMEOUT: Duration = Duration::from_secs(120);
@@ -258,19 +260,11 @@ fn the_axum_app_runs_in_the_local_cloud() {
     assert_eq!((res.status, res.json()), (201, json!({"name": "Ada"})));
 
     // The router sees the request as sent, without the stage.
-    let res = local.send(
-        "PATCH",
-        "/echo/a/b?x=1&y=two%20words",
-        &[("X-Team", "payments"), ("Content-Type", "text/plain")],
-        b"patch body",
-    );
+    let (method, target, header, body) = common::ECHO_PATCH;
+    let headers = [header, ("Content-Type", "text/plain")];
+    let res = local.send(method, target, &headers, body.as_bytes());
     assert_eq!(res.status, 200);
-    let seen = res.json();
-    assert_eq!(seen["method"], "PATCH");
-    assert_eq!(seen["path"], "/echo/a/b");
-    assert_eq!(seen["query"], "x=1&y=two+words");
-    assert_eq!(seen["headers"]["x-team"], "payments");
-    assert_eq!(seen["body"], "patch body");
+    common::assert_echoed_patch(&res.json());
 
     // Binary in, binary out: a REST API returns bytes when the client's first `Accept` type
     // is one of its binary media types (`*/*` here; curl sends `Accept: */*`).
@@ -309,11 +303,7 @@ fn the_axum_app_runs_in_the_local_cloud() {
 
     // A panic is Portico's 500 (not the gateway's 502), and the next request is served.
     let res = local.get("/boom");
-    assert_eq!(res.status, 500);
-    assert_eq!(
-        res.json(),
-        json!({"code": "InternalServerError", "message": "An internal server error occurred."})
-    );
+    common::assert_panic_answer(res.status, &res.json());
     assert_eq!(local.get("/users/1").json(), json!({"id": 1}));
 
     // Links carry the stage the router never saw.

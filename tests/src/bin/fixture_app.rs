@@ -49,16 +49,7 @@ impl FromRequest for Seen {
     type Rejection = std::convert::Infallible;
 
     fn from_request(req: &mut Request) -> Result<Self, Self::Rejection> {
-        let mut headers = serde_json::Map::new();
-        for name in req.headers().keys() {
-            let values: Vec<Value> = req
-                .headers()
-                .get_all(name)
-                .iter()
-                .map(|v| Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned()))
-                .collect();
-            headers.insert(name.as_str().to_owned(), Value::Array(values));
-        }
+        let headers = portico_e2e::headers_json(req);
         let body = req.body();
         let context = req.context();
         let lambda = req.lambda_context().map(|ctx| {
@@ -273,29 +264,27 @@ struct NotifyInput {
     employee: String,
 }
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("cannot notify: {0}")]
 struct NotifyError(&'static str);
-
-impl std::fmt::Display for NotifyError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "cannot notify: {}", self.0)
-    }
-}
 
 #[function]
 async fn notify(
-    Json(input): Json<NotifyInput>,
+    Json(NotifyInput {
+        task_token,
+        employee,
+    }): Json<NotifyInput>,
     State(greeting): State<Greeting>,
     ctx: LambdaContext,
 ) -> Result<Json<Value>, NotifyError> {
-    match input.employee.as_str() {
+    match employee.as_str() {
         "" => Err(NotifyError("no employee given")),
         "panic" => panic!("the fixture function panics on purpose"),
         employee => {
             println!("{LOG_PREFIX} notify {employee}");
             Ok(Json(json!({
                 "notified": employee,
-                "task_token": input.task_token,
+                "task_token": task_token,
                 "greeting": greeting.0,
                 "request_id": ctx.request_id,
                 "pid": std::process::id(),

@@ -36,6 +36,28 @@ impl ProcessShared {
         self.lock().exit
     }
 
+    /// What `check` finds in the state, waiting for changes until it finds something or
+    /// `timeout` has passed.
+    fn wait_until<T>(
+        &self,
+        timeout: Duration,
+        mut check: impl FnMut(&ProcessState) -> Option<T>,
+    ) -> Option<T> {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.lock();
+        loop {
+            if let Some(found) = check(&state) {
+                return Some(found);
+            }
+            let left = deadline.checked_duration_since(Instant::now())?;
+            state = self
+                .changed
+                .wait_timeout(state, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
     /// The last `max` bytes of the combined output, for error messages.
     pub(crate) fn output_tail(&self, max: usize) -> String {
         let state = self.lock();
@@ -147,20 +169,14 @@ impl FunctionProcess {
     ///
     /// Returns `None` if it is still running after `timeout`.
     pub fn wait_for_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + timeout;
-        let mut state = self.shared.lock();
-        loop {
-            if let (Some(status), 0) = (state.exit, state.open_pipes) {
-                return Some(status);
-            }
-            let left = deadline.checked_duration_since(Instant::now())?;
-            state = self
-                .shared
-                .changed
-                .wait_timeout(state, left)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
+        self.shared.wait_until(timeout, |state| match state {
+            ProcessState {
+                exit: Some(status),
+                open_pipes: 0,
+                ..
+            } => Some(*status),
+            _ => None,
+        })
     }
 
     /// Kills the process (if it still runs) and waits for it and for the rest of its output.
@@ -206,25 +222,15 @@ impl FunctionProcess {
     /// Waits until the captured output contains `needle`; returns whether it did before
     /// `timeout` (or before the process exited without printing it).
     pub fn wait_for_output(&self, needle: &str, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        let mut state = self.shared.lock();
-        loop {
+        let found = self.shared.wait_until(timeout, |state| {
             if String::from_utf8_lossy(&state.combined).contains(needle) {
-                return true;
+                Some(true)
+            } else {
+                // No more output to come: it never will.
+                (state.open_pipes == 0).then_some(false)
             }
-            if state.open_pipes == 0 {
-                return false;
-            }
-            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
-                return false;
-            };
-            state = self
-                .shared
-                .changed
-                .wait_timeout(state, left)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
+        });
+        found.unwrap_or(false)
     }
 
     /// The process's peak resident set size (`VmHWM` in `/proc/<pid>/status`), in KiB.

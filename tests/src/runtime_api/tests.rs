@@ -4,7 +4,6 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::*;
@@ -20,16 +19,13 @@ struct RawClient {
 #[derive(Debug)]
 struct RawResponse {
     status: u16,
-    headers: Vec<(String, String)>,
+    headers: portico::HeaderMap,
     body: Vec<u8>,
 }
 
 impl RawResponse {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.get(name)?.to_str().ok()
     }
 
     fn json(&self) -> serde_json::Value {
@@ -90,7 +86,7 @@ impl RawClient {
             .nth(1)
             .and_then(|s| s.parse().ok())
             .unwrap_or_else(|| panic!("bad status line {line:?}"));
-        let mut headers = Vec::new();
+        let mut headers = portico::HeaderMap::new();
         loop {
             let mut line = String::new();
             self.reader.read_line(&mut line).unwrap();
@@ -99,7 +95,8 @@ impl RawClient {
                 break;
             }
             let (name, value) = line.split_once(':').expect("a header line");
-            headers.push((name.to_owned(), value.trim().to_owned()));
+            let name = portico::header::HeaderName::from_bytes(name.as_bytes()).unwrap();
+            headers.append(name, value.trim().parse().unwrap());
         }
         let mut response = RawResponse {
             status,
@@ -120,9 +117,41 @@ impl RawClient {
         matches!(self.reader.read(&mut byte), Ok(0))
     }
 
+    /// Posts invocation `id`'s response.
+    fn respond(&mut self, id: &str, headers: &[(&str, &str)], body: &[u8]) -> RawResponse {
+        let path = format!("/2018-06-01/runtime/invocation/{id}/response");
+        self.request("POST", &path, headers, body)
+    }
+
     fn next(&mut self) -> RawResponse {
         self.request("GET", "/2018-06-01/runtime/invocation/next", &[], b"")
     }
+}
+
+/// A host with an event (`{}`) queued, its request id, and a client connected to the host.
+fn host_with_event() -> (RuntimeApi, String, RawClient) {
+    let api = RuntimeApi::start().unwrap();
+    let id = api.enqueue(b"{}", WAIT);
+    let client = RawClient::connect(api.addr());
+    (api, id, client)
+}
+
+/// A host, and a client of it whose `/next` poll has arrived (and waits, unanswered).
+fn host_with_waiting_poll() -> (RuntimeApi, RawClient) {
+    let api = RuntimeApi::start().unwrap();
+    let mut client = RawClient::connect(api.addr());
+    client.send(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(api.wait_for_next_request(WAIT).is_some());
+    (api, client)
+}
+
+/// Runs `function` with a new client of `api`, on a thread of its own.
+fn client_thread<T: Send + 'static>(
+    api: &RuntimeApi,
+    function: impl FnOnce(RawClient) -> T + Send + 'static,
+) -> std::thread::JoinHandle<T> {
+    let addr = api.addr();
+    std::thread::spawn(move || function(RawClient::connect(addr)))
 }
 
 fn request_id(response: &RawResponse) -> String {
@@ -135,9 +164,7 @@ fn request_id(response: &RawResponse) -> String {
 #[test]
 fn next_blocks_until_an_event_is_queued_and_carries_the_invocation_headers() {
     let api = RuntimeApi::start().unwrap();
-    let addr = api.addr();
-    let poller = std::thread::spawn(move || {
-        let mut client = RawClient::connect(addr);
+    let poller = client_thread(&api, |mut client| {
         let event = client.next();
         (client, event)
     });
@@ -180,9 +207,8 @@ fn next_blocks_until_an_event_is_queued_and_carries_the_invocation_headers() {
     );
 
     // Same connection: keep-alive.
-    let answer = client.request(
-        "POST",
-        &format!("/2018-06-01/runtime/invocation/{id}/response"),
+    let answer = client.respond(
+        &id,
         &[("Content-Type", "application/json")],
         br#"{"ok":true}"#,
     );
@@ -202,20 +228,13 @@ fn next_blocks_until_an_event_is_queued_and_carries_the_invocation_headers() {
 #[test]
 fn invoke_returns_what_a_client_answers() {
     let api = RuntimeApi::start().unwrap();
-    let addr = api.addr();
-    let function = std::thread::spawn(move || {
-        let mut client = RawClient::connect(addr);
+    let function = client_thread(&api, |mut client| {
         for _ in 0..2 {
             let event = client.next();
             let id = request_id(&event);
             let mut body = b"echo:".to_vec();
             body.extend_from_slice(&event.body);
-            client.request(
-                "POST",
-                &format!("/2018-06-01/runtime/invocation/{id}/response"),
-                &[],
-                &body,
-            );
+            client.respond(&id, &[], &body);
         }
     });
     assert_eq!(
@@ -231,9 +250,7 @@ fn invoke_returns_what_a_client_answers() {
 
 #[test]
 fn chunked_response_bodies_are_reassembled() {
-    let api = RuntimeApi::start().unwrap();
-    let id = api.enqueue(b"{}", WAIT);
-    let mut client = RawClient::connect(api.addr());
+    let (api, id, mut client) = host_with_event();
     assert_eq!(request_id(&client.next()), id);
     let head = format!(
         "POST /2018-06-01/runtime/invocation/{id}/response HTTP/1.1\r\nHost: x\r\n\
@@ -265,9 +282,7 @@ fn chunked_response_bodies_are_reassembled() {
 
 #[test]
 fn streamed_errors_in_trailers_fail_the_invocation() {
-    let api = RuntimeApi::start().unwrap();
-    let id = api.enqueue(b"{}", WAIT);
-    let mut client = RawClient::connect(api.addr());
+    let (api, id, mut client) = host_with_event();
     client.next();
     client.send(
         format!(
@@ -279,11 +294,17 @@ fn streamed_errors_in_trailers_fail_the_invocation() {
         .as_bytes(),
     );
     assert_eq!(client.read_response().unwrap().status, 202);
+    assert_failed_with(&api, &id, "Runtime.StreamError", "Ym9vbQ==");
+}
+
+/// The outcome of invocation `id`: an error of `error_type` with `error_message`.
+#[track_caller]
+fn assert_failed_with(api: &RuntimeApi, id: &str, error_type: &str, error_message: &str) {
     assert_eq!(
-        api.wait_for(&id, WAIT).unwrap().outcome,
+        api.wait_for(id, WAIT).unwrap().outcome,
         Invocation::Error {
-            error_type: "Runtime.StreamError".to_owned(),
-            error_message: "Ym9vbQ==".to_owned()
+            error_type: error_type.to_owned(),
+            error_message: error_message.to_owned()
         }
     );
 }
@@ -292,41 +313,29 @@ fn streamed_errors_in_trailers_fail_the_invocation() {
 fn errors_are_reported_with_type_and_message() {
     let api = RuntimeApi::start().unwrap();
     let mut client = RawClient::connect(api.addr());
-
-    let id = api.enqueue(b"{}", WAIT);
-    client.next();
-    let answer = client.request(
-        "POST",
-        &format!("/2018-06-01/runtime/invocation/{id}/error"),
-        &[("Lambda-Runtime-Function-Error-Type", "unhandled")],
-        br#"{"errorType":"portico.MalformedEvent","errorMessage":"bad event","stackTrace":[]}"#,
-    );
-    assert_eq!(answer.status, 202);
-    assert_eq!(
-        api.wait_for(&id, WAIT).unwrap().outcome,
-        Invocation::Error {
-            error_type: "portico.MalformedEvent".to_owned(),
-            error_message: "bad event".to_owned()
-        }
-    );
-
-    // Lambda accepts any error body; the header then names the type.
-    let id = api.enqueue(b"{}", WAIT);
-    client.next();
-    let answer = client.request(
-        "POST",
-        &format!("/2018-06-01/runtime/invocation/{id}/error"),
-        &[("Lambda-Runtime-Function-Error-Type", "Runtime.Crash")],
-        b"not json",
-    );
-    assert_eq!(answer.status, 202);
-    assert_eq!(
-        api.wait_for(&id, WAIT).unwrap().outcome,
-        Invocation::Error {
-            error_type: "Runtime.Crash".to_owned(),
-            error_message: "not json".to_owned()
-        }
-    );
+    // The error type header and the body the function posts, and the error it becomes.
+    for (header, body, error_type, error_message) in [
+        (
+            "unhandled",
+            br#"{"errorType":"portico.MalformedEvent","errorMessage":"bad event","stackTrace":[]}"#
+                .as_slice(),
+            "portico.MalformedEvent",
+            "bad event",
+        ),
+        // Lambda accepts any error body; the header then names the type.
+        ("Runtime.Crash", b"not json", "Runtime.Crash", "not json"),
+    ] {
+        let id = api.enqueue(b"{}", WAIT);
+        client.next();
+        let answer = client.request(
+            "POST",
+            &format!("/2018-06-01/runtime/invocation/{id}/error"),
+            &[("Lambda-Runtime-Function-Error-Type", header)],
+            body,
+        );
+        assert_eq!(answer.status, 202, "{header}");
+        assert_failed_with(&api, &id, error_type, error_message);
+    }
 }
 
 #[test]
@@ -437,17 +446,10 @@ fn malformed_and_oversized_requests_get_an_error_and_the_connection_closes() {
 
 #[test]
 fn responses_over_the_payload_limit_fail_the_invocation() {
-    let api = RuntimeApi::start().unwrap();
-    let id = api.enqueue(b"{}", WAIT);
-    let mut client = RawClient::connect(api.addr());
+    let (api, id, mut client) = host_with_event();
     client.next();
     let big = vec![b'a'; MAX_RESPONSE_BYTES + 1];
-    let res = client.request(
-        "POST",
-        &format!("/2018-06-01/runtime/invocation/{id}/response"),
-        &[],
-        &big,
-    );
+    let res = client.respond(&id, &[], &big);
     assert_eq!(res.status, 413);
     assert_eq!(res.json()["errorType"], "RequestEntityTooLarge");
     match api.wait_for(&id, WAIT).unwrap().outcome {
@@ -460,9 +462,7 @@ fn responses_over_the_payload_limit_fail_the_invocation() {
 
 #[test]
 fn expect_continue_is_answered_before_the_body_is_sent() {
-    let api = RuntimeApi::start().unwrap();
-    let id = api.enqueue(b"{}", WAIT);
-    let mut client = RawClient::connect(api.addr());
+    let (api, id, mut client) = host_with_event();
     client.next();
     client.send(
         format!(
@@ -499,9 +499,7 @@ fn invoke_times_out_and_withdraws_the_unclaimed_event() {
 
 #[test]
 fn init_errors_fail_waiting_invocations() {
-    let api = RuntimeApi::start().unwrap();
-    let id = api.enqueue(b"{}", WAIT);
-    let mut client = RawClient::connect(api.addr());
+    let (api, id, mut client) = host_with_event();
     let res = client.request(
         "POST",
         "/2018-06-01/runtime/init/error",
@@ -522,33 +520,19 @@ fn init_errors_fail_waiting_invocations() {
 
 #[test]
 fn an_event_is_not_handed_to_a_client_that_left() {
-    let api = RuntimeApi::start().unwrap();
-    let addr = api.addr();
-    let gone = std::thread::spawn(move || {
-        let mut client = RawClient::connect(addr);
-        client.send(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n");
-        client
-    });
-    let gone = gone.join().unwrap();
-    assert!(api.wait_for_next_request(WAIT).is_some());
+    let (api, gone) = host_with_waiting_poll();
     gone.writer.shutdown(Shutdown::Both).unwrap();
     drop(gone);
 
     let id = api.enqueue(b"{}", WAIT);
-    let mut client = RawClient::connect(addr);
+    let mut client = RawClient::connect(api.addr());
     assert_eq!(request_id(&client.next()), id);
 }
 
 #[test]
 fn dropping_the_host_releases_a_waiting_client() {
-    let api = RuntimeApi::start().unwrap();
-    let addr = api.addr();
-    let poller = std::thread::spawn(move || {
-        let mut client = RawClient::connect(addr);
-        client.send(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n");
-        client.read_response().map(|r| r.status)
-    });
-    assert!(api.wait_for_next_request(WAIT).is_some());
+    let (api, mut client) = host_with_waiting_poll();
+    let poller = std::thread::spawn(move || client.read_response().map(|r| r.status));
     drop(api);
     assert_eq!(
         poller.join().unwrap(),
@@ -559,15 +543,15 @@ fn dropping_the_host_releases_a_waiting_client() {
 
 // --- spawn_function, with shell scripts standing in for function binaries ---
 
+/// An executable `bootstrap` running `body`, alone in a new temporary folder (which is kept:
+/// the function process may outlive the test's reading of it).
 fn script(body: &str) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
-    static N: AtomicU32 = AtomicU32::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "portico-e2e-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("portico-e2e-")
+        .tempdir()
+        .unwrap()
+        .keep();
     let path = dir.join("bootstrap");
     std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
