@@ -148,3 +148,44 @@ fn without_moto_the_app_still_runs_and_says_how_to_install_it() {
     assert_eq!(res.status, 503, "{}", res.text());
     assert!(res.text().contains("moto[server]"), "{}", res.text());
 }
+
+#[test]
+fn the_sqs_poller_fires_the_handler_and_redrives_what_it_reports_failed() {
+    let dir = AppDir::new("sqs-poller", &fixture("sqs/portico.toml"));
+    let server = Server::start(&dir.path, &apps().events, &["--no-schedules"]);
+    boto3(&server, "poller");
+    let out = server.stdout();
+    // "hello" was handled once: only the failed "bad" came back.
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.ends_with("fixture: job hello"))
+            .count(),
+        1,
+        "{out}"
+    );
+    assert!(!out.contains("fixture: job bad"), "{out}");
+    assert!(
+        out.contains("sqs: fixture-dev-jobs → jobs: 2 message(s), 1 reported failed (kept)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_handler_naming_an_undeclared_queue_stops_portico_local() {
+    let dir = AppDir::new("sqs-undeclared", &fixture("fixture.toml"));
+    let out = Command::new(PORTICO)
+        .args(["local", "--port", "0", "--services-port", "0", "--app"])
+        .arg(&dir.path)
+        .arg("--binary")
+        .arg(&apps().events)
+        .output()
+        .expect("run portico local");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("event handler `jobs` (")
+            && stderr
+                .contains("names queue `jobs`, which no [[queues]] entry in portico.toml declares"),
+        "{stderr}"
+    );
+}

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use portico_spec::config::Config;
-use portico_spec::manifest::{Manifest, ManifestSchedule};
+use portico_spec::config::{Config, ResourceKind};
+use portico_spec::manifest::{EventTrigger, Manifest, ManifestSchedule};
 use portico_spec::names::{Location, Names};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -139,6 +139,7 @@ impl LocalCloud {
         } = options;
         let gateway_config = GatewayConfig::from_config(&config, &manifest, &stage, stage_prefix)?
             .with_allowed_hosts(AllowedHosts::new(&allow_hosts)?);
+        config.check_event_handlers(&manifest)?;
         let mut functions = function_specs(&config, &manifest, &binary, &stage, concurrency);
 
         files::create_private_dir(&local_dir)?;
@@ -278,7 +279,7 @@ impl LocalCloud {
         let mut services = services::Services::new(Arc::clone(&host), function_prefix.clone())
             .with_allowed_hosts(hosts, services_addr.ip())
             .with_step_functions(engine)
-            .with_sqs(sqs)
+            .with_sqs(Arc::clone(&sqs))
             .with_ses(Arc::new(ses::Ses::new(
                 local_dir.join("outbox"),
                 config
@@ -296,6 +297,36 @@ impl LocalCloud {
             Arc::new(services),
             shutdown.subscribe(),
         ));
+        // Lambda's SQS poller, one loop per `#[on_sqs_message]` handler.
+        let mut tasks = vec![gateway_task, services_task];
+        for handler in &manifest.event_handlers {
+            if let EventTrigger::Sqs {
+                queue,
+                batch_size,
+                max_batching_window,
+            } = &handler.trigger
+            {
+                let Some(queue) = resources
+                    .iter()
+                    .find(|r| r.kind == ResourceKind::Queue && &r.name == queue)
+                else {
+                    continue;
+                };
+                let mapping = sqs::poller::Mapping {
+                    function: handler.name.clone(),
+                    queue: queue.physical.clone(),
+                    batch_size: *batch_size,
+                    max_batching_window: *max_batching_window,
+                };
+                tasks.push(tokio::spawn(sqs::poller::run(
+                    Arc::clone(&sqs),
+                    Arc::clone(&host),
+                    mapping,
+                    Some(logs.clone()),
+                    shutdown.subscribe(),
+                )));
+            }
+        }
         let (schedule_updates, scheduler) = if schedules {
             let (updates, schedules) = watch::channel(manifest.schedules.clone());
             let task = tokio::spawn(scheduler::run_updating(
@@ -321,7 +352,7 @@ impl LocalCloud {
             dummy_credentials: !dummy.is_empty(),
             schedule_updates,
             shutdown,
-            tasks: vec![gateway_task, services_task],
+            tasks,
             scheduler,
             db_path,
             db_file,

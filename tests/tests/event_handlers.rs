@@ -1,4 +1,4 @@
-//! The fixture app's real binary under the loopback Runtime API, as the function whose
+//! The events app's real binary (`tests/src/bin/events_app.rs`) under the loopback Runtime API, as the function whose
 //! `PORTICO_HANDLER` names its `#[on_sqs_message]` handler: an SQS batch in, Lambda's partial
 //! batch response out; malformed events and panics fail only their invocation.
 
@@ -9,7 +9,7 @@ use portico_spec::event_samples::sample;
 use portico_spec::event_sources::EventKind;
 use serde_json::{Value, json};
 
-const FIXTURE: &str = env!("CARGO_BIN_EXE_fixture_app");
+const FIXTURE: &str = env!("CARGO_BIN_EXE_events_app");
 /// Generous: debug binaries on a loaded 2-core machine. Only reached when something is wrong.
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -104,4 +104,17 @@ fn malformed_events_and_panics_fail_the_invocation_and_the_process_keeps_serving
         answer.json()["batchItemFailures"][0]["itemIdentifier"],
         "c80e8021-a70a-42c7-a470-796e1186f753"
     );
+}
+
+#[test]
+fn the_manifest_lists_the_handler_with_its_queue() {
+    let output = std::process::Command::new(FIXTURE)
+        .arg("--portico-manifest")
+        .output()
+        .expect("run the events app");
+    assert!(output.status.success(), "{output:?}");
+    let manifest: Value = serde_json::from_slice(&output.stdout).expect("manifest JSON");
+    assert_eq!(manifest["entry_points"], json!(["api", "jobs"]));
+    assert_eq!(manifest["event_handlers"][0]["kind"], "sqs");
+    assert_eq!(manifest["event_handlers"][0]["queue"], "jobs");
 }

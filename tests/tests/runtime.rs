@@ -720,10 +720,8 @@ fn the_manifest_is_printed_without_a_runtime_api() {
         assert_eq!(manifest["app_name"], "fixture");
         assert_eq!(
             manifest["entry_points"],
-            json!(["api", "tick", "nightly", "notify", "jobs"])
+            json!(["api", "tick", "nightly", "notify"])
         );
-        assert_eq!(manifest["event_handlers"][0]["kind"], "sqs");
-        assert_eq!(manifest["event_handlers"][0]["queue"], "jobs");
         assert_eq!(manifest["functions"][0]["name"], "notify");
         assert!(
             manifest["functions"][0]["source"]

@@ -69,6 +69,8 @@ pub struct Apps {
     pub fixture: PathBuf,
     /// `examples/hello`'s `bootstrap`.
     pub hello: PathBuf,
+    /// `tests/src/bin/events_app.rs`: an `#[on_sqs_message]` handler of queue `jobs`.
+    pub events: PathBuf,
 }
 
 /// Builds the fixture app and the hello example (once), and copies them to this test run's
@@ -81,6 +83,8 @@ pub fn apps() -> &'static Apps {
             "portico-e2e",
             "--bin",
             "fixture_app",
+            "--bin",
+            "events_app",
             "--package",
             "hello",
             "--bin",
@@ -89,6 +93,7 @@ pub fn apps() -> &'static Apps {
         Apps {
             fixture: copy_built(&built, "fixture_app", "fixture_app"),
             hello: copy_built(&built, "bootstrap", "hello"),
+            events: copy_built(&built, "events_app", "events_app"),
         }
     })
 }

@@ -16,6 +16,7 @@
 
 pub mod api;
 mod messages;
+pub mod poller;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

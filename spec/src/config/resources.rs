@@ -14,6 +14,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{Checker, Config};
+use crate::manifest::{EventTrigger, Manifest};
 use crate::names::{Location, Names};
 
 /// The kinds of declared resources.
@@ -484,6 +485,52 @@ impl Config {
                 return;
             }
         }
+    }
+}
+
+impl Config {
+    /// Every event handler of `manifest` names a resource this config declares (and a table
+    /// with a stream, for `#[on_dynamodb_record]`): `portico local` and `deploy` check it at
+    /// start.
+    ///
+    /// # Errors
+    /// The first handler that does not, naming the handler, its source and the missing entry.
+    pub fn check_event_handlers(&self, manifest: &Manifest) -> Result<(), String> {
+        for handler in &manifest.event_handlers {
+            let (kind, name) = match &handler.trigger {
+                EventTrigger::Sqs { queue, .. } => (ResourceKind::Queue, queue),
+                EventTrigger::Sns { topic } => (ResourceKind::Topic, topic),
+                EventTrigger::S3 { bucket, .. } => (ResourceKind::Bucket, bucket),
+                EventTrigger::DynamoDb { table, .. } => (ResourceKind::Table, table),
+                EventTrigger::EventBridge { .. } => continue,
+            };
+            let at = if handler.source.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", handler.source)
+            };
+            if !self.declares(kind, name) {
+                return Err(format!(
+                    "event handler `{}`{at} names {} `{name}`, which no {} entry in {} declares; add:\n\n{}\nname = \"{name}\"",
+                    handler.name,
+                    kind.as_str(),
+                    kind.config_key(),
+                    super::FILE_NAME,
+                    kind.config_key(),
+                ));
+            }
+            if kind == ResourceKind::Table {
+                let table = self.tables.iter().find(|t| t.name.get_ref() == name);
+                if table.is_some_and(|t| t.stream.is_none() && t.external.is_none()) {
+                    return Err(format!(
+                        "event handler `{}`{at} reads the stream of table `{name}`, which has none: set `stream = \"NEW_AND_OLD_IMAGES\"` (or another view) on its [[tables]] entry in {}",
+                        handler.name,
+                        super::FILE_NAME
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -966,6 +1013,48 @@ name = "alerts"
             jobs.value,
             "http://127.0.0.1:4510/000000000000/Shop-dev-jobs"
         );
+    }
+
+    #[test]
+    fn event_handlers_must_name_declared_resources() {
+        use crate::manifest::ManifestEventHandler;
+        let config = parse(FULL).unwrap();
+        let handler = |trigger| ManifestEventHandler {
+            name: "work".into(),
+            trigger,
+            source: "src/main.rs:7".into(),
+        };
+        let manifest = |trigger| Manifest {
+            event_handlers: vec![handler(trigger)],
+            ..Manifest::new("0.1.0")
+        };
+        let sqs = |queue: &str| EventTrigger::Sqs {
+            queue: queue.into(),
+            batch_size: 10,
+            max_batching_window: 0,
+        };
+        assert_eq!(config.check_event_handlers(&manifest(sqs("jobs"))), Ok(()));
+        let err = config
+            .check_event_handlers(&manifest(sqs("nope")))
+            .unwrap_err();
+        assert!(
+            err.starts_with("event handler `work` (src/main.rs:7) names queue `nope`, which no [[queues]] entry in portico.toml declares"),
+            "{err}"
+        );
+        let table = |table: &str| EventTrigger::DynamoDb {
+            table: table.into(),
+            starting_position: "LATEST".into(),
+            batch_size: 100,
+        };
+        assert_eq!(
+            config.check_event_handlers(&manifest(table("users"))),
+            Ok(())
+        );
+        let no_stream = parse(&FULL.replace("stream = \"NEW_AND_OLD_IMAGES\"\n", "")).unwrap();
+        let err = no_stream
+            .check_event_handlers(&manifest(table("users")))
+            .unwrap_err();
+        assert!(err.contains("which has none: set `stream"), "{err}");
     }
 
     /// Each case: a snippet appended to a minimal config, the line the error must name and a

@@ -17,9 +17,6 @@
 //! - `#[function]` `notify` (entry point `notify`, as a Step Functions task would call it): takes
 //!   `{"task_token": string, "employee": string}` and answers JSON of what it saw; employee
 //!   `""` is an `Err` (errorType `NotifyError`), `"panic"` panics.
-//! - `#[on_sqs_message]` `jobs` (queue `jobs`): a message whose body is `bad` fails alone (it is
-//!   listed in `batchItemFailures`), `panic` panics; it prints `fixture: job <body>` for each
-//!   other message.
 //!
 //! The app has a CORS policy for `https://app.example.com`.
 //!
@@ -293,19 +290,6 @@ async fn notify(
     }
 }
 
-#[on_sqs_message(queue = "jobs")]
-async fn jobs(event: portico::events::SqsEvent) -> portico::events::BatchItemFailures {
-    let mut failures = portico::events::BatchItemFailures::new();
-    for message in event.records {
-        match message.body.as_deref().unwrap_or_default() {
-            "bad" => failures.push(message.message_id.unwrap_or_default()),
-            "panic" => panic!("the fixture queue handler panics on purpose"),
-            body => println!("{LOG_PREFIX} job {body}"),
-        }
-    }
-    failures
-}
-
 fn app() -> App {
     App::new()
         .name("fixture")
@@ -328,7 +312,6 @@ fn app() -> App {
         ])
         .schedules(schedules![tick, nightly])
         .functions(functions![notify])
-        .event_handlers(event_handlers![jobs])
         .state(Greeting("hello from state"))
         .cors(
             Cors::new()
