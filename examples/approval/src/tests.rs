@@ -8,10 +8,17 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::services::{ActivityTask, BoxFuture, ExecutionInfo};
-use pages::{decide, page};
 
-#[path = "../tests/common/pages.rs"]
-mod pages;
+/// Opens the confirmation page `path` (`/respond/succeed` or `/respond/fail`) of a link, as
+/// a manager's browser does.
+async fn page(client: &TestClient, path: &str, sealed: &str) -> TestResponse {
+    client.get(&format!("{path}?link={sealed}")).send().await
+}
+
+/// Submits the confirmation page's form: the decision.
+async fn decide(client: &TestClient, path: &str, sealed: &str) -> TestResponse {
+    client.post(path).form(&[("link", sealed)]).send().await
+}
 
 const MACHINE: &str =
     "arn:aws:states:us-east-1:123456789012:stateMachine:approval-test-PromotionApproval";

@@ -9,14 +9,11 @@ use approval::link::{Decision, LinkClaims, LinkKey};
 use approval::services::Aws;
 use approval::{Design, Services, Settings, TaskToken};
 use common::{create_callback_machine, first_scheduled_task, sdk_config};
-use pages::{decide, page};
 use portico::testing::{TestClient, TestResponse};
 use portico_e2e::moto::Moto;
 use serde_json::{Value, json};
 
 mod common;
-#[path = "common/pages.rs"]
-mod pages;
 
 const NOTIFY_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:approval-test-notify";
 
@@ -142,12 +139,27 @@ impl Setup {
 
     /// Decides, and the answer is a 200 page that `says` so.
     async fn expect_decision(&self, path: &str, sealed: &str, says: &str) {
-        assert_page(&decide(&self.client, path, sealed).await, says);
+        assert_page(
+            &self
+                .client
+                .post(path)
+                .form(&[("link", sealed)])
+                .send()
+                .await,
+            says,
+        );
     }
 
     /// Opens the confirmation page `path` of a link: a 200 page that `says` so.
     async fn expect_page(&self, path: &str, sealed: &str, says: &str) {
-        assert_page(&page(&self.client, path, sealed).await, says);
+        assert_page(
+            &self
+                .client
+                .get(&format!("{path}?link={sealed}"))
+                .send()
+                .await,
+            says,
+        );
     }
 
     /// The link's task is gone: deciding, and its confirmation page, say so without an error.
@@ -222,7 +234,12 @@ async fn a_rejection_fails_the_execution_with_rejected() {
     let id = start(&setup, "Jim").await;
     let sealed = link_for(&setup, &id, Decision::Reject).await;
     // The reject link does not open on the approve page.
-    let res = decide(&setup.client, "/respond/succeed", &sealed).await;
+    let res = setup
+        .client
+        .post("/respond/succeed")
+        .form(&[("link", sealed.as_str())])
+        .send()
+        .await;
     assert_eq!(res.status(), 400);
 
     setup
