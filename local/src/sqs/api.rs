@@ -18,11 +18,10 @@ use serde_json::{Map, Value, json};
 
 use super::{Outgoing, Received, Sqs, SqsError};
 use crate::invoker::ACCOUNT;
+use crate::sfn::api::JSON_1_0;
 
 /// The largest request body read: ten 256 KiB messages and their envelope.
 pub const BODY_LIMIT: usize = 2_700_000;
-
-const JSON_1_0: &str = "application/x-amz-json-1.0";
 
 /// Answers operation `operation` (after `AmazonSQS.`) of a request that came to `host`.
 pub async fn handle(sqs: &Sqs, operation: &str, host: &str, body: &[u8]) -> Response<Full<Bytes>> {

@@ -9,17 +9,9 @@ use crate::sfn::engine::records::{ActivityTask, ApiError, ExecutionRecord};
 use crate::sfn::engine::service::StepFunctions;
 use crate::store::Store;
 
+pub(crate) use crate::clock::ManualClock;
 use crate::testing::StubHost;
 use std::sync::atomic::{AtomicI64, Ordering};
-
-/// A clock the test moves.
-pub(crate) struct ManualClock(AtomicI64);
-
-impl Clock for ManualClock {
-    fn now_ms(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
-    }
-}
 
 pub(crate) struct Fixture {
     pub(crate) store: Arc<Store>,
